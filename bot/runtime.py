@@ -1,0 +1,115 @@
+"""Assembling daifu from settings and running it: database, providers, services, PTB, web server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bot.settings import Settings
+from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, build_application
+from bot.web.server import build_web_app
+from handlers.context import attach
+from payments.registry import build_providers
+from services.config import ShopRules
+from services.daifu import Daifu
+from storage.database import Database
+from storage.migrate import upgrade_to_head
+from storage.secrets import get_or_create_secret
+
+log = logging.getLogger(__name__)
+
+
+def shop_rules(settings: Settings) -> ShopRules:
+    return ShopRules(
+        shop_name=settings.shop_name,
+        admin_ids=frozenset(settings.admin_ids),
+        public_base_url=settings.public_base_url,
+        default_currency=settings.default_currency,
+        usual_currencies=tuple(dict.fromkeys([settings.default_currency, *settings.shop_currencies])),
+        order_ttl=settings.order_ttl,
+        stars_rates=settings.stars_rates,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    application: DaifuApplication
+    daifu: Daifu
+    web_runner: web.AppRunner | None = None
+
+    @classmethod
+    async def assemble(cls, settings: Settings) -> Runtime:
+        db = Database(settings.database_url)
+        await upgrade_to_head(db)
+        sandbox_secret = (
+            settings.sandbox_secret.get_secret_value()
+            if settings.sandbox_secret
+            else await get_or_create_secret(db, "sandbox_secret")
+        )
+        application = build_application(settings, db)
+        providers = build_providers(
+            settings.payment_providers,
+            sandbox_secret=sandbox_secret,
+            public_base_url=settings.public_base_url,
+            telegram_provider_token=settings.telegram_provider_token.get_secret_value(),
+            refund_star_payment=lambda user_id, charge_id: application.bot.refund_star_payment(
+                user_id, charge_id
+            ),
+        )
+        daifu = Daifu(db, shop_rules(settings), providers)
+        attach(application, daifu)
+        return cls(settings, db, application, daifu)
+
+    async def start(self, *, poll_timeout: int = 10) -> None:
+        """Start PTB (initialise, handlers, polling) and the web server."""
+        await self.application.initialize()
+        await self.application.start()
+        assert self.application.updater is not None
+        # Pending updates are never dropped: among them may be payments.
+        await self.application.updater.start_polling(
+            poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+        )
+        web_app = build_web_app(
+            self.daifu,
+            self.application.update_queue,
+            lambda: self.application.bot.username,
+        )
+        self.web_runner = web.AppRunner(web_app, access_log=None)
+        await self.web_runner.setup()
+        await web.TCPSite(self.web_runner, self.settings.web_host, self.settings.web_port).start()
+        log.info(
+            "daifu is running as @%s; web side at %s",
+            self.application.bot.username,
+            self.settings.public_base_url,
+        )
+
+    async def stop(self) -> None:
+        if self.web_runner is not None:
+            await self.web_runner.cleanup()
+            self.web_runner = None
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+        await self.db.dispose()
+
+
+async def serve_forever(settings: Settings) -> None:
+    runtime = await Runtime.assemble(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await runtime.start()
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping: finishing the updates in hand")
+        await runtime.stop()

@@ -1,0 +1,98 @@
+"""Settings from the environment or `.env` (pydantic-settings); secrets stay SecretStr."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from payments.registry import KNOWN as KNOWN_PROVIDERS
+
+CommaList = Annotated[list[str], NoDecode]
+CommaIds = Annotated[list[int], NoDecode]
+Rates = Annotated[dict[str, Decimal], NoDecode]
+
+
+def _split(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_api_file_url: str | None = None
+    database_url: str = "sqlite+aiosqlite:///./daifu.db"
+    public_base_url: str = "http://127.0.0.1:8080"
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    admin_ids: CommaIds = Field(default_factory=list)
+    payment_providers: CommaList = Field(default_factory=lambda: ["sandbox"])
+    telegram_provider_token: SecretStr = SecretStr("")
+    sandbox_secret: SecretStr | None = None
+    default_currency: str = "USD"
+    shop_currencies: CommaList = Field(default_factory=lambda: ["USD", "EUR", "CNY", "XTR"])
+    shop_name: str = "daifu shop"
+    stars_rates: Rates = Field(default_factory=dict)
+    order_ttl_hours: float = Field(default=72, gt=0)
+    rate_limiter: bool = True
+    persistence_interval_seconds: float = Field(default=5, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> list[int]:
+        return [int(part) for part in _split(value)]
+
+    @field_validator("payment_providers", mode="before")
+    @classmethod
+    def _providers(cls, value: object) -> list[str]:
+        names = [name.lower() for name in _split(value)]
+        unknown = sorted(set(names) - set(KNOWN_PROVIDERS))
+        if unknown:
+            raise ValueError(f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(KNOWN_PROVIDERS)}")
+        return names
+
+    @field_validator("shop_currencies", mode="before")
+    @classmethod
+    def _currencies(cls, value: object) -> list[str]:
+        return [code.upper() for code in _split(value)]
+
+    @field_validator("default_currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return value.strip().upper()
+
+    @field_validator("stars_rates", mode="before")
+    @classmethod
+    def _rates(cls, value: object) -> dict[str, Decimal]:
+        if isinstance(value, dict):
+            return {str(k).upper(): Decimal(str(v)) for k, v in value.items()}
+        rates = {}
+        for pair in _split(value):
+            code, _, rate = pair.partition("=")
+            rates[code.strip().upper()] = Decimal(rate.strip())
+        return rates
+
+    @field_validator("public_base_url", "telegram_api_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def order_ttl(self) -> timedelta:
+        return timedelta(hours=self.order_ttl_hours)
+
+    @property
+    def file_base_url(self) -> str:
+        if self.telegram_api_file_url:
+            return self.telegram_api_file_url
+        # https://api.telegram.org/bot -> https://api.telegram.org/file/bot
+        head, _, tail = self.telegram_api_base_url.rpartition("/")
+        return f"{head}/file/{tail}"

@@ -1,0 +1,54 @@
+"""Wiring of the PTB Application: the Bot API address, persistence, rate limiting, every handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, PersistenceInput
+
+from bot.settings import Settings
+from handlers import checkout, help, language, my_orders, newlink, notices, refunds, start
+from handlers.context import DaifuContext
+from handlers.errors import on_error
+from handlers.expiry import INTERVAL_SECONDS, expire_orders
+from storage.database import Database
+from storage.persistence import SQLModelPersistence
+
+# Everything daifu handles; pre_checkout_query above all: a missing one makes every payment time out.
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.PRE_CHECKOUT_QUERY,
+    Update.INLINE_QUERY,
+    Update.CHOSEN_INLINE_RESULT,
+]
+
+DaifuApplication = Application[Any, DaifuContext, Any, Any, Any, Any]
+
+
+def build_application(settings: Settings, db: Database) -> DaifuApplication:
+    assert settings.telegram_bot_token is not None
+    persistence = SQLModelPersistence(
+        db,
+        # bot_data holds the live services object; callback data stays plain strings.
+        store_data=PersistenceInput(bot_data=False, callback_data=False),
+        update_interval=settings.persistence_interval_seconds,
+    )
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.file_base_url)
+        .context_types(ContextTypes(context=DaifuContext))
+        .persistence(persistence)
+    )
+    if settings.rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter())  # type: ignore[arg-type]
+    application: DaifuApplication = builder.build()
+    for feature in (start, help, newlink, checkout, my_orders, language, refunds, notices):
+        application.add_handlers(feature.handlers())
+    application.add_error_handler(on_error)
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(expire_orders, interval=INTERVAL_SECONDS, first=5)
+    return application

@@ -1,0 +1,1 @@
+"""daifu's web side: landing pages, QR images, the sandbox checkout, provider notify endpoints."""

@@ -1,0 +1,58 @@
+"""Rendering HTML pages (Jinja2, autoescaped) in the visitor's language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from babel import Locale, negotiate_locale
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from services.i18n import DEFAULT_LOCALE, LOCALE_NAMES, gettext_for
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=select_autoescape(["html"]),
+)
+# Accept-Language tags the pages understand, mapped to daifu's catalogs.
+_TAGS = {"en": "en", "zh": "zh_Hans", "zh_CN": "zh_Hans", "zh_Hans": "zh_Hans", "zh_SG": "zh_Hans"}
+
+
+def visitor_locale(request: web.Request) -> str:
+    wanted = []
+    for part in request.headers.get("Accept-Language", "").split(","):
+        tag = part.split(";")[0].strip().replace("-", "_")
+        if tag:
+            wanted.append(tag)
+    chosen = negotiate_locale(wanted, list(_TAGS), sep="_")
+    return _TAGS.get(chosen or "", DEFAULT_LOCALE)
+
+
+def render(request: web.Request, template: str, *, http_status: int = 200, **values: Any) -> web.Response:
+    locale = values.pop("locale", None) or visitor_locale(request)
+    assert locale in LOCALE_NAMES
+    html = TEMPLATES.get_template(template).render(
+        _=gettext_for(locale), html_lang=str(Locale.parse(locale)).replace("_", "-"), **values
+    )
+    return web.Response(text=html, status=http_status, content_type="text/html")
+
+
+def message_page(
+    request: web.Request,
+    heading: str,
+    message: str,
+    *,
+    status: int = 200,
+    back_url: str = "",
+    back_label: str = "",
+) -> web.Response:
+    return render(
+        request,
+        "message.html",
+        http_status=status,
+        heading=heading,
+        message=message,
+        back_url=back_url,
+        back_label=back_label,
+    )

@@ -1,0 +1,31 @@
+"""The aiohttp application: every web route daifu serves, on one server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from aiohttp import web
+
+from bot.web.landing import LandingPages
+from bot.web.notify import NotifyEndpoints
+from bot.web.sandbox_checkout import SandboxCheckoutPages
+from payments.sandbox import SandboxGateway
+from services.daifu import Daifu
+
+
+async def home(_request: web.Request) -> web.Response:
+    return web.Response(text="daifu is running.\n")
+
+
+def build_web_app(
+    daifu: Daifu, update_queue: asyncio.Queue[object], bot_username: Callable[[], str]
+) -> web.Application:
+    app = web.Application(client_max_size=256 * 1024)
+    app.router.add_get("/", home)
+    app.add_routes(LandingPages(daifu, bot_username).routes())
+    app.add_routes(NotifyEndpoints(daifu, update_queue).routes())
+    gateway = daifu.providers.get("sandbox")
+    if isinstance(gateway, SandboxGateway):
+        app.add_routes(SandboxCheckoutPages(daifu, gateway).routes())
+    return app

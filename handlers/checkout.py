@@ -1,0 +1,121 @@
+"""Paying: a tap on a payment method, Telegram's pre-checkout query, and the successful payment."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, PreCheckoutQueryHandler, filters
+
+from handlers.common import speak
+from handlers.context import DaifuContext
+from handlers.notices import deliver
+from handlers.start import PAY_PREFIX
+from handlers.texts import pre_checkout_refusal, unpayable
+from payments.base import CheckoutKind
+from payments.telegram_invoice import event_from_successful_payment
+from services.checkout import MethodUnavailable
+from services.links import qr_png
+from services.orders import OrderNotPayable
+from services.settlement import UnknownCheckout
+
+log = logging.getLogger(__name__)
+
+
+async def choose_method(update: Update, context: DaifuContext) -> None:
+    query = update.callback_query
+    if query is None or query.data is None or update.effective_user is None:
+        return
+    _locale, _ = await speak(update, context)
+    _prefix, provider, token = query.data.split(":", 2)
+    try:
+        checkout = await context.daifu.checkouts.start(token, provider, payer_id=update.effective_user.id)
+    except OrderNotPayable as refusal:
+        await query.answer(unpayable(refusal.why, _), show_alert=True)
+        return
+    except MethodUnavailable:
+        await query.answer(
+            _("That payment method is not available for this order any more."), show_alert=True
+        )
+        return
+    await query.answer()
+    chat_id = (
+        update.effective_user.id
+    )  # checkouts happen in the private chat, whatever chat the tap came from
+    if checkout.kind == CheckoutKind.INVOICE and checkout.invoice is not None:
+        invoice = checkout.invoice
+        await context.bot.send_invoice(
+            chat_id,
+            title=invoice.title,
+            description=invoice.description,
+            payload=invoice.payload,
+            provider_token=invoice.provider_token or None,
+            currency=invoice.currency,
+            prices=[LabeledPrice(invoice.title, invoice.amount_minor)],
+        )
+    elif checkout.kind == CheckoutKind.URL and checkout.url is not None:
+        await context.bot.send_message(
+            chat_id,
+            _("Open the checkout page to pay. I will tell you here as soon as the payment arrives."),
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton(_("Open checkout page"), url=checkout.url)]]
+            ),
+        )
+    elif checkout.qr_payload is not None:
+        await context.bot.send_photo(
+            chat_id,
+            qr_png(checkout.qr_payload),
+            caption=_("Scan this code with the payment app to pay. I will tell you here when it is paid."),
+        )
+
+
+async def pre_checkout(update: Update, context: DaifuContext) -> None:
+    query = update.pre_checkout_query
+    if query is None:
+        return
+    refusal = await context.daifu.checkouts.pre_checkout(
+        query.invoice_payload, query.currency, query.total_amount
+    )
+    if refusal is None:
+        await query.answer(ok=True)
+        return
+    _locale, _ = await speak(update, context)
+    log.info("pre-checkout refused (%s) for payload %s", refusal.value, query.invoice_payload)
+    await query.answer(ok=False, error_message=pre_checkout_refusal(refusal, _))
+
+
+async def successful_payment(update: Update, context: DaifuContext) -> None:
+    message = update.effective_message
+    if message is None or message.successful_payment is None or update.effective_user is None:
+        return
+    paid = message.successful_payment
+    provider = "stars" if paid.currency == "XTR" else "telegram"
+    event = event_from_successful_payment(
+        provider,
+        payer_id=update.effective_user.id,
+        payload=paid.invoice_payload,
+        currency=paid.currency,
+        total_amount=paid.total_amount,
+        telegram_charge_id=paid.telegram_payment_charge_id,
+        provider_charge_id=paid.provider_payment_charge_id,
+    )
+    try:
+        notices = await context.daifu.settlements.receive(event)
+    except UnknownCheckout:
+        # Money moved for an invoice daifu does not know: keep the evidence for the admins.
+        log.error(
+            "successful payment %s for unknown payload %r",
+            paid.telegram_payment_charge_id,
+            paid.invoice_payload,
+        )
+        return
+    await deliver(context, notices)
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [
+        CallbackQueryHandler(choose_method, pattern=f"^{PAY_PREFIX}:"),
+        PreCheckoutQueryHandler(pre_checkout),
+        MessageHandler(filters.SUCCESSFUL_PAYMENT, successful_payment),
+    ]

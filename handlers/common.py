@@ -1,0 +1,52 @@
+"""What most handlers share: the person's locale, money formatting, the admin gate."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import Update
+
+from handlers.context import DaifuContext
+from services.i18n import Gettext, gettext_for
+from services.money import Money, format_money
+from storage.models import Order, Payment
+
+log = logging.getLogger(__name__)
+
+
+async def locale_of(update: Update, context: DaifuContext) -> str:
+    user = update.effective_user
+    if user is None:
+        return "en"
+    return await context.daifu.users.remember(
+        user.id, first_name=user.first_name, username=user.username, language_code=user.language_code
+    )
+
+
+async def speak(update: Update, context: DaifuContext) -> tuple[str, Gettext]:
+    locale = await locale_of(update, context)
+    return locale, gettext_for(locale)
+
+
+def order_price(order: Order, locale: str) -> str:
+    return format_money(Money(order.amount_minor, order.currency), locale)
+
+
+def paid_amount(payment: Payment, locale: str) -> str:
+    return format_money(Money(payment.amount_minor, payment.currency), locale)
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+async def admin_only(update: Update, context: DaifuContext, _: Gettext) -> bool:
+    """True for the shop's admins; everyone else is told so, and the attempt is logged."""
+    user = update.effective_user
+    if context.daifu.rules.is_admin(user.id if user else None):
+        return True
+    log.warning("refused admin command from user %s", user.id if user else None)
+    if update.effective_message:
+        await update.effective_message.reply_text(_("Sorry, only the shop's admins can do that."))
+    return False

@@ -1,0 +1,22 @@
+"""A typed context: handlers reach daifu's services as `context.daifu`, not through dictionaries."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from services.daifu import Daifu
+
+DAIFU_KEY = "daifu"
+
+
+class DaifuContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    @property
+    def daifu(self) -> Daifu:
+        return cast(Daifu, self.application.bot_data[DAIFU_KEY])
+
+
+def attach(application: Application[Any, Any, Any, Any, Any, Any], daifu: Daifu) -> None:
+    # bot_data is kept out of persistence (see bot.telegram_app), so this live object is never pickled.
+    application.bot_data[DAIFU_KEY] = daifu

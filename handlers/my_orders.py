@@ -1,0 +1,80 @@
+"""/my: the person's own orders and payments, newest first, five to a page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from handlers.common import esc, order_price, paid_amount, speak
+from handlers.context import DaifuContext
+from handlers.texts import status_name, when
+from services.links import deep_link
+from services.orders import why_unpayable
+from storage.models import OrderStatus, utcnow
+
+PREFIX = "my"
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+async def render_page(
+    update: Update, context: DaifuContext, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    locale, _ = await speak(update, context)
+    assert update.effective_user is not None
+    daifu = context.daifu
+    result = await daifu.orders.page_for_person(update.effective_user.id, page)
+    if not result.orders:
+        return _("You have no orders yet. Open a checkout link to pay one."), None
+    lines = [_("<b>Your orders</b> (page {page})").format(page=page + 1), ""]
+    now = utcnow()
+    for order in result.orders:
+        assert order.id is not None
+        lines.append(
+            f"<b>{esc(order.title)}</b> · {order_price(order, locale)} · {status_name(order.status, _)}"
+        )
+        if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
+            payment = await daifu.orders.successful_payment(order.id)
+            if payment is not None and payment.settled_at is not None:
+                lines.append(
+                    _("Receipt: {amount} on {time}, reference {reference}").format(
+                        amount=paid_amount(payment, locale),
+                        time=when(payment.settled_at, locale),
+                        reference=esc(payment.provider_ref or ""),
+                    )
+                )
+        elif why_unpayable(order, now) is None:
+            lines.append(_("Pay: {link}").format(link=deep_link(context.bot.username, order.token)))
+        lines.append("")
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton(_("« Newer"), callback_data=f"{PREFIX}:{page - 1}"))
+    if result.has_more:
+        nav.append(InlineKeyboardButton(_("Older »"), callback_data=f"{PREFIX}:{page + 1}"))
+    return "\n".join(lines).strip(), InlineKeyboardMarkup([nav]) if nav else None
+
+
+async def my_orders(update: Update, context: DaifuContext) -> None:
+    text, markup = await render_page(update, context, 0)
+    if update.effective_message:
+        await update.effective_message.reply_text(
+            text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+        )
+
+
+async def turn_page(update: Update, context: DaifuContext) -> None:
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    page = max(0, int(query.data.partition(":")[2]))
+    text, markup = await render_page(update, context, page)
+    await query.answer()
+    await query.edit_message_text(
+        text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+    )
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [CommandHandler("my", my_orders), CallbackQueryHandler(turn_page, pattern=f"^{PREFIX}:[0-9]+$")]

@@ -1,0 +1,60 @@
+"""An admin's Refund button under a payment note: ask to confirm, then refund through the provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler
+
+from handlers.common import speak
+from handlers.context import DaifuContext
+from handlers.notices import REFUND_PREFIX, deliver
+from services.notices import ReturnReason
+from services.settlement import RefundRefused
+
+
+async def refund_button(update: Update, context: DaifuContext) -> None:
+    query = update.callback_query
+    if query is None or query.data is None or update.effective_user is None:
+        return
+    _locale, _ = await speak(update, context)
+    if not context.daifu.rules.is_admin(update.effective_user.id):
+        await query.answer(_("Sorry, only the shop's admins can do that."), show_alert=True)
+        return
+    _prefix, step, payment_id = query.data.split(":", 2)
+    if step == "ask":
+        await query.answer()
+        await query.edit_message_reply_markup(
+            InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(
+                            _("Yes, refund"), callback_data=f"{REFUND_PREFIX}:yes:{payment_id}"
+                        ),
+                        InlineKeyboardButton(_("Keep it"), callback_data=f"{REFUND_PREFIX}:no:{payment_id}"),
+                    ]
+                ]
+            )
+        )
+        return
+    if step == "no":
+        await query.answer(_("Nothing was refunded."))
+        await query.edit_message_reply_markup(None)
+        return
+    try:
+        notice = await context.daifu.settlements.refund(
+            int(payment_id), reason=ReturnReason.SHOP_REFUND, actor_id=update.effective_user.id
+        )
+    except RefundRefused:
+        await query.answer(
+            _("This payment cannot be refunded (it may already be refunded)."), show_alert=True
+        )
+        return
+    await query.answer(_("Refunded."))
+    await query.edit_message_reply_markup(None)
+    await deliver(context, [notice])
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [CallbackQueryHandler(refund_button, pattern=f"^{REFUND_PREFIX}:(ask|yes|no):[0-9]+$")]

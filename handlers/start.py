@@ -1,0 +1,59 @@
+"""/start: a welcome, or (with a token from a deep link or QR code) the order and its payment methods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import BaseHandler, CommandHandler
+
+from handlers.common import speak
+from handlers.context import DaifuContext
+from handlers.help import help_text
+from handlers.texts import method_label, order_card, unpayable
+from services.orders import OrderNotPayable
+
+PAY_PREFIX = "pay"
+
+
+def pay_button_data(provider: str, token: str) -> str:
+    return f"{PAY_PREFIX}:{provider}:{token}"
+
+
+async def start(update: Update, context: DaifuContext) -> None:
+    locale, _ = await speak(update, context)
+    message = update.effective_message
+    if message is None:
+        return
+    if not context.args:
+        await message.reply_text(help_text(_), parse_mode=ParseMode.HTML)
+        return
+    daifu = context.daifu
+    try:
+        order = await daifu.orders.payable(context.args[0])
+    except OrderNotPayable as refusal:
+        await message.reply_text(unpayable(refusal.why, _))
+        return
+    buttons = []
+    for provider in daifu.checkouts.methods_for(order):
+        price = daifu.checkouts.price_in(order, provider)
+        assert price is not None
+        buttons.append(
+            [
+                InlineKeyboardButton(
+                    method_label(provider, price, locale, _),
+                    callback_data=pay_button_data(provider, order.token),
+                )
+            ]
+        )
+    text = order_card(order, daifu.rules.shop_name, locale, _)
+    if not buttons:
+        text += "\n\n" + _("No payment method can take this currency right now. Please contact the shop.")
+    await message.reply_text(
+        text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
+    )
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [CommandHandler("start", start)]

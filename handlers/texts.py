@@ -1,0 +1,84 @@
+"""Sentences more than one handler says, in the person's language."""
+
+from __future__ import annotations
+
+from babel.dates import format_datetime
+
+from handlers.common import esc, order_price
+from services.checkout import PreCheckoutRefusal
+from services.i18n import Gettext
+from services.money import AmountProblem, InvalidAmount, Money, format_money
+from services.orders import Unpayable
+from storage.models import Order, OrderStatus
+
+
+def when(order_time: object, locale: str) -> str:
+    return format_datetime(order_time, format="medium", tzinfo="UTC", locale=locale) + " UTC"  # type: ignore[arg-type]
+
+
+def unpayable(why: Unpayable, _: Gettext) -> str:
+    return {
+        Unpayable.UNKNOWN: _("This link is not known. Check it, or ask the shop for a new one."),
+        Unpayable.EXPIRED: _(
+            "This order has expired and can no longer be paid. Ask the shop for a new link."
+        ),
+        Unpayable.CANCELLED: _("This order was cancelled and can no longer be paid."),
+        Unpayable.PAID: _("This order has already been paid. Nothing more to do."),
+        Unpayable.REFUNDED: _("This order was paid and then refunded; it cannot be paid again."),
+    }[why]
+
+
+def pre_checkout_refusal(why: PreCheckoutRefusal, _: Gettext) -> str:
+    return {
+        PreCheckoutRefusal.UNKNOWN: _("This invoice does not belong to any order."),
+        PreCheckoutRefusal.EXPIRED: _("This order has expired; you were not charged."),
+        PreCheckoutRefusal.CANCELLED: _("This order was cancelled; you were not charged."),
+        PreCheckoutRefusal.PAID: _("This order is already paid; you were not charged."),
+        PreCheckoutRefusal.CHANGED: _("The invoice no longer matches the order; you were not charged."),
+    }[why]
+
+
+def bad_amount(error: InvalidAmount, _: Gettext) -> str:
+    return {
+        AmountProblem.NOT_A_NUMBER: _("That is not an amount. Send a number such as 12.50."),
+        AmountProblem.NOT_POSITIVE: _("The amount must be more than zero."),
+        AmountProblem.TOO_MANY_DECIMALS: _("{currency} does not have that many decimal places.").format(
+            currency=error.currency
+        ),
+        AmountProblem.TOO_LARGE: _("That amount is too large for one order."),
+        AmountProblem.UNKNOWN_CURRENCY: _(
+            "{currency} is not a currency I know. Use a code such as USD."
+        ).format(currency=esc(error.currency)),
+    }[error.problem]
+
+
+def status_name(status: OrderStatus, _: Gettext) -> str:
+    return {
+        OrderStatus.OPEN: _("open"),
+        OrderStatus.PENDING: _("awaiting payment"),
+        OrderStatus.PAID: _("paid"),
+        OrderStatus.REFUNDED: _("refunded"),
+        OrderStatus.CANCELLED: _("cancelled"),
+        OrderStatus.EXPIRED: _("expired"),
+    }[status]
+
+
+def order_card(order: Order, shop_name: str, locale: str, _: Gettext) -> str:
+    lines = [
+        f"<b>{esc(order.title)}</b>",
+        _("Shop: {shop}").format(shop=esc(shop_name)),
+        _("Amount: {amount}").format(amount=order_price(order, locale)),
+    ]
+    if order.description and order.description != order.title:
+        lines.append(esc(order.description))
+    lines.append(_("Pay by: {time}").format(time=when(order.expires_at, locale)))
+    return "\n".join(lines)
+
+
+def method_label(provider: str, price: Money, locale: str, _: Gettext) -> str:
+    labels = {
+        "telegram": _("Pay by card ({amount})"),
+        "stars": _("Pay with Stars ({amount})"),
+        "sandbox": _("Pay on the sandbox page ({amount})"),
+    }
+    return labels.get(provider, provider).format(amount=format_money(price, locale))

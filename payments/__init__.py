@@ -1,0 +1,1 @@
+"""Payment adapters: one protocol, one module per provider, a registry chosen by settings."""

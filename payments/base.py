@@ -1,0 +1,124 @@
+"""The payment-adapter protocol and the typed values that cross it.
+
+Providers know nothing of chats or tables: they turn a checkout request into what the payer must do,
+turn a provider's notice into a verified event, and refund or query a charge. The core decides what
+any of it means for an order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+
+class PaymentError(Exception):
+    """A provider call failed; the message is safe to log, never shown raw to a shopper."""
+
+
+class NotSupported(PaymentError):
+    """The provider cannot do this (for example: refund a Telegram card payment through the bot)."""
+
+
+class InvalidNotice(PaymentError):
+    """A notice failed verification: forged, stale, malformed. Nothing may be credited from it."""
+
+
+class CheckoutKind(StrEnum):
+    INVOICE = "invoice"  # a Telegram invoice the bot sends into the chat
+    URL = "url"  # a page the payer opens
+    QR = "qr"  # a payload the payer scans with another app
+
+
+class ChargeOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    PENDING = "pending"
+    REFUNDED = "refunded"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """Integer minor units and an ISO 4217 code, as providers see money."""
+
+    minor: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    checkout_ref: str  # daifu's id for this attempt, unique; providers echo it back in notices
+    order_token: str
+    title: str
+    description: str
+    amount: Amount
+    expires_at: datetime
+    return_url: str  # where a web checkout sends the payer afterwards
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceSpec:
+    """What the bot passes to sendInvoice; payload is at most 128 bytes."""
+
+    title: str
+    description: str
+    payload: str
+    currency: str
+    amount_minor: int
+    provider_token: str  # empty for Stars
+
+
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    provider: str
+    kind: CheckoutKind
+    checkout_ref: str
+    amount: Amount  # what the payer is charged, which may differ in currency (Stars)
+    expires_at: datetime
+    url: str | None = None
+    qr_payload: str | None = None
+    invoice: InvoiceSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentEvent:
+    """A verified statement from a provider that a charge for a checkout succeeded or failed."""
+
+    provider: str
+    event_id: str  # the provider's idempotency key for this notice
+    checkout_ref: str
+    charge_ref: str  # the provider's id of the charge; unique per provider
+    outcome: ChargeOutcome
+    amount: Amount
+    payer_ref: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    refund_ref: str
+    amount: Amount
+
+
+@runtime_checkable
+class PaymentProvider(Protocol):
+    """What every provider implements. Unsupported operations raise NotSupported."""
+
+    name: str
+
+    def accepts(self, currency: str) -> bool:
+        """Whether this provider can take payment for an order priced in this currency."""
+        ...
+
+    async def create_checkout(self, request: CheckoutRequest) -> Checkout: ...
+
+    async def parse_notice(self, headers: Mapping[str, str], body: bytes) -> PaymentEvent:
+        """Verify a provider's notice and turn it into an event; raise InvalidNotice otherwise."""
+        ...
+
+    async def refund(self, charge_ref: str, amount: Amount, *, payer_ref: str | None) -> Refund: ...
+
+    async def query(self, checkout_ref: str) -> ChargeOutcome: ...

@@ -1,0 +1,122 @@
+"""Telegram's native invoices: card payments through a provider token, and Telegram Stars.
+
+Both are paid inside Telegram; their "notice" is the successful_payment update, which the bot turns into
+a PaymentEvent with event_from_successful_payment. Card payments cannot be refunded through the Bot API
+(only at the provider), Stars can with refundStarPayment, which the composition root hands in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from payments.base import (
+    Amount,
+    ChargeOutcome,
+    Checkout,
+    CheckoutKind,
+    CheckoutRequest,
+    InvalidNotice,
+    InvoiceSpec,
+    NotSupported,
+    PaymentError,
+    PaymentEvent,
+    Refund,
+)
+
+STARS = "XTR"
+RefundStars = Callable[[int, str], Awaitable[bool]]
+
+
+def _invoice_checkout(name: str, request: CheckoutRequest, provider_token: str) -> Checkout:
+    return Checkout(
+        provider=name,
+        kind=CheckoutKind.INVOICE,
+        checkout_ref=request.checkout_ref,
+        amount=request.amount,
+        expires_at=request.expires_at,
+        # The payload is the checkout reference alone: 22 characters, well within the 128-byte limit.
+        invoice=InvoiceSpec(
+            title=request.title[:32],
+            description=(request.description or request.title)[:255],
+            payload=request.checkout_ref,
+            currency=request.amount.currency,
+            amount_minor=request.amount.minor,
+            provider_token=provider_token,
+        ),
+    )
+
+
+def event_from_successful_payment(
+    provider: str,
+    *,
+    payer_id: int,
+    payload: str,
+    currency: str,
+    total_amount: int,
+    telegram_charge_id: str,
+    provider_charge_id: str | None,
+) -> PaymentEvent:
+    return PaymentEvent(
+        provider=provider,
+        event_id=telegram_charge_id,
+        checkout_ref=payload,
+        charge_ref=telegram_charge_id,
+        outcome=ChargeOutcome.SUCCEEDED,
+        amount=Amount(total_amount, currency),
+        payer_ref=str(payer_id),
+        extra={"provider_charge_ref": provider_charge_id} if provider_charge_id else {},
+    )
+
+
+class TelegramCardInvoices:
+    name = "telegram"
+
+    def __init__(self, provider_token: str) -> None:
+        if not provider_token:
+            raise ValueError("the telegram provider needs TELEGRAM_PROVIDER_TOKEN")
+        self._provider_token = provider_token
+
+    def accepts(self, currency: str) -> bool:
+        return currency != STARS
+
+    async def create_checkout(self, request: CheckoutRequest) -> Checkout:
+        return _invoice_checkout(self.name, request, self._provider_token)
+
+    async def parse_notice(self, headers: Mapping[str, str], body: bytes) -> PaymentEvent:
+        raise InvalidNotice("Telegram invoices report payments as updates, not web notices")
+
+    async def refund(self, charge_ref: str, amount: Amount, *, payer_ref: str | None) -> Refund:
+        raise NotSupported("card payments through a provider token are refunded at the provider")
+
+    async def query(self, checkout_ref: str) -> ChargeOutcome:
+        return ChargeOutcome.UNKNOWN
+
+
+class TelegramStars:
+    name = "stars"
+
+    def __init__(self, refund_star_payment: RefundStars) -> None:
+        self._refund_star_payment = refund_star_payment
+
+    def accepts(self, currency: str) -> bool:
+        return currency == STARS
+
+    async def create_checkout(self, request: CheckoutRequest) -> Checkout:
+        if request.amount.currency != STARS:
+            raise PaymentError("Stars invoices are priced in XTR")
+        return _invoice_checkout(self.name, request, "")
+
+    async def parse_notice(self, headers: Mapping[str, str], body: bytes) -> PaymentEvent:
+        raise InvalidNotice("Telegram invoices report payments as updates, not web notices")
+
+    async def refund(self, charge_ref: str, amount: Amount, *, payer_ref: str | None) -> Refund:
+        if payer_ref is None:
+            raise PaymentError("a Stars refund needs the payer's user id")
+        try:
+            await self._refund_star_payment(int(payer_ref), charge_ref)
+        except Exception as error:
+            raise PaymentError(f"refundStarPayment failed: {error}") from error
+        return Refund(refund_ref=charge_ref, amount=amount)
+
+    async def query(self, checkout_ref: str) -> ChargeOutcome:
+        return ChargeOutcome.UNKNOWN

@@ -1,0 +1,26 @@
+"""The shop's rules that the domain needs, handed in by the composition root (no settings import here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ShopRules:
+    shop_name: str
+    admin_ids: frozenset[int]
+    public_base_url: str
+    default_currency: str = "USD"
+    usual_currencies: tuple[str, ...] = ("USD", "EUR", "CNY", "XTR")
+    order_ttl: timedelta = timedelta(days=3)
+    # Stars per major unit of a currency (e.g. USD -> 50 means 1.00 USD is offered as 50 Stars).
+    stars_rates: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.admin_ids
+
+    def landing_url(self, token: str) -> str:
+        return f"{self.public_base_url}/o/{token}"

@@ -1,0 +1,24 @@
+"""The facade handlers and web routes call: one object holding every service, built once at start."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from payments.base import PaymentProvider
+from services.checkout import Checkouts
+from services.config import ShopRules
+from services.orders import Orders
+from services.settlement import Settlements
+from services.users import Users
+from storage.database import Database
+
+
+class Daifu:
+    def __init__(self, db: Database, rules: ShopRules, providers: Mapping[str, PaymentProvider]) -> None:
+        self.db = db
+        self.rules = rules
+        self.providers = providers
+        self.users = Users(db)
+        self.orders = Orders(db, rules)
+        self.checkouts = Checkouts(db, rules, self.orders, providers)
+        self.settlements = Settlements(db, providers)

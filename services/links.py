@@ -1,0 +1,23 @@
+"""Links people open and the QR codes of them (segno), in the formats the chat and the web page need."""
+
+from __future__ import annotations
+
+import io
+
+import segno
+
+
+def deep_link(bot_username: str, token: str) -> str:
+    return f"https://t.me/{bot_username}?start={token}"
+
+
+def qr_png(data: str, *, scale: int = 8) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(data, error="m").save(buffer, kind="png", scale=scale, border=4)
+    return buffer.getvalue()
+
+
+def qr_svg(data: str, *, scale: int = 6) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(data, error="m").save(buffer, kind="svg", scale=scale, border=4, xmldecl=False)
+    return buffer.getvalue()

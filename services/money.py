@@ -1,0 +1,83 @@
+"""Money at the edges: parse what a person typed, format for a locale. Inside, integers only."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+from babel.numbers import format_currency, format_decimal, get_currency_precision, is_currency
+
+from payments.base import Amount as Money
+
+__all__ = ["AmountProblem", "InvalidAmount", "Money", "currency_digits", "format_money", "parse_amount"]
+
+STARS = "XTR"  # Telegram Stars: whole units only, not an ISO 4217 code Babel knows
+# Telegram caps a single invoice near 10,000 USD; this bound only stops typos with a few zeros too many.
+MAX_MAJOR_UNITS = Decimal(1_000_000)
+
+
+class AmountProblem(StrEnum):
+    NOT_A_NUMBER = "not_a_number"
+    NOT_POSITIVE = "not_positive"
+    TOO_MANY_DECIMALS = "too_many_decimals"
+    TOO_LARGE = "too_large"
+    UNKNOWN_CURRENCY = "unknown_currency"
+
+
+class InvalidAmount(ValueError):
+    def __init__(self, problem: AmountProblem, currency: str = "") -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+        self.currency = currency
+
+
+def normalise_currency(code: str) -> str:
+    code = code.strip().upper()
+    if code == STARS or (len(code) == 3 and is_currency(code)):
+        return code
+    raise InvalidAmount(AmountProblem.UNKNOWN_CURRENCY, code)
+
+
+def currency_digits(currency: str) -> int:
+    return 0 if currency == STARS else get_currency_precision(currency)
+
+
+def parse_decimal(text: str) -> Decimal:
+    """A positive decimal as people type it: "12.50", "12,50", "12"."""
+    cleaned = text.strip()
+    if cleaned.count(",") == 1 and "." not in cleaned:
+        cleaned = cleaned.replace(",", ".")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise InvalidAmount(AmountProblem.NOT_A_NUMBER) from None
+    if not value.is_finite():
+        raise InvalidAmount(AmountProblem.NOT_A_NUMBER)
+    if value <= 0:
+        raise InvalidAmount(AmountProblem.NOT_POSITIVE)
+    if value > MAX_MAJOR_UNITS:
+        raise InvalidAmount(AmountProblem.TOO_LARGE)
+    return value
+
+
+def to_minor(value: Decimal, currency: str) -> Money:
+    digits = currency_digits(currency)
+    scaled = value.scaleb(digits)
+    if scaled != scaled.to_integral_value():
+        raise InvalidAmount(AmountProblem.TOO_MANY_DECIMALS, currency)
+    return Money(int(scaled), currency)
+
+
+def parse_amount(text: str, currency: str) -> Money:
+    currency = normalise_currency(currency)
+    return to_minor(parse_decimal(text), currency)
+
+
+def major_units(money: Money) -> Decimal:
+    return Decimal(money.minor).scaleb(-currency_digits(money.currency))
+
+
+def format_money(money: Money, locale: str) -> str:
+    if money.currency == STARS:
+        return f"{format_decimal(money.minor, locale=locale)} ⭐"
+    return format_currency(major_units(money), money.currency, locale=locale)

@@ -1,0 +1,67 @@
+"""The one place that moves an order between states, by conditional updates that report success.
+
+A transition is `UPDATE orders SET status = :to WHERE id = :id AND status IN (:allowed sources)`:
+correct under concurrent writers on SQLite and PostgreSQL alike, because the database, not a value
+read earlier, decides. An illegal or lost transition is refused with the order's actual state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Order, OrderEvent, OrderStatus
+
+S = OrderStatus
+SOURCES: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING: frozenset({S.OPEN}),
+    S.PAID: frozenset({S.PENDING}),
+    S.REFUNDED: frozenset({S.PAID}),
+    S.CANCELLED: frozenset({S.OPEN, S.PENDING}),
+    S.EXPIRED: frozenset({S.OPEN, S.PENDING}),
+}
+PAYABLE = frozenset({S.OPEN, S.PENDING})
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    done: bool
+    status: OrderStatus  # the state the order is in now
+    reason: str = ""
+
+
+async def record_event(
+    session: AsyncSession, order_id: int, kind: str, *, actor_id: int | None = None, **detail: Any
+) -> None:
+    session.add(OrderEvent(order_id=order_id, kind=kind, actor_id=actor_id, detail=json.dumps(detail)))
+
+
+async def move(
+    session: AsyncSession,
+    order_id: int,
+    to: OrderStatus,
+    *,
+    actor_id: int | None = None,
+    values: dict[str, Any] | None = None,
+    **detail: Any,
+) -> Transition:
+    """Move the order to `to` if its current state allows it, logging the event in the same transaction."""
+    sources = SOURCES.get(to, frozenset())
+    statement = (
+        update(Order)
+        .where(col(Order.id) == order_id, col(Order.status).in_(sources))
+        .values(status=to, **(values or {}))
+    )
+    result = await session.exec(statement)
+    if result.rowcount == 1:
+        await record_event(session, order_id, to.value, actor_id=actor_id, **detail)
+        return Transition(True, to)
+    current = (await session.exec(select(Order.status).where(Order.id == order_id))).one_or_none()
+    if current is None:
+        return Transition(False, to, "unknown order")
+    current = OrderStatus(current)
+    return Transition(False, current, f"an order that is {current.value} cannot become {to.value}")

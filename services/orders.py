@@ -1,0 +1,173 @@
+"""Orders: creating them, finding them by token, telling whether they can still be paid, listing them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, desc, or_, select
+
+from services.config import ShopRules
+from services.money import Money
+from services.order_states import PAYABLE, move, record_event
+from services.tokens import looks_like_token, new_token
+from storage.database import Database
+from storage.models import Order, OrderEvent, OrderStatus, Payment, Shop, utcnow
+
+TITLE_MAX = 32  # Telegram's invoice title limit
+DESCRIPTION_MAX = 255
+
+
+class Unpayable(StrEnum):
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    PAID = "paid"
+    REFUNDED = "refunded"
+
+
+class OrderNotPayable(Exception):
+    def __init__(self, why: Unpayable, order: Order | None = None) -> None:
+        super().__init__(why.value)
+        self.why = why
+        self.order = order
+
+
+class InvalidTitle(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    order: Order
+    shop_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    orders: list[Order]
+    page: int
+    has_more: bool
+
+
+def why_unpayable(order: Order, now: datetime) -> Unpayable | None:
+    if order.status in PAYABLE:
+        return Unpayable.EXPIRED if order.expires_at <= now else None
+    return {
+        OrderStatus.EXPIRED: Unpayable.EXPIRED,
+        OrderStatus.CANCELLED: Unpayable.CANCELLED,
+        OrderStatus.PAID: Unpayable.PAID,
+        OrderStatus.REFUNDED: Unpayable.REFUNDED,
+    }[order.status]
+
+
+class Orders:
+    def __init__(self, db: Database, rules: ShopRules) -> None:
+        self.db = db
+        self.rules = rules
+        self._shop_id: int | None = None
+
+    async def shop_id(self) -> int:
+        """The shop chat-made orders belong to; created on first use."""
+        if self._shop_id is None:
+            name = self.rules.shop_name
+            try:
+                async with self.db.transaction() as session:
+                    shop = (await session.exec(select(Shop).where(Shop.name == name))).first()
+                    if shop is None:
+                        shop = Shop(name=name)
+                        session.add(shop)
+                        await session.flush()
+                    self._shop_id = shop.id
+            except IntegrityError:  # another worker created it at the same moment
+                async with self.db.transaction() as session:
+                    self._shop_id = (await session.exec(select(Shop.id).where(Shop.name == name))).one()
+        assert self._shop_id is not None
+        return self._shop_id
+
+    async def create(
+        self, amount: Money, title: str, *, created_by: int | None, description: str = ""
+    ) -> Order:
+        title = " ".join(title.split())
+        if not 1 <= len(title) <= TITLE_MAX:
+            raise InvalidTitle(title)
+        now = utcnow()
+        order = Order(
+            token=new_token(),
+            shop_id=await self.shop_id(),
+            title=title,
+            description=description[:DESCRIPTION_MAX],
+            amount_minor=amount.minor,
+            currency=amount.currency,
+            created_by=created_by,
+            created_at=now,
+            expires_at=now + self.rules.order_ttl,
+        )
+        async with self.db.transaction() as session:
+            session.add(order)
+            await session.flush()
+            assert order.id is not None
+            await record_event(
+                session,
+                order.id,
+                "created",
+                actor_id=created_by,
+                amount=amount.minor,
+                currency=amount.currency,
+            )
+        return order
+
+    async def by_token(self, token: str) -> Order | None:
+        if not looks_like_token(token):
+            return None
+        async with self.db.transaction() as session:
+            return (await session.exec(select(Order).where(Order.token == token))).first()
+
+    async def payable(self, token: str) -> Order:
+        """The order behind a link, if it can still be paid; otherwise OrderNotPayable says why."""
+        order = await self.by_token(token)
+        if order is None:
+            raise OrderNotPayable(Unpayable.UNKNOWN)
+        why = why_unpayable(order, utcnow())
+        if why is not None:
+            raise OrderNotPayable(why, order)
+        return order
+
+    async def page_for_person(self, user_id: int, page: int, size: int = 5) -> OrderPage:
+        """Orders the person paid, tried to pay or created; newest first."""
+        paid_or_tried = select(Payment.order_id).where(Payment.payer_id == user_id)
+        statement = (
+            select(Order)
+            .where(or_(col(Order.created_by) == user_id, col(Order.id).in_(paid_or_tried)))
+            .order_by(desc(Order.created_at), desc(Order.id))
+            .offset(page * size)
+            .limit(size + 1)
+        )
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(statement)).all())
+        return OrderPage(rows[:size], page, len(rows) > size)
+
+    async def successful_payment(self, order_id: int) -> Payment | None:
+        async with self.db.transaction() as session:
+            statement = select(Payment).where(Payment.order_id == order_id, col(Payment.credited).is_(True))
+            return (await session.exec(statement)).first()
+
+    async def events(self, order_id: int) -> list[OrderEvent]:
+        async with self.db.transaction() as session:
+            statement = select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(col(OrderEvent.id))
+            return list((await session.exec(statement)).all())
+
+    async def expire_due(self) -> list[int]:
+        """Expire every open or pending order past its time; returns the ids that moved."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            due = select(Order.id).where(col(Order.status).in_(PAYABLE), col(Order.expires_at) <= now)
+            ids = [order_id for order_id in (await session.exec(due)).all() if order_id is not None]
+        expired = []
+        for order_id in ids:
+            async with self.db.transaction() as session:
+                if (await move(session, order_id, OrderStatus.EXPIRED)).done:
+                    expired.append(order_id)
+        return expired

@@ -1,0 +1,235 @@
+"""Applying a verified payment event to the books exactly once, and giving money back when it must.
+
+Idempotency rests on the database: the (provider, provider_ref) pair is unique, the attempt is claimed
+by a conditional update, and the order moves to paid only through services.order_states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select, update
+from sqlmodel.sql.expression import SelectOfScalar
+
+from payments.base import ChargeOutcome, NotSupported, PaymentEvent, PaymentProvider
+from services.money import Money
+from services.notices import Notice, OrderPaid, PaymentDeclined, PaymentReturned, ReturnReason
+from services.order_states import move, record_event
+from services.tokens import new_token
+from storage.database import Database
+from storage.models import Order, OrderStatus, Payment, PaymentStatus, utcnow
+
+
+class UnknownCheckout(Exception):
+    """A notice names a checkout daifu never opened with that provider."""
+
+
+class Applied(StrEnum):
+    CREDITED = "credited"
+    NOT_CREDITED = "not_credited"  # money moved but the order could not take it: it must go back
+    ALREADY_APPLIED = "already_applied"
+    DECLINED = "declined"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    applied: Applied
+    order: Order
+    payment: Payment | None = None
+    reason: ReturnReason | None = None
+
+
+class RefundRefused(Exception):
+    pass
+
+
+class Settlements:
+    def __init__(self, db: Database, providers: Mapping[str, PaymentProvider]) -> None:
+        self.db = db
+        self.providers = providers
+
+    async def receive(self, event: PaymentEvent) -> list[Notice]:
+        """Apply the event, give back money the order could not take, and say who must be told what."""
+        settlement = await self.apply(event)
+        if settlement.applied == Applied.CREDITED and settlement.payment:
+            return [OrderPaid(settlement.order, settlement.payment)]
+        if settlement.applied == Applied.DECLINED:
+            payer = settlement.payment.payer_id if settlement.payment else None
+            return [PaymentDeclined(settlement.order, payer)]
+        if settlement.applied == Applied.NOT_CREDITED and settlement.payment:
+            assert settlement.payment.id is not None and settlement.reason is not None
+            return [await self.refund(settlement.payment.id, reason=settlement.reason, actor_id=None)]
+        return []
+
+    async def apply(self, event: PaymentEvent) -> Settlement:
+        try:
+            return await self._apply(event)
+        except IntegrityError:
+            # The same charge was recorded by a concurrent delivery of this notice.
+            return await self._already_applied(event)
+
+    async def _already_applied(self, event: PaymentEvent) -> Settlement:
+        async with self.db.transaction() as session:
+            charge = (await session.exec(self._charge(event))).one()
+            order = await session.get(Order, charge.order_id)
+        assert order is not None
+        return Settlement(Applied.ALREADY_APPLIED, order, charge)
+
+    @staticmethod
+    def _charge(event: PaymentEvent) -> SelectOfScalar[Payment]:
+        return select(Payment).where(
+            Payment.provider == event.provider, Payment.provider_ref == event.charge_ref
+        )
+
+    async def _apply(self, event: PaymentEvent) -> Settlement:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            attempt = (
+                await session.exec(
+                    select(Payment).where(
+                        Payment.checkout_ref == event.checkout_ref, Payment.provider == event.provider
+                    )
+                )
+            ).first()
+            if attempt is None:
+                raise UnknownCheckout(event.checkout_ref)
+            order = await session.get(Order, attempt.order_id)
+            assert order is not None and order.id is not None and attempt.id is not None
+            if (await session.exec(self._charge(event))).first() is not None:
+                return Settlement(Applied.ALREADY_APPLIED, order, attempt)
+
+            if event.outcome == ChargeOutcome.DECLINED:
+                await session.exec(
+                    update(Payment)
+                    .where(col(Payment.id) == attempt.id, col(Payment.status) == PaymentStatus.PENDING)
+                    .values(status=PaymentStatus.DECLINED)
+                )
+                await record_event(session, order.id, "payment_declined", actor_id=attempt.payer_id)
+                return Settlement(Applied.DECLINED, order, attempt)
+            if event.outcome != ChargeOutcome.SUCCEEDED:
+                return Settlement(Applied.IGNORED, order, attempt)
+
+            payer_id = int(event.payer_ref) if event.payer_ref else attempt.payer_id
+            charge_values = {
+                "status": PaymentStatus.SUCCEEDED,
+                "provider_ref": event.charge_ref,
+                "provider_charge_ref": event.extra.get("provider_charge_ref"),
+                "settled_at": now,
+                "payer_id": payer_id,
+            }
+            claimed = await session.exec(
+                update(Payment)
+                .where(
+                    col(Payment.id) == attempt.id,
+                    col(Payment.status).in_([PaymentStatus.PENDING, PaymentStatus.DECLINED]),
+                    col(Payment.provider_ref).is_(None),
+                )
+                .values(**charge_values)
+            )
+            if claimed.rowcount == 1:
+                charge_id = attempt.id
+            else:
+                # A second charge on one checkout (an invoice paid twice): its own row, so it can go back.
+                extra = Payment(
+                    order_id=order.id,
+                    provider=event.provider,
+                    checkout_ref=new_token(),
+                    amount_minor=event.amount.minor,
+                    currency=event.amount.currency,
+                    **charge_values,  # type: ignore[arg-type]
+                )
+                session.add(extra)
+                await session.flush()
+                assert extra.id is not None
+                charge_id = extra.id
+
+            reason: ReturnReason | None = None
+            if event.amount != Money(attempt.amount_minor, attempt.currency):
+                reason = ReturnReason.AMOUNT_MISMATCH
+            else:
+                moved = await move(
+                    session,
+                    order.id,
+                    OrderStatus.PAID,
+                    actor_id=payer_id,
+                    values={"payer_id": payer_id, "paid_at": now},
+                    payment_id=charge_id,
+                    provider=event.provider,
+                )
+                if not moved.done:
+                    reason = (
+                        ReturnReason.ALREADY_PAID
+                        if moved.status in (OrderStatus.PAID, OrderStatus.REFUNDED)
+                        else ReturnReason.ORDER_CLOSED
+                    )
+            if reason is None:
+                await session.exec(update(Payment).where(col(Payment.id) == charge_id).values(credited=True))
+            else:
+                await record_event(
+                    session,
+                    order.id,
+                    "payment_not_credited",
+                    actor_id=payer_id,
+                    payment_id=charge_id,
+                    why=reason,
+                )
+            charge = await session.get(Payment, charge_id, populate_existing=True)
+            fresh_order = await session.get(Order, order.id, populate_existing=True)
+            assert charge is not None and fresh_order is not None
+        applied = Applied.CREDITED if reason is None else Applied.NOT_CREDITED
+        return Settlement(applied, fresh_order, charge, reason)
+
+    async def refund(self, payment_id: int, *, reason: ReturnReason, actor_id: int | None) -> PaymentReturned:
+        """Give a charge back through the provider that took it; claimed first so it happens once."""
+        async with self.db.transaction() as session:
+            claimed = await session.exec(
+                update(Payment)
+                .where(col(Payment.id) == payment_id, col(Payment.status) == PaymentStatus.SUCCEEDED)
+                .values(status=PaymentStatus.REFUNDING)
+            )
+            payment = await session.get(Payment, payment_id, populate_existing=True)
+        if claimed.rowcount != 1 or payment is None:
+            raise RefundRefused("this payment is not refundable in its current state")
+        assert payment.provider_ref is not None
+        provider = self.providers[payment.provider]
+        amount = Money(payment.amount_minor, payment.currency)
+        owed = False
+        try:
+            refund = await provider.refund(
+                payment.provider_ref,
+                amount,
+                payer_ref=str(payment.payer_id) if payment.payer_id is not None else None,
+            )
+            refund_ref: str | None = refund.refund_ref
+        except NotSupported:
+            owed, refund_ref = True, None
+        except Exception:
+            async with self.db.transaction() as session:
+                await session.exec(
+                    update(Payment)
+                    .where(col(Payment.id) == payment_id)
+                    .values(status=PaymentStatus.SUCCEEDED)
+                )
+            raise
+        final = PaymentStatus.REFUND_OWED if owed else PaymentStatus.REFUNDED
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(Payment)
+                .where(col(Payment.id) == payment_id)
+                .values(status=final, refunded_at=None if owed else utcnow())
+            )
+            kind = "refund_owed" if owed else "refunded_payment"
+            detail: dict[str, Any] = {"payment_id": payment_id, "why": reason.value, "refund_ref": refund_ref}
+            if payment.credited and not owed:
+                await move(session, payment.order_id, OrderStatus.REFUNDED, actor_id=actor_id, **detail)
+            else:
+                await record_event(session, payment.order_id, kind, actor_id=actor_id, **detail)
+            fresh = await session.get(Payment, payment_id, populate_existing=True)
+            order = await session.get(Order, payment.order_id, populate_existing=True)
+        assert fresh is not None and order is not None
+        return PaymentReturned(order, fresh, reason, owed)

@@ -1,0 +1,1 @@
+"""Persistence for daifu: SQLModel tables, the async engine, repositories, migrations, PTB persistence."""

@@ -1,0 +1,140 @@
+"""The tables. Money is always an integer amount in minor units plus an ISO 4217 code."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Column, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    PAID = "paid"
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"  # a checkout was opened; no money has moved yet
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    REFUNDING = "refunding"  # claimed by one refund call, so two callers cannot both refund
+    REFUNDED = "refunded"
+    REFUND_OWED = "refund_owed"  # the provider cannot refund through us (Telegram card payments)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    first_name: str = Field(default="", max_length=128)
+    username: str | None = Field(default=None, max_length=64)
+    language_code: str | None = Field(default=None, max_length=16)
+    locale: str | None = Field(default=None, max_length=16)  # chosen with /language; wins over language_code
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class Shop(SQLModel, table=True):
+    __tablename__ = "shops"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True, index=True)
+    shop_id: int = Field(foreign_key="shops.id", index=True)
+    title: str = Field(max_length=32)
+    description: str = Field(default="", max_length=255)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    status: OrderStatus = Field(default=OrderStatus.OPEN, sa_column=Column(String(16), nullable=False))
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    payer_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    expires_at: datetime = Field(sa_column=_timestamp())
+    paid_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+    __table_args__ = (
+        Index("ix_orders_status_expires_at", "status", "expires_at"),
+        Index("ix_orders_created_by", "created_by"),
+    )
+
+
+class Payment(SQLModel, table=True):
+    """One row per checkout attempt; it becomes a charge once the provider reports money moved."""
+
+    __tablename__ = "payments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    provider: str = Field(max_length=32)
+    checkout_ref: str = Field(max_length=64, unique=True)
+    # The provider's own id for the charge: the idempotency key of its notices. Unique per provider,
+    # so a repeated notice can never credit twice, whichever process receives it.
+    provider_ref: str | None = Field(default=None, max_length=255)
+    provider_charge_ref: str | None = Field(default=None, max_length=255)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    status: PaymentStatus = Field(default=PaymentStatus.PENDING, sa_column=Column(String(16), nullable=False))
+    # False when money arrived but the order could not take it (already paid, cancelled, wrong amount).
+    credited: bool = Field(default=False)
+    payer_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    settled_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    refunded_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_ref", name="uq_payments_provider_ref"),
+        Index("ix_payments_payer_id", "payer_id"),
+    )
+
+
+class OrderEvent(SQLModel, table=True):
+    """Append-only history of an order: what happened, who did it."""
+
+    __tablename__ = "order_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    kind: str = Field(max_length=48)
+    actor_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class AppSecret(SQLModel, table=True):
+    """Secrets daifu generates for itself when the environment leaves them unset."""
+
+    __tablename__ = "app_secrets"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=256)
+
+
+class PersistedState(SQLModel, table=True):
+    """PTB's persistence: user, chat and bot data and conversation states, as JSON."""
+
+    __tablename__ = "ptb_state"
+
+    kind: str = Field(primary_key=True, max_length=32)
+    key: str = Field(primary_key=True, max_length=128)
+    data: str = Field(sa_column=Column(Text, nullable=False))
