@@ -28,7 +28,7 @@ bench: $(STAMP)
 
 # Re-extract the English source strings and merge them into the Chinese catalog.
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -o /tmp/daifu-messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg --no-location -o /tmp/daifu-messages.pot .
 	$(BIN)/pybabel update -i /tmp/daifu-messages.pot -d services/locales -D messages -l zh_Hans --no-fuzzy-matching
 
 clean:

@@ -58,9 +58,7 @@ class Runtime:
             sandbox_secret=sandbox_secret,
             public_base_url=settings.public_base_url,
             telegram_provider_token=settings.telegram_provider_token.get_secret_value(),
-            refund_star_payment=lambda user_id, charge_id: application.bot.refund_star_payment(
-                user_id, charge_id
-            ),
+            refund_star_payment=lambda user_id, charge_id: application.bot.refund_star_payment(user_id, charge_id),
         )
         daifu = Daifu(db, shop_rules(settings), providers)
         attach(application, daifu)

@@ -35,14 +35,10 @@ async def choose_method(update: Update, context: DaifuContext) -> None:
         await query.answer(unpayable(refusal.why, _), show_alert=True)
         return
     except MethodUnavailable:
-        await query.answer(
-            _("That payment method is not available for this order any more."), show_alert=True
-        )
+        await query.answer(_("That payment method is not available for this order any more."), show_alert=True)
         return
     await query.answer()
-    chat_id = (
-        update.effective_user.id
-    )  # checkouts happen in the private chat, whatever chat the tap came from
+    chat_id = update.effective_user.id  # checkouts happen in the private chat, whatever chat the tap came from
     if checkout.kind == CheckoutKind.INVOICE and checkout.invoice is not None:
         invoice = checkout.invoice
         await context.bot.send_invoice(
@@ -58,9 +54,7 @@ async def choose_method(update: Update, context: DaifuContext) -> None:
         await context.bot.send_message(
             chat_id,
             _("Open the checkout page to pay. I will tell you here as soon as the payment arrives."),
-            reply_markup=InlineKeyboardMarkup(
-                [[InlineKeyboardButton(_("Open checkout page"), url=checkout.url)]]
-            ),
+            reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(_("Open checkout page"), url=checkout.url)]]),
         )
     elif checkout.qr_payload is not None:
         await context.bot.send_photo(
@@ -74,9 +68,7 @@ async def pre_checkout(update: Update, context: DaifuContext) -> None:
     query = update.pre_checkout_query
     if query is None:
         return
-    refusal = await context.daifu.checkouts.pre_checkout(
-        query.invoice_payload, query.currency, query.total_amount
-    )
+    refusal = await context.daifu.checkouts.pre_checkout(query.invoice_payload, query.currency, query.total_amount)
     if refusal is None:
         await query.answer(ok=True)
         return

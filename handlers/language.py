@@ -16,9 +16,7 @@ PREFIX = "lang"
 
 async def ask_language(update: Update, context: DaifuContext) -> None:
     _locale, _ = await speak(update, context)
-    buttons = [
-        [InlineKeyboardButton(name, callback_data=f"{PREFIX}:{code}")] for code, name in LOCALE_NAMES.items()
-    ]
+    buttons = [[InlineKeyboardButton(name, callback_data=f"{PREFIX}:{code}")] for code, name in LOCALE_NAMES.items()]
     if update.effective_message:
         await update.effective_message.reply_text(
             _("Choose your language:"), reply_markup=InlineKeyboardMarkup(buttons)

@@ -19,9 +19,7 @@ PREFIX = "my"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
-async def render_page(
-    update: Update, context: DaifuContext, page: int
-) -> tuple[str, InlineKeyboardMarkup | None]:
+async def render_page(update: Update, context: DaifuContext, page: int) -> tuple[str, InlineKeyboardMarkup | None]:
     locale, _ = await speak(update, context)
     assert update.effective_user is not None
     daifu = context.daifu
@@ -32,9 +30,7 @@ async def render_page(
     now = utcnow()
     for order in result.orders:
         assert order.id is not None
-        lines.append(
-            f"<b>{esc(order.title)}</b> · {order_price(order, locale)} · {status_name(order.status, _)}"
-        )
+        lines.append(f"<b>{esc(order.title)}</b> · {order_price(order, locale)} · {status_name(order.status, _)}")
         if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
             payment = await daifu.orders.successful_payment(order.id)
             if payment is not None and payment.settled_at is not None:
@@ -71,9 +67,7 @@ async def turn_page(update: Update, context: DaifuContext) -> None:
     page = max(0, int(query.data.partition(":")[2]))
     text, markup = await render_page(update, context, page)
     await query.answer()
-    await query.edit_message_text(
-        text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
-    )
+    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW)
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

@@ -89,7 +89,7 @@ async def newlink(update: Update, context: DaifuContext) -> int:
     if len(context.args) < 3:
         await reply(
             update,
-            _("Usage: /newlink <amount> <currency> <title>, for example /newlink 12.50 USD Coffee beans"),
+            _("Usage: /newlink AMOUNT CURRENCY TITLE, for example /newlink 12.50 USD Coffee beans"),
         )
         return ConversationHandler.END
     amount_text, currency, *title_words = context.args
@@ -171,9 +171,7 @@ async def got_title(update: Update, context: DaifuContext) -> int:
     )
     await reply(
         update,
-        _("Create a link for <b>{title}</b>, {amount}?").format(
-            title=esc(title), amount=format_money(amount, locale)
-        ),
+        _("Create a link for <b>{title}</b>, {amount}?").format(title=esc(title), amount=format_money(amount, locale)),
         buttons,
     )
     return CONFIRM

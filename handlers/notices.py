@@ -49,9 +49,7 @@ async def _tell_paid(context: DaifuContext, daifu: Daifu, notice: OrderPaid) -> 
         _ = gettext_for(locale)
         receipt = [
             _("✅ Payment received. Thank you!"),
-            _("Receipt for <b>{title}</b> at {shop}").format(
-                title=esc(order.title), shop=esc(daifu.rules.shop_name)
-            ),
+            _("Receipt for <b>{title}</b> at {shop}").format(title=esc(order.title), shop=esc(daifu.rules.shop_name)),
             _("Paid: {amount}").format(amount=paid_amount(payment, locale)),
             _("Order: {token}").format(token=order.token),
             _("Payment reference: {reference}").format(reference=esc(payment.provider_ref or "")),
@@ -118,9 +116,7 @@ async def _tell_declined(context: DaifuContext, daifu: Daifu, notice: PaymentDec
         return
     locale = await daifu.users.locale_of(notice.payer_id)
     _ = gettext_for(locale)
-    text = _(
-        "Your payment for <b>{title}</b> ({amount}) was declined. You were not charged; you can try again."
-    )
+    text = _("Your payment for <b>{title}</b> ({amount}) was declined. You were not charged; you can try again.")
     await _send(
         context,
         notice.payer_id,

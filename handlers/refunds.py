@@ -29,9 +29,7 @@ async def refund_button(update: Update, context: DaifuContext) -> None:
             InlineKeyboardMarkup(
                 [
                     [
-                        InlineKeyboardButton(
-                            _("Yes, refund"), callback_data=f"{REFUND_PREFIX}:yes:{payment_id}"
-                        ),
+                        InlineKeyboardButton(_("Yes, refund"), callback_data=f"{REFUND_PREFIX}:yes:{payment_id}"),
                         InlineKeyboardButton(_("Keep it"), callback_data=f"{REFUND_PREFIX}:no:{payment_id}"),
                     ]
                 ]
@@ -47,9 +45,7 @@ async def refund_button(update: Update, context: DaifuContext) -> None:
             int(payment_id), reason=ReturnReason.SHOP_REFUND, actor_id=update.effective_user.id
         )
     except RefundRefused:
-        await query.answer(
-            _("This payment cannot be refunded (it may already be refunded)."), show_alert=True
-        )
+        await query.answer(_("This payment cannot be refunded (it may already be refunded)."), show_alert=True)
         return
     await query.answer(_("Refunded."))
     await query.edit_message_reply_markup(None)

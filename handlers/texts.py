@@ -19,9 +19,7 @@ def when(order_time: object, locale: str) -> str:
 def unpayable(why: Unpayable, _: Gettext) -> str:
     return {
         Unpayable.UNKNOWN: _("This link is not known. Check it, or ask the shop for a new one."),
-        Unpayable.EXPIRED: _(
-            "This order has expired and can no longer be paid. Ask the shop for a new link."
-        ),
+        Unpayable.EXPIRED: _("This order has expired and can no longer be paid. Ask the shop for a new link."),
         Unpayable.CANCELLED: _("This order was cancelled and can no longer be paid."),
         Unpayable.PAID: _("This order has already been paid. Nothing more to do."),
         Unpayable.REFUNDED: _("This order was paid and then refunded; it cannot be paid again."),
@@ -46,9 +44,9 @@ def bad_amount(error: InvalidAmount, _: Gettext) -> str:
             currency=error.currency
         ),
         AmountProblem.TOO_LARGE: _("That amount is too large for one order."),
-        AmountProblem.UNKNOWN_CURRENCY: _(
-            "{currency} is not a currency I know. Use a code such as USD."
-        ).format(currency=esc(error.currency)),
+        AmountProblem.UNKNOWN_CURRENCY: _("{currency} is not a currency I know. Use a code such as USD.").format(
+            currency=esc(error.currency)
+        ),
     }[error.problem]
 
 

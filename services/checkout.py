@@ -81,9 +81,7 @@ class Checkouts:
                 )
             )
             if order.status == OrderStatus.OPEN:
-                moved = await move(
-                    session, order.id, OrderStatus.PENDING, actor_id=payer_id, via=provider_name
-                )
+                moved = await move(session, order.id, OrderStatus.PENDING, actor_id=payer_id, via=provider_name)
                 if not moved.done and moved.status != OrderStatus.PENDING:
                     raise OrderNotPayable(Unpayable(moved.status.value), order)
         request = CheckoutRequest(

@@ -87,9 +87,7 @@ class Orders:
         assert self._shop_id is not None
         return self._shop_id
 
-    async def create(
-        self, amount: Money, title: str, *, created_by: int | None, description: str = ""
-    ) -> Order:
+    async def create(self, amount: Money, title: str, *, created_by: int | None, description: str = "") -> Order:
         title = " ".join(title.split())
         if not 1 <= len(title) <= TITLE_MAX:
             raise InvalidTitle(title)

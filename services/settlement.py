@@ -82,9 +82,7 @@ class Settlements:
 
     @staticmethod
     def _charge(event: PaymentEvent) -> SelectOfScalar[Payment]:
-        return select(Payment).where(
-            Payment.provider == event.provider, Payment.provider_ref == event.charge_ref
-        )
+        return select(Payment).where(Payment.provider == event.provider, Payment.provider_ref == event.charge_ref)
 
     async def _apply(self, event: PaymentEvent) -> Settlement:
         now = utcnow()
@@ -211,9 +209,7 @@ class Settlements:
         except Exception:
             async with self.db.transaction() as session:
                 await session.exec(
-                    update(Payment)
-                    .where(col(Payment.id) == payment_id)
-                    .values(status=PaymentStatus.SUCCEEDED)
+                    update(Payment).where(col(Payment.id) == payment_id).values(status=PaymentStatus.SUCCEEDED)
                 )
             raise
         final = PaymentStatus.REFUND_OWED if owed else PaymentStatus.REFUNDED

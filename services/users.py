@@ -13,17 +13,13 @@ class Users:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def remember(
-        self, user_id: int, *, first_name: str, username: str | None, language_code: str | None
-    ) -> str:
+    async def remember(self, user_id: int, *, first_name: str, username: str | None, language_code: str | None) -> str:
         """Store or refresh the person; returns the locale to speak to them in."""
         try:
             async with self.db.transaction() as session:
                 user = await session.get(User, user_id)
                 if user is None:
-                    user = User(
-                        id=user_id, first_name=first_name, username=username, language_code=language_code
-                    )
+                    user = User(id=user_id, first_name=first_name, username=username, language_code=language_code)
                     session.add(user)
                 elif (user.first_name, user.username, user.language_code) != (
                     first_name,

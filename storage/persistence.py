@@ -26,9 +26,7 @@ def _conversation_kind(name: str) -> str:
 
 
 class SQLModelPersistence(BasePersistence[Data, Data, Data]):
-    def __init__(
-        self, db: Database, *, store_data: PersistenceInput | None = None, update_interval: float = 5
-    ) -> None:
+    def __init__(self, db: Database, *, store_data: PersistenceInput | None = None, update_interval: float = 5) -> None:
         super().__init__(store_data=store_data, update_interval=update_interval)
         self.db = db
 

@@ -10,6 +10,7 @@ import pytest
 from storage.database import Database
 from storage.migrate import upgrade_to_head
 from tests.databases import DATABASES, PostgresDatabases
+from tests.harness import RunningShop, running_shop
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +35,10 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await upgrade_to_head(database)
     yield database
     await database.dispose()
+
+
+@pytest.fixture
+async def shop(database_url: str, unused_tcp_port: int) -> AsyncIterator[RunningShop]:
+    """daifu running for real against the Bot API emulator, with its web server on a free port."""
+    async with running_shop(database_url, unused_tcp_port) as running:
+        yield running

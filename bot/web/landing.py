@@ -71,14 +71,10 @@ class LandingPages:
         order = await self._order(request)
         if order is None:
             return self._not_found(request)
-        return web.Response(
-            body=qr_png(deep_link(self.bot_username(), order.token)), content_type="image/png"
-        )
+        return web.Response(body=qr_png(deep_link(self.bot_username(), order.token)), content_type="image/png")
 
     async def svg(self, request: web.Request) -> web.Response:
         order = await self._order(request)
         if order is None:
             return self._not_found(request)
-        return web.Response(
-            body=qr_svg(deep_link(self.bot_username(), order.token)), content_type="image/svg+xml"
-        )
+        return web.Response(body=qr_svg(deep_link(self.bot_username(), order.token)), content_type="image/svg+xml")

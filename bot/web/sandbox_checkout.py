@@ -39,9 +39,7 @@ class SandboxCheckoutPages:
         _ = gettext_for(visitor_locale(request))
         session = self.gateway.open_session(request.match_info["session"])
         if session is None:
-            return message_page(
-                request, _("Invalid checkout"), _("This checkout link is not valid."), status=404
-            )
+            return message_page(request, _("Invalid checkout"), _("This checkout link is not valid."), status=404)
         if session.expires_at <= utcnow():
             return message_page(request, _("Checkout expired"), _("This checkout has expired."), status=410)
         try:
@@ -49,7 +47,7 @@ class SandboxCheckoutPages:
         except OrderNotPayable as refusal:
             text = {
                 Unpayable.PAID: _("This order has already been paid. You were not charged."),
-                Unpayable.REFUNDED: _("This order has already been paid. You were not charged."),
+                Unpayable.REFUNDED: _("This order was paid and then refunded; it cannot be paid again."),
             }.get(refusal.why, _("This order can no longer be paid. You were not charged."))
             return message_page(request, _("Nothing to pay"), text, status=409)
         return None
@@ -96,9 +94,7 @@ class SandboxCheckoutPages:
                 status=502,
             )
         if outcome == ChargeOutcome.DECLINED:
-            return message_page(
-                request, _("Payment declined"), _("You declined the payment. You were not charged.")
-            )
+            return message_page(request, _("Payment declined"), _("You declined the payment. You were not charged."))
         return message_page(
             request,
             _("Payment accepted"),

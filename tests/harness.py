@@ -1,0 +1,123 @@
+"""The real bot, running against the Bot API emulator and a real database, with people to act in it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+
+from bot.emulator import BotApiEmulator
+from bot.emulator.state import User
+from bot.runtime import Runtime
+from bot.settings import Settings
+from services.daifu import Daifu
+
+BOT_USERNAME = "daifu_bot"
+
+
+class RunningShop:
+    """daifu as a shop runs it, plus an admin (Ada) and two shoppers (Alice, Bob) in the emulator."""
+
+    def __init__(self, emu: BotApiEmulator, database_url: str, port: int) -> None:
+        self.emu = emu
+        self.admin: User = emu.add_user("Ada", username="ada_admin", language_code="en")
+        self.alice: User = emu.add_user("Alice", username="alice", language_code="en")
+        self.bob: User = emu.add_user("Bob", username="bob", language_code="en")
+        self.settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            telegram_bot_token=emu.token,
+            telegram_api_base_url=emu.base_url,
+            telegram_api_file_url=emu.base_file_url,
+            database_url=database_url,
+            public_base_url=f"http://127.0.0.1:{port}",
+            web_host="127.0.0.1",
+            web_port=port,
+            admin_ids=[self.admin.id],
+            payment_providers=["sandbox", "telegram", "stars"],
+            telegram_provider_token="284685063:TEST:daifu",
+            stars_rates={"USD": 50},
+            shop_name="Bean There",
+            rate_limiter=False,
+        )
+        self.runtime: Runtime | None = None
+
+    @property
+    def daifu(self) -> Daifu:
+        assert self.runtime is not None
+        return self.runtime.daifu
+
+    @property
+    def web_url(self) -> str:
+        return self.settings.public_base_url
+
+    async def start(self) -> None:
+        self.runtime = await Runtime.assemble(self.settings)
+        await self.runtime.start(poll_timeout=1)
+
+    async def stop(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.stop()
+            self.runtime = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    # -- people's actions that go through the web rather than the chat -------------------------------
+
+    async def get(self, path_or_url: str, **kwargs: Any) -> tuple[int, str]:
+        url = path_or_url if path_or_url.startswith("http") else self.web_url + path_or_url
+        async with aiohttp.ClientSession() as client, client.get(url, **kwargs) as answer:
+            return answer.status, await answer.text()
+
+    async def get_bytes(self, path: str) -> tuple[int, str, bytes]:
+        async with aiohttp.ClientSession() as client, client.get(self.web_url + path) as answer:
+            return answer.status, answer.content_type, await answer.read()
+
+    async def post(self, url: str, *, data: Any = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as client, client.post(url, data=data, headers=headers) as answer:
+            return answer.status, await answer.text()
+
+    async def told(self, person: User, words: str) -> dict[str, Any]:
+        """The bot's message to this person that says these words (waiting for it if need be)."""
+
+        def find() -> dict[str, Any] | None:
+            for message in reversed(self.emu.bot_messages(person)):
+                if words in message.get("text", message.get("caption", "")):
+                    return message
+            return None
+
+        found: dict[str, Any] = await self.emu.wait_for(find)
+        return found
+
+    def times_told(self, person: User, words: str) -> int:
+        return sum(words in m.get("text", m.get("caption", "")) for m in self.emu.bot_messages(person))
+
+    # -- common steps -----------------------------------------------------------------------------------
+
+    async def new_link(self, command: str) -> str:
+        """The admin sends /newlink ...; returns the order token from the deep link the bot replied with."""
+        sent = await self.emu.send_text(self.admin, command)
+        marker = f"https://t.me/{BOT_USERNAME}?start="
+
+        def link_reply() -> str | None:
+            for message in self.emu.bot_messages(self.admin):
+                if message["message_id"] > sent["message_id"] and marker in message.get("caption", ""):
+                    return str(message["caption"])
+            return None
+
+        caption = await self.emu.wait_for(link_reply)
+        return str(caption.split(marker, 1)[1].split()[0])
+
+
+@asynccontextmanager
+async def running_shop(database_url: str, port: int) -> AsyncIterator[RunningShop]:
+    async with BotApiEmulator(token="123456:TEST-daifu", bot_username=BOT_USERNAME, bot_name="daifu") as emu:
+        shop = RunningShop(emu, database_url, port)
+        await shop.start()
+        try:
+            yield shop
+        finally:
+            await shop.stop()
