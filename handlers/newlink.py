@@ -55,10 +55,9 @@ async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None =
 
 
 async def send_link(
-    message: Message, context: DaifuContext, amount: Money, title: str, _: Gettext, locale: str
+    message: Message, context: DaifuContext, amount: Money, title: str, creator_id: int, _: Gettext, locale: str
 ) -> None:
-    user = message.from_user
-    order = await context.daifu.orders.create(amount, title, created_by=user.id if user else None)
+    order = await context.daifu.orders.create(amount, title, created_by=creator_id)
     link = deep_link(context.bot.username, order.token)
     caption = "\n".join(
         [
@@ -76,8 +75,9 @@ async def send_link(
 async def newlink(update: Update, context: DaifuContext) -> int:
     locale, _ = await speak(update, context)
     message = update.effective_message
-    if message is None or not await admin_only(update, context, _):
+    if message is None or update.effective_user is None or not await admin_only(update, context, _):
         return ConversationHandler.END
+    admin_id = update.effective_user.id
     if not context.args:
         context.user_data[DRAFT] = {}  # type: ignore[index]
         await reply(
@@ -99,7 +99,7 @@ async def newlink(update: Update, context: DaifuContext) -> int:
         await reply(update, bad_amount(error, _))
         return ConversationHandler.END
     try:
-        await send_link(message, context, amount, " ".join(title_words), _, locale)
+        await send_link(message, context, amount, " ".join(title_words), admin_id, _, locale)
     except InvalidTitle:
         await reply(update, _("The title must be 1 to {limit} characters.").format(limit=TITLE_MAX))
     return ConversationHandler.END
@@ -189,7 +189,7 @@ async def confirm(update: Update, context: DaifuContext) -> int:
     await query.edit_message_reply_markup(None)
     assert isinstance(query.message, Message)
     amount = to_minor(Decimal(draft["amount"]), draft["currency"])
-    await send_link(query.message, context, amount, draft["title"], _, locale)
+    await send_link(query.message, context, amount, draft["title"], query.from_user.id, _, locale)
     return ConversationHandler.END
 
 

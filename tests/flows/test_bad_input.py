@@ -1,0 +1,95 @@
+"""Bad input gets a clear reply and changes nothing: tokens, amounts, currencies, stale taps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import func, select, update
+
+from bot.emulator.errors import PaymentRefused
+from services.order_states import move
+from storage.models import Order, OrderStatus, utcnow
+from tests.harness import BOT_USERNAME, RunningShop
+
+
+async def order_count(shop: RunningShop) -> int:
+    async with shop.daifu.db.transaction() as session:
+        return (await session.exec(select(func.count()).select_from(Order))).one()
+
+
+async def start(shop: RunningShop, payload: str) -> dict:
+    await shop.emu.send_text(shop.alice, f"/start {payload}")
+    return await shop.emu.next_bot_message(shop.alice)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reply"),
+    [
+        ("0 USD Nothing", "more than zero"),
+        ("-5 USD Less than nothing", "more than zero"),
+        ("abc USD Coffee", "not an amount"),
+        ("12.505 USD Coffee", "USD does not have that many decimal places"),
+        ("1.5 JPY Coffee", "JPY does not have that many decimal places"),
+        ("1.5 XTR Stickers", "XTR does not have that many decimal places"),
+        ("5 ABC Coffee", "ABC is not a currency I know"),
+        ("99999999 USD Yacht", "too large"),
+        ("5 USD", "Usage: /newlink"),
+        ("5 USD " + "x" * 33, "1 to 32 characters"),
+    ],
+)
+async def test_newlink_refuses_bad_arguments(shop: RunningShop, arguments: str, reply: str) -> None:
+    await shop.emu.send_text(shop.admin, f"/newlink {arguments}")
+    answer = await shop.emu.next_bot_message(shop.admin)
+    assert reply in answer["text"]
+    assert await order_count(shop) == 0
+
+
+async def test_unknown_and_malformed_tokens(shop: RunningShop) -> None:
+    assert "not known" in (await start(shop, "A" * 22))["text"]
+    assert "not known" in (await start(shop, "bad!token"))["text"]
+    assert "not known" in (await start(shop, "x" * 65))["text"]
+
+
+async def test_expired_and_cancelled_orders_cannot_be_paid(shop: RunningShop) -> None:
+    emu = shop.emu
+    expiring = await shop.new_link("/newlink 5 USD Flowers")
+    cancelled = await shop.new_link("/newlink 6 USD Cake")
+    await emu.open_link(shop.alice, f"https://t.me/{BOT_USERNAME}?start={expiring}")
+    card = await emu.next_bot_message(shop.alice)
+    await emu.click(shop.alice, card, "Pay by card")
+    invoice = await emu.next_bot_message(shop.alice)
+    async with shop.daifu.db.transaction() as session:
+        await session.exec(
+            update(Order).where(Order.token == expiring).values(expires_at=utcnow() - timedelta(minutes=1))  # type: ignore[arg-type]
+        )
+        order = (await session.exec(select(Order).where(Order.token == cancelled))).one()
+        assert order.id is not None
+        await move(session, order.id, OrderStatus.CANCELLED, actor_id=shop.admin.id)
+
+    assert "expired" in (await start(shop, expiring))["text"]
+    assert "cancelled" in (await start(shop, cancelled))["text"]
+    with pytest.raises(PaymentRefused, match="expired"):
+        await emu.pay_invoice(shop.alice, invoice)
+    # A tap on the card shown before it expired is refused too.
+    answer = await emu.click(shop.alice, card, "sandbox")
+    assert "expired" in answer["text"] and answer["show_alert"]
+
+    assert await shop.daifu.orders.expire_due() != []
+    status, page = await shop.get(f"/o/{expiring}")
+    assert status == 200 and "expired" in page and "can no longer be paid" in page
+
+
+async def test_tapping_an_old_card_of_a_paid_order(shop: RunningShop) -> None:
+    emu = shop.emu
+    token = await shop.new_link("/newlink 5 USD Flowers")
+    await emu.open_link(shop.alice, f"https://t.me/{BOT_USERNAME}?start={token}")
+    old_card = await emu.next_bot_message(shop.alice)
+    await emu.click(shop.alice, old_card, "Pay by card")
+    await emu.pay_invoice(shop.alice, await emu.next_bot_message(shop.alice))
+    await shop.told(shop.alice, "Payment received")
+
+    answer = await emu.click(shop.alice, old_card, "Stars")
+
+    assert "already been paid" in answer["text"]
+    assert not emu.calls_to("sendInvoice")[1:]  # no second invoice was sent

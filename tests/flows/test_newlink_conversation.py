@@ -1,0 +1,90 @@
+"""The guided /newlink conversation: every step, its cancel button, and a restart in the middle."""
+
+from __future__ import annotations
+
+from sqlmodel import func, select
+
+from storage.models import Order
+from tests.harness import RunningShop
+
+
+async def order_count(shop: RunningShop) -> int:
+    async with shop.daifu.db.transaction() as session:
+        return (await session.exec(select(func.count()).select_from(Order))).one()
+
+
+async def test_guided_newlink_survives_a_restart_between_steps(shop: RunningShop) -> None:
+    emu, admin = shop.emu, shop.admin
+    await emu.send_text(admin, "/newlink")
+    ask_amount = await emu.next_bot_message(admin)
+    assert "What is the amount?" in ask_amount["text"]
+    await emu.send_text(admin, "12.5")
+    ask_currency = await emu.next_bot_message(admin)
+    buttons = [b["text"] for row in ask_currency["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["USD", "EUR", "CNY", "XTR", "Cancel"]
+
+    await shop.restart()
+
+    await emu.click(admin, ask_currency, "EUR")
+    ask_title = await emu.next_bot_message(admin)
+    assert "What is it for?" in ask_title["text"]
+    await emu.send_text(admin, "Tea   for two")
+    confirm = await emu.next_bot_message(admin)
+    assert "Tea for two" in confirm["text"] and "€12.50" in confirm["text"]
+    await emu.click(admin, confirm, "Create link")
+    link = await shop.told(admin, "New checkout link")
+
+    assert "Tea for two" in link["caption"] and "€12.50" in link["caption"]
+    async with shop.daifu.db.transaction() as session:
+        order = (await session.exec(select(Order))).one()
+    assert (order.amount_minor, order.currency, order.title, order.created_by) == (1250, "EUR", "Tea for two", admin.id)
+
+
+async def test_each_step_refuses_bad_input_and_asks_again(shop: RunningShop) -> None:
+    emu, admin = shop.emu, shop.admin
+    await emu.send_text(admin, "/newlink")
+    await emu.next_bot_message(admin)
+    await emu.send_text(admin, "twelve")
+    assert "not an amount" in (await emu.next_bot_message(admin))["text"]
+    await emu.send_text(admin, "-3")
+    assert "more than zero" in (await emu.next_bot_message(admin))["text"]
+    await emu.send_text(admin, "12.505")
+    await emu.next_bot_message(admin)  # which currency?
+    await emu.send_text(admin, "usd")  # typed rather than tapped: three decimals do not fit USD
+    assert "USD does not have that many decimal places" in (await emu.next_bot_message(admin))["text"]
+    assert "Send the amount again" in (await emu.next_bot_message(admin))["text"]
+    await emu.send_text(admin, "12.50")
+    await emu.next_bot_message(admin)
+    await emu.send_text(admin, "Dollars")
+    assert "not a currency I know" in (await emu.next_bot_message(admin))["text"]
+    await emu.send_text(admin, "jpy")
+    assert "JPY does not have that many decimal places" in (await emu.next_bot_message(admin))["text"]
+    assert await order_count(shop) == 0
+
+
+async def test_cancel_ends_the_conversation_without_an_order(shop: RunningShop) -> None:
+    emu, admin = shop.emu, shop.admin
+    await emu.send_text(admin, "/newlink")
+    ask_amount = await emu.next_bot_message(admin)
+    await emu.send_text(admin, "5")
+    ask_currency = await emu.next_bot_message(admin)
+    await emu.click(admin, ask_currency, "Cancel")
+    await shop.told(admin, "Cancelled. No link was created.")
+
+    # The conversation is over: the Cancel button left on an earlier step is out of date, and plain
+    # text no longer feeds a draft.
+    answer = await emu.click(admin, ask_amount, "Cancel")
+    assert "out of date" in answer["text"] and answer["show_alert"]
+    await emu.send_text(admin, "Tea")
+    await emu.send_text(admin, "/help")
+    await shop.told(admin, "/my")
+    assert await order_count(shop) == 0
+
+
+async def test_strangers_cannot_create_links(shop: RunningShop) -> None:
+    emu = shop.emu
+    await emu.send_text(shop.alice, "/newlink 5 USD Free money")
+    assert "only the shop's admins" in (await emu.next_bot_message(shop.alice))["text"]
+    await emu.send_text(shop.alice, "/newlink")
+    assert "only the shop's admins" in (await emu.next_bot_message(shop.alice))["text"]
+    assert await order_count(shop) == 0
