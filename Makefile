@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make run` and `make test`. Both create the virtual environment.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -8,7 +8,6 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -21,6 +20,7 @@ lint: $(STAMP)
 	$(BIN)/mypy bot payments storage handlers services
 
 test: lint
+	scripts/ensure-postgres
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
