@@ -21,6 +21,7 @@ lint: $(STAMP)
 
 test: lint
 	scripts/ensure-postgres
+	scripts/ensure-chromium
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
