@@ -21,7 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as error:
-        print(f"daifu: the settings are not valid:\n{error}", file=sys.stderr)
+        # Only the messages: pydantic's own rendering would echo the values, secrets among them.
+        problems = [
+            f"  {'.'.join(str(part) for part in problem['loc']).upper() or 'settings'}: {problem['msg']}"
+            for problem in error.errors(include_input=False)
+        ]
+        print("daifu: the settings are not valid:\n" + "\n".join(problems), file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL, and those URLs carry the bot token.

@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from payments.registry import KNOWN as KNOWN_PROVIDERS
@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _provider_needs(self) -> Settings:
+        if "telegram" in self.payment_providers and not self.telegram_provider_token.get_secret_value():
+            raise ValueError("PAYMENT_PROVIDERS has telegram, which needs TELEGRAM_PROVIDER_TOKEN (from @BotFather)")
+        return self
 
     @property
     def order_ttl(self) -> timedelta:

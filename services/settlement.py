@@ -6,6 +6,7 @@ by a conditional update, and the order moves to paid only through services.order
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -15,13 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 from sqlmodel.sql.expression import SelectOfScalar
 
-from payments.base import ChargeOutcome, NotSupported, PaymentEvent, PaymentProvider
+from payments.base import ChargeOutcome, NotSupported, PaymentError, PaymentEvent, PaymentProvider
 from services.money import Money
 from services.notices import Notice, OrderPaid, PaymentDeclined, PaymentReturned, ReturnReason
 from services.order_states import move, record_event
 from services.tokens import new_token
 from storage.database import Database
 from storage.models import Order, OrderStatus, Payment, PaymentStatus, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class UnknownCheckout(Exception):
@@ -63,7 +66,12 @@ class Settlements:
             return [PaymentDeclined(settlement.order, payer)]
         if settlement.applied == Applied.NOT_CREDITED and settlement.payment:
             assert settlement.payment.id is not None and settlement.reason is not None
-            return [await self.refund(settlement.payment.id, reason=settlement.reason, actor_id=None)]
+            try:
+                return [await self.refund(settlement.payment.id, reason=settlement.reason, actor_id=None)]
+            except PaymentError:
+                # The charge stays recorded as succeeded and not credited: in plain sight for the admins,
+                # and refundable again later. The provider's notice itself was applied, so it is not failed.
+                log.exception("automatic refund of payment %s failed", settlement.payment.id)
         return []
 
     async def apply(self, event: PaymentEvent) -> Settlement:
