@@ -32,6 +32,10 @@ def shop_rules(settings: Settings) -> ShopRules:
         usual_currencies=tuple(dict.fromkeys([settings.default_currency, *settings.shop_currencies])),
         order_ttl=settings.order_ttl,
         stars_rates=settings.stars_rates,
+        payforme_ttl=settings.payforme_ttl,
+        payforme_hold=settings.payforme_hold,
+        payforme_max_open=settings.payforme_max_open,
+        payforme_reminder=settings.payforme_reminder,
     )
 
 

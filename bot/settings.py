@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     shop_name: str = "daifu shop"
     stars_rates: Rates = Field(default_factory=dict)
     order_ttl_hours: float = Field(default=72, gt=0)
+    payforme_ttl: timedelta = Field(default=timedelta(hours=24), gt=timedelta(0))
+    payforme_hold: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
+    payforme_max_open: int = Field(default=10, ge=1)
+    payforme_reminder: timedelta = Field(default=timedelta(hours=2), ge=timedelta(0))
     rate_limiter: bool = True
     persistence_interval_seconds: float = Field(default=5, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -79,6 +83,12 @@ class Settings(BaseSettings):
             code, _, rate = pair.partition("=")
             rates[code.strip().upper()] = Decimal(rate.strip())
         return rates
+
+    @field_validator("payforme_ttl", "payforme_hold", "payforme_reminder", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # Plain seconds from the environment arrive as text, which pydantic reads only as ISO 8601.
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
     @field_validator("public_base_url", "telegram_api_base_url")
     @classmethod

@@ -8,10 +8,24 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, PersistenceInput
 
 from bot.settings import Settings
-from handlers import checkout, help, language, my_orders, newlink, notices, refunds, start
+from handlers import (
+    ask_friend,
+    checkout,
+    friend_pays,
+    help,
+    inline_share,
+    language,
+    my_orders,
+    my_requests,
+    newlink,
+    notices,
+    refunds,
+    start,
+    thanks,
+)
 from handlers.context import DaifuContext
 from handlers.errors import on_error
-from handlers.expiry import INTERVAL_SECONDS, expire_orders
+from handlers.expiry import INTERVAL_SECONDS, housekeeping
 from storage.database import Database
 from storage.persistence import SQLModelPersistence
 
@@ -46,9 +60,10 @@ def build_application(settings: Settings, db: Database) -> DaifuApplication:
     if settings.rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter())  # type: ignore[arg-type]
     application: DaifuApplication = builder.build()
-    for feature in (start, help, newlink, checkout, my_orders, language, refunds, notices):
+    features = (start, help, newlink, ask_friend, checkout, friend_pays, inline_share, my_orders, my_requests)
+    for feature in (*features, language, refunds, thanks, notices):
         application.add_handlers(feature.handlers())
     application.add_error_handler(on_error)
     if application.job_queue is not None:
-        application.job_queue.run_repeating(expire_orders, interval=INTERVAL_SECONDS, first=5)
+        application.job_queue.run_repeating(housekeeping, interval=INTERVAL_SECONDS, first=5)
     return application

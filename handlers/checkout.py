@@ -5,18 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Update
+from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, PreCheckoutQueryHandler, filters
 
 from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.notices import deliver
+from handlers.send_checkout import send_checkout
 from handlers.start import PAY_PREFIX
 from handlers.texts import pre_checkout_refusal, unpayable
-from payments.base import CheckoutKind
 from payments.telegram_invoice import event_from_successful_payment
 from services.checkout import MethodUnavailable
-from services.links import qr_png
 from services.orders import OrderNotPayable
 from services.settlement import UnknownCheckout
 
@@ -38,37 +37,17 @@ async def choose_method(update: Update, context: DaifuContext) -> None:
         await query.answer(_("That payment method is not available for this order any more."), show_alert=True)
         return
     await query.answer()
-    chat_id = update.effective_user.id  # checkouts happen in the private chat, whatever chat the tap came from
-    if checkout.kind == CheckoutKind.INVOICE and checkout.invoice is not None:
-        invoice = checkout.invoice
-        await context.bot.send_invoice(
-            chat_id,
-            title=invoice.title,
-            description=invoice.description,
-            payload=invoice.payload,
-            provider_token=invoice.provider_token or None,
-            currency=invoice.currency,
-            prices=[LabeledPrice(invoice.title, invoice.amount_minor)],
-        )
-    elif checkout.kind == CheckoutKind.URL and checkout.url is not None:
-        await context.bot.send_message(
-            chat_id,
-            _("Open the checkout page to pay. I will tell you here as soon as the payment arrives."),
-            reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(_("Open checkout page"), url=checkout.url)]]),
-        )
-    elif checkout.qr_payload is not None:
-        await context.bot.send_photo(
-            chat_id,
-            qr_png(checkout.qr_payload),
-            caption=_("Scan this code with the payment app to pay. I will tell you here when it is paid."),
-        )
+    # Checkouts happen in the private chat, whatever chat the tap came from.
+    await send_checkout(context, update.effective_user.id, checkout, _)
 
 
 async def pre_checkout(update: Update, context: DaifuContext) -> None:
     query = update.pre_checkout_query
     if query is None:
         return
-    refusal = await context.daifu.checkouts.pre_checkout(query.invoice_payload, query.currency, query.total_amount)
+    refusal = await context.daifu.checkouts.pre_checkout(
+        query.invoice_payload, query.currency, query.total_amount, payer_id=query.from_user.id
+    )
     if refusal is None:
         await query.answer(ok=True)
         return

@@ -17,14 +17,25 @@ from telegram.ext import BaseHandler, TypeHandler
 
 from handlers.common import esc, order_price, paid_amount
 from handlers.context import DaifuContext
+from handlers.request_cards import refresh_cards
 from handlers.texts import when
 from services.daifu import Daifu
 from services.i18n import gettext_for
-from services.notices import Notice, OrderPaid, PaymentDeclined, PaymentReturned, ReturnReason
-from storage.models import PaymentStatus
+from services.money import Money, format_money
+from services.notices import (
+    ChippedIn,
+    Notice,
+    OrderPaid,
+    PaymentDeclined,
+    PaymentReturned,
+    RequestClosed,
+    ReturnReason,
+)
+from storage.models import Order, Payment, PaymentStatus, PayRequest, RequestMode, RequestStatus
 
 log = logging.getLogger(__name__)
 REFUND_PREFIX = "refund"
+THANKS_PREFIX = "ty"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,22 +53,31 @@ async def _send(context: DaifuContext, chat_id: int, text: str, **kwargs: object
         log.warning("could not notify chat %s: %s", chat_id, error)
 
 
-async def _tell_paid(context: DaifuContext, daifu: Daifu, notice: OrderPaid) -> None:
-    order, payment = notice.order, notice.payment
-    if payment.payer_id is not None:
-        locale = await daifu.users.locale_of(payment.payer_id)
-        _ = gettext_for(locale)
-        receipt = [
-            _("✅ Payment received. Thank you!"),
-            _("Receipt for <b>{title}</b> at {shop}").format(title=esc(order.title), shop=esc(daifu.rules.shop_name)),
-            _("Paid: {amount}").format(amount=paid_amount(payment, locale)),
-            _("Order: {token}").format(token=order.token),
-            _("Payment reference: {reference}").format(reference=esc(payment.provider_ref or "")),
-        ]
-        if order.paid_at:
-            receipt.append(_("Time: {time}").format(time=when(order.paid_at, locale)))
-        await _send(context, payment.payer_id, "\n".join(receipt))
-    payer = await daifu.users.name_of(payment.payer_id)
+async def payer_display_name(daifu: Daifu, payment: Payment) -> str:
+    return payment.payer_name or await daifu.users.name_of(payment.payer_id)
+
+
+async def _send_receipt(context: DaifuContext, daifu: Daifu, order: Order, payment: Payment, for_name: str) -> None:
+    if payment.payer_id is None:
+        return  # paid on the web by someone without Telegram: the provider's page was their receipt
+    locale = await daifu.users.locale_of(payment.payer_id)
+    _ = gettext_for(locale)
+    receipt = [
+        _("✅ Payment received. Thank you!"),
+        _("Receipt for <b>{title}</b> at {shop}").format(title=esc(order.title), shop=esc(daifu.rules.shop_name)),
+        _("Paid: {amount}").format(amount=paid_amount(payment, locale)),
+        _("Order: {token}").format(token=order.token),
+        _("Payment reference: {reference}").format(reference=esc(payment.provider_ref or "")),
+    ]
+    if for_name:
+        receipt.insert(1, _("You paid for {name}. They have been told.").format(name=esc(for_name)))
+    if payment.settled_at:
+        receipt.append(_("Time: {time}").format(time=when(payment.settled_at, locale)))
+    await _send(context, payment.payer_id, "\n".join(receipt))
+
+
+async def _tell_admins(context: DaifuContext, daifu: Daifu, order: Order, payment: Payment, for_name: str) -> None:
+    payer = await payer_display_name(daifu, payment)
     refundable = payment.provider in ("stars", "sandbox")
     for admin_id in daifu.rules.admin_ids:
         locale = await daifu.users.locale_of(admin_id)
@@ -69,12 +89,68 @@ async def _tell_paid(context: DaifuContext, daifu: Daifu, notice: OrderPaid) -> 
             token=order.token,
             provider=payment.provider,
         )
+        if for_name:
+            text += "\n" + _("Paid on behalf of {name}.").format(name=esc(for_name))
         markup = None
         if refundable:
             markup = InlineKeyboardMarkup(
                 [[InlineKeyboardButton(_("Refund"), callback_data=f"{REFUND_PREFIX}:ask:{payment.id}")]]
             )
         await _send(context, admin_id, text, reply_markup=markup)
+
+
+async def _tell_requester(
+    context: DaifuContext, daifu: Daifu, request: PayRequest, order: Order, payment: Payment
+) -> None:
+    locale = await daifu.users.locale_of(request.requester_id)
+    _ = gettext_for(locale)
+    name = await payer_display_name(daifu, payment) if payment.show_name else _("A friend")
+    amount = paid_amount(payment, locale)
+    if payment.payer_id == request.requester_id:
+        text = _("You paid your own request for <b>{title}</b> ({amount}).")
+    elif request.status == RequestStatus.OPEN:
+        text = _("🎉 {name} chipped in {amount} for <b>{title}</b>: {covered} of {total} covered.")
+    else:
+        text = _("🎉 {name} paid for you: <b>{title}</b>, {amount}.")
+    text = text.format(
+        name=esc(name),
+        amount=amount,
+        title=esc(order.title),
+        covered=format_money(Money(request.covered_minor, order.currency), locale),
+        total=format_money(Money(order.amount_minor, order.currency), locale),
+    )
+    if request.mode == RequestMode.SPLIT and request.status == RequestStatus.PAID:
+        text += "\n" + _("Your friends have covered the whole order. 🎉")
+    markup = None
+    if payment.payer_id is not None and payment.payer_id != request.requester_id:
+        markup = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("Say thanks"), callback_data=f"{THANKS_PREFIX}:{payment.id}")]]
+        )
+    await _send(context, request.requester_id, text, reply_markup=markup)
+
+
+async def _tell_paid(context: DaifuContext, daifu: Daifu, notice: OrderPaid | ChippedIn) -> None:
+    order, payment, request = notice.order, notice.payment, notice.request
+    for_name = ""
+    if request is not None and payment.payer_id != request.requester_id:
+        for_name = await daifu.users.name_of(request.requester_id)
+    await _send_receipt(context, daifu, order, payment, for_name)
+    await _tell_admins(context, daifu, order, payment, for_name)
+    if request is not None and request.id is not None:
+        await _tell_requester(context, daifu, request, order, payment)
+        await refresh_cards(context, request.id)
+
+
+async def _tell_closed(context: DaifuContext, daifu: Daifu, notice: RequestClosed) -> None:
+    request = notice.request
+    assert request.id is not None
+    await refresh_cards(context, request.id)
+    if notice.status == RequestStatus.EXPIRED:
+        view = await daifu.requests.view_by_id(request.id)
+        if view is not None:
+            _ = gettext_for(await daifu.users.locale_of(request.requester_id))
+            text = _("⌛ Your request for <b>{title}</b> expired. Nothing more will be accepted for it.")
+            await _send(context, request.requester_id, text.format(title=esc(view.order.title)))
 
 
 async def _tell_returned(context: DaifuContext, daifu: Daifu, notice: PaymentReturned) -> None:
@@ -127,12 +203,16 @@ async def _tell_declined(context: DaifuContext, daifu: Daifu, notice: PaymentDec
 async def deliver(context: DaifuContext, notices: list[Notice] | tuple[Notice, ...]) -> None:
     daifu = context.daifu
     for notice in notices:
-        if isinstance(notice, OrderPaid):
+        if isinstance(notice, OrderPaid | ChippedIn):
             await _tell_paid(context, daifu, notice)
         elif isinstance(notice, PaymentReturned):
             await _tell_returned(context, daifu, notice)
-        else:
+        elif isinstance(notice, PaymentDeclined):
             await _tell_declined(context, daifu, notice)
+        elif isinstance(notice, RequestClosed):
+            await _tell_closed(context, daifu, notice)
+        else:
+            await refresh_cards(context, notice.request_id)
 
 
 async def on_provider_notices(update: ProviderNotices, context: DaifuContext) -> None:

@@ -8,11 +8,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CommandHandler
 
+from handlers.ask_friend import ask_button_data
 from handlers.common import speak
 from handlers.context import DaifuContext
+from handlers.friend_pays import show_request
 from handlers.help import help_text
 from handlers.texts import method_label, order_card, unpayable
 from services.orders import OrderNotPayable
+from services.pay_requests import is_request_token
 
 PAY_PREFIX = "pay"
 
@@ -30,6 +33,9 @@ async def start(update: Update, context: DaifuContext) -> None:
         await message.reply_text(help_text(_), parse_mode=ParseMode.HTML)
         return
     daifu = context.daifu
+    if is_request_token(context.args[0]):
+        await show_request(update, context, context.args[0])
+        return
     try:
         order = await daifu.orders.payable(context.args[0])
     except OrderNotPayable as refusal:
@@ -50,6 +56,13 @@ async def start(update: Update, context: DaifuContext) -> None:
     text = order_card(order, daifu.rules.shop_name, locale, _)
     if not buttons:
         text += "\n\n" + _("No payment method can take this currency right now. Please contact the shop.")
+    else:
+        buttons.append(
+            [
+                InlineKeyboardButton(_("Ask a friend to pay"), callback_data=ask_button_data("one", order.token)),
+                InlineKeyboardButton(_("Split with friends"), callback_data=ask_button_data("split", order.token)),
+            ]
+        )
     await message.reply_text(
         text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
     )

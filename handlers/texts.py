@@ -9,6 +9,7 @@ from services.checkout import PreCheckoutRefusal
 from services.i18n import Gettext
 from services.money import AmountProblem, InvalidAmount, Money, format_money
 from services.orders import Unpayable
+from services.pay_requests import RequestRefusal, RequestRefused
 from storage.models import Order, OrderStatus
 
 
@@ -33,6 +34,8 @@ def pre_checkout_refusal(why: PreCheckoutRefusal, _: Gettext) -> str:
         PreCheckoutRefusal.CANCELLED: _("This order was cancelled; you were not charged."),
         PreCheckoutRefusal.PAID: _("This order is already paid; you were not charged."),
         PreCheckoutRefusal.CHANGED: _("The invoice no longer matches the order; you were not charged."),
+        PreCheckoutRefusal.HELD: _("Someone else is paying for this right now; you were not charged. Try again later."),
+        PreCheckoutRefusal.REQUEST_CLOSED: _("This request is no longer open; you were not charged."),
     }[why]
 
 
@@ -80,3 +83,23 @@ def method_label(provider: str, price: Money, locale: str, _: Gettext) -> str:
         "sandbox": _("Pay on the sandbox page ({amount})"),
     }
     return labels.get(provider, provider).format(amount=format_money(price, locale))
+
+
+def request_refusal(refusal: RequestRefused, locale: str, _: Gettext) -> str:
+    if refusal.why == RequestRefusal.HELD:
+        until = when(refusal.hold_until, locale) if refusal.hold_until else ""
+        return _("{name} is paying for this right now. If they have not finished by {time}, you can pay.").format(
+            name=refusal.holder_name or _("Someone"), time=until
+        )
+    return {
+        RequestRefusal.UNKNOWN: _("This request is not known. Check the link, or ask your friend for a new one."),
+        RequestRefusal.ORDER_NOT_PAYABLE: _("The order behind this request can no longer be paid."),
+        RequestRefusal.TOO_MANY_OPEN: _(
+            "You already have as many open requests as allowed. Cancel one with /requests first."
+        ),
+        RequestRefusal.EXPIRED: _("This request has expired; nothing more can be paid."),
+        RequestRefusal.CANCELLED: _("This request was cancelled; nothing more can be paid."),
+        RequestRefusal.PAID: _("This request has already been paid. Thank you!"),
+        RequestRefusal.BAD_AMOUNT: _("That amount does not fit: more than zero, and no more than what is left."),
+        RequestRefusal.NOT_REQUESTER: _("Only the person who asked can do that."),
+    }[refusal.why]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import ROUND_CEILING
 from enum import StrEnum
 
@@ -31,6 +31,12 @@ class PreCheckoutRefusal(StrEnum):
     CANCELLED = "cancelled"
     PAID = "paid"
     CHANGED = "changed"  # amount, currency or payload differ from what the order asks
+    HELD = "held"  # a pay-for-me request another friend is paying right now
+    REQUEST_CLOSED = "request_closed"  # the pay-for-me request was paid, covered, cancelled or expired
+
+
+# Decides pre-checkout for attempts that belong to a pay-for-me request (services.pay_requests).
+RequestGuard = Callable[[Payment, int], Awaitable[PreCheckoutRefusal | None]]
 
 
 class Checkouts:
@@ -41,22 +47,26 @@ class Checkouts:
         self.rules = rules
         self.orders = orders
         self.providers = providers
+        self.request_guard: RequestGuard | None = None
 
     def price_in(self, order: Order, provider_name: str) -> Money | None:
         """What the payer is charged through this provider, or None where it cannot take the order."""
+        return self.charge_for(Money(order.amount_minor, order.currency), provider_name)
+
+    def charge_for(self, price: Money, provider_name: str) -> Money | None:
+        """An amount in the order's currency as this provider charges it (Stars convert at the shop's rate)."""
         provider = self.providers.get(provider_name)
         if provider is None:
             return None
-        price = Money(order.amount_minor, order.currency)
-        if provider_name == "stars" and order.currency != STARS:
-            rate = self.rules.stars_rates.get(order.currency)
+        if provider_name == "stars" and price.currency != STARS:
+            rate = self.rules.stars_rates.get(price.currency)
             if rate is None:
                 return None
             stars = (major_units(price) * rate).to_integral_value(rounding=ROUND_CEILING)
             return Money(int(stars), STARS)
-        if order.currency == STARS and provider_name != "stars":
+        if price.currency == STARS and provider_name != "stars":
             return None  # Stars prices are for digital goods sold in Stars only
-        return price if provider.accepts(order.currency) else None
+        return price if provider.accepts(price.currency) else None
 
     def methods_for(self, order: Order) -> list[str]:
         return [name for name in self.providers if self.price_in(order, name) is not None]
@@ -67,35 +77,60 @@ class Checkouts:
         price = self.price_in(order, provider_name)
         if price is None:
             raise MethodUnavailable(provider_name)
+        return await self.open_attempt(order, provider_name, price, payer_id=payer_id)
+
+    async def open_attempt(
+        self,
+        order: Order,
+        provider_name: str,
+        price: Money,
+        *,
+        payer_id: int | None,
+        request_id: int | None = None,
+        payer_name: str | None = None,
+        show_name: bool = True,
+        return_url: str | None = None,
+        credit_minor: int | None = None,
+    ) -> Checkout:
+        """Record the attempt (the order becomes pending), then ask the provider for the checkout."""
         assert order.id is not None
         checkout_ref = new_token()
+        attempt = Payment(
+            order_id=order.id,
+            provider=provider_name,
+            checkout_ref=checkout_ref,
+            amount_minor=price.minor,
+            currency=price.currency,
+            payer_id=payer_id,
+            request_id=request_id,
+            payer_name=payer_name,
+            show_name=show_name,
+            credit_minor=credit_minor if credit_minor is not None else order.amount_minor,
+        )
         async with self.db.transaction() as session:
-            session.add(
-                Payment(
-                    order_id=order.id,
-                    provider=provider_name,
-                    checkout_ref=checkout_ref,
-                    amount_minor=price.minor,
-                    currency=price.currency,
-                    payer_id=payer_id,
-                )
-            )
             if order.status == OrderStatus.OPEN:
                 moved = await move(session, order.id, OrderStatus.PENDING, actor_id=payer_id, via=provider_name)
                 if not moved.done and moved.status != OrderStatus.PENDING:
                     raise OrderNotPayable(Unpayable(moved.status.value), order)
+            session.add(attempt)
+        return await self.checkout_for(attempt, order, return_url=return_url)
+
+    async def checkout_for(self, attempt: Payment, order: Order, *, return_url: str | None = None) -> Checkout:
+        """Ask the attempt's provider for its checkout (again: invoices and signed pages are stateless)."""
         request = CheckoutRequest(
-            checkout_ref=checkout_ref,
+            checkout_ref=attempt.checkout_ref,
             order_token=order.token,
             title=order.title,
             description=order.description or order.title,
-            amount=price,
+            amount=Money(attempt.amount_minor, attempt.currency),
             expires_at=order.expires_at,
-            return_url=self.rules.landing_url(order.token),
+            return_url=return_url or self.rules.landing_url(order.token),
         )
-        return await self.providers[provider_name].create_checkout(request)
+        return await self.providers[attempt.provider].create_checkout(request)
 
-    async def pre_checkout(self, payload: str, currency: str, total_amount: int) -> PreCheckoutRefusal | None:
+    async def pre_checkout(
+        self, payload: str, currency: str, total_amount: int, *, payer_id: int
+    ) -> PreCheckoutRefusal | None:
         """None when Telegram may take the money; otherwise why not. One read, well inside the 10 s limit."""
         statement = (
             select(Payment, Order)
@@ -117,4 +152,6 @@ class Checkouts:
             }.get(why, PreCheckoutRefusal.PAID)
         if (attempt.currency, attempt.amount_minor) != (currency, total_amount):
             return PreCheckoutRefusal.CHANGED
+        if attempt.request_id is not None and self.request_guard is not None:
+            return await self.request_guard(attempt, payer_id)
         return None

@@ -18,9 +18,17 @@ class ShopRules:
     order_ttl: timedelta = timedelta(days=3)
     # Stars per major unit of a currency (e.g. USD -> 50 means 1.00 USD is offered as 50 Stars).
     stars_rates: Mapping[str, Decimal] = field(default_factory=dict)
+    payforme_ttl: timedelta = timedelta(hours=24)
+    payforme_hold: timedelta = timedelta(minutes=10)
+    payforme_max_open: int = 10
+    # The requester is reminded once, this long before an open request expires.
+    payforme_reminder: timedelta = timedelta(hours=2)
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admin_ids
 
     def landing_url(self, token: str) -> str:
         return f"{self.public_base_url}/o/{token}"
+
+    def request_url(self, token: str) -> str:
+        return f"{self.public_base_url}/r/{token}"

@@ -8,6 +8,7 @@ from payments.base import PaymentProvider
 from services.checkout import Checkouts
 from services.config import ShopRules
 from services.orders import Orders
+from services.pay_requests import PayRequests
 from services.settlement import Settlements
 from services.users import Users
 from storage.database import Database
@@ -22,3 +23,5 @@ class Daifu:
         self.orders = Orders(db, rules)
         self.checkouts = Checkouts(db, rules, self.orders, providers)
         self.settlements = Settlements(db, providers)
+        self.requests = PayRequests(db, rules, self.orders, self.checkouts, self.users, self.settlements)
+        self.checkouts.request_guard = self.requests.pre_checkout_guard

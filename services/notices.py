@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from storage.models import Order, Payment
+from storage.models import Order, Payment, PayRequest, RequestStatus
 
 
 class ReturnReason(StrEnum):
@@ -17,10 +17,35 @@ class ReturnReason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class OrderPaid:
-    """To the payer: a receipt. To the shop's admins: a note."""
+    """To the payer: a receipt. To the shop's admins: a note. For a request: the requester, and its cards."""
 
     order: Order
     payment: Payment
+    request: PayRequest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChippedIn:
+    """A friend paid part of a split request that is not covered yet."""
+
+    order: Order
+    payment: Payment
+    request: PayRequest
+
+
+@dataclass(frozen=True, slots=True)
+class RequestClosed:
+    """A request was cancelled or expired: its cards must say so (refunds come as PaymentReturned)."""
+
+    request: PayRequest
+    status: RequestStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RequestChanged:
+    """Something the request's cards show changed (a friend started paying): redraw them."""
+
+    request_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,4 +64,4 @@ class PaymentDeclined:
     payer_id: int | None
 
 
-Notice = OrderPaid | PaymentReturned | PaymentDeclined
+Notice = OrderPaid | ChippedIn | PaymentReturned | PaymentDeclined | RequestClosed | RequestChanged

@@ -14,15 +14,33 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from payments.base import ChargeOutcome, NotSupported, PaymentError, PaymentEvent, PaymentProvider
 from services.money import Money
-from services.notices import Notice, OrderPaid, PaymentDeclined, PaymentReturned, ReturnReason
+from services.notices import (
+    ChippedIn,
+    Notice,
+    OrderPaid,
+    PaymentDeclined,
+    PaymentReturned,
+    RequestChanged,
+    ReturnReason,
+)
 from services.order_states import move, record_event
 from services.tokens import new_token
 from storage.database import Database
-from storage.models import Order, OrderStatus, Payment, PaymentStatus, utcnow
+from storage.models import (
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    PayRequest,
+    RequestMode,
+    RequestStatus,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +63,7 @@ class Settlement:
     order: Order
     payment: Payment | None = None
     reason: ReturnReason | None = None
+    request: PayRequest | None = None
 
 
 class RefundRefused(Exception):
@@ -59,11 +78,17 @@ class Settlements:
     async def receive(self, event: PaymentEvent) -> list[Notice]:
         """Apply the event, give back money the order could not take, and say who must be told what."""
         settlement = await self.apply(event)
+        request = settlement.request
         if settlement.applied == Applied.CREDITED and settlement.payment:
-            return [OrderPaid(settlement.order, settlement.payment)]
+            if request is not None and request.status == RequestStatus.OPEN:
+                return [ChippedIn(settlement.order, settlement.payment, request)]
+            return [OrderPaid(settlement.order, settlement.payment, request)]
         if settlement.applied == Applied.DECLINED:
             payer = settlement.payment.payer_id if settlement.payment else None
-            return [PaymentDeclined(settlement.order, payer)]
+            declined: list[Notice] = [PaymentDeclined(settlement.order, payer)]
+            if request is not None and request.id is not None:
+                declined.append(RequestChanged(request.id))
+            return declined
         if settlement.applied == Applied.NOT_CREDITED and settlement.payment:
             assert settlement.payment.id is not None and settlement.reason is not None
             try:
@@ -109,14 +134,22 @@ class Settlements:
             if (await session.exec(self._charge(event))).first() is not None:
                 return Settlement(Applied.ALREADY_APPLIED, order, attempt)
 
+            request = await session.get(PayRequest, attempt.request_id) if attempt.request_id else None
             if event.outcome == ChargeOutcome.DECLINED:
                 await session.exec(
                     update(Payment)
                     .where(col(Payment.id) == attempt.id, col(Payment.status) == PaymentStatus.PENDING)
                     .values(status=PaymentStatus.DECLINED)
                 )
+                if request is not None:
+                    # Whoever declined was paying: let the next friend try at once.
+                    await session.exec(
+                        update(PayRequest)
+                        .where(col(PayRequest.id) == request.id, col(PayRequest.status) == RequestStatus.OPEN)
+                        .values(holder=None, holder_name=None, hold_until=None)
+                    )
                 await record_event(session, order.id, "payment_declined", actor_id=attempt.payer_id)
-                return Settlement(Applied.DECLINED, order, attempt)
+                return Settlement(Applied.DECLINED, order, attempt, request=request)
             if event.outcome != ChargeOutcome.SUCCEEDED:
                 return Settlement(Applied.IGNORED, order, attempt)
 
@@ -157,22 +190,10 @@ class Settlements:
             reason: ReturnReason | None = None
             if event.amount != Money(attempt.amount_minor, attempt.currency):
                 reason = ReturnReason.AMOUNT_MISMATCH
+            elif request is not None:
+                reason = await self._credit_request(session, request, order, attempt, charge_id, payer_id)
             else:
-                moved = await move(
-                    session,
-                    order.id,
-                    OrderStatus.PAID,
-                    actor_id=payer_id,
-                    values={"payer_id": payer_id, "paid_at": now},
-                    payment_id=charge_id,
-                    provider=event.provider,
-                )
-                if not moved.done:
-                    reason = (
-                        ReturnReason.ALREADY_PAID
-                        if moved.status in (OrderStatus.PAID, OrderStatus.REFUNDED)
-                        else ReturnReason.ORDER_CLOSED
-                    )
+                reason = await self._pay_order(session, order, charge_id, payer_id, event.provider)
             if reason is None:
                 await session.exec(update(Payment).where(col(Payment.id) == charge_id).values(credited=True))
             else:
@@ -186,9 +207,80 @@ class Settlements:
                 )
             charge = await session.get(Payment, charge_id, populate_existing=True)
             fresh_order = await session.get(Order, order.id, populate_existing=True)
+            if request is not None:
+                request = await session.get(PayRequest, request.id, populate_existing=True)
             assert charge is not None and fresh_order is not None
         applied = Applied.CREDITED if reason is None else Applied.NOT_CREDITED
-        return Settlement(applied, fresh_order, charge, reason)
+        return Settlement(applied, fresh_order, charge, reason, request)
+
+    @staticmethod
+    async def _pay_order(
+        session: AsyncSession, order: Order, charge_id: int, payer_id: int | None, provider: str
+    ) -> ReturnReason | None:
+        assert order.id is not None
+        moved = await move(
+            session,
+            order.id,
+            OrderStatus.PAID,
+            actor_id=payer_id,
+            values={"payer_id": payer_id, "paid_at": utcnow()},
+            payment_id=charge_id,
+            provider=provider,
+        )
+        if moved.done:
+            return None
+        if moved.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
+            return ReturnReason.ALREADY_PAID
+        return ReturnReason.ORDER_CLOSED
+
+    async def _credit_request(
+        self,
+        session: AsyncSession,
+        request: PayRequest,
+        order: Order,
+        attempt: Payment,
+        charge_id: int,
+        payer_id: int | None,
+    ) -> ReturnReason | None:
+        """Credit a friend's payment to a request: all of it (single), or a part of it (split)."""
+        now = utcnow()
+        still_open = (
+            col(PayRequest.id) == request.id,
+            col(PayRequest.status) == RequestStatus.OPEN,
+            col(PayRequest.expires_at) > now,
+        )
+        if request.mode == RequestMode.SPLIT:
+            credit = attempt.credit_minor or 0
+            taken = await session.exec(
+                update(PayRequest)
+                .where(*still_open, col(PayRequest.covered_minor) + credit <= order.amount_minor)
+                .values(covered_minor=col(PayRequest.covered_minor) + credit)
+            )
+            if taken.rowcount != 1:
+                return await self._why_request_refused(session, request)
+            fresh = await session.get(PayRequest, request.id, populate_existing=True)
+            assert fresh is not None
+            if fresh.covered_minor < order.amount_minor:
+                return None
+            payer_id = None  # a split order has many payers: they are the request's contributions
+        else:
+            taken = await session.exec(
+                update(PayRequest).where(*still_open).values(holder=None, holder_name=None, hold_until=None)
+            )
+            if taken.rowcount != 1:
+                return await self._why_request_refused(session, request)
+        reason = await self._pay_order(session, order, charge_id, payer_id, attempt.provider)
+        if reason is None:
+            await session.exec(
+                update(PayRequest).where(col(PayRequest.id) == request.id).values(status=RequestStatus.PAID)
+            )
+        return reason
+
+    @staticmethod
+    async def _why_request_refused(session: AsyncSession, request: PayRequest) -> ReturnReason:
+        fresh = await session.get(PayRequest, request.id, populate_existing=True)
+        assert fresh is not None
+        return ReturnReason.ALREADY_PAID if fresh.status == RequestStatus.PAID else ReturnReason.ORDER_CLOSED
 
     async def refund(self, payment_id: int, *, reason: ReturnReason, actor_id: int | None) -> PaymentReturned:
         """Give a charge back through the provider that took it; claimed first so it happens once."""
@@ -229,9 +321,14 @@ class Settlements:
             )
             kind = "refund_owed" if owed else "refunded_payment"
             detail: dict[str, Any] = {"payment_id": payment_id, "why": reason.value, "refund_ref": refund_ref}
-            if payment.credited and not owed:
+            # A credited charge of a paid order takes the order back to refunded; a chip-in to a request
+            # that was never covered leaves the order as it is, and is only logged.
+            moved = (
                 await move(session, payment.order_id, OrderStatus.REFUNDED, actor_id=actor_id, **detail)
-            else:
+                if payment.credited and not owed
+                else None
+            )
+            if moved is None or not moved.done:
                 await record_event(session, payment.order_id, kind, actor_id=actor_id, **detail)
             fresh = await session.get(Payment, payment_id, populate_existing=True)
             order = await session.get(Order, payment.order_id, populate_existing=True)

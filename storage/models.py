@@ -37,6 +37,18 @@ class PaymentStatus(StrEnum):
     REFUND_OWED = "refund_owed"  # the provider cannot refund through us (Telegram card payments)
 
 
+class RequestMode(StrEnum):
+    SINGLE = "single"  # one friend pays it all
+    SPLIT = "split"  # several friends chip in parts
+
+
+class RequestStatus(StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
 class User(SQLModel, table=True):
     __tablename__ = "users"
 
@@ -98,6 +110,13 @@ class Payment(SQLModel, table=True):
     # False when money arrived but the order could not take it (already paid, cancelled, wrong amount).
     credited: bool = Field(default=False)
     payer_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # Set when a friend pays for someone else's pay-for-me request (or chips in to it).
+    request_id: int | None = Field(default=None, foreign_key="pay_requests.id", index=True)
+    # A payer without Telegram (on the request's web page) is known only by the name they gave.
+    payer_name: str | None = Field(default=None, max_length=64)
+    show_name: bool = Field(default=True)  # a chip-in friend may ask to stay anonymous on the card
+    # What this charge covers of the order, in the order's currency (a Stars charge is in XTR).
+    credit_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     settled_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     refunded_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
@@ -106,6 +125,48 @@ class Payment(SQLModel, table=True):
         UniqueConstraint("provider", "provider_ref", name="uq_payments_provider_ref"),
         Index("ix_payments_payer_id", "payer_id"),
     )
+
+
+class PayRequest(SQLModel, table=True):
+    """A shopper asking a friend (or several, chipping in) to pay an order for them."""
+
+    __tablename__ = "pay_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True, index=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    requester_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    mode: RequestMode = Field(default=RequestMode.SINGLE, sa_column=Column(String(8), nullable=False))
+    shares: int | None = Field(default=None)  # split: the number of equal shares suggested to friends
+    note: str = Field(default="", max_length=200)
+    status: RequestStatus = Field(default=RequestStatus.OPEN, sa_column=Column(String(16), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    expires_at: datetime = Field(sa_column=_timestamp())
+    reminded_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    covered_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # The hold: who is paying right now, and until when. Taken by one conditional UPDATE, so two workers
+    # can never both grant it. holder is "tg:<user id>" or "web:<browser id>".
+    holder: str | None = Field(default=None, max_length=64)
+    holder_name: str | None = Field(default=None, max_length=64)
+    hold_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+    __table_args__ = (
+        Index("ix_pay_requests_status_expires_at", "status", "expires_at"),
+        Index("ix_pay_requests_requester_status", "requester_id", "status"),
+    )
+
+
+class RequestCard(SQLModel, table=True):
+    """A message showing a request somewhere (a group, a friend's chat), edited as the request moves on."""
+
+    __tablename__ = "request_cards"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="pay_requests.id", index=True)
+    inline_message_id: str | None = Field(default=None, max_length=255)
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    message_id: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
 
 
 class OrderEvent(SQLModel, table=True):

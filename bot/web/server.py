@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.web.landing import LandingPages
 from bot.web.notify import NotifyEndpoints
+from bot.web.request_page import RequestPages
 from bot.web.sandbox_checkout import SandboxCheckoutPages
 from payments.sandbox import SandboxGateway
 from services.daifu import Daifu
@@ -25,6 +26,7 @@ def build_web_app(
     app.router.add_get("/", home)
     app.add_routes(LandingPages(daifu, bot_username).routes())
     app.add_routes(NotifyEndpoints(daifu, update_queue).routes())
+    app.add_routes(RequestPages(daifu, update_queue).routes())
     gateway = daifu.providers.get("sandbox")
     if isinstance(gateway, SandboxGateway):
         app.add_routes(SandboxCheckoutPages(daifu, gateway).routes())

@@ -37,8 +37,13 @@ async def test_shopper_pays_on_the_sandbox_page(shop: RunningShop) -> None:
 
     card = await open_order(shop, token)
     assert "Coffee beans" in card["text"] and "Bean There" in card["text"] and "$12.50" in card["text"]
-    labels = [row[0]["text"] for row in card["reply_markup"]["inline_keyboard"]]
-    assert labels == ["Pay on the sandbox page ($12.50)", "Pay by card ($12.50)", "Pay with Stars (625 ⭐)"]
+    labels = [[button["text"] for button in row] for row in card["reply_markup"]["inline_keyboard"]]
+    assert labels == [
+        ["Pay on the sandbox page ($12.50)"],
+        ["Pay by card ($12.50)"],
+        ["Pay with Stars (625 ⭐)"],
+        ["Ask a friend to pay", "Split with friends"],
+    ]
 
     await emu.click(shop.alice, card, "sandbox")
     checkout_message = await emu.next_bot_message(shop.alice)

@@ -1,0 +1,155 @@
+"""A friend opens a pay-for-me request (deep link, QR code, card button) and pays all of it, or a part."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import BaseHandler, CallbackQueryHandler
+
+from handlers.common import esc, speak
+from handlers.context import DaifuContext
+from handlers.request_cards import refresh_cards
+from handlers.send_checkout import send_checkout
+from handlers.texts import method_label, request_refusal, when
+from services.checkout import MethodUnavailable
+from services.i18n import Gettext
+from services.money import Money, format_money
+from services.pay_requests import RequestRefused, RequestView, telegram_holder
+from storage.models import RequestMode
+
+CHOOSE_PART = "rs"  # rs:<minor>:<show 1|0>:<token>  (split: the part to pay, and whether to show the name)
+PAY = "rp"  # rp:<provider>:<minor>:<show 1|0>:<token>
+
+
+def request_intro(context: DaifuContext, view: RequestView, locale: str, _: Gettext) -> str:
+    order = view.order
+    lines = [
+        _("<b>{name}</b> asks you to pay {amount} for <b>{title}</b> at {shop}.").format(
+            name=esc(view.requester_name),
+            amount=format_money(view.total, locale),
+            title=esc(order.title),
+            shop=esc(context.daifu.rules.shop_name),
+        )
+    ]
+    if view.request.note:
+        lines.append(_("Note: “{note}”").format(note=esc(view.request.note)))
+    if view.request.mode == RequestMode.SPLIT:
+        lines.append(
+            _("Friends are chipping in: {remaining} of {total} is left.").format(
+                remaining=format_money(view.remaining, locale), total=format_money(view.total, locale)
+            )
+        )
+    lines.append(_("Until: {time}").format(time=when(view.request.expires_at, locale)))
+    return "\n".join(lines)
+
+
+def method_buttons(
+    context: DaifuContext, view: RequestView, part: Money, show: bool, locale: str, _: Gettext
+) -> list[list[InlineKeyboardButton]]:
+    checkouts = context.daifu.checkouts
+    rows = []
+    for provider in checkouts.methods_for(view.order):
+        price = checkouts.charge_for(part, provider)
+        if price is not None:
+            data = f"{PAY}:{provider}:{part.minor}:{int(show)}:{view.request.token}"
+            rows.append([InlineKeyboardButton(method_label(provider, price, locale, _), callback_data=data)])
+    return rows
+
+
+def part_buttons(view: RequestView, show: bool, locale: str, _: Gettext) -> list[list[InlineKeyboardButton]]:
+    """Split mode: a share, or all that is left, and whether the card may show the friend's name."""
+    token, rows = view.request.token, []
+    share = view.share
+    if share is not None and share.minor < view.remaining.minor:
+        label = _("Chip in a share ({amount})").format(amount=format_money(share, locale))
+        rows.append([InlineKeyboardButton(label, callback_data=f"{CHOOSE_PART}:{share.minor}:{int(show)}:{token}")])
+    label = _("Pay all that is left ({amount})").format(amount=format_money(view.remaining, locale))
+    rows.append(
+        [InlineKeyboardButton(label, callback_data=f"{CHOOSE_PART}:{view.remaining.minor}:{int(show)}:{token}")]
+    )
+    toggle = _("Show my name on the card: yes") if show else _("Show my name on the card: no")
+    rows.append([InlineKeyboardButton(toggle, callback_data=f"{CHOOSE_PART}:0:{int(not show)}:{token}")])
+    return rows
+
+
+async def show_request(update: Update, context: DaifuContext, token: str) -> None:
+    """What /start r_<token> shows: who asks, what for, and how to pay (or why not now)."""
+    locale, _ = await speak(update, context)
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    try:
+        view = await context.daifu.requests.payable(token, holder=telegram_holder(user.id))
+    except RequestRefused as refusal:
+        await message.reply_text(request_refusal(refusal, locale, _))
+        return
+    text = request_intro(context, view, locale, _)
+    if user.id == view.request.requester_id:
+        text += "\n\n" + _("This is your own request. If you pay it yourself, it is recorded as paid by you.")
+    if view.request.mode == RequestMode.SPLIT:
+        rows = part_buttons(view, True, locale, _)
+    else:
+        rows = method_buttons(context, view, view.total, True, locale, _)
+    await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def choose_part(update: Update, context: DaifuContext) -> None:
+    query = update.callback_query
+    if query is None or query.data is None or update.effective_user is None:
+        return
+    locale, _ = await speak(update, context)
+    _prefix, minor, show, token = query.data.split(":", 3)
+    try:
+        view = await context.daifu.requests.payable(token, holder=telegram_holder(update.effective_user.id))
+    except RequestRefused as refusal:
+        await query.answer(request_refusal(refusal, locale, _), show_alert=True)
+        return
+    await query.answer()
+    text = request_intro(context, view, locale, _)
+    if int(minor) == 0:  # the name toggle: redraw the choices
+        rows = part_buttons(view, show == "1", locale, _)
+    else:
+        part = Money(min(int(minor), view.remaining.minor), view.order.currency)
+        text += "\n\n" + _("You chip in {amount}. How do you want to pay?").format(amount=format_money(part, locale))
+        rows = method_buttons(context, view, part, show == "1", locale, _)
+    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def pay(update: Update, context: DaifuContext) -> None:
+    query = update.callback_query
+    user = update.effective_user
+    if query is None or query.data is None or user is None:
+        return
+    locale, _ = await speak(update, context)
+    _prefix, provider, minor, show, token = query.data.split(":", 4)
+    requests = context.daifu.requests
+    try:
+        view = await requests.view(token)
+        checkout = await requests.start_checkout(
+            token,
+            provider,
+            holder=telegram_holder(user.id),
+            payer_name=user.first_name,
+            payer_id=user.id,
+            amount=Money(int(minor), view.order.currency),
+            show_name=show == "1",
+        )
+    except RequestRefused as refusal:
+        await query.answer(request_refusal(refusal, locale, _), show_alert=True)
+        return
+    except MethodUnavailable:
+        await query.answer(_("That payment method is not available for this order any more."), show_alert=True)
+        return
+    await query.answer()
+    await send_checkout(context, user.id, checkout, _)
+    assert view.request.id is not None
+    await refresh_cards(context, view.request.id)
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [
+        CallbackQueryHandler(choose_part, pattern=f"^{CHOOSE_PART}:[0-9]+:[01]:"),
+        CallbackQueryHandler(pay, pattern=f"^{PAY}:[a-z]+:[0-9]+:[01]:"),
+    ]

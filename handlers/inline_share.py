@@ -1,0 +1,102 @@
+"""Sharing a request through Telegram's chat picker: the inline answer becomes the card in that chat.
+
+The requester's share button opens the picker with the request token as the inline query. The answer
+offers the card (a deep-link button to pay in a private chat) and, where the shop takes Telegram's own
+payments, an invoice any member of the chosen chat can pay; the hold is then checked at pre-checkout.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import (
+    InlineQueryResultArticle,
+    InputInvoiceMessageContent,
+    InputTextMessageContent,
+    LabeledPrice,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.ext import BaseHandler, ChosenInlineResultHandler, InlineQueryHandler
+
+from handlers.common import speak
+from handlers.context import DaifuContext
+from handlers.request_cards import render_card
+from handlers.texts import method_label
+from services.checkout import INVOICE_PROVIDERS, MethodUnavailable
+from services.pay_requests import is_request_token
+from storage.models import RequestMode, RequestStatus, utcnow
+
+log = logging.getLogger(__name__)
+CARD = "card"  # result ids: card:<token> and invoice:<provider>:<token>
+INVOICE = "invoice"
+
+
+async def answer_share(update: Update, context: DaifuContext) -> None:
+    query = update.inline_query
+    if query is None:
+        return
+    locale, _ = await speak(update, context)
+    token = query.query.strip()
+    daifu = context.daifu
+    request = await daifu.requests.by_token(token) if is_request_token(token) else None
+    # Only the requester shares their request: a forwarded token shows nothing to anyone else.
+    if request is None or request.requester_id != query.from_user.id:
+        await query.answer([], cache_time=0, is_personal=True)
+        return
+    view = await daifu.requests.view_of(request)
+    if view.status(utcnow()) != RequestStatus.OPEN:
+        await query.answer([], cache_time=0, is_personal=True)
+        return
+    text, markup = await render_card(context, view)
+    results: list[InlineQueryResultArticle] = [
+        InlineQueryResultArticle(
+            id=f"{CARD}:{token}",
+            title=_("Ask to pay for {title}").format(title=view.order.title),
+            description=_("A card with a button to pay for you"),
+            input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML),
+            reply_markup=markup,
+        )
+    ]
+    if request.mode == RequestMode.SINGLE:
+        for provider in daifu.checkouts.methods_for(view.order):
+            if provider not in INVOICE_PROVIDERS:
+                continue
+            try:
+                checkout = await daifu.requests.group_invoice(token, provider)
+            except MethodUnavailable:
+                continue
+            invoice = checkout.invoice
+            assert invoice is not None
+            results.append(
+                InlineQueryResultArticle(
+                    id=f"{INVOICE}:{provider}:{token}",
+                    title=method_label(provider, checkout.amount, locale, _),
+                    description=_("An invoice anyone in the chat can pay for you"),
+                    input_message_content=InputInvoiceMessageContent(
+                        title=invoice.title,
+                        description=invoice.description,
+                        payload=invoice.payload,
+                        provider_token=invoice.provider_token or None,
+                        currency=invoice.currency,
+                        prices=[LabeledPrice(invoice.title, invoice.amount_minor)],
+                    ),
+                )
+            )
+    await query.answer(results, cache_time=0, is_personal=True)
+
+
+async def card_posted(update: Update, context: DaifuContext) -> None:
+    """Remember where the card went, so that it can be edited as the request moves on."""
+    chosen = update.chosen_inline_result
+    if chosen is None or not chosen.result_id.startswith(f"{CARD}:") or chosen.inline_message_id is None:
+        return
+    request = await context.daifu.requests.by_token(chosen.result_id.partition(":")[2])
+    if request is None or request.id is None:
+        return
+    await context.daifu.requests.add_card(request.id, inline_message_id=chosen.inline_message_id)
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [InlineQueryHandler(answer_share), ChosenInlineResultHandler(card_posted)]

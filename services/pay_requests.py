@@ -1,0 +1,497 @@
+"""Pay for me: a shopper asks a friend (or several friends, chipping in) to pay an order for them.
+
+A request has its own token ("r_" + 128 random bits, so it can never be mistaken for an order token), an
+expiry that never outlives its order, and in single mode a hold: the friend who starts paying holds the
+request for a while, and nobody else can start until it lapses. The hold is taken by one conditional
+UPDATE of the request's row, so two workers on one PostgreSQL can never both grant it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import col, desc, func, select, update
+
+from payments.base import Checkout
+from services.checkout import Checkouts, MethodUnavailable, PreCheckoutRefusal
+from services.config import ShopRules
+from services.money import Money
+from services.notices import Notice, RequestClosed, ReturnReason
+from services.order_states import record_event
+from services.orders import OrderNotPayable, Orders, why_unpayable
+from services.settlement import RefundRefused, Settlements
+from services.tokens import looks_like_token, new_token
+from services.users import Users
+from storage.database import Database
+from storage.models import (
+    Order,
+    Payment,
+    PaymentStatus,
+    PayRequest,
+    RequestCard,
+    RequestMode,
+    RequestStatus,
+    User,
+    utcnow,
+)
+
+REQUEST_PREFIX = "r_"
+
+
+def new_request_token() -> str:
+    return REQUEST_PREFIX + new_token()
+
+
+def is_request_token(text: str) -> bool:
+    return text.startswith(REQUEST_PREFIX) and looks_like_token(text)
+
+
+def telegram_holder(user_id: int) -> str:
+    return f"tg:{user_id}"
+
+
+class RequestRefusal(StrEnum):
+    UNKNOWN = "unknown"
+    ORDER_NOT_PAYABLE = "order_not_payable"
+    TOO_MANY_OPEN = "too_many_open"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    PAID = "paid"
+    HELD = "held"  # another friend is paying right now
+    BAD_AMOUNT = "bad_amount"  # a chip-in of nothing, or of more than is left
+    NOT_REQUESTER = "not_requester"
+
+
+class RequestRefused(Exception):
+    def __init__(
+        self, why: RequestRefusal, *, holder_name: str | None = None, hold_until: datetime | None = None
+    ) -> None:
+        super().__init__(why.value)
+        self.why = why
+        self.holder_name = holder_name
+        self.hold_until = hold_until
+
+
+def effective_status(request: PayRequest, now: datetime) -> RequestStatus:
+    """An open request past its time is expired, even before the expiry job has run."""
+    if request.status == RequestStatus.OPEN and request.expires_at <= now:
+        return RequestStatus.EXPIRED
+    return request.status
+
+
+def is_held_by_other(request: PayRequest, holder: str, now: datetime) -> bool:
+    return (
+        request.holder is not None
+        and request.holder != holder
+        and request.hold_until is not None
+        and request.hold_until > now
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    request: PayRequest
+    order: Order
+    requester_name: str
+    contributions: list[Payment]  # credited charges, oldest first
+
+    @property
+    def total(self) -> Money:
+        return Money(self.order.amount_minor, self.order.currency)
+
+    @property
+    def remaining(self) -> Money:
+        return Money(max(0, self.order.amount_minor - self.request.covered_minor), self.order.currency)
+
+    @property
+    def share(self) -> Money | None:
+        """In split mode, an equal share of the total (never more than what is left)."""
+        if self.request.mode != RequestMode.SPLIT or not self.request.shares:
+            return None
+        equal = -(-self.order.amount_minor // self.request.shares)  # rounded up, so N shares cover it
+        return Money(min(equal, self.remaining.minor), self.order.currency)
+
+    def status(self, now: datetime) -> RequestStatus:
+        return effective_status(self.request, now)
+
+    def holder_now(self, now: datetime) -> str | None:
+        """The name of the friend paying right now, if a hold is running."""
+        request = self.request
+        if request.holder and request.hold_until and request.hold_until > now:
+            return request.holder_name or ""
+        return None
+
+
+_CLOSED_REFUSALS = {
+    RequestStatus.EXPIRED: RequestRefusal.EXPIRED,
+    RequestStatus.CANCELLED: RequestRefusal.CANCELLED,
+    RequestStatus.PAID: RequestRefusal.PAID,
+}
+
+
+class PayRequests:
+    def __init__(
+        self,
+        db: Database,
+        rules: ShopRules,
+        orders: Orders,
+        checkouts: Checkouts,
+        users: Users,
+        settlements: Settlements,
+    ) -> None:
+        self.db = db
+        self.rules = rules
+        self.orders = orders
+        self.checkouts = checkouts
+        self.users = users
+        self.settlements = settlements
+
+    # -- asking ----------------------------------------------------------------------------------------
+
+    async def ask(
+        self, order_token: str, requester_id: int, *, mode: RequestMode, shares: int | None = None, note: str = ""
+    ) -> PayRequest:
+        """Turn an open order into a request; refused when the person already has too many open ones."""
+        order = await self.orders.payable(order_token)
+        assert order.id is not None
+        now = utcnow()
+        async with self.db.transaction() as session:
+            # Lock the requester's row so that two asks at once cannot both slip under the limit.
+            await session.exec(select(User).where(User.id == requester_id).with_for_update())
+            open_now = (
+                await session.exec(
+                    select(func.count())
+                    .select_from(PayRequest)
+                    .where(
+                        PayRequest.requester_id == requester_id,
+                        PayRequest.status == RequestStatus.OPEN,
+                        col(PayRequest.expires_at) > now,
+                    )
+                )
+            ).one()
+            if open_now >= self.rules.payforme_max_open:
+                raise RequestRefused(RequestRefusal.TOO_MANY_OPEN)
+            request = PayRequest(
+                token=new_request_token(),
+                order_id=order.id,
+                requester_id=requester_id,
+                mode=mode,
+                shares=shares if mode == RequestMode.SPLIT else None,
+                note=" ".join(note.split())[:200],
+                created_at=now,
+                expires_at=min(order.expires_at, now + self.rules.payforme_ttl),
+            )
+            session.add(request)
+            await session.flush()
+            await record_event(
+                session, order.id, "request_created", actor_id=requester_id, request_id=request.id, mode=mode.value
+            )
+        return request
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    async def by_token(self, token: str) -> PayRequest | None:
+        if not is_request_token(token):
+            return None
+        async with self.db.transaction() as session:
+            return (await session.exec(select(PayRequest).where(PayRequest.token == token))).first()
+
+    async def view_of(self, request: PayRequest) -> RequestView:
+        async with self.db.transaction() as session:
+            order = await session.get(Order, request.order_id)
+            contributions = list(
+                (
+                    await session.exec(
+                        select(Payment)
+                        .where(Payment.request_id == request.id, col(Payment.credited).is_(True))
+                        .order_by(col(Payment.id))
+                    )
+                ).all()
+            )
+        assert order is not None
+        return RequestView(request, order, await self.users.name_of(request.requester_id), contributions)
+
+    async def view(self, token: str) -> RequestView:
+        request = await self.by_token(token)
+        if request is None:
+            raise RequestRefused(RequestRefusal.UNKNOWN)
+        return await self.view_of(request)
+
+    async def view_by_id(self, request_id: int) -> RequestView | None:
+        async with self.db.transaction() as session:
+            request = await session.get(PayRequest, request_id)
+        return None if request is None else await self.view_of(request)
+
+    async def payable(self, token: str, *, holder: str) -> RequestView:
+        """The request, if this person may pay (part of) it now; otherwise RequestRefused says why."""
+        view = await self.view(token)
+        now = utcnow()
+        status = view.status(now)
+        if status != RequestStatus.OPEN:
+            raise RequestRefused(_CLOSED_REFUSALS[status])
+        if why_unpayable(view.order, now) is not None:
+            raise RequestRefused(RequestRefusal.ORDER_NOT_PAYABLE)
+        if view.request.mode == RequestMode.SINGLE and is_held_by_other(view.request, holder, now):
+            raise RequestRefused(
+                RequestRefusal.HELD, holder_name=view.request.holder_name, hold_until=view.request.hold_until
+            )
+        return view
+
+    async def contribution(self, payment_id: int, *, requester_id: int) -> Payment | None:
+        """A friend's credited payment to one of this person's requests (for thanking them)."""
+        async with self.db.transaction() as session:
+            row = (
+                await session.exec(
+                    select(Payment)
+                    .join(PayRequest, PayRequest.id == Payment.request_id)  # type: ignore[arg-type]
+                    .where(
+                        Payment.id == payment_id,
+                        PayRequest.requester_id == requester_id,
+                        col(Payment.credited).is_(True),
+                    )
+                )
+            ).first()
+        return row
+
+    async def list_for(self, requester_id: int, limit: int = 10) -> list[RequestView]:
+        async with self.db.transaction() as session:
+            requests = list(
+                (
+                    await session.exec(
+                        select(PayRequest)
+                        .where(PayRequest.requester_id == requester_id)
+                        .order_by(desc(PayRequest.created_at), desc(PayRequest.id))
+                        .limit(limit)
+                    )
+                ).all()
+            )
+        return [await self.view_of(request) for request in requests]
+
+    # -- paying ----------------------------------------------------------------------------------------
+
+    async def hold(self, request_id: int, holder: str, holder_name: str) -> bool:
+        """Take or renew the hold for this payer; False while someone else holds it."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            granted = await session.exec(
+                update(PayRequest)
+                .where(
+                    col(PayRequest.id) == request_id,
+                    col(PayRequest.status) == RequestStatus.OPEN,
+                    col(PayRequest.expires_at) > now,
+                    (
+                        col(PayRequest.holder).is_(None)
+                        | (col(PayRequest.hold_until) <= now)
+                        | (col(PayRequest.holder) == holder)
+                    ),
+                )
+                .values(holder=holder, holder_name=holder_name[:64], hold_until=now + self.rules.payforme_hold)
+            )
+        return granted.rowcount == 1
+
+    async def release(self, request_id: int, holder: str) -> None:
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(PayRequest)
+                .where(col(PayRequest.id) == request_id, col(PayRequest.holder) == holder)
+                .values(holder=None, holder_name=None, hold_until=None)
+            )
+
+    async def start_checkout(
+        self,
+        token: str,
+        provider_name: str,
+        *,
+        holder: str,
+        payer_name: str,
+        payer_id: int | None,
+        amount: Money | None = None,
+        show_name: bool = True,
+        return_url: str | None = None,
+    ) -> Checkout:
+        """A friend starts paying: hold the request (single) or check the part (split), open the checkout."""
+        view = await self.payable(token, holder=holder)
+        request = view.request
+        assert request.id is not None
+        if request.mode == RequestMode.SPLIT:
+            part = amount or view.remaining
+            if part.currency != view.order.currency or not 0 < part.minor <= view.remaining.minor:
+                raise RequestRefused(RequestRefusal.BAD_AMOUNT)
+        else:
+            part = view.total
+        price = self.checkouts.charge_for(part, provider_name)
+        if price is None or provider_name not in self.checkouts.methods_for(view.order):
+            raise MethodUnavailable(provider_name)
+        if request.mode == RequestMode.SINGLE and not await self.hold(request.id, holder, payer_name):
+            fresh = await self.view(token)  # someone took it a moment ago: say who
+            raise RequestRefused(
+                RequestRefusal.HELD, holder_name=fresh.request.holder_name, hold_until=fresh.request.hold_until
+            )
+        try:
+            return await self.checkouts.open_attempt(
+                view.order,
+                provider_name,
+                price,
+                payer_id=payer_id,
+                request_id=request.id,
+                payer_name=payer_name[:64],
+                show_name=show_name,
+                return_url=return_url or self.rules.request_url(request.token),
+                credit_minor=part.minor,
+            )
+        except OrderNotPayable:
+            raise RequestRefused(RequestRefusal.ORDER_NOT_PAYABLE) from None
+
+    async def group_invoice(self, token: str, provider_name: str) -> Checkout:
+        """An invoice for a group chat that any member may pay (single mode); one attempt is reused."""
+        view = await self.view(token)
+        request = view.request
+        price = self.checkouts.price_in(view.order, provider_name)
+        if price is None or view.status(utcnow()) != RequestStatus.OPEN:
+            raise MethodUnavailable(provider_name)
+        async with self.db.transaction() as session:
+            attempt = (
+                await session.exec(
+                    select(Payment).where(
+                        Payment.request_id == request.id,
+                        Payment.provider == provider_name,
+                        col(Payment.payer_id).is_(None),
+                        Payment.status == PaymentStatus.PENDING,
+                    )
+                )
+            ).first()
+        if attempt is not None:
+            return await self.checkouts.checkout_for(attempt, view.order)
+        return await self.checkouts.open_attempt(
+            view.order, provider_name, price, payer_id=None, request_id=request.id, credit_minor=view.total.minor
+        )
+
+    async def pre_checkout_guard(self, attempt: Payment, payer_id: int) -> PreCheckoutRefusal | None:
+        """Telegram lets anyone in a group pay an invoice, again and again: the hold decides who may."""
+        assert attempt.request_id is not None
+        async with self.db.transaction() as session:
+            request = await session.get(PayRequest, attempt.request_id)
+        assert request is not None and request.id is not None
+        if effective_status(request, utcnow()) != RequestStatus.OPEN:
+            return PreCheckoutRefusal.REQUEST_CLOSED
+        if request.mode == RequestMode.SINGLE:
+            name = await self.users.name_of(payer_id)
+            if not await self.hold(request.id, telegram_holder(payer_id), name):
+                return PreCheckoutRefusal.HELD
+        return None
+
+    # -- closing ---------------------------------------------------------------------------------------
+
+    async def cancel(self, token: str, requester_id: int) -> list[Notice]:
+        request = await self.by_token(token)
+        if request is None:
+            raise RequestRefused(RequestRefusal.UNKNOWN)
+        if request.requester_id != requester_id:
+            raise RequestRefused(RequestRefusal.NOT_REQUESTER)
+        assert request.id is not None
+        notices = await self._close(request.id, RequestStatus.CANCELLED, actor_id=requester_id)
+        if not notices:
+            status = effective_status(request, utcnow())
+            raise RequestRefused(_CLOSED_REFUSALS.get(status, RequestRefusal.CANCELLED))
+        return notices
+
+    async def expire_due(self) -> list[Notice]:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            due = (
+                await session.exec(
+                    select(PayRequest.id).where(
+                        PayRequest.status == RequestStatus.OPEN, col(PayRequest.expires_at) <= now
+                    )
+                )
+            ).all()
+        notices: list[Notice] = []
+        for request_id in due:
+            assert request_id is not None
+            notices += await self._close(request_id, RequestStatus.EXPIRED, actor_id=None)
+        return notices
+
+    async def _close(self, request_id: int, status: RequestStatus, *, actor_id: int | None) -> list[Notice]:
+        """Close an open request; give back every part friends paid into it. [] if it was not open."""
+        async with self.db.transaction() as session:
+            closed = await session.exec(
+                update(PayRequest)
+                .where(col(PayRequest.id) == request_id, col(PayRequest.status) == RequestStatus.OPEN)
+                .values(status=status, holder=None, holder_name=None, hold_until=None)
+            )
+            if closed.rowcount != 1:
+                return []
+            request = await session.get(PayRequest, request_id, populate_existing=True)
+            assert request is not None
+            await record_event(
+                session, request.order_id, f"request_{status.value}", actor_id=actor_id, request_id=request_id
+            )
+            parts = (
+                await session.exec(
+                    select(Payment.id).where(
+                        Payment.request_id == request_id,
+                        col(Payment.credited).is_(True),
+                        Payment.status == PaymentStatus.SUCCEEDED,
+                    )
+                )
+            ).all()
+        notices: list[Notice] = [RequestClosed(request, status)]
+        for payment_id in parts:
+            assert payment_id is not None
+            with contextlib.suppress(RefundRefused):  # refunded by someone else meanwhile
+                notices.append(
+                    await self.settlements.refund(payment_id, reason=ReturnReason.ORDER_CLOSED, actor_id=actor_id)
+                )
+        return notices
+
+    # -- reminders and cards ---------------------------------------------------------------------------
+
+    async def reminders_due(self) -> list[RequestView]:
+        """Open requests about to expire whose requester was not reminded yet; each is claimed once."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            due = (
+                await session.exec(
+                    select(PayRequest.id).where(
+                        PayRequest.status == RequestStatus.OPEN,
+                        col(PayRequest.reminded_at).is_(None),
+                        col(PayRequest.expires_at) > now,
+                        col(PayRequest.expires_at) <= now + self.rules.payforme_reminder,
+                    )
+                )
+            ).all()
+        views = []
+        for request_id in due:
+            async with self.db.transaction() as session:
+                claimed = await session.exec(
+                    update(PayRequest)
+                    .where(col(PayRequest.id) == request_id, col(PayRequest.reminded_at).is_(None))
+                    .values(reminded_at=now)
+                )
+            if claimed.rowcount == 1 and request_id is not None:
+                view = await self.view_by_id(request_id)
+                if view is not None:
+                    views.append(view)
+        return views
+
+    async def add_card(
+        self,
+        request_id: int,
+        *,
+        inline_message_id: str | None = None,
+        chat_id: int | None = None,
+        message_id: int | None = None,
+    ) -> None:
+        async with self.db.transaction() as session:
+            session.add(
+                RequestCard(
+                    request_id=request_id, inline_message_id=inline_message_id, chat_id=chat_id, message_id=message_id
+                )
+            )
+
+    async def cards_of(self, request_id: int) -> list[RequestCard]:
+        async with self.db.transaction() as session:
+            return list((await session.exec(select(RequestCard).where(RequestCard.request_id == request_id))).all())
