@@ -45,13 +45,14 @@ async def pre_checkout(update: Update, context: DaifuContext) -> None:
     query = update.pre_checkout_query
     if query is None:
         return
+    # A friend paying an invoice in a group may never have written to the bot: learn their name first.
+    _locale, _ = await speak(update, context)
     refusal = await context.daifu.checkouts.pre_checkout(
         query.invoice_payload, query.currency, query.total_amount, payer_id=query.from_user.id
     )
     if refusal is None:
         await query.answer(ok=True)
         return
-    _locale, _ = await speak(update, context)
     log.info("pre-checkout refused (%s) for payload %s", refusal.value, query.invoice_payload)
     await query.answer(ok=False, error_message=pre_checkout_refusal(refusal, _))
 
@@ -61,6 +62,7 @@ async def successful_payment(update: Update, context: DaifuContext) -> None:
     if message is None or message.successful_payment is None or update.effective_user is None:
         return
     paid = message.successful_payment
+    await speak(update, context)  # remember the payer, who may be new to the bot
     provider = "stars" if paid.currency == "XTR" else "telegram"
     event = event_from_successful_payment(
         provider,

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.ext import BaseHandler, CallbackQueryHandler
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
 
 from handlers.common import esc, speak
 from handlers.context import DaifuContext
 from handlers.request_cards import refresh_cards
 from handlers.send_checkout import send_checkout
-from handlers.texts import method_label, request_refusal, when
+from handlers.texts import bad_amount, method_label, request_refusal, when
 from services.checkout import MethodUnavailable
 from services.i18n import Gettext
-from services.money import Money, format_money
+from services.money import InvalidAmount, Money, format_money, parse_amount
 from services.pay_requests import RequestRefused, RequestView, telegram_holder
 from storage.models import RequestMode
 
 CHOOSE_PART = "rs"  # rs:<minor>:<show 1|0>:<token>  (split: the part to pay, and whether to show the name)
+OTHER_AMOUNT = "ra"  # ra:<show 1|0>:<token>: the friend types the amount
+TYPED_AMOUNT = 0
+CHIP_IN = "chip_in_draft"
 PAY = "rp"  # rp:<provider>:<minor>:<show 1|0>:<token>
 
 
@@ -65,6 +77,8 @@ def part_buttons(view: RequestView, show: bool, locale: str, _: Gettext) -> list
     if share is not None and share.minor < view.remaining.minor:
         label = _("Chip in a share ({amount})").format(amount=format_money(share, locale))
         rows.append([InlineKeyboardButton(label, callback_data=f"{CHOOSE_PART}:{share.minor}:{int(show)}:{token}")])
+    other = _("Another amount")
+    rows.append([InlineKeyboardButton(other, callback_data=f"{OTHER_AMOUNT}:{int(show)}:{token}")])
     label = _("Pay all that is left ({amount})").format(amount=format_money(view.remaining, locale))
     rows.append(
         [InlineKeyboardButton(label, callback_data=f"{CHOOSE_PART}:{view.remaining.minor}:{int(show)}:{token}")]
@@ -148,8 +162,79 @@ async def pay(update: Update, context: DaifuContext) -> None:
     await refresh_cards(context, view.request.id)
 
 
+async def cancel_amount(update: Update, context: DaifuContext) -> int:
+    _locale, _ = await speak(update, context)
+    context.user_data.pop(CHIP_IN, None)  # type: ignore[union-attr]
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(_("Cancelled. Nothing was paid."))
+    return ConversationHandler.END
+
+
+async def ask_amount(update: Update, context: DaifuContext) -> int:
+    query = update.callback_query
+    if query is None or query.data is None or update.effective_user is None:
+        return ConversationHandler.END
+    locale, _ = await speak(update, context)
+    _prefix, show, token = query.data.split(":", 2)
+    try:
+        view = await context.daifu.requests.payable(token, holder=telegram_holder(update.effective_user.id))
+    except RequestRefused as refusal:
+        await query.answer(request_refusal(refusal, locale, _), show_alert=True)
+        return ConversationHandler.END
+    await query.answer()
+    context.user_data[CHIP_IN] = {"token": token, "show": show}  # type: ignore[index]
+    await context.bot.send_message(
+        update.effective_user.id,
+        _("How much do you want to chip in? Send an amount up to {amount}.").format(
+            amount=format_money(view.remaining, locale)
+        ),
+    )
+    return TYPED_AMOUNT
+
+
+async def got_amount(update: Update, context: DaifuContext) -> int:
+    locale, _ = await speak(update, context)
+    message, user = update.effective_message, update.effective_user
+    draft = context.user_data.get(CHIP_IN) or {}  # type: ignore[union-attr]
+    if message is None or message.text is None or user is None or "token" not in draft:
+        return ConversationHandler.END
+    try:
+        view = await context.daifu.requests.payable(draft["token"], holder=telegram_holder(user.id))
+    except RequestRefused as refusal:
+        await message.reply_text(request_refusal(refusal, locale, _))
+        return ConversationHandler.END
+    try:
+        part = parse_amount(message.text, view.order.currency)
+    except InvalidAmount as error:
+        await message.reply_text(bad_amount(error, _))
+        return TYPED_AMOUNT
+    if part.minor > view.remaining.minor:
+        await message.reply_text(
+            _("Only {amount} is left to cover. Send that or less.").format(amount=format_money(view.remaining, locale))
+        )
+        return TYPED_AMOUNT
+    context.user_data.pop(CHIP_IN, None)  # type: ignore[union-attr]
+    text = request_intro(context, view, locale, _) + "\n\n"
+    text += _("You chip in {amount}. How do you want to pay?").format(amount=format_money(part, locale))
+    rows = method_buttons(context, view, part, draft["show"] == "1", locale, _)
+    await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
+    return ConversationHandler.END
+
+
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    with warnings.catch_warnings():
+        # Tracked per chat and user: one typed amount per friend at a time.
+        warnings.simplefilter("ignore", PTBUserWarning)
+        typed_amount = ConversationHandler(
+            entry_points=[CallbackQueryHandler(ask_amount, pattern=f"^{OTHER_AMOUNT}:[01]:")],
+            states={TYPED_AMOUNT: [MessageHandler(filters.TEXT & ~filters.COMMAND, got_amount)]},
+            fallbacks=[CommandHandler("cancel", cancel_amount)],
+            name="chip_in_amount",
+            persistent=True,
+            allow_reentry=True,
+        )
     return [
+        typed_amount,
         CallbackQueryHandler(choose_part, pattern=f"^{CHOOSE_PART}:[0-9]+:[01]:"),
         CallbackQueryHandler(pay, pattern=f"^{PAY}:[a-z]+:[0-9]+:[01]:"),
     ]

@@ -25,6 +25,7 @@ class RunningShop:
         self.admin: User = emu.add_user("Ada", username="ada_admin", language_code="en")
         self.alice: User = emu.add_user("Alice", username="alice", language_code="en")
         self.bob: User = emu.add_user("Bob", username="bob", language_code="en")
+        self.carol: User = emu.add_user("Carol", username="carol", language_code="en")
         self.settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             telegram_bot_token=emu.token,
@@ -80,17 +81,24 @@ class RunningShop:
         async with aiohttp.ClientSession() as client, client.post(url, data=data, headers=headers) as answer:
             return answer.status, await answer.text()
 
-    async def told(self, person: User, words: str) -> dict[str, Any]:
-        """The bot's message to this person that says these words (waiting for it if need be)."""
+    async def told(self, person: User, words: str, *, after: int = 0) -> dict[str, Any]:
+        """The bot's latest message to this person that says these words (waiting for it if need be).
+
+        after: only messages with a higher message_id count (see last_message_id).
+        """
 
         def find() -> dict[str, Any] | None:
             for message in reversed(self.emu.bot_messages(person)):
-                if words in message.get("text", message.get("caption", "")):
+                if message["message_id"] > after and words in message.get("text", message.get("caption", "")):
                     return message
             return None
 
         found: dict[str, Any] = await self.emu.wait_for(find)
         return found
+
+    def last_message_id(self, person: User) -> int:
+        messages = self.emu.chat_messages(person)
+        return messages[-1]["message_id"] if messages else 0
 
     def times_told(self, person: User, words: str) -> int:
         return sum(words in m.get("text", m.get("caption", "")) for m in self.emu.bot_messages(person))

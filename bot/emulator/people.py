@@ -274,17 +274,21 @@ class People:
         provider_payment_charge_id: str | None = None,
         order_info: dict[str, Any] | None = None,
         timeout: float = 10.0,
+        already_approved: bool = False,
     ) -> dict[str, Any]:
         """Pay as Telegram does: pre-checkout, then a successful_payment service message from the payer.
 
         The message goes to the invoice's chat, or to the private chat with the bot for invoice links
         and inline invoices. Returns that message; raises PaymentRefused if the bot said no.
+        already_approved: the bot answered this person's pre-checkout earlier (see pre_checkout) and the
+        payment completes now; Telegram does not ask again, whatever changed in between.
         """
         person = self.world.user(user)
         found = self._invoice(invoice)
-        answer = await self.pre_checkout(person, found, order_info=order_info, timeout=timeout)
-        if not answer["ok"]:
-            raise PaymentRefused(answer["error_message"])
+        if not already_approved:
+            answer = await self.pre_checkout(person, found, order_info=order_info, timeout=timeout)
+            if not answer["ok"]:
+                raise PaymentRefused(answer["error_message"])
         stars = found.currency == STARS
         charge_id = telegram_payment_charge_id or ("stx" if stars else "tg") + secrets.token_hex(16)
         if provider_payment_charge_id is None:

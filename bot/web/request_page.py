@@ -1,0 +1,395 @@
+"""The web page of a pay-for-me request: a friend without Telegram pays it from any browser.
+
+It shows only what the request's card in a chat shows: title, shop, amount, expiry, requester and note.
+A browser is known by a random id in a cookie and holds the request as "web:<id>", the same hold a
+Telegram friend takes, so a chat and a page can never both be paying one request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from bot.web.pages import message_page, render, visitor_locale
+from handlers.notices import ProviderNotices
+from handlers.texts import bad_amount, request_refusal, status_name, when  # the chat's wording, so both agree
+from payments.base import Checkout, CheckoutKind
+from services.checkout import MethodUnavailable
+from services.daifu import Daifu
+from services.i18n import Gettext, gettext_for
+from services.links import qr_png
+from services.money import AmountProblem, InvalidAmount, Money, format_money, major_units, parse_amount
+from services.notices import RequestChanged
+from services.orders import why_unpayable
+from services.pay_requests import RequestRefusal, RequestRefused, RequestView
+from services.tokens import looks_like_token
+from storage.models import OrderStatus, Payment, RequestMode, RequestStatus, utcnow
+from storage.secrets import get_or_create_secret
+
+# Telegram invoices (cards through the bot's provider token, and Stars) can be paid only inside the
+# Telegram app; the friend this page is for has none, so it offers only methods with a page or a QR code.
+TELEGRAM_ONLY_METHODS = frozenset({"telegram", "stars"})
+
+BROWSER_COOKIE = "daifu_browser"
+# Long enough to come back to a running hold after closing the tab; no longer, as it identifies a browser.
+BROWSER_COOKIE_AGE = 7 * 24 * 3600
+FORM_SECRET = "request_form_secret"
+NAME_MAX = 64  # what a payment row keeps of a payer's name
+
+# A refused POST answers with the page and one of these: the payer can tell a race from a typo.
+_REFUSAL_STATUS = {RequestRefusal.UNKNOWN: 404, RequestRefusal.BAD_AMOUNT: 422}
+_CLOSED = {
+    RequestStatus.PAID: RequestRefusal.PAID,
+    RequestStatus.CANCELLED: RequestRefusal.CANCELLED,
+    RequestStatus.EXPIRED: RequestRefusal.EXPIRED,
+}
+
+
+class BadInput(Exception):
+    """What the payer typed cannot be used; the message says why, in their language."""
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """The form as the payer filled it in, shown again when it is refused."""
+
+    name: str = ""
+    amount: str | None = None
+
+
+def web_methods(daifu: Daifu, view: RequestView) -> list[str]:
+    return [name for name in daifu.checkouts.methods_for(view.order) if name not in TELEGRAM_ONLY_METHODS]
+
+
+def method_button(provider: str, _: Gettext) -> str:
+    return {"sandbox": _("Pay on the sandbox page")}.get(provider, provider)
+
+
+def clock(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M") if moment else ""
+
+
+def plain_amount(money: Money) -> str:
+    """An amount as a person types it into the field: "6.25", no symbol, no grouping."""
+    return str(major_units(money))
+
+
+def read_name(text: str, _: Gettext) -> str:
+    name = " ".join(text.split())
+    if not name:
+        raise BadInput(_("Please enter your name."))
+    if len(name) > NAME_MAX:
+        raise BadInput(_("Your name can be at most {count} characters.").format(count=NAME_MAX))
+    return name
+
+
+def read_part(view: RequestView, text: str, locale: str, _: Gettext) -> Money:
+    """A chip-in: a positive amount in the order's currency, no more than is left."""
+    too_much = _("Enter an amount more than zero and at most {remaining}.").format(
+        remaining=format_money(view.remaining, locale)
+    )
+    try:
+        part = parse_amount(text, view.order.currency)
+    except InvalidAmount as error:
+        if error.problem == AmountProblem.NOT_A_NUMBER:
+            raise BadInput(
+                _("Enter the amount as a number, such as {example}.").format(example=plain_amount(view.remaining))
+            ) from None
+        if error.problem == AmountProblem.TOO_MANY_DECIMALS:
+            raise BadInput(bad_amount(error, _)) from None
+        raise BadInput(too_much) from None
+    if part.minor > view.remaining.minor:
+        raise BadInput(too_much)
+    return part
+
+
+def refusal_text(refusal: RequestRefused, locale: str, _: Gettext) -> str:
+    if refusal.why == RequestRefusal.HELD:
+        return held_text(refusal.holder_name, refusal.hold_until, _)
+    return request_refusal(refusal, locale, _)
+
+
+def held_text(name: str | None, until: datetime | None, _: Gettext) -> str:
+    return _("{name} is paying… try again after {time} UTC").format(name=name or _("someone"), time=clock(until))
+
+
+def closed_text(view: RequestView, now: datetime, locale: str, _: Gettext) -> str | None:
+    """Why nobody can pay this any more, or None while it is open."""
+    why = _CLOSED.get(view.status(now))
+    if why is None and why_unpayable(view.order, now) is not None:
+        why = RequestRefusal.ORDER_NOT_PAYABLE
+    return None if why is None else refusal_text(RequestRefused(why), locale, _)
+
+
+def status_badge(view: RequestView, holder: str, now: datetime, _: Gettext) -> tuple[str, str]:
+    """The status as a label and its CSS class."""
+    status = view.status(now)
+    if status != RequestStatus.OPEN:
+        # Request statuses are a subset of order statuses: the chat's names for them fit.
+        return status_name(OrderStatus(status), _), "paid" if status == RequestStatus.PAID else "closed"
+    why = why_unpayable(view.order, now)
+    if why is not None:
+        return status_name(OrderStatus(why), _), "closed"
+    name = view.holder_now(now)
+    if view.request.mode == RequestMode.SINGLE and name is not None and view.request.holder != holder:
+        return held_text(name, view.request.hold_until, _), "held"
+    return status_name(OrderStatus.OPEN, _), ""
+
+
+def holds_it(view: RequestView, holder: str, now: datetime) -> bool:
+    """This browser started paying a single request and its hold is still running."""
+    return (
+        view.request.mode == RequestMode.SINGLE and view.request.holder == holder and view.holder_now(now) is not None
+    )
+
+
+def credited_part(payment: Payment, view: RequestView) -> Money:
+    # credit_minor is in the order's currency even when the charge was in Stars.
+    minor = payment.credit_minor if payment.credit_minor is not None else payment.amount_minor
+    return Money(minor, view.order.currency)
+
+
+class RequestPages:
+    def __init__(self, daifu: Daifu, update_queue: asyncio.Queue[object]) -> None:
+        self.daifu = daifu
+        self.update_queue = update_queue
+        self._form_key: bytes | None = None
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/r/{token}", self.show), web.post("/r/{token}", self.pay)]
+
+    # -- the browser and its form token -----------------------------------------------------------------
+
+    @staticmethod
+    def browser_of(request: web.Request) -> str | None:
+        browser = request.cookies.get(BROWSER_COOKIE, "")
+        return browser if 16 <= len(browser) <= 32 and looks_like_token(browser) else None
+
+    async def form_token(self, browser: str, token: str) -> str:
+        """Ties the form to this browser's cookie and this request, so another site cannot post it."""
+        if self._form_key is None:
+            # Kept in the database, so a page one worker rendered can be posted to another.
+            self._form_key = (await get_or_create_secret(self.daifu.db, FORM_SECRET)).encode()
+        return hmac.new(self._form_key, f"{browser}:{token}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def remember(self, response: web.Response, browser: str, request: web.Request) -> web.Response:
+        if request.cookies.get(BROWSER_COOKIE) != browser:
+            response.set_cookie(
+                BROWSER_COOKIE,
+                browser,
+                max_age=BROWSER_COOKIE_AGE,
+                path="/r/",
+                httponly=True,
+                samesite="Lax",
+                secure=self.daifu.rules.public_base_url.startswith("https://"),
+            )
+        return response
+
+    # -- GET --------------------------------------------------------------------------------------------
+
+    async def show(self, request: web.Request) -> web.Response:
+        browser = self.browser_of(request) or secrets.token_urlsafe(16)
+        view = await self._view(request.match_info["token"])
+        if view is None:
+            return self._not_found(request)
+        return await self._page(request, view, browser)
+
+    async def _view(self, token: str) -> RequestView | None:
+        try:
+            return await self.daifu.requests.view(token)
+        except RequestRefused:
+            return None
+
+    def _not_found(self, request: web.Request) -> web.Response:
+        _ = gettext_for(visitor_locale(request))
+        return message_page(
+            request,
+            _("Unknown link"),
+            _("This link is not known. Check it, or ask the shop for a new one."),
+            status=404,
+        )
+
+    async def _page(
+        self,
+        request: web.Request,
+        view: RequestView,
+        browser: str,
+        *,
+        http_status: int = 200,
+        error: str | None = None,
+        typed: Typed | None = None,
+    ) -> web.Response:
+        locale = visitor_locale(request)
+        _ = gettext_for(locale)
+        now = utcnow()
+        holder = f"web:{browser}"
+        status, status_class = status_badge(view, holder, now, _)
+        closed = closed_text(view, now, locale, _)
+        payable = closed is None and status_class != "held"
+        values = {
+            **self._order_values(view, locale),
+            **await self._split_values(view, locale, _),
+            "status": status,
+            "status_class": status_class,
+            "closed": closed,
+            "mine": holds_it(view, holder, now),
+            "hold_until": clock(view.request.hold_until),
+            # Said already by the status or the closed notice: once is enough.
+            "error": None if error in (status, closed) else error,
+            "form": await self._form_values(view, browser, typed or Typed(), locale, _) if payable else None,
+        }
+        response = render(request, "request.html", http_status=http_status, locale=locale, **values)
+        return self.remember(response, browser, request)
+
+    def _order_values(self, view: RequestView, locale: str) -> dict[str, Any]:
+        return {
+            "requester": view.requester_name,
+            "title": view.order.title,
+            "shop": self.daifu.rules.shop_name,
+            "amount": format_money(view.total, locale),
+            "note": view.request.note,
+            "expires": when(view.request.expires_at, locale),
+        }
+
+    async def _split_values(self, view: RequestView, locale: str, _: Gettext) -> dict[str, Any]:
+        if view.request.mode != RequestMode.SPLIT:
+            return {"split": None}
+        covered = Money(min(view.request.covered_minor, view.total.minor), view.order.currency)
+        return {
+            "split": {
+                "covered": format_money(covered, locale),
+                "remaining": format_money(view.remaining, locale),
+                "percent": 100 * covered.minor // max(1, view.total.minor),
+                "chips": [
+                    (await self._chip_name(payment, _), format_money(credited_part(payment, view), locale))
+                    for payment in view.contributions
+                ],
+            }
+        }
+
+    async def _chip_name(self, payment: Payment, _: Gettext) -> str:
+        if not payment.show_name:
+            return _("someone")
+        if payment.payer_name:
+            return payment.payer_name
+        if payment.payer_id is not None:
+            return await self.daifu.users.name_of(payment.payer_id)
+        return _("someone")
+
+    async def _form_values(
+        self, view: RequestView, browser: str, typed: Typed, locale: str, _: Gettext
+    ) -> dict[str, Any]:
+        suggested = view.share or view.remaining
+        return {
+            "token": await self.form_token(browser, view.request.token),
+            "name": typed.name,
+            "part": (typed.amount if typed.amount is not None else plain_amount(suggested))
+            if view.request.mode == RequestMode.SPLIT
+            else None,
+            "currency": view.order.currency,
+            "methods": [(name, method_button(name, _)) for name in web_methods(self.daifu, view)],
+        }
+
+    # -- POST -------------------------------------------------------------------------------------------
+
+    async def pay(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        view = await self._view(token)
+        if view is None:
+            return self._not_found(request)
+        _ = gettext_for(visitor_locale(request))
+        form = await request.post()
+        browser = self.browser_of(request)
+        if browser is None or not hmac.compare_digest(
+            await self.form_token(browser, token), str(form.get("form_token", ""))
+        ):
+            stale = _("This page was out of date, so nothing happened. Please try again.")
+            return await self._page(request, view, browser or secrets.token_urlsafe(16), http_status=403, error=stale)
+        typed = Typed(str(form.get("name", "")), str(form["amount"]) if "amount" in form else None)
+        return await self._start(request, token, browser, str(form.get("method", "")), typed)
+
+    async def _start(self, request: web.Request, token: str, browser: str, method: str, typed: Typed) -> web.Response:
+        locale = visitor_locale(request)
+        _ = gettext_for(locale)
+        holder = f"web:{browser}"
+        try:
+            view = await self.daifu.requests.payable(token, holder=holder)
+            name, part = self._read_form(view, method, typed, locale, _)
+            checkout = await self.daifu.requests.start_checkout(
+                token,
+                method,
+                holder=holder,
+                payer_name=name,
+                payer_id=None,
+                amount=part,
+                show_name=True,
+                return_url=self.daifu.rules.request_url(token),
+            )
+        except RequestRefused as refusal:
+            return await self._refused(request, token, browser, refusal, typed)
+        except BadInput as problem:
+            return await self._page(request, view, browser, http_status=422, error=str(problem), typed=typed)
+        except MethodUnavailable:
+            return await self._unavailable(request, view, browser, typed)
+        assert view.request.id is not None
+        await self.update_queue.put(ProviderNotices((RequestChanged(view.request.id),)))
+        if checkout.kind == CheckoutKind.URL and checkout.url:
+            raise web.HTTPSeeOther(location=checkout.url)
+        if checkout.kind == CheckoutKind.QR and checkout.qr_payload:
+            return self._qr_page(request, view, checkout, locale)
+        return await self._unavailable(request, view, browser, typed)  # an invoice: web_methods never offers one
+
+    def _read_form(
+        self, view: RequestView, method: str, typed: Typed, locale: str, _: Gettext
+    ) -> tuple[str, Money | None]:
+        if method not in web_methods(self.daifu, view):
+            raise MethodUnavailable(method)
+        name = read_name(typed.name, _)
+        if view.request.mode != RequestMode.SPLIT:
+            return name, None
+        return name, read_part(view, typed.amount or "", locale, _)
+
+    async def _refused(
+        self, request: web.Request, token: str, browser: str, refusal: RequestRefused, typed: Typed
+    ) -> web.Response:
+        view = await self._view(token)  # fresh, so the page shows who holds it now
+        if view is None:
+            return self._not_found(request)
+        locale = visitor_locale(request)
+        return await self._page(
+            request,
+            view,
+            browser,
+            http_status=_REFUSAL_STATUS.get(refusal.why, 409),
+            error=refusal_text(refusal, locale, gettext_for(locale)),
+            typed=typed,
+        )
+
+    async def _unavailable(self, request: web.Request, view: RequestView, browser: str, typed: Typed) -> web.Response:
+        _ = gettext_for(visitor_locale(request))
+        unavailable = _("This way of paying is not available for this request.")
+        return await self._page(request, view, browser, http_status=422, error=unavailable, typed=typed)
+
+    def _qr_page(self, request: web.Request, view: RequestView, checkout: Checkout, locale: str) -> web.Response:
+        """A QR checkout is paid by scanning the code with the payment app (WeChat Pay, Alipay)."""
+        assert checkout.qr_payload is not None
+        image = base64.b64encode(qr_png(checkout.qr_payload)).decode()
+        return render(
+            request,
+            "request.html",
+            locale=locale,
+            **self._order_values(view, locale),
+            qr={
+                "image": f"data:image/png;base64,{image}",
+                "amount": format_money(checkout.amount, locale),
+                "back": self.daifu.rules.request_url(view.request.token),
+            },
+        )

@@ -1,0 +1,125 @@
+"""Keeping track of requests, and the rules that protect people: cancel, limits, tokens, own request."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, update
+
+from services.pay_requests import RequestRefusal, RequestRefused
+from storage.models import PayRequest, RequestStatus, utcnow
+from tests.flows.payforme_steps import ask_friend, current, open_order, open_request, share_card
+from tests.harness import RunningShop
+
+
+async def run_housekeeping(shop: RunningShop) -> None:
+    assert shop.runtime is not None and shop.runtime.application.job_queue is not None
+    await shop.runtime.application.job_queue.jobs()[0].run(shop.runtime.application)
+
+
+async def pay_by_sandbox(shop: RunningShop, friend, request: str) -> None:  # type: ignore[no-untyped-def]
+    emu = shop.emu
+    await emu.click(friend, await open_request(shop, friend, request), "sandbox")
+    page = await emu.click(friend, await shop.told(friend, "Open the checkout page"), "Open checkout page")
+    await shop.post(page, data={"decision": "pay"})
+
+
+async def test_requests_list_reminder_and_thanks(shop: RunningShop) -> None:
+    emu, alice, bob = shop.emu, shop.alice, shop.bob
+    first = await ask_friend(shop, alice, await shop.new_link("/newlink 5 USD Tea"), note="thirsty")
+    second = await ask_friend(shop, alice, await shop.new_link("/newlink 7 USD Cake"))
+
+    await emu.send_text(alice, "/requests")
+    listing = await shop.told(alice, "Your requests")
+    assert "Cake" in listing["text"] and "Tea" in listing["text"] and listing["text"].count("open") == 2
+    buttons = [b["text"] for row in listing["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["Share 1 again", "Cancel 1", "Share 2 again", "Cancel 2"]
+
+    # One reminder before expiry, to the requester only, however often the job runs.
+    async with shop.daifu.db.transaction() as session:
+        await session.exec(
+            update(PayRequest).where(col(PayRequest.token) == first).values(expires_at=utcnow() + timedelta(minutes=30))
+        )
+    await run_housekeeping(shop)
+    await run_housekeeping(shop)
+    await shop.told(alice, "still open and expires")
+    assert shop.times_told(alice, "still open and expires") == 1
+
+    await pay_by_sandbox(shop, bob, second)
+    paid = await shop.told(alice, "Bob paid for you")
+    await emu.click(alice, paid, "Say thanks")
+    await emu.wait_for(lambda: "Thank you so much" in str(current(shop, paid).get("reply_markup")))
+    await emu.click(alice, paid, "Thank you so much! 🙏")
+    thanks = await shop.told(bob, "Alice says")
+    assert "Thank you so much! 🙏" in thanks["text"]
+    sent = await emu.send_text(alice, "/requests")
+    relisted = await shop.told(alice, "Your requests", after=sent["message_id"])
+    assert "Cake" in relisted["text"] and "paid" in relisted["text"]
+
+
+async def test_cancel_closes_the_card_and_nothing_is_accepted_after(shop: RunningShop) -> None:
+    emu, alice, bob = shop.emu, shop.alice, shop.bob
+    group = emu.add_group("Friends", members=[alice, bob])
+    request = await ask_friend(shop, alice, await shop.new_link("/newlink 5 USD Tea"))
+    card = await share_card(shop, alice, request, group)
+    offer = await open_request(shop, bob, request)  # Bob opened it before it was cancelled
+
+    kit = await shop.told(alice, "Your request is ready")
+    await emu.click(alice, kit, "Cancel request")
+    await shop.told(alice, "Request cancelled")
+    await emu.wait_for(lambda: "Cancelled" in current(shop, card)["text"])
+    assert not current(shop, card).get("reply_markup")
+
+    stale = await emu.click(bob, offer, "sandbox")
+    assert "was cancelled" in stale["text"] and stale["show_alert"]
+    again = await emu.click(alice, kit, "Cancel request")
+    assert "was cancelled" in again["text"]
+    assert "was cancelled" in (await open_request(shop, bob, request))["text"]
+
+
+async def test_only_the_requester_cancels_and_shares(shop: RunningShop) -> None:
+    request = await ask_friend(shop, shop.alice, await shop.new_link("/newlink 5 USD Tea"))
+    assert await shop.emu.inline_query(shop.bob, request, chat_type="group") == []
+    with pytest.raises(RequestRefused) as refused:
+        await shop.daifu.requests.cancel(request, shop.bob.id)
+    assert refused.value.why == RequestRefusal.NOT_REQUESTER
+    stored = await shop.daifu.requests.by_token(request)
+    assert stored is not None and stored.status == RequestStatus.OPEN
+
+
+async def test_request_limit(shop: RunningShop) -> None:
+    for number in range(10):
+        await ask_friend(shop, shop.alice, await shop.new_link(f"/newlink {number + 1} USD Item {number}"))
+    order = await shop.new_link("/newlink 3 USD One too many")
+    start = shop.last_message_id(shop.alice)
+    card = await open_order(shop, shop.alice, order)
+    await shop.emu.click(shop.alice, card, "Ask a friend to pay")
+    await shop.emu.click(shop.alice, await shop.told(shop.alice, "Add a note", after=start), "Skip")
+    refused = await shop.told(shop.alice, "as many open requests as allowed", after=start)
+    assert "/requests" in refused["text"]
+
+
+async def test_tokens_are_single_purpose(shop: RunningShop) -> None:
+    order = await shop.new_link("/newlink 5 USD Tea")
+    request = await ask_friend(shop, shop.alice, order)
+    assert "not known" in (await open_request(shop, shop.bob, "r_" + order))["text"]
+    status, _ = await shop.get(f"/o/{request}")
+    assert status == 404
+    assert "not known" in (await open_order(shop, shop.bob, request[2:]))["text"]
+
+
+async def test_paying_your_own_request_is_recorded_as_yours(shop: RunningShop) -> None:
+    emu, alice = shop.emu, shop.alice
+    group = emu.add_group("Friends", members=[alice, shop.bob])
+    order = await shop.new_link("/newlink 5 USD Tea")
+    request = await ask_friend(shop, alice, order)
+    card = await share_card(shop, alice, request, group)
+    offer = await open_request(shop, alice, request)
+    assert "your own request" in offer["text"]
+    await pay_by_sandbox(shop, alice, request)
+    told = await shop.told(alice, "You paid your own request")
+    assert "Tea" in told["text"] and "Say thanks" not in str(told.get("reply_markup"))
+    await emu.wait_for(lambda: "Paid by Alice (themselves) ✅" in current(shop, card)["text"])
+    paid = await shop.daifu.orders.by_token(order)
+    assert paid is not None and paid.payer_id == alice.id
