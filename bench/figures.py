@@ -1,0 +1,155 @@
+"""What a run measures, per bot: the closed-loop throughput run and the fixed-rate latency run."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from bench.processes import BotProcess, machine_busy_seconds
+from bench.stats import Latency
+
+
+@dataclass(frozen=True)
+class Spent:
+    """Wall time, the bot's CPU time and the benchmark process's own CPU time over one run."""
+
+    wall_s: float
+    bot_cpu_s: float
+    harness_cpu_s: float
+    machine_cpu_s: float
+
+    @property
+    def bot_share(self) -> float:
+        return self.bot_cpu_s / self.wall_s
+
+    @property
+    def harness_share(self) -> float:
+        return self.harness_cpu_s / self.wall_s
+
+    @property
+    def other_share(self) -> float:
+        """Everything else the machine did meanwhile (other processes, kernel networking), in cores."""
+        return max(0.0, self.machine_cpu_s - self.bot_cpu_s - self.harness_cpu_s) / self.wall_s
+
+
+class Stopwatch:
+    """Started right before a run; read right after it."""
+
+    def __init__(self, bot: BotProcess) -> None:
+        self._bot = bot
+        self._wall = time.perf_counter()
+        self._bot_cpu = bot.cpu_seconds()
+        # process_time counts this process's CPU: the emulator and the load generator. Near 100% means
+        # the harness, not the bot, was the bottleneck, and the bot's figures are a lower bound.
+        self._harness_cpu = time.process_time()
+        # On a shared machine other work competes for the cores; the report shows how much there was.
+        self._machine_cpu = machine_busy_seconds()
+
+    def read(self) -> Spent:
+        return Spent(
+            wall_s=time.perf_counter() - self._wall,
+            bot_cpu_s=self._bot.cpu_seconds() - self._bot_cpu,
+            harness_cpu_s=time.process_time() - self._harness_cpu,
+            machine_cpu_s=machine_busy_seconds() - self._machine_cpu,
+        )
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """People acting as fast as the bot answers them (closed loop)."""
+
+    concurrency: int
+    unit: str  # what one item is: "text" (echo) or "checkout flow" (daifu)
+    items: int
+    updates: int
+    wall_s: float
+    items_per_s: float
+    updates_per_s: float
+    bot_cpu_ms_per_item: float
+    bot_cpu_ms_per_update: float
+    bot_cpu_share: float  # in cores: 1.0 is one core busy all the time
+    harness_cpu_share: float
+    other_cpu_share: float
+    reply: Latency  # every update's reply, as people saw it
+    pre_checkout: Latency | None  # daifu only: pre_checkout_query to answerPreCheckoutQuery
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        concurrency: int,
+        unit: str,
+        items: int,
+        updates_per_item: int,
+        spent: Spent,
+        reply: Latency,
+        pre_checkout: Latency | None = None,
+    ) -> Throughput:
+        updates = items * updates_per_item
+        return cls(
+            concurrency=concurrency,
+            unit=unit,
+            items=items,
+            updates=updates,
+            wall_s=spent.wall_s,
+            items_per_s=items / spent.wall_s,
+            updates_per_s=updates / spent.wall_s,
+            bot_cpu_ms_per_item=spent.bot_cpu_s * 1000 / items,
+            bot_cpu_ms_per_update=spent.bot_cpu_s * 1000 / updates,
+            bot_cpu_share=spent.bot_share,
+            harness_cpu_share=spent.harness_share,
+            other_cpu_share=spent.other_share,
+            reply=reply,
+            pre_checkout=pre_checkout,
+        )
+
+
+@dataclass(frozen=True)
+class FixedRate:
+    """Updates offered at a steady rate below Telegram's ceiling (open loop): latency as people feel it."""
+
+    offered_updates_per_s: float
+    achieved_updates_per_s: float
+    updates: int
+    wall_s: float
+    bot_cpu_ms_per_update: float
+    bot_cpu_share: float
+    other_cpu_share: float
+    reply: Latency
+    pre_checkout: Latency | None
+    steps: dict[str, Latency]  # daifu: the reply latency of each step of a checkout
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        offered: float,
+        achieved: float,
+        updates: int,
+        spent: Spent,
+        reply: Latency,
+        pre_checkout: Latency | None = None,
+        steps: dict[str, Latency] | None = None,
+    ) -> FixedRate:
+        return cls(
+            offered_updates_per_s=offered,
+            achieved_updates_per_s=achieved,
+            updates=updates,
+            wall_s=spent.wall_s,
+            bot_cpu_ms_per_update=spent.bot_cpu_s * 1000 / updates,
+            bot_cpu_share=spent.bot_share,
+            other_cpu_share=spent.other_share,
+            reply=reply,
+            pre_checkout=pre_checkout,
+            steps=steps or {},
+        )
+
+
+@dataclass(frozen=True)
+class BotFigures:
+    name: str
+    startup_s: float  # from spawning the process to its first getUpdates
+    peak_rss_mb: float
+    throughput: Throughput
+    fixed_rate: FixedRate
+    backlog: Throughput | None = None  # echo only: a queue of texts drained in batches, for calibration

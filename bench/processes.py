@@ -1,0 +1,152 @@
+"""A bot under test as a subprocess: started, awaited until it polls, measured, and stopped cleanly.
+
+CPU time is read from the kernel's own counters for the bot's process (/proc/<pid>/stat), so the
+figures are the bot's alone: the emulator and the load generator run in the benchmark's process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+from bot.emulator import BotApiEmulator
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PR_SET_PDEATHSIG = 1
+# Looked up here, in the parent: the child may only call it between fork and exec.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: the kernel sends it SIGTERM when the benchmark dies, however it dies.
+
+    The benchmark stops its bots itself; this covers a second Ctrl-C or a kill -9, which would
+    otherwise leave a bot polling a vanished emulator for ever.
+    """
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class BotFailed(RuntimeError):
+    """The bot under test did not start, or died while it was being measured."""
+
+
+def free_port() -> int:
+    """A loopback port that is free now (another process could take it before it is used: unlikely here)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process, all its threads included (aiosqlite works in a thread)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name (field 2) is in parentheses and may hold spaces, so count from after it:
+    # utime and stime are fields 14 and 15, that is the 12th and 13th after the ")".
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def machine_busy_seconds() -> float:
+    """CPU time spent by the whole machine, all cores, on anything but idling (from /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    # user nice system idle iowait irq softirq steal (guest time is already counted in user)
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / CLOCK_TICKS
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class BotProcess:
+    """One bot process; its output goes to a log file, shown when something goes wrong."""
+
+    def __init__(self, name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_path: Path) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.env = dict(env)
+        self.cwd = cwd
+        self.log_path = log_path
+        self._process: asyncio.subprocess.Process | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the bot is not started"
+        return self._process.pid
+
+    async def start(self, emu: BotApiEmulator, timeout: float) -> None:
+        """Start the bot and return once it polls the emulator (its first getUpdates)."""
+        calls_before = len(emu.calls)
+        self._log = self.log_path.open("wb")
+        self._process = await asyncio.create_subprocess_exec(
+            *self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=_terminate_with_parent,
+        )
+
+        def polling() -> bool:
+            return any(method == "getUpdates" for method, _ in emu.calls[calls_before:])
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not polling():
+            self.check_alive()
+            if asyncio.get_running_loop().time() > deadline:
+                raise BotFailed(f"{self.name} did not poll within {timeout:g}s\n{self.log_tail()}")
+            # Short waits, so a bot that dies at start is reported at once rather than at the deadline.
+            with contextlib.suppress(TimeoutError):
+                await emu.wait_for(polling, timeout=0.2)
+
+    def check_alive(self) -> None:
+        if self._process is not None and self._process.returncode is not None:
+            raise BotFailed(f"{self.name} exited with code {self._process.returncode}\n{self.log_tail()}")
+
+    def cpu_seconds(self) -> float:
+        self.check_alive()
+        return cpu_seconds(self.pid)
+
+    def peak_rss_mb(self) -> float:
+        self.check_alive()
+        return peak_rss_mb(self.pid)
+
+    async def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM (the bots finish the updates in hand and confirm them), then SIGKILL after timeout."""
+        process, self._process = self._process, None
+        try:
+            if process is None:
+                return None
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    async with asyncio.timeout(timeout):
+                        await process.wait()
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+            return process.returncode
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no output)"
+        tail = text.splitlines()[-lines:]
+        return "\n".join(f"  {self.name}| {line}" for line in tail) or "(no output)"

@@ -1,0 +1,163 @@
+"""The printed table (echo | daifu | ratio) and the JSON file with every figure."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from bench.benchmark import Results
+from bench.figures import FixedRate, Throughput
+from bench.stats import Latency
+
+Row = tuple[str, str, str, str]
+NONE = "-"
+# Above this (in cores) the rest of the machine was busy enough to skew the figures.
+BUSY_MACHINE = 0.25
+
+
+def ms(value: float) -> str:
+    if math.isnan(value):
+        return NONE
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def p50_p99(latency: Latency | None) -> str:
+    return NONE if latency is None else f"{ms(latency.p50_ms)} / {ms(latency.p99_ms)}"
+
+
+def ratio(daifu: float, echo: float) -> str:
+    return NONE if not echo or math.isnan(daifu) or math.isnan(echo) else f"{daifu / echo:.2f}x"
+
+
+def percent(cores: float) -> str:
+    """A CPU share as a percentage of one core (so 150% is one and a half cores)."""
+    return f"{cores * 100:.0f}%"
+
+
+def compare(label: str, echo_ms: float, daifu_ms: float) -> Row:
+    return (label, ms(echo_ms), ms(daifu_ms), ratio(daifu_ms, echo_ms))
+
+
+def compare_latency(label: str, echo: Latency, daifu: Latency) -> Row:
+    ratios = f"{ratio(daifu.p50_ms, echo.p50_ms)} / {ratio(daifu.p99_ms, echo.p99_ms)}"
+    return (label, p50_p99(echo), p50_p99(daifu), ratios)
+
+
+def table(title: str, rows: list[Row]) -> list[str]:
+    header: Row = (title, "echo", "daifu", "daifu/echo")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+
+    def line(row: Row) -> str:
+        label, *cells = row
+        return "  ".join([label.ljust(widths[0]), *(c.rjust(w) for c, w in zip(cells, widths[1:], strict=True))])
+
+    return [line(header), *(line(row) for row in rows)]
+
+
+def render(results: Results) -> str:
+    echo, daifu = results.echo, results.daifu
+    et, dt = echo.throughput, daifu.throughput
+    ef, df = echo.fixed_rate, daifu.fixed_rate
+    options = results.options
+    m = results.machine
+    lines = [
+        f"daifu vs a bare PTB echo bot, both polling the Bot API emulator at {results.emulator_url} (loopback)",
+        f"{results.started_at} | Python {m['python']} | python-telegram-bot {m['python_telegram_bot']} | "
+        f"{m['cpus']} CPUs | daifu database: {results.database} | paying by {options['method']}",
+        "Rate limiter OFF in both bots: PTB's AIORateLimiter holds output near 30 messages/s (Telegram's own",
+        "ceiling), so with it on a throughput run measures the limiter. Bot CPU is the bot process's user+system",
+        "time (/proc/<pid>/stat); the emulator and the load generator run in this process (harness CPU).",
+        f"daifu: {results.orders_made} orders made by /newlink before timing ({results.orders_seconds:.1f}s); "
+        f"startup to first poll: echo {echo.startup_s:.1f}s, daifu {daifu.startup_s:.1f}s.",
+        "",
+    ]
+    lines += table(
+        f"Throughput: {dt.concurrency} people at once, each acting when answered",
+        [
+            ("  timed", f"{et.items} texts", f"{dt.items} flows", NONE),
+            ("  updates", str(et.updates), str(dt.updates), NONE),
+            (
+                "  updates/s",
+                f"{et.updates_per_s:.0f}",
+                f"{dt.updates_per_s:.0f}",
+                ratio(dt.updates_per_s, et.updates_per_s),
+            ),
+            ("  checkout flows/s (4 updates each)", NONE, f"{dt.items_per_s:.1f}", NONE),
+            compare("  bot CPU ms per update", et.bot_cpu_ms_per_update, dt.bot_cpu_ms_per_update),
+            ("  bot CPU ms per checkout flow", NONE, ms(dt.bot_cpu_ms_per_item), NONE),
+            ("  bot CPU use (of one core)", percent(et.bot_cpu_share), percent(dt.bot_cpu_share), NONE),
+            compare_latency("  reply latency p50 / p99 ms", et.reply, dt.reply),
+            ("  pre-checkout answer p50 / p99 ms", NONE, p50_p99(dt.pre_checkout), NONE),
+            ("  harness CPU use (this process)", percent(et.harness_cpu_share), percent(dt.harness_cpu_share), NONE),
+            ("  CPU use by the rest of the machine", percent(et.other_cpu_share), percent(dt.other_cpu_share), NONE),
+        ],
+    )
+    lines.append("")
+    achieved = f"{ef.updates} ({ef.achieved_updates_per_s:.1f})", f"{df.updates} ({df.achieved_updates_per_s:.1f})"
+    lines += table(
+        f"Latency: {ef.offered_updates_per_s:g} updates/s offered, evenly spaced, {options['latency_seconds']:g}s",
+        [
+            ("  updates (achieved rate/s)", *achieved, NONE),
+            compare("  reply latency p50 ms", ef.reply.p50_ms, df.reply.p50_ms),
+            compare("  reply latency p99 ms", ef.reply.p99_ms, df.reply.p99_ms),
+            ("  pre-checkout answer p50 / p99 ms", NONE, p50_p99(df.pre_checkout), NONE),
+            *((f"    {step} p50 / p99 ms", NONE, p50_p99(latency), NONE) for step, latency in df.steps.items()),
+            compare(
+                "  bot CPU ms per update (idle polling included)", ef.bot_cpu_ms_per_update, df.bot_cpu_ms_per_update
+            ),
+            (
+                "  bot peak RSS MB",
+                f"{echo.peak_rss_mb:.0f}",
+                f"{daifu.peak_rss_mb:.0f}",
+                ratio(daifu.peak_rss_mb, echo.peak_rss_mb),
+            ),
+        ],
+    )
+    if echo.backlog is not None:
+        b = echo.backlog
+        lines += [
+            "",
+            f"Calibration: echo bot draining {b.items} texts queued at once (getUpdates returns batches of 100): "
+            f"{b.updates_per_s:.0f} updates/s, {ms(b.bot_cpu_ms_per_update)} CPU ms per update, "
+            f"rest of the machine {percent(b.other_cpu_share)}",
+            "(known for this machine, when quiet: ~700 updates/s at ~1.4 ms).",
+        ]
+    lines += [
+        "",
+        f"The figure: per update daifu costs {ratio(dt.bot_cpu_ms_per_update, et.bot_cpu_ms_per_update)} the CPU "
+        f"of a bare echo bot, and at {ef.offered_updates_per_s:g} updates/s answers in "
+        f"{ratio(df.reply.p50_ms, ef.reply.p50_ms)} its time at p50 ({ratio(df.reply.p99_ms, ef.reply.p99_ms)} "
+        f"at p99); it sustains {dt.items_per_s:.1f} checkouts/s with {dt.concurrency} shoppers at once.",
+    ]
+    if max(et.harness_cpu_share, dt.harness_cpu_share) > 0.9:
+        lines.append(
+            "Note: the harness used >90% of a core in a throughput run, so that run's throughput is a lower bound."
+        )
+    runs: list[Throughput | FixedRate] = [et, dt, ef, df, *([echo.backlog] if echo.backlog else [])]
+    busiest = max(run.other_cpu_share for run in runs)
+    if busiest > BUSY_MACHINE:
+        lines.append(
+            f"Note: other work used up to {percent(busiest)} of a core during the runs (of {m['cpus']} cores): "
+            "the bots competed for CPU, so their figures are noisy; rerun on a quiet machine to compare."
+        )
+    return "\n".join(lines)
+
+
+def _finite(value: Any) -> Any:
+    # JSON has no NaN: an empty measurement is written as null.
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def write_json(results: Results, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figures = _finite(dataclasses.asdict(results))
+    path.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
