@@ -26,7 +26,7 @@ def status_words(view: RequestView, _: Gettext) -> str:
     status = view.status(now)
     if status == RequestStatus.OPEN:
         holder = view.holder_now(now)
-        return _("{name} is paying…").format(name=holder) if holder else _("open")
+        return _("{name} is paying…").format(name=esc(holder)) if holder else _("open")
     return {
         RequestStatus.PAID: _("paid"),
         RequestStatus.CANCELLED: _("cancelled"),

@@ -69,7 +69,9 @@ async def _send_receipt(context: DaifuContext, daifu: Daifu, order: Order, payme
         _("Order: {token}").format(token=order.token),
         _("Payment reference: {reference}").format(reference=esc(payment.provider_ref or "")),
     ]
-    if for_name:
+    if for_name and payment.credit_minor is not None and payment.credit_minor < order.amount_minor:
+        receipt.insert(1, _("You chipped in for {name}. They have been told.").format(name=esc(for_name)))
+    elif for_name:
         receipt.insert(1, _("You paid for {name}. They have been told.").format(name=esc(for_name)))
     if payment.settled_at:
         receipt.append(_("Time: {time}").format(time=when(payment.settled_at, locale)))
@@ -108,7 +110,7 @@ async def _tell_requester(
     amount = paid_amount(payment, locale)
     if payment.payer_id == request.requester_id:
         text = _("You paid your own request for <b>{title}</b> ({amount}).")
-    elif request.status == RequestStatus.OPEN:
+    elif request.mode == RequestMode.SPLIT:
         text = _("🎉 {name} chipped in {amount} for <b>{title}</b>: {covered} of {total} covered.")
     else:
         text = _("🎉 {name} paid for you: <b>{title}</b>, {amount}.")

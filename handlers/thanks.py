@@ -19,6 +19,10 @@ def thank_you_lines(_: Gettext) -> list[str]:
     return [_("Thank you so much! 🙏"), _("You're the best! ❤️"), _("I owe you one! 🍵")]
 
 
+def thanks_message(_: Gettext, name: str, choice: int) -> str:
+    return _("💌 {name} says: {message}").format(name=esc(name), message=thank_you_lines(_)[choice])
+
+
 async def offer_thanks(update: Update, context: DaifuContext) -> None:
     query, user = update.callback_query, update.effective_user
     if query is None or query.data is None or user is None:
@@ -39,13 +43,11 @@ async def offer_thanks(update: Update, context: DaifuContext) -> None:
         await query.edit_message_reply_markup(InlineKeyboardMarkup(choices))
         return
     choice = int(parts[2])
-    # The payer reads it in their own language.
-    payer_ = gettext_for(await context.daifu.users.locale_of(payment.payer_id))
-    lines = thank_you_lines(payer_)
-    if not 0 <= choice < len(lines):
+    if not 0 <= choice < len(thank_you_lines(_)):
         await query.answer()
         return
-    text = payer_("💌 {name} says: {message}").format(name=esc(user.first_name), message=lines[choice])
+    # The payer reads it in their own language.
+    text = thanks_message(gettext_for(await context.daifu.users.locale_of(payment.payer_id)), user.first_name, choice)
     await context.bot.send_message(payment.payer_id, text, parse_mode=ParseMode.HTML)
     await query.answer(_("Sent!"))
     await query.edit_message_reply_markup(None)

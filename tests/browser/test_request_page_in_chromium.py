@@ -103,5 +103,5 @@ async def test_friends_chip_in_on_a_narrow_screen(shop: RunningShop, browser: Br
         assert any(name in chip for chip in chips)
         await context.close()
 
-    await shop.told(shop.alice, "paid for you")
+    await shop.told(shop.alice, "covered the whole order")
     assert (await shop.daifu.requests.view(request.token)).request.status == RequestStatus.PAID

@@ -249,7 +249,7 @@ async def test_friends_chip_in_on_the_web_until_it_is_paid(shop: RunningShop, fr
     assert status == 303 and checkout_url
     await li.pay_on_sandbox(checkout_url)
 
-    await shop.told(shop.alice, "paid for you")
+    await shop.told(shop.alice, "covered the whole order")
     assert await order_status(shop, request) == OrderStatus.PAID
     assert (await fresh(shop, request)).status == RequestStatus.PAID
     status, page = await wei.get(f"/r/{request.token}")
