@@ -13,7 +13,7 @@ from bot.settings import Settings
 from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, build_application
 from bot.web.server import build_web_app
 from handlers.context import attach
-from payments.registry import build_providers
+from payments.registry import ProviderConfig, build_providers
 from services.config import ShopRules
 from services.daifu import Daifu
 from storage.database import Database
@@ -36,6 +36,32 @@ def shop_rules(settings: Settings) -> ShopRules:
         payforme_hold=settings.payforme_hold,
         payforme_max_open=settings.payforme_max_open,
         payforme_reminder=settings.payforme_reminder,
+        reconcile_after=settings.reconcile_after,
+    )
+
+
+def provider_config(settings: Settings, sandbox_secret: str) -> ProviderConfig:
+    secret = settings.secret_value
+    return ProviderConfig(
+        public_base_url=settings.public_base_url,
+        sandbox_secret=sandbox_secret,
+        telegram_provider_token=secret(settings.telegram_provider_token),
+        stripe_api_key=secret(settings.stripe_api_key),
+        stripe_webhook_secret=secret(settings.stripe_webhook_secret),
+        stripe_api_base=settings.stripe_api_base,
+        wechatpay_mchid=settings.wechatpay_mchid,
+        wechatpay_appid=settings.wechatpay_appid,
+        wechatpay_private_key=secret(settings.wechatpay_private_key),
+        wechatpay_cert_serial_no=settings.wechatpay_cert_serial_no,
+        wechatpay_apiv3_key=secret(settings.wechatpay_apiv3_key),
+        wechatpay_public_key=settings.wechatpay_public_key,
+        wechatpay_public_key_id=settings.wechatpay_public_key_id,
+        wechatpay_api_base=settings.wechatpay_api_base,
+        alipay_app_id=settings.alipay_app_id,
+        alipay_app_private_key=secret(settings.alipay_app_private_key),
+        alipay_public_key=settings.alipay_public_key,
+        alipay_seller_id=settings.alipay_seller_id,
+        alipay_gateway=settings.alipay_gateway,
     )
 
 
@@ -59,9 +85,7 @@ class Runtime:
         application = build_application(settings, db)
         providers = build_providers(
             settings.payment_providers,
-            sandbox_secret=sandbox_secret,
-            public_base_url=settings.public_base_url,
-            telegram_provider_token=settings.telegram_provider_token.get_secret_value(),
+            provider_config(settings, sandbox_secret),
             refund_star_payment=lambda user_id, charge_id: application.bot.refund_star_payment(user_id, charge_id),
         )
         daifu = Daifu(db, shop_rules(settings), providers)

@@ -16,6 +16,23 @@ CommaIds = Annotated[list[int], NoDecode]
 Rates = Annotated[dict[str, Decimal], NoDecode]
 
 
+# What each provider cannot start without; README says where each comes from.
+PROVIDER_NEEDS = {
+    "telegram": ("telegram_provider_token",),
+    "stripe": ("stripe_api_key", "stripe_webhook_secret"),
+    "wechatpay": (
+        "wechatpay_mchid",
+        "wechatpay_appid",
+        "wechatpay_private_key",
+        "wechatpay_cert_serial_no",
+        "wechatpay_apiv3_key",
+        "wechatpay_public_key",
+        "wechatpay_public_key_id",
+    ),
+    "alipay": ("alipay_app_id", "alipay_app_private_key", "alipay_public_key"),
+}
+
+
 def _split(value: object) -> list[str]:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -45,6 +62,23 @@ class Settings(BaseSettings):
     payforme_hold: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
     payforme_max_open: int = Field(default=10, ge=1)
     payforme_reminder: timedelta = Field(default=timedelta(hours=2), ge=timedelta(0))
+    reconcile_after: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
+    stripe_api_key: SecretStr = SecretStr("")
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    stripe_api_base: str = "https://api.stripe.com"
+    wechatpay_mchid: str = ""
+    wechatpay_appid: str = ""
+    wechatpay_private_key: SecretStr = SecretStr("")
+    wechatpay_cert_serial_no: str = ""
+    wechatpay_apiv3_key: SecretStr = SecretStr("")
+    wechatpay_public_key: str = ""
+    wechatpay_public_key_id: str = ""
+    wechatpay_api_base: str = "https://api.mch.weixin.qq.com"
+    alipay_app_id: str = ""
+    alipay_app_private_key: SecretStr = SecretStr("")
+    alipay_public_key: str = ""
+    alipay_seller_id: str = ""
+    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
     rate_limiter: bool = True
     persistence_interval_seconds: float = Field(default=5, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -84,7 +118,7 @@ class Settings(BaseSettings):
             rates[code.strip().upper()] = Decimal(rate.strip())
         return rates
 
-    @field_validator("payforme_ttl", "payforme_hold", "payforme_reminder", mode="before")
+    @field_validator("payforme_ttl", "payforme_hold", "payforme_reminder", "reconcile_after", mode="before")
     @classmethod
     def _seconds(cls, value: object) -> object:
         # Plain seconds from the environment arrive as text, which pydantic reads only as ISO 8601.
@@ -97,9 +131,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _provider_needs(self) -> Settings:
-        if "telegram" in self.payment_providers and not self.telegram_provider_token.get_secret_value():
-            raise ValueError("PAYMENT_PROVIDERS has telegram, which needs TELEGRAM_PROVIDER_TOKEN (from @BotFather)")
+        for provider, needed in PROVIDER_NEEDS.items():
+            if provider not in self.payment_providers:
+                continue
+            missing = [name.upper() for name in needed if not self.secret_value(getattr(self, name))]
+            if missing:
+                raise ValueError(f"PAYMENT_PROVIDERS has {provider}, which needs {', '.join(missing)}")
         return self
+
+    @staticmethod
+    def secret_value(value: SecretStr | str | None) -> str:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        return value or ""
 
     @property
     def order_ttl(self) -> timedelta:

@@ -21,9 +21,15 @@ INTERVAL_SECONDS = 60
 
 
 async def expire_orders(context: DaifuContext) -> None:
-    expired = await context.daifu.orders.expire_due()
-    if expired:
-        log.info("expired %d orders", len(expired))
+    notices = await context.daifu.closing.expire_due()
+    if notices:
+        await deliver(context, notices)
+
+
+async def reconcile(context: DaifuContext) -> None:
+    notices = await context.daifu.reconciler.run()
+    if notices:
+        await deliver(context, notices)
 
 
 async def expire_requests(context: DaifuContext) -> None:
@@ -51,3 +57,4 @@ async def housekeeping(context: DaifuContext) -> None:
     await expire_orders(context)
     await expire_requests(context)
     await remind_requesters(context)
+    await reconcile(context)

@@ -173,7 +173,7 @@ async def _tell_returned(context: DaifuContext, daifu: Daifu, notice: PaymentRet
             )
         else:
             then = _("Your payment of {amount} has been refunded.")
-        lines = [f"<b>{esc(order.title)}</b>", why, then.format(amount=paid_amount(payment, locale))]
+        lines = [f"<b>{esc(order.title)}</b>", why, then.format(amount=format_money(notice.amount, locale))]
         await _send(context, payment.payer_id, "\n".join(lines))
     for admin_id in daifu.rules.admin_ids:
         _ = gettext_for(await daifu.users.locale_of(admin_id))
@@ -185,7 +185,7 @@ async def _tell_returned(context: DaifuContext, daifu: Daifu, notice: PaymentRet
         await _send(
             context,
             admin_id,
-            text.format(amount=paid_amount(payment, locale), token=order.token, provider=payment.provider),
+            text.format(amount=format_money(notice.amount, locale), token=order.token, provider=payment.provider),
         )
 
 

@@ -81,6 +81,7 @@ class Checkout:
     url: str | None = None
     qr_payload: str | None = None
     invoice: InvoiceSpec | None = None
+    provider_checkout_id: str | None = None  # the provider's id for it (a Stripe session), if it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,33 @@ class Refund:
     amount: Amount
 
 
+@dataclass(frozen=True, slots=True)
+class NoticeReply:
+    """What the provider expects back from a notify endpoint (WeChat wants JSON, Alipay the word success)."""
+
+    status: int
+    body: str
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    charge_ref: str
+    amount: Amount  # the part to give back, in the charge's currency
+    charge_amount: Amount  # the whole charge (WeChat Pay wants both)
+    refund_key: str  # daifu's id for this refund: the idempotency key, and the provider's refund number
+    payer_ref: str | None = None  # a Telegram user id, for Stars
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRef:
+    """Enough to find a checkout at its provider again."""
+
+    checkout_ref: str
+    provider_checkout_id: str | None
+    amount: Amount
+
+
 @runtime_checkable
 class PaymentProvider(Protocol):
     """What every provider implements. Unsupported operations raise NotSupported."""
@@ -119,6 +147,31 @@ class PaymentProvider(Protocol):
         """Verify a provider's notice and turn it into an event; raise InvalidNotice otherwise."""
         ...
 
-    async def refund(self, charge_ref: str, amount: Amount, *, payer_ref: str | None) -> Refund: ...
+    def acknowledge(self, accepted: bool, reason: str = "") -> NoticeReply:
+        """The answer to a notice: accepted (stop sending it) or not (send it again later)."""
+        ...
 
-    async def query(self, checkout_ref: str) -> ChargeOutcome: ...
+    async def refund(self, request: RefundRequest) -> Refund: ...
+
+    async def query(self, checkout: CheckoutRef) -> PaymentEvent | None:
+        """Ask the provider how a checkout stands: an event if money moved (or it failed), else None."""
+        ...
+
+    async def close(self, checkout: CheckoutRef) -> None:
+        """End a checkout that must not be paid any more (its order was cancelled or expired)."""
+        ...
+
+
+class ProviderDefaults:
+    """What a provider without a notion of it does: JSON acknowledgements, nothing to query or close."""
+
+    def acknowledge(self, accepted: bool, reason: str = "") -> NoticeReply:
+        if accepted:
+            return NoticeReply(200, '{"received": true}')
+        return NoticeReply(400, '{"received": false}')
+
+    async def query(self, checkout: CheckoutRef) -> PaymentEvent | None:
+        return None
+
+    async def close(self, checkout: CheckoutRef) -> None:
+        return None

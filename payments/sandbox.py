@@ -24,7 +24,9 @@ from payments.base import (
     CheckoutRequest,
     InvalidNotice,
     PaymentEvent,
+    ProviderDefaults,
     Refund,
+    RefundRequest,
 )
 
 SIGNATURE_HEADER = "Sandbox-Signature"
@@ -49,7 +51,7 @@ class SandboxSession:
     return_url: str
 
 
-class SandboxGateway:
+class SandboxGateway(ProviderDefaults):
     name = "sandbox"
 
     def __init__(self, secret: str, public_base_url: str) -> None:
@@ -111,12 +113,10 @@ class SandboxGateway:
         except (KeyError, ValueError, TypeError) as error:
             raise InvalidNotice(f"malformed notice: {error}") from None
 
-    async def refund(self, charge_ref: str, amount: Amount, *, payer_ref: str | None) -> Refund:
+    async def refund(self, request: RefundRequest) -> Refund:
         # The sandbox keeps no balances: a refund of a charge it signed always goes through.
-        return Refund(refund_ref="sbx_re_" + self._mac(f"refund:{charge_ref}".encode())[:24], amount=amount)
-
-    async def query(self, checkout_ref: str) -> ChargeOutcome:
-        return ChargeOutcome.UNKNOWN
+        mac = self._mac(f"refund:{request.charge_ref}:{request.refund_key}".encode())[:24]
+        return Refund(refund_ref="sbx_re_" + mac, amount=request.amount)
 
     # -- the gateway side its checkout page calls -----------------------------------------------------
 

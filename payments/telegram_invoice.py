@@ -20,7 +20,9 @@ from payments.base import (
     NotSupported,
     PaymentError,
     PaymentEvent,
+    ProviderDefaults,
     Refund,
+    RefundRequest,
 )
 
 STARS = "XTR"
@@ -68,7 +70,7 @@ def event_from_successful_payment(
     )
 
 
-class TelegramCardInvoices:
+class TelegramCardInvoices(ProviderDefaults):
     name = "telegram"
 
     def __init__(self, provider_token: str) -> None:
@@ -85,15 +87,13 @@ class TelegramCardInvoices:
     async def parse_notice(self, headers: Mapping[str, str], body: bytes) -> PaymentEvent:
         raise InvalidNotice("Telegram invoices report payments as updates, not web notices")
 
-    async def refund(self, charge_ref: str, amount: Amount, *, payer_ref: str | None) -> Refund:
+    async def refund(self, request: RefundRequest) -> Refund:
         raise NotSupported("card payments through a provider token are refunded at the provider")
 
-    async def query(self, checkout_ref: str) -> ChargeOutcome:
-        return ChargeOutcome.UNKNOWN
 
-
-class TelegramStars:
+class TelegramStars(ProviderDefaults):
     name = "stars"
+    partial_refunds = False  # refundStarPayment gives back a whole payment
 
     def __init__(self, refund_star_payment: RefundStars) -> None:
         self._refund_star_payment = refund_star_payment
@@ -109,14 +109,13 @@ class TelegramStars:
     async def parse_notice(self, headers: Mapping[str, str], body: bytes) -> PaymentEvent:
         raise InvalidNotice("Telegram invoices report payments as updates, not web notices")
 
-    async def refund(self, charge_ref: str, amount: Amount, *, payer_ref: str | None) -> Refund:
-        if payer_ref is None:
+    async def refund(self, request: RefundRequest) -> Refund:
+        if request.payer_ref is None:
             raise PaymentError("a Stars refund needs the payer's user id")
+        if request.amount != request.charge_amount:
+            raise NotSupported("refundStarPayment gives back a whole Stars payment, never a part")
         try:
-            await self._refund_star_payment(int(payer_ref), charge_ref)
+            await self._refund_star_payment(int(request.payer_ref), request.charge_ref)
         except Exception as error:
             raise PaymentError(f"refundStarPayment failed: {error}") from error
-        return Refund(refund_ref=charge_ref, amount=amount)
-
-    async def query(self, checkout_ref: str) -> ChargeOutcome:
-        return ChargeOutcome.UNKNOWN
+        return Refund(refund_ref=request.charge_ref, amount=request.amount)

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from decimal import ROUND_CEILING
 from enum import StrEnum
 
-from sqlmodel import select
+from sqlmodel import col, select, update
 
 from payments.base import Checkout, CheckoutRequest, PaymentProvider
 from services.config import ShopRules
@@ -113,7 +113,15 @@ class Checkouts:
                 if not moved.done and moved.status != OrderStatus.PENDING:
                     raise OrderNotPayable(Unpayable(moved.status.value), order)
             session.add(attempt)
-        return await self.checkout_for(attempt, order, return_url=return_url)
+        checkout = await self.checkout_for(attempt, order, return_url=return_url)
+        if checkout.provider_checkout_id:
+            async with self.db.transaction() as session:
+                await session.exec(
+                    update(Payment)
+                    .where(col(Payment.checkout_ref) == checkout_ref)
+                    .values(provider_checkout_id=checkout.provider_checkout_id)
+                )
+        return checkout
 
     async def checkout_for(self, attempt: Payment, order: Order, *, return_url: str | None = None) -> Checkout:
         """Ask the attempt's provider for its checkout (again: invoices and signed pages are stateless)."""

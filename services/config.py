@@ -23,6 +23,8 @@ class ShopRules:
     payforme_max_open: int = 10
     # The requester is reminded once, this long before an open request expires.
     payforme_reminder: timedelta = timedelta(hours=2)
+    # Checkouts still pending after this long are looked up at their provider (a notice may be lost).
+    reconcile_after: timedelta = timedelta(minutes=15)
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admin_ids

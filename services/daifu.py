@@ -7,8 +7,12 @@ from collections.abc import Mapping
 from payments.base import PaymentProvider
 from services.checkout import Checkouts
 from services.config import ShopRules
+from services.order_closing import OrderClosing
 from services.orders import Orders
 from services.pay_requests import PayRequests
+from services.provider_health import ProviderHealthLog
+from services.provider_notices import NoticeDesk
+from services.reconcile import Reconciler
 from services.settlement import Settlements
 from services.users import Users
 from storage.database import Database
@@ -25,3 +29,7 @@ class Daifu:
         self.settlements = Settlements(db, providers)
         self.requests = PayRequests(db, rules, self.orders, self.checkouts, self.users, self.settlements)
         self.checkouts.request_guard = self.requests.pre_checkout_guard
+        self.notices = NoticeDesk(db, providers, self.settlements)
+        self.health = ProviderHealthLog(db)
+        self.reconciler = Reconciler(db, providers, self.settlements, self.health, after=rules.reconcile_after)
+        self.closing = OrderClosing(db, self.orders, self.requests, providers)

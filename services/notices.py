@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from payments.base import Amount as Money
 from storage.models import Order, Payment, PayRequest, RequestStatus
 
 
@@ -56,6 +57,7 @@ class PaymentReturned:
     payment: Payment
     reason: ReturnReason
     owed: bool  # True when the bot could not refund it itself
+    amount: Money  # what was (or is owed to be) given back: all of the payment, or a part
 
 
 @dataclass(frozen=True, slots=True)

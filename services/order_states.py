@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.callback_outbox import KINDS, enqueue_callback
 from storage.models import Order, OrderEvent, OrderStatus
 
 S = OrderStatus
@@ -59,6 +60,8 @@ async def move(
     result = await session.exec(statement)
     if result.rowcount == 1:
         await record_event(session, order_id, to.value, actor_id=actor_id, **detail)
+        if to in KINDS:
+            await enqueue_callback(session, order_id, KINDS[to])
         return Transition(True, to)
     current = (await session.exec(select(Order.status).where(Order.id == order_id))).one_or_none()
     if current is None:

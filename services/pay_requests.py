@@ -392,7 +392,7 @@ class PayRequests:
         if request.requester_id != requester_id:
             raise RequestRefused(RequestRefusal.NOT_REQUESTER)
         assert request.id is not None
-        notices = await self._close(request.id, RequestStatus.CANCELLED, actor_id=requester_id)
+        notices = await self.close(request.id, RequestStatus.CANCELLED, actor_id=requester_id)
         if not notices:
             status = effective_status(request, utcnow())
             raise RequestRefused(_CLOSED_REFUSALS.get(status, RequestRefusal.CANCELLED))
@@ -411,10 +411,10 @@ class PayRequests:
         notices: list[Notice] = []
         for request_id in due:
             assert request_id is not None
-            notices += await self._close(request_id, RequestStatus.EXPIRED, actor_id=None)
+            notices += await self.close(request_id, RequestStatus.EXPIRED, actor_id=None)
         return notices
 
-    async def _close(self, request_id: int, status: RequestStatus, *, actor_id: int | None) -> list[Notice]:
+    async def close(self, request_id: int, status: RequestStatus, *, actor_id: int | None) -> list[Notice]:
         """Close an open request; give back every part friends paid into it. [] if it was not open."""
         async with self.db.transaction() as session:
             closed = await session.exec(

@@ -13,11 +13,12 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select, update
+from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from payments.base import ChargeOutcome, NotSupported, PaymentError, PaymentEvent, PaymentProvider
+from payments.base import ChargeOutcome, NotSupported, PaymentError, PaymentEvent, PaymentProvider, RefundRequest
+from services.callback_outbox import enqueue_callback
 from services.money import Money
 from services.notices import (
     ChippedIn,
@@ -37,6 +38,7 @@ from storage.models import (
     Payment,
     PaymentStatus,
     PayRequest,
+    Refund,
     RequestMode,
     RequestStatus,
     utcnow,
@@ -282,55 +284,122 @@ class Settlements:
         assert fresh is not None
         return ReturnReason.ALREADY_PAID if fresh.status == RequestStatus.PAID else ReturnReason.ORDER_CLOSED
 
-    async def refund(self, payment_id: int, *, reason: ReturnReason, actor_id: int | None) -> PaymentReturned:
-        """Give a charge back through the provider that took it; claimed first so it happens once."""
+    async def refund(
+        self, payment_id: int, *, reason: ReturnReason, actor_id: int | None, amount: Money | None = None
+    ) -> PaymentReturned:
+        """Give a charge back (all that is left of it, or `amount`) through the provider that took it.
+
+        The part is reserved on the charge first by one conditional UPDATE, so concurrent refunds can never
+        give back more than was paid; if the provider call fails the reservation is released.
+        """
         async with self.db.transaction() as session:
-            claimed = await session.exec(
+            payment = await session.get(Payment, payment_id)
+            if payment is None or payment.status != PaymentStatus.SUCCEEDED or payment.provider_ref is None:
+                raise RefundRefused("this payment is not refundable in its current state")
+            part = amount.minor if amount is not None else payment.amount_minor - payment.refunded_minor
+            if amount is not None and amount.currency != payment.currency:
+                raise RefundRefused(f"the payment was made in {payment.currency}")
+            provider = self.providers[payment.provider]
+            whole = part == payment.amount_minor - payment.refunded_minor == payment.amount_minor
+            if not whole and not getattr(provider, "partial_refunds", True):
+                raise RefundRefused(f"{payment.provider} refunds a payment whole, never a part")
+            reserved = await session.exec(
                 update(Payment)
-                .where(col(Payment.id) == payment_id, col(Payment.status) == PaymentStatus.SUCCEEDED)
-                .values(status=PaymentStatus.REFUNDING)
+                .where(
+                    col(Payment.id) == payment_id,
+                    col(Payment.status) == PaymentStatus.SUCCEEDED,
+                    col(Payment.refunded_minor) + part <= col(Payment.amount_minor),
+                )
+                .values(refunded_minor=col(Payment.refunded_minor) + part)
             )
-            payment = await session.get(Payment, payment_id, populate_existing=True)
-        if claimed.rowcount != 1 or payment is None:
-            raise RefundRefused("this payment is not refundable in its current state")
-        assert payment.provider_ref is not None
-        provider = self.providers[payment.provider]
-        amount = Money(payment.amount_minor, payment.currency)
+            if part <= 0 or reserved.rowcount != 1:
+                raise RefundRefused("that is more than is left to refund")
+            record = Refund(
+                payment_id=payment_id,
+                amount_minor=part,
+                currency=payment.currency,
+                status="pending",
+                reason=reason.value,
+                actor_id=actor_id,
+            )
+            session.add(record)
+            await session.flush()
+            assert record.id is not None
+            refund_id = record.id
+        money = Money(part, payment.currency)
+        request = RefundRequest(
+            charge_ref=payment.provider_ref,
+            amount=money,
+            charge_amount=Money(payment.amount_minor, payment.currency),
+            refund_key=f"daifu-refund-{refund_id}",
+            payer_ref=str(payment.payer_id) if payment.payer_id is not None else None,
+        )
         owed = False
         try:
-            refund = await provider.refund(
-                payment.provider_ref,
-                amount,
-                payer_ref=str(payment.payer_id) if payment.payer_id is not None else None,
-            )
-            refund_ref: str | None = refund.refund_ref
+            refund_ref: str | None = (await provider.refund(request)).refund_ref
         except NotSupported:
             owed, refund_ref = True, None
         except Exception:
             async with self.db.transaction() as session:
                 await session.exec(
-                    update(Payment).where(col(Payment.id) == payment_id).values(status=PaymentStatus.SUCCEEDED)
+                    update(Payment)
+                    .where(col(Payment.id) == payment_id)
+                    .values(refunded_minor=col(Payment.refunded_minor) - part)
                 )
+                await session.exec(update(Refund).where(col(Refund.id) == refund_id).values(status="failed"))
             raise
-        final = PaymentStatus.REFUND_OWED if owed else PaymentStatus.REFUNDED
+        return await self._record_refund(payment_id, refund_id, refund_ref, owed, reason, actor_id, money)
+
+    async def _record_refund(
+        self,
+        payment_id: int,
+        refund_id: int,
+        refund_ref: str | None,
+        owed: bool,
+        reason: ReturnReason,
+        actor_id: int | None,
+        money: Money,
+    ) -> PaymentReturned:
         async with self.db.transaction() as session:
             await session.exec(
-                update(Payment)
-                .where(col(Payment.id) == payment_id)
-                .values(status=final, refunded_at=None if owed else utcnow())
+                update(Refund)
+                .where(col(Refund.id) == refund_id)
+                .values(status="owed" if owed else "done", provider_refund_ref=refund_ref)
             )
+            payment = await session.get(Payment, payment_id, populate_existing=True)
+            assert payment is not None
+            if payment.refunded_minor >= payment.amount_minor:
+                await session.exec(
+                    update(Payment)
+                    .where(col(Payment.id) == payment_id)
+                    .values(
+                        status=PaymentStatus.REFUND_OWED if owed else PaymentStatus.REFUNDED,
+                        refunded_at=None if owed else utcnow(),
+                    )
+                )
             kind = "refund_owed" if owed else "refunded_payment"
-            detail: dict[str, Any] = {"payment_id": payment_id, "why": reason.value, "refund_ref": refund_ref}
-            # A credited charge of a paid order takes the order back to refunded; a chip-in to a request
-            # that was never covered leaves the order as it is, and is only logged.
-            moved = (
-                await move(session, payment.order_id, OrderStatus.REFUNDED, actor_id=actor_id, **detail)
-                if payment.credited and not owed
-                else None
-            )
+            detail: dict[str, Any] = {
+                "payment_id": payment_id,
+                "amount": money.minor,
+                "currency": money.currency,
+                "why": reason.value,
+                "refund_ref": refund_ref,
+            }
+            moved = None
+            if payment.credited and not owed and not await self._credited_left(session, payment.order_id):
+                # Nothing credited to the order is left with the shop: the order is refunded.
+                moved = await move(session, payment.order_id, OrderStatus.REFUNDED, actor_id=actor_id, **detail)
             if moved is None or not moved.done:
                 await record_event(session, payment.order_id, kind, actor_id=actor_id, **detail)
+                if payment.credited and not owed:  # a part given back: the shop hears of it too
+                    await enqueue_callback(session, payment.order_id, "order.refunded")
             fresh = await session.get(Payment, payment_id, populate_existing=True)
             order = await session.get(Order, payment.order_id, populate_existing=True)
         assert fresh is not None and order is not None
-        return PaymentReturned(order, fresh, reason, owed)
+        return PaymentReturned(order, fresh, reason, owed, money)
+
+    @staticmethod
+    async def _credited_left(session: AsyncSession, order_id: int) -> int:
+        kept = func.coalesce(func.sum(col(Payment.amount_minor) - col(Payment.refunded_minor)), 0)
+        statement = select(kept).where(Payment.order_id == order_id, col(Payment.credited).is_(True))
+        return int((await session.exec(statement)).one())

@@ -32,7 +32,6 @@ class PaymentStatus(StrEnum):
     PENDING = "pending"  # a checkout was opened; no money has moved yet
     SUCCEEDED = "succeeded"
     DECLINED = "declined"
-    REFUNDING = "refunding"  # claimed by one refund call, so two callers cannot both refund
     REFUNDED = "refunded"
     REFUND_OWED = "refund_owed"  # the provider cannot refund through us (Telegram card payments)
 
@@ -66,6 +65,22 @@ class Shop(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=128, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    # Signs the callbacks daifu POSTs to the shop's backend; shown to the shop with its first API key.
+    callback_secret: str | None = Field(default=None, max_length=128)
+
+
+class ApiKey(SQLModel, table=True):
+    """A shop's key to the HTTP API. Only a hash is kept; the key itself is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: int = Field(foreign_key="shops.id", index=True)
+    prefix: str = Field(max_length=16, unique=True)  # the first characters, to name a key without revealing it
+    key_hash: str = Field(max_length=64, unique=True)  # SHA-256 hex of the whole key
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
 
 class Order(SQLModel, table=True):
@@ -84,10 +99,20 @@ class Order(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     expires_at: datetime = Field(sa_column=_timestamp())
     paid_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # Set by orders that came through the shop API.
+    external_id: str | None = Field(default=None, max_length=128)
+    callback_url: str | None = Field(default=None, max_length=2048)
+    allowed_methods: str | None = Field(default=None, max_length=255)  # comma-separated; None: all enabled
+    payforme_allowed: bool = Field(default=True)
+    idempotency_key: str | None = Field(default=None, max_length=255)
+    request_hash: str | None = Field(default=None, max_length=64)  # of the API body the key was first used with
 
     __table_args__ = (
         Index("ix_orders_status_expires_at", "status", "expires_at"),
         Index("ix_orders_created_by", "created_by"),
+        Index("ix_orders_shop_created", "shop_id", "created_at"),
+        Index("ix_orders_paid_at", "paid_at"),
+        UniqueConstraint("shop_id", "idempotency_key", name="uq_orders_shop_idempotency_key"),
     )
 
 
@@ -117,6 +142,11 @@ class Payment(SQLModel, table=True):
     show_name: bool = Field(default=True)  # a chip-in friend may ask to stay anonymous on the card
     # What this charge covers of the order, in the order's currency (a Stars charge is in XTR).
     credit_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # The provider's own id for the checkout (a Stripe Checkout Session id), for queries and closing.
+    provider_checkout_id: str | None = Field(default=None, max_length=255)
+    # Given back so far (in the charge's currency); a refund is reserved here first, so two admins
+    # refunding at once can never give back more than was paid.
+    refunded_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     settled_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     refunded_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
@@ -167,6 +197,78 @@ class RequestCard(SQLModel, table=True):
     chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     message_id: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class Refund(SQLModel, table=True):
+    """Money given back from one charge: all of it or a part, through the provider that took it."""
+
+    __tablename__ = "refunds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = Field(foreign_key="payments.id", index=True)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    status: str = Field(max_length=16)  # "done", or "owed" when it must be made at the provider by hand
+    reason: str = Field(max_length=32)
+    provider_refund_ref: str | None = Field(default=None, max_length=255)
+    actor_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class ProviderNotice(SQLModel, table=True):
+    """A provider's notice exactly as it arrived, stored before anything else, then verified and applied."""
+
+    __tablename__ = "provider_notices"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32)
+    event_id: str | None = Field(default=None, max_length=255)  # known once verified
+    remote: str | None = Field(default=None, max_length=64)
+    headers: str = Field(sa_column=Column(Text, nullable=False))  # JSON object
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    # received -> rejected (failed verification) | applied | ignored (nothing to do) | failed (may be re-applied)
+    status: str = Field(default="received", max_length=16)
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The verified event as JSON, so a failed notice can be applied again after the provider's signature
+    # tolerance has run out.
+    event: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    processed_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+    __table_args__ = (Index("ix_provider_notices_provider_event", "provider", "event_id"),)
+
+
+class ProviderHealth(SQLModel, table=True):
+    """How each provider answered its last call, for /providers; shared by every worker."""
+
+    __tablename__ = "provider_health"
+
+    provider: str = Field(primary_key=True, max_length=32)
+    last_call_at: datetime = Field(sa_column=_timestamp())
+    ok: bool
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class CallbackDelivery(SQLModel, table=True):
+    """The outbox of callbacks to shops: one row per event, delivered at least once, retried with backoff."""
+
+    __tablename__ = "callback_deliveries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=64, unique=True)  # stable across retries, so shops can de-duplicate
+    shop_id: int = Field(foreign_key="shops.id", index=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    kind: str = Field(max_length=32)  # order.paid, order.refunded, order.cancelled, order.expired
+    url: str = Field(max_length=2048)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    leased_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    delivered_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+    __table_args__ = (Index("ix_callback_deliveries_due", "delivered_at", "next_attempt_at"),)
 
 
 class OrderEvent(SQLModel, table=True):

@@ -20,28 +20,28 @@ BOT_USERNAME = "daifu_bot"
 class RunningShop:
     """daifu as a shop runs it, plus an admin (Ada) and two shoppers (Alice, Bob) in the emulator."""
 
-    def __init__(self, emu: BotApiEmulator, database_url: str, port: int) -> None:
+    def __init__(self, emu: BotApiEmulator, database_url: str, port: int, **settings: Any) -> None:
         self.emu = emu
         self.admin: User = emu.add_user("Ada", username="ada_admin", language_code="en")
         self.alice: User = emu.add_user("Alice", username="alice", language_code="en")
         self.bob: User = emu.add_user("Bob", username="bob", language_code="en")
         self.carol: User = emu.add_user("Carol", username="carol", language_code="en")
-        self.settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            telegram_bot_token=emu.token,
-            telegram_api_base_url=emu.base_url,
-            telegram_api_file_url=emu.base_file_url,
-            database_url=database_url,
-            public_base_url=f"http://127.0.0.1:{port}",
-            web_host="127.0.0.1",
-            web_port=port,
-            admin_ids=[self.admin.id],
-            payment_providers=["sandbox", "telegram", "stars"],
-            telegram_provider_token="284685063:TEST:daifu",
-            stars_rates={"USD": 50},
-            shop_name="Bean There",
-            rate_limiter=False,
-        )
+        defaults: dict[str, Any] = {
+            "telegram_bot_token": emu.token,
+            "telegram_api_base_url": emu.base_url,
+            "telegram_api_file_url": emu.base_file_url,
+            "database_url": database_url,
+            "public_base_url": f"http://127.0.0.1:{port}",
+            "web_host": "127.0.0.1",
+            "web_port": port,
+            "admin_ids": [self.admin.id],
+            "payment_providers": ["sandbox", "telegram", "stars"],
+            "telegram_provider_token": "284685063:TEST:daifu",
+            "stars_rates": {"USD": 50},
+            "shop_name": "Bean There",
+            "rate_limiter": False,
+        }
+        self.settings = Settings(_env_file=None, **(defaults | settings))  # type: ignore[call-arg]
         self.runtime: Runtime | None = None
 
     @property
@@ -121,9 +121,10 @@ class RunningShop:
 
 
 @asynccontextmanager
-async def running_shop(database_url: str, port: int) -> AsyncIterator[RunningShop]:
+async def running_shop(database_url: str, port: int, **settings: Any) -> AsyncIterator[RunningShop]:
+    """daifu with an admin and shoppers; settings override the defaults (e.g. payment_providers=[...])."""
     async with BotApiEmulator(token="123456:TEST-daifu", bot_username=BOT_USERNAME, bot_name="daifu") as emu:
-        shop = RunningShop(emu, database_url, port)
+        shop = RunningShop(emu, database_url, port, **settings)
         await shop.start()
         try:
             yield shop

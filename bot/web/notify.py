@@ -1,4 +1,5 @@
-"""Provider notify endpoints: verify the notice, apply it once, then hand the notices to the bot.
+"""Provider notify endpoints: hand the notice to the desk (stored, verified, applied), answer as the
+provider expects, then give the resulting notices to the bot.
 
 Telling people happens on PTB's update queue (handlers.notices.ProviderNotices), so a provider's notice
 flows through the same machinery as a Telegram update.
@@ -7,16 +8,12 @@ flows through the same machinery as a Telegram update.
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from aiohttp import web
 
 from handlers.notices import ProviderNotices
-from payments.base import InvalidNotice
 from services.daifu import Daifu
-from services.settlement import UnknownCheckout
 
-log = logging.getLogger(__name__)
 MAX_NOTICE_BYTES = 64 * 1024
 
 
@@ -29,22 +26,15 @@ class NotifyEndpoints:
         return [web.post("/notify/{provider}", self.receive)]
 
     async def receive(self, request: web.Request) -> web.Response:
-        provider = self.daifu.providers.get(request.match_info["provider"])
-        if provider is None:
+        name = request.match_info["provider"]
+        if name not in self.daifu.providers:
             return web.json_response({"error": "unknown provider"}, status=404)
         if (request.content_length or 0) > MAX_NOTICE_BYTES:
             return web.json_response({"error": "notice too large"}, status=413)
-        body = await request.read()
-        try:
-            event = await provider.parse_notice(request.headers, body)
-        except InvalidNotice as error:
-            log.warning("refused %s notice from %s: %s", provider.name, request.remote, error)
-            return web.json_response({"error": "invalid notice"}, status=400)
-        try:
-            notices = await self.daifu.settlements.receive(event)
-        except UnknownCheckout:
-            log.warning("%s notice for unknown checkout %s", provider.name, event.checkout_ref)
-            return web.json_response({"error": "unknown checkout"}, status=404)
+        body = await request.content.read(MAX_NOTICE_BYTES + 1)
+        if len(body) > MAX_NOTICE_BYTES:
+            return web.json_response({"error": "notice too large"}, status=413)
+        reply, notices = await self.daifu.notices.receive(name, request.headers, body, remote=request.remote)
         if notices:
             await self.update_queue.put(ProviderNotices(tuple(notices)))
-        return web.json_response({"received": True})
+        return web.Response(status=reply.status, text=reply.body, content_type=reply.content_type)

@@ -1,0 +1,91 @@
+"""Closing orders: cancelled by an admin or the shop's API, or expired. Closing an order closes its
+requests (cards edited, holds released, chip-ins refunded) and its checkouts at the providers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from sqlmodel import col, select, update
+
+from payments.base import CheckoutRef, PaymentError, PaymentProvider
+from services.money import Money
+from services.notices import Notice
+from services.order_states import move
+from services.orders import Orders
+from services.pay_requests import PayRequests
+from storage.database import Database
+from storage.models import OrderStatus, Payment, PaymentStatus, PayRequest, RequestStatus
+
+log = logging.getLogger(__name__)
+
+
+class OrderNotCancellable(Exception):
+    def __init__(self, status: OrderStatus) -> None:
+        super().__init__(status.value)
+        self.status = status
+
+
+class OrderClosing:
+    def __init__(
+        self, db: Database, orders: Orders, requests: PayRequests, providers: Mapping[str, PaymentProvider]
+    ) -> None:
+        self.db = db
+        self.orders = orders
+        self.requests = requests
+        self.providers = providers
+
+    async def cancel(self, order_id: int, *, actor_id: int | None) -> list[Notice]:
+        async with self.db.transaction() as session:
+            moved = await move(session, order_id, OrderStatus.CANCELLED, actor_id=actor_id)
+        if not moved.done:
+            raise OrderNotCancellable(moved.status)
+        return await self._close_dependents(order_id, RequestStatus.CANCELLED, actor_id)
+
+    async def expire_due(self) -> list[Notice]:
+        notices: list[Notice] = []
+        for order_id in await self.orders.expire_due():
+            notices += await self._close_dependents(order_id, RequestStatus.EXPIRED, None)
+        return notices
+
+    async def _close_dependents(self, order_id: int, status: RequestStatus, actor_id: int | None) -> list[Notice]:
+        async with self.db.transaction() as session:
+            request_ids = (
+                await session.exec(
+                    select(PayRequest.id).where(
+                        PayRequest.order_id == order_id, PayRequest.status == RequestStatus.OPEN
+                    )
+                )
+            ).all()
+            attempts = list(
+                (
+                    await session.exec(
+                        select(Payment).where(Payment.order_id == order_id, Payment.status == PaymentStatus.PENDING)
+                    )
+                ).all()
+            )
+            # A checkout that completes anyway after this is refunded (settlement sees the order closed).
+            await session.exec(
+                update(Payment)
+                .where(col(Payment.order_id) == order_id, col(Payment.status) == PaymentStatus.PENDING)
+                .values(status=PaymentStatus.DECLINED)
+            )
+        notices: list[Notice] = []
+        for request_id in request_ids:
+            assert request_id is not None
+            notices += await self.requests.close(request_id, status, actor_id=actor_id)
+        for attempt in attempts:
+            provider = self.providers.get(attempt.provider)
+            if provider is None:
+                continue
+            try:
+                await provider.close(
+                    CheckoutRef(
+                        attempt.checkout_ref,
+                        attempt.provider_checkout_id,
+                        Money(attempt.amount_minor, attempt.currency),
+                    )
+                )
+            except PaymentError as error:
+                log.warning("could not close %s checkout %s: %s", attempt.provider, attempt.checkout_ref, error)
+        return notices

@@ -1,0 +1,75 @@
+"""Reconciliation: ask providers about checkouts that stayed pending too long (a notice may have been lost),
+and apply what they say through the same idempotent path as a notice."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from sqlmodel import col, select
+
+from payments.base import CheckoutRef, PaymentError, PaymentProvider
+from services.money import Money
+from services.notices import Notice
+from services.provider_health import ProviderHealthLog
+from services.settlement import Settlements
+from storage.database import Database
+from storage.models import Payment, PaymentStatus, utcnow
+
+log = logging.getLogger(__name__)
+# Checkouts older than this are not asked about any more: every provider here has closed them by then.
+GIVE_UP_AFTER = timedelta(days=8)
+BATCH = 100
+
+
+class Reconciler:
+    def __init__(
+        self,
+        db: Database,
+        providers: Mapping[str, PaymentProvider],
+        settlements: Settlements,
+        health: ProviderHealthLog,
+        *,
+        after: timedelta,
+    ) -> None:
+        self.db = db
+        self.providers = providers
+        self.settlements = settlements
+        self.health = health
+        self.after = after
+
+    async def run(self) -> list[Notice]:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            pending = list(
+                (
+                    await session.exec(
+                        select(Payment)
+                        .where(
+                            Payment.status == PaymentStatus.PENDING,
+                            col(Payment.created_at) <= now - self.after,
+                            col(Payment.created_at) > now - GIVE_UP_AFTER,
+                            col(Payment.provider).in_(list(self.providers)),
+                        )
+                        .order_by(col(Payment.created_at))
+                        .limit(BATCH)
+                    )
+                ).all()
+            )
+        notices: list[Notice] = []
+        for attempt in pending:
+            provider = self.providers[attempt.provider]
+            checkout = CheckoutRef(
+                attempt.checkout_ref, attempt.provider_checkout_id, Money(attempt.amount_minor, attempt.currency)
+            )
+            try:
+                event = await provider.query(checkout)
+            except PaymentError as error:
+                await self.health.record(attempt.provider, ok=False, error=str(error))
+                continue
+            await self.health.record(attempt.provider, ok=True)
+            if event is not None:
+                log.info("reconciliation found %s for checkout %s", event.outcome.value, attempt.checkout_ref)
+                notices += await self.settlements.receive(event)
+        return notices
