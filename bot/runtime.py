@@ -124,6 +124,11 @@ class Runtime:
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+        for provider in self.daifu.providers.values():
+            # Providers holding an HTTP session (Stripe's client, the aiohttp ones) close it here.
+            closer = getattr(provider, "aclose", None)
+            if closer is not None:
+                await closer()
         await self.db.dispose()
 
 

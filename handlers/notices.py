@@ -80,7 +80,8 @@ async def _send_receipt(context: DaifuContext, daifu: Daifu, order: Order, payme
 
 async def _tell_admins(context: DaifuContext, daifu: Daifu, order: Order, payment: Payment, for_name: str) -> None:
     payer = await payer_display_name(daifu, payment)
-    refundable = payment.provider in ("stars", "sandbox")
+    # Telegram card payments are refunded at the provider, never through the bot.
+    refundable = payment.provider != "telegram"
     for admin_id in daifu.rules.admin_ids:
         locale = await daifu.users.locale_of(admin_id)
         _ = gettext_for(locale)

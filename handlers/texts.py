@@ -81,6 +81,9 @@ def method_label(provider: str, price: Money, locale: str, _: Gettext) -> str:
         "telegram": _("Pay by card ({amount})"),
         "stars": _("Pay with Stars ({amount})"),
         "sandbox": _("Pay on the sandbox page ({amount})"),
+        "stripe": _("Pay by card on Stripe ({amount})"),
+        "wechatpay": _("Pay with WeChat Pay ({amount})"),
+        "alipay": _("Pay with Alipay ({amount})"),
     }
     return labels.get(provider, provider).format(amount=format_money(price, locale))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from payments.base import PaymentProvider
+from services.api_keys import ApiKeys
 from services.checkout import Checkouts
 from services.config import ShopRules
 from services.order_closing import OrderClosing
@@ -33,3 +34,4 @@ class Daifu:
         self.health = ProviderHealthLog(db)
         self.reconciler = Reconciler(db, providers, self.settlements, self.health, after=rules.reconcile_after)
         self.closing = OrderClosing(db, self.orders, self.requests, providers)
+        self.api_keys = ApiKeys(db)

@@ -1,0 +1,83 @@
+"""API keys for shops: made for a shop by name, shown once, kept only as a hash, revocable by prefix."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select, update
+
+from storage.database import Database
+from storage.models import ApiKey, Shop, utcnow
+
+KEY_PREFIX = "dfk_"
+PREFIX_LENGTH = 12  # "dfk_" and 8 characters: enough to tell keys apart in a list, useless to an attacker
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    key: str  # shown to the shop once, never stored
+    prefix: str
+    shop: Shop
+    callback_secret: str  # signs the callbacks to this shop (see README)
+
+
+class ApiKeys:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def shop_named(self, name: str) -> Shop:
+        """The shop with this name, created (with its callback secret) on first use."""
+        name = " ".join(name.split())[:128]
+        try:
+            async with self.db.transaction() as session:
+                shop = (await session.exec(select(Shop).where(Shop.name == name))).first()
+                if shop is None:
+                    shop = Shop(name=name)
+                if not shop.callback_secret:
+                    shop.callback_secret = "whsec_" + secrets.token_urlsafe(32)
+                session.add(shop)
+                await session.flush()
+                return shop
+        except IntegrityError:  # made by another worker at the same moment
+            async with self.db.transaction() as session:
+                return (await session.exec(select(Shop).where(Shop.name == name))).one()
+
+    async def create(self, shop_name: str, *, created_by: int | None) -> NewKey:
+        shop = await self.shop_named(shop_name)
+        assert shop.id is not None and shop.callback_secret is not None
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        async with self.db.transaction() as session:
+            session.add(
+                ApiKey(shop_id=shop.id, prefix=key[:PREFIX_LENGTH], key_hash=hash_key(key), created_by=created_by)
+            )
+        return NewKey(key, key[:PREFIX_LENGTH], shop, shop.callback_secret)
+
+    async def revoke(self, prefix: str) -> bool:
+        async with self.db.transaction() as session:
+            done = await session.exec(
+                update(ApiKey)
+                .where(col(ApiKey.prefix) == prefix, col(ApiKey.revoked_at).is_(None))
+                .values(revoked_at=utcnow())
+            )
+        return done.rowcount == 1
+
+    async def shop_for(self, key: str) -> Shop | None:
+        """The shop a presented key belongs to, if the key is known and not revoked."""
+        if not key.startswith(KEY_PREFIX):
+            return None
+        async with self.db.transaction() as session:
+            row = (
+                await session.exec(
+                    select(Shop)
+                    .join(ApiKey, ApiKey.shop_id == Shop.id)  # type: ignore[arg-type]
+                    .where(ApiKey.key_hash == hash_key(key), col(ApiKey.revoked_at).is_(None))
+                )
+            ).first()
+        return row
