@@ -56,7 +56,7 @@ async def start(update: Update, context: DaifuContext) -> None:
     text = order_card(order, daifu.rules.shop_name, locale, _)
     if not buttons:
         text += "\n\n" + _("No payment method can take this currency right now. Please contact the shop.")
-    else:
+    elif order.payforme_allowed:
         buttons.append(
             [
                 InlineKeyboardButton(_("Ask a friend to pay"), callback_data=ask_button_data("one", order.token)),

@@ -105,4 +105,5 @@ def request_refusal(refusal: RequestRefused, locale: str, _: Gettext) -> str:
         RequestRefusal.PAID: _("This request has already been paid. Thank you!"),
         RequestRefusal.BAD_AMOUNT: _("That amount does not fit: more than zero, and no more than what is left."),
         RequestRefusal.NOT_REQUESTER: _("Only the person who asked can do that."),
+        RequestRefusal.NOT_ALLOWED: _("The shop does not allow asking friends to pay for this order."),
     }[refusal.why]

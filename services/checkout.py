@@ -69,13 +69,19 @@ class Checkouts:
         return price if provider.accepts(price.currency) else None
 
     def methods_for(self, order: Order) -> list[str]:
-        return [name for name in self.providers if self.price_in(order, name) is not None]
+        """The enabled providers that can take this order, limited to those the shop allowed for it."""
+        allowed = set(order.allowed_methods.split(",")) if order.allowed_methods else None
+        return [
+            name
+            for name in self.providers
+            if (allowed is None or name in allowed) and self.price_in(order, name) is not None
+        ]
 
     async def start(self, token: str, provider_name: str, *, payer_id: int) -> Checkout:
         """Open a checkout attempt for the order; the order becomes pending."""
         order = await self.orders.payable(token)
         price = self.price_in(order, provider_name)
-        if price is None:
+        if price is None or provider_name not in self.methods_for(order):
             raise MethodUnavailable(provider_name)
         return await self.open_attempt(order, provider_name, price, payer_id=payer_id)
 

@@ -63,6 +63,7 @@ class RequestRefusal(StrEnum):
     HELD = "held"  # another friend is paying right now
     BAD_AMOUNT = "bad_amount"  # a chip-in of nothing, or of more than is left
     NOT_REQUESTER = "not_requester"
+    NOT_ALLOWED = "not_allowed"  # the shop switched pay-for-me off for this order
 
 
 class RequestRefused(Exception):
@@ -157,6 +158,8 @@ class PayRequests:
         """Turn an open order into a request; refused when the person already has too many open ones."""
         order = await self.orders.payable(order_token)
         assert order.id is not None
+        if not order.payforme_allowed:
+            raise RequestRefused(RequestRefusal.NOT_ALLOWED)
         now = utcnow()
         async with self.db.transaction() as session:
             # Lock the requester's row so that two asks at once cannot both slip under the limit.

@@ -8,8 +8,10 @@ import pytest
 from sqlmodel import func, select, update
 
 from bot.emulator.errors import PaymentRefused
+from services.checkout import MethodUnavailable
 from services.order_states import move
-from storage.models import Order, OrderStatus, utcnow
+from services.pay_requests import RequestRefused
+from storage.models import Order, OrderStatus, RequestMode, utcnow
 from tests.harness import BOT_USERNAME, RunningShop
 
 
@@ -93,3 +95,20 @@ async def test_tapping_an_old_card_of_a_paid_order(shop: RunningShop) -> None:
 
     assert "already been paid" in answer["text"]
     assert not emu.calls_to("sendInvoice")[1:]  # no second invoice was sent
+
+
+async def test_an_order_offers_only_what_the_shop_allowed_for_it(shop: RunningShop) -> None:
+    token = await shop.new_link("/newlink 5 USD Flowers")
+    async with shop.daifu.db.transaction() as session:
+        await session.exec(
+            update(Order).where(Order.token == token).values(allowed_methods="sandbox", payforme_allowed=False)  # type: ignore[arg-type]
+        )
+    await shop.emu.open_link(shop.alice, f"https://t.me/{BOT_USERNAME}?start={token}")
+    card = await shop.emu.next_bot_message(shop.alice)
+    labels = [button["text"] for row in card["reply_markup"]["inline_keyboard"] for button in row]
+    assert labels == ["Pay on the sandbox page ($5.00)"]
+    # A hand-made tap on a method the shop left out is refused.
+    with pytest.raises(MethodUnavailable):
+        await shop.daifu.checkouts.start(token, "telegram", payer_id=shop.alice.id)
+    with pytest.raises(RequestRefused):
+        await shop.daifu.requests.ask(token, shop.alice.id, mode=RequestMode.SINGLE)
