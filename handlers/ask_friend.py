@@ -5,7 +5,6 @@ The draft lives in user_data, which the SQLModel persistence keeps, so a restart
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from telegram import (
@@ -16,10 +15,10 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
-from telegram.warnings import PTBUserWarning
 
 from handlers.common import esc, speak
 from handlers.context import DaifuContext
+from handlers.conversations import persistent_conversation
 from handlers.texts import request_refusal, unpayable, when
 from services.i18n import Gettext
 from services.links import deep_link, qr_png
@@ -176,24 +175,16 @@ async def stale_step(update: Update, context: DaifuContext) -> None:
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
-    with warnings.catch_warnings():
-        # Tracked per chat and user rather than per message: one draft request per person at a time.
-        warnings.simplefilter("ignore", PTBUserWarning)
-        conversation = ConversationHandler(
-            entry_points=[CallbackQueryHandler(start_asking, pattern=f"^{ENTRY}:(one|split):")],
-            states={
-                SHARES: [CallbackQueryHandler(got_shares, pattern=f"^{STEP}:n:[0-9]+$")],
-                NOTE: [
-                    MessageHandler(filters.TEXT & ~filters.COMMAND, got_note),
-                    CallbackQueryHandler(got_note, pattern=f"^{STEP}:skip$"),
-                ],
-            },
-            fallbacks=[
-                CallbackQueryHandler(cancel, pattern=f"^{STEP}:cancel$"),
-                CommandHandler("cancel", cancel),
+    conversation = persistent_conversation(
+        "ask_friend",
+        entry_points=[CallbackQueryHandler(start_asking, pattern=f"^{ENTRY}:(one|split):")],
+        states={
+            SHARES: [CallbackQueryHandler(got_shares, pattern=f"^{STEP}:n:[0-9]+$")],
+            NOTE: [
+                MessageHandler(filters.TEXT & ~filters.COMMAND, got_note),
+                CallbackQueryHandler(got_note, pattern=f"^{STEP}:skip$"),
             ],
-            name="ask_friend",
-            persistent=True,
-            allow_reentry=True,
-        )
+        },
+        fallbacks=[CallbackQueryHandler(cancel, pattern=f"^{STEP}:cancel$"), CommandHandler("cancel", cancel)],
+    )
     return [conversation, CallbackQueryHandler(stale_step, pattern=f"^{STEP}:")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -15,10 +14,10 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from handlers.common import esc, speak
 from handlers.context import DaifuContext
+from handlers.conversations import persistent_conversation
 from handlers.request_cards import refresh_cards
 from handlers.send_checkout import send_checkout
 from handlers.texts import bad_amount, method_label, request_refusal, when
@@ -222,17 +221,12 @@ async def got_amount(update: Update, context: DaifuContext) -> int:
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
-    with warnings.catch_warnings():
-        # Tracked per chat and user: one typed amount per friend at a time.
-        warnings.simplefilter("ignore", PTBUserWarning)
-        typed_amount = ConversationHandler(
-            entry_points=[CallbackQueryHandler(ask_amount, pattern=f"^{OTHER_AMOUNT}:[01]:")],
-            states={TYPED_AMOUNT: [MessageHandler(filters.TEXT & ~filters.COMMAND, got_amount)]},
-            fallbacks=[CommandHandler("cancel", cancel_amount)],
-            name="chip_in_amount",
-            persistent=True,
-            allow_reentry=True,
-        )
+    typed_amount = persistent_conversation(
+        "chip_in_amount",
+        entry_points=[CallbackQueryHandler(ask_amount, pattern=f"^{OTHER_AMOUNT}:[01]:")],
+        states={TYPED_AMOUNT: [MessageHandler(filters.TEXT & ~filters.COMMAND, got_amount)]},
+        fallbacks=[CommandHandler("cancel", cancel_amount)],
+    )
     return [
         typed_amount,
         CallbackQueryHandler(choose_part, pattern=f"^{CHOOSE_PART}:[0-9]+:[01]:"),

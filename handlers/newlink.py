@@ -7,7 +7,6 @@ state is persisted (storage.persistence), so a bot restarted mid-way carries on 
 
 from __future__ import annotations
 
-import warnings
 from decimal import Decimal
 from typing import Any
 
@@ -21,10 +20,10 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from handlers.common import admin_only, esc, order_price, speak
 from handlers.context import DaifuContext
+from handlers.conversations import persistent_conversation
 from handlers.texts import bad_amount
 from services.i18n import Gettext
 from services.links import deep_link, qr_png
@@ -219,27 +218,18 @@ async def stale_button(update: Update, context: DaifuContext) -> None:
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     text = filters.TEXT & ~filters.COMMAND
-    with warnings.catch_warnings():
-        # PTB warns that with per_message=False callback queries are tracked per chat and user, not per
-        # message: exactly what a one-admin-at-a-time guided flow wants.
-        warnings.simplefilter("ignore", PTBUserWarning)
-        conversation = ConversationHandler(
-            entry_points=[CommandHandler("newlink", newlink)],
-            states={
-                AMOUNT: [MessageHandler(text, got_amount)],
-                CURRENCY: [
-                    CallbackQueryHandler(got_currency, pattern=f"^{PREFIX}:cur:"),
-                    MessageHandler(text, got_currency),
-                ],
-                TITLE: [MessageHandler(text, got_title)],
-                CONFIRM: [CallbackQueryHandler(confirm, pattern=f"^{PREFIX}:ok$")],
-            },
-            fallbacks=[
-                CallbackQueryHandler(cancel, pattern=f"^{PREFIX}:cancel$"),
-                CommandHandler("cancel", cancel),
+    conversation = persistent_conversation(
+        "newlink",
+        entry_points=[CommandHandler("newlink", newlink)],
+        states={
+            AMOUNT: [MessageHandler(text, got_amount)],
+            CURRENCY: [
+                CallbackQueryHandler(got_currency, pattern=f"^{PREFIX}:cur:"),
+                MessageHandler(text, got_currency),
             ],
-            name="newlink",
-            persistent=True,
-            allow_reentry=True,
-        )
+            TITLE: [MessageHandler(text, got_title)],
+            CONFIRM: [CallbackQueryHandler(confirm, pattern=f"^{PREFIX}:ok$")],
+        },
+        fallbacks=[CallbackQueryHandler(cancel, pattern=f"^{PREFIX}:cancel$"), CommandHandler("cancel", cancel)],
+    )
     return [conversation, CallbackQueryHandler(stale_button, pattern=f"^{PREFIX}:")]
