@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import logging
 import signal
 from dataclasses import dataclass
@@ -92,8 +93,13 @@ class Runtime:
         attach(application, daifu)
         return cls(settings, db, application, daifu)
 
-    async def start(self, *, poll_timeout: int = 10) -> None:
-        """Start PTB (initialise, handlers, polling) and the web server."""
+    async def start(
+        self, *, poll_timeout: int = 10, extra_web: Callable[[web.Application], None] | None = None
+    ) -> None:
+        """Start PTB (initialise, handlers, polling) and the web server.
+
+        extra_web may add routes to the web application before it starts (the playground does).
+        """
         await self.application.initialize()
         await self.application.start()
         assert self.application.updater is not None
@@ -106,6 +112,8 @@ class Runtime:
             self.application.update_queue,
             lambda: self.application.bot.username,
         )
+        if extra_web is not None:
+            extra_web(web_app)
         self.web_runner = web.AppRunner(web_app, access_log=None)
         await self.web_runner.setup()
         await web.TCPSite(self.web_runner, self.settings.web_host, self.settings.web_port).start()
