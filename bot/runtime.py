@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -13,15 +13,18 @@ from aiohttp import web
 from bot.settings import Settings
 from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, build_application
 from bot.web.server import build_web_app
+from bot.webhook import LAST_GROUP, TelegramWebhook
 from handlers.context import attach
 from payments.registry import ProviderConfig, build_providers
 from services.config import ShopRules
 from services.daifu import Daifu
+from services.update_inbox import UpdateInbox
 from storage.database import Database
 from storage.migrate import upgrade_to_head
 from storage.secrets import get_or_create_secret
 
 log = logging.getLogger(__name__)
+INBOX_RECOVERY_SECONDS = 30
 
 
 def shop_rules(settings: Settings) -> ShopRules:
@@ -102,16 +105,19 @@ class Runtime:
         """
         await self.application.initialize()
         await self.application.start()
-        assert self.application.updater is not None
-        # Pending updates are never dropped: among them may be payments.
-        await self.application.updater.start_polling(
-            poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
-        )
         web_app = build_web_app(
             self.daifu,
             self.application.update_queue,
             lambda: self.application.bot.username,
         )
+        if self.settings.run_mode == "webhook":
+            await self._receive_by_webhook(web_app)
+        else:
+            assert self.application.updater is not None
+            # Pending updates are never dropped: among them may be payments.
+            await self.application.updater.start_polling(
+                poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+            )
         if extra_web is not None:
             extra_web(web_app)
         self.web_runner = web.AppRunner(web_app, access_log=None)
@@ -121,6 +127,29 @@ class Runtime:
             "daifu is running as @%s; web side at %s",
             self.application.bot.username,
             self.settings.public_base_url,
+        )
+
+    async def _receive_by_webhook(self, web_app: web.Application) -> None:
+        secret = (
+            self.settings.webhook_secret.get_secret_value()
+            if self.settings.webhook_secret
+            else await get_or_create_secret(self.db, "webhook_secret")
+        )
+        webhook = TelegramWebhook(self.application, UpdateInbox(self.db), secret)
+        web_app.add_routes(webhook.routes(self.settings.webhook_path))
+        self.application.add_handler(webhook.done_marker(), group=LAST_GROUP)
+        if self.application.job_queue is not None:
+
+            async def recover(_context: object) -> None:
+                await webhook.requeue_unfinished()
+
+            self.application.job_queue.run_repeating(recover, interval=INBOX_RECOVERY_SECONDS, first=1)
+        # Pending updates are never dropped: among them may be payments.
+        await self.application.bot.set_webhook(
+            url=self.settings.public_base_url + self.settings.webhook_path,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
         )
 
     async def stop(self) -> None:

@@ -9,7 +9,9 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 
 from bot.settings import Settings
 from handlers import (
+    admin_commands,
     ask_friend,
+    callback_job,
     checkout,
     friend_pays,
     help,
@@ -59,11 +61,15 @@ def build_application(settings: Settings, db: Database) -> DaifuApplication:
     )
     if settings.rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter())  # type: ignore[arg-type]
+    if settings.run_mode == "webhook":
+        # Updates come in through daifu's own web server (bot.webhook), not PTB's updater.
+        builder = builder.updater(None)
     application: DaifuApplication = builder.build()
     features = (start, help, newlink, ask_friend, checkout, friend_pays, inline_share, my_orders, my_requests)
-    for feature in (*features, language, refunds, thanks, notices):
+    for feature in (*features, language, refunds, thanks, notices, admin_commands):
         application.add_handlers(feature.handlers())
     application.add_error_handler(on_error)
     if application.job_queue is not None:
         application.job_queue.run_repeating(housekeeping, interval=INTERVAL_SECONDS, first=5)
+        callback_job.schedule(application.job_queue)
     return application

@@ -271,6 +271,25 @@ class CallbackDelivery(SQLModel, table=True):
     __table_args__ = (Index("ix_callback_deliveries_due", "delivered_at", "next_attempt_at"),)
 
 
+class TelegramUpdate(SQLModel, table=True):
+    """The inbox of Telegram updates received by webhook: each is applied once, and none is lost.
+
+    A row is written before the update is handled and marked done after; an update that arrives again
+    (Telegram retries after a time-out) finds its row and is dropped, and one a crashed worker never
+    finished is picked up again by the recovery job.
+    """
+
+    __tablename__ = "telegram_updates"
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    done_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    leased_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+    __table_args__ = (Index("ix_telegram_updates_done_received", "done_at", "received_at"),)
+
+
 class OrderEvent(SQLModel, table=True):
     """Append-only history of an order: what happened, who did it."""
 

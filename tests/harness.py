@@ -13,6 +13,7 @@ from bot.emulator.state import User
 from bot.runtime import Runtime
 from bot.settings import Settings
 from services.daifu import Daifu
+from storage.database import Database
 
 BOT_USERNAME = "daifu_bot"
 
@@ -22,6 +23,7 @@ class RunningShop:
 
     def __init__(self, emu: BotApiEmulator, database_url: str, port: int, **settings: Any) -> None:
         self.emu = emu
+        emu.world.allow_http_webhooks = True  # webhook-mode tests serve the bot on plain loopback HTTP
         self.admin: User = emu.add_user("Ada", username="ada_admin", language_code="en")
         self.alice: User = emu.add_user("Alice", username="alice", language_code="en")
         self.bob: User = emu.add_user("Bob", username="bob", language_code="en")
@@ -61,6 +63,15 @@ class RunningShop:
         if self.runtime is not None:
             await self.runtime.stop()
             self.runtime = None
+
+    @asynccontextmanager
+    async def daifu_db(self) -> AsyncIterator[Database]:
+        """The shop's database while the bot is stopped."""
+        db = Database(self.settings.database_url)
+        try:
+            yield db
+        finally:
+            await db.dispose()
 
     async def restart(self) -> None:
         await self.stop()

@@ -49,7 +49,10 @@ Reading back::
     emu.subscribe(callback)          # callback(event) on message/edit/delete/chat_action/callback_answer
     emu.set_flood_limit(chat, max_messages, per_seconds=1.0)   # 429 "retry after N"; None turns it off
 
-Not emulated: webhook delivery (setWebhook is only recorded), shipping queries, media other than
+Webhooks: once the bot calls setWebhook, ``emu.webhooks`` POSTs each update to it (with the secret token
+header) until the bot answers 2xx; ``emu.world.allow_http_webhooks = True`` lets a test use plain HTTP, and
+``await emu.webhooks.post(update)`` sends an update again, as Telegram does after a time-out.
+Not emulated: shipping queries, media other than
 photos and documents, downloading URLs the bot passes as files.
 """
 

@@ -71,20 +71,27 @@ async def get_updates(w: World, p: Params) -> Any:
         await w.notifier.wait(remaining)
 
 
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
 async def set_webhook(w: World, p: Params) -> Any:
     url = p.get_str("url") or ""
     if not url:
         w.webhook = None
         return True
-    if not url.startswith("https://"):
+    if not url.startswith("https://") and not (w.allow_http_webhooks and url.startswith("http://")):
         raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+    secret = p.get_str("secret_token") or ""
+    if secret and not SECRET_TOKEN.fullmatch(secret):
+        raise bad_request("bad webhook: secret token contains unallowed characters")
     if p.get_bool("drop_pending_updates"):
         w.updates.drop_all()
     allowed = p.get_json("allowed_updates")
     if isinstance(allowed, list):
         w.updates.allowed_updates = [str(kind) for kind in allowed]
-    # Stored so getWebhookInfo and tests can see it; the emulator does not push updates to webhooks.
-    w.webhook = {"url": url, "max_connections": p.get_int("max_connections") or 40}
+    # The emulator's WebhookPusher delivers to it while it is set.
+    w.webhook = {"url": url, "max_connections": p.get_int("max_connections") or 40, "secret_token": secret}
+    w.notifier.notify()
     return True
 
 

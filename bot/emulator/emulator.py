@@ -13,6 +13,7 @@ from aiohttp import web
 from .people import ChatRef, MessageRef, People
 from .server import build_app
 from .state import Chat, FloodLimit, Subscriber, World
+from .webhook_pusher import WebhookPusher
 
 
 class BotApiEmulator(People):
@@ -31,6 +32,7 @@ class BotApiEmulator(People):
             World(token, bot_username, bot_name, supports_inline_queries=supports_inline_queries, clock=clock)
         )
         self._runner: web.AppRunner | None = None
+        self.webhooks = WebhookPusher(self.world)
         self.base_url = ""
         self.base_file_url = ""
 
@@ -52,6 +54,7 @@ class BotApiEmulator(People):
         site = web.TCPSite(runner, host, port)
         await site.start()
         self._runner = runner
+        self.webhooks.start()
         bound_host, bound_port = runner.addresses[0][:2]
         netloc = f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
         self.base_url = f"http://{netloc}/bot"
@@ -61,6 +64,7 @@ class BotApiEmulator(People):
         # Pending long polls end at once instead of holding the shutdown for their timeout.
         self.world.stopping = True
         self.world.notifier.notify()
+        await self.webhooks.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

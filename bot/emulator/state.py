@@ -198,6 +198,8 @@ class World:
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.default_menu_button: dict[str, Any] = {"type": "commands"}
         self.webhook: dict[str, Any] | None = None
+        # Telegram insists on HTTPS webhooks; a test server on loopback has no certificate.
+        self.allow_http_webhooks = False
         self.poller: object | None = None
         self.stopping = False
         self.flood: dict[int, FloodLimit] = {}

@@ -1,0 +1,81 @@
+"""The inbox of Telegram updates received by webhook: each applied once, none lost across a crash."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, delete, select, update
+
+from storage.database import Database
+from storage.models import TelegramUpdate, utcnow
+
+# An update not done this long after it arrived is taken to be lost with a crashed worker.
+RECOVER_AFTER = timedelta(seconds=30)
+# Telegram stops retrying after a day; done rows older than that can never be duplicated any more.
+KEEP_DONE = timedelta(days=2)
+
+
+class UpdateInbox:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def accept(self, update_id: int, payload: dict[str, Any]) -> bool:
+        """Write the update down before handling it; False if it was received before (a retry)."""
+        try:
+            async with self.db.transaction() as session:
+                session.add(TelegramUpdate(update_id=update_id, payload=json.dumps(payload)))
+        except IntegrityError:
+            return False
+        return True
+
+    async def done(self, update_id: int) -> None:
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(TelegramUpdate).where(col(TelegramUpdate.update_id) == update_id).values(done_at=utcnow())
+            )
+
+    async def unfinished(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Updates a worker received but never finished, each claimed for this worker for a while."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            stale = (
+                await session.exec(
+                    select(TelegramUpdate.update_id)
+                    .where(
+                        col(TelegramUpdate.done_at).is_(None),
+                        col(TelegramUpdate.received_at) <= now - RECOVER_AFTER,
+                        (col(TelegramUpdate.leased_until).is_(None)) | (col(TelegramUpdate.leased_until) <= now),
+                    )
+                    .order_by(col(TelegramUpdate.update_id))
+                    .limit(limit)
+                )
+            ).all()
+        recovered = []
+        for update_id in stale:
+            async with self.db.transaction() as session:
+                # The lease makes sure only one worker takes each of them up again.
+                claimed = await session.exec(
+                    update(TelegramUpdate)
+                    .where(
+                        col(TelegramUpdate.update_id) == update_id,
+                        col(TelegramUpdate.done_at).is_(None),
+                        (col(TelegramUpdate.leased_until).is_(None)) | (col(TelegramUpdate.leased_until) <= now),
+                    )
+                    .values(leased_until=now + RECOVER_AFTER)
+                )
+                if claimed.rowcount == 1:
+                    row = await session.get(TelegramUpdate, update_id)
+                    assert row is not None
+                    recovered.append(json.loads(row.payload))
+        return recovered
+
+    async def forget_old(self) -> None:
+        async with self.db.transaction() as session:
+            await session.exec(
+                delete(TelegramUpdate).where(
+                    col(TelegramUpdate.done_at).is_not(None), col(TelegramUpdate.done_at) < utcnow() - KEEP_DONE
+                )
+            )
