@@ -109,6 +109,7 @@ class Runtime:
             self.daifu,
             self.application.update_queue,
             lambda: self.application.bot.username,
+            self.application.bot.get_me,
         )
         if self.settings.run_mode == "webhook":
             await self._receive_by_webhook(web_app)

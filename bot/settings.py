@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     rate_limiter: bool = True
     persistence_interval_seconds: float = Field(default=5, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from handlers.start import PAY_PREFIX
 from handlers.texts import pre_checkout_refusal, unpayable
 from payments.telegram_invoice import event_from_successful_payment
 from services.checkout import MethodUnavailable
+from services.metrics import PRE_CHECKOUT_SECONDS
 from services.orders import OrderNotPayable
 from services.settlement import UnknownCheckout
 
@@ -45,16 +46,17 @@ async def pre_checkout(update: Update, context: DaifuContext) -> None:
     query = update.pre_checkout_query
     if query is None:
         return
-    # A friend paying an invoice in a group may never have written to the bot: learn their name first.
-    _locale, _ = await speak(update, context)
-    refusal = await context.daifu.checkouts.pre_checkout(
-        query.invoice_payload, query.currency, query.total_amount, payer_id=query.from_user.id
-    )
-    if refusal is None:
-        await query.answer(ok=True)
-        return
-    log.info("pre-checkout refused (%s) for payload %s", refusal.value, query.invoice_payload)
-    await query.answer(ok=False, error_message=pre_checkout_refusal(refusal, _))
+    with PRE_CHECKOUT_SECONDS.time():  # Telegram gives up after 10 s: this is the figure to watch
+        # A friend paying an invoice in a group may never have written to the bot: learn their name first.
+        _locale, _ = await speak(update, context)
+        refusal = await context.daifu.checkouts.pre_checkout(
+            query.invoice_payload, query.currency, query.total_amount, payer_id=query.from_user.id
+        )
+        if refusal is None:
+            await query.answer(ok=True)
+            return
+        log.info("pre-checkout refused (%s) for payload %s", refusal.value, query.invoice_payload)
+        await query.answer(ok=False, error_message=pre_checkout_refusal(refusal, _))
 
 
 async def successful_payment(update: Update, context: DaifuContext) -> None:

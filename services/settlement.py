@@ -19,6 +19,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from payments.base import ChargeOutcome, NotSupported, PaymentError, PaymentEvent, PaymentProvider, RefundRequest
 from services.callback_outbox import enqueue_callback
+from services.log_context import about
+from services.metrics import PAYMENTS
 from services.money import Money
 from services.notices import (
     ChippedIn,
@@ -80,6 +82,12 @@ class Settlements:
     async def receive(self, event: PaymentEvent) -> list[Notice]:
         """Apply the event, give back money the order could not take, and say who must be told what."""
         settlement = await self.apply(event)
+        PAYMENTS.labels(event.provider, settlement.applied.value).inc()
+        request = settlement.request
+        with about(order_id=settlement.order.id, request_id=request.id if request else None):
+            return await self._follow_up(settlement)
+
+    async def _follow_up(self, settlement: Settlement) -> list[Notice]:
         request = settlement.request
         if settlement.applied == Applied.CREDITED and settlement.payment:
             if request is not None and request.status == RequestStatus.OPEN:

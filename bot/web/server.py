@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.web.health import HealthEndpoints
 from bot.web.landing import LandingPages
 from bot.web.notify import NotifyEndpoints
 from bot.web.request_page import RequestPages
 from bot.web.sandbox_checkout import SandboxCheckoutPages
+from bot.web.shop_api import ShopApi
 from payments.sandbox import SandboxGateway
 from services.daifu import Daifu
 
@@ -20,13 +22,18 @@ async def home(_request: web.Request) -> web.Response:
 
 
 def build_web_app(
-    daifu: Daifu, update_queue: asyncio.Queue[object], bot_username: Callable[[], str]
+    daifu: Daifu,
+    update_queue: asyncio.Queue[object],
+    bot_username: Callable[[], str],
+    bot_api_reachable: Callable[[], Awaitable[object]],
 ) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     app.router.add_get("/", home)
+    app.add_routes(HealthEndpoints(daifu, bot_api_reachable).routes())
     app.add_routes(LandingPages(daifu, bot_username).routes())
     app.add_routes(NotifyEndpoints(daifu, update_queue).routes())
     app.add_routes(RequestPages(daifu, update_queue).routes())
+    app.add_routes(ShopApi(daifu, update_queue, bot_username).routes())
     gateway = daifu.providers.get("sandbox")
     if isinstance(gateway, SandboxGateway):
         app.add_routes(SandboxCheckoutPages(daifu, gateway).routes())

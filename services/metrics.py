@@ -1,0 +1,25 @@
+"""The figures daifu exposes at /metrics (Prometheus): defined once here, observed where things happen."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+UPDATES = Counter("daifu_updates_total", "Telegram updates handled, by type", ["type"], registry=REGISTRY)
+HANDLER_SECONDS = Histogram(
+    "daifu_update_seconds",
+    "Time to handle one Telegram update, all handlers",
+    ["type"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+PRE_CHECKOUT_SECONDS = Histogram(
+    "daifu_pre_checkout_answer_seconds",
+    "Time from receiving a pre-checkout query to answering it (Telegram allows 10 s)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+PAYMENTS = Counter(
+    "daifu_payments_total", "Payments applied, by provider and outcome", ["provider", "outcome"], registry=REGISTRY
+)
