@@ -24,6 +24,7 @@ from handlers import (
     refunds,
     start,
     thanks,
+    update_metrics,
 )
 from handlers.context import DaifuContext
 from handlers.errors import on_error
@@ -68,6 +69,8 @@ def build_application(settings: Settings, db: Database) -> DaifuApplication:
     features = (start, help, newlink, ask_friend, checkout, friend_pays, inline_share, my_orders, my_requests)
     for feature in (*features, language, refunds, thanks, notices, admin_commands):
         application.add_handlers(feature.handlers())
+    for group, handler in update_metrics.grouped_handlers():
+        application.add_handler(handler, group=group)
     application.add_error_handler(on_error)
     if application.job_queue is not None:
         application.job_queue.run_repeating(housekeeping, interval=INTERVAL_SECONDS, first=5)

@@ -13,7 +13,8 @@ from handlers.context import DaifuContext
 from handlers.notices import deliver
 from handlers.send_checkout import send_checkout
 from handlers.start import PAY_PREFIX
-from handlers.texts import pre_checkout_refusal, unpayable
+from handlers.texts import pre_checkout_refusal, provider_down, unpayable
+from payments.base import PaymentError
 from payments.telegram_invoice import event_from_successful_payment
 from services.checkout import MethodUnavailable
 from services.metrics import PRE_CHECKOUT_SECONDS
@@ -36,6 +37,10 @@ async def choose_method(update: Update, context: DaifuContext) -> None:
         return
     except MethodUnavailable:
         await query.answer(_("That payment method is not available for this order any more."), show_alert=True)
+        return
+    except PaymentError:
+        log.exception("could not open a %s checkout for order %s", provider, token)
+        await query.answer(provider_down(_), show_alert=True)
         return
     await query.answer()
     # Checkouts happen in the private chat, whatever chat the tap came from.

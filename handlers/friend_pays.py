@@ -20,7 +20,8 @@ from handlers.context import DaifuContext
 from handlers.conversations import persistent_conversation
 from handlers.request_cards import refresh_cards
 from handlers.send_checkout import send_checkout
-from handlers.texts import bad_amount, method_label, request_refusal, when
+from handlers.texts import bad_amount, method_label, provider_down, request_refusal, when
+from payments.base import PaymentError
 from services.checkout import MethodUnavailable
 from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
@@ -154,6 +155,9 @@ async def pay(update: Update, context: DaifuContext) -> None:
         return
     except MethodUnavailable:
         await query.answer(_("That payment method is not available for this order any more."), show_alert=True)
+        return
+    except PaymentError:
+        await query.answer(provider_down(_), show_alert=True)
         return
     await query.answer()
     await send_checkout(context, user.id, checkout, _)

@@ -23,6 +23,7 @@ def help_text(_: Gettext) -> str:
             _("/language - choose English or Chinese"),
             _("/help - this message"),
             _("Shop admins: /newlink - create a checkout link (e.g. /newlink 12.50 USD Coffee beans)"),
+            _("Shop admins: /stats, /order, /orders, /refund, /cancel, /export, /providers, /apikey"),
         ]
     )
 

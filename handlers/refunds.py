@@ -10,6 +10,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.notices import REFUND_PREFIX, deliver
+from handlers.texts import provider_down
+from payments.base import PaymentError
 from services.notices import ReturnReason
 from services.settlement import RefundRefused
 
@@ -46,6 +48,9 @@ async def refund_button(update: Update, context: DaifuContext) -> None:
         )
     except RefundRefused:
         await query.answer(_("This payment cannot be refunded (it may already be refunded)."), show_alert=True)
+        return
+    except PaymentError:
+        await query.answer(provider_down(_), show_alert=True)
         return
     await query.answer(_("Refunded."))
     await query.edit_message_reply_markup(None)

@@ -39,6 +39,10 @@ def pre_checkout_refusal(why: PreCheckoutRefusal, _: Gettext) -> str:
     }[why]
 
 
+def provider_down(_: Gettext) -> str:
+    return _("The payment service is not answering right now. Nothing was charged; please try again in a minute.")
+
+
 def bad_amount(error: InvalidAmount, _: Gettext) -> str:
     return {
         AmountProblem.NOT_A_NUMBER: _("That is not an amount. Send a number such as 12.50."),

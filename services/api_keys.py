@@ -59,12 +59,12 @@ class ApiKeys:
             )
         return NewKey(key, key[:PREFIX_LENGTH], shop, shop.callback_secret)
 
-    async def revoke(self, prefix: str) -> bool:
+    async def revoke(self, prefix: str, *, revoked_by: int | None) -> bool:
         async with self.db.transaction() as session:
             done = await session.exec(
                 update(ApiKey)
                 .where(col(ApiKey.prefix) == prefix, col(ApiKey.revoked_at).is_(None))
-                .values(revoked_at=utcnow())
+                .values(revoked_at=utcnow(), revoked_by=revoked_by)
             )
         return done.rowcount == 1
 

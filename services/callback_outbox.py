@@ -55,7 +55,7 @@ async def enqueue_callback(session: AsyncSession, order_id: int, kind: str) -> N
             "id": order.id,
             "token": order.token,
             "external_id": order.external_id,
-            "status": order.status.value,
+            "status": OrderStatus(order.status).value,
             "title": order.title,
             "amount_minor": order.amount_minor,
             "currency": order.currency,

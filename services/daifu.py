@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from payments.base import PaymentProvider
+from services.admin_reports import AdminReports
 from services.api_keys import ApiKeys
 from services.checkout import Checkouts
 from services.config import ShopRules
@@ -15,6 +16,7 @@ from services.provider_health import ProviderHealthLog
 from services.provider_notices import NoticeDesk
 from services.reconcile import Reconciler
 from services.settlement import Settlements
+from services.shop_orders import ShopOrders
 from services.users import Users
 from storage.database import Database
 
@@ -35,3 +37,5 @@ class Daifu:
         self.reconciler = Reconciler(db, providers, self.settlements, self.health, after=rules.reconcile_after)
         self.closing = OrderClosing(db, self.orders, self.requests, providers)
         self.api_keys = ApiKeys(db)
+        self.admin_reports = AdminReports(db)
+        self.shop_orders = ShopOrders(db, rules, self.checkouts, self.settlements, self.closing)

@@ -146,11 +146,15 @@ class Settlements:
 
             request = await session.get(PayRequest, attempt.request_id) if attempt.request_id else None
             if event.outcome == ChargeOutcome.DECLINED:
-                await session.exec(
+                declined = await session.exec(
                     update(Payment)
                     .where(col(Payment.id) == attempt.id, col(Payment.status) == PaymentStatus.PENDING)
                     .values(status=PaymentStatus.DECLINED)
                 )
+                if declined.rowcount != 1:
+                    # Paid, refunded or closed already: a late decline (events arrive out of order; closing
+                    # a checkout makes the provider report it expired) is old news.
+                    return Settlement(Applied.IGNORED, order, attempt)
                 if request is not None:
                     # Whoever declined was paying: let the next friend try at once.
                     await session.exec(
@@ -164,12 +168,17 @@ class Settlements:
                 return Settlement(Applied.IGNORED, order, attempt)
 
             payer_id = int(event.payer_ref) if event.payer_ref else attempt.payer_id
+            # What the attempt asked for, read before the claim below rewrites the row's amount.
+            asked = Money(attempt.amount_minor, attempt.currency)
             charge_values = {
                 "status": PaymentStatus.SUCCEEDED,
                 "provider_ref": event.charge_ref,
                 "provider_charge_ref": event.extra.get("provider_charge_ref"),
                 "settled_at": now,
                 "payer_id": payer_id,
+                # What was actually charged: a refund gives back this, never what was asked for.
+                "amount_minor": event.amount.minor,
+                "currency": event.amount.currency,
             }
             claimed = await session.exec(
                 update(Payment)
@@ -188,8 +197,6 @@ class Settlements:
                     order_id=order.id,
                     provider=event.provider,
                     checkout_ref=new_token(),
-                    amount_minor=event.amount.minor,
-                    currency=event.amount.currency,
                     **charge_values,  # type: ignore[arg-type]
                 )
                 session.add(extra)
@@ -198,7 +205,7 @@ class Settlements:
                 charge_id = extra.id
 
             reason: ReturnReason | None = None
-            if event.amount != Money(attempt.amount_minor, attempt.currency):
+            if event.amount != asked:
                 reason = ReturnReason.AMOUNT_MISMATCH
             elif request is not None:
                 reason = await self._credit_request(session, request, order, attempt, charge_id, payer_id)
@@ -228,6 +235,10 @@ class Settlements:
         session: AsyncSession, order: Order, charge_id: int, payer_id: int | None, provider: str
     ) -> ReturnReason | None:
         assert order.id is not None
+        # Credited before the move, so the order.paid callback written inside it lists this charge;
+        # taken back below if the order could not be paid.
+        credit = update(Payment).where(col(Payment.id) == charge_id)
+        await session.exec(credit.values(credited=True))
         moved = await move(
             session,
             order.id,
@@ -239,6 +250,7 @@ class Settlements:
         )
         if moved.done:
             return None
+        await session.exec(credit.values(credited=False))
         if moved.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
             return ReturnReason.ALREADY_PAID
         return ReturnReason.ORDER_CLOSED

@@ -81,6 +81,7 @@ class ApiKey(SQLModel, table=True):
     created_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    revoked_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class Order(SQLModel, table=True):
@@ -111,6 +112,7 @@ class Order(SQLModel, table=True):
         Index("ix_orders_status_expires_at", "status", "expires_at"),
         Index("ix_orders_created_by", "created_by"),
         Index("ix_orders_shop_created", "shop_id", "created_at"),
+        Index("ix_orders_created_at_id", "created_at", "id"),
         Index("ix_orders_paid_at", "paid_at"),
         UniqueConstraint("shop_id", "idempotency_key", name="uq_orders_shop_idempotency_key"),
     )
@@ -154,6 +156,7 @@ class Payment(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("provider", "provider_ref", name="uq_payments_provider_ref"),
         Index("ix_payments_payer_id", "payer_id"),
+        Index("ix_payments_settled_at", "settled_at"),
     )
 
 
@@ -181,6 +184,7 @@ class PayRequest(SQLModel, table=True):
     hold_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
     __table_args__ = (
+        Index("ix_pay_requests_created_at", "created_at"),
         Index("ix_pay_requests_status_expires_at", "status", "expires_at"),
         Index("ix_pay_requests_requester_status", "requester_id", "status"),
     )
@@ -212,7 +216,7 @@ class Refund(SQLModel, table=True):
     reason: str = Field(max_length=32)
     provider_refund_ref: str | None = Field(default=None, max_length=255)
     actor_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
 
 
 class ProviderNotice(SQLModel, table=True):

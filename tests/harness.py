@@ -73,6 +73,12 @@ class RunningShop:
         finally:
             await db.dispose()
 
+    async def run_housekeeping(self) -> None:
+        """Run the periodic job (expiry, reminders, reconciliation, callbacks) now instead of waiting."""
+        assert self.runtime is not None and self.runtime.application.job_queue is not None
+        (job,) = self.runtime.application.job_queue.get_jobs_by_name("housekeeping")
+        await job.run(self.runtime.application)
+
     async def restart(self) -> None:
         await self.stop()
         await self.start()

@@ -31,7 +31,10 @@ class NotifyEndpoints:
             return web.json_response({"error": "unknown provider"}, status=404)
         if (request.content_length or 0) > MAX_NOTICE_BYTES:
             return web.json_response({"error": "notice too large"}, status=413)
-        body = await request.content.read(MAX_NOTICE_BYTES + 1)
+        try:
+            body = await request.read()  # bounded by the application's client_max_size
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": "notice too large"}, status=413)
         if len(body) > MAX_NOTICE_BYTES:
             return web.json_response({"error": "notice too large"}, status=413)
         reply, notices = await self.daifu.notices.receive(name, request.headers, body, remote=request.remote)

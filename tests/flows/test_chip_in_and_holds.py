@@ -83,7 +83,7 @@ async def test_an_expired_split_gives_every_part_back(shop: RunningShop) -> None
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
     await shop.restart()  # the expiry is found again after a restart
-    await shop.runtime.application.job_queue.jobs()[0].run(shop.runtime.application)  # type: ignore[union-attr]
+    await shop.run_housekeeping()
 
     for friend in (shop.bob, shop.carol):
         refund = await shop.told(friend, "has been refunded")

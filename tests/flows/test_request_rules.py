@@ -13,11 +13,6 @@ from tests.flows.payforme_steps import ask_friend, current, open_order, open_req
 from tests.harness import RunningShop
 
 
-async def run_housekeeping(shop: RunningShop) -> None:
-    assert shop.runtime is not None and shop.runtime.application.job_queue is not None
-    await shop.runtime.application.job_queue.jobs()[0].run(shop.runtime.application)
-
-
 async def pay_by_sandbox(shop: RunningShop, friend, request: str) -> None:  # type: ignore[no-untyped-def]
     emu = shop.emu
     await emu.click(friend, await open_request(shop, friend, request), "sandbox")
@@ -41,8 +36,8 @@ async def test_requests_list_reminder_and_thanks(shop: RunningShop) -> None:
         await session.exec(
             update(PayRequest).where(col(PayRequest.token) == first).values(expires_at=utcnow() + timedelta(minutes=30))
         )
-    await run_housekeeping(shop)
-    await run_housekeeping(shop)
+    await shop.run_housekeeping()
+    await shop.run_housekeeping()
     await shop.told(alice, "still open and expires")
     assert shop.times_told(alice, "still open and expires") == 1
 

@@ -8,11 +8,9 @@ Create Date: 2026-11-25 09:39:10.973992
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 import storage.types
-
 
 revision: str = "71d988671bc5"
 down_revision: str | None = "7ed66a721911"

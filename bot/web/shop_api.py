@@ -1,0 +1,330 @@
+"""The shop HTTP API under /api/v1: JSON in and out, a Bearer API key per shop.
+
+A thin layer: it authenticates, caps and parses bodies, and renders orders; services.shop_orders decides.
+Every error is `{"error": {"code": ..., "message": ...}}` with a stable code (README, and the OpenAPI
+document at /api/v1/openapi.json).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from bot.web.openapi import AMOUNT_MINOR_MAX, openapi_document
+from handlers.notices import ProviderNotices
+from services.daifu import Daifu
+from services.links import deep_link
+from services.notices import Notice
+from services.shop_orders import (
+    IDEMPOTENCY_KEY_MAX,
+    MAX_TTL,
+    MIN_TTL,
+    OrderRequest,
+    Problem,
+    RefundOutcome,
+    ShopOrder,
+    ShopOrderError,
+    request_hash,
+)
+from storage.models import OrderStatus, Shop
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/api/v1"
+MAX_BODY_BYTES = 16 * 1024  # an order is a few hundred bytes; anything near this is a mistake or an attack
+STATUS_OF = {
+    Problem.BAD_REQUEST: 400,
+    Problem.INVALID_AMOUNT: 400,
+    Problem.UNKNOWN_CURRENCY: 400,
+    Problem.NO_PAYMENT_METHOD: 400,
+    Problem.NOT_FOUND: 404,
+    Problem.CONFLICT: 409,
+    Problem.IDEMPOTENCY_CONFLICT: 409,
+    Problem.NOT_REFUNDABLE: 409,
+    Problem.PROVIDER_ERROR: 502,
+}
+# Which error code a badly typed field earns; any other field is a plain bad_request.
+FIELD_PROBLEM = {"amount_minor": Problem.INVALID_AMOUNT, "currency": Problem.UNKNOWN_CURRENCY}
+
+
+def _text(value: str) -> str:
+    # PostgreSQL text holds neither NUL nor lone surrogates; refuse them here rather than fail in the database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+
+
+class NewOrderBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    amount_minor: int = Field(gt=0, le=AMOUNT_MINOR_MAX)
+    currency: Text = Field(max_length=16)
+    title: Text = Field(min_length=1, max_length=32)
+    description: Text = Field(default="", max_length=255)
+    external_id: Text | None = Field(default=None, min_length=1, max_length=128)
+    callback_url: Text | None = Field(default=None, max_length=2048)
+    expires_in_seconds: int | None = Field(
+        default=None, ge=int(MIN_TTL.total_seconds()), le=int(MAX_TTL.total_seconds())
+    )
+    expires_at: AwareDatetime | None = None
+    allowed_methods: list[Text] | None = Field(default=None, min_length=1, max_length=16)
+    payforme_allowed: bool = True
+
+
+class NewRefundBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    amount_minor: int | None = Field(default=None, gt=0, le=AMOUNT_MINOR_MAX)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+def _printable_ascii(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
+def _validation_problem(error: ValidationError) -> ApiError:
+    first = error.errors(include_input=False, include_url=False)[0]
+    location = [str(part) for part in first["loc"]]
+    name = location[0] if location else ""
+    if first["type"] == "extra_forbidden":
+        message = f"unknown field {name!r}"
+    elif first["type"] == "missing":
+        message = f"{name} is required"
+    elif first["type"] == "json_invalid" or not name:
+        message = "the body must be a JSON object"
+    else:
+        message = f"{'.'.join(location)}: {first['msg']}"
+    return ApiError(400, FIELD_PROBLEM.get(name, Problem.BAD_REQUEST).value, message)
+
+
+async def _read_body(request: web.Request) -> bytes:
+    """The raw body, refused with 413 past MAX_BODY_BYTES whatever the Content-Length claims."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise ApiError(413, "too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
+    body = bytearray()
+    while chunk := await request.content.read(MAX_BODY_BYTES + 1 - len(body)):
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiError(413, "too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
+    return bytes(body)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "bad_request", "the body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON object")
+    return data
+
+
+def _order_id(request: web.Request) -> int:
+    text = request.match_info["id"]
+    # Not a number is as unknown as a number nobody has: 404 either way, so ids reveal nothing.
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        raise ApiError(404, "not_found", "no such order")
+    return int(text)
+
+
+LIST_QUERY = frozenset({"status", "limit", "cursor"})
+Handler = Callable[[web.Request, Shop], Awaitable[web.Response]]
+
+
+class ShopApi:
+    def __init__(self, daifu: Daifu, update_queue: asyncio.Queue[object], bot_username: Callable[[], str]) -> None:
+        self.daifu = daifu
+        self.update_queue = update_queue
+        self.bot_username = bot_username
+        self.orders = daifu.shop_orders
+        self.document = openapi_document(daifu.rules.public_base_url, list(daifu.providers))
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(f"{PREFIX}/openapi.json", self.openapi),
+            web.post(f"{PREFIX}/orders", self._api(self.create)),
+            web.get(f"{PREFIX}/orders", self._api(self.list_orders, query=LIST_QUERY)),
+            web.get(f"{PREFIX}/orders/{{id}}", self._api(self.read)),
+            web.post(f"{PREFIX}/orders/{{id}}/cancel", self._api(self.cancel)),
+            web.post(f"{PREFIX}/orders/{{id}}/refunds", self._api(self.refund)),
+        ]
+
+    def _api(
+        self, handler: Handler, *, query: frozenset[str] = frozenset()
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """Authenticate, then run the handler; refusals become JSON errors with their stable code."""
+
+        async def endpoint(request: web.Request) -> web.Response:
+            try:
+                shop = await self._shop(request)
+                unknown = sorted(set(request.query) - query)
+                if unknown:  # a misspelt filter must not silently list everything
+                    raise ApiError(400, "bad_request", f"unknown query parameter {unknown[0]!r}")
+                return await handler(request, shop)
+            except ApiError as error:
+                return error_response(error.status, error.code, error.message)
+            except ShopOrderError as error:
+                return error_response(STATUS_OF[error.problem], error.problem.value, error.message)
+            except Exception:
+                log.exception("shop API %s %s failed", request.method, request.path)
+                return error_response(500, "internal", "something went wrong on our side; it has been logged")
+
+        return endpoint
+
+    async def _shop(self, request: web.Request) -> Shop:
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key or not _printable_ascii(key):
+            raise ApiError(401, "not_allowed", "send your API key as 'Authorization: Bearer <key>'")
+        shop = await self.daifu.api_keys.shop_for(key)
+        if shop is None:
+            raise ApiError(401, "not_allowed", "this API key is unknown or revoked")
+        return shop
+
+    # -- endpoints -------------------------------------------------------------------------------------
+
+    async def openapi(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.document)
+
+    async def create(self, request: web.Request, shop: Shop) -> web.Response:
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not _printable_ascii(key):
+            raise ApiError(400, "bad_request", "send an Idempotency-Key header: 1 to 255 printable ASCII characters")
+        raw = await _read_body(request)
+        fingerprint = request_hash(_json_object(raw))
+        try:
+            body = NewOrderBody.model_validate_json(raw)
+        except ValidationError as error:
+            raise _validation_problem(error) from None
+        assert shop.id is not None
+        created = await self.orders.create(
+            shop.id,
+            key,
+            OrderRequest(**body.model_dump()),
+            fingerprint,
+        )
+        if created.replayed:
+            return web.json_response(self.render(created.order), headers={"Idempotent-Replayed": "true"})
+        return web.json_response(self.render(created.order), status=201)
+
+    async def read(self, request: web.Request, shop: Shop) -> web.Response:
+        assert shop.id is not None
+        return web.json_response(self.render(await self.orders.get(shop.id, _order_id(request))))
+
+    async def list_orders(self, request: web.Request, shop: Shop) -> web.Response:
+        query = request.query
+        status = query.get("status")
+        if status is not None and status not in {known.value for known in OrderStatus}:
+            raise ApiError(400, "bad_request", f"status must be one of: {', '.join(OrderStatus)}")
+        limit_text = query.get("limit", "20")
+        if not (limit_text.isascii() and limit_text.isdigit()) or len(limit_text) > 3:
+            raise ApiError(400, "bad_request", "limit must be a whole number from 1 to 100")
+        assert shop.id is not None
+        page = await self.orders.page(
+            shop.id,
+            status=OrderStatus(status) if status is not None else None,
+            limit=int(limit_text),
+            cursor=query.get("cursor") or None,
+        )
+        return web.json_response(
+            {"orders": [self.render(view) for view in page.orders], "next_cursor": page.next_cursor}
+        )
+
+    async def cancel(self, request: web.Request, shop: Shop) -> web.Response:
+        assert shop.id is not None
+        view, notices = await self.orders.cancel(shop.id, _order_id(request))
+        await self._tell(notices)
+        return web.json_response(self.render(view))
+
+    async def refund(self, request: web.Request, shop: Shop) -> web.Response:
+        order_id = _order_id(request)
+        raw = await _read_body(request)
+        amount_minor = None
+        if raw.strip():
+            _json_object(raw)
+            try:
+                amount_minor = NewRefundBody.model_validate_json(raw).amount_minor
+            except ValidationError as error:
+                raise _validation_problem(error) from None
+        assert shop.id is not None
+        outcome = await self.orders.refund(shop.id, order_id, amount_minor)
+        await self._tell(list(outcome.returned))
+        return web.json_response(self.render_refund(outcome), status=201)
+
+    async def _tell(self, notices: list[Notice]) -> None:
+        # Payers and requesters hear of it in the chat, the same way as after a provider's notice.
+        if notices:
+            await self.update_queue.put(ProviderNotices(tuple(notices)))
+
+    # -- rendering -------------------------------------------------------------------------------------
+
+    def render(self, view: ShopOrder) -> dict[str, Any]:
+        order = view.order
+        landing = self.daifu.rules.landing_url(order.token)
+        return {
+            "id": order.id,
+            "token": order.token,
+            "status": view.status.value,
+            "title": order.title,
+            "description": order.description,
+            "external_id": order.external_id,
+            "amount_minor": order.amount_minor,
+            "currency": order.currency,
+            "amounts": {
+                "paid": [{"amount_minor": c.amount_minor, "currency": c.currency} for c in view.charges],
+                "refunded": [
+                    {"amount_minor": c.refunded_minor, "currency": c.currency} for c in view.charges if c.refunded_minor
+                ],
+            },
+            "allowed_methods": order.allowed_methods.split(",") if order.allowed_methods else None,
+            "payforme_allowed": order.payforme_allowed,
+            "callback_url": order.callback_url,
+            "created_at": order.created_at.isoformat(),
+            "expires_at": order.expires_at.isoformat(),
+            "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+            "deep_link": deep_link(self.bot_username(), order.token),
+            "landing_url": landing,
+            "qr_png_url": f"{landing}/qr.png",
+            "qr_svg_url": f"{landing}/qr.svg",
+        }
+
+    def render_refund(self, outcome: RefundOutcome) -> dict[str, Any]:
+        return {
+            "status": "owed" if outcome.owed else "done",
+            "refunds": [
+                {
+                    "payment_id": notice.payment.id,
+                    "provider": notice.payment.provider,
+                    "amount_minor": notice.amount.minor,
+                    "currency": notice.amount.currency,
+                    "status": "owed" if notice.owed else "done",
+                }
+                for notice in outcome.returned
+            ],
+            "order": self.render(outcome.order),
+        }

@@ -1,0 +1,66 @@
+"""/cancel <order>: an admin closes an unpaid order; its requests close too and any chip-ins go back.
+
+daifu.closing.cancel does the work and logs it in the order's events with the admin's id; the notices it
+returns redraw the request cards and tell the friends whose chip-ins were refunded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import BaseHandler, CommandHandler
+
+from handlers.admin_common import named_order
+from handlers.common import admin_only, esc, speak
+from handlers.context import DaifuContext
+from handlers.notices import deliver
+from services.i18n import Gettext
+from services.notices import PaymentReturned, RequestClosed
+from services.order_closing import OrderNotCancellable
+from services.order_states import PAYABLE
+from storage.models import Order, OrderStatus, utcnow
+
+
+def refusal(order: Order, status: OrderStatus, _: Gettext) -> str:
+    text = {
+        OrderStatus.PAID: _("Order #{number} is paid and cannot be cancelled. /refund {number} gives the money back."),
+        OrderStatus.REFUNDED: _("Order #{number} was paid and refunded; there is nothing to cancel."),
+        OrderStatus.CANCELLED: _("Order #{number} is already cancelled."),
+        OrderStatus.EXPIRED: _("Order #{number} has expired; there is nothing to cancel."),
+    }.get(status, _("Order #{number} cannot be cancelled now."))
+    return text.format(number=order.id)
+
+
+async def cancel_order(update: Update, context: DaifuContext) -> None:
+    _locale, _ = await speak(update, context)
+    message = update.effective_message
+    if message is None or update.effective_user is None or not await admin_only(update, context, _):
+        return
+    order = await named_order(update, context, _, _("Usage: /cancel ORDER (its number or the token of its link)"))
+    if order is None:
+        return
+    assert order.id is not None
+    if order.status in PAYABLE and order.expires_at <= utcnow():
+        # Past its time but not yet swept by the expiry job: for shoppers it is expired already.
+        await message.reply_text(refusal(order, OrderStatus.EXPIRED, _))
+        return
+    try:
+        notices = await context.daifu.closing.cancel(order.id, actor_id=update.effective_user.id)
+    except OrderNotCancellable as refused:
+        await message.reply_text(refusal(order, refused.status, _))
+        return
+    requests = sum(isinstance(notice, RequestClosed) for notice in notices)
+    returned = sum(isinstance(notice, PaymentReturned) for notice in notices)
+    lines = [_("🚫 Cancelled order #{number}, <b>{title}</b>.").format(number=order.id, title=esc(order.title))]
+    if requests:
+        lines.append(_("Pay-for-me requests closed: {count}").format(count=requests))
+    if returned:
+        lines.append(_("Chip-ins given back to friends: {count}").format(count=returned))
+    await message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
+    await deliver(context, notices)
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [CommandHandler("cancel", cancel_order)]

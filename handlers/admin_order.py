@@ -1,0 +1,191 @@
+"""/order <number or token>: one order's whole story for an admin: payments, refunds, requests, callbacks, events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CommandHandler
+
+from handlers.admin_common import clipped, named_order, person, reply_long, reports
+from handlers.common import admin_only, esc, order_price, speak
+from handlers.context import DaifuContext
+from handlers.texts import status_name, when
+from services.admin_reports import OrderDossier
+from services.i18n import Gettext
+from services.money import Money, format_money
+from services.notices import ReturnReason
+from storage.models import CallbackDelivery, Payment, PaymentStatus, PayRequest, Refund, RequestMode, RequestStatus
+
+
+def payment_status(status: PaymentStatus, _: Gettext) -> str:
+    return {
+        PaymentStatus.PENDING: _("checkout open"),
+        PaymentStatus.SUCCEEDED: _("succeeded"),
+        PaymentStatus.DECLINED: _("declined"),
+        PaymentStatus.REFUNDED: _("refunded"),
+        PaymentStatus.REFUND_OWED: _("refund owed"),
+    }[status]
+
+
+def request_status(status: RequestStatus, _: Gettext) -> str:
+    return {
+        RequestStatus.OPEN: _("open"),
+        RequestStatus.PAID: _("paid"),
+        RequestStatus.CANCELLED: _("cancelled"),
+        RequestStatus.EXPIRED: _("expired"),
+    }[status]
+
+
+def refund_status(status: str, _: Gettext) -> str:
+    known = {
+        "done": _("done"),
+        "owed": _("owed: to make at the provider"),
+        "pending": _("in progress"),
+        "failed": _("failed"),
+    }
+    return known.get(status, status)
+
+
+def refund_reason(reason: str, _: Gettext) -> str:
+    known: dict[str, str] = {
+        ReturnReason.SHOP_REFUND: _("refunded by the shop"),
+        ReturnReason.ALREADY_PAID: _("someone else had paid"),
+        ReturnReason.ORDER_CLOSED: _("the order was closed"),
+        ReturnReason.AMOUNT_MISMATCH: _("wrong amount"),
+    }
+    return known.get(reason, reason)
+
+
+def header(dossier: OrderDossier, locale: str, _: Gettext) -> list[str]:
+    order = dossier.order
+    lines = [
+        _("🧾 <b>{title}</b> · order #{number}").format(title=esc(order.title), number=order.id),
+        _("Token: <code>{token}</code>").format(token=order.token),
+        _("Amount: {amount} · Status: {status}").format(
+            amount=order_price(order, locale), status=status_name(order.status, _)
+        ),
+        _("Shop: {shop}").format(shop=esc(dossier.shop_name)),
+    ]
+    if order.external_id:
+        lines.append(_("Shop's own id: {external_id}").format(external_id=esc(order.external_id)))
+    lines.append(
+        _("Created: {time} by {who}").format(
+            time=when(order.created_at, locale), who=person(dossier.names, order.created_by, _("the shop's API"))
+        )
+    )
+    lines.append(_("Expires: {time}").format(time=when(order.expires_at, locale)))
+    if order.paid_at is not None:
+        lines.append(_("Paid: {time}").format(time=when(order.paid_at, locale)))
+    return lines
+
+
+def payment_line(dossier: OrderDossier, payment: Payment, locale: str, _: Gettext) -> str:
+    payer = person(dossier.names, payment.payer_id, esc(payment.payer_name or _("someone on the web page")))
+    line = _("#{number} {provider} · {amount} · {status} · {payer}").format(
+        number=payment.id,
+        provider=payment.provider,
+        amount=format_money(Money(payment.amount_minor, payment.currency), locale),
+        status=payment_status(payment.status, _),
+        payer=payer,
+    )
+    if payment.refunded_minor:
+        given_back = format_money(Money(payment.refunded_minor, payment.currency), locale)
+        line += " · " + _("refunded so far: {amount}").format(amount=given_back)
+    if payment.request_id is not None:
+        line += " · " + _("through request #{number}").format(number=payment.request_id)
+    if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED) and not payment.credited:
+        line += " · " + _("not credited (arrived when the order could not take it)")
+    return "• " + line
+
+
+def refund_line(dossier: OrderDossier, refund: Refund, locale: str, _: Gettext) -> str:
+    return "• " + _("{amount} from payment #{number} · {status} · {why} · by {who} · {time}").format(
+        amount=format_money(Money(refund.amount_minor, refund.currency), locale),
+        number=refund.payment_id,
+        status=refund_status(refund.status, _),
+        why=refund_reason(refund.reason, _),
+        who=person(dossier.names, refund.actor_id, _("daifu itself")),
+        time=when(refund.created_at, locale),
+    )
+
+
+def request_line(dossier: OrderDossier, request: PayRequest, locale: str, _: Gettext) -> str:
+    line = _("#{number} {mode} · {status} · asked by {who} · until {time}").format(
+        number=request.id,
+        mode=_("chip-in") if request.mode == RequestMode.SPLIT else _("one friend pays"),
+        status=request_status(request.status, _),
+        who=person(dossier.names, request.requester_id),
+        time=when(request.expires_at, locale),
+    )
+    if request.covered_minor:
+        covered = format_money(Money(request.covered_minor, dossier.order.currency), locale)
+        line += " · " + _("covered: {amount}").format(amount=covered)
+    if request.holder and request.hold_until is not None and request.status == RequestStatus.OPEN:
+        line += " · " + _("held by {name} until {time}").format(
+            name=esc(request.holder_name or request.holder), time=when(request.hold_until, locale)
+        )
+    return "• " + line
+
+
+def callback_line(callback: CallbackDelivery, locale: str, _: Gettext) -> str:
+    if callback.delivered_at is not None:
+        state = _("delivered {time}").format(time=when(callback.delivered_at, locale))
+    elif callback.attempts:
+        state = _("failing after {attempts} attempts: {error}; next try {time}").format(
+            attempts=callback.attempts,
+            error=clipped(callback.last_error or ""),
+            time=when(callback.next_attempt_at, locale),
+        )
+    else:
+        state = _("waiting for its first attempt")
+    return f"• {esc(callback.kind)} → {esc(callback.url)} · {state}"
+
+
+def detail_text(detail: str) -> str:
+    try:
+        parsed = json.loads(detail)
+    except ValueError:
+        return clipped(detail)
+    if not parsed:
+        return ""
+    return clipped(", ".join(f"{key}={value}" for key, value in parsed.items()) if isinstance(parsed, dict) else detail)
+
+
+def render(dossier: OrderDossier, locale: str, _: Gettext) -> list[str]:
+    lines = header(dossier, locale, _)
+    sections: list[tuple[str, list[str]]] = [
+        (_("<b>Payments</b>"), [payment_line(dossier, p, locale, _) for p in dossier.payments]),
+        (_("<b>Refunds</b>"), [refund_line(dossier, r, locale, _) for r in dossier.refunds]),
+        (_("<b>Pay-for-me requests</b>"), [request_line(dossier, r, locale, _) for r in dossier.requests]),
+        (_("<b>Callbacks to the shop</b>"), [callback_line(c, locale, _) for c in dossier.callbacks]),
+    ]
+    for title, entries in sections:
+        if entries:
+            lines += ["", title, *entries]
+    lines += ["", _("<b>Timeline</b>")]
+    for event in dossier.events:
+        detail = detail_text(event.detail)
+        lines.append(
+            f"• {when(event.created_at, locale)} · <code>{esc(event.kind)}</code> · "
+            + person(dossier.names, event.actor_id, _("daifu itself"))
+            + (f" · {detail}" if detail else "")
+        )
+    return lines
+
+
+async def show_order(update: Update, context: DaifuContext) -> None:
+    locale, _ = await speak(update, context)
+    message = update.effective_message
+    if message is None or not await admin_only(update, context, _):
+        return
+    order = await named_order(update, context, _, _("Usage: /order NUMBER or /order TOKEN"))
+    if order is None:
+        return
+    dossier = await reports(context).dossier(order)
+    await reply_long(message, render(dossier, locale, _))
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [CommandHandler("order", show_order)]

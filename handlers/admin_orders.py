@@ -1,0 +1,118 @@
+"""/orders [status] [text]: every order of the shop, newest first, ten to a page, filtered, for its admins.
+
+A button's callback data holds only which way to turn and the order at the page's edge (keyset paging); the
+filter, which may be longer than Telegram's 64 bytes of callback data, stays in the admin's user_data under a
+short id. A tap on a list whose filter is gone (too old) is answered as out of date.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from handlers.admin_common import NO_PREVIEW, admin_tapped, edit_quietly, reports
+from handlers.common import admin_only, esc, order_price, speak
+from handlers.context import DaifuContext
+from handlers.texts import status_name, when
+from services.admin_reports import OrderFilter, OrderListPage
+from services.i18n import Gettext
+from storage.models import OrderStatus
+
+PREFIX = "ao"
+FILTERS = "admin_order_filters"  # in user_data: filter id -> {"status": ..., "text": ...}
+KEPT_FILTERS = 5  # lists an admin can still page through; older ones are out of date
+TEXT_MAX = 64
+
+
+def parse_filter(args: list[str]) -> OrderFilter:
+    words = list(args)
+    status = None
+    if words and words[0].lower() in {s.value for s in OrderStatus}:
+        status = OrderStatus(words.pop(0).lower())
+    return OrderFilter(status, " ".join(words)[:TEXT_MAX])
+
+
+def remember_filter(context: DaifuContext, where: OrderFilter) -> str:
+    kept: dict[str, dict[str, str | None]] = context.user_data.setdefault(FILTERS, {})  # type: ignore[union-attr]
+    while len(kept) >= KEPT_FILTERS:
+        kept.pop(next(iter(kept)))  # dicts keep insertion order: the oldest goes
+    filter_id = secrets.token_hex(4)
+    kept[filter_id] = {"status": where.status.value if where.status else None, "text": where.text}
+    return filter_id
+
+
+def recall_filter(context: DaifuContext, filter_id: str) -> OrderFilter | None:
+    kept = (context.user_data or {}).get(FILTERS, {})
+    stored = kept.get(filter_id)
+    if stored is None:
+        return None
+    return OrderFilter(OrderStatus(stored["status"]) if stored["status"] else None, stored["text"] or "")
+
+
+def render(
+    page: OrderListPage, where: OrderFilter, filter_id: str, locale: str, _: Gettext
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    title = _("<b>Orders</b>")
+    if where.status is not None:
+        title += " · " + _("status: {status}").format(status=status_name(where.status, _))
+    if where.text:
+        title += " · " + _("search: “{text}”").format(text=esc(where.text))
+    if not page.orders:
+        return title + "\n\n" + _("No orders match."), None
+    lines = [title, ""]
+    for order in page.orders:
+        lines.append(
+            f"#{order.id} · <b>{esc(order.title)}</b> · {order_price(order, locale)} · {status_name(order.status, _)}"
+        )
+        lines.append(f"    {when(order.created_at, locale)} · <code>{order.token}</code>")
+    nav = []
+    if page.has_newer:
+        nav.append(InlineKeyboardButton(_("« Newer"), callback_data=f"{PREFIX}:{filter_id}:n:{page.orders[0].id}"))
+    if page.has_older:
+        nav.append(InlineKeyboardButton(_("Older »"), callback_data=f"{PREFIX}:{filter_id}:o:{page.orders[-1].id}"))
+    return "\n".join(lines), InlineKeyboardMarkup([nav]) if nav else None
+
+
+async def list_orders(update: Update, context: DaifuContext) -> None:
+    locale, _ = await speak(update, context)
+    message = update.effective_message
+    if message is None or not await admin_only(update, context, _):
+        return
+    where = parse_filter(context.args or [])
+    filter_id = remember_filter(context, where)
+    page = await reports(context).list_orders(where)
+    text, markup = render(page, where, filter_id, locale, _)
+    await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW)
+
+
+async def turn_page(update: Update, context: DaifuContext) -> None:
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    locale, _ = await speak(update, context)
+    if not await admin_tapped(update, context, _):
+        return
+    _prefix, filter_id, direction, edge = query.data.split(":")
+    where = recall_filter(context, filter_id)
+    if where is None:
+        await query.answer(_("This list is out of date. Send /orders again."), show_alert=True)
+        await query.edit_message_reply_markup(None)
+        return
+    edge_id = int(edge)
+    page = await reports(context).list_orders(
+        where, older_than=edge_id if direction == "o" else None, newer_than=edge_id if direction == "n" else None
+    )
+    text, markup = render(page, where, filter_id, locale, _)
+    await query.answer()
+    await edit_quietly(update, text, markup)
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [
+        CommandHandler("orders", list_orders),
+        CallbackQueryHandler(turn_page, pattern=f"^{PREFIX}:[0-9a-f]+:[no]:[0-9]+$"),
+    ]

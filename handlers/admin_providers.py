@@ -1,0 +1,68 @@
+"""/providers: each enabled payment provider, how it answered its last call, and the callbacks still owed to shops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import BaseHandler, CommandHandler
+
+from handlers.admin_common import clipped, reports
+from handlers.common import admin_only, esc, speak
+from handlers.context import DaifuContext
+from handlers.texts import when
+from services.admin_reports import OutboxState
+from services.i18n import Gettext
+from storage.models import ProviderHealth
+
+
+def health_line(name: str, health: ProviderHealth | None, locale: str, _: Gettext) -> str:
+    if health is None:
+        return "• " + _("{provider}: no calls yet").format(provider=name)
+    if health.ok:
+        return "• " + _("{provider}: ✅ answered at {time}").format(
+            provider=name, time=when(health.last_call_at, locale)
+        )
+    return "• " + _("{provider}: ❌ failed at {time}: {error}").format(
+        provider=name, time=when(health.last_call_at, locale), error=clipped(health.error or "")
+    )
+
+
+def outbox_lines(outbox: OutboxState, locale: str, _: Gettext) -> list[str]:
+    lines = [
+        _("<b>Callbacks to shops</b>"),
+        _("Waiting to be delivered: {pending}; failing: {failing}").format(
+            pending=outbox.pending, failing=outbox.failing
+        ),
+    ]
+    for delivery in outbox.worst:
+        lines.append(
+            "• "
+            + _("order #{number} {kind} → {url}: {attempts} attempts, last error: {error}; next try {time}").format(
+                number=delivery.order_id,
+                kind=esc(delivery.kind),
+                url=esc(delivery.url),
+                attempts=delivery.attempts,
+                error=clipped(delivery.last_error or ""),
+                time=when(delivery.next_attempt_at, locale),
+            )
+        )
+    return lines
+
+
+async def show_providers(update: Update, context: DaifuContext) -> None:
+    locale, _ = await speak(update, context)
+    message = update.effective_message
+    if message is None or not await admin_only(update, context, _):
+        return
+    daifu = context.daifu
+    health = await daifu.health.all()
+    lines = [_("<b>Payment providers</b>")]
+    lines += [health_line(name, health.get(name), locale, _) for name in daifu.providers]
+    lines += ["", *outbox_lines(await reports(context).outbox(), locale, _)]
+    await message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [CommandHandler("providers", show_providers)]

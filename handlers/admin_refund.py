@@ -1,0 +1,235 @@
+"""/refund <order> [amount]: an admin gives money back through the provider that took it, after confirming.
+
+Without an amount every charge of the order is refunded in turn (a chip-in has several); with one, only an
+order paid in one charge, and the amount is read in that charge's currency. The plan waits in the admin's
+user_data under a one-time id carried by the Yes button, so a second tap (or an old message) refunds nothing.
+Refunds themselves go through daifu.settlements.refund, which never gives back more than was paid and turns a
+card payment made through a provider token into a refund owed.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from handlers.admin_common import admin_tapped, edit_quietly, named_order, reply_long, reports, tapped_text
+from handlers.common import admin_only, esc, speak
+from handlers.context import DaifuContext
+from handlers.notices import deliver, payer_display_name
+from handlers.texts import bad_amount
+from payments.base import PaymentError
+from services.i18n import Gettext
+from services.money import InvalidAmount, Money, format_money, parse_amount
+from services.notices import Notice, PaymentReturned, ReturnReason
+from services.settlement import RefundRefused
+from storage.models import Order, OrderStatus, Payment
+
+log = logging.getLogger(__name__)
+PREFIX = "ar"
+PLANS = "admin_refund_plans"  # in user_data: plan id -> RefundPlan fields
+KEPT_PLANS = 5
+REFUNDED_AT_PROVIDER = frozenset({"telegram"})  # card payments through a provider token: refunds are owed
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPlan:
+    order_id: int
+    payment_id: int | None = None  # None: every charge of the order, all that is left of each
+    minor: int | None = None  # a part of that one charge
+
+
+def left_on(payment: Payment) -> Money:
+    return Money(payment.amount_minor - payment.refunded_minor, payment.currency)
+
+
+async def charge_line(context: DaifuContext, payment: Payment, amount: Money, locale: str, _: Gettext) -> str:
+    line = _("{amount} to {payer} (payment #{number}, {provider})").format(
+        amount=format_money(amount, locale),
+        payer=esc(await payer_display_name(context.daifu, payment) or _("someone on the web page")),
+        number=payment.id,
+        provider=payment.provider,
+    )
+    if payment.provider in REFUNDED_AT_PROVIDER:
+        line += "\n  " + _("a card payment: it will be recorded as owed, and you refund it at the provider")
+    return "• " + line
+
+
+def nothing_to_refund(order: Order, _: Gettext) -> str:
+    if order.status in (OrderStatus.OPEN, OrderStatus.PENDING):
+        text = _("Order #{number} is not paid. /cancel {number} closes it and gives back any chip-ins.")
+    elif order.status == OrderStatus.REFUNDED:
+        text = _("Order #{number} has already been refunded.")
+    else:
+        text = _("Nothing is left to refund on order #{number}.")
+    return text.format(number=order.id)
+
+
+async def plan_part(
+    context: DaifuContext, order: Order, charges: list[Payment], typed: str, locale: str, _: Gettext
+) -> tuple[RefundPlan | None, str]:
+    """A partial refund, if it is possible: the plan, or None and why not."""
+    if len(charges) > 1:
+        lines = [
+            _(
+                "Order #{number} was paid in {count} payments (a chip-in): only an order paid in one payment "
+                "can be refunded in part. Send /refund {number} to refund all of them:"
+            ).format(number=order.id, count=len(charges))
+        ]
+        lines += [await charge_line(context, charge, left_on(charge), locale, _) for charge in charges]
+        return None, "\n".join(lines)
+    charge = charges[0]
+    try:
+        amount = parse_amount(typed, charge.currency)
+    except InvalidAmount as error:
+        return None, bad_amount(error, _)
+    left = left_on(charge)
+    if amount.minor > left.minor:
+        return None, _("That is more than was paid: at most {amount} is left to refund on order #{number}.").format(
+            amount=format_money(left, locale), number=order.id
+        )
+    provider = context.daifu.providers.get(charge.provider)
+    whole = amount.minor == left.minor == charge.amount_minor
+    if not whole and not getattr(provider, "partial_refunds", True):
+        return None, _(
+            "{provider} payments can only be refunded whole: send /refund {number} without an amount."
+        ).format(provider=charge.provider, number=order.id)
+    assert order.id is not None
+    return RefundPlan(order.id, charge.id, amount.minor), ""
+
+
+def keep_plan(context: DaifuContext, plan: RefundPlan) -> str:
+    kept: dict[str, dict[str, int | None]] = context.user_data.setdefault(PLANS, {})  # type: ignore[union-attr]
+    while len(kept) >= KEPT_PLANS:
+        kept.pop(next(iter(kept)))
+    plan_id = secrets.token_hex(4)
+    kept[plan_id] = {"order_id": plan.order_id, "payment_id": plan.payment_id, "minor": plan.minor}
+    return plan_id
+
+
+def take_plan(context: DaifuContext, plan_id: str) -> RefundPlan | None:
+    """The plan behind a button, once: taking it is what makes a second tap harmless."""
+    stored = ((context.user_data or {}).get(PLANS) or {}).pop(plan_id, None)
+    if stored is None:
+        return None
+    return RefundPlan(int(stored["order_id"]), stored["payment_id"], stored["minor"])
+
+
+async def ask_refund(update: Update, context: DaifuContext) -> None:
+    locale, _ = await speak(update, context)
+    message = update.effective_message
+    if message is None or not await admin_only(update, context, _):
+        return
+    usage = _("Usage: /refund ORDER [AMOUNT], for example /refund 12 or /refund 12 2.50")
+    order = await named_order(update, context, _, usage)
+    if order is None:
+        return
+    assert order.id is not None
+    charges = await reports(context).charges_to_refund(order)
+    if not charges:
+        await message.reply_text(nothing_to_refund(order, _))
+        return
+    args = context.args or []
+    plan = RefundPlan(order.id)
+    if len(args) > 1:
+        part, refusal = await plan_part(context, order, charges, args[1], locale, _)
+        if part is None:
+            await message.reply_text(refusal, parse_mode=ParseMode.HTML)
+            return
+        plan = part
+        charges = [charge for charge in charges if charge.id == plan.payment_id]
+    lines = [_("Refund order #{number}, <b>{title}</b>?").format(number=order.id, title=esc(order.title))]
+    for charge in charges:
+        amount = Money(plan.minor, charge.currency) if plan.minor is not None else left_on(charge)
+        lines.append(await charge_line(context, charge, amount, locale, _))
+    lines.append(_("The payers will be told."))
+    plan_id = keep_plan(context, plan)
+    buttons = [
+        InlineKeyboardButton(_("Yes, refund"), callback_data=f"{PREFIX}:y:{plan_id}"),
+        InlineKeyboardButton(_("Keep it"), callback_data=f"{PREFIX}:n:{plan_id}"),
+    ]
+    await reply_long(message, lines, InlineKeyboardMarkup([buttons]))
+
+
+async def carry_out(context: DaifuContext, plan: RefundPlan, admin_id: int, locale: str, _: Gettext) -> list[str]:
+    """Refund what the plan says, charge by charge; tells the payers and admins; returns what happened."""
+    daifu = context.daifu
+    order = await reports(context).find_order(str(plan.order_id))
+    charges = await reports(context).charges_to_refund(order) if order else []
+    if plan.payment_id is not None:
+        charges = [charge for charge in charges if charge.id == plan.payment_id]
+    if order is None or not charges:
+        return [nothing_to_refund(order, _) if order else _("Nothing was refunded.")]
+    notices: list[Notice] = []
+    outcome: list[str] = []
+    for charge in charges:
+        assert charge.id is not None
+        part = Money(plan.minor, charge.currency) if plan.minor is not None else None
+        try:
+            notice = await daifu.settlements.refund(
+                charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=admin_id, amount=part
+            )
+        except RefundRefused as refused:
+            outcome.append(
+                _("Payment #{number} was not refunded: {why}").format(number=charge.id, why=esc(str(refused)))
+            )
+            continue
+        except PaymentError as error:
+            log.warning("refund of payment %s failed at %s: %s", charge.id, charge.provider, error)
+            outcome.append(
+                _("{provider} refused to refund payment #{number}: {why}").format(
+                    provider=charge.provider, number=charge.id, why=esc(str(error))
+                )
+            )
+            continue
+        notices.append(notice)
+        outcome.append(await refunded_line(context, notice, locale, _))
+    await deliver(context, notices)
+    return outcome
+
+
+async def refunded_line(context: DaifuContext, notice: PaymentReturned, locale: str, _: Gettext) -> str:
+    payer = esc(await payer_display_name(context.daifu, notice.payment) or _("someone on the web page"))
+    amount = format_money(notice.amount, locale)
+    if notice.owed:
+        return _(
+            "⚠️ {amount} to {payer} is recorded as owed: refund it yourself at {provider} (the bot cannot refund "
+            "card payments)."
+        ).format(amount=amount, payer=payer, provider=notice.payment.provider)
+    return _("↩️ Refunded {amount} to {payer} through {provider}.").format(
+        amount=amount, payer=payer, provider=notice.payment.provider
+    )
+
+
+async def confirm_refund(update: Update, context: DaifuContext) -> None:
+    query = update.callback_query
+    if query is None or query.data is None or update.effective_user is None:
+        return
+    locale, _ = await speak(update, context)
+    if not await admin_tapped(update, context, _):
+        return
+    _prefix, answer, plan_id = query.data.split(":")
+    plan = take_plan(context, plan_id)
+    if plan is None:
+        await query.answer(_("This refund was already answered or is out of date."), show_alert=True)
+        await query.edit_message_reply_markup(None)
+        return
+    await query.answer()
+    question = tapped_text(update)
+    if answer == "n":
+        await edit_quietly(update, f"{question}\n\n" + _("Nothing was refunded."))
+        return
+    outcome = await carry_out(context, plan, update.effective_user.id, locale, _)
+    await edit_quietly(update, "\n".join([question, "", *outcome]))
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [
+        CommandHandler("refund", ask_refund),
+        CallbackQueryHandler(confirm_refund, pattern=f"^{PREFIX}:[yn]:[0-9a-f]+$"),
+    ]

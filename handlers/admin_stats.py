@@ -1,0 +1,88 @@
+"""/stats [today|7d|30d]: the shop's figures for a period, for its admins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from babel.dates import format_timedelta
+from babel.numbers import format_percent
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import BaseHandler, CommandHandler
+
+from handlers.admin_common import reports
+from handlers.common import admin_only, speak
+from handlers.context import DaifuContext
+from handlers.texts import when
+from services.admin_reports import Period, PeriodStats, Totals, period_start
+from services.i18n import Gettext
+from services.money import Money, format_money
+from storage.models import utcnow
+
+
+def amounts(money: Sequence[Money], locale: str, _: Gettext) -> str:
+    return ", ".join(format_money(part, locale) for part in money) or _("none")
+
+
+def totals(figures: Totals, locale: str, _: Gettext) -> str:
+    return f"{figures.count} · {amounts(figures.amounts, locale, _)}" if figures.count else "0"
+
+
+def share(part: int, whole: int, locale: str) -> str:
+    return format_percent(part / whole, locale=locale) if whole else "-"
+
+
+def render(stats: PeriodStats, period: Period, locale: str, _: Gettext) -> str:
+    title = {Period.TODAY: _("Today"), Period.WEEK: _("Last 7 days"), Period.MONTH: _("Last 30 days")}[period]
+    median = stats.median_time_to_pay
+    lines = [
+        f"📊 <b>{title}</b>",
+        _("Since {time}").format(time=when(stats.since, locale)),
+        "",
+        _("Orders created: {count}").format(count=stats.created),
+        _("Orders paid: {count}").format(count=stats.paid),
+        _("Revenue: {amounts}").format(amounts=amounts(stats.revenue, locale, _)),
+        _("Paid by friends: {friends} ({friends_share}); by the shopper: {shopper} ({shopper_share})").format(
+            friends=stats.paid_by_friends,
+            friends_share=share(stats.paid_by_friends, stats.paid, locale),
+            shopper=stats.paid_by_shopper,
+            shopper_share=share(stats.paid_by_shopper, stats.paid, locale),
+        ),
+        _("Chip-ins: {requests} split requests, {contributions} contributions").format(
+            requests=stats.split_requests, contributions=stats.contributions
+        ),
+        _("Median time from link to payment: {duration}").format(
+            duration=format_timedelta(median, locale=locale) if median is not None else "-"
+        ),
+        _("Refunds: {totals}").format(totals=totals(stats.refunded, locale, _)),
+        _("Refunds owed (to make at the provider): {totals}").format(totals=totals(stats.owed, locale, _)),
+    ]
+    if stats.providers:
+        lines += ["", _("<b>By provider</b> (orders paid in the period)")]
+        for provider, figures in stats.providers.items():
+            lines.append(
+                _("{provider}: {count} paid · {amounts}").format(
+                    provider=provider, count=figures.count, amounts=amounts(figures.amounts, locale, _)
+                )
+            )
+    return "\n".join(lines)
+
+
+async def show_stats(update: Update, context: DaifuContext) -> None:
+    locale, _ = await speak(update, context)
+    message = update.effective_message
+    if message is None or not await admin_only(update, context, _):
+        return
+    try:
+        period = Period(context.args[0].lower()) if context.args else Period.WEEK
+    except ValueError:
+        await message.reply_text(_("Usage: /stats [today|7d|30d] (7d when left out)"))
+        return
+    now = utcnow()
+    stats = await reports(context).stats(period_start(period, now), now)
+    await message.reply_text(render(stats, period, locale, _), parse_mode=ParseMode.HTML)
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [CommandHandler("stats", show_stats)]

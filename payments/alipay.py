@@ -1,0 +1,307 @@
+"""Alipay face-to-face QR payments (当面付, alipay.trade.precreate): the payer scans qr_code with Alipay.
+
+Why the SDK only signs and verifies: python-alipay-sdk 3.4 calls with urllib, which is synchronous (it
+would stall the event loop, and with it every chat), and it calls one of two gateways fixed by its `debug`
+flag (so neither another gateway nor a local test double could be used). Its RSA2 signing and verifying are
+what matters, and they are used as they are: `build_body` and `sign_data` make a signed request,
+`verify(data, signature)` checks a notice, and `_verify_and_return_sync_response` (the SDK's own answer
+check, which its public calls cannot run without urllib) checks an answer. aiohttp makes the calls, against
+ALIPAY_GATEWAY.
+
+A precreated trade does not exist at Alipay until someone scans its code: before that, query and close say
+ACQ.TRADE_NOT_EXIST, so query reports nothing yet and close falls back to alipay.trade.cancel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+import aiohttp
+from alipay import AliPay
+from alipay.exceptions import AliPayException, AliPayValidationError
+
+from payments.base import (
+    Amount,
+    ChargeOutcome,
+    Checkout,
+    CheckoutKind,
+    CheckoutRef,
+    CheckoutRequest,
+    InvalidNotice,
+    NoticeReply,
+    PaymentError,
+    PaymentEvent,
+    ProviderDefaults,
+    Refund,
+    RefundRequest,
+)
+
+log = logging.getLogger(__name__)
+
+CURRENCY = "CNY"  # alipay.trade.* prices in yuan only
+CHINA = timezone(timedelta(hours=8))  # Alipay's clock: timestamps and time_expire are Beijing time
+SUBJECT_CHARS = 256
+TIMEOUT = aiohttp.ClientTimeout(total=10)
+SUCCESS = "10000"
+NOT_FOUND = "ACQ.TRADE_NOT_EXIST"
+
+OUTCOMES = {
+    "TRADE_SUCCESS": ChargeOutcome.SUCCEEDED,
+    "TRADE_FINISHED": ChargeOutcome.SUCCEEDED,  # paid, and past the refund period
+    "TRADE_CLOSED": ChargeOutcome.DECLINED,  # never paid before it timed out or was closed (or fully refunded)
+    "WAIT_BUYER_PAY": ChargeOutcome.PENDING,  # scanned, not paid yet
+}
+
+
+def _yuan(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d}"
+
+
+def _fen(text: str) -> int:
+    """Alipay's "12.50" as 1250; anything else is not an amount Alipay writes."""
+    try:
+        value = Decimal(text) * 100
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {text!r}") from None
+    if value != value.to_integral_value() or value < 0:
+        raise ValueError(f"not an amount in fen: {text!r}")
+    return int(value)
+
+
+def _beijing(moment: datetime) -> str:
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _pem(text: str, label: str) -> str:
+    """Alipay's key tool writes keys as bare base64; the SDK reads PEM (its label does not matter to it)."""
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        return text
+    body = "".join(text.split())
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----"])
+
+
+class AlipayPrecreate(ProviderDefaults):
+    name = "alipay"
+    partial_refunds = True
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        app_private_key_pem: str,
+        alipay_public_key_pem: str,
+        seller_id: str,
+        gateway: str,
+        notify_url: str,
+    ) -> None:
+        self.app_id = app_id
+        self.seller_id = seller_id
+        self.gateway = gateway
+        self.notify_url = notify_url
+        try:
+            self._sdk = AliPay(
+                appid=app_id,
+                app_notify_url=notify_url,
+                app_private_key_string=_pem(app_private_key_pem, "PRIVATE KEY"),
+                alipay_public_key_string=_pem(alipay_public_key_pem, "PUBLIC KEY"),
+                sign_type="RSA2",
+            )
+        except (ValueError, IndexError, TypeError):
+            raise ValueError("ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY must be RSA keys (PEM or base64)") from None
+        self._session: aiohttp.ClientSession | None = None
+
+    def accepts(self, currency: str) -> bool:
+        return currency == CURRENCY
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- checkouts ---------------------------------------------------------------------------------
+
+    async def create_checkout(self, request: CheckoutRequest) -> Checkout:
+        if request.amount.currency != CURRENCY:
+            raise PaymentError(f"alipay takes {CURRENCY} only, not {request.amount.currency}")
+        # time_expire is the order's own expiry, absolute, so asking again for the same checkout sends the
+        # same parameters and Alipay hands back the code again. (The code itself stops working about two hours
+        # after it was made if nobody scanned it; asking again then gives a fresh one.)
+        biz = {
+            "out_trade_no": request.checkout_ref,
+            "total_amount": _yuan(request.amount.minor),
+            "subject": request.title[:SUBJECT_CHARS] or "-",
+            "time_expire": _beijing(request.expires_at),
+        }
+        if self.seller_id:
+            biz["seller_id"] = self.seller_id
+        answer = await self._call("alipay.trade.precreate", biz)
+        qr_code = answer.get("qr_code")
+        if answer.get("code") != SUCCESS or not isinstance(qr_code, str) or not qr_code:
+            raise self._failure("alipay.trade.precreate", answer)
+        return Checkout(
+            provider=self.name,
+            kind=CheckoutKind.QR,
+            checkout_ref=request.checkout_ref,
+            amount=request.amount,
+            expires_at=request.expires_at,
+            qr_payload=qr_code,
+        )
+
+    async def query(self, checkout: CheckoutRef) -> PaymentEvent | None:
+        answer = await self._call("alipay.trade.query", {"out_trade_no": checkout.checkout_ref})
+        if answer.get("sub_code") == NOT_FOUND:
+            return None  # not scanned yet
+        if answer.get("code") != SUCCESS:
+            raise self._failure("alipay.trade.query", answer)
+        status = str(answer.get("trade_status", ""))
+        outcome = OUTCOMES.get(status)
+        if outcome is None or outcome == ChargeOutcome.PENDING:
+            return None
+        trade_no = str(answer.get("trade_no", ""))
+        return self._event(f"query:{trade_no}:{status}", answer, outcome)
+
+    async def close(self, checkout: CheckoutRef) -> None:
+        answer = await self._call("alipay.trade.close", {"out_trade_no": checkout.checkout_ref})
+        if answer.get("code") == SUCCESS:
+            return
+        if answer.get("sub_code") != NOT_FOUND:
+            raise self._failure("alipay.trade.close", answer)
+        # Not scanned yet, so there is nothing to close; but the code could still be scanned and paid for
+        # about two hours. Cancelling a trade that does not exist yet makes Alipay refuse it from then on.
+        cancelled = await self._call("alipay.trade.cancel", {"out_trade_no": checkout.checkout_ref})
+        if cancelled.get("code") == SUCCESS:
+            if cancelled.get("action") == "refund":  # it was paid between the two calls: Alipay gave it back
+                log.warning("alipay trade %s was paid while being closed; Alipay refunded it", checkout.checkout_ref)
+            return
+        if cancelled.get("sub_code") != NOT_FOUND:
+            raise self._failure("alipay.trade.cancel", cancelled)
+
+    async def refund(self, request: RefundRequest) -> Refund:
+        # The money goes back to the payer's Alipay. out_request_no makes a repeat harmless, and names the
+        # refund at Alipay together with the trade_no (Alipay gives a refund no id of its own).
+        answer = await self._call(
+            "alipay.trade.refund",
+            {
+                "trade_no": request.charge_ref,
+                "refund_amount": _yuan(request.amount.minor),
+                "out_request_no": request.refund_key,
+            },
+        )
+        if answer.get("code") != SUCCESS:
+            raise self._failure("alipay.trade.refund", answer)
+        return Refund(refund_ref=request.refund_key, amount=request.amount)
+
+    # -- notices -----------------------------------------------------------------------------------
+
+    async def parse_notice(self, headers: Mapping[str, str], body: bytes) -> PaymentEvent:
+        try:
+            # Alipay writes notices in the charset daifu's requests named: utf-8.
+            fields = dict(parse_qsl(body.decode("ascii"), keep_blank_values=True, strict_parsing=True))
+        except (UnicodeDecodeError, ValueError):
+            raise InvalidNotice("not a form-encoded notice") from None
+        signature = fields.pop("sign", "")
+        if not signature:
+            raise InvalidNotice("unsigned")
+        try:
+            # verify() drops sign_type (refusing any but RSA2), sorts the rest and checks the RSA2 signature.
+            valid = self._sdk.verify(dict(fields), signature)
+        except (AliPayException, ValueError) as error:
+            raise InvalidNotice(f"unverifiable signature: {error}") from None
+        if not valid:
+            raise InvalidNotice("signature does not match")
+        self._check_merchant(fields)
+        outcome = OUTCOMES.get(fields.get("trade_status", ""))
+        if outcome is None:
+            raise InvalidNotice(f"unknown trade_status {fields.get('trade_status')!r}")
+        # Alipay sends the same notice again (same notify_id, signed again) for about 25 hours until it reads
+        # "success", so there is no freshness window: a replay is harmless, as the charge is applied once.
+        return self._event(fields.get("notify_id", ""), fields, outcome)
+
+    def acknowledge(self, accepted: bool, reason: str = "") -> NoticeReply:
+        # Alipay reads only the body: exactly "success" stops it; anything else is sent again later.
+        if accepted:
+            return NoticeReply(200, "success", "text/plain")
+        return NoticeReply(400, "fail", "text/plain")
+
+    def _check_merchant(self, fields: Mapping[str, str]) -> None:
+        if fields.get("app_id") != self.app_id:
+            raise InvalidNotice("for another app")
+        if self.seller_id and fields.get("seller_id") != self.seller_id:
+            raise InvalidNotice("for another seller")
+
+    def _event(self, event_id: str, trade: Mapping[str, Any], outcome: ChargeOutcome) -> PaymentEvent:
+        """An event from a notice's fields or a query's answer. Whether out_trade_no is one of daifu's and
+        total_amount is the order's is settled by the core, which refunds money that does not fit."""
+        try:
+            out_trade_no = str(trade["out_trade_no"])
+            trade_no = str(trade["trade_no"])
+            amount = Amount(_fen(str(trade["total_amount"])), CURRENCY)
+        except (KeyError, ValueError) as error:
+            raise InvalidNotice(f"malformed trade: {error!r}") from None
+        if not event_id or not trade_no or not out_trade_no:
+            raise InvalidNotice("a trade without notify_id, trade_no or out_trade_no")
+        return PaymentEvent(
+            provider=self.name,
+            event_id=event_id,
+            checkout_ref=out_trade_no,
+            charge_ref=trade_no,
+            outcome=outcome,
+            amount=amount,
+            extra={"trade_status": str(trade.get("trade_status", ""))},
+        )
+
+    # -- HTTP ----------------------------------------------------------------------------------------
+
+    def _http(self) -> aiohttp.ClientSession:
+        # Made on first use, inside the running loop; one per provider, so connections are reused.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
+        return self._session
+
+    async def _call(self, method: str, biz: Mapping[str, str]) -> dict[str, Any]:
+        """Call an openapi method signed with the app's key; returns the answer once Alipay's signature holds.
+
+        Business failures (code 40004 with a sub_code) come back signed too, and are returned for the caller
+        to judge; an unsigned or wrongly signed answer raises PaymentError.
+        """
+        content = json.dumps(biz, ensure_ascii=False, separators=(",", ":"))
+        # The SDK stamps requests with the machine's local time; Alipay expects Beijing time.
+        data = self._sdk.build_body(method, content, timestamp=_beijing(datetime.now(CHINA)))
+        form = self._sdk.sign_data(data)
+        try:
+            async with self._http().post(
+                self.gateway,
+                data=form.encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
+            ) as response:
+                status, raw = response.status, await response.read()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise PaymentError(f"alipay {method}: {type(error).__name__}: {error}") from None
+        if status != 200:
+            raise PaymentError(f"alipay {method}: HTTP {status}")
+        try:
+            answer = self._sdk._verify_and_return_sync_response(
+                raw.decode("utf-8"), method.replace(".", "_") + "_response"
+            )
+        except AliPayValidationError:
+            raise PaymentError(f"alipay {method}: the answer's signature does not match") from None
+        except AliPayException as error:
+            raise PaymentError(f"alipay {method}: unsigned error answer: {error}") from None
+        except (ValueError, AttributeError, TypeError) as error:
+            raise PaymentError(f"alipay {method}: unreadable answer: {error}") from None
+        if not isinstance(answer, dict):
+            raise PaymentError(f"alipay {method}: unreadable answer")
+        return answer
+
+    @staticmethod
+    def _failure(method: str, answer: Mapping[str, Any]) -> PaymentError:
+        parts = [answer.get("code"), answer.get("msg"), answer.get("sub_code"), answer.get("sub_msg")]
+        return PaymentError(f"alipay {method}: " + " ".join(str(part) for part in parts if part))

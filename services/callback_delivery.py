@@ -1,0 +1,186 @@
+"""Delivering the callback outbox (services.callback_outbox) to shops: signed POSTs, retried with backoff.
+
+Everything lives in the callback_deliveries table, so a restart loses nothing: a row is claimed with a
+lease by one conditional UPDATE (the database decides, so two workers or two processes never send the same
+row at once; a worker that dies mid-send leaves a lease that simply runs out), POSTed, then marked delivered
+or rescheduled. Delivery is at least once: shops de-duplicate on the Daifu-Event-Id header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from sqlmodel import col, or_, select, update
+
+from storage.database import Database
+from storage.models import CallbackDelivery, Shop, utcnow
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 10
+LEASE = timedelta(seconds=60)  # well over the timeout: a lease never runs out under a live sender
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_WAIT = timedelta(hours=1)
+GIVE_UP_AFTER = timedelta(hours=24)  # retried at least this long after the event
+GAVE_UP = "gave up: "  # last_error of a delivery that will not be tried again
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)  # next_attempt_at of those, which keeps them out of the due index
+BATCH = 100
+IN_FLIGHT = 8  # POSTs at once, so one slow shop does not hold up the others for the whole timeout
+
+
+def signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The Daifu-Signature header: `t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the n-th failed attempt: 30 s, 1 min, 2 min, ... doubling up to an hour."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    order_id: int
+    event_id: str
+    url: str
+    payload: str
+    attempts: int
+    created_at: datetime
+    secret: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRun:
+    delivered: int = 0
+    failed: int = 0
+    gave_up: int = 0
+
+
+async def deliver_due(
+    db: Database,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    client: aiohttp.ClientSession | None = None,
+    limit: int = BATCH,
+) -> DeliveryRun:
+    """POST every callback that is due now; called by the bot's periodic job (handlers.callback_job)."""
+    claimed = await _claim(db, clock(), limit)
+    if not claimed:
+        return DeliveryRun()
+    own_client = client is None
+    session = client or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS))
+    gate = asyncio.Semaphore(IN_FLIGHT)
+    by_order: dict[int, list[Claimed]] = defaultdict(list)
+    for row in sorted(claimed, key=lambda row: row.id):
+        by_order[row.order_id].append(row)
+
+    async def in_turn(rows: list[Claimed]) -> list[str]:
+        # One order's events go one after another, oldest first, so a shop sees paid before refunded
+        # (unless a retry reorders them: the payload's order status is the truth, not arrival order).
+        outcomes = []
+        for row in rows:
+            async with gate:
+                error = await _post(session, row)
+            outcomes.append(await _record(db, row, error, clock()))
+        return outcomes
+
+    try:
+        groups = await asyncio.gather(*(in_turn(rows) for rows in by_order.values()))
+    finally:
+        if own_client:
+            await session.close()
+    outcomes = [outcome for group in groups for outcome in group]
+    return DeliveryRun(outcomes.count("delivered"), outcomes.count("failed"), outcomes.count("gave_up"))
+
+
+async def _claim(db: Database, now: datetime, limit: int) -> list[Claimed]:
+    free = or_(col(CallbackDelivery.leased_until).is_(None), col(CallbackDelivery.leased_until) <= now)
+    due = (
+        col(CallbackDelivery.delivered_at).is_(None),
+        col(CallbackDelivery.next_attempt_at) <= now,
+        free,
+    )
+    async with db.transaction() as session:
+        candidates = (
+            select(CallbackDelivery.id).where(*due).order_by(col(CallbackDelivery.next_attempt_at)).limit(limit)
+        )
+        ids = [row_id for row_id in (await session.exec(candidates)).all() if row_id is not None]
+    if not ids:
+        return []
+    async with db.transaction() as session:
+        # The conditions again in the UPDATE: of two workers that picked the same rows, each row goes to one.
+        taken = await session.exec(
+            update(CallbackDelivery)
+            .where(col(CallbackDelivery.id).in_(ids), *due)
+            .values(leased_until=now + LEASE)
+            .returning(col(CallbackDelivery.id))
+        )
+        mine = [row_id for (row_id,) in taken.all()]
+        if not mine:
+            return []
+        rows = await session.exec(
+            select(CallbackDelivery, Shop.callback_secret)
+            .join(Shop, Shop.id == CallbackDelivery.shop_id)  # type: ignore[arg-type]
+            .where(col(CallbackDelivery.id).in_(mine))
+        )
+        return [
+            Claimed(row.id, row.order_id, row.event_id, row.url, row.payload, row.attempts, row.created_at, secret)
+            for row, secret in rows.all()
+            if row.id is not None
+        ]
+
+
+async def _post(client: aiohttp.ClientSession, row: Claimed) -> str | None:
+    """None if the shop took it (2xx); otherwise what went wrong, for last_error."""
+    if not row.secret:
+        return "the shop has no callback secret: create an API key for it"
+    body = row.payload.encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "daifu-callbacks/1",
+        "Daifu-Event-Id": row.event_id,
+        "Daifu-Signature": signature(row.secret, body, int(time.time())),
+    }
+    try:
+        # No redirects: a callback goes where the shop said, and a 3xx is not an acknowledgement.
+        async with client.post(row.url, data=body, headers=headers, allow_redirects=False) as answer:
+            if 200 <= answer.status < 300:
+                return None
+            text = (await answer.content.read(200)).decode("utf-8", "replace")
+            return f"HTTP {answer.status}: {text}".strip()
+    except TimeoutError:
+        return f"no answer within {TIMEOUT_SECONDS} s"
+    except Exception as error:  # any failure (refused, bad URL, TLS) is the shop's to fix; we retry
+        return f"{type(error).__name__}: {error}"
+
+
+async def _record(db: Database, row: Claimed, error: str | None, now: datetime) -> str:
+    attempts = row.attempts + 1
+    target = update(CallbackDelivery).where(col(CallbackDelivery.id) == row.id)
+    if error is None:
+        values: dict[str, object] = {"delivered_at": now, "attempts": attempts, "leased_until": None}
+        outcome = "delivered"
+    elif now - row.created_at >= GIVE_UP_AFTER:
+        values = {"attempts": attempts, "leased_until": None, "next_attempt_at": NEVER}
+        values["last_error"] = f"{GAVE_UP}after {attempts} attempts over {GIVE_UP_AFTER}; last: {error}"
+        outcome = "gave_up"
+        log.warning("callback %s to %s: %s", row.event_id, row.url, values["last_error"])
+    else:
+        values = {"attempts": attempts, "leased_until": None, "last_error": error}
+        values["next_attempt_at"] = now + backoff(attempts)
+        outcome = "failed"
+        log.info("callback %s to %s failed (attempt %d): %s", row.event_id, row.url, attempts, error)
+    async with db.transaction() as session:
+        await session.exec(target.values(**values))
+    return outcome

@@ -1,0 +1,262 @@
+"""Alipay precreate against the in-process fake: scan and pay, refunds, reconciliation, and every bad notice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+from payments.alipay import AlipayPrecreate
+from payments.base import Amount, CheckoutRef, CheckoutRequest, PaymentError
+from services.links import qr_png
+from storage.models import OrderStatus, Payment, PaymentStatus, ProviderNotice
+from tests.harness import BOT_USERNAME, RunningShop, running_shop
+from tests.providers.fake_alipay import FakeAlipay, Trade
+
+PROVIDERS = ["sandbox", "alipay"]
+SUCCESS = (200, "success")
+# services.settlement keeps the attempt's amount on a charge that came in different, and refunds that
+# amount: Alipay refuses to refund more than was paid. The fix records the charged amount.
+
+
+@pytest.fixture
+async def alipay() -> AsyncIterator[FakeAlipay]:
+    async with FakeAlipay() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def shop(database_url: str, unused_tcp_port: int, alipay: FakeAlipay) -> AsyncIterator[RunningShop]:
+    async with running_shop(database_url, unused_tcp_port, payment_providers=PROVIDERS, **alipay.settings()) as running:
+        yield running
+
+
+async def show_code(shop: RunningShop, alipay: FakeAlipay, token: str) -> tuple[dict[str, Any], Trade]:
+    """Alice opens the order and taps Alipay: the QR code she is sent, and the trade behind it."""
+    await shop.emu.open_link(shop.alice, f"https://t.me/{BOT_USERNAME}?start={token}")
+    card = await shop.emu.next_bot_message(shop.alice)
+    await shop.emu.click(shop.alice, card, "Alipay")
+    photo = await shop.emu.next_bot_message(shop.alice)
+    return photo, alipay.latest()
+
+
+def notify_url(shop: RunningShop) -> str:
+    return f"{shop.web_url}/notify/alipay"
+
+
+async def notices(shop: RunningShop) -> list[tuple[str, str | None]]:
+    """The stored notices, oldest first: (status, error)."""
+    async with shop.daifu.db.transaction() as session:
+        rows = (
+            await session.exec(
+                select(ProviderNotice).where(ProviderNotice.provider == "alipay").order_by(col(ProviderNotice.id))
+            )
+        ).all()
+    return [(row.status, row.error) for row in rows]
+
+
+async def charges(shop: RunningShop) -> list[Payment]:
+    async with shop.daifu.db.transaction() as session:
+        return list((await session.exec(select(Payment).where(col(Payment.provider_ref).is_not(None)))).all())
+
+
+async def test_a_shopper_pays_by_scanning_the_code_and_the_admin_refunds(shop: RunningShop, alipay: FakeAlipay) -> None:
+    emu = shop.emu
+    token = await shop.new_link("/newlink 88 CNY Tea set")
+    await emu.open_link(shop.alice, f"https://t.me/{BOT_USERNAME}?start={token}")
+    card = await emu.next_bot_message(shop.alice)
+    labels = [button["text"] for row in card["reply_markup"]["inline_keyboard"] for button in row]
+    assert "Pay with Alipay (CN¥88.00)" in labels
+
+    await emu.click(shop.alice, card, "Pay with Alipay")
+    photo = await emu.next_bot_message(shop.alice)
+    trade = alipay.latest()
+    assert emu.file_bytes(photo["photo"][-1]["file_id"]) == qr_png(trade.qr_code)
+    assert "Scan this code" in photo["caption"]
+    assert (trade.total, trade.subject, trade.notify_url) == (8800, "Tea set", notify_url(shop))
+    assert alipay.refused == []  # every request daifu made was signed with the app's key, in Beijing time
+
+    assert await alipay.pay(trade.out_trade_no) == SUCCESS
+    receipt = await shop.told(shop.alice, "Payment received")
+    assert "CN¥88.00" in receipt["text"] and str(trade.trade_no) in receipt["text"]
+    note = await shop.told(shop.admin, "Alice paid CN¥88.00")
+    assert "via alipay" in note["text"]
+    assert await notices(shop) == [("applied", None)]
+
+    await emu.click(shop.admin, note, "Refund")
+    await emu.wait_for(lambda: "Yes, refund" in str(emu.chat_messages(shop.admin)[-1].get("reply_markup")))
+    await emu.click(shop.admin, note, "Yes, refund")
+    told = await shop.told(shop.alice, "has been refunded")
+    assert "CN¥88.00" in told["text"]
+    [(request_no, refunded)] = trade.refunds.items()
+    assert request_no.startswith("daifu-refund-") and refunded == 8800
+    assert trade.state == "TRADE_CLOSED"  # Alipay closes a trade refunded in full
+    order = await shop.daifu.orders.by_token(token)
+    assert order is not None and order.status == OrderStatus.REFUNDED
+
+
+async def test_a_lost_notice_is_found_by_reconciliation(
+    database_url: str, unused_tcp_port: int, alipay: FakeAlipay
+) -> None:
+    settings = alipay.settings() | {"payment_providers": PROVIDERS, "reconcile_after": 1}
+    async with running_shop(database_url, unused_tcp_port, **settings) as shop:
+        assert shop.runtime is not None
+        application, jobs = shop.runtime.application, shop.runtime.application.job_queue
+        assert jobs is not None
+        [housekeeping] = jobs.get_jobs_by_name("housekeeping")
+        token = await shop.new_link("/newlink 88 CNY Tea set")
+        _photo, trade = await show_code(shop, alipay, token)
+        await asyncio.sleep(1.1)
+        await housekeeping.run(application)  # not scanned yet: Alipay says the trade does not exist
+        assert alipay.calls.count("alipay.trade.query") == 1
+        assert shop.times_told(shop.alice, "Payment received") == 0
+
+        await alipay.pay(trade.out_trade_no, notify=False)  # paid, but the notice never arrives
+        await housekeeping.run(application)
+
+        receipt = await shop.told(shop.alice, "Payment received")
+        assert str(trade.trade_no) in receipt["text"]
+        await shop.told(shop.admin, "Alice paid CN¥88.00")
+        order = await shop.daifu.orders.by_token(token)
+        assert order is not None and order.status == OrderStatus.PAID
+        assert await notices(shop) == []  # found by asking, not told
+
+
+async def test_forged_and_foreign_notices_are_refused_and_a_replay_credits_once(
+    shop: RunningShop, alipay: FakeAlipay
+) -> None:
+    token = await shop.new_link("/newlink 88 CNY Tea set")
+    _photo, trade = await show_code(shop, alipay, token)
+    await alipay.pay(trade.out_trade_no, notify=False)
+    genuine = alipay.notice(trade.out_trade_no)
+    bad = [
+        alipay.forged_notice(trade.out_trade_no),
+        genuine.replace(b"total_amount=88.00", b"total_amount=0.01"),  # changed after Alipay signed it
+        alipay.notice(trade.out_trade_no, seller_id="2088000000000001"),  # signed, but for another seller
+        alipay.notice(trade.out_trade_no, app_id="2021000000000999"),  # signed, but for another app
+        b"notify_id=1&trade_status=TRADE_SUCCESS",  # not signed at all
+    ]
+    for body in bad:
+        assert await alipay.deliver(body, url=notify_url(shop)) == (400, "fail")
+    order = await shop.daifu.orders.by_token(token)
+    assert order is not None and order.status == OrderStatus.PENDING
+
+    for _delivery in range(3):  # Alipay sends a notice again until it reads "success"; a captured one replays
+        assert await alipay.deliver(genuine, url=notify_url(shop)) == SUCCESS
+    await shop.told(shop.alice, "Payment received")
+    await shop.told(shop.admin, "Alice paid")
+    assert shop.times_told(shop.alice, "Payment received") == 1 and shop.times_told(shop.admin, "Alice paid") == 1
+    assert len(await charges(shop)) == 1
+    assert await notices(shop) == [
+        ("rejected", "signature does not match"),
+        ("rejected", "signature does not match"),
+        ("rejected", "for another seller"),
+        ("rejected", "for another app"),
+        ("rejected", "unsigned"),
+        ("applied", None),
+        ("applied", None),
+        ("applied", None),
+    ]
+
+
+async def test_a_notice_for_a_trade_daifu_never_opened_is_acknowledged_and_kept(
+    shop: RunningShop, alipay: FakeAlipay
+) -> None:
+    stranger = alipay.paid_stranger(notify_url(shop), 8800)
+    assert await alipay.deliver(alipay.notice(stranger), url=notify_url(shop)) == SUCCESS
+    assert await notices(shop) == [("ignored", "unknown checkout")]
+    assert await charges(shop) == []
+
+
+async def test_a_trade_closed_unpaid_is_a_declined_payment(shop: RunningShop, alipay: FakeAlipay) -> None:
+    token = await shop.new_link("/newlink 88 CNY Tea set")
+    _photo, trade = await show_code(shop, alipay, token)
+    alipay.scan(trade.out_trade_no).state = "TRADE_CLOSED"  # scanned, then left unpaid until it timed out
+
+    assert await alipay.deliver(alipay.notice(trade.out_trade_no), url=notify_url(shop)) == SUCCESS
+
+    told = await shop.told(shop.alice, "was declined")
+    assert "not charged" in told["text"]
+    order = await shop.daifu.orders.by_token(token)
+    assert order is not None and order.status == OrderStatus.PENDING  # another try stays possible
+    assert await charges(shop) == []
+
+
+async def test_money_that_does_not_match_the_order_goes_back(shop: RunningShop, alipay: FakeAlipay) -> None:
+    token = await shop.new_link("/newlink 88 CNY Tea set")
+    _photo, trade = await show_code(shop, alipay, token)
+
+    assert await alipay.pay(trade.out_trade_no, amount=8000) == SUCCESS
+
+    told = await shop.told(shop.alice, "did not match the order")
+    assert "has been refunded" in told["text"]
+    assert list(trade.refunds.values()) == [8000]  # all of it, and only what was taken
+    order = await shop.daifu.orders.by_token(token)
+    assert order is not None and order.status == OrderStatus.PENDING
+    assert await notices(shop) == [("applied", None)]
+
+
+async def test_a_payment_for_a_cancelled_order_goes_back(shop: RunningShop, alipay: FakeAlipay) -> None:
+    token = await shop.new_link("/newlink 88 CNY Tea set")
+    _photo, trade = await show_code(shop, alipay, token)
+    order = await shop.daifu.orders.by_token(token)
+    assert order is not None and order.id is not None
+
+    await shop.daifu.closing.cancel(order.id, actor_id=shop.admin.id)
+    # Nobody had scanned the code, so there was no trade to close: daifu cancelled it before it existed.
+    assert alipay.calls[-2:] == ["alipay.trade.close", "alipay.trade.cancel"]
+    assert trade.state == "TRADE_CLOSED"
+
+    # ...but a payment that was completing at that very moment still arrives.
+    assert await alipay.pay(trade.out_trade_no, force=True) == SUCCESS
+    told = await shop.told(shop.alice, "closed before your payment arrived")
+    assert "CN¥88.00 has been refunded" in told["text"]
+    assert list(trade.refunds.values()) == [8800]
+    [charge] = await charges(shop)
+    assert charge.status == PaymentStatus.REFUNDED and not charge.credited
+    cancelled = await shop.daifu.orders.by_token(token)
+    assert cancelled is not None and cancelled.status == OrderStatus.CANCELLED
+
+
+def bare_base64(pem: str) -> str:
+    """A key the way Alipay's key tool writes it: no PEM armour, one line."""
+    return "".join(line for line in pem.splitlines() if not line.startswith("-----"))
+
+
+async def test_answers_not_signed_by_alipay_are_not_trusted(alipay: FakeAlipay) -> None:
+    keys = alipay.keys
+    provider = AlipayPrecreate(
+        app_id=keys.app_id,
+        app_private_key_pem=bare_base64(keys.app.private_pem),
+        alipay_public_key_pem=bare_base64(keys.alipay.public_pem),
+        seller_id=keys.seller_id,
+        gateway=alipay.gateway,
+        notify_url="https://shop.example/notify/alipay",
+    )
+    request = CheckoutRequest(
+        checkout_ref="ref_0123456789abcdefXYZ",
+        order_token="order",
+        title="茶具 Tea set",
+        description="",
+        amount=Amount(1250, "CNY"),
+        expires_at=datetime.now(UTC) + timedelta(hours=2),
+        return_url="https://shop.example/o/order",
+    )
+    try:
+        assert not provider.accepts("USD") and provider.accepts("CNY")
+        checkout = await provider.create_checkout(request)
+        again = await provider.create_checkout(request)  # the same order asked for again: the same code
+        assert checkout.qr_payload == again.qr_payload == alipay.latest().qr_code
+        assert alipay.latest().total == 1250 and alipay.latest().subject == "茶具 Tea set"
+        ref = CheckoutRef(request.checkout_ref, None, request.amount)
+        assert await provider.query(ref) is None  # not scanned yet
+
+        alipay.answer_key = keys.app.private_key  # someone other than Alipay answers
+        with pytest.raises(PaymentError, match="signature does not match"):
+            await provider.query(ref)
+    finally:
+        await provider.aclose()
