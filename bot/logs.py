@@ -71,3 +71,5 @@ def configure(level: str, fmt: str, secrets: Iterable[str]) -> None:
     root.setLevel(level)
     # httpx logs every request URL, and those URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Alembic announces each of its plugins at every start: noise above the lines that matter.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

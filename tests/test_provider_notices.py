@@ -1,0 +1,74 @@
+"""Provider notices are stored raw before anything else; one that failed to apply can be applied again."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import select
+
+from payments.base import ChargeOutcome
+from payments.sandbox import SIGNATURE_HEADER, SandboxGateway
+from services.config import ShopRules
+from services.daifu import Daifu
+from services.money import Money
+from storage.database import Database
+from storage.models import OrderStatus, ProviderNotice
+
+
+@pytest.fixture
+def daifu(db: Database) -> Daifu:
+    rules = ShopRules(shop_name="Test shop", admin_ids=frozenset({1}), public_base_url="http://shop.test")
+    return Daifu(db, rules, {"sandbox": SandboxGateway("secret", "http://shop.test")})
+
+
+async def signed_payment(daifu: Daifu) -> tuple[str, dict[str, str], bytes]:
+    order = await daifu.orders.create(Money(700, "USD"), "Tea", created_by=1)
+    checkout = await daifu.checkouts.start(order.token, "sandbox", payer_id=1001)
+    gateway = daifu.providers["sandbox"]
+    assert isinstance(gateway, SandboxGateway) and checkout.url is not None
+    session = gateway.open_session(checkout.url.rsplit("/", 1)[1])
+    assert session is not None
+    headers, body = gateway.signed_notice(session, ChargeOutcome.SUCCEEDED)
+    return order.token, headers, body
+
+
+async def test_a_notice_that_failed_is_kept_and_can_be_applied_again(
+    daifu: Daifu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token, headers, body = await signed_payment(daifu)
+    real_receive = daifu.settlements.receive
+
+    async def database_hiccup(event: object) -> list[object]:
+        raise ConnectionError("the database went away for a moment")
+
+    monkeypatch.setattr(daifu.settlements, "receive", database_hiccup)
+    reply, notices = await daifu.notices.receive("sandbox", headers, body, remote="203.0.113.9")
+    assert reply.status >= 400 and notices == []  # the provider will send it again
+    async with daifu.db.transaction() as session:
+        stored = (await session.exec(select(ProviderNotice))).one()
+    assert stored.status == "failed" and "ConnectionError" in (stored.error or "")
+    assert stored.body == body.decode() and json.loads(stored.headers)[SIGNATURE_HEADER] == headers[SIGNATURE_HEADER]
+    assert stored.remote == "203.0.113.9" and stored.event_id is not None
+    assert (await daifu.orders.by_token(token)).status == OrderStatus.PENDING  # type: ignore[union-attr]
+
+    monkeypatch.setattr(daifu.settlements, "receive", real_receive)
+    assert stored.id is not None
+    notices = await daifu.notices.reapply(stored.id)
+
+    assert [type(n).__name__ for n in notices] == ["OrderPaid"]
+    assert (await daifu.orders.by_token(token)).status == OrderStatus.PAID  # type: ignore[union-attr]
+    async with daifu.db.transaction() as session:
+        again = await session.get(ProviderNotice, stored.id)
+    assert again is not None and again.status == "applied"
+    assert await daifu.notices.reapply(stored.id) == []  # applied notices are not applied twice
+
+
+async def test_a_forged_notice_is_stored_and_marked_rejected(daifu: Daifu) -> None:
+    _token, headers, body = await signed_payment(daifu)
+    forged = dict(headers, **{SIGNATURE_HEADER: headers[SIGNATURE_HEADER][:-2] + "00"})
+    reply, notices = await daifu.notices.receive("sandbox", forged, body, remote=None)
+    assert reply.status == 400 and notices == []
+    async with daifu.db.transaction() as session:
+        stored = (await session.exec(select(ProviderNotice))).one()
+    assert stored.status == "rejected" and stored.body == body.decode()
