@@ -41,6 +41,7 @@ ALLOWED_UPDATES = [
     Update.CHOSEN_INLINE_RESULT,
 ]
 
+FLOOD_RETRIES = 3
 DaifuApplication = Application[Any, DaifuContext, Any, Any, Any, Any]
 
 
@@ -61,7 +62,8 @@ def build_application(settings: Settings, db: Database) -> DaifuApplication:
         .persistence(persistence)
     )
     if settings.rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter())  # type: ignore[arg-type]
+        # On a 429 the limiter waits the retry_after Telegram gave, then sends again (never sooner, no busy loop).
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))  # type: ignore[arg-type]
     if settings.run_mode == "webhook":
         # Updates come in through daifu's own web server (bot.webhook), not PTB's updater.
         builder = builder.updater(None)
