@@ -13,6 +13,7 @@ from handlers import (
     ask_friend,
     callback_job,
     checkout,
+    flow_router,
     friend_pays,
     help,
     inline_share,
@@ -69,7 +70,7 @@ def build_application(settings: Settings, db: Database) -> DaifuApplication:
         builder = builder.updater(None)
     application: DaifuApplication = builder.build()
     features = (start, help, newlink, ask_friend, checkout, friend_pays, inline_share, my_orders, my_requests)
-    for feature in (*features, language, refunds, thanks, notices, admin_commands):
+    for feature in (*features, language, refunds, thanks, notices, flow_router, admin_commands):
         application.add_handlers(feature.handlers())
     for group, handler in update_metrics.grouped_handlers():
         application.add_handler(handler, group=group)

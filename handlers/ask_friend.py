@@ -1,6 +1,6 @@
 """Ask a friend to pay: from an order card, with an optional note (and for a split, how many shares).
 
-The draft lives in user_data, which the SQLModel persistence keeps, so a restart mid-way carries on.
+The step is kept in the database (services.flows), so a restart, or another worker, carries on mid-way.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from handlers.common import esc, speak
-from handlers.context import DaifuContext
-from handlers.conversations import persistent_conversation
+from handlers.context import DaifuContext, TextStep
 from handlers.texts import request_refusal, unpayable, when
+from services.flows import Flow
 from services.i18n import Gettext
 from services.links import deep_link, qr_png
 from services.money import format_money
@@ -27,10 +27,9 @@ from services.orders import OrderNotPayable
 from services.pay_requests import RequestRefused, RequestView
 from storage.models import RequestMode
 
-SHARES, NOTE = range(2)
 ENTRY = "ask"  # ask:<one|split>:<order token>
 STEP = "askx"  # askx:skip | askx:cancel | askx:n:<shares>
-DRAFT = "ask_draft"
+FLOW = "ask_friend"
 SHARE_CHOICES = (2, 3, 4, 5, 6)
 
 
@@ -77,19 +76,20 @@ async def send_share_kit(context: DaifuContext, chat_id: int, view: RequestView,
     await context.bot.send_photo(chat_id, qr_png(link), caption=_("Or let your friend scan this code."))
 
 
-async def start_asking(update: Update, context: DaifuContext) -> int:
+async def start_asking(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
     if query is None or query.data is None:
-        return ConversationHandler.END
+        return
     _locale, _ = await speak(update, context)
     _prefix, mode, token = query.data.split(":", 2)
     try:
         await context.daifu.orders.payable(token)
     except OrderNotPayable as refusal:
         await query.answer(unpayable(refusal.why, _), show_alert=True)
-        return ConversationHandler.END
+        return
     await query.answer()
-    context.user_data[DRAFT] = {"token": token, "mode": mode}  # type: ignore[index]
+    step = "shares" if mode == "split" else "note"
+    await context.daifu.flows.begin(query.from_user.id, FLOW, step, {"token": token, "mode": mode})
     if mode == "split":
         buttons = [InlineKeyboardButton(str(n), callback_data=f"{STEP}:n:{n}") for n in SHARE_CHOICES]
         await context.bot.send_message(
@@ -97,9 +97,8 @@ async def start_asking(update: Update, context: DaifuContext) -> int:
             _("How many friends will chip in? Each gets an equal share to pay (or any part of what is left)."),
             reply_markup=InlineKeyboardMarkup([buttons, cancel_row(_)]),
         )
-        return SHARES
+        return
     await ask_for_note(context, query.from_user.id, _)
-    return NOTE
 
 
 async def ask_for_note(context: DaifuContext, chat_id: int, _: Gettext) -> None:
@@ -112,58 +111,76 @@ async def ask_for_note(context: DaifuContext, chat_id: int, _: Gettext) -> None:
     )
 
 
-async def got_shares(update: Update, context: DaifuContext) -> int:
+async def got_shares(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     _locale, _ = await speak(update, context)
+    flows = context.daifu.flows
+    flow = await flows.current(query.from_user.id)
+    shares = int(query.data.rpartition(":")[2])
+    if (
+        flow is None
+        or flow.name != FLOW
+        or not await flows.advance(
+            query.from_user.id, FLOW, from_step="shares", to_step="note", data=flow.data | {"shares": shares}
+        )
+    ):
+        await stale_step(update, context)
+        return
     await query.answer()
-    draft = context.user_data.get(DRAFT) or {}  # type: ignore[union-attr]
-    draft["shares"] = int(query.data.rpartition(":")[2])
-    context.user_data[DRAFT] = draft  # type: ignore[index]
     await query.edit_message_reply_markup(None)
     await ask_for_note(context, query.from_user.id, _)
-    return NOTE
 
 
-async def got_note(update: Update, context: DaifuContext) -> int:
-    note = ""
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(None)
-    elif update.effective_message is not None and update.effective_message.text:
-        note = update.effective_message.text
-    return await create(update, context, note)
+async def typed_note(update: Update, context: DaifuContext, flow: Flow) -> None:
+    message = update.effective_message
+    await create(update, context, flow, (message.text if message else "") or "")
 
 
-async def create(update: Update, context: DaifuContext, note: str) -> int:
+async def skipped_note(update: Update, context: DaifuContext) -> None:
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    flow = await context.daifu.flows.current(user.id)
+    if flow is None or (flow.name, flow.step) != (FLOW, "note"):
+        await stale_step(update, context)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await create(update, context, flow, "")
+
+
+async def create(update: Update, context: DaifuContext, flow: Flow, note: str) -> None:
     locale, _ = await speak(update, context)
     user = update.effective_user
-    draft = context.user_data.pop(DRAFT, None) or {}  # type: ignore[union-attr]
-    if user is None or "token" not in draft:
-        return ConversationHandler.END
     daifu = context.daifu
-    mode = RequestMode.SPLIT if draft["mode"] == "split" else RequestMode.SINGLE
+    # Ending the flow is the claim: a repeated note or tap makes one request, not two.
+    if user is None or not await daifu.flows.end(user.id, FLOW, at_step="note"):
+        return
+    mode = RequestMode.SPLIT if flow.data["mode"] == "split" else RequestMode.SINGLE
     try:
-        request = await daifu.requests.ask(draft["token"], user.id, mode=mode, shares=draft.get("shares"), note=note)
+        request = await daifu.requests.ask(
+            flow.data["token"], user.id, mode=mode, shares=flow.data.get("shares"), note=note
+        )
     except OrderNotPayable as refusal:
         await context.bot.send_message(user.id, unpayable(refusal.why, _))
-        return ConversationHandler.END
+        return
     except RequestRefused as refusal:
         await context.bot.send_message(user.id, request_refusal(refusal, locale, _))
-        return ConversationHandler.END
+        return
     await send_share_kit(context, user.id, await daifu.requests.view_of(request), locale, _)
-    return ConversationHandler.END
 
 
-async def cancel(update: Update, context: DaifuContext) -> int:
+async def cancel(update: Update, context: DaifuContext) -> None:
     _locale, _ = await speak(update, context)
-    context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
+    user = update.effective_user
+    if user is None or not await context.daifu.flows.end(user.id, FLOW):
+        await stale_step(update, context)
+        return
     if update.callback_query is not None:
         await update.callback_query.answer()
         await update.callback_query.edit_message_reply_markup(None)
-    if update.effective_user is not None:
-        await context.bot.send_message(update.effective_user.id, _("Cancelled. No request was made."))
-    return ConversationHandler.END
+    await context.bot.send_message(user.id, _("Cancelled. No request was made."))
 
 
 async def stale_step(update: Update, context: DaifuContext) -> None:
@@ -174,17 +191,14 @@ async def stale_step(update: Update, context: DaifuContext) -> None:
         )
 
 
+TEXT_STEPS: dict[str, TextStep] = {"note": typed_note}
+
+
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
-    conversation = persistent_conversation(
-        "ask_friend",
-        entry_points=[CallbackQueryHandler(start_asking, pattern=f"^{ENTRY}:(one|split):")],
-        states={
-            SHARES: [CallbackQueryHandler(got_shares, pattern=f"^{STEP}:n:[0-9]+$")],
-            NOTE: [
-                MessageHandler(filters.TEXT & ~filters.COMMAND, got_note),
-                CallbackQueryHandler(got_note, pattern=f"^{STEP}:skip$"),
-            ],
-        },
-        fallbacks=[CallbackQueryHandler(cancel, pattern=f"^{STEP}:cancel$"), CommandHandler("cancel", cancel)],
-    )
-    return [conversation, CallbackQueryHandler(stale_step, pattern=f"^{STEP}:")]
+    return [
+        CallbackQueryHandler(start_asking, pattern=f"^{ENTRY}:(one|split):"),
+        CallbackQueryHandler(got_shares, pattern=f"^{STEP}:n:[0-9]+$"),
+        CallbackQueryHandler(skipped_note, pattern=f"^{STEP}:skip$"),
+        CallbackQueryHandler(cancel, pattern=f"^{STEP}:cancel$"),
+        CallbackQueryHandler(stale_step, pattern=f"^{STEP}:"),
+    ]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
+from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from services.daifu import Daifu
+from services.flows import Flow
 
 DAIFU_KEY = "daifu"
+# What a guided flow does with the person's next text message (see handlers.flow_router).
+TextStep = Callable[[Update, "DaifuContext", Flow], Awaitable[None]]
 
 
 class DaifuContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -9,20 +9,16 @@ from telegram.constants import ParseMode
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
 )
 
 from handlers.common import esc, speak
-from handlers.context import DaifuContext
-from handlers.conversations import persistent_conversation
+from handlers.context import DaifuContext, TextStep
 from handlers.request_cards import refresh_cards
 from handlers.send_checkout import send_checkout
 from handlers.texts import bad_amount, method_label, provider_down, request_refusal, when
 from payments.base import PaymentError
 from services.checkout import MethodUnavailable
+from services.flows import Flow
 from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
 from services.pay_requests import RequestRefused, RequestView, telegram_holder
@@ -30,8 +26,7 @@ from storage.models import RequestMode
 
 CHOOSE_PART = "rs"  # rs:<minor>:<show 1|0>:<token>  (split: the part to pay, and whether to show the name)
 OTHER_AMOUNT = "ra"  # ra:<show 1|0>:<token>: the friend types the amount
-TYPED_AMOUNT = 0
-CHIP_IN = "chip_in_draft"
+FLOW = "chip_in"  # the friend types the amount of their part
 PAY = "rp"  # rp:<provider>:<minor>:<show 1|0>:<token>
 
 
@@ -165,74 +160,61 @@ async def pay(update: Update, context: DaifuContext) -> None:
     await refresh_cards(context, view.request.id)
 
 
-async def cancel_amount(update: Update, context: DaifuContext) -> int:
-    _locale, _ = await speak(update, context)
-    context.user_data.pop(CHIP_IN, None)  # type: ignore[union-attr]
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(_("Cancelled. Nothing was paid."))
-    return ConversationHandler.END
-
-
-async def ask_amount(update: Update, context: DaifuContext) -> int:
+async def ask_amount(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
     if query is None or query.data is None or update.effective_user is None:
-        return ConversationHandler.END
+        return
     locale, _ = await speak(update, context)
     _prefix, show, token = query.data.split(":", 2)
     try:
         view = await context.daifu.requests.payable(token, holder=telegram_holder(update.effective_user.id))
     except RequestRefused as refusal:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
-        return ConversationHandler.END
+        return
     await query.answer()
-    context.user_data[CHIP_IN] = {"token": token, "show": show}  # type: ignore[index]
+    await context.daifu.flows.begin(update.effective_user.id, FLOW, "amount", {"token": token, "show": show})
     await context.bot.send_message(
         update.effective_user.id,
         _("How much do you want to chip in? Send an amount up to {amount}.").format(
             amount=format_money(view.remaining, locale)
         ),
     )
-    return TYPED_AMOUNT
 
 
-async def got_amount(update: Update, context: DaifuContext) -> int:
+async def got_amount(update: Update, context: DaifuContext, flow: Flow) -> None:
     locale, _ = await speak(update, context)
     message, user = update.effective_message, update.effective_user
-    draft = context.user_data.get(CHIP_IN) or {}  # type: ignore[union-attr]
-    if message is None or message.text is None or user is None or "token" not in draft:
-        return ConversationHandler.END
+    if message is None or message.text is None or user is None:
+        return
     try:
-        view = await context.daifu.requests.payable(draft["token"], holder=telegram_holder(user.id))
+        view = await context.daifu.requests.payable(flow.data["token"], holder=telegram_holder(user.id))
     except RequestRefused as refusal:
+        await context.daifu.flows.end(user.id, FLOW)
         await message.reply_text(request_refusal(refusal, locale, _))
-        return ConversationHandler.END
+        return
     try:
         part = parse_amount(message.text, view.order.currency)
     except InvalidAmount as error:
         await message.reply_text(bad_amount(error, _))
-        return TYPED_AMOUNT
+        return
     if part.minor > view.remaining.minor:
         await message.reply_text(
             _("Only {amount} is left to cover. Send that or less.").format(amount=format_money(view.remaining, locale))
         )
-        return TYPED_AMOUNT
-    context.user_data.pop(CHIP_IN, None)  # type: ignore[union-attr]
+        return
+    await context.daifu.flows.end(user.id, FLOW)
     text = request_intro(context, view, locale, _) + "\n\n"
     text += _("You chip in {amount}. How do you want to pay?").format(amount=format_money(part, locale))
-    rows = method_buttons(context, view, part, draft["show"] == "1", locale, _)
+    rows = method_buttons(context, view, part, flow.data["show"] == "1", locale, _)
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
-    return ConversationHandler.END
+
+
+TEXT_STEPS: dict[str, TextStep] = {"amount": got_amount}
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
-    typed_amount = persistent_conversation(
-        "chip_in_amount",
-        entry_points=[CallbackQueryHandler(ask_amount, pattern=f"^{OTHER_AMOUNT}:[01]:")],
-        states={TYPED_AMOUNT: [MessageHandler(filters.TEXT & ~filters.COMMAND, got_amount)]},
-        fallbacks=[CommandHandler("cancel", cancel_amount)],
-    )
     return [
-        typed_amount,
+        CallbackQueryHandler(ask_amount, pattern=f"^{OTHER_AMOUNT}:[01]:"),
         CallbackQueryHandler(choose_part, pattern=f"^{CHOOSE_PART}:[0-9]+:[01]:"),
         CallbackQueryHandler(pay, pattern=f"^{PAY}:[a-z]+:[0-9]+:[01]:"),
     ]

@@ -1,8 +1,8 @@
 """/newlink: an admin creates an order and gets its deep link, landing page and QR code.
 
-With arguments (`/newlink 12.50 USD Coffee beans`) it is one step. Without, a guided conversation asks
-for the amount, the currency (buttons for the shop's usual ones), the title, then a confirmation. Its
-state is persisted (storage.persistence), so a bot restarted mid-way carries on at the same step.
+With arguments (`/newlink 12.50 USD Coffee beans`) it is one step. Without, a guided flow asks for the
+amount, the currency (buttons for the shop's usual ones), the title, then a confirmation. The step is kept
+in the database (services.flows), so a restarted bot, or another worker, carries on at the same step.
 """
 
 from __future__ import annotations
@@ -16,15 +16,12 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
 )
 
 from handlers.common import admin_only, esc, order_price, speak
-from handlers.context import DaifuContext
-from handlers.conversations import persistent_conversation
+from handlers.context import DaifuContext, TextStep
 from handlers.texts import bad_amount
+from services.flows import Flow
 from services.i18n import Gettext
 from services.links import deep_link, qr_png
 from services.money import (
@@ -38,9 +35,7 @@ from services.money import (
 )
 from services.orders import TITLE_MAX, InvalidTitle
 
-AMOUNT, CURRENCY, TITLE, CONFIRM = range(4)
 PREFIX = "nl"
-DRAFT = "newlink_draft"  # the draft order in user_data, persisted with it
 
 
 def cancel_row(_: Gettext) -> list[InlineKeyboardButton]:
@@ -71,100 +66,112 @@ async def send_link(
     await message.reply_photo(qr_png(link), caption=caption, parse_mode=ParseMode.HTML)
 
 
-async def newlink(update: Update, context: DaifuContext) -> int:
+FLOW = "newlink"
+
+
+async def newlink(update: Update, context: DaifuContext) -> None:
     locale, _ = await speak(update, context)
     message = update.effective_message
     if message is None or update.effective_user is None or not await admin_only(update, context, _):
-        return ConversationHandler.END
+        return
     admin_id = update.effective_user.id
     if not context.args:
-        context.user_data[DRAFT] = {}  # type: ignore[index]
+        await context.daifu.flows.begin(admin_id, FLOW, "amount")
         await reply(
             update,
             _("Let's create a checkout link. What is the amount? (for example 12.50)"),
             InlineKeyboardMarkup([cancel_row(_)]),
         )
-        return AMOUNT
+        return
     if len(context.args) < 3:
         await reply(
             update,
             _("Usage: /newlink AMOUNT CURRENCY TITLE, for example /newlink 12.50 USD Coffee beans"),
         )
-        return ConversationHandler.END
+        return
     amount_text, currency, *title_words = context.args
     try:
         amount = to_minor(parse_decimal(amount_text), normalise_currency(currency))
     except InvalidAmount as error:
         await reply(update, bad_amount(error, _))
-        return ConversationHandler.END
+        return
     try:
         await send_link(message, context, amount, " ".join(title_words), admin_id, _, locale)
     except InvalidTitle:
         await reply(update, _("The title must be 1 to {limit} characters.").format(limit=TITLE_MAX))
-    return ConversationHandler.END
 
 
-async def got_amount(update: Update, context: DaifuContext) -> int:
+async def got_amount(update: Update, context: DaifuContext, flow: Flow) -> None:
     _locale, _ = await speak(update, context)
-    message = update.effective_message
-    assert message is not None and message.text is not None
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and message.text is not None and user is not None
     try:
         value = parse_decimal(message.text)
     except InvalidAmount as error:
         await reply(update, bad_amount(error, _), InlineKeyboardMarkup([cancel_row(_)]))
-        return AMOUNT
-    context.user_data[DRAFT] = {"amount": str(value)}  # type: ignore[index]
+        return
+    if not await context.daifu.flows.advance(
+        user.id, FLOW, from_step="amount", to_step="currency", data={"amount": str(value)}
+    ):
+        return
     currencies = context.daifu.rules.usual_currencies
     buttons = [InlineKeyboardButton(code, callback_data=f"{PREFIX}:cur:{code}") for code in currencies]
     rows = [buttons[i : i + 4] for i in range(0, len(buttons), 4)] + [cancel_row(_)]
     await reply(update, _("Which currency? Tap one, or type its code."), InlineKeyboardMarkup(rows))
-    return CURRENCY
 
 
-async def got_currency(update: Update, context: DaifuContext) -> int:
+async def typed_currency(update: Update, context: DaifuContext, flow: Flow) -> None:
+    message = update.effective_message
+    await got_currency(update, context, flow, (message.text if message else "") or "")
+
+
+async def tapped_currency(update: Update, context: DaifuContext) -> None:
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    flow = await context.daifu.flows.current(user.id)
+    if flow is None or (flow.name, flow.step) != (FLOW, "currency"):
+        await stale_button(update, context)
+        return
+    await query.answer()
+    await got_currency(update, context, flow, (query.data or "").rpartition(":")[2])
+
+
+async def got_currency(update: Update, context: DaifuContext, flow: Flow, code: str) -> None:
     _locale, _ = await speak(update, context)
-    query = update.callback_query
-    if query is not None:
-        await query.answer()
-        code = (query.data or "").rpartition(":")[2]
-    else:
-        code = (update.effective_message.text if update.effective_message else "") or ""
-    draft = context.user_data.get(DRAFT) or {}  # type: ignore[union-attr]
-    if "amount" not in draft:
-        return await restart(update, _)
+    assert update.effective_user is not None
+    user_id, flows = update.effective_user.id, context.daifu.flows
     try:
         currency = normalise_currency(code)
-        to_minor(Decimal(draft["amount"]), currency)
+        to_minor(Decimal(flow.data["amount"]), currency)
     except InvalidAmount as error:
         await reply(update, bad_amount(error, _), InlineKeyboardMarkup([cancel_row(_)]))
         if error.problem == AmountProblem.TOO_MANY_DECIMALS:
+            await flows.advance(user_id, FLOW, from_step="currency", to_step="amount", data={})
             await reply(update, _("Send the amount again."), InlineKeyboardMarkup([cancel_row(_)]))
-            return AMOUNT
-        return CURRENCY
-    draft["currency"] = currency
-    context.user_data[DRAFT] = draft  # type: ignore[index]
+        return
+    data = flow.data | {"currency": currency}
+    if not await flows.advance(user_id, FLOW, from_step="currency", to_step="title", data=data):
+        return
     await reply(
         update,
         _("What is it for? Send a title of up to {limit} characters.").format(limit=TITLE_MAX),
         InlineKeyboardMarkup([cancel_row(_)]),
     )
-    return TITLE
 
 
-async def got_title(update: Update, context: DaifuContext) -> int:
+async def got_title(update: Update, context: DaifuContext, flow: Flow) -> None:
     locale, _ = await speak(update, context)
-    message = update.effective_message
-    assert message is not None and message.text is not None
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and message.text is not None and user is not None
     title = " ".join(message.text.split())
-    draft = context.user_data.get(DRAFT) or {}  # type: ignore[union-attr]
-    if "currency" not in draft:
-        return await restart(update, _)
     if not 1 <= len(title) <= TITLE_MAX:
         await reply(update, _("The title must be 1 to {limit} characters.").format(limit=TITLE_MAX))
-        return TITLE
-    draft["title"] = title
-    context.user_data[DRAFT] = draft  # type: ignore[index]
-    amount = to_minor(Decimal(draft["amount"]), draft["currency"])
+        return
+    data = flow.data | {"title": title}
+    if not await context.daifu.flows.advance(user.id, FLOW, from_step="title", to_step="confirm", data=data):
+        return
+    amount = to_minor(Decimal(data["amount"]), data["currency"])
     buttons = InlineKeyboardMarkup(
         [[InlineKeyboardButton(_("Create link"), callback_data=f"{PREFIX}:ok")], cancel_row(_)]
     )
@@ -173,42 +180,44 @@ async def got_title(update: Update, context: DaifuContext) -> int:
         _("Create a link for <b>{title}</b>, {amount}?").format(title=esc(title), amount=format_money(amount, locale)),
         buttons,
     )
-    return CONFIRM
 
 
-async def confirm(update: Update, context: DaifuContext) -> int:
+async def confirm(update: Update, context: DaifuContext) -> None:
     locale, _ = await speak(update, context)
-    query = update.callback_query
-    assert query is not None
-    draft = context.user_data.pop(DRAFT, None) or {}  # type: ignore[union-attr]
-    if "title" not in draft:
-        await query.answer()
-        return await restart(update, _)
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    flows = context.daifu.flows
+    flow = await flows.current(user.id)
+    # Ending the flow is the claim: a second tap on "Create link" finds it gone and makes nothing.
+    if (
+        flow is None
+        or (flow.name, flow.step) != (FLOW, "confirm")
+        or not await flows.end(user.id, FLOW, at_step="confirm")
+    ):
+        await stale_button(update, context)
+        return
     await query.answer()
     await query.edit_message_reply_markup(None)
     assert isinstance(query.message, Message)
-    amount = to_minor(Decimal(draft["amount"]), draft["currency"])
-    await send_link(query.message, context, amount, draft["title"], query.from_user.id, _, locale)
-    return ConversationHandler.END
+    amount = to_minor(Decimal(flow.data["amount"]), flow.data["currency"])
+    await send_link(query.message, context, amount, flow.data["title"], user.id, _, locale)
 
 
-async def restart(update: Update, _: Gettext) -> int:
-    await reply(update, _("That step is out of date. Send /newlink to start again."))
-    return ConversationHandler.END
-
-
-async def cancel(update: Update, context: DaifuContext) -> int:
+async def cancel(update: Update, context: DaifuContext) -> None:
     _locale, _ = await speak(update, context)
-    context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
+    user = update.effective_user
+    if user is None or not await context.daifu.flows.end(user.id, FLOW):
+        await stale_button(update, context)
+        return
     if update.callback_query is not None:
         await update.callback_query.answer()
         await update.callback_query.edit_message_reply_markup(None)
     await reply(update, _("Cancelled. No link was created."))
-    return ConversationHandler.END
 
 
 async def stale_button(update: Update, context: DaifuContext) -> None:
-    """A /newlink button from a conversation that already ended."""
+    """A /newlink button from a flow that already ended (or never reached that step)."""
     _locale, _ = await speak(update, context)
     if update.callback_query is not None:
         await update.callback_query.answer(
@@ -216,20 +225,14 @@ async def stale_button(update: Update, context: DaifuContext) -> None:
         )
 
 
+TEXT_STEPS: dict[str, TextStep] = {"amount": got_amount, "currency": typed_currency, "title": got_title}
+
+
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
-    text = filters.TEXT & ~filters.COMMAND
-    conversation = persistent_conversation(
-        "newlink",
-        entry_points=[CommandHandler("newlink", newlink)],
-        states={
-            AMOUNT: [MessageHandler(text, got_amount)],
-            CURRENCY: [
-                CallbackQueryHandler(got_currency, pattern=f"^{PREFIX}:cur:"),
-                MessageHandler(text, got_currency),
-            ],
-            TITLE: [MessageHandler(text, got_title)],
-            CONFIRM: [CallbackQueryHandler(confirm, pattern=f"^{PREFIX}:ok$")],
-        },
-        fallbacks=[CallbackQueryHandler(cancel, pattern=f"^{PREFIX}:cancel$"), CommandHandler("cancel", cancel)],
-    )
-    return [conversation, CallbackQueryHandler(stale_button, pattern=f"^{PREFIX}:")]
+    return [
+        CommandHandler("newlink", newlink),
+        CallbackQueryHandler(tapped_currency, pattern=f"^{PREFIX}:cur:"),
+        CallbackQueryHandler(confirm, pattern=f"^{PREFIX}:ok$"),
+        CallbackQueryHandler(cancel, pattern=f"^{PREFIX}:cancel$"),
+        CallbackQueryHandler(stale_button, pattern=f"^{PREFIX}:"),
+    ]

@@ -9,6 +9,7 @@ from services.admin_reports import AdminReports
 from services.api_keys import ApiKeys
 from services.checkout import Checkouts
 from services.config import ShopRules
+from services.flows import Flows
 from services.order_closing import OrderClosing
 from services.orders import Orders
 from services.pay_requests import PayRequests
@@ -27,6 +28,7 @@ class Daifu:
         self.rules = rules
         self.providers = providers
         self.users = Users(db)
+        self.flows = Flows(db)
         self.orders = Orders(db, rules)
         self.checkouts = Checkouts(db, rules, self.orders, providers)
         self.settlements = Settlements(db, providers)

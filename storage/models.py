@@ -275,6 +275,20 @@ class CallbackDelivery(SQLModel, table=True):
     __table_args__ = (Index("ix_callback_deliveries_due", "delivered_at", "next_attempt_at"),)
 
 
+class ConversationFlow(SQLModel, table=True):
+    """The step a person is at in a guided flow (/newlink, asking friends, typing a chip-in), kept in the
+    database so that any worker can take the next message: PTB's ConversationHandler state lives in one
+    process's memory and is read from persistence only at start."""
+
+    __tablename__ = "conversation_flows"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    flow: str = Field(max_length=32)
+    step: str = Field(max_length=32)
+    data: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
 class TelegramUpdate(SQLModel, table=True):
     """The inbox of Telegram updates received by webhook: each is applied once, and none is lost.
 

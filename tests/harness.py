@@ -19,15 +19,30 @@ BOT_USERNAME = "daifu_bot"
 
 
 class RunningShop:
-    """daifu as a shop runs it, plus an admin (Ada) and two shoppers (Alice, Bob) in the emulator."""
+    """daifu as a shop runs it, plus an admin (Ada) and shoppers (Alice, Bob, Carol) in the emulator.
 
-    def __init__(self, emu: BotApiEmulator, database_url: str, port: int, **settings: Any) -> None:
+    A second worker of the same shop passes the first as `same_people_as`, so both know the same people.
+    """
+
+    def __init__(
+        self,
+        emu: BotApiEmulator,
+        database_url: str,
+        port: int,
+        *,
+        same_people_as: RunningShop | None = None,
+        **settings: Any,
+    ) -> None:
         self.emu = emu
         emu.world.allow_http_webhooks = True  # webhook-mode tests serve the bot on plain loopback HTTP
-        self.admin: User = emu.add_user("Ada", username="ada_admin", language_code="en")
-        self.alice: User = emu.add_user("Alice", username="alice", language_code="en")
-        self.bob: User = emu.add_user("Bob", username="bob", language_code="en")
-        self.carol: User = emu.add_user("Carol", username="carol", language_code="en")
+        if same_people_as is not None:
+            people = same_people_as
+            self.admin, self.alice, self.bob, self.carol = people.admin, people.alice, people.bob, people.carol
+        else:
+            self.admin = emu.add_user("Ada", username="ada_admin", language_code="en")
+            self.alice = emu.add_user("Alice", username="alice", language_code="en")
+            self.bob = emu.add_user("Bob", username="bob", language_code="en")
+            self.carol = emu.add_user("Carol", username="carol", language_code="en")
         defaults: dict[str, Any] = {
             "telegram_bot_token": emu.token,
             "telegram_api_base_url": emu.base_url,

@@ -1,0 +1,77 @@
+"""Where a person is in a guided flow, kept in the database: any worker can handle their next message.
+
+One flow per person at a time; starting another replaces it. A flow left alone for an hour is over.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, delete, update
+
+from storage.database import Database
+from storage.models import ConversationFlow, utcnow
+
+ABANDONED_AFTER = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    name: str
+    step: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Flows:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def begin(self, user_id: int, name: str, step: str, data: dict[str, Any] | None = None) -> None:
+        values = {"flow": name, "step": step, "data": json.dumps(data or {}), "updated_at": utcnow()}
+        async with self.db.transaction() as session:
+            changed = await session.exec(
+                update(ConversationFlow).where(col(ConversationFlow.user_id) == user_id).values(**values)
+            )
+            if changed.rowcount == 1:
+                return
+        try:
+            async with self.db.transaction() as session:
+                session.add(ConversationFlow(user_id=user_id, **values))  # type: ignore[arg-type]
+        except IntegrityError:  # the same person, on another worker, a moment ago: the newer start wins
+            await self.begin(user_id, name, step, data)
+
+    async def current(self, user_id: int) -> Flow | None:
+        async with self.db.transaction() as session:
+            row = await session.get(ConversationFlow, user_id)
+        if row is None or row.updated_at < utcnow() - ABANDONED_AFTER:
+            return None
+        return Flow(row.flow, row.step, json.loads(row.data))
+
+    async def advance(self, user_id: int, name: str, *, from_step: str, to_step: str, data: dict[str, Any]) -> bool:
+        """Move the flow on, only if it is still at from_step: a repeated tap or message moves it once."""
+        async with self.db.transaction() as session:
+            moved = await session.exec(
+                update(ConversationFlow)
+                .where(
+                    col(ConversationFlow.user_id) == user_id,
+                    col(ConversationFlow.flow) == name,
+                    col(ConversationFlow.step) == from_step,
+                )
+                .values(step=to_step, data=json.dumps(data), updated_at=utcnow())
+            )
+        return moved.rowcount == 1
+
+    async def end(self, user_id: int, name: str | None = None, *, at_step: str | None = None) -> bool:
+        """End the person's flow (only this one, or only at this step, when given); True if one ended."""
+        statement = delete(ConversationFlow).where(col(ConversationFlow.user_id) == user_id)
+        if name is not None:
+            statement = statement.where(col(ConversationFlow.flow) == name)
+        if at_step is not None:
+            statement = statement.where(col(ConversationFlow.step) == at_step)
+        async with self.db.transaction() as session:
+            ended = await session.exec(statement)
+        return ended.rowcount == 1
