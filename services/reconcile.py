@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from payments.base import CheckoutRef, PaymentError, PaymentProvider
 from services.money import Money
@@ -39,6 +39,18 @@ class Reconciler:
         self.health = health
         self.after = after
 
+    async def _claim(self, attempt: Payment, now: datetime) -> bool:
+        async with self.db.transaction() as session:
+            claimed = await session.exec(
+                update(Payment)
+                .where(
+                    col(Payment.id) == attempt.id,
+                    (col(Payment.checked_at).is_(None)) | (col(Payment.checked_at) <= now - self.after),
+                )
+                .values(checked_at=now)
+            )
+        return claimed.rowcount == 1
+
     async def run(self) -> list[Notice]:
         now = utcnow()
         async with self.db.transaction() as session:
@@ -49,6 +61,7 @@ class Reconciler:
                         .where(
                             Payment.status == PaymentStatus.PENDING,
                             col(Payment.created_at) <= now - self.after,
+                            (col(Payment.checked_at).is_(None)) | (col(Payment.checked_at) <= now - self.after),
                             col(Payment.created_at) > now - GIVE_UP_AFTER,
                             col(Payment.provider).in_(list(self.providers)),
                         )
@@ -59,6 +72,8 @@ class Reconciler:
             )
         notices: list[Notice] = []
         for attempt in pending:
+            if not await self._claim(attempt, now):
+                continue  # another worker is asking about this one
             provider = self.providers[attempt.provider]
             checkout = CheckoutRef(
                 attempt.checkout_ref, attempt.provider_checkout_id, Money(attempt.amount_minor, attempt.currency)

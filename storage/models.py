@@ -149,6 +149,9 @@ class Payment(SQLModel, table=True):
     # Given back so far (in the charge's currency); a refund is reserved here first, so two admins
     # refunding at once can never give back more than was paid.
     refunded_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    # When reconciliation last asked the provider about this checkout: its claim, so that with several
+    # workers each pending checkout is looked up by one of them per round.
+    checked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     settled_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     refunded_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
