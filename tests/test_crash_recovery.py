@@ -1,0 +1,145 @@
+"""A worker killed with SIGKILL in the middle of a payment loses nothing: after a restart the payment is
+applied once and every message owed is sent."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.emulator import BotApiEmulator
+from storage.database import Database
+from storage.models import Order, OrderStatus
+from tests.harness import BOT_USERNAME
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "crash-test-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Worker:
+    """`python -m bot --webhook` as its own process, as it runs in production."""
+
+    def __init__(self, emu: BotApiEmulator, database_url: str, admin_id: int, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PAYMENT_", "ADMIN_"))}
+        self.env |= {
+            "PYTHONPATH": str(ROOT),
+            "TELEGRAM_BOT_TOKEN": emu.token,
+            "TELEGRAM_API_BASE_URL": emu.base_url,
+            "TELEGRAM_API_FILE_URL": emu.base_file_url,
+            "DATABASE_URL": database_url,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
+            "WEB_PORT": str(self.port),
+            "ADMIN_IDS": str(admin_id),
+            "PAYMENT_PROVIDERS": "telegram,sandbox",
+            "TELEGRAM_PROVIDER_TOKEN": "284685063:TEST:crash",
+            "WEBHOOK_SECRET": SECRET,
+            "RATE_LIMITER": "false",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with (self.workdir / "worker.log").open("ab") as log:  # the child keeps its own copy of the file
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "--webhook"], cwd=self.workdir, env=self.env, stdout=log, stderr=log
+            )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[BotApiEmulator]:
+    async with BotApiEmulator(token="123456:TEST-crash", bot_username=BOT_USERNAME, bot_name="daifu") as emulator:
+        emulator.world.allow_http_webhooks = True
+        yield emulator
+
+
+async def registered(emu: BotApiEmulator) -> None:
+    await emu.wait_for(lambda: emu.world.webhook is not None, timeout=30)
+
+
+async def test_killed_between_pre_checkout_and_payment_nothing_is_lost(
+    emu: BotApiEmulator, database_url: str, tmp_path: Path
+) -> None:
+    admin, alice = emu.add_user("Ada"), emu.add_user("Alice")
+    worker = Worker(emu, database_url, admin.id, tmp_path)
+    worker.start()
+    try:
+        await registered(emu)
+        await emu.send_text(admin, "/newlink 7 USD Tea")
+        link = await emu.next_bot_message(admin, timeout=30)
+        token = link["caption"].split("?start=", 1)[1].split()[0]
+        await emu.open_link(alice, f"https://t.me/{BOT_USERNAME}?start={token}")
+        await emu.click(alice, await emu.next_bot_message(alice, timeout=15), "Pay by card", timeout=15)
+        invoice = await emu.next_bot_message(alice, timeout=15)
+        assert (await emu.pre_checkout(alice, invoice))["ok"] is True
+
+        worker.kill()  # the bot said yes to Telegram, then died before the payment came through
+        paid = await emu.pay_invoice(alice, invoice, already_approved=True)
+        await asyncio.sleep(1.5)  # Telegram keeps trying the dead webhook meanwhile
+        assert emu.webhooks.failures, "the update should have failed to arrive while the worker was down"
+
+        worker.start()
+        receipt = await emu.wait_for(
+            lambda: next((m for m in emu.bot_messages(alice) if "Payment received" in m.get("text", "")), None),
+            timeout=30,
+        )
+        assert "$7.00" in receipt["text"]
+        await emu.wait_for(lambda: any("Alice paid" in m.get("text", "") for m in emu.bot_messages(admin)), timeout=15)
+
+        # The same update once more (a retry that crossed the restart): still one payment.
+        await emu.webhooks.post(next(u for u in emu.webhooks.delivered if "successful_payment" in u.get("message", {})))
+        await emu.send_text(alice, "/help")
+        await emu.wait_for(lambda: "/my" in emu.bot_messages(alice)[-1].get("text", ""), timeout=15)
+        assert sum("Payment received" in m.get("text", "") for m in emu.bot_messages(alice)) == 1
+        assert paid["successful_payment"]["total_amount"] == 700
+    finally:
+        worker.stop()
+    db = Database(database_url)
+    try:
+        async with db.transaction() as session:
+            order = await session.get(Order, 1)
+        assert order is not None and order.status == OrderStatus.PAID
+    finally:
+        await db.dispose()
+
+
+async def test_sigterm_lets_the_worker_finish_and_exit_cleanly(
+    emu: BotApiEmulator, database_url: str, tmp_path: Path
+) -> None:
+    admin = emu.add_user("Ada")
+    worker = Worker(emu, database_url, admin.id, tmp_path)
+    worker.start()
+    await registered(emu)
+    await emu.send_text(admin, "/help")
+    await emu.next_bot_message(admin, timeout=30)
+    worker.stop()
+    assert worker.process is not None and worker.process.returncode == 0
+    assert "Traceback" not in (tmp_path / "worker.log").read_text()
