@@ -8,19 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import col, select
 
 from payments.alipay import AlipayPrecreate
 from payments.base import Amount, CheckoutRef, CheckoutRequest, PaymentError
 from services.links import qr_png
-from storage.models import OrderStatus, Payment, PaymentStatus, ProviderNotice
+from storage.models import OrderStatus, PaymentStatus
 from tests.harness import BOT_USERNAME, RunningShop, running_shop
 from tests.providers.fake_alipay import FakeAlipay, Trade
+from tests.providers.stored import charges, stored_notices
 
 PROVIDERS = ["sandbox", "alipay"]
 SUCCESS = (200, "success")
-# services.settlement keeps the attempt's amount on a charge that came in different, and refunds that
-# amount: Alipay refuses to refund more than was paid. The fix records the charged amount.
 
 
 @pytest.fixture
@@ -48,22 +46,6 @@ def notify_url(shop: RunningShop) -> str:
     return f"{shop.web_url}/notify/alipay"
 
 
-async def notices(shop: RunningShop) -> list[tuple[str, str | None]]:
-    """The stored notices, oldest first: (status, error)."""
-    async with shop.daifu.db.transaction() as session:
-        rows = (
-            await session.exec(
-                select(ProviderNotice).where(ProviderNotice.provider == "alipay").order_by(col(ProviderNotice.id))
-            )
-        ).all()
-    return [(row.status, row.error) for row in rows]
-
-
-async def charges(shop: RunningShop) -> list[Payment]:
-    async with shop.daifu.db.transaction() as session:
-        return list((await session.exec(select(Payment).where(col(Payment.provider_ref).is_not(None)))).all())
-
-
 async def test_a_shopper_pays_by_scanning_the_code_and_the_admin_refunds(shop: RunningShop, alipay: FakeAlipay) -> None:
     emu = shop.emu
     token = await shop.new_link("/newlink 88 CNY Tea set")
@@ -85,7 +67,7 @@ async def test_a_shopper_pays_by_scanning_the_code_and_the_admin_refunds(shop: R
     assert "CN¥88.00" in receipt["text"] and str(trade.trade_no) in receipt["text"]
     note = await shop.told(shop.admin, "Alice paid CN¥88.00")
     assert "via alipay" in note["text"]
-    assert await notices(shop) == [("applied", None)]
+    assert await stored_notices(shop, "alipay") == [("applied", None)]
 
     await emu.click(shop.admin, note, "Refund")
     await emu.wait_for(lambda: "Yes, refund" in str(emu.chat_messages(shop.admin)[-1].get("reply_markup")))
@@ -123,7 +105,7 @@ async def test_a_lost_notice_is_found_by_reconciliation(
         await shop.told(shop.admin, "Alice paid CN¥88.00")
         order = await shop.daifu.orders.by_token(token)
         assert order is not None and order.status == OrderStatus.PAID
-        assert await notices(shop) == []  # found by asking, not told
+        assert await stored_notices(shop, "alipay") == []  # found by asking, not told
 
 
 async def test_forged_and_foreign_notices_are_refused_and_a_replay_credits_once(
@@ -151,7 +133,7 @@ async def test_forged_and_foreign_notices_are_refused_and_a_replay_credits_once(
     await shop.told(shop.admin, "Alice paid")
     assert shop.times_told(shop.alice, "Payment received") == 1 and shop.times_told(shop.admin, "Alice paid") == 1
     assert len(await charges(shop)) == 1
-    assert await notices(shop) == [
+    assert await stored_notices(shop, "alipay") == [
         ("rejected", "signature does not match"),
         ("rejected", "signature does not match"),
         ("rejected", "for another seller"),
@@ -168,7 +150,7 @@ async def test_a_notice_for_a_trade_daifu_never_opened_is_acknowledged_and_kept(
 ) -> None:
     stranger = alipay.paid_stranger(notify_url(shop), 8800)
     assert await alipay.deliver(alipay.notice(stranger), url=notify_url(shop)) == SUCCESS
-    assert await notices(shop) == [("ignored", "unknown checkout")]
+    assert await stored_notices(shop, "alipay") == [("ignored", "unknown checkout")]
     assert await charges(shop) == []
 
 
@@ -197,7 +179,7 @@ async def test_money_that_does_not_match_the_order_goes_back(shop: RunningShop, 
     assert list(trade.refunds.values()) == [8000]  # all of it, and only what was taken
     order = await shop.daifu.orders.by_token(token)
     assert order is not None and order.status == OrderStatus.PENDING
-    assert await notices(shop) == [("applied", None)]
+    assert await stored_notices(shop, "alipay") == [("applied", None)]
 
 
 async def test_a_payment_for_a_cancelled_order_goes_back(shop: RunningShop, alipay: FakeAlipay) -> None:

@@ -8,18 +8,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import col, select
 
 from payments.base import Amount, CheckoutRef, CheckoutRequest, PaymentError
 from payments.wechat_pay import WeChatPayNative
 from services.links import qr_png
-from storage.models import OrderStatus, Payment, PaymentStatus, ProviderNotice
+from storage.models import OrderStatus, PaymentStatus
 from tests.harness import BOT_USERNAME, RunningShop, running_shop
 from tests.providers.fake_wechatpay import FakeWeChatPay, Trade
+from tests.providers.stored import charges, stored_notices
 
 PROVIDERS = ["sandbox", "wechatpay"]
-# services.settlement keeps the attempt's amount on a charge that came in different, and refunds that
-# amount: WeChat Pay refuses a refund whose total is not the payment's. The fix records the charged amount.
 
 
 @pytest.fixture
@@ -47,22 +45,6 @@ def notify_url(shop: RunningShop) -> str:
     return f"{shop.web_url}/notify/wechatpay"
 
 
-async def notices(shop: RunningShop) -> list[tuple[str, str | None]]:
-    """The stored notices, oldest first: (status, error)."""
-    async with shop.daifu.db.transaction() as session:
-        rows = (
-            await session.exec(
-                select(ProviderNotice).where(ProviderNotice.provider == "wechatpay").order_by(col(ProviderNotice.id))
-            )
-        ).all()
-    return [(row.status, row.error) for row in rows]
-
-
-async def charges(shop: RunningShop) -> list[Payment]:
-    async with shop.daifu.db.transaction() as session:
-        return list((await session.exec(select(Payment).where(col(Payment.provider_ref).is_not(None)))).all())
-
-
 async def test_a_shopper_pays_by_scanning_the_code_and_the_admin_refunds(
     shop: RunningShop, wechat: FakeWeChatPay
 ) -> None:
@@ -88,7 +70,7 @@ async def test_a_shopper_pays_by_scanning_the_code_and_the_admin_refunds(
     assert "CN¥88.00" in receipt["text"] and str(trade.transaction_id) in receipt["text"]
     note = await shop.told(shop.admin, "Alice paid CN¥88.00")
     assert "via wechatpay" in note["text"]
-    assert await notices(shop) == [("applied", None)]
+    assert await stored_notices(shop, "wechatpay") == [("applied", None)]
 
     await emu.click(shop.admin, note, "Refund")
     await emu.wait_for(lambda: "Yes, refund" in str(emu.chat_messages(shop.admin)[-1].get("reply_markup")))
@@ -126,7 +108,7 @@ async def test_a_lost_notice_is_found_by_reconciliation(
         await shop.told(shop.admin, "Alice paid CN¥88.00")
         order = await shop.daifu.orders.by_token(token)
         assert order is not None and order.status == OrderStatus.PAID
-        assert await notices(shop) == []  # found by asking, not told
+        assert await stored_notices(shop, "wechatpay") == []  # found by asking, not told
 
 
 async def test_forged_probing_stale_and_garbled_notices_are_refused_and_a_replay_credits_once(
@@ -154,7 +136,7 @@ async def test_forged_probing_stale_and_garbled_notices_are_refused_and_a_replay
     await shop.told(shop.admin, "Alice paid")
     assert shop.times_told(shop.alice, "Payment received") == 1 and shop.times_told(shop.admin, "Alice paid") == 1
     assert len(await charges(shop)) == 1
-    stored = await notices(shop)
+    stored = await stored_notices(shop, "wechatpay")
     assert [status for status, _error in stored] == ["rejected"] * 4 + ["applied"] * 3
     assert [error for _status, error in stored[:4]] == [
         "signature does not match, or the resource does not decrypt with the APIv3 key",
@@ -169,7 +151,7 @@ async def test_a_notice_for_a_trade_daifu_never_opened_is_acknowledged_and_kept(
 ) -> None:
     stranger = wechat.paid_stranger(notify_url(shop), 8800)
     assert await wechat.deliver(*wechat.notice(stranger), url=notify_url(shop)) == (204, "")
-    assert await notices(shop) == [("ignored", "unknown checkout")]
+    assert await stored_notices(shop, "wechatpay") == [("ignored", "unknown checkout")]
     assert await charges(shop) == []
 
 
@@ -185,7 +167,7 @@ async def test_money_that_does_not_match_the_order_goes_back(shop: RunningShop, 
     assert refund["amount"]["refund"] == 8000  # all of it, and only what was taken
     order = await shop.daifu.orders.by_token(token)
     assert order is not None and order.status == OrderStatus.PENDING
-    assert await notices(shop) == [("applied", None)]
+    assert await stored_notices(shop, "wechatpay") == [("applied", None)]
 
 
 async def test_a_payment_for_a_cancelled_order_goes_back(shop: RunningShop, wechat: FakeWeChatPay) -> None:
