@@ -1,16 +1,20 @@
-"""``python -m bench``: run the benchmark, print the table, write bench/results/latest.json."""
+"""``python -m bench``: run the benchmark, print the table, write its JSON to bench/results/.
+
+The kind of run follows the options: polling (the default) or ``--mode webhook`` compare daifu with a bare
+echo bot; ``--workers N`` compares one daifu worker with N; ``--stats-orders N`` times /stats on N orders.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
-from bench.benchmark import run_benchmark
 from bench.database import DatabaseUnavailable
-from bench.options import parse_options
+from bench.options import Options, parse_options
 from bench.processes import BotFailed
 from bench.replies import UnexpectedReply
-from bench.report import render, write_json
+from bench.report import write_json
 
 
 def progress(message: str) -> None:
@@ -18,10 +22,30 @@ def progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
+async def run(options: Options) -> tuple[Any, str]:
+    """The results of the kind of run the options ask for, and their printed report."""
+    if options.kind == "stats":
+        from bench.stats_run import render_stats, run_stats
+
+        stats = await run_stats(options, progress)
+        return stats, render_stats(stats)
+    if options.kind == "workers":
+        from bench.workers import run_workers
+        from bench.workers_report import render_workers
+
+        workers = await run_workers(options, progress)
+        return workers, render_workers(workers)
+    from bench.benchmark import run_benchmark
+    from bench.report import render
+
+    results = await run_benchmark(options, progress)
+    return results, render(results)
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
     try:
-        results = asyncio.run(run_benchmark(options, progress))
+        results, report = asyncio.run(run(options))
     except (BotFailed, UnexpectedReply, DatabaseUnavailable) as error:
         print(f"bench: {error}", file=sys.stderr)
         return 1
@@ -32,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         # asyncio.run has already cancelled the run, and with it stopped the bots and removed the temp dir.
         print("bench: interrupted", file=sys.stderr)
         return 130
-    print(render(results))
+    print(report)
     write_json(results, options.json_path)
     print(f"\n(figures written to {options.json_path})")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.processes import BotProcess, free_port
@@ -11,6 +12,16 @@ from bot.emulator import BotApiEmulator
 from bot.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
+WEBHOOK_PATH = "/telegram/webhook"  # daifu's default WEBHOOK_PATH; the echo bot uses the same
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A bot receiving updates by webhook: it listens on port; Telegram is told public_url + WEBHOOK_PATH."""
+
+    port: int
+    public_url: str  # the bot's own address, or the load balancer's in front of several workers
+    secret: str
 
 
 def inherited_environment() -> dict[str, str]:
@@ -29,11 +40,19 @@ def base_environment(emu: BotApiEmulator) -> dict[str, str]:
     }
 
 
-def daifu_process(emu: BotApiEmulator, *, workdir: Path, database_url: str, admin_id: int) -> BotProcess:
-    port = free_port()
+def daifu_process(
+    emu: BotApiEmulator,
+    *,
+    workdir: Path,
+    database_url: str,
+    admin_id: int,
+    webhook: Webhook | None = None,
+    name: str = "daifu",
+) -> BotProcess:
+    port = webhook.port if webhook is not None else free_port()
     env = base_environment(emu) | {
         "DATABASE_URL": database_url,
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "PUBLIC_BASE_URL": webhook.public_url if webhook is not None else f"http://127.0.0.1:{port}",
         "WEB_HOST": "127.0.0.1",
         "WEB_PORT": str(port),
         "ADMIN_IDS": str(admin_id),
@@ -44,14 +63,35 @@ def daifu_process(emu: BotApiEmulator, *, workdir: Path, database_url: str, admi
         "RATE_LIMITER": "false",
         "LOG_LEVEL": "WARNING",
     }
-    return BotProcess("daifu", [sys.executable, "-m", "bot"], env=env, cwd=workdir, log_path=workdir / "daifu.log")
+    argv = [sys.executable, "-m", "bot"]
+    if webhook is not None:
+        env |= {"WEBHOOK_SECRET": webhook.secret, "WEBHOOK_PATH": WEBHOOK_PATH}
+        argv.append("--webhook")
+    return BotProcess(name, argv, env=env, cwd=workdir, log_path=workdir / f"{name}.log")
 
 
-def echo_process(emu: BotApiEmulator, *, workdir: Path) -> BotProcess:
+def echo_process(emu: BotApiEmulator, *, workdir: Path, webhook: Webhook | None = None) -> BotProcess:
+    env = base_environment(emu)
+    if webhook is not None:
+        env |= {
+            "ECHO_WEBHOOK_URL": webhook.public_url + WEBHOOK_PATH,
+            "ECHO_WEBHOOK_PORT": str(webhook.port),
+            "ECHO_WEBHOOK_SECRET": webhook.secret,
+        }
     return BotProcess(
-        "echo",
-        [sys.executable, "-m", "bench.echo_bot"],
-        env=base_environment(emu),
+        "echo", [sys.executable, "-m", "bench.echo_bot"], env=env, cwd=workdir, log_path=workdir / "echo.log"
+    )
+
+
+def balancer_process(*, port: int, workers: list[str], workdir: Path) -> BotProcess:
+    """The load balancer in front of the workers (bench.balancer), as a process of its own."""
+    env = inherited_environment() | {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    }
+    return BotProcess(
+        "balancer",
+        [sys.executable, "-m", "bench.balancer", str(port), *workers],
+        env=env,
         cwd=workdir,
-        log_path=workdir / "echo.log",
+        log_path=workdir / "balancer.log",
     )

@@ -14,10 +14,9 @@ import re
 import time
 from dataclasses import dataclass
 
-from bench.figures import FixedRate, Stopwatch, Throughput
+from bench.figures import FixedRate, Measured, Stopwatch, Throughput
 from bench.load import PeoplePool, closed_loop, open_loop
 from bench.options import Options
-from bench.processes import BotProcess
 from bench.replies import BotReplies, Reply
 from bench.stats import Latency
 from bot.emulator import BotApiEmulator, User
@@ -140,7 +139,7 @@ class CheckoutScenario:
         await closed_loop(self.options.concurrency, links, PeoplePool(self.people), self.checkout)
         await self._admin_notes(len(links))
 
-    async def throughput(self, bot: BotProcess) -> Throughput:
+    async def throughput(self, bot: Measured) -> Throughput:
         links = self._take_links(self.options.flows)
         watch = Stopwatch(bot)
         flows = await closed_loop(self.options.concurrency, links, PeoplePool(self.people), self.checkout)
@@ -155,7 +154,7 @@ class CheckoutScenario:
             pre_checkout=Latency.of([flow.pre_checkout for flow in flows]),
         )
 
-    async def fixed_rate(self, bot: BotProcess) -> FixedRate:
+    async def fixed_rate(self, bot: Measured) -> FixedRate:
         # Flows start evenly spaced so that their updates add up to the offered rate.
         flows_per_s = self.options.rate / UPDATES_PER_FLOW
         links = self._take_links(self.fixed_rate_flows)

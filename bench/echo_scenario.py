@@ -7,10 +7,9 @@ import math
 import time
 from collections.abc import Callable
 
-from bench.figures import FixedRate, Stopwatch, Throughput
+from bench.figures import FixedRate, Measured, Stopwatch, Throughput
 from bench.load import PeoplePool, closed_loop, open_loop
 from bench.options import Options
-from bench.processes import BotProcess
 from bench.replies import BotReplies, Reply
 from bench.stats import Latency
 from bot.emulator import BotApiEmulator, User
@@ -42,7 +41,7 @@ class EchoScenario:
         count = self.options.warmup * 10
         await closed_loop(self.options.concurrency, range(count), PeoplePool(self.people), self.say)
 
-    async def throughput(self, bot: BotProcess) -> Throughput:
+    async def throughput(self, bot: Measured) -> Throughput:
         jobs = range(self.options.echo_updates)
         watch = Stopwatch(bot)
         latencies = await closed_loop(self.options.concurrency, jobs, PeoplePool(self.people), self.say)
@@ -55,7 +54,7 @@ class EchoScenario:
             reply=Latency.of(latencies),
         )
 
-    async def backlog(self, bot: BotProcess) -> Throughput:
+    async def backlog(self, bot: Measured) -> Throughput:
         """Every text queued before the bot sees any: getUpdates then returns full batches of 100.
 
         This is how a bare echo bot is usually benchmarked, so it calibrates the machine against known
@@ -87,7 +86,7 @@ class EchoScenario:
             reply=Latency.of(latencies),
         )
 
-    async def fixed_rate(self, bot: BotProcess) -> FixedRate:
+    async def fixed_rate(self, bot: Measured) -> FixedRate:
         rate = self.options.rate
         jobs = range(max(2, math.ceil(rate * self.options.latency_seconds)))
         watch = Stopwatch(bot)

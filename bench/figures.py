@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
-from bench.processes import BotProcess, machine_busy_seconds
+from bench.processes import machine_busy_seconds
 from bench.stats import Latency
 
 
@@ -32,10 +33,16 @@ class Spent:
         return max(0.0, self.machine_cpu_s - self.bot_cpu_s - self.harness_cpu_s) / self.wall_s
 
 
+class Measured(Protocol):
+    """A bot process, or several workers counted together."""
+
+    def cpu_seconds(self) -> float: ...
+
+
 class Stopwatch:
     """Started right before a run; read right after it."""
 
-    def __init__(self, bot: BotProcess) -> None:
+    def __init__(self, bot: Measured) -> None:
         self._bot = bot
         self._wall = time.perf_counter()
         self._bot_cpu = bot.cpu_seconds()

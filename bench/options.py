@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results" / "latest.json"
+from sqlalchemy.engine import make_url
+
+RESULTS_DIR = Path(__file__).parent / "results"
+RESULTS = RESULTS_DIR / "latest.json"
+# Each kind of run keeps its own file, so running one never overwrites another's figures.
+RESULT_FILES = {
+    "polling": RESULTS,
+    "webhook": RESULTS_DIR / "latest-webhook.json",
+    "workers": RESULTS_DIR / "latest-workers.json",
+    "stats": RESULTS_DIR / "latest-stats.json",
+}
+STATS_ORDERS = 1_000_000  # --stats-orders without a number
+MAX_SECONDS = {"stats": 900.0}  # filling a million orders takes minutes; the bot runs get 300 s
 
 
 @dataclass(frozen=True)
@@ -22,10 +36,25 @@ class Options:
     reply_timeout: float
     max_seconds: float
     json_path: Path
+    mode: str  # "polling" or "webhook": how the bots under test receive updates
+    workers: int  # above 1: daifu with 1 worker, then this many, behind a load balancer (webhook mode)
+    webhook_connections: int  # 1: the emulator's own pusher, one update at a time; more: bench.webhooks
+    stats_orders: int  # above 0: fill a database with this many orders and time /stats instead
+    stats_repeats: int
+    command: str  # the command line that made this run, with any database password hidden
+
+    @property
+    def kind(self) -> str:
+        """Which benchmark this is: polling, webhook, workers or stats (names its results file too)."""
+        if self.stats_orders:
+            return "stats"
+        if self.workers > 1:
+            return "workers"
+        return self.mode
 
 
 def positive_int(text: str) -> int:
-    value = int(text)
+    value = int(text.replace("_", ""))
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
@@ -44,12 +73,25 @@ def database_choice(text: str) -> str:
     raise argparse.ArgumentTypeError("takes 'sqlite' or a postgresql+asyncpg:// URL")
 
 
+def shown_command(argv: list[str]) -> str:
+    """The command line as typed, for the report: a password in a database URL is masked."""
+    shown = []
+    for arg in argv:
+        prefix, _, value = arg.rpartition("=") if arg.startswith("--database=") else ("", "", arg)
+        if value.startswith("postgresql") and make_url(value).password is not None:
+            value = make_url(value).render_as_string(hide_password=True)
+        shown.append(f"{prefix}={value}" if prefix else value)
+    return shlex.join(["python", "-m", "bench", *shown])
+
+
 def parse_options(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description=(
             "Run daifu and a bare PTB echo bot against the local Bot API emulator (loopback only) and "
-            "print checkout throughput, pre-checkout latency, CPU per update and reply latency, side by side."
+            "print checkout throughput, pre-checkout latency, CPU per update and reply latency, side by side. "
+            "--mode webhook has the emulator push updates to the bots' webhooks; --workers 2 compares one "
+            "daifu worker with two behind a load balancer; --stats-orders times /stats on a large database."
         ),
     )
     parser.add_argument("--flows", type=positive_int, default=200, help="checkout flows in the throughput run")
@@ -79,8 +121,69 @@ def parse_options(argv: list[str] | None = None) -> Options:
         help="'sqlite' (a file in a temp dir) or a PostgreSQL URL, e.g. "
         "postgresql+asyncpg:///postgres?host=/var/run/postgresql; a throwaway database is made on that server",
     )
+    parser.add_argument(
+        "--mode",
+        choices=["polling", "webhook"],
+        default=None,
+        help="how the bots get updates: polling getUpdates (the default), or webhook (daifu runs with --webhook, "
+        "the echo bot with a webhook of its own, and the emulator POSTs each update to them)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="above 1: run daifu with one worker, then with this many on the same database behind a small load "
+        "balancer, and compare their throughput (implies --mode webhook; no echo bot)",
+    )
+    parser.add_argument(
+        "--webhook-connections",
+        type=positive_int,
+        default=None,
+        help="webhook mode: 1 is the emulator's own pusher, one update at a time, each POSTed after the answer to "
+        "the one before (Telegram's order); N > 1 POSTs up to N at once, each person's updates still in order "
+        "(Telegram allows max_connections up to 100, 40 by default). Default: 1, or 8 with --workers",
+    )
+    parser.add_argument(
+        "--stats-orders",
+        type=positive_int,
+        nargs="?",
+        const=STATS_ORDERS,
+        default=0,
+        metavar="N",
+        help=f"instead of running bots: fill a fresh database with N orders (default {STATS_ORDERS:,}) and their "
+        "payments, requests and refunds over 30 days, then time the /stats query for 7d and 30d",
+    )
+    parser.add_argument(
+        "--stats-repeats", type=positive_int, default=5, help="--stats-orders: times each period's query is run"
+    )
     parser.add_argument("--reply-timeout", type=positive_float, default=30.0, help="seconds to wait for any one reply")
-    parser.add_argument("--max-seconds", type=positive_float, default=300.0, help="give up after this long")
-    parser.add_argument("--json", type=Path, default=RESULTS, dest="json_path", help="where to write the figures")
-    args = parser.parse_args(argv)
-    return Options(**vars(args))
+    parser.add_argument(
+        "--max-seconds",
+        type=positive_float,
+        default=None,
+        help="give up after this long (300; 900 with --stats-orders)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        dest="json_path",
+        help="where to write the figures (bench/results/latest.json, or latest-webhook.json, latest-workers.json, "
+        "latest-stats.json for the other kinds of run)",
+    )
+    raw = list(argv) if argv is not None else sys.argv[1:]
+    args = parser.parse_args(raw)
+    if args.workers > 1 and args.mode == "polling":
+        parser.error("--workers needs webhook mode: polling workers would fight over getUpdates (409 Conflict)")
+    if args.mode is None:
+        args.mode = "webhook" if args.workers > 1 else "polling"
+    if args.webhook_connections is None:
+        args.webhook_connections = 8 if args.workers > 1 else 1
+    elif args.mode == "polling":
+        parser.error("--webhook-connections needs --mode webhook")
+    kind = "stats" if args.stats_orders else "workers" if args.workers > 1 else args.mode
+    if args.json_path is None:
+        args.json_path = RESULT_FILES[kind]
+    if args.max_seconds is None:
+        args.max_seconds = MAX_SECONDS.get(kind, 300.0)
+    return Options(**vars(args), command=shown_command(raw))

@@ -12,7 +12,7 @@ import ctypes
 import os
 import signal
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -37,11 +37,66 @@ class BotFailed(RuntimeError):
     """The bot under test did not start, or died while it was being measured."""
 
 
+READY_CHECK_SECONDS = 0.02
+
+
+class Readiness:
+    """When a started process counts as up: made before the process is spawned, checked until true."""
+
+    def __init__(self, what: str, check: Callable[[], Awaitable[bool]]) -> None:
+        self.what = what
+        self.check = check
+
+
+def calls_since_now(emu: BotApiEmulator, method: str) -> Callable[[], bool]:
+    """True once the bot has called method on the emulator (counting only calls made from now on)."""
+    calls_before = len(emu.calls)
+    return lambda: any(name == method for name, _ in emu.calls[calls_before:])
+
+
 def free_port() -> int:
     """A loopback port that is free now (another process could take it before it is used: unlikely here)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def port_open(port: int) -> bool:
+    try:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def polls(emu: BotApiEmulator) -> Readiness:
+    """Up once it calls getUpdates."""
+    called = calls_since_now(emu, "getUpdates")
+
+    async def check() -> bool:
+        return called()
+
+    return Readiness("poll", check)
+
+
+def serves_webhook(emu: BotApiEmulator, port: int) -> Readiness:
+    """Up once it has called setWebhook and its web server takes connections (daifu sets the webhook first)."""
+    called = calls_since_now(emu, "setWebhook")
+
+    async def check() -> bool:
+        return called() and await port_open(port)
+
+    return Readiness("set its webhook and listen", check)
+
+
+def listens(port: int) -> Readiness:
+    async def check() -> bool:
+        return await port_open(port)
+
+    return Readiness(f"listen on port {port}", check)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -85,9 +140,8 @@ class BotProcess:
         assert self._process is not None, "the bot is not started"
         return self._process.pid
 
-    async def start(self, emu: BotApiEmulator, timeout: float) -> None:
-        """Start the bot and return once it polls the emulator (its first getUpdates)."""
-        calls_before = len(emu.calls)
+    async def start(self, ready: Readiness, *, timeout: float) -> None:
+        """Start the process and return once ready() says it is (say, once it polls the emulator)."""
         self._log = self.log_path.open("wb")
         self._process = await asyncio.create_subprocess_exec(
             *self.argv,
@@ -98,18 +152,13 @@ class BotProcess:
             stderr=asyncio.subprocess.STDOUT,
             preexec_fn=_terminate_with_parent,
         )
-
-        def polling() -> bool:
-            return any(method == "getUpdates" for method, _ in emu.calls[calls_before:])
-
         deadline = asyncio.get_running_loop().time() + timeout
-        while not polling():
+        while not await ready.check():
             self.check_alive()
             if asyncio.get_running_loop().time() > deadline:
-                raise BotFailed(f"{self.name} did not poll within {timeout:g}s\n{self.log_tail()}")
+                raise BotFailed(f"{self.name} did not {ready.what} within {timeout:g}s\n{self.log_tail()}")
             # Short waits, so a bot that dies at start is reported at once rather than at the deadline.
-            with contextlib.suppress(TimeoutError):
-                await emu.wait_for(polling, timeout=0.2)
+            await asyncio.sleep(READY_CHECK_SECONDS)
 
     def check_alive(self) -> None:
         if self._process is not None and self._process.returncode is not None:
@@ -150,3 +199,18 @@ class BotProcess:
             return "(no output)"
         tail = text.splitlines()[-lines:]
         return "\n".join(f"  {self.name}| {line}" for line in tail) or "(no output)"
+
+
+class ProcessGroup:
+    """Several processes measured as one (the workers behind a load balancer): CPU time is their sum."""
+
+    def __init__(self, name: str, processes: Sequence[BotProcess]) -> None:
+        self.name = name
+        self.processes = list(processes)
+
+    def cpu_seconds(self) -> float:
+        return sum(process.cpu_seconds() for process in self.processes)
+
+    def check_alive(self) -> None:
+        for process in self.processes:
+            process.check_alive()

@@ -63,15 +63,25 @@ def render(results: Results) -> str:
     ef, df = echo.fixed_rate, daifu.fixed_rate
     options = results.options
     m = results.machine
+    if results.mode == "webhook":
+        how = (
+            f"both receiving updates by webhook from the Bot API emulator at {results.emulator_url} (loopback);\n"
+            f"delivery: {results.delivery}. daifu writes each update to its inbox table before answering the POST;\n"
+            "the echo bot hands it straight to PTB"
+        )
+    else:
+        how = f"both polling the Bot API emulator at {results.emulator_url} (loopback)"
     lines = [
-        f"daifu vs a bare PTB echo bot, both polling the Bot API emulator at {results.emulator_url} (loopback)",
+        f"command: {results.command}",
+        f"daifu vs a bare PTB echo bot, {how}",
         f"{results.started_at} | Python {m['python']} | python-telegram-bot {m['python_telegram_bot']} | "
         f"{m['cpus']} CPUs | daifu database: {results.database} | paying by {options['method']}",
         "Rate limiter OFF in both bots: PTB's AIORateLimiter holds output near 30 messages/s (Telegram's own",
         "ceiling), so with it on a throughput run measures the limiter. Bot CPU is the bot process's user+system",
         "time (/proc/<pid>/stat); the emulator and the load generator run in this process (harness CPU).",
         f"daifu: {results.orders_made} orders made by /newlink before timing ({results.orders_seconds:.1f}s); "
-        f"startup to first poll: echo {echo.startup_s:.1f}s, daifu {daifu.startup_s:.1f}s.",
+        f"startup to first {'webhook answer possible' if results.mode == 'webhook' else 'poll'}: "
+        f"echo {echo.startup_s:.1f}s, daifu {daifu.startup_s:.1f}s.",
         "",
     ]
     lines += table(
@@ -118,13 +128,21 @@ def render(results: Results) -> str:
     )
     if echo.backlog is not None:
         b = echo.backlog
-        lines += [
-            "",
-            f"Calibration: echo bot draining {b.items} texts queued at once (getUpdates returns batches of 100): "
-            f"{b.updates_per_s:.0f} updates/s, {ms(b.bot_cpu_ms_per_update)} CPU ms per update, "
-            f"rest of the machine {percent(b.other_cpu_share)}",
-            "(known for this machine, when quiet: ~700 updates/s at ~1.4 ms).",
-        ]
+        if results.mode == "webhook":
+            lines += [
+                "",
+                f"Backlog: echo bot taking {b.items} texts queued at once, pushed to its webhook: "
+                f"{b.updates_per_s:.0f} updates/s, {ms(b.bot_cpu_ms_per_update)} CPU ms per update, "
+                f"harness {percent(b.harness_cpu_share)}, rest of the machine {percent(b.other_cpu_share)}",
+            ]
+        else:
+            lines += [
+                "",
+                f"Calibration: echo bot draining {b.items} texts queued at once (getUpdates returns batches of 100): "
+                f"{b.updates_per_s:.0f} updates/s, {ms(b.bot_cpu_ms_per_update)} CPU ms per update, "
+                f"rest of the machine {percent(b.other_cpu_share)}",
+                "(known for this machine, when quiet: ~700 updates/s at ~1.4 ms).",
+            ]
     lines += [
         "",
         f"The figure: per update daifu costs {ratio(dt.bot_cpu_ms_per_update, et.bot_cpu_ms_per_update)} the CPU "
@@ -157,7 +175,8 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def write_json(results: Results, path: Path) -> None:
+def write_json(results: Any, path: Path) -> None:
+    """Any of the result dataclasses, as JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
     figures = _finite(dataclasses.asdict(results))
     path.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")

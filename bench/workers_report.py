@@ -1,0 +1,95 @@
+"""The printed table of ``--workers N``: one worker against N, and their ratio."""
+
+from __future__ import annotations
+
+from bench.report import ms, p50_p99, percent, ratio
+from bench.workers import WorkersFigures, WorkersResults
+
+Row = tuple[str, ...]
+
+
+def table(header: Row, rows: list[Row]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(row: Row) -> str:
+        label, *cells = row
+        return "  ".join([label.ljust(widths[0]), *(c.rjust(w) for c, w in zip(cells, widths[1:], strict=True))])
+
+    return [line(header), *(line(row) for row in rows)]
+
+
+def name(run: WorkersFigures) -> str:
+    return f"{run.workers} worker{'s' if run.workers > 1 else ''}"
+
+
+def render_workers(results: WorkersResults) -> str:
+    one, many = results.runs[0], results.runs[-1]
+    t1, tn = one.throughput, many.throughput
+    m = results.machine
+    sqlite = results.database.startswith("sqlite")
+    lines = [
+        f"command: {results.command}",
+        f"daifu: {name(one)} vs {name(many)} on one database, webhook mode, behind a round-robin load balancer",
+        f"{results.started_at} | Python {m['python']} | python-telegram-bot {m['python_telegram_bot']} | "
+        f"{m['cpus']} CPUs | database: {results.database} | paying by {results.options['method']}",
+        f"Updates reach the balancer from the emulator's webhook pusher: {results.delivery}.",
+        f"The emulator, the load generator and the pusher run in the bench process on this same {m['cpus']}-CPU",
+        "machine, and the balancer in a process of its own: the workers compete with them (and with the database",
+        f"server, if any) for the {m['cpus']} cores, so this machine cannot show what a second machine would add.",
+        "Rate limiter OFF. Bot CPU is the sum over the workers (/proc/<pid>/stat).",
+    ]
+    if sqlite:
+        lines += [
+            "SQLite lets one writer at a time into the file (WAL, busy_timeout 5 s): two workers queue for that",
+            "lock, so two writers are expected to do worse here than on PostgreSQL (--database postgresql+asyncpg://...).",
+        ]
+    lines.append("")
+    rss = [", ".join(f"{value:.0f}" for value in run.worker_peak_rss_mb) for run in (one, many)]
+    shares = [" + ".join(percent(share) for share in run.worker_cpu_shares) for run in (one, many)]
+    balanced = [" / ".join(str(count) for count in run.balanced.values()) or "-" for run in (one, many)]
+    lines += table(
+        (f"Throughput: {t1.concurrency} people at once, each acting when answered", name(one), name(many), "ratio"),
+        [
+            ("  timed", f"{t1.items} flows", f"{tn.items} flows", "-"),
+            (
+                "  updates/s",
+                f"{t1.updates_per_s:.0f}",
+                f"{tn.updates_per_s:.0f}",
+                ratio(tn.updates_per_s, t1.updates_per_s),
+            ),
+            (
+                "  checkout flows/s (4 updates each)",
+                f"{t1.items_per_s:.1f}",
+                f"{tn.items_per_s:.1f}",
+                ratio(tn.items_per_s, t1.items_per_s),
+            ),
+            (
+                "  bot CPU ms per checkout flow (all workers)",
+                ms(t1.bot_cpu_ms_per_item),
+                ms(tn.bot_cpu_ms_per_item),
+                ratio(tn.bot_cpu_ms_per_item, t1.bot_cpu_ms_per_item),
+            ),
+            ("  CPU use of each worker (of one core)", *shares, "-"),
+            ("  balancer CPU use", percent(one.balancer_cpu_share), percent(many.balancer_cpu_share), "-"),
+            ("  harness CPU use (bench process)", percent(t1.harness_cpu_share), percent(tn.harness_cpu_share), "-"),
+            ("  CPU use by the rest of the machine", percent(t1.other_cpu_share), percent(tn.other_cpu_share), "-"),
+            (
+                "  reply latency p50 / p99 ms",
+                p50_p99(t1.reply),
+                p50_p99(tn.reply),
+                f"{ratio(tn.reply.p50_ms, t1.reply.p50_ms)} / {ratio(tn.reply.p99_ms, t1.reply.p99_ms)}",
+            ),
+            ("  pre-checkout answer p50 / p99 ms", p50_p99(t1.pre_checkout), p50_p99(tn.pre_checkout), "-"),
+            ("  requests per worker (whole run)", *balanced, "-"),
+            ("  peak RSS MB per worker", *rss, "-"),
+        ],
+    )
+    lines += [
+        "",
+        f"The figure: {name(many)} take {ratio(tn.updates_per_s, t1.updates_per_s)} the updates/s of one "
+        f"({tn.updates_per_s:.0f} vs {t1.updates_per_s:.0f}; {tn.items_per_s:.1f} vs {t1.items_per_s:.1f} "
+        f"checkouts/s) on this {m['cpus']}-CPU machine shared with the emulator.",
+    ]
+    if max(t1.harness_cpu_share, tn.harness_cpu_share) > 0.9:
+        lines.append("Note: the bench process used >90% of a core: the harness may have capped the figures.")
+    return "\n".join(lines)
