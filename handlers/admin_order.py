@@ -41,7 +41,7 @@ def request_status(status: RequestStatus, _: Gettext) -> str:
 def refund_status(status: str, _: Gettext) -> str:
     known = {
         "done": _("done"),
-        "owed": _("owed: to make at the provider"),
+        "owed": _("owed: to be made at the provider"),
         "pending": _("in progress"),
         "failed": _("failed"),
     }

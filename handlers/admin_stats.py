@@ -56,7 +56,7 @@ def render(stats: PeriodStats, period: Period, locale: str, _: Gettext) -> str:
             duration=format_timedelta(median, locale=locale) if median is not None else "-"
         ),
         _("Refunds: {totals}").format(totals=totals(stats.refunded, locale, _)),
-        _("Refunds owed (to make at the provider): {totals}").format(totals=totals(stats.owed, locale, _)),
+        _("Refunds owed (to be made at the provider): {totals}").format(totals=totals(stats.owed, locale, _)),
     ]
     if stats.providers:
         lines += ["", _("<b>By provider</b> (orders paid in the period)")]

@@ -127,7 +127,7 @@ async def test_stats_count_orders_money_friends_refunds_and_providers(shop: Runn
     assert "Paid by friends: 1 (25%); by the shopper: 3 (75%)" in stats
     assert "Median time from link to payment: 3 minutes" in stats  # 1, 2, 4, 10: (2 + 4) / 2
     assert "Refunds: 1 · $2.00" in stats
-    assert "Refunds owed (to make at the provider): 1 · $1.00" in stats
+    assert "Refunds owed (to be made at the provider): 1 · $1.00" in stats
     assert "sandbox: 2 paid · $17.50" in stats and "stars: 1 paid · 50 ⭐" in stats
     assert "telegram: 1 paid · $1.00" in stats
     assert "Orders paid: 4" in (await say(shop, shop.admin, "/stats 30d"))["text"]
