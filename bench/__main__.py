@@ -10,11 +10,24 @@ import asyncio
 import sys
 from typing import Any
 
+from bench.benchmark import run_benchmark
 from bench.database import DatabaseUnavailable
 from bench.options import Options, parse_options
 from bench.processes import BotFailed
 from bench.replies import UnexpectedReply
-from bench.report import write_json
+from bench.report import render, write_json
+from bench.stats_run import render_stats, run_stats
+from bench.workers import run_workers
+from bench.workers_report import render_workers
+
+FAILURES = (BotFailed, UnexpectedReply, DatabaseUnavailable)
+
+
+def first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
 
 
 def progress(message: str) -> None:
@@ -25,19 +38,11 @@ def progress(message: str) -> None:
 async def run(options: Options) -> tuple[Any, str]:
     """The results of the kind of run the options ask for, and their printed report."""
     if options.kind == "stats":
-        from bench.stats_run import render_stats, run_stats
-
         stats = await run_stats(options, progress)
         return stats, render_stats(stats)
     if options.kind == "workers":
-        from bench.workers import run_workers
-        from bench.workers_report import render_workers
-
         workers = await run_workers(options, progress)
         return workers, render_workers(workers)
-    from bench.benchmark import run_benchmark
-    from bench.report import render
-
     results = await run_benchmark(options, progress)
     return results, render(results)
 
@@ -46,8 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
     try:
         results, report = asyncio.run(run(options))
-    except (BotFailed, UnexpectedReply, DatabaseUnavailable) as error:
+    except FAILURES as error:
         print(f"bench: {error}", file=sys.stderr)
+        return 1
+    except ExceptionGroup as group:
+        # A load loop's TaskGroup wraps what went wrong in one of its people.
+        failures = group.subgroup(lambda error: isinstance(error, FAILURES))
+        if failures is None:
+            raise
+        print(f"bench: {first_leaf(failures)}", file=sys.stderr)
         return 1
     except TimeoutError:
         print(f"bench: gave up after --max-seconds {options.max_seconds:g}", file=sys.stderr)

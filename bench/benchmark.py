@@ -55,6 +55,7 @@ class Results:
     database: str
     orders_made: int
     orders_seconds: float
+    shadowed_links: list[str]  # orders made again: /start took their token for a request's (a daifu bug)
     echo: BotFigures
     daifu: BotFigures
 
@@ -152,6 +153,7 @@ async def run_benchmark(options: Options, progress: Progress) -> Results:
             database=database.description,
             orders_made=shop.orders_needed,
             orders_seconds=shop.orders_s,
+            shadowed_links=shop.shadowed_links,
             echo=echo_figures,
             daifu=daifu_figures,
         )

@@ -31,7 +31,7 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(message.text)
 
 
-def build(webhook: bool) -> Application:  # type: ignore[type-arg]
+def build(webhook: bool) -> Application:  # type: ignore[type-arg, unused-ignore]
     builder = (
         ApplicationBuilder()
         .token(os.environ["TELEGRAM_BOT_TOKEN"])

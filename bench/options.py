@@ -154,7 +154,10 @@ def parse_options(argv: list[str] | None = None) -> Options:
         "payments, requests and refunds over 30 days, then time the /stats query for 7d and 30d",
     )
     parser.add_argument(
-        "--stats-repeats", type=positive_int, default=5, help="--stats-orders: times each period's query is run"
+        "--stats-repeats",
+        type=positive_int,
+        default=7,
+        help="--stats-orders: times each period's query is run (PostgreSQL may switch plans from the 6th on)",
     )
     parser.add_argument("--reply-timeout", type=positive_float, default=30.0, help="seconds to wait for any one reply")
     parser.add_argument(

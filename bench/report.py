@@ -57,6 +57,17 @@ def table(title: str, rows: list[Row]) -> list[str]:
     return [line(header), *(line(row) for row in rows)]
 
 
+def shadow_note(links: list[str]) -> list[str]:
+    """A warning when some orders could not be used: their token begins with the request tokens' prefix."""
+    if not links:
+        return []
+    return [
+        f"WARNING: {len(links)} order link(s) made again, unused: daifu's /start takes a token beginning with 'r_'",
+        "for a pay-for-me request's and answers 'This request is not known' (1 order token in 4096): "
+        + ", ".join(links),
+    ]
+
+
 def render(results: Results) -> str:
     echo, daifu = results.echo, results.daifu
     et, dt = echo.throughput, daifu.throughput
@@ -64,24 +75,26 @@ def render(results: Results) -> str:
     options = results.options
     m = results.machine
     if results.mode == "webhook":
-        how = (
-            f"both receiving updates by webhook from the Bot API emulator at {results.emulator_url} (loopback);\n"
-            f"delivery: {results.delivery}. daifu writes each update to its inbox table before answering the POST;\n"
-            "the echo bot hands it straight to PTB"
-        )
+        how = [
+            "daifu vs a bare PTB echo bot, both receiving updates by webhook from the Bot API emulator at "
+            f"{results.emulator_url} (loopback)",
+            f"Delivery: {results.delivery}.",
+            "daifu writes each update to its inbox table before answering the POST; the echo bot hands it to PTB.",
+        ]
     else:
-        how = f"both polling the Bot API emulator at {results.emulator_url} (loopback)"
+        how = [f"daifu vs a bare PTB echo bot, both polling the Bot API emulator at {results.emulator_url} (loopback)"]
     lines = [
         f"command: {results.command}",
-        f"daifu vs a bare PTB echo bot, {how}",
+        *how,
         f"{results.started_at} | Python {m['python']} | python-telegram-bot {m['python_telegram_bot']} | "
         f"{m['cpus']} CPUs | daifu database: {results.database} | paying by {options['method']}",
         "Rate limiter OFF in both bots: PTB's AIORateLimiter holds output near 30 messages/s (Telegram's own",
         "ceiling), so with it on a throughput run measures the limiter. Bot CPU is the bot process's user+system",
         "time (/proc/<pid>/stat); the emulator and the load generator run in this process (harness CPU).",
         f"daifu: {results.orders_made} orders made by /newlink before timing ({results.orders_seconds:.1f}s); "
-        f"startup to first {'webhook answer possible' if results.mode == 'webhook' else 'poll'}: "
+        f"startup to {'webhook set and listening' if results.mode == 'webhook' else 'first poll'}: "
         f"echo {echo.startup_s:.1f}s, daifu {daifu.startup_s:.1f}s.",
+        *shadow_note(results.shadowed_links),
         "",
     ]
     lines += table(
@@ -116,7 +129,9 @@ def render(results: Results) -> str:
             ("  pre-checkout answer p50 / p99 ms", NONE, p50_p99(df.pre_checkout), NONE),
             *((f"    {step} p50 / p99 ms", NONE, p50_p99(latency), NONE) for step, latency in df.steps.items()),
             compare(
-                "  bot CPU ms per update (idle polling included)", ef.bot_cpu_ms_per_update, df.bot_cpu_ms_per_update
+                f"  bot CPU ms per update (idle {'time' if results.mode == 'webhook' else 'polling'} included)",
+                ef.bot_cpu_ms_per_update,
+                df.bot_cpu_ms_per_update,
             ),
             (
                 "  bot peak RSS MB",

@@ -4,11 +4,12 @@ The schema comes from the migrations (every index the bot has); the rows are wri
 tables the /stats query reads, a chunk at a time: one transaction with executemany on SQLite, COPY
 (asyncpg's copy_records_to_table) on PostgreSQL. The mix, with a fixed seed so runs are comparable:
 
-- orders created evenly over the last 30 days, 60% of them paid (a few minutes after their link was
-  made, like a checkout), 25% expired, 8% still open, 7% cancelled; 4% of the paid ones later refunded
-  (Stars and sandbox refunds done, card refunds owed, as daifu records them);
-- the paid ones: 76% paid by the shopper, 18% by a friend through a pay-for-me request, 6% split among
-  2-4 friends chipping in (one credited payment each); by card (USD) 50%, Stars (XTR) 30%, sandbox 20%;
+- orders created evenly over the last 30 days, 60% of them paid (minutes after their link was made:
+  exponential, mean 10 minutes), 25% expired, 8% still open, 7% cancelled; 4% of the paid ones that one
+  person paid were refunded later (Stars and sandbox refunds done, card refunds owed, as daifu records them);
+- the paid ones: 76% paid by the shopper, 20% by a friend through a pay-for-me request, 4% split among
+  2-4 friends chipping in (one credited payment each; USD orders only); by card (USD) 50%, Stars (XTR) 30%,
+  sandbox (USD) 20%;
 - 5% of all orders also have a declined checkout attempt, and 5% of the unpaid ones a request that
   expired or was cancelled unpaid.
 """

@@ -2,9 +2,14 @@
 
 A fresh process, so its memory is the query's and daifu's modules', not the filling's: it imports what the
 /stats command uses, opens the database the way the bot does (storage.database.Database), then runs
-``AdminReports(db).stats(since)`` for the last 7 days and the last 30 days, REPEATS times each, and
-prints one JSON object: the seconds of every run, what the last run of each period found, and the
-process's resident memory (VmRSS) before the first query and after the last, and its peak (VmHWM).
+``AdminReports(db).stats(since)`` for the last 7 days and the last 30 days, REPEATS times each (each
+period on a connection of its own), and prints one JSON object: the seconds of every run, what the last
+run of each period found, and the process's resident memory (VmRSS) before the first query and after
+the last, and its peak (VmHWM).
+
+On PostgreSQL the runs differ by their number: asyncpg keeps each statement prepared on its connection,
+and PostgreSQL plans a prepared statement for its parameters on its first 5 executions, then may switch
+to one generic plan for any parameters. Runs 6 and later are what a long-running worker gets.
 """
 
 from __future__ import annotations
@@ -51,27 +56,30 @@ def summary(stats: PeriodStats) -> dict[str, Any]:
     }
 
 
-async def measure(url: str, repeats: int) -> dict[str, Any]:
+async def time_period(url: str, length: timedelta, repeats: int) -> dict[str, Any]:
+    """One period's runs, on a database connection of their own (a fresh cache of prepared statements)."""
     db = Database(url)
     try:
         async with db.transaction() as session:  # the pool's connection is made, as in a running bot
             await session.exec(select(1))
-        before = memory_mb()
         reports = AdminReports(db)
-        periods: dict[str, Any] = {}
-        for name, length in PERIODS.items():
-            seconds: list[float] = []
-            found: PeriodStats | None = None
-            for _ in range(repeats):
-                since = utcnow() - length
-                began = time.perf_counter()
-                found = await reports.stats(since)
-                seconds.append(time.perf_counter() - began)
-            assert found is not None
-            periods[name] = {"seconds": seconds, "found": summary(found)}
-        after = memory_mb()
+        seconds: list[float] = []
+        found: PeriodStats | None = None
+        for _ in range(repeats):
+            since = utcnow() - length
+            began = time.perf_counter()
+            found = await reports.stats(since)
+            seconds.append(time.perf_counter() - began)
+        assert found is not None
+        return {"seconds": seconds, "found": summary(found)}
     finally:
         await db.dispose()
+
+
+async def measure(url: str, repeats: int) -> dict[str, Any]:
+    before = memory_mb()
+    periods = {name: await time_period(url, length, repeats) for name, length in PERIODS.items()}
+    after = memory_mb()
     return {
         "periods": periods,
         "rss_before_mb": before["VmRSS"],

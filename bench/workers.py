@@ -41,6 +41,7 @@ class WorkersFigures:
     startup_s: float  # all workers up, one after the other
     orders_made: int
     orders_s: float
+    shadowed_links: list[str]  # orders made again: /start took their token for a request's (a daifu bug)
     throughput: Throughput  # bot CPU is the sum over the workers
     worker_cpu_shares: list[float]  # in cores, each worker over the throughput run
     balancer_cpu_share: float
@@ -143,6 +144,7 @@ async def run_configuration(
             startup_s=startup_s,
             orders_made=shop.orders_needed,
             orders_s=shop.orders_s,
+            shadowed_links=shop.shadowed_links,
             throughput=throughput,
             worker_cpu_shares=worker_shares,
             balancer_cpu_share=balancer_share,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.report import ms, p50_p99, percent, ratio
+from bench.report import ms, p50_p99, percent, ratio, shadow_note
 from bench.workers import WorkersFigures, WorkersResults
 
 Row = tuple[str, ...]
@@ -43,6 +43,7 @@ def render_workers(results: WorkersResults) -> str:
             "SQLite lets one writer at a time into the file (WAL, busy_timeout 5 s): two workers queue for that",
             "lock, so two writers are expected to do worse here than on PostgreSQL (--database postgresql+asyncpg://...).",
         ]
+    lines += [note for run in results.runs for note in shadow_note(run.shadowed_links)]
     lines.append("")
     rss = [", ".join(f"{value:.0f}" for value in run.worker_peak_rss_mb) for run in (one, many)]
     shares = [" + ".join(percent(share) for share in run.worker_cpu_shares) for run in (one, many)]
@@ -72,7 +73,12 @@ def render_workers(results: WorkersResults) -> str:
             ("  CPU use of each worker (of one core)", *shares, "-"),
             ("  balancer CPU use", percent(one.balancer_cpu_share), percent(many.balancer_cpu_share), "-"),
             ("  harness CPU use (bench process)", percent(t1.harness_cpu_share), percent(tn.harness_cpu_share), "-"),
-            ("  CPU use by the rest of the machine", percent(t1.other_cpu_share), percent(tn.other_cpu_share), "-"),
+            (
+                "  CPU use by the rest of the machine" + ("" if sqlite else " (PostgreSQL's included)"),
+                percent(t1.other_cpu_share),
+                percent(tn.other_cpu_share),
+                "-",
+            ),
             (
                 "  reply latency p50 / p99 ms",
                 p50_p99(t1.reply),

@@ -12,7 +12,7 @@ from sqlmodel import col, desc, or_, select
 from services.config import ShopRules
 from services.money import Money
 from services.order_states import PAYABLE, move, record_event
-from services.tokens import looks_like_token, new_token
+from services.tokens import looks_like_token, new_order_token
 from storage.database import Database
 from storage.models import Order, OrderEvent, OrderStatus, Payment, Shop, utcnow
 
@@ -93,7 +93,7 @@ class Orders:
             raise InvalidTitle(title)
         now = utcnow()
         order = Order(
-            token=new_token(),
+            token=new_order_token(),
             shop_id=await self.shop_id(),
             title=title,
             description=description[:DESCRIPTION_MAX],

@@ -23,7 +23,7 @@ from services.notices import Notice, RequestClosed, ReturnReason
 from services.order_states import record_event
 from services.orders import OrderNotPayable, Orders, why_unpayable
 from services.settlement import RefundRefused, Settlements
-from services.tokens import looks_like_token, new_token
+from services.tokens import REQUEST_PREFIX, looks_like_token, new_token
 from services.users import Users
 from storage.database import Database
 from storage.models import (
@@ -37,8 +37,6 @@ from storage.models import (
     User,
     utcnow,
 )
-
-REQUEST_PREFIX = "r_"
 
 
 def new_request_token() -> str:

@@ -30,7 +30,7 @@ from services.order_closing import OrderClosing, OrderNotCancellable
 from services.order_states import PAYABLE, record_event
 from services.orders import DESCRIPTION_MAX, TITLE_MAX
 from services.settlement import RefundRefused, Settlements
-from services.tokens import new_token
+from services.tokens import new_order_token
 from storage.database import Database
 from storage.models import Order, OrderStatus, Payment, PaymentStatus, utcnow
 
@@ -224,7 +224,7 @@ class ShopOrders:
             raise ShopOrderError(Problem.BAD_REQUEST, "callback_url must be an http or https URL")
         now = utcnow()
         order = Order(
-            token=new_token(),
+            token=new_order_token(),
             shop_id=shop_id,
             title=title,
             description=request.description,
