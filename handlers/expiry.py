@@ -26,6 +26,12 @@ async def expire_orders(context: DaifuContext) -> None:
         await deliver(context, notices)
 
 
+async def tell_the_untold(context: DaifuContext) -> None:
+    notices = await context.daifu.settlements.untold()
+    if notices:
+        await deliver(context, notices)
+
+
 async def reconcile(context: DaifuContext) -> None:
     notices = await context.daifu.reconciler.run()
     if notices:
@@ -58,3 +64,4 @@ async def housekeeping(context: DaifuContext) -> None:
     await expire_requests(context)
     await remind_requesters(context)
     await reconcile(context)
+    await tell_the_untold(context)

@@ -142,6 +142,8 @@ async def _tell_paid(context: DaifuContext, daifu: Daifu, notice: OrderPaid | Ch
     if request is not None and request.id is not None:
         await _tell_requester(context, daifu, request, order, payment)
         await refresh_cards(context, request.id)
+    assert payment.id is not None
+    await daifu.settlements.mark_told(payment.id)
 
 
 async def _tell_closed(context: DaifuContext, daifu: Daifu, notice: RequestClosed) -> None:

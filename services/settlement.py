@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -47,6 +48,9 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
+# A receipt is normally sent within a second of the charge; after this long it is taken to be lost.
+TELL_AGAIN_AFTER = timedelta(minutes=1)
+GIVE_UP_TELLING_AFTER = timedelta(days=1)
 
 
 class UnknownCheckout(Exception):
@@ -303,6 +307,40 @@ class Settlements:
         fresh = await session.get(PayRequest, request.id, populate_existing=True)
         assert fresh is not None
         return ReturnReason.ALREADY_PAID if fresh.status == RequestStatus.PAID else ReturnReason.ORDER_CLOSED
+
+    async def mark_told(self, payment_id: int) -> None:
+        """The payer, the requester and the admins have been told of this charge."""
+        async with self.db.transaction() as session:
+            await session.exec(update(Payment).where(col(Payment.id) == payment_id).values(notified_at=utcnow()))
+
+    async def untold(self) -> list[Notice]:
+        """Charges credited a while ago that nobody was told of (a worker died in between): tell them now.
+
+        At least once: two workers may both tell, and a crash after telling but before marking tells again.
+        """
+        now = utcnow()
+        async with self.db.transaction() as session:
+            rows = (
+                await session.exec(
+                    select(Payment, Order)
+                    .join(Order, Order.id == Payment.order_id)  # type: ignore[arg-type]
+                    .where(
+                        col(Payment.credited).is_(True),
+                        col(Payment.notified_at).is_(None),
+                        col(Payment.settled_at) <= now - TELL_AGAIN_AFTER,
+                        col(Payment.settled_at) > now - GIVE_UP_TELLING_AFTER,
+                    )
+                    .limit(100)
+                )
+            ).all()
+            notices: list[Notice] = []
+            for payment, order in rows:
+                request = await session.get(PayRequest, payment.request_id) if payment.request_id else None
+                if request is not None and request.status == RequestStatus.OPEN:
+                    notices.append(ChippedIn(order, payment, request))
+                else:
+                    notices.append(OrderPaid(order, payment, request))
+        return notices
 
     async def refund(
         self, payment_id: int, *, reason: ReturnReason, actor_id: int | None, amount: Money | None = None

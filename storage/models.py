@@ -152,6 +152,9 @@ class Payment(SQLModel, table=True):
     # When reconciliation last asked the provider about this checkout: its claim, so that with several
     # workers each pending checkout is looked up by one of them per round.
     checked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # When the payer, the requester and the admins were told of this charge; a charge credited but not told
+    # after a while (a worker died in between) is told again by the housekeeping job: at least once.
+    notified_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     settled_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     refunded_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
