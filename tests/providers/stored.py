@@ -1,11 +1,13 @@
-"""What a provider test reads back from the database: the notices as stored, and the charges."""
+"""What the provider tests share: the shopper tapping a method, and what daifu stored of it."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlmodel import col, select
 
 from storage.models import Payment, ProviderNotice
-from tests.harness import RunningShop
+from tests.harness import BOT_USERNAME, RunningShop
 
 
 async def stored_notices(shop: RunningShop, provider: str) -> list[tuple[str, str | None]]:
@@ -23,3 +25,11 @@ async def charges(shop: RunningShop) -> list[Payment]:
     """Every attempt that became a charge."""
     async with shop.daifu.db.transaction() as session:
         return list((await session.exec(select(Payment).where(col(Payment.provider_ref).is_not(None)))).all())
+
+
+async def tap_method(shop: RunningShop, token: str, method: str) -> dict[str, Any]:
+    """Alice opens the order and taps a payment method; returns what the bot sends her (a QR photo)."""
+    await shop.emu.open_link(shop.alice, f"https://t.me/{BOT_USERNAME}?start={token}")
+    card = await shop.emu.next_bot_message(shop.alice)
+    await shop.emu.click(shop.alice, card, method)
+    return await shop.emu.next_bot_message(shop.alice)

@@ -15,7 +15,7 @@ from services.links import qr_png
 from storage.models import OrderStatus, PaymentStatus
 from tests.harness import BOT_USERNAME, RunningShop, running_shop
 from tests.providers.fake_alipay import FakeAlipay, Trade
-from tests.providers.stored import charges, stored_notices
+from tests.providers.stored import charges, stored_notices, tap_method
 
 PROVIDERS = ["sandbox", "alipay"]
 SUCCESS = (200, "success")
@@ -35,11 +35,7 @@ async def shop(database_url: str, unused_tcp_port: int, alipay: FakeAlipay) -> A
 
 async def show_code(shop: RunningShop, alipay: FakeAlipay, token: str) -> tuple[dict[str, Any], Trade]:
     """Alice opens the order and taps Alipay: the QR code she is sent, and the trade behind it."""
-    await shop.emu.open_link(shop.alice, f"https://t.me/{BOT_USERNAME}?start={token}")
-    card = await shop.emu.next_bot_message(shop.alice)
-    await shop.emu.click(shop.alice, card, "Alipay")
-    photo = await shop.emu.next_bot_message(shop.alice)
-    return photo, alipay.latest()
+    return await tap_method(shop, token, "Alipay"), alipay.latest()
 
 
 def notify_url(shop: RunningShop) -> str:
