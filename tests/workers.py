@@ -1,0 +1,67 @@
+"""Real worker processes for the tests that kill, restart or race them: `python -m bot --webhook` with its own
+environment, log file and port, as it runs in production."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.emulator import BotApiEmulator
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "worker-webhook-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Worker:
+    """`python -m bot --webhook` as its own process, as it runs in production."""
+
+    def __init__(self, emu: BotApiEmulator, database_url: str, admin_id: int, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PAYMENT_", "ADMIN_"))}
+        self.env |= {
+            "PYTHONPATH": str(ROOT),
+            "TELEGRAM_BOT_TOKEN": emu.token,
+            "TELEGRAM_API_BASE_URL": emu.base_url,
+            "TELEGRAM_API_FILE_URL": emu.base_file_url,
+            "DATABASE_URL": database_url,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
+            "WEB_PORT": str(self.port),
+            "ADMIN_IDS": str(admin_id),
+            "PAYMENT_PROVIDERS": "telegram,sandbox",
+            "TELEGRAM_PROVIDER_TOKEN": "284685063:TEST:crash",
+            "WEBHOOK_SECRET": SECRET,
+            "RATE_LIMITER": "false",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with (self.workdir / "worker.log").open("ab") as log:  # the child keeps its own copy of the file
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "--webhook"], cwd=self.workdir, env=self.env, stdout=log, stderr=log
+            )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
