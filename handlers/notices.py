@@ -190,19 +190,22 @@ async def _tell_returned(context: DaifuContext, daifu: Daifu, notice: PaymentRet
             admin_id,
             text.format(amount=format_money(notice.amount, locale), token=order.token, provider=payment.provider),
         )
+    if notice.refund_id is not None:
+        await daifu.settlements.mark_refund_told(notice.refund_id)
 
 
 async def _tell_declined(context: DaifuContext, daifu: Daifu, notice: PaymentDeclined) -> None:
-    if notice.payer_id is None:
-        return
-    locale = await daifu.users.locale_of(notice.payer_id)
+    if notice.payer_id is not None:
+        await _tell_payer_declined(context, daifu, notice.order, notice.payer_id)
+    if notice.payment_id is not None:
+        await daifu.settlements.mark_decline_told(notice.payment_id)
+
+
+async def _tell_payer_declined(context: DaifuContext, daifu: Daifu, order: Order, payer_id: int) -> None:
+    locale = await daifu.users.locale_of(payer_id)
     _ = gettext_for(locale)
     text = _("Your payment for <b>{title}</b> ({amount}) was declined. You were not charged; you can try again.")
-    await _send(
-        context,
-        notice.payer_id,
-        text.format(title=esc(notice.order.title), amount=order_price(notice.order, locale)),
-    )
+    await _send(context, payer_id, text.format(title=esc(order.title), amount=order_price(order, locale)))
 
 
 async def deliver(context: DaifuContext, notices: list[Notice] | tuple[Notice, ...]) -> None:

@@ -58,12 +58,14 @@ class PaymentReturned:
     reason: ReturnReason
     owed: bool  # True when the bot could not refund it itself
     amount: Money  # what was (or is owed to be) given back: all of the payment, or a part
+    refund_id: int | None = None  # the refund row, marked once its payer and admins are told
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentDeclined:
     order: Order
     payer_id: int | None
+    payment_id: int | None = None  # the declined attempt, marked once its payer is told
 
 
 Notice = OrderPaid | ChippedIn | PaymentReturned | PaymentDeclined | RequestClosed | RequestChanged

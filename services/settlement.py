@@ -99,7 +99,8 @@ class Settlements:
             return [OrderPaid(settlement.order, settlement.payment, request)]
         if settlement.applied == Applied.DECLINED:
             payer = settlement.payment.payer_id if settlement.payment else None
-            declined: list[Notice] = [PaymentDeclined(settlement.order, payer)]
+            payment_id = settlement.payment.id if settlement.payment else None
+            declined: list[Notice] = [PaymentDeclined(settlement.order, payer, payment_id)]
             if request is not None and request.id is not None:
                 declined.append(RequestChanged(request.id))
             return declined
@@ -153,7 +154,7 @@ class Settlements:
                 declined = await session.exec(
                     update(Payment)
                     .where(col(Payment.id) == attempt.id, col(Payment.status) == PaymentStatus.PENDING)
-                    .values(status=PaymentStatus.DECLINED)
+                    .values(status=PaymentStatus.DECLINED, declined_at=now, notified_at=None)
                 )
                 if declined.rowcount != 1:
                     # Paid, refunded or closed already: a late decline (events arrive out of order; closing
@@ -179,6 +180,7 @@ class Settlements:
                 "provider_ref": event.charge_ref,
                 "provider_charge_ref": event.extra.get("provider_charge_ref"),
                 "settled_at": now,
+                "notified_at": None,  # a declined attempt paid after all: its payer was told of the decline only
                 "payer_id": payer_id,
                 # What was actually charged: a refund gives back this, never what was asked for.
                 "amount_minor": event.amount.minor,
@@ -313,33 +315,85 @@ class Settlements:
         async with self.db.transaction() as session:
             await session.exec(update(Payment).where(col(Payment.id) == payment_id).values(notified_at=utcnow()))
 
+    async def mark_decline_told(self, payment_id: int) -> None:
+        """The payer has been told of this decline (unless the attempt was paid meanwhile: then the receipt is owed)."""
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(Payment)
+                .where(col(Payment.id) == payment_id, col(Payment.status) == PaymentStatus.DECLINED)
+                .values(notified_at=utcnow())
+            )
+
+    async def mark_refund_told(self, refund_id: int) -> None:
+        """The payer and the admins have been told of this refund."""
+        async with self.db.transaction() as session:
+            await session.exec(update(Refund).where(col(Refund.id) == refund_id).values(notified_at=utcnow()))
+
     async def untold(self) -> list[Notice]:
-        """Charges credited a while ago that nobody was told of (a worker died in between): tell them now.
+        """Charges, refunds and declines of a while ago that nobody was told of (a worker died in between):
+        tell them now.
 
         At least once: two workers may both tell, and a crash after telling but before marking tells again.
         """
         now = utcnow()
+        due, too_old = now - TELL_AGAIN_AFTER, now - GIVE_UP_TELLING_AFTER
+        notices: list[Notice] = []
         async with self.db.transaction() as session:
-            rows = (
+            charges = (
                 await session.exec(
                     select(Payment, Order)
                     .join(Order, Order.id == Payment.order_id)  # type: ignore[arg-type]
                     .where(
                         col(Payment.credited).is_(True),
                         col(Payment.notified_at).is_(None),
-                        col(Payment.settled_at) <= now - TELL_AGAIN_AFTER,
-                        col(Payment.settled_at) > now - GIVE_UP_TELLING_AFTER,
+                        col(Payment.settled_at) <= due,
+                        col(Payment.settled_at) > too_old,
                     )
                     .limit(100)
                 )
             ).all()
-            notices: list[Notice] = []
-            for payment, order in rows:
+            for payment, order in charges:
                 request = await session.get(PayRequest, payment.request_id) if payment.request_id else None
                 if request is not None and request.status == RequestStatus.OPEN:
                     notices.append(ChippedIn(order, payment, request))
                 else:
                     notices.append(OrderPaid(order, payment, request))
+            refunds = (
+                await session.exec(
+                    select(Refund, Payment, Order)
+                    .join(Payment, Payment.id == Refund.payment_id)  # type: ignore[arg-type]
+                    .join(Order, Order.id == Payment.order_id)  # type: ignore[arg-type]
+                    .where(
+                        col(Refund.status).in_(["done", "owed"]),
+                        col(Refund.notified_at).is_(None),
+                        col(Refund.created_at) <= due,
+                        col(Refund.created_at) > too_old,
+                    )
+                    .order_by(col(Refund.id))
+                    .limit(100)
+                )
+            ).all()
+            for refund, payment, order in refunds:
+                money = Money(refund.amount_minor, refund.currency)
+                reason = ReturnReason(refund.reason)
+                notices.append(PaymentReturned(order, payment, reason, refund.status == "owed", money, refund.id))
+            declines = (
+                await session.exec(
+                    select(Payment, Order)
+                    .join(Order, Order.id == Payment.order_id)  # type: ignore[arg-type]
+                    .where(
+                        col(Payment.status) == PaymentStatus.DECLINED,
+                        col(Payment.notified_at).is_(None),
+                        col(Payment.declined_at) <= due,
+                        col(Payment.declined_at) > too_old,
+                    )
+                    .limit(100)
+                )
+            ).all()
+            for payment, order in declines:
+                notices.append(PaymentDeclined(order, payment.payer_id, payment.id))
+                if payment.request_id is not None:
+                    notices.append(RequestChanged(payment.request_id))
         return notices
 
     async def refund(
@@ -454,7 +508,7 @@ class Settlements:
             fresh = await session.get(Payment, payment_id, populate_existing=True)
             order = await session.get(Order, payment.order_id, populate_existing=True)
         assert fresh is not None and order is not None
-        return PaymentReturned(order, fresh, reason, owed, money)
+        return PaymentReturned(order, fresh, reason, owed, money, refund_id)
 
     @staticmethod
     async def _credited_left(session: AsyncSession, order_id: int) -> int:

@@ -154,15 +154,18 @@ class Payment(SQLModel, table=True):
     checked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     # When the payer, the requester and the admins were told of this charge; a charge credited but not told
     # after a while (a worker died in between) is told again by the housekeeping job: at least once.
+    # The same for a decline: when its payer was told (a declined attempt paid later is told afresh).
     notified_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     settled_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    declined_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     refunded_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
     __table_args__ = (
         UniqueConstraint("provider", "provider_ref", name="uq_payments_provider_ref"),
         Index("ix_payments_payer_id", "payer_id"),
         Index("ix_payments_settled_at", "settled_at"),
+        Index("ix_payments_declined_at", "declined_at"),
     )
 
 
@@ -223,6 +226,9 @@ class Refund(SQLModel, table=True):
     provider_refund_ref: str | None = Field(default=None, max_length=255)
     actor_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
+    # When the payer and the admins were told of it; a refund made but not told after a while (a worker
+    # died in between) is told by the housekeeping job, like a receipt.
+    notified_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
 
 class ProviderNotice(SQLModel, table=True):
