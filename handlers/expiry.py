@@ -1,4 +1,5 @@
-"""Periodic jobs: expire orders and requests past their time, and remind requesters once before that.
+"""Periodic jobs: expire orders and requests past their time, and remind requesters once before that; apply
+provider notices and tell people what a worker that died left undone.
 
 They run on every start too (first after a few seconds), so expiries that fell due while the bot was down
 are found again.
@@ -28,6 +29,12 @@ async def expire_orders(context: DaifuContext) -> None:
 
 async def tell_the_untold(context: DaifuContext) -> None:
     notices = await context.daifu.settlements.untold()
+    if notices:
+        await deliver(context, notices)
+
+
+async def resume_notices(context: DaifuContext) -> None:
+    notices = await context.daifu.notices.resume()
     if notices:
         await deliver(context, notices)
 
@@ -63,5 +70,6 @@ async def housekeeping(context: DaifuContext) -> None:
     await expire_orders(context)
     await expire_requests(context)
     await remind_requesters(context)
+    await resume_notices(context)
     await reconcile(context)
     await tell_the_untold(context)

@@ -1,8 +1,9 @@
 """Provider notices, the way careful shops take them: stored raw first, then verified, then applied once.
 
 Every notice is kept as it arrived (headers, body, source, time) before anything else happens, so a
-notice that failed can be looked at and applied again. Applying is idempotent on the provider's charge
-id (services.settlement), so a repeated notice changes nothing.
+notice that failed can be looked at and applied again, and one whose worker died before applying it is
+applied by the housekeeping job (resume). Applying is idempotent on the provider's charge id
+(services.settlement), so a repeated notice changes nothing.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import dataclasses
 import json
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
-from sqlmodel import col, update
+from multidict import CIMultiDict
+from sqlmodel import col, select, update
 
 from payments.base import Amount, ChargeOutcome, InvalidNotice, NoticeReply, PaymentEvent, PaymentProvider
 from services.notices import Notice
@@ -21,6 +24,10 @@ from storage.database import Database
 from storage.models import ProviderNotice, utcnow
 
 log = logging.getLogger(__name__)
+# A notice is applied within a second of its arrival; one still not applied after this long lost its worker.
+RESUME_AFTER = timedelta(minutes=1)
+GIVE_UP_RESUMING_AFTER = timedelta(days=1)
+RESUME_BATCH = 100
 
 
 def event_to_json(event: PaymentEvent) -> str:
@@ -65,6 +72,58 @@ class NoticeDesk:
         if notice is None or notice.event is None or notice.status != "failed":
             return []
         _reply, notices = await self._apply(notice_id, self.providers[notice.provider], event_from_json(notice.event))
+        return notices
+
+    async def resume(self) -> list[Notice]:
+        """Notices stored but never applied (the worker died in between, and the provider may never send
+        them again): verify them if that was not done, and apply them now."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            stuck = (
+                await session.exec(
+                    select(ProviderNotice.id)
+                    .where(
+                        ProviderNotice.status == "received",
+                        col(ProviderNotice.received_at) <= now - RESUME_AFTER,
+                        col(ProviderNotice.received_at) > now - GIVE_UP_RESUMING_AFTER,
+                        col(ProviderNotice.provider).in_(list(self.providers)),
+                    )
+                    .order_by(col(ProviderNotice.id))
+                    .limit(RESUME_BATCH)
+                )
+            ).all()
+        notices: list[Notice] = []
+        for notice_id in stuck:
+            assert notice_id is not None
+            notices += await self._resume(notice_id, now)
+        return notices
+
+    async def _resume(self, notice_id: int, now: datetime) -> list[Notice]:
+        processed_at = col(ProviderNotice.processed_at)
+        unclaimed = processed_at.is_(None) | (processed_at <= now - RESUME_AFTER)
+        async with self.db.transaction() as session:
+            # processed_at is the claim while it is resumed: one worker at a time, and again if that one dies.
+            claimed = await session.exec(
+                update(ProviderNotice)
+                .where(col(ProviderNotice.id) == notice_id, col(ProviderNotice.status) == "received", unclaimed)
+                .values(processed_at=now)
+            )
+            notice = await session.get(ProviderNotice, notice_id)
+        if claimed.rowcount != 1 or notice is None:
+            return []
+        provider = self.providers[notice.provider]
+        log.warning("resuming %s notice %s, left unapplied since %s", notice.provider, notice_id, notice.received_at)
+        if notice.event is not None:
+            event = event_from_json(notice.event)
+        else:
+            try:
+                headers = CIMultiDict(json.loads(notice.headers))
+                event = await provider.parse_notice(headers, notice.body.encode())
+            except InvalidNotice as error:
+                await self._mark(notice_id, "rejected", error=str(error))
+                return []
+            await self._mark(notice_id, "received", event=event)
+        _reply, notices = await self._apply(notice_id, provider, event)
         return notices
 
     async def _apply(

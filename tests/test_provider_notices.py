@@ -1,19 +1,22 @@
-"""Provider notices are stored raw before anything else; one that failed to apply can be applied again."""
+"""Provider notices are stored raw before anything else; one that failed to apply can be applied again, and one
+left unapplied by a worker that died is applied by the housekeeping job."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select, update
 
 from payments.base import ChargeOutcome
 from payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 from services.config import ShopRules
 from services.daifu import Daifu
 from services.money import Money
+from services.provider_notices import event_to_json
 from storage.database import Database
-from storage.models import OrderStatus, ProviderNotice
+from storage.models import OrderStatus, ProviderNotice, utcnow
 
 
 @pytest.fixture
@@ -72,3 +75,58 @@ async def test_a_forged_notice_is_stored_and_marked_rejected(daifu: Daifu) -> No
     async with daifu.db.transaction() as session:
         stored = (await session.exec(select(ProviderNotice))).one()
     assert stored.status == "rejected" and stored.body == body.decode()
+
+
+async def stuck(daifu: Daifu, headers: dict[str, str], body: bytes, *, event: str | None = None) -> int:
+    """A notice stored two minutes ago by a worker that died before applying it."""
+    notice = ProviderNotice(
+        provider="sandbox",
+        headers=json.dumps(headers),
+        body=body.decode(),
+        event=event,
+        received_at=utcnow() - timedelta(minutes=2),
+    )
+    async with daifu.db.transaction() as session:
+        session.add(notice)
+        await session.flush()
+        assert notice.id is not None
+        return notice.id
+
+
+async def status_of(daifu: Daifu, notice_id: int) -> str:
+    async with daifu.db.transaction() as session:
+        notice = await session.get(ProviderNotice, notice_id)
+    assert notice is not None
+    return notice.status
+
+
+async def test_a_notice_whose_worker_died_before_applying_it_is_applied_once_later(daifu: Daifu) -> None:
+    token, headers, body = await signed_payment(daifu)
+    # Lower-case header names, as some proxies pass them on: the stored notice still verifies.
+    unverified = await stuck(daifu, {name.lower(): value for name, value in headers.items()}, body)
+    fresh = await stuck(daifu, headers, body)
+    async with daifu.db.transaction() as session:
+        await session.exec(update(ProviderNotice).where(col(ProviderNotice.id) == fresh).values(received_at=utcnow()))
+
+    notices = await daifu.notices.resume()
+    assert [type(n).__name__ for n in notices] == ["OrderPaid"]
+    assert (await daifu.orders.by_token(token)).status == OrderStatus.PAID  # type: ignore[union-attr]
+    assert await status_of(daifu, unverified) == "applied"
+    assert await status_of(daifu, fresh) == "received"  # its worker may still be at it: left alone for now
+    assert await daifu.notices.resume() == []
+
+    # A notice stuck after it was verified is applied from its stored event: its signature may be too old by now.
+    second_token, headers, body = await signed_payment(daifu)
+    event = await daifu.providers["sandbox"].parse_notice(headers, body)
+    verified = await stuck(daifu, {}, b"{}", event=event_to_json(event))
+    returned = await daifu.notices.resume()
+    assert [type(n).__name__ for n in returned] == ["OrderPaid"] and await status_of(daifu, verified) == "applied"
+    assert (await daifu.orders.by_token(second_token)).status == OrderStatus.PAID  # type: ignore[union-attr]
+
+
+async def test_a_stuck_notice_that_does_not_verify_is_rejected_and_changes_nothing(daifu: Daifu) -> None:
+    token, headers, body = await signed_payment(daifu)
+    forged = await stuck(daifu, dict(headers, **{SIGNATURE_HEADER: headers[SIGNATURE_HEADER][:-2] + "00"}), body)
+    assert await daifu.notices.resume() == []
+    assert await status_of(daifu, forged) == "rejected"
+    assert (await daifu.orders.by_token(token)).status == OrderStatus.PENDING  # type: ignore[union-attr]
