@@ -7,6 +7,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, PersistenceInput
 
+from bot.bot_api_transport import AiohttpBotRequest
 from bot.settings import Settings
 from handlers import (
     admin_commands,
@@ -61,6 +62,9 @@ def build_application(settings: Settings, db: Database) -> DaifuApplication:
         .base_file_url(settings.file_base_url)
         .context_types(ContextTypes(context=DaifuContext))
         .persistence(persistence)
+        .request(AiohttpBotRequest())
+        # getUpdates waits up to its long-poll timeout for an answer; PTB adds that to this read timeout.
+        .get_updates_request(AiohttpBotRequest(connection_pool_size=1))
     )
     if settings.rate_limiter:
         # On a 429 the limiter waits the retry_after Telegram gave, then sends again (never sooner, no busy loop).

@@ -1,0 +1,64 @@
+"""The bot's Bot API transport (aiohttp under PTB's request interface): slow and unreachable servers surface
+as PTB's own TimedOut and NetworkError, which PTB and daifu's error handler already know how to treat."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from telegram import Bot
+from telegram.error import NetworkError, TimedOut
+
+from bot.bot_api_transport import AiohttpBotRequest
+from tests.workers import free_port
+
+TOKEN = "123456:TEST-transport"
+
+
+@pytest.fixture
+async def slow_api() -> AsyncIterator[str]:
+    released = asyncio.Event()
+
+    async def never_answers(request: web.Request) -> web.Response:
+        await released.wait()  # until the test is over
+        return web.json_response({"ok": True, "result": True})
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", never_answers)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}/bot"
+    finally:
+        released.set()
+        await runner.shutdown()
+        await runner.cleanup()
+
+
+async def test_a_bot_api_that_does_not_answer_times_out_within_the_read_timeout(slow_api: str) -> None:
+    request = AiohttpBotRequest(read_timeout=0.5)
+    bot = Bot(TOKEN, base_url=slow_api, request=request)
+    await request.initialize()
+    try:
+        began = time.monotonic()
+        with pytest.raises(TimedOut):
+            await bot.send_message(1, "hello")
+        assert time.monotonic() - began < 5
+    finally:
+        await request.shutdown()
+
+
+async def test_an_unreachable_bot_api_is_a_network_error() -> None:
+    request = AiohttpBotRequest()
+    bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{free_port()}/bot", request=request)
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError):
+            await bot.send_message(1, "hello")
+    finally:
+        await request.shutdown()
