@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -350,3 +350,37 @@ class PersistedState(SQLModel, table=True):
     kind: str = Field(primary_key=True, max_length=32)
     key: str = Field(primary_key=True, max_length=128)
     data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class RolledPeriod(SQLModel, table=True):
+    """A period whose /stats figures are pre-aggregated in stats_figures: one hour, or a UTC day (24 hours).
+
+    The row is the claim too: it is inserted first, in the transaction that writes the period's figures, so
+    two workers can never both write a period.
+    """
+
+    __tablename__ = "stats_rollups"
+
+    hours: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    start: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    rolled_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    # Refunds of the hour still waiting for their provider when it was rolled: until they are counted again
+    # its refund figures are read live, since a pending refund becomes done or owed only after the call.
+    pending_refunds: int = Field(default=0)
+
+
+class StatsFigure(SQLModel, table=True):
+    """One figure of a rolled-up period: a count (and a sum in minor units) for a metric and a label.
+
+    The label is a currency (revenue, refunds), "provider/currency" (providers), a time-to-pay histogram
+    bucket (time_to_pay), or empty. The primary key makes writing a period twice impossible.
+    """
+
+    __tablename__ = "stats_figures"
+
+    hours: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    start: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    metric: str = Field(sa_column=Column(String(16), primary_key=True))
+    label: str = Field(sa_column=Column(String(48), primary_key=True))
+    count: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
