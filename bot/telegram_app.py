@@ -25,6 +25,7 @@ from handlers import (
     notices,
     refunds,
     start,
+    stats_job,
     thanks,
     update_metrics,
 )
@@ -82,4 +83,5 @@ def build_application(settings: Settings, db: Database) -> DaifuApplication:
     if application.job_queue is not None:
         application.job_queue.run_repeating(housekeeping, interval=INTERVAL_SECONDS, first=5)
         callback_job.schedule(application.job_queue)
+        stats_job.schedule(application.job_queue)
     return application
