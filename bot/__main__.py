@@ -8,6 +8,8 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -170,8 +172,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from bot.runtime import serve_forever
 
-    asyncio.run(serve_forever(settings))
+    serve(serve_forever(settings))
     return 0
+
+
+def serve(main: Coroutine[Any, Any, None]) -> None:
+    """Runs the bot on uvloop where it is installed: the same asyncio API, with less CPU per update."""
+    try:
+        import uvloop
+    except ImportError:  # Windows, where uvloop does not exist
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 if __name__ == "__main__":
