@@ -1,13 +1,13 @@
 """/orders [status] [text]: every order of the shop, newest first, ten to a page, filtered, for its admins.
 
 A button's callback data holds only which way to turn and the order at the page's edge (keyset paging); the
-filter, which may be longer than Telegram's 64 bytes of callback data, stays in the admin's user_data under a
-short id. A tap on a list whose filter is gone (too old) is answered as out of date.
+filter, which may be longer than Telegram's 64 bytes of callback data, is kept in the database (daifu.buttons)
+under a short id, so that any worker can turn the page. A tap on a list whose filter is gone (a day old) is
+answered as out of date.
 """
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -23,8 +23,7 @@ from services.i18n import Gettext
 from storage.models import OrderStatus
 
 PREFIX = "ao"
-FILTERS = "admin_order_filters"  # in user_data: filter id -> {"status": ..., "text": ...}
-KEPT_FILTERS = 5  # lists an admin can still page through; older ones are out of date
+BUTTON_KIND = "orders"  # the filter behind the paging buttons, in daifu.buttons
 TEXT_MAX = 64
 
 
@@ -36,18 +35,13 @@ def parse_filter(args: list[str]) -> OrderFilter:
     return OrderFilter(status, " ".join(words)[:TEXT_MAX])
 
 
-def remember_filter(context: DaifuContext, where: OrderFilter) -> str:
-    kept: dict[str, dict[str, str | None]] = context.user_data.setdefault(FILTERS, {})  # type: ignore[union-attr]
-    while len(kept) >= KEPT_FILTERS:
-        kept.pop(next(iter(kept)))  # dicts keep insertion order: the oldest goes
-    filter_id = secrets.token_hex(4)
-    kept[filter_id] = {"status": where.status.value if where.status else None, "text": where.text}
-    return filter_id
+async def remember_filter(context: DaifuContext, admin_id: int, where: OrderFilter) -> str:
+    data = {"status": where.status.value if where.status else None, "text": where.text}
+    return await context.daifu.buttons.keep(admin_id, BUTTON_KIND, data)
 
 
-def recall_filter(context: DaifuContext, filter_id: str) -> OrderFilter | None:
-    kept = (context.user_data or {}).get(FILTERS, {})
-    stored = kept.get(filter_id)
+async def recall_filter(context: DaifuContext, admin_id: int, filter_id: str) -> OrderFilter | None:
+    stored = await context.daifu.buttons.recall(filter_id, admin_id, BUTTON_KIND)
     if stored is None:
         return None
     return OrderFilter(OrderStatus(stored["status"]) if stored["status"] else None, stored["text"] or "")
@@ -83,7 +77,8 @@ async def list_orders(update: Update, context: DaifuContext) -> None:
     if message is None or not await admin_only(update, context, _):
         return
     where = parse_filter(context.args or [])
-    filter_id = remember_filter(context, where)
+    assert update.effective_user is not None  # admin_only let the command through
+    filter_id = await remember_filter(context, update.effective_user.id, where)
     page = await reports(context).list_orders(where)
     text, markup = render(page, where, filter_id, locale, _)
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW)
@@ -97,7 +92,8 @@ async def turn_page(update: Update, context: DaifuContext) -> None:
     if not await admin_tapped(update, context, _):
         return
     _prefix, filter_id, direction, edge = query.data.split(":")
-    where = recall_filter(context, filter_id)
+    assert update.effective_user is not None
+    where = await recall_filter(context, update.effective_user.id, filter_id)
     if where is None:
         await query.answer(_("This list is out of date. Send /orders again."), show_alert=True)
         await query.edit_message_reply_markup(None)

@@ -1,8 +1,8 @@
 """/refund <order> [amount]: an admin gives money back through the provider that took it, after confirming.
 
 Without an amount every charge of the order is refunded in turn (a chip-in has several); with one, only an
-order paid in one charge, and the amount is read in that charge's currency. The plan waits in the admin's
-user_data under a one-time id carried by the Yes button, so a second tap (or an old message) refunds nothing.
+order paid in one charge, and the amount is read in that charge's currency. The plan waits in the database
+(daifu.buttons) under a one-time id carried by the Yes button, so a second tap (or an old message) refunds nothing.
 Refunds themselves go through daifu.settlements.refund, which never gives back more than was paid and turns a
 card payment made through a provider token into a refund owed.
 """
@@ -10,7 +10,6 @@ card payment made through a provider token into a refund owed.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +31,7 @@ from storage.models import Order, OrderStatus, Payment
 
 log = logging.getLogger(__name__)
 PREFIX = "ar"
-PLANS = "admin_refund_plans"  # in user_data: plan id -> RefundPlan fields
-KEPT_PLANS = 5
+BUTTON_KIND = "refund"  # the plan behind the Yes button, in daifu.buttons
 REFUNDED_AT_PROVIDER = frozenset({"telegram"})  # card payments through a provider token: refunds are owed
 
 
@@ -103,18 +101,14 @@ async def plan_part(
     return RefundPlan(order.id, charge.id, amount.minor), ""
 
 
-def keep_plan(context: DaifuContext, plan: RefundPlan) -> str:
-    kept: dict[str, dict[str, int | None]] = context.user_data.setdefault(PLANS, {})  # type: ignore[union-attr]
-    while len(kept) >= KEPT_PLANS:
-        kept.pop(next(iter(kept)))
-    plan_id = secrets.token_hex(4)
-    kept[plan_id] = {"order_id": plan.order_id, "payment_id": plan.payment_id, "minor": plan.minor}
-    return plan_id
+async def keep_plan(context: DaifuContext, admin_id: int, plan: RefundPlan) -> str:
+    data = {"order_id": plan.order_id, "payment_id": plan.payment_id, "minor": plan.minor}
+    return await context.daifu.buttons.keep(admin_id, BUTTON_KIND, data)
 
 
-def take_plan(context: DaifuContext, plan_id: str) -> RefundPlan | None:
-    """The plan behind a button, once: taking it is what makes a second tap harmless."""
-    stored = ((context.user_data or {}).get(PLANS) or {}).pop(plan_id, None)
+async def take_plan(context: DaifuContext, admin_id: int, plan_id: str) -> RefundPlan | None:
+    """The plan behind a button, once: taking it is what makes a second tap harmless, on any worker."""
+    stored = await context.daifu.buttons.take(plan_id, admin_id, BUTTON_KIND)
     if stored is None:
         return None
     return RefundPlan(int(stored["order_id"]), stored["payment_id"], stored["minor"])
@@ -148,7 +142,8 @@ async def ask_refund(update: Update, context: DaifuContext) -> None:
         amount = Money(plan.minor, charge.currency) if plan.minor is not None else left_on(charge)
         lines.append(await charge_line(context, charge, amount, locale, _))
     lines.append(_("The payers will be told."))
-    plan_id = keep_plan(context, plan)
+    assert update.effective_user is not None  # admin_only let the command through
+    plan_id = await keep_plan(context, update.effective_user.id, plan)
     buttons = [
         InlineKeyboardButton(_("Yes, refund"), callback_data=f"{PREFIX}:y:{plan_id}"),
         InlineKeyboardButton(_("Keep it"), callback_data=f"{PREFIX}:n:{plan_id}"),
@@ -214,7 +209,7 @@ async def confirm_refund(update: Update, context: DaifuContext) -> None:
     if not await admin_tapped(update, context, _):
         return
     _prefix, answer, plan_id = query.data.split(":")
-    plan = take_plan(context, plan_id)
+    plan = await take_plan(context, update.effective_user.id, plan_id)
     if plan is None:
         await query.answer(_("This refund was already answered or is out of date."), show_alert=True)
         await query.edit_message_reply_markup(None)

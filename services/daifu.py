@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from payments.base import PaymentProvider
 from services.admin_reports import AdminReports
 from services.api_keys import ApiKeys
+from services.button_states import ButtonStates
 from services.checkout import Checkouts
 from services.config import ShopRules
 from services.flows import Flows
@@ -29,6 +30,7 @@ class Daifu:
         self.providers = providers
         self.users = Users(db)
         self.flows = Flows(db)
+        self.buttons = ButtonStates(db)
         self.orders = Orders(db, rules)
         self.checkouts = Checkouts(db, rules, self.orders, providers)
         self.settlements = Settlements(db, providers)

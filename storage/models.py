@@ -384,3 +384,18 @@ class StatsFigure(SQLModel, table=True):
     label: str = Field(sa_column=Column(String(48), primary_key=True))
     count: int = Field(sa_column=Column(BigInteger, nullable=False))
     amount_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class ButtonState(SQLModel, table=True):
+    """What an admin's button stands for when it needs more than Telegram's 64 bytes of callback data (a
+    search filter) or must work only once (a refund's Yes). Kept in the database, not in PTB's user_data,
+    because user_data lives in one process's memory and the tap may reach another worker."""
+
+    __tablename__ = "button_states"
+
+    id: str = Field(sa_column=Column(String(16), primary_key=True))
+    user_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    kind: str = Field(max_length=16)
+    data: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    used_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))

@@ -207,3 +207,20 @@ async def test_api_keys_are_made_shown_once_and_revoked(shop: RunningShop) -> No
     assert await keys.shop_for(key) is None
     assert "No active key" in (await say(shop, shop.admin, f"/apikey revoke {stored.prefix}"))["text"]
     assert "Usage: /apikey" in (await say(shop, shop.admin, "/apikey"))["text"]
+
+
+async def test_a_refund_asked_before_a_restart_is_confirmed_after_it_once(shop: RunningShop) -> None:
+    """The plan behind the Yes button is in the database, not in one process's memory: a tap that reaches
+    another worker (or this one, restarted) still refunds, and only once."""
+    coffee = await shop.new_link("/newlink 12.50 USD Coffee beans")
+    await pay_on_sandbox(shop, shop.alice, coffee)
+    question = await say(shop, shop.admin, f"/refund {coffee} 5")
+
+    await shop.restart()
+
+    taps = [shop.emu.click(shop.admin, question, "Yes, refund") for _ in range(2)]
+    answers = await asyncio.gather(*taps)
+    assert sorted("already answered" in (answer["text"] or "") for answer in answers) == [False, True]
+    await shop.told(shop.alice, "Your payment of $5.00 has been refunded")
+    assert await charges(shop, coffee) == [(PaymentStatus.SUCCEEDED, 500)]
+    assert await refund_count(shop) == 1

@@ -15,7 +15,7 @@ from services import admin_reports
 from services.admin_reports import EXPORT_COLUMNS
 from services.money import Money
 from services.notices import ReturnReason
-from storage.models import CallbackDelivery, Order, OrderEvent, Payment
+from storage.models import ButtonState, CallbackDelivery, Order, OrderEvent, Payment, utcnow
 from tests.flows.payforme_steps import ask_friend, open_request
 from tests.harness import BOT_USERNAME, RunningShop
 
@@ -210,8 +210,8 @@ async def test_orders_are_listed_newest_first_ten_a_page_with_filters(shop: Runn
     assert "Espresso" in by_status and "Order" not in by_status.split("\n", 1)[1]
     assert "No orders match" in (await say(shop, shop.admin, "/orders paid"))["text"]
 
-    for _ in range(5):  # later lists push the first one's filter out: its buttons are out of date
-        await say(shop, shop.admin, "/orders")
+    async with shop.daifu.db.transaction() as session:  # a day passes: the first list's buttons are out of date
+        await session.exec(update(ButtonState).values(created_at=utcnow() - timedelta(days=1, minutes=1)))
     answer = await emu.click(shop.admin, first, "Older »")
     assert "out of date" in answer["text"]
     await refused(shop, "/orders")
