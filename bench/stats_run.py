@@ -31,6 +31,7 @@ from bench.options import Options
 from bench.processes import BotFailed
 from bench.report import ms
 from bench.stats import percentile
+from bench.stats_catch_up import CatchUpFigures, catch_up
 from bench.stats_fill import FillFigures, fill
 
 Progress = Callable[[str], None]
@@ -58,6 +59,7 @@ class StatsResults:
     database: str
     database_mb: float
     fill: FillFigures
+    catch_up: CatchUpFigures
     periods: list[PeriodTiming]
     rss_before_mb: float  # the timing process, imports done and connected, before the first query
     rss_after_mb: float
@@ -114,7 +116,9 @@ async def run_stats(options: Options, progress: Progress) -> StatsResults:
         database = await cleanup.enter_async_context(bench_database(options.database, workdir))
         progress(f"filling a fresh database with {options.stats_orders:,} orders")
         filled = await fill(database.url, options.stats_orders, datetime.now(UTC), progress)
-        progress(f"filled in {filled.seconds:.1f}s; timing /stats, {options.stats_repeats} runs per period")
+        progress(f"filled in {filled.seconds:.1f}s; rolling the hours up, as the running bot would have")
+        rolled = await catch_up(database.url, progress)
+        progress(f"rolled up in {rolled.seconds:.1f}s; timing /stats, {options.stats_repeats} runs per period")
         size = await database_mb(database.url)
         timing = await time_stats(database.url, options.stats_repeats, workdir)
     periods = []
@@ -140,6 +144,7 @@ async def run_stats(options: Options, progress: Progress) -> StatsResults:
         database=database.description,
         database_mb=size,
         fill=filled,
+        catch_up=rolled,
         periods=periods,
         rss_before_mb=timing["rss_before_mb"],
         rss_after_mb=timing["rss_after_mb"],
@@ -148,7 +153,7 @@ async def run_stats(options: Options, progress: Progress) -> StatsResults:
 
 
 def render_stats(results: StatsResults) -> str:
-    f, m = results.fill, results.machine
+    f, m, c = results.fill, results.machine, results.catch_up
     lines = [
         f"command: {results.command}",
         f"/stats on {f.orders:,} orders: services.admin_reports.AdminReports(db).stats(since), the query of "
@@ -160,6 +165,8 @@ def render_stats(results: StatsResults) -> str:
         f"{results.database_mb:.0f} MB on disk.",
         f"  {f.method}.",
         f"  After the load ({f.after_load_seconds:.1f}s): {f.after_load}.",
+        f"Rolled up as the running bot would have (services.stats_rollup): {c.hours:,} hours counted in "
+        f"{c.seconds:.1f}s, {c.runs} runs of up to 24 hours, the longest {c.longest_run_seconds:.1f}s.",
         "",
     ]
     header = (

@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TextIO, TypeVar
 
-from sqlalchemy import ColumnElement, and_, extract, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import asc, col, desc, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -34,6 +34,7 @@ from services.period_tally import (
     Tally,
     count_live,
     count_refunds,
+    seconds_to_pay,
 )
 from services.stats_rollup import coverage, rolled_tally
 from services.tokens import looks_like_token
@@ -365,13 +366,7 @@ class AdminReports:
         """
         if paid == 0:
             return None
-        if self.db.engine.dialect.name == "sqlite":
-            # SQLite keeps these as ISO text; julianday() reads them as fractional days.
-            seconds: ColumnElement[Any] = (
-                func.julianday(col(Order.paid_at)) - func.julianday(col(Order.created_at))
-            ) * 86400.0
-        else:
-            seconds = extract("epoch", col(Order.paid_at) - col(Order.created_at))
+        seconds = seconds_to_pay(session)
         middle = (
             await session.exec(
                 select(seconds)

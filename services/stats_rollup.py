@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, delete, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.period_tally import REFUND_METRICS, TIME_TO_PAY, Tally, count_live, count_refunds
+from services.period_tally import REFUND_METRICS, SETTLED_METRICS, TIME_TO_PAY, Tally, count_live, count_refunds
 from storage.database import Database
 from storage.models import Order, RolledPeriod, StatsFigure, utcnow
 
@@ -164,7 +164,7 @@ class StatsRollup:
                             col(StatsFigure.hours) == 1,
                             col(StatsFigure.start) >= day,
                             col(StatsFigure.start) < day + DAY,
-                            col(StatsFigure.metric).not_in(REFUND_METRICS),
+                            col(StatsFigure.metric).in_(SETTLED_METRICS),
                         )
                         .group_by(col(StatsFigure.metric), col(StatsFigure.label))
                     )
@@ -273,7 +273,7 @@ async def rolled_tally(session: AsyncSession, cover: Coverage) -> Tally:
                     col(StatsFigure.hours) == hours,
                     col(StatsFigure.start) >= start,
                     col(StatsFigure.start) < end,
-                    metric.in_(REFUND_METRICS) if refunds else metric.not_in(REFUND_METRICS),
+                    metric.in_(REFUND_METRICS if refunds else SETTLED_METRICS),
                 )
                 .group_by(metric, col(StatsFigure.label))
             )

@@ -29,13 +29,14 @@ def upgrade() -> None:
     )
     op.create_table(
         "stats_figures",
+        sa.Column("metric", sa.String(length=16), nullable=False),
         sa.Column("hours", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("start", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("metric", sa.String(length=16), nullable=False),
         sa.Column("label", sa.String(length=48), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("hours", "start", "metric", "label"),
+        sa.PrimaryKeyConstraint("metric", "hours", "start", "label"),
+        sqlite_with_rowid=False,
     )
 
 
