@@ -23,10 +23,11 @@ import telegram
 from sqlalchemy.engine import make_url
 
 from bench.bots import Webhook, daifu_process, echo_process
-from bench.checkout_scenario import CheckoutScenario
+from bench.counting import counting_queue
 from bench.database import bench_database
 from bench.echo_scenario import EchoScenario
 from bench.figures import BotFigures, FixedRate, Measured, Throughput
+from bench.journeys import daifu_scenario
 from bench.options import Options
 from bench.processes import BotFailed, BotProcess, Readiness, free_port, polls, serves_webhook
 from bench.replies import BotReplies
@@ -35,12 +36,15 @@ from bot.emulator import BotApiEmulator
 
 Progress = Callable[[str], None]
 STARTUP_TIMEOUT = 60.0
+# Without --rate, the latency run offers each bot this share of the updates/s of its own throughput run:
+# loaded, with room to spare, as a bot should be run.
+SHARE_OF_MAXIMUM = 0.5
 
 
 class Scenario(Protocol):
     async def warm_up(self) -> None: ...
     async def throughput(self, bot: Measured) -> Throughput: ...
-    async def fixed_rate(self, bot: Measured) -> FixedRate: ...
+    async def fixed_rate(self, bot: Measured, rate: float) -> FixedRate: ...
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Results:
     started_at: str
     command: str
     mode: str  # polling or webhook
+    journey: str  # what daifu is driven through: checkout or payforme
     delivery: str  # how updates reach the bots
     machine: dict[str, Any]
     options: dict[str, Any]
@@ -56,8 +61,13 @@ class Results:
     orders_made: int
     orders_seconds: float
     shadowed_links: list[str]  # orders made again: /start took their token for a request's (a daifu bug)
+    stale_cards: int  # pay for me: request cards not showing "Paid by" at the end of their run (a daifu bug)
     echo: BotFigures
     daifu: BotFigures
+
+
+def latency_rate(options: Options, throughput: Throughput) -> float:
+    return options.rate if options.rate is not None else SHARE_OF_MAXIMUM * throughput.updates_per_s
 
 
 async def measure(
@@ -66,6 +76,7 @@ async def measure(
     scenario: Scenario,
     emu: BotApiEmulator,
     progress: Progress,
+    options: Options,
     prepare: Callable[[], Awaitable[None]] | None = None,
     backlog: Callable[[Measured], Awaitable[Throughput]] | None = None,
 ) -> BotFigures:
@@ -79,8 +90,12 @@ async def measure(
         await scenario.warm_up()
         progress(f"{bot.name}: throughput run")
         throughput = await scenario.throughput(bot)
-        progress(f"{bot.name}: fixed-rate latency run")
-        fixed_rate = await scenario.fixed_rate(bot)
+        rate = latency_rate(options, throughput)
+        progress(
+            f"{bot.name}: {throughput.updates_per_s:.0f} updates/s ({throughput.updates_per_item:g} per "
+            f"{throughput.unit}); fixed-rate latency run at {rate:.1f} updates/s"
+        )
+        fixed_rate = await scenario.fixed_rate(bot, rate)
         drained = None
         if backlog is not None:
             progress(f"{bot.name}: backlog run")
@@ -126,6 +141,7 @@ async def run_benchmark(options: Options, progress: Progress) -> Results:
         delivery = "getUpdates long polling (batches of up to 100)"
         if options.mode == "webhook":
             delivery = use_webhooks(emu, options.webhook_connections)
+        counting_queue(emu)  # every update the bots get is counted from the first one
         await cleanup.enter_async_context(emu)
         progress(f"emulator at {emu.base_url.removesuffix('/bot')}")
         replies = BotReplies(emu)
@@ -134,26 +150,29 @@ async def run_benchmark(options: Options, progress: Progress) -> Results:
         echo = EchoScenario(emu, replies, options)
         webhook, ready = receiving(emu, options)
         echo_bot = echo_process(emu, workdir=workdir, webhook=webhook)
-        echo_figures = await measure(echo_bot, ready, echo, emu, progress, backlog=echo.backlog)
+        echo_figures = await measure(echo_bot, ready, echo, emu, progress, options, backlog=echo.backlog)
 
-        shop = CheckoutScenario(emu, replies, options)
+        shop = daifu_scenario(emu, replies, options)
+        cleanup.callback(shop.close)
         webhook, ready = receiving(emu, options)
         daifu_bot = daifu_process(
             emu, workdir=workdir, database_url=database.url, admin_id=shop.admin.id, webhook=webhook
         )
-        daifu_figures = await measure(daifu_bot, ready, shop, emu, progress, prepare=shop.make_orders)
+        daifu_figures = await measure(daifu_bot, ready, shop, emu, progress, options, prepare=shop.make_orders)
         return Results(
             started_at=started_at,
             command=options.command,
             mode=options.mode,
+            journey=options.journey,
             delivery=delivery,
             machine=machine(),
             options=plain_options(options),
             emulator_url=emu.base_url.removesuffix("/bot"),
             database=database.description,
-            orders_made=shop.orders_needed,
-            orders_seconds=shop.orders_s,
-            shadowed_links=shop.shadowed_links,
+            orders_made=shop.orders.made,
+            orders_seconds=shop.orders.seconds,
+            shadowed_links=shop.orders.shadowed_links,
+            stale_cards=shop.stale_cards,
             echo=echo_figures,
             daifu=daifu_figures,
         )

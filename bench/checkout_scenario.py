@@ -10,33 +10,20 @@ One checkout flow is four updates, each answered by the bot:
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass
 
+from bench.counting import counting_queue
 from bench.figures import FixedRate, Measured, Stopwatch, Throughput
-from bench.load import PeoplePool, closed_loop, open_loop
+from bench.load import PeoplePool, closed_loop, open_loop, people_for
 from bench.options import Options
+from bench.orders import METHODS, Orders
 from bench.replies import BotReplies, Reply
 from bench.stats import Latency
 from bot.emulator import BotApiEmulator, User
-from services.tokens import REQUEST_PREFIX
 
 UPDATES_PER_FLOW = 4
 STEPS = ("start -> order card", "tap -> invoice", "pre-checkout -> answer", "payment -> receipt")
-DEEP_LINK = re.compile(r"https://t\.me/\w+\?start=[A-Za-z0-9_-]+")
-
-
-@dataclass(frozen=True)
-class PaymentMethod:
-    newlink: str  # the admin's command that makes one order
-    button: str  # (part of) the order card's button for this method
-
-
-METHODS = {
-    "card": PaymentMethod("/newlink 12.50 USD Coffee beans", "Pay by card"),
-    "stars": PaymentMethod("/newlink 50 XTR Sticker pack", "Stars"),
-}
 
 
 @dataclass(frozen=True)
@@ -50,10 +37,6 @@ class FlowTiming:
 
     def steps(self) -> tuple[float, float, float, float]:
         return (self.start_to_card, self.tap_to_invoice, self.pre_checkout, self.payment_to_receipt)
-
-
-def is_link_photo(reply: Reply) -> bool:
-    return "photo" in reply.message and DEEP_LINK.search(reply.text) is not None
 
 
 def is_order_card(reply: Reply) -> bool:
@@ -73,48 +56,27 @@ def is_admin_note(reply: Reply) -> bool:
 
 
 class CheckoutScenario:
+    unit = "checkout flow"
+    updates_per_item = UPDATES_PER_FLOW
+    stale_cards = 0  # no request cards in a checkout
+
     def __init__(self, emu: BotApiEmulator, replies: BotReplies, options: Options) -> None:
         self.emu = emu
         self.replies = replies
         self.options = options
         self.method = METHODS[options.method]
+        self.updates = counting_queue(emu)
         self.admin = emu.add_user("Ada", username="ada_admin")
-        self.people = [emu.add_user(f"Shopper {n}", username=f"shopper_{n}") for n in range(options.concurrency)]
-        self.fixed_rate_flows = max(2, math.ceil(options.rate * options.latency_seconds / UPDATES_PER_FLOW))
-        self._links: list[str] = []
-        self.shadowed_links: list[str] = []  # orders whose token /start takes for a request's (see make_orders)
-        self.orders_s = 0.0
+        self.orders = Orders(emu, replies, self.admin, self.method, options.reply_timeout)
+        count = people_for(options.concurrency)
+        self.people = [emu.add_user(f"Shopper {n}", username=f"shopper_{n}") for n in range(count)]
 
-    @property
-    def orders_needed(self) -> int:
-        return self.options.warmup + self.options.flows + self.fixed_rate_flows
+    def close(self) -> None:
+        """Nothing to let go of (the pay-for-me scenario's has)."""
 
     async def make_orders(self) -> None:
-        """Every order the run will pay, made up front so making them is never in a timed run."""
-        count = self.orders_needed
-        began = time.perf_counter()
-        asked = count
-        while asked:
-            # All at once: the bot works through them in order, and only the set of links matters.
-            for _ in range(asked):
-                await self.emu.send_text(self.admin, self.method.newlink)
-            made = await self.replies.collect(
-                self.admin.id, asked, is_link_photo, "a new checkout link", timeout=self.options.reply_timeout
-            )
-            links = [match.group(0) for reply in made if (match := DEEP_LINK.search(reply.text))]
-            # daifu takes any /start payload beginning with "r_" for a pay-for-me request's token, and an order
-            # token is 22 random URL-safe characters: 1 in 4096 begins so, and /start then says "This request
-            # is not known". Such orders cannot be paid through their link; the run makes others instead.
-            shadowed = [link for link in links if link.rpartition("=")[2].startswith(REQUEST_PREFIX)]
-            self.shadowed_links += shadowed
-            self._links += [link for link in links if link not in shadowed]
-            asked = count - len(self._links)
-        self.orders_s = time.perf_counter() - began
-
-    def _take_links(self, count: int) -> list[str]:
-        taken, self._links = self._links[:count], self._links[count:]
-        assert len(taken) == count, "make_orders made too few orders"
-        return taken
+        """The orders of the warm-up and the throughput run, made before either (the latency run makes its own)."""
+        await self.orders.make(self.options.warmup + self.options.flows)
 
     async def checkout(self, shopper: User, link: str) -> FlowTiming:
         emu, replies, timeout = self.emu, self.replies, self.options.reply_timeout
@@ -146,36 +108,36 @@ class CheckoutScenario:
         )
 
     async def warm_up(self) -> None:
-        links = self._take_links(self.options.warmup)
+        links = self.orders.take(self.options.warmup)
         await closed_loop(self.options.concurrency, links, PeoplePool(self.people), self.checkout)
         await self._admin_notes(len(links))
 
     async def throughput(self, bot: Measured) -> Throughput:
-        links = self._take_links(self.options.flows)
-        watch = Stopwatch(bot)
+        links = self.orders.take(self.options.flows)
+        watch = Stopwatch(bot, self.updates)
         flows = await closed_loop(self.options.concurrency, links, PeoplePool(self.people), self.checkout)
         await self._admin_notes(len(flows))
         return Throughput.of(
             concurrency=self.options.concurrency,
-            unit="checkout flow",
+            unit=self.unit,
             items=len(flows),
-            updates_per_item=UPDATES_PER_FLOW,
             spent=watch.read(),
             reply=Latency.of([step for flow in flows for step in flow.steps()]),
             pre_checkout=Latency.of([flow.pre_checkout for flow in flows]),
         )
 
-    async def fixed_rate(self, bot: Measured) -> FixedRate:
+    async def fixed_rate(self, bot: Measured, rate: float) -> FixedRate:
+        count = max(2, math.ceil(rate * self.options.latency_seconds / UPDATES_PER_FLOW))
+        await self.orders.make(count)  # before the watch starts: making orders is never timed
+        links = self.orders.take(count)
+        watch = Stopwatch(bot, self.updates)
         # Flows start evenly spaced so that their updates add up to the offered rate.
-        flows_per_s = self.options.rate / UPDATES_PER_FLOW
-        links = self._take_links(self.fixed_rate_flows)
-        watch = Stopwatch(bot)
-        flows, achieved = await open_loop(flows_per_s, links, PeoplePool(self.people), self.checkout)
+        flows, started = await open_loop(rate / UPDATES_PER_FLOW, links, PeoplePool(self.people), self.checkout)
         await self._admin_notes(len(flows))
         return FixedRate.of(
-            offered=self.options.rate,
-            achieved=achieved * UPDATES_PER_FLOW,
-            updates=len(flows) * UPDATES_PER_FLOW,
+            offered=rate,
+            items=len(flows),
+            items_started_per_s=started,
             spent=watch.read(),
             reply=Latency.of([step for flow in flows for step in flow.steps()]),
             pre_checkout=Latency.of([flow.pre_checkout for flow in flows]),

@@ -7,8 +7,9 @@ import math
 import time
 from collections.abc import Callable
 
+from bench.counting import counting_queue
 from bench.figures import FixedRate, Measured, Stopwatch, Throughput
-from bench.load import PeoplePool, closed_loop, open_loop
+from bench.load import PeoplePool, closed_loop, open_loop, people_for
 from bench.options import Options
 from bench.replies import BotReplies, Reply
 from bench.stats import Latency
@@ -24,7 +25,9 @@ class EchoScenario:
         self.emu = emu
         self.replies = replies
         self.options = options
-        self.people = [emu.add_user(f"Echo {n}", username=f"echo_{n}") for n in range(options.concurrency)]
+        count = people_for(options.concurrency)
+        self.people = [emu.add_user(f"Echo {n}", username=f"echo_{n}") for n in range(count)]
+        self.updates = counting_queue(emu)
         self._texts = itertools.count(1)
 
     async def say(self, person: User, _job: object = None) -> float:
@@ -43,13 +46,12 @@ class EchoScenario:
 
     async def throughput(self, bot: Measured) -> Throughput:
         jobs = range(self.options.echo_updates)
-        watch = Stopwatch(bot)
+        watch = Stopwatch(bot, self.updates)
         latencies = await closed_loop(self.options.concurrency, jobs, PeoplePool(self.people), self.say)
         return Throughput.of(
             concurrency=self.options.concurrency,
             unit="text",
             items=len(latencies),
-            updates_per_item=1,
             spent=watch.read(),
             reply=Latency.of(latencies),
         )
@@ -62,7 +64,7 @@ class EchoScenario:
         """
         people = itertools.cycle(self.people)
         texts = [(next(people), f"echo {next(self._texts)}") for _ in range(self.options.echo_updates)]
-        watch = Stopwatch(bot)
+        watch = Stopwatch(bot, self.updates)
         sent_at: list[float] = []
         for person, text in texts:  # send_text never waits, so the bot gets nothing until all are queued
             sent_at.append(time.perf_counter())
@@ -81,16 +83,18 @@ class EchoScenario:
             concurrency=len(texts),
             unit="text",
             items=len(texts),
-            updates_per_item=1,
             spent=watch.read(),
             reply=Latency.of(latencies),
         )
 
-    async def fixed_rate(self, bot: Measured) -> FixedRate:
-        rate = self.options.rate
+    async def fixed_rate(self, bot: Measured, rate: float) -> FixedRate:
         jobs = range(max(2, math.ceil(rate * self.options.latency_seconds)))
-        watch = Stopwatch(bot)
-        latencies, achieved = await open_loop(rate, jobs, PeoplePool(self.people), self.say)
+        watch = Stopwatch(bot, self.updates)
+        latencies, started = await open_loop(rate, jobs, PeoplePool(self.people), self.say)
         return FixedRate.of(
-            offered=rate, achieved=achieved, updates=len(latencies), spent=watch.read(), reply=Latency.of(latencies)
+            offered=rate,
+            items=len(latencies),
+            items_started_per_s=started,
+            spent=watch.read(),
+            reply=Latency.of(latencies),
         )

@@ -6,18 +6,20 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from bench.counting import CountingQueue, UpdateCount
 from bench.processes import machine_busy_seconds
 from bench.stats import Latency
 
 
 @dataclass(frozen=True)
 class Spent:
-    """Wall time, the bot's CPU time and the benchmark process's own CPU time over one run."""
+    """Wall time, the bot's CPU time, the benchmark process's own CPU time and the updates over one run."""
 
     wall_s: float
     bot_cpu_s: float
     harness_cpu_s: float
     machine_cpu_s: float
+    updates: dict[str, int]  # queued for the bot by the emulator, by kind
 
     @property
     def bot_share(self) -> float:
@@ -42,8 +44,9 @@ class Measured(Protocol):
 class Stopwatch:
     """Started right before a run; read right after it."""
 
-    def __init__(self, bot: Measured) -> None:
+    def __init__(self, bot: Measured, updates: CountingQueue) -> None:
         self._bot = bot
+        self._updates = UpdateCount(updates)
         self._wall = time.perf_counter()
         self._bot_cpu = bot.cpu_seconds()
         # process_time counts this process's CPU: the emulator and the load generator. Near 100% means
@@ -58,6 +61,7 @@ class Stopwatch:
             bot_cpu_s=self._bot.cpu_seconds() - self._bot_cpu,
             harness_cpu_s=time.process_time() - self._harness_cpu,
             machine_cpu_s=machine_busy_seconds() - self._machine_cpu,
+            updates=dict(self._updates.read()),
         )
 
 
@@ -66,9 +70,11 @@ class Throughput:
     """People acting as fast as the bot answers them (closed loop)."""
 
     concurrency: int
-    unit: str  # what one item is: "text" (echo) or "checkout flow" (daifu)
+    unit: str  # what one item is: "text" (echo), "checkout flow" or "pay-for-me journey" (daifu)
     items: int
-    updates: int
+    updates: int  # counted as the emulator queued them for the bot, not assumed
+    updates_per_item: float
+    update_kinds: dict[str, int]  # the updates by kind: message, callback_query, pre_checkout_query...
     wall_s: float
     items_per_s: float
     updates_per_s: float
@@ -87,22 +93,24 @@ class Throughput:
         concurrency: int,
         unit: str,
         items: int,
-        updates_per_item: int,
         spent: Spent,
         reply: Latency,
         pre_checkout: Latency | None = None,
     ) -> Throughput:
-        updates = items * updates_per_item
+        kinds = dict(sorted(spent.updates.items()))
+        total = sum(kinds.values())
         return cls(
             concurrency=concurrency,
             unit=unit,
             items=items,
-            updates=updates,
+            updates=total,
+            updates_per_item=total / items,
+            update_kinds=kinds,
             wall_s=spent.wall_s,
             items_per_s=items / spent.wall_s,
-            updates_per_s=updates / spent.wall_s,
+            updates_per_s=total / spent.wall_s,
             bot_cpu_ms_per_item=spent.bot_cpu_s * 1000 / items,
-            bot_cpu_ms_per_update=spent.bot_cpu_s * 1000 / updates,
+            bot_cpu_ms_per_update=spent.bot_cpu_s * 1000 / total,
             bot_cpu_share=spent.bot_share,
             harness_cpu_share=spent.harness_share,
             other_cpu_share=spent.other_share,
@@ -116,31 +124,34 @@ class FixedRate:
     """Updates offered at a steady rate below Telegram's ceiling (open loop): latency as people feel it."""
 
     offered_updates_per_s: float
-    achieved_updates_per_s: float
-    updates: int
+    achieved_updates_per_s: float  # the rate at which items really started, times the updates each counted
+    items: int
+    updates: int  # counted as the emulator queued them for the bot
     wall_s: float
     bot_cpu_ms_per_update: float
     bot_cpu_share: float
     other_cpu_share: float
     reply: Latency
     pre_checkout: Latency | None
-    steps: dict[str, Latency]  # daifu: the reply latency of each step of a checkout
+    steps: dict[str, Latency]  # daifu: the reply latency of each step of a checkout or journey
 
     @classmethod
     def of(
         cls,
         *,
         offered: float,
-        achieved: float,
-        updates: int,
+        items: int,
+        items_started_per_s: float,
         spent: Spent,
         reply: Latency,
         pre_checkout: Latency | None = None,
         steps: dict[str, Latency] | None = None,
     ) -> FixedRate:
+        updates = sum(spent.updates.values())
         return cls(
             offered_updates_per_s=offered,
-            achieved_updates_per_s=achieved,
+            achieved_updates_per_s=items_started_per_s * updates / items,
+            items=items,
             updates=updates,
             wall_s=spent.wall_s,
             bot_cpu_ms_per_update=spent.bot_cpu_s * 1000 / updates,

@@ -11,22 +11,28 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TypeVar
-
-from bot.emulator import User
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+P = TypeVar("P")  # who acts: a person, or (pay for me) a shopper with the friend they ask
+# People per person acting at once: an open loop needs someone free whenever an action is due, even when a
+# few earlier ones are still waiting for the bot.
+SPARE_PEOPLE = 2
 
 
-class PeoplePool:
-    def __init__(self, people: Sequence[User]) -> None:
-        self._idle: asyncio.Queue[User] = asyncio.Queue()
+def people_for(concurrency: int) -> int:
+    return SPARE_PEOPLE * concurrency
+
+
+class PeoplePool(Generic[P]):
+    def __init__(self, people: Sequence[P]) -> None:
+        self._idle: asyncio.Queue[P] = asyncio.Queue()
         for person in people:
             self._idle.put_nowait(person)
 
     @asynccontextmanager
-    async def borrow(self) -> AsyncIterator[User]:
+    async def borrow(self) -> AsyncIterator[P]:
         person = await self._idle.get()
         try:
             yield person
@@ -35,7 +41,7 @@ class PeoplePool:
 
 
 async def closed_loop(
-    concurrency: int, jobs: Sequence[T], pool: PeoplePool, act: Callable[[User, T], Awaitable[R]]
+    concurrency: int, jobs: Sequence[T], pool: PeoplePool[P], act: Callable[[P, T], Awaitable[R]]
 ) -> list[R]:
     """Run act over jobs with `concurrency` people, each starting the next job as soon as theirs is done."""
     pending = iter(jobs)
@@ -53,7 +59,7 @@ async def closed_loop(
 
 
 async def open_loop(
-    per_second: float, jobs: Sequence[T], pool: PeoplePool, act: Callable[[User, T], Awaitable[R]]
+    per_second: float, jobs: Sequence[T], pool: PeoplePool[P], act: Callable[[P, T], Awaitable[R]]
 ) -> tuple[list[R], float]:
     """Start one job every 1/per_second seconds, evenly spaced, without waiting for earlier ones.
 

@@ -19,6 +19,10 @@ RESULT_FILES = {
     "workers": RESULTS_DIR / "latest-workers.json",
     "stats": RESULTS_DIR / "latest-stats.json",
 }
+# The journey each kind of run drives when --journey is not given. Polling keeps the checkout, so its figures
+# stay comparable with the earlier runs; webhook mode and --workers, where the pay-for-me journey's targets are
+# set, drive the whole journey.
+DEFAULT_JOURNEY = {"polling": "checkout", "webhook": "payforme", "workers": "payforme"}
 STATS_ORDERS = 1_000_000  # --stats-orders without a number
 MAX_SECONDS = {"stats": 900.0}  # filling a million orders takes minutes; the bot runs get 300 s
 
@@ -27,7 +31,7 @@ MAX_SECONDS = {"stats": 900.0}  # filling a million orders takes minutes; the bo
 class Options:
     flows: int
     concurrency: int
-    rate: float
+    rate: float | None  # None: the latency run offers half of each bot's own measured maximum
     latency_seconds: float
     echo_updates: int
     warmup: int
@@ -37,6 +41,7 @@ class Options:
     max_seconds: float
     json_path: Path
     mode: str  # "polling" or "webhook": how the bots under test receive updates
+    journey: str  # "checkout" (pay by deep link) or "payforme" (ask a friend, who pays): what daifu is driven through
     workers: int  # above 1: daifu with 1 worker, then this many, behind a load balancer (webhook mode)
     webhook_connections: int  # 1: the emulator's own pusher, one update at a time; more: bench.webhooks
     stats_orders: int  # above 0: fill a database with this many orders and time /stats instead
@@ -94,15 +99,26 @@ def parse_options(argv: list[str] | None = None) -> Options:
             "daifu worker with two behind a load balancer; --stats-orders times /stats on a large database."
         ),
     )
-    parser.add_argument("--flows", type=positive_int, default=200, help="checkout flows in the throughput run")
+    parser.add_argument(
+        "--journey",
+        choices=["checkout", "payforme"],
+        default=None,
+        help="what daifu is driven through: checkout (the shopper pays by card from the deep link; 4 updates) or "
+        "payforme (the shopper asks a friend, shares the request card into their chat, the friend pays; 9 updates). "
+        "Default: checkout when polling, payforme with --mode webhook or --workers",
+    )
+    parser.add_argument(
+        "--flows", type=positive_int, default=200, help="checkouts or pay-for-me journeys in the throughput run"
+    )
     parser.add_argument(
         "--concurrency", type=positive_int, default=8, help="people acting at once in the throughput run"
     )
     parser.add_argument(
         "--rate",
         type=positive_float,
-        default=20.0,
-        help="updates/s offered in the latency run (Telegram lets a bot send about 30 messages/s)",
+        default=None,
+        help="updates/s offered in the latency run; by default each bot is offered half of the updates/s it "
+        "reached in its own throughput run",
     )
     parser.add_argument("--latency-seconds", type=positive_float, default=15.0, help="length of each bot's latency run")
     parser.add_argument(
@@ -172,7 +188,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
         default=None,
         dest="json_path",
         help="where to write the figures (bench/results/latest.json, or latest-webhook.json, latest-workers.json, "
-        "latest-stats.json for the other kinds of run)",
+        "latest-stats.json for the other kinds of run; -checkout or -payforme added when not the kind's default "
+        "journey)",
     )
     raw = list(argv) if argv is not None else sys.argv[1:]
     args = parser.parse_args(raw)
@@ -185,8 +202,12 @@ def parse_options(argv: list[str] | None = None) -> Options:
     elif args.mode == "polling":
         parser.error("--webhook-connections needs --mode webhook")
     kind = "stats" if args.stats_orders else "workers" if args.workers > 1 else args.mode
+    if args.journey is None:
+        args.journey = DEFAULT_JOURNEY.get(kind, "checkout")
     if args.json_path is None:
         args.json_path = RESULT_FILES[kind]
+        if kind in DEFAULT_JOURNEY and args.journey != DEFAULT_JOURNEY[kind]:
+            args.json_path = args.json_path.with_name(f"{args.json_path.stem}-{args.journey}.json")
     if args.max_seconds is None:
         args.max_seconds = MAX_SECONDS.get(kind, 300.0)
     return Options(**vars(args), command=shown_command(raw))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,3 +72,61 @@ class BotReplies:
         while not queue.empty():
             queue.get_nowait()
         return dropped
+
+
+EventKey = Callable[[dict[str, Any]], Hashable | None]
+
+
+class KeyedReplies:
+    """Bot messages or edits that many journeys wait for at once, each picked out by a key of its own.
+
+    For what arrives in a shared place in no set order: the admin's payment notes (keyed by order token),
+    the edits of request cards (keyed by chat and message). Kept from the moment they arrive, so a journey
+    that asks after its note came still gets it.
+    """
+
+    def __init__(self, emu: BotApiEmulator, key_of: EventKey) -> None:
+        self._key_of = key_of
+        self._queues: dict[Hashable, asyncio.Queue[Reply]] = {}
+        self._unsubscribe = emu.subscribe(self._on_event)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        key = self._key_of(event)
+        if key is not None:
+            self._queue(key).put_nowait(Reply(time.perf_counter(), event["message"]))
+
+    def _queue(self, key: Hashable) -> asyncio.Queue[Reply]:
+        return self._queues.setdefault(key, asyncio.Queue())
+
+    async def next(self, key: Hashable, expect: Callable[[Reply], bool], what: str, *, timeout: float) -> Reply:
+        """The next reply under key, which must be what the journey expects (UnexpectedReply if not)."""
+        queue = self._queue(key)
+        try:
+            async with asyncio.timeout(timeout):
+                reply = await queue.get()
+        except TimeoutError:
+            raise UnexpectedReply(f"no {what} ({key}) within {timeout:g}s") from None
+        if queue.empty():
+            del self._queues[key]  # each key is one journey's: nothing more is waited for under it, as a rule
+        if not expect(reply):
+            raise UnexpectedReply(f"expected {what} ({key}), got {reply.text[:200]!r}")
+        return reply
+
+    async def next_if_any(self, key: Hashable, timeout: float) -> Reply | None:
+        """The next reply under key, or None if none comes within timeout (for what the bot may fail to send)."""
+        queue = self._queue(key)
+        try:
+            async with asyncio.timeout(timeout):
+                reply = await queue.get()
+        except TimeoutError:
+            return None
+        if queue.empty():
+            del self._queues[key]
+        return reply
+
+    def pending(self) -> int:
+        """Replies kept that nobody took (after a run: what the bot said that no journey expected)."""
+        return sum(queue.qsize() for queue in self._queues.values())

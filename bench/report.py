@@ -8,9 +8,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.benchmark import Results
+from bench.benchmark import SHARE_OF_MAXIMUM, Results
 from bench.figures import FixedRate, Throughput
 from bench.stats import Latency
+from bench.targets import bot_targets
 
 Row = tuple[str, str, str, str]
 NONE = "-"
@@ -68,6 +69,34 @@ def shadow_note(links: list[str]) -> list[str]:
     ]
 
 
+JOURNEYS = {
+    "checkout": "the shopper opens the deep link and pays the order",
+    "payforme": "the shopper asks a friend to pay and shares the request card into their chat; the friend pays",
+}
+
+
+def plural(unit: str) -> str:
+    return unit if unit.endswith("s") else unit + "s"
+
+
+def rate_rule(results: Results) -> str:
+    rate = results.options["rate"]
+    if rate is not None:
+        return f"{rate:g} updates/s offered to each bot, evenly spaced"
+    return f"each bot offered {SHARE_OF_MAXIMUM:.0%} of its own throughput run's updates/s, evenly spaced"
+
+
+def stale_note(cards: int, label: str = "") -> list[str]:
+    """A warning when request cards were left out of date: paid, yet not saying so."""
+    if not cards:
+        return []
+    return [
+        f"WARNING{label}: {cards} request card(s) did not say 'Paid by' at the end of their run (each journey waits "
+        "5 s for it): the bot had not recorded the card (chosen_inline_result) when it refreshed the cards, or a "
+        "late 'is paying' edit overwrote 'Paid by'."
+    ]
+
+
 def render(results: Results) -> str:
     echo, daifu = results.echo, results.daifu
     et, dt = echo.throughput, daifu.throughput
@@ -83,24 +112,29 @@ def render(results: Results) -> str:
         ]
     else:
         how = [f"daifu vs a bare PTB echo bot, both polling the Bot API emulator at {results.emulator_url} (loopback)"]
+    unit = dt.unit
+    kinds = ", ".join(f"{count / dt.items:g} {kind}" for kind, count in dt.update_kinds.items())
     lines = [
         f"command: {results.command}",
         *how,
         f"{results.started_at} | Python {m['python']} | python-telegram-bot {m['python_telegram_bot']} | "
         f"{m['cpus']} CPUs | daifu database: {results.database} | paying by {options['method']}",
+        f"daifu's {unit}: {JOURNEYS[results.journey]}; {dt.updates_per_item:g} updates each, as counted by the "
+        f"emulator ({kinds}).",
         "Rate limiter OFF in both bots: PTB's AIORateLimiter holds output near 30 messages/s (Telegram's own",
         "ceiling), so with it on a throughput run measures the limiter. Bot CPU is the bot process's user+system",
         "time (/proc/<pid>/stat); the emulator and the load generator run in this process (harness CPU).",
-        f"daifu: {results.orders_made} orders made by /newlink before timing ({results.orders_seconds:.1f}s); "
+        f"daifu: {results.orders_made} orders made by /newlink outside the timed runs ({results.orders_seconds:.1f}s); "
         f"startup to {'webhook set and listening' if results.mode == 'webhook' else 'first poll'}: "
         f"echo {echo.startup_s:.1f}s, daifu {daifu.startup_s:.1f}s.",
         *shadow_note(results.shadowed_links),
+        *stale_note(results.stale_cards),
         "",
     ]
     lines += table(
         f"Throughput: {dt.concurrency} people at once, each acting when answered",
         [
-            ("  timed", f"{et.items} texts", f"{dt.items} flows", NONE),
+            ("  timed", f"{et.items} texts", f"{dt.items} {plural(unit)}", NONE),
             ("  updates", str(et.updates), str(dt.updates), NONE),
             (
                 "  updates/s",
@@ -108,9 +142,9 @@ def render(results: Results) -> str:
                 f"{dt.updates_per_s:.0f}",
                 ratio(dt.updates_per_s, et.updates_per_s),
             ),
-            ("  checkout flows/s (4 updates each)", NONE, f"{dt.items_per_s:.1f}", NONE),
+            (f"  {plural(unit)}/s ({dt.updates_per_item:g} updates each)", NONE, f"{dt.items_per_s:.1f}", NONE),
             compare("  bot CPU ms per update", et.bot_cpu_ms_per_update, dt.bot_cpu_ms_per_update),
-            ("  bot CPU ms per checkout flow", NONE, ms(dt.bot_cpu_ms_per_item), NONE),
+            (f"  bot CPU ms per {unit}", NONE, ms(dt.bot_cpu_ms_per_item), NONE),
             ("  bot CPU use (of one core)", percent(et.bot_cpu_share), percent(dt.bot_cpu_share), NONE),
             compare_latency("  reply latency p50 / p99 ms", et.reply, dt.reply),
             ("  pre-checkout answer p50 / p99 ms", NONE, p50_p99(dt.pre_checkout), NONE),
@@ -121,8 +155,9 @@ def render(results: Results) -> str:
     lines.append("")
     achieved = f"{ef.updates} ({ef.achieved_updates_per_s:.1f})", f"{df.updates} ({df.achieved_updates_per_s:.1f})"
     lines += table(
-        f"Latency: {ef.offered_updates_per_s:g} updates/s offered, evenly spaced, {options['latency_seconds']:g}s",
+        f"Latency: {rate_rule(results)}, {options['latency_seconds']:g}s",
         [
+            ("  offered updates/s", f"{ef.offered_updates_per_s:.1f}", f"{df.offered_updates_per_s:.1f}", NONE),
             ("  updates (achieved rate/s)", *achieved, NONE),
             compare("  reply latency p50 ms", ef.reply.p50_ms, df.reply.p50_ms),
             compare("  reply latency p99 ms", ef.reply.p99_ms, df.reply.p99_ms),
@@ -133,6 +168,7 @@ def render(results: Results) -> str:
                 ef.bot_cpu_ms_per_update,
                 df.bot_cpu_ms_per_update,
             ),
+            ("  bot CPU use (of one core)", percent(ef.bot_cpu_share), percent(df.bot_cpu_share), NONE),
             (
                 "  bot peak RSS MB",
                 f"{echo.peak_rss_mb:.0f}",
@@ -158,17 +194,28 @@ def render(results: Results) -> str:
                 f"rest of the machine {percent(b.other_cpu_share)}",
                 "(known for this machine, when quiet: ~700 updates/s at ~1.4 ms).",
             ]
+    pre_checkout_p99 = df.pre_checkout.p99_ms if df.pre_checkout is not None else math.nan
     lines += [
         "",
-        f"The figure: per update daifu costs {ratio(dt.bot_cpu_ms_per_update, et.bot_cpu_ms_per_update)} the CPU "
-        f"of a bare echo bot, and at {ef.offered_updates_per_s:g} updates/s answers in "
-        f"{ratio(df.reply.p50_ms, ef.reply.p50_ms)} its time at p50 ({ratio(df.reply.p99_ms, ef.reply.p99_ms)} "
-        f"at p99); it sustains {dt.items_per_s:.1f} checkouts/s with {dt.concurrency} shoppers at once.",
+        f"The figure: daifu takes {ratio(dt.updates_per_s, et.updates_per_s)} the echo bot's updates/s "
+        f"({dt.updates_per_s:.0f} vs {et.updates_per_s:.0f}; {dt.items_per_s:.1f} {plural(unit)}/s) at "
+        f"{ratio(dt.bot_cpu_ms_per_update, et.bot_cpu_ms_per_update)} its CPU per update; at "
+        f"{df.offered_updates_per_s:.0f} updates/s it answers pre-checkout in {p50_p99(df.pre_checkout)} ms "
+        "(p50 / p99).",
+        "",
+        *bot_targets(
+            dt.updates_per_s / et.updates_per_s,
+            dt.bot_cpu_ms_per_update / et.bot_cpu_ms_per_update,
+            pre_checkout_p99,
+            at_half=options["rate"] is None,
+        ),
     ]
     if max(et.harness_cpu_share, dt.harness_cpu_share) > 0.9:
         lines.append(
             "Note: the harness used >90% of a core in a throughput run, so that run's throughput is a lower bound."
         )
+    if df.achieved_updates_per_s < 0.9 * df.offered_updates_per_s:
+        lines.append("Note: daifu's latency run started its journeys slower than offered: too few people were free.")
     runs: list[Throughput | FixedRate] = [et, dt, ef, df, *([echo.backlog] if echo.backlog else [])]
     busiest = max(run.other_cpu_share for run in runs)
     if busiest > BUSY_MACHINE:

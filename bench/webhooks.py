@@ -14,16 +14,16 @@ from typing import Any
 
 import aiohttp
 
+from bench.counting import CountingQueue
 from bot.emulator import BotApiEmulator
 from bot.emulator.state import World
-from bot.emulator.updates import UpdateQueue
 from bot.emulator.webhook_pusher import WebhookPusher
 
 TELEGRAM_DEFAULT_CONNECTIONS = 40
 
 
-class ForgettingQueue(UpdateQueue):
-    """The emulator's update queue, plus forgetting one delivered update whatever comes before it.
+class ForgettingQueue(CountingQueue):
+    """The (counting) update queue, plus forgetting one delivered update whatever comes before it.
 
     (confirm(offset) forgets everything below offset: right for getUpdates and for one-at-a-time delivery,
     wrong when the update after it was delivered first.)

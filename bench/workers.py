@@ -1,8 +1,9 @@
 """``--workers N``: daifu with one worker, then with N, on one database, in webhook mode, behind a load balancer.
 
 Each configuration gets a fresh emulator, a fresh database and its own orders, and the same load: the
-checkout scenario's warm-up, then its closed-loop throughput run. Both configurations go through the
-balancer (bench.balancer, a process of its own), so they differ only in the number of workers behind it.
+journey's warm-up (pay for me by default, or --journey checkout), then its closed-loop throughput run. Both
+configurations go through the balancer (bench.balancer, a process of its own), so they differ only in the
+number of workers behind it.
 The workers are started one after the other (each migrates the schema at start; the second finds it done)
 and all call setWebhook with the balancer's address, as production workers would.
 """
@@ -23,9 +24,10 @@ from typing import Any
 from bench.balancer import read_counts
 from bench.benchmark import STARTUP_TIMEOUT, machine, plain_options
 from bench.bots import Webhook, balancer_process, daifu_process
-from bench.checkout_scenario import CheckoutScenario
+from bench.counting import counting_queue
 from bench.database import bench_database
 from bench.figures import Throughput
+from bench.journeys import daifu_scenario
 from bench.options import Options
 from bench.processes import BotFailed, BotProcess, ProcessGroup, free_port, listens, serves_webhook
 from bench.replies import BotReplies
@@ -42,6 +44,7 @@ class WorkersFigures:
     orders_made: int
     orders_s: float
     shadowed_links: list[str]  # orders made again: /start took their token for a request's (a daifu bug)
+    stale_cards: int  # pay for me: request cards not showing "Paid by" after the run (a daifu bug)
     throughput: Throughput  # bot CPU is the sum over the workers
     worker_cpu_shares: list[float]  # in cores, each worker over the throughput run
     balancer_cpu_share: float
@@ -55,6 +58,7 @@ class WorkersResults:
     command: str
     machine: dict[str, Any]
     options: dict[str, Any]
+    journey: str
     database: str
     delivery: str
     runs: list[WorkersFigures]
@@ -88,10 +92,12 @@ async def run_configuration(
         database = await cleanup.enter_async_context(bench_database(options.database, workdir))
         emu = BotApiEmulator(token="123456:BENCH", bot_username="daifu_bot", bot_name="daifu")
         delivery = use_webhooks(emu, options.webhook_connections)
+        counting_queue(emu)
         await cleanup.enter_async_context(emu)
         replies = BotReplies(emu)
         cleanup.callback(replies.close)
-        shop = CheckoutScenario(emu, replies, options)
+        shop = daifu_scenario(emu, replies, options)
+        cleanup.callback(shop.close)
 
         ports = [free_port() for _ in range(workers)]
         balancer_port = free_port()
@@ -142,9 +148,10 @@ async def run_configuration(
         figures = WorkersFigures(
             workers=workers,
             startup_s=startup_s,
-            orders_made=shop.orders_needed,
-            orders_s=shop.orders_s,
-            shadowed_links=shop.shadowed_links,
+            orders_made=shop.orders.made,
+            orders_s=shop.orders.seconds,
+            shadowed_links=shop.orders.shadowed_links,
+            stale_cards=shop.stale_cards,
             throughput=throughput,
             worker_cpu_shares=worker_shares,
             balancer_cpu_share=balancer_share,
@@ -173,6 +180,7 @@ async def run_workers(options: Options, progress: Progress) -> WorkersResults:
         command=options.command,
         machine=machine(),
         options=plain_options(options),
+        journey=options.journey,
         database=description,
         delivery=delivery,
         runs=runs,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bench.report import ms, p50_p99, percent, ratio, shadow_note
+from bench.report import JOURNEYS, ms, p50_p99, percent, plural, ratio, shadow_note, stale_note
+from bench.targets import workers_target
 from bench.workers import WorkersFigures, WorkersResults
 
 Row = tuple[str, ...]
@@ -18,6 +19,10 @@ def table(header: Row, rows: list[Row]) -> list[str]:
     return [line(header), *(line(row) for row in rows)]
 
 
+def ratio_of(many: float, one: float) -> float:
+    return many / one if one else float("nan")
+
+
 def name(run: WorkersFigures) -> str:
     return f"{run.workers} worker{'s' if run.workers > 1 else ''}"
 
@@ -27,11 +32,13 @@ def render_workers(results: WorkersResults) -> str:
     t1, tn = one.throughput, many.throughput
     m = results.machine
     sqlite = results.database.startswith("sqlite")
+    unit = t1.unit
     lines = [
         f"command: {results.command}",
         f"daifu: {name(one)} vs {name(many)} on one database, webhook mode, behind a round-robin load balancer",
         f"{results.started_at} | Python {m['python']} | python-telegram-bot {m['python_telegram_bot']} | "
         f"{m['cpus']} CPUs | database: {results.database} | paying by {results.options['method']}",
+        f"The {unit}: {JOURNEYS[results.journey]}; {t1.updates_per_item:g} updates each, as counted by the emulator.",
         f"Updates reach the balancer from the emulator's webhook pusher: {results.delivery}.",
         f"The emulator, the load generator and the pusher run in the bench process on this same {m['cpus']}-CPU",
         "machine, and the balancer in a process of its own: the workers compete with them (and with the database",
@@ -44,6 +51,7 @@ def render_workers(results: WorkersResults) -> str:
             "lock, so two writers are expected to do worse here than on PostgreSQL (--database postgresql+asyncpg://...).",
         ]
     lines += [note for run in results.runs for note in shadow_note(run.shadowed_links)]
+    lines += [note for run in results.runs for note in stale_note(run.stale_cards, f" ({name(run)})")]
     lines.append("")
     rss = [", ".join(f"{value:.0f}" for value in run.worker_peak_rss_mb) for run in (one, many)]
     shares = [" + ".join(percent(share) for share in run.worker_cpu_shares) for run in (one, many)]
@@ -51,7 +59,7 @@ def render_workers(results: WorkersResults) -> str:
     lines += table(
         (f"Throughput: {t1.concurrency} people at once, each acting when answered", name(one), name(many), "ratio"),
         [
-            ("  timed", f"{t1.items} flows", f"{tn.items} flows", "-"),
+            ("  timed", f"{t1.items} {plural(unit)}", f"{tn.items} {plural(unit)}", "-"),
             (
                 "  updates/s",
                 f"{t1.updates_per_s:.0f}",
@@ -59,13 +67,19 @@ def render_workers(results: WorkersResults) -> str:
                 ratio(tn.updates_per_s, t1.updates_per_s),
             ),
             (
-                "  checkout flows/s (4 updates each)",
+                f"  {plural(unit)}/s ({t1.updates_per_item:g} updates each)",
                 f"{t1.items_per_s:.1f}",
                 f"{tn.items_per_s:.1f}",
                 ratio(tn.items_per_s, t1.items_per_s),
             ),
             (
-                "  bot CPU ms per checkout flow (all workers)",
+                "  bot CPU ms per update (all workers)",
+                ms(t1.bot_cpu_ms_per_update),
+                ms(tn.bot_cpu_ms_per_update),
+                ratio(tn.bot_cpu_ms_per_update, t1.bot_cpu_ms_per_update),
+            ),
+            (
+                f"  bot CPU ms per {unit} (all workers)",
                 ms(t1.bot_cpu_ms_per_item),
                 ms(tn.bot_cpu_ms_per_item),
                 ratio(tn.bot_cpu_ms_per_item, t1.bot_cpu_ms_per_item),
@@ -94,7 +108,8 @@ def render_workers(results: WorkersResults) -> str:
         "",
         f"The figure: {name(many)} take {ratio(tn.updates_per_s, t1.updates_per_s)} the updates/s of one "
         f"({tn.updates_per_s:.0f} vs {t1.updates_per_s:.0f}; {tn.items_per_s:.1f} vs {t1.items_per_s:.1f} "
-        f"checkouts/s) on this {m['cpus']}-CPU machine shared with the emulator.",
+        f"{plural(unit)}/s) on this {m['cpus']}-CPU machine shared with the emulator.",
+        *workers_target(ratio_of(tn.updates_per_s, t1.updates_per_s), many.workers, not sqlite),
     ]
     if max(t1.harness_cpu_share, tn.harness_cpu_share) > 0.9:
         lines.append("Note: the bench process used >90% of a core: the harness may have capped the figures.")
