@@ -61,7 +61,7 @@ class Results:
     orders_made: int
     orders_seconds: float
     shadowed_links: list[str]  # orders made again: /start took their token for a request's (a daifu bug)
-    stale_cards: int  # pay for me: request cards not showing "Paid by" at the end of their run (a daifu bug)
+    stale_cards: dict[str, int]  # pay for me: request cards not showing "Paid by" at the end of their run (a daifu bug)
     echo: BotFigures
     daifu: BotFigures
 
@@ -172,7 +172,7 @@ async def run_benchmark(options: Options, progress: Progress) -> Results:
             orders_made=shop.orders.made,
             orders_seconds=shop.orders.seconds,
             shadowed_links=shop.orders.shadowed_links,
-            stale_cards=shop.stale_cards,
+            stale_cards=dict(shop.stale_cards),
             echo=echo_figures,
             daifu=daifu_figures,
         )

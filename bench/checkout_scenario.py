@@ -58,7 +58,6 @@ def is_admin_note(reply: Reply) -> bool:
 class CheckoutScenario:
     unit = "checkout flow"
     updates_per_item = UPDATES_PER_FLOW
-    stale_cards = 0  # no request cards in a checkout
 
     def __init__(self, emu: BotApiEmulator, replies: BotReplies, options: Options) -> None:
         self.emu = emu
@@ -66,6 +65,7 @@ class CheckoutScenario:
         self.options = options
         self.method = METHODS[options.method]
         self.updates = counting_queue(emu)
+        self.stale_cards: dict[str, int] = {}  # a checkout has no request cards to leave out of date
         self.admin = emu.add_user("Ada", username="ada_admin")
         self.orders = Orders(emu, replies, self.admin, self.method, options.reply_timeout)
         count = people_for(options.concurrency)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ UPDATES_PER_JOURNEY = 9
 # never come: with several workers, the friend can pay before the worker that got the chosen result has
 # recorded the card (see stale_cards). Such a card is counted, not waited for until the run fails.
 CARD_GRACE_SECONDS = 5.0
+STALE_PAYING, STALE_UNEDITED = "still 'is paying'", "never edited"
 STEPS = (
     "start -> order card",
     "ask -> note prompt",
@@ -123,7 +125,7 @@ class PayForMeScenario:
         self.admin_notes = KeyedReplies(emu, self._admin_note_key)
         self.card_edits = KeyedReplies(emu, lambda event: card_key(event, chats))
         self._cards: list[tuple[int, int]] = []  # (chat, message) of every card posted in the current run
-        self.stale_cards = 0  # cards that did not say "Paid by" at the end of their run, over all runs
+        self.stale_cards: Counter[str] = Counter()  # cards not saying "Paid by" after their run, by what they say
 
     def _pair(self, number: int) -> Pair:
         shopper = self.emu.add_user(f"Shopper{number}", username=f"shopper_{number}")
@@ -212,11 +214,14 @@ class PayForMeScenario:
         return None
 
     def _count_stale_cards(self) -> None:
-        """Cards of the run just ended that do not say "Paid by" now: the bot left them out of date."""
+        """Cards of the run just ended that do not say "Paid by" now, by what they say instead."""
         cards, self._cards = self._cards, []
         for chat_id, message_id in cards:
-            shown = next(m for m in self.emu.chat_messages(chat_id) if m["message_id"] == message_id)
-            self.stale_cards += "Paid by" not in str(shown.get("text"))
+            shown = str(next(m for m in self.emu.chat_messages(chat_id) if m["message_id"] == message_id).get("text"))
+            if "Paid by" not in shown:
+                # "is paying": an edit made before the payment's reached the card after it; a card never edited
+                # was not yet recorded (chosen_inline_result) when the bot refreshed the request's cards.
+                self.stale_cards[STALE_PAYING if "is paying" in shown else STALE_UNEDITED] += 1
 
     def _left_for_nobody(self) -> None:
         # Every admin message reaches BotReplies' queue for the admin too; the journeys took theirs by token.

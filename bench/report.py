@@ -86,14 +86,15 @@ def rate_rule(results: Results) -> str:
     return f"each bot offered {SHARE_OF_MAXIMUM:.0%} of its own throughput run's updates/s, evenly spaced"
 
 
-def stale_note(cards: int, label: str = "") -> list[str]:
+def stale_note(cards: dict[str, int], label: str = "") -> list[str]:
     """A warning when request cards were left out of date: paid, yet not saying so."""
     if not cards:
         return []
+    counts = ", ".join(f"{count} {state}" for state, count in cards.items())
     return [
-        f"WARNING{label}: {cards} request card(s) did not say 'Paid by' at the end of their run (each journey waits "
-        "5 s for it): the bot had not recorded the card (chosen_inline_result) when it refreshed the cards, or a "
-        "late 'is paying' edit overwrote 'Paid by'."
+        f"WARNING{label}: request cards not saying 'Paid by' at the end of their run ({counts}; each journey waits",
+        "5 s for it). 'is paying': the tap's card edit landed after the payment's; never edited: the bot had not",
+        "recorded the card (chosen_inline_result) when the payment refreshed the request's cards.",
     ]
 
 

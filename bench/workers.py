@@ -44,7 +44,7 @@ class WorkersFigures:
     orders_made: int
     orders_s: float
     shadowed_links: list[str]  # orders made again: /start took their token for a request's (a daifu bug)
-    stale_cards: int  # pay for me: request cards not showing "Paid by" after the run (a daifu bug)
+    stale_cards: dict[str, int]  # pay for me: request cards not showing "Paid by" after the run (a daifu bug)
     throughput: Throughput  # bot CPU is the sum over the workers
     worker_cpu_shares: list[float]  # in cores, each worker over the throughput run
     balancer_cpu_share: float
@@ -151,7 +151,7 @@ async def run_configuration(
             orders_made=shop.orders.made,
             orders_s=shop.orders.seconds,
             shadowed_links=shop.orders.shadowed_links,
-            stale_cards=shop.stale_cards,
+            stale_cards=dict(shop.stale_cards),
             throughput=throughput,
             worker_cpu_shares=worker_shares,
             balancer_cpu_share=balancer_share,
