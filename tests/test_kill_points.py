@@ -31,7 +31,16 @@ from payments.base import ChargeOutcome
 from payments.sandbox import SandboxGateway
 from services.api_keys import ApiKeys
 from storage.database import Database
-from storage.models import CallbackDelivery, Order, OrderStatus, Payment, ProviderNotice, utcnow
+from storage.models import (
+    CallbackDelivery,
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    ProviderNotice,
+    Refund,
+    utcnow,
+)
 from tests.api.test_callbacks import verify
 from tests.harness import BOT_USERNAME
 from tests.workers import Worker
@@ -158,12 +167,15 @@ async def new_link(emu: BotApiEmulator, admin: User, command: str) -> str:
     return f"https://t.me/{BOT_USERNAME}?start=" + link["caption"].split("?start=", 1)[1].split()[0]
 
 
-def payment_notice(worker: Worker, page: str) -> tuple[str, dict[str, str], bytes]:
-    """What the sandbox gateway POSTs for the payer's Pay on that page: the address, headers and body."""
+Notice = tuple[str, dict[str, str], bytes]
+
+
+def payment_notice(worker: Worker, page: str, outcome: ChargeOutcome = ChargeOutcome.SUCCEEDED) -> Notice:
+    """What the sandbox gateway POSTs for the payer's Pay (or Decline) on that page: address, headers, body."""
     gateway = SandboxGateway(SANDBOX_SECRET, worker.env["PUBLIC_BASE_URL"])
     session = gateway.open_session(page.rsplit("/", 1)[1])
     assert session is not None
-    headers, body = gateway.signed_notice(session, ChargeOutcome.SUCCEEDED)
+    headers, body = gateway.signed_notice(session, outcome)
     return gateway.notify_url, headers, body
 
 
@@ -213,6 +225,27 @@ async def a_minute_passes(books: Database) -> None:
     async with books.transaction() as session:
         await session.exec(update(ProviderNotice).values(received_at=earlier))
         await session.exec(update(Payment).where(col(Payment.settled_at).is_not(None)).values(settled_at=earlier))
+        await session.exec(update(Payment).where(col(Payment.declined_at).is_not(None)).values(declined_at=earlier))
+        await session.exec(update(Refund).values(created_at=earlier))
+
+
+async def killed_after_applying(
+    worker: Worker, locks: Locks, attempt: str, notice: Notice, applied: Callable[[], Any]
+) -> None:
+    """Send the notice and kill the worker once it is applied, before it is marked applied and answered.
+
+    The worker is held at the attempt's row (the notice stored and verified), then at the notice's own row,
+    so it goes on to apply the notice and stops before marking it applied: `applied` says when it has.
+    """
+    held_attempt = await locks.hold(attempt)
+    sending = asyncio.create_task(send_notice(*notice))
+    await locks.worker_waits()
+    await locks.hold("SELECT id FROM provider_notices WHERE status = 'received' AND event IS NOT NULL FOR UPDATE")
+    await locks.release(held_attempt)
+    await eventually(applied)
+    await locks.worker_waits()
+    await dies_mid_notice(worker, sending)
+    await locks.close()
 
 
 async def test_killed_after_the_notice_was_stored_before_it_was_applied_and_never_sent_again(
@@ -262,26 +295,15 @@ async def test_killed_after_the_payment_was_applied_before_the_provider_or_anyon
     try:
         await up(emu, worker)
         page = await sandbox_checkout(emu, alice, await new_link(emu, admin, "/newlink 7 USD Tea"))
-        url, headers, body = payment_notice(worker, page)
-
-        # Held at the attempt's row (the notice stored and verified), then at the notice's own row, so that
-        # the payment goes through and the worker stops before marking the notice applied and answering.
-        attempt = await locks.hold("SELECT id FROM payments FOR UPDATE")
-        sending = asyncio.create_task(send_notice(url, headers, body))
-        await locks.worker_waits()
-        await locks.hold("SELECT id FROM provider_notices WHERE event IS NOT NULL FOR UPDATE")
-        await locks.release(attempt)
+        notice = url, headers, body = payment_notice(worker, page)
 
         async def paid() -> bool:
             return (await the_books(books))[0].status == OrderStatus.PAID
 
-        await eventually(paid)
-        await locks.worker_waits()
-        await dies_mid_notice(worker, sending)
+        await killed_after_applying(worker, locks, "SELECT id FROM payments FOR UPDATE", notice, paid)
         order, [charge], [notice] = await the_books(books)
         assert charge.credited and charge.notified_at is None and notice.status == "received"
         assert times_told(emu, alice, "Payment received") == 0
-        await locks.close()
 
         # The provider sends the notice again, as real ones do when they got no answer.
         await a_minute_passes(books)
@@ -301,6 +323,84 @@ async def test_killed_after_the_payment_was_applied_before_the_provider_or_anyon
     assert [(charge.credited, charge.amount_minor) for charge in charges] == [(True, 700)]
     assert charges[0].notified_at is not None
     assert {notice.status for notice in notices} == {"applied"}
+
+
+async def test_killed_after_a_decline_was_applied_the_payer_is_told_after_the_restart(
+    emu: BotApiEmulator, database_url: str, locks: Locks, books: Database, tmp_path: Path
+) -> None:
+    admin, alice = emu.add_user("Ada"), emu.add_user("Alice")
+    worker = started(emu, database_url, admin, tmp_path)
+    try:
+        await up(emu, worker)
+        page = await sandbox_checkout(emu, alice, await new_link(emu, admin, "/newlink 7 USD Tea"))
+        declined = payment_notice(worker, page, ChargeOutcome.DECLINED)
+
+        async def applied() -> bool:
+            return [charge.status for charge in await attempts(books)] == [PaymentStatus.DECLINED]
+
+        await killed_after_applying(worker, locks, "SELECT id FROM payments FOR UPDATE", declined, applied)
+        assert times_told(emu, alice, "was declined") == 0
+
+        await a_minute_passes(books)  # the sandbox sends nothing again: the stored notice and the books say it all
+        await restarted(emu, worker)
+        notice = await told(emu, alice, "was declined")
+        assert "Tea ($7.00) was declined" in notice["text"] and "You were not charged" in notice["text"]
+
+        # She tries again on the same page, and pays: one receipt, and the decline is not told twice.
+        assert await send_notice(*payment_notice(worker, page)) == 200
+        await told(emu, alice, "Payment received")
+        await settled(emu, alice)
+        assert times_told(emu, alice, "was declined") == 1 and times_told(emu, alice, "Payment received") == 1
+    finally:
+        worker.stop()
+    order, charges, notices = await the_books(books)
+    assert order.status == OrderStatus.PAID and [charge.credited for charge in charges] == [True]
+    assert {notice.status for notice in notices} == {"applied"}
+
+
+async def test_killed_after_giving_back_a_late_second_payment_its_payer_is_told_after_the_restart(
+    emu: BotApiEmulator, database_url: str, locks: Locks, books: Database, tmp_path: Path
+) -> None:
+    admin, alice, bob = emu.add_user("Ada"), emu.add_user("Alice"), emu.add_user("Bob")
+    worker = started(emu, database_url, admin, tmp_path)
+    try:
+        await up(emu, worker)
+        link = await new_link(emu, admin, "/newlink 7 USD Tea")
+        alices = payment_notice(worker, await sandbox_checkout(emu, alice, link))
+        bobs = payment_notice(worker, await sandbox_checkout(emu, bob, link))
+        assert await send_notice(*alices) == 200
+        await told(emu, alice, "Payment received")
+
+        async def given_back() -> bool:
+            async with books.transaction() as session:
+                return [r.status for r in (await session.exec(select(Refund))).all()] == ["done"]
+
+        # Bob paid too, a moment later: his money goes back at once; the worker dies before telling anyone.
+        bob_attempt = f"SELECT id FROM payments WHERE payer_id = {bob.id} FOR UPDATE"
+        await killed_after_applying(worker, locks, bob_attempt, bobs, given_back)
+        assert times_told(emu, bob, "refunded") == 0
+
+        await a_minute_passes(books)
+        await restarted(emu, worker)
+        notice = await told(emu, bob, "Your payment of $7.00 has been refunded")
+        assert "The order had already been paid by someone else." in notice["text"]
+        await told(emu, admin, "↩️ Refunded $7.00 for order")
+        assert await send_notice(*bobs) == 200  # the provider's retry: nothing more is given back
+        await settled(emu, bob)
+        await settled(emu, admin)
+        assert times_told(emu, bob, "has been refunded") == 1 and times_told(emu, bob, "Payment received") == 0
+        assert times_told(emu, admin, "↩️ Refunded $7.00") == 1
+    finally:
+        worker.stop()
+    order, charges, _notices = await the_books(books)
+    assert order.status == OrderStatus.PAID and order.payer_id == alice.id
+    kept = [(c.payer_id, c.credited, c.status, c.refunded_minor) for c in sorted(charges, key=lambda c: c.id or 0)]
+    assert kept == [(alice.id, True, PaymentStatus.SUCCEEDED, 0), (bob.id, False, PaymentStatus.REFUNDED, 700)]
+
+
+async def attempts(books: Database) -> list[Payment]:
+    async with books.transaction() as session:
+        return list((await session.exec(select(Payment).order_by(col(Payment.id)))).all())
 
 
 @dataclass
