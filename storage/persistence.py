@@ -10,6 +10,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
@@ -36,9 +37,16 @@ class SQLModelPersistence(BasePersistence[Data, Data, Data]):
         return {row.key: json.loads(row.data) for row in rows}
 
     async def _put(self, kind: str, key: str, value: Any) -> None:
+        data = json.dumps(value, ensure_ascii=False)
+        try:
+            await self._write(kind, key, data)
+        except IntegrityError:
+            # Another worker added the row between this one's read and its insert: update it instead.
+            await self._write(kind, key, data)
+
+    async def _write(self, kind: str, key: str, data: str) -> None:
         async with self.db.transaction() as session:
             row = await session.get(PersistedState, (kind, key))
-            data = json.dumps(value, ensure_ascii=False)
             if row is None:
                 session.add(PersistedState(kind=kind, key=key, data=data))
             elif row.data != data:
