@@ -19,10 +19,11 @@ from services.i18n import Gettext, gettext_for
 from services.links import deep_link
 from services.money import Money, format_money
 from services.pay_requests import RequestView
-from storage.models import RequestMode, RequestStatus, utcnow
+from storage.models import RequestCard, RequestMode, RequestStatus, utcnow
 
 log = logging.getLogger(__name__)
 BAR_WIDTH = 10
+REFRESH_ROUNDS = 4  # each round reads the request once more; two are enough unless it keeps changing
 
 
 def progress_bar(covered: int, total: int) -> str:
@@ -108,28 +109,42 @@ async def render_card(context: DaifuContext, view: RequestView) -> tuple[str, In
 
 
 async def refresh_cards(context: DaifuContext, request_id: int) -> None:
-    """Edit every card of the request to show its state now; one edit per card, never a new message."""
+    """Edit every card of the request to show its state now; one edit per card, never a new message.
+
+    Workers refresh a request's cards at once, and an edit drawn from an older state may reach Telegram after
+    a newer one: so after editing, the state is read again, and while it differs from what was drawn the cards
+    are drawn again. The last edit to land is then always followed by a read of the newest state.
+    """
     daifu = context.daifu
-    view = await daifu.requests.view_by_id(request_id)
-    if view is None:
-        return
-    text, markup = await render_card(context, view)
-    for card in await daifu.requests.cards_of(request_id):
-        try:
-            if card.inline_message_id is not None:
-                await context.bot.edit_message_text(
-                    text, inline_message_id=card.inline_message_id, parse_mode=ParseMode.HTML, reply_markup=markup
-                )
-            elif card.chat_id is not None and card.message_id is not None:
-                await context.bot.edit_message_text(
-                    text,
-                    chat_id=card.chat_id,
-                    message_id=card.message_id,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                )
-        except BadRequest as error:
-            if "not modified" not in str(error).lower():
-                log.warning("could not update card %s of request %s: %s", card.id, request_id, error)
-        except TelegramError as error:
-            log.warning("could not update card %s of request %s: %s", card.id, request_id, error)
+    drawn: tuple[str, str | None] | None = None
+    for _round in range(REFRESH_ROUNDS):
+        view = await daifu.requests.view_by_id(request_id)
+        if view is None:
+            return
+        text, markup = await render_card(context, view)
+        if drawn == (text, markup.to_json() if markup else None):
+            return
+        drawn = (text, markup.to_json() if markup else None)
+        for card in await daifu.requests.cards_of(request_id):
+            await _edit_card(context, card, text, markup)
+
+
+async def _edit_card(context: DaifuContext, card: RequestCard, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    try:
+        if card.inline_message_id is not None:
+            await context.bot.edit_message_text(
+                text, inline_message_id=card.inline_message_id, parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+        elif card.chat_id is not None and card.message_id is not None:
+            await context.bot.edit_message_text(
+                text,
+                chat_id=card.chat_id,
+                message_id=card.message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
+    except BadRequest as error:
+        if "not modified" not in str(error).lower():
+            log.warning("could not update card %s of request %s: %s", card.id, card.request_id, error)
+    except TelegramError as error:
+        log.warning("could not update card %s of request %s: %s", card.id, card.request_id, error)
