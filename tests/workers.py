@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from bot.emulator import BotApiEmulator
@@ -25,7 +26,18 @@ def free_port() -> int:
 class Worker:
     """`python -m bot --webhook` as its own process, as it runs in production."""
 
-    def __init__(self, emu: BotApiEmulator, database_url: str, admin_id: int, workdir: Path) -> None:
+    def __init__(
+        self,
+        emu: BotApiEmulator,
+        database_url: str,
+        admin_id: int,
+        workdir: Path,
+        *,
+        public_base_url: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """public_base_url: where Telegram and payers reach the worker (a balancer in front of several);
+        env: settings on top of the defaults below."""
         self.port = free_port()
         self.workdir = workdir
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PAYMENT_", "ADMIN_"))}
@@ -35,7 +47,7 @@ class Worker:
             "TELEGRAM_API_BASE_URL": emu.base_url,
             "TELEGRAM_API_FILE_URL": emu.base_file_url,
             "DATABASE_URL": database_url,
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
+            "PUBLIC_BASE_URL": public_base_url or f"http://127.0.0.1:{self.port}",
             "WEB_PORT": str(self.port),
             "ADMIN_IDS": str(admin_id),
             "PAYMENT_PROVIDERS": "telegram,sandbox",
@@ -43,7 +55,7 @@ class Worker:
             "WEBHOOK_SECRET": SECRET,
             "RATE_LIMITER": "false",
             "LOG_LEVEL": "WARNING",
-        }
+        } | dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:

@@ -3,62 +3,17 @@ a guided flow goes on whichever worker takes the next step, and a duplicate deli
 
 from __future__ import annotations
 
-import random
-import socket
-from collections import Counter
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
-from aiohttp import web
 
 from bot.emulator import BotApiEmulator
 from storage.models import OrderStatus
+from tests.balancer import Balancer
 from tests.harness import BOT_USERNAME, RunningShop
+from tests.workers import free_port
 
 SECRET = "two-workers-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Balancer:
-    """Sends each request to a worker picked at random, as a load balancer in front of them would."""
-
-    def __init__(self, workers: list[str]) -> None:
-        self.workers = workers
-        self.picked: Counter[str] = Counter()
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._runner: web.AppRunner | None = None
-        self._client: aiohttp.ClientSession | None = None
-
-    async def forward(self, request: web.Request) -> web.Response:
-        assert self._client is not None
-        worker = random.choice(self.workers)
-        self.picked[worker] += 1
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        async with self._client.request(
-            request.method, worker + request.path_qs, data=await request.read(), headers=headers
-        ) as answer:
-            return web.Response(status=answer.status, body=await answer.read(), content_type=answer.content_type)
-
-    async def start(self) -> None:
-        self._client = aiohttp.ClientSession()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.forward)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._client is not None:
-            await self._client.close()
 
 
 @pytest.fixture
