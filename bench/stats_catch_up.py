@@ -1,8 +1,8 @@
-"""What a running bot would have done before anyone asks for /stats: roll up the filled month, hour by hour.
+"""What a running bot would have done before anyone asks for /stats: roll up the filled month, slice by slice.
 
-The bot's job (handlers.stats_job) does it in runs of services.stats_rollup.BATCH hours a couple of seconds
-apart; here the runs follow each other at once, and each is timed: the longest is how long one run of the
-job takes, the sum how long a fresh start takes to catch up on 30 days.
+The bot's job (handlers.stats_job) does it in runs of services.stats_rollup.BATCH 10-minute slices a couple of
+seconds apart; here the runs follow each other at once, and each is timed: the longest is how long one run of
+the job takes, the sum how long a fresh start takes to catch up on 30 days.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from storage.database import Database
 
 @dataclass(frozen=True)
 class CatchUpFigures:
-    hours: int  # hours counted from the base tables (those before the first order are skipped uncounted)
+    slices: int  # 10-minute slices counted from the base tables (those before the first order are not)
     runs: int
     seconds: float
     longest_run_seconds: float
@@ -26,7 +26,7 @@ class CatchUpFigures:
 async def catch_up(url: str, progress: Callable[[str], None]) -> CatchUpFigures:
     db = Database(url)
     rollup = StatsRollup(db)
-    hours = runs = 0
+    slices = runs = 0
     longest = 0.0
     began = time.perf_counter()
     try:
@@ -34,11 +34,11 @@ async def catch_up(url: str, progress: Callable[[str], None]) -> CatchUpFigures:
             run_began = time.perf_counter()
             run = await rollup.run()
             longest = max(longest, time.perf_counter() - run_began)
-            hours, runs = hours + run.rolled, runs + 1
+            slices, runs = slices + run.rolled, runs + 1
             if runs % 10 == 0:
-                progress(f"rolled up {hours} hours, {run.left} left")
+                progress(f"rolled up {slices} slices, {run.left} left")
             if not run.left:
                 break
     finally:
         await db.dispose()
-    return CatchUpFigures(hours, runs, time.perf_counter() - began, longest)
+    return CatchUpFigures(slices, runs, time.perf_counter() - began, longest)

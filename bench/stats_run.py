@@ -165,8 +165,8 @@ def render_stats(results: StatsResults) -> str:
         f"{results.database_mb:.0f} MB on disk.",
         f"  {f.method}.",
         f"  After the load ({f.after_load_seconds:.1f}s): {f.after_load}.",
-        f"Rolled up as the running bot would have (services.stats_rollup): {c.hours:,} hours counted in "
-        f"{c.seconds:.1f}s, {c.runs} runs of up to 24 hours, the longest {c.longest_run_seconds:.1f}s.",
+        f"Rolled up as the running bot would have (services.stats_rollup): {c.slices:,} 10-minute slices counted "
+        f"in {c.seconds:.1f}s, {c.runs} runs of up to a day's, the longest {c.longest_run_seconds:.1f}s.",
         "",
     ]
     header = (

@@ -1,8 +1,8 @@
-"""The periodic job that rolls complete hours up for /stats (services.stats_rollup does the work).
+"""The periodic job that rolls complete 10-minute slices up for /stats (services.stats_rollup does the work).
 
-Its own job rather than a step of housekeeping: catching up on a month of hours after a fresh start must not
-hold up expiries. A backlog is worked through a batch of hours a run, each run followed a moment later by the
-next until none is left, so the bot's other work goes on in between.
+Its own job rather than a step of housekeeping: catching up on a month after a fresh start must not hold up
+expiries. A backlog is worked through a day's slices a run, each run followed a moment later by the next
+until none is left, so the bot's other work goes on in between.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from telegram.ext import JobQueue
 from handlers.context import DaifuContext
 from services.stats_rollup import StatsRollup
 
-INTERVAL_SECONDS = 60  # an hour is rolled within a minute of becoming due (SETTLE after its end)
+INTERVAL_SECONDS = 60  # a slice is rolled within a minute of becoming due (SETTLE after its end)
 FIRST_SECONDS = 30  # after a start's own urgent work: expiries, reconciliation, undelivered callbacks
 CATCH_UP_SECONDS = 2
 CATCH_UP = "roll_stats_backlog"

@@ -32,11 +32,11 @@ from services.period_tally import (
     REFUNDED,
     SPLIT_REQUESTS,
     Tally,
-    count_live,
     count_refunds,
+    count_settled,
     seconds_to_pay,
 )
-from services.stats_rollup import coverage, rolled_tally
+from services.stats_coverage import coverage, rolled_tally
 from services.tokens import looks_like_token
 from storage.database import Database
 from storage.models import (
@@ -58,8 +58,8 @@ T = TypeVar("T")
 PAGE_SIZE = 10
 EXPORT_CHUNK = 500  # orders read per query while exporting
 MAX_ORDER_ID = 2**63 - 1  # a longer run of digits is a token, not an id
-# /stats counts at most this much of its window live (normally the partial first hour and the hour or two
-# not rolled yet); beyond it the rollup is catching up, and the whole window is counted live.
+# /stats counts at most this much of its window live (normally the partial first slice and the last quarter
+# of an hour or so, not rolled yet); beyond it the rollup is catching up, and the whole window is counted live.
 MOST_LIVE = timedelta(hours=6)
 
 
@@ -232,8 +232,8 @@ class AdminReports:
     # -- /stats ----------------------------------------------------------------------------------------
 
     async def stats(self, since: datetime, until: datetime | None = None) -> PeriodStats:
-        """The period's figures: rolled-up hours and days (services.stats_rollup) where the rollup has been,
-        counted live for the rest (the partial first hour, the last hour or two not rolled yet).
+        """The period's figures: rolled-up slices, hours and days (services.stats_rollup) where the rollup has
+        been, counted live for the rest (the partial first slice, the last few minutes not rolled yet).
 
         The same figures as live_stats, except the median time to pay, which is within a histogram bucket
         (2%) once rolled hours are in. When most of the window is not rolled yet (a fresh start, catching up
@@ -245,7 +245,7 @@ class AdminReports:
             if cover.rolled and cover.live_time <= MOST_LIVE:
                 tally = await rolled_tally(session, cover)
                 for start, end in cover.live:
-                    tally.merge(await count_live(session, start, end))
+                    tally.merge(await count_settled(session, start, end))
                 for start, end in cover.live_refunds:
                     tally.merge(await count_refunds(session, start, end))
                 return _from_tally(since, until, tally)

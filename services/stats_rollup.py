@@ -1,59 +1,63 @@
-"""The /stats figures pre-aggregated: each complete hour counted once into stats_figures, whole UTC days summed
-from their hours, so that /stats over 30 days reads a few thousand small rows instead of a million orders.
+"""The /stats figures pre-aggregated: each complete 10-minute slice counted once into stats_figures, then whole
+hours summed from their slices and whole UTC days from their hours, so that /stats over 30 days reads a few
+thousand small rows and counts at most a quarter of an hour or so at each end of its window live. Refunds are
+few: they are counted per hour, and live for the partial hours at the window's ends.
 
-Which figures can change after their hour has passed, and how that is handled:
+Which figures can change after their slice has passed, and how that is handled:
 - orders.created_at, orders.paid_at, payments.settled_at and pay_requests.created_at are written once, as
   utcnow() taken just before the write commits (never a provider's time); payments.credited is set in the
   transaction that settles the charge and never turned off once committed (settlement takes a credit back
-  only inside that same transaction). An hour is rolled SETTLE after its end, once such writes are in.
+  only inside that same transaction). A slice is rolled SETTLE after its end, once such writes are in.
 - A refund is written "pending" (with its created_at) before the provider is called, and becomes done, owed
   or failed only after the call: a rolled hour remembers how many of its refunds were still pending, /stats
-  reads that hour's refunds live, and each run counts them again until none is pending. Day rows leave
-  refunds out, so they never change.
+  reads that hour's refunds live, and each run counts them again until none is pending. Refunds are kept
+  per hour only; slices and days leave them out, so those never change.
 
 Claims: a period's stats_rollups row is inserted first, in the transaction that writes its figures, with
 ON CONFLICT DO NOTHING; a second worker inserting it waits (PostgreSQL) or queues for the write lock (SQLite)
-and then finds it taken. A crash rolls the whole period back. The figures' primary key (period, metric,
+and then finds it taken. A crash rolls the whole period back. The figures' primary key (metric, period,
 label) makes counting a period twice impossible anyway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, delete, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.period_tally import REFUND_METRICS, SETTLED_METRICS, TIME_TO_PAY, Tally, count_live, count_refunds
+from services.period_tally import REFUND_METRICS, SETTLED_METRICS, count_refunds, count_settled
 from storage.database import Database
 from storage.models import Order, RolledPeriod, StatsFigure, utcnow
 
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
+SLICE, HOUR, DAY = timedelta(minutes=10), timedelta(hours=1), timedelta(days=1)
 SETTLE = timedelta(minutes=5)  # writers take their timestamps a moment before they commit
-HORIZON = timedelta(days=31)  # /stats looks back 30 days at most: older hours are not rolled
+HORIZON = timedelta(days=31)  # /stats looks back 30 days at most: older slices are not rolled
 KEEP = timedelta(days=40)  # rollups older than this are deleted
-BATCH = 24  # hours rolled by one run: a long backlog is worked through a run at a time
+BATCH = 144  # slices counted by one run (a day's): a long backlog is worked through a run at a time
+CLAIMS_PER_STATEMENT = 1000  # well under the databases' limits on bound parameters
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Span = tuple[datetime, datetime]  # [start, end)
 
 
-def hour_of(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
+def minutes(length: timedelta) -> int:
+    return int(length / timedelta(minutes=1))
 
 
-def day_of(moment: datetime) -> datetime:
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+def floor_to(moment: datetime, length: timedelta) -> datetime:
+    """The start of the UTC slice, hour or day the moment is in."""
+    return EPOCH + (moment - EPOCH) // length * length
 
 
 @dataclass(frozen=True, slots=True)
 class RollupRun:
-    rolled: int  # hours counted by this run
-    left: int  # complete hours still waiting for a run
+    rolled: int  # slices counted by this run
+    left: int  # complete slices still waiting for a run
 
 
 class StatsRollup:
@@ -61,96 +65,105 @@ class StatsRollup:
         self.db = db
 
     async def run(self, *, now: datetime | None = None, batch: int = BATCH) -> RollupRun:
-        """Roll up to `batch` complete hours (newest first: /stats today and 7d benefit soonest), recount the
-        refunds that were pending, sum complete days, and drop rollups nobody reads any more."""
+        """Count up to `batch` complete slices (newest first: /stats today and 7d benefit soonest), recount the
+        refunds that were pending, sum complete hours and days, and drop rollups nobody reads any more."""
         now = now or utcnow()
-        due = await self._due_hours(now)
+        due = await self._due_slices(now)
         rolled = 0
-        for hour in due[:batch]:
-            rolled += await self.roll_hour(hour)
+        for start in due[:batch]:
+            rolled += await self.roll_slice(start)
         await self.recount_pending_refunds()
-        await self.roll_days(now)
+        await self._sum_complete(now, HOUR, SLICE)
+        await self._sum_complete(now, DAY, HOUR)
         await self._prune(now)
         return RollupRun(rolled, max(0, len(due) - batch))
 
-    async def _due_hours(self, now: datetime) -> list[datetime]:
-        first, end = hour_of(now - HORIZON), hour_of(now - SETTLE)
+    async def _due_slices(self, now: datetime) -> list[datetime]:
+        first, end = floor_to(now - HORIZON, DAY), floor_to(now - SETTLE, SLICE)
         async with self.db.transaction() as session:
             rolled = set(
                 (
                     await session.exec(
-                        select(RolledPeriod.start).where(RolledPeriod.hours == 1, RolledPeriod.start >= first)
+                        select(RolledPeriod.start).where(
+                            RolledPeriod.minutes == minutes(SLICE), col(RolledPeriod.start) >= first
+                        )
                     )
                 ).all()
             )
             oldest = (await session.exec(select(func.min(Order.created_at)))).one()
-        hours = [hour for hour in _steps(first, end, HOUR) if hour not in rolled]
+        due = [start for start in _steps(first, end, SLICE) if start not in rolled]
         # Nothing can have happened before the first order (payments, requests and refunds all follow one):
-        # those hours are recorded as rolled, with no figures, without counting anything.
-        empty = [hour for hour in hours if oldest is None or hour + HOUR <= oldest]
-        if empty:
+        # those slices are recorded as rolled, with no figures, without counting anything.
+        empty = [start for start in due if oldest is None or start + SLICE <= oldest]
+        for chunk in range(0, len(empty), CLAIMS_PER_STATEMENT):
             async with self.db.transaction() as session:
-                await session.exec(self._claim([(1, hour) for hour in empty]))
-        return sorted(set(hours) - set(empty), reverse=True)
+                await session.exec(self._claim(SLICE, empty[chunk : chunk + CLAIMS_PER_STATEMENT]))
+        return sorted(set(due) - set(empty), reverse=True)
 
-    async def roll_hour(self, hour: datetime) -> int:
-        """Count the hour from the base tables and store it; 0 when another worker has it already."""
+    async def roll_slice(self, start: datetime) -> int:
+        """Count the slice from the base tables and store it; 0 when another worker has it already."""
         async with self.db.transaction() as session:
-            if (await session.exec(self._claim([(1, hour)]))).rowcount != 1:
+            if (await session.exec(self._claim(SLICE, [start]))).rowcount != 1:
                 return 0
-            tally = await count_live(session, hour, hour + HOUR)
-            session.add_all(_figures(1, hour, tally.rows()))
-            if tally.pending_refunds:
-                await self._set_pending(session, hour, tally.pending_refunds)
+            tally = await count_settled(session, start, start + SLICE)
+            session.add_all(_figures(SLICE, start, tally.rows()))
         return 1
 
     async def recount_pending_refunds(self) -> None:
         async with self.db.transaction() as session:
-            hours = (
+            pending = (
                 await session.exec(
-                    select(RolledPeriod.start).where(RolledPeriod.hours == 1, col(RolledPeriod.pending_refunds) > 0)
+                    select(RolledPeriod.start).where(
+                        RolledPeriod.minutes == minutes(HOUR), col(RolledPeriod.pending_refunds) > 0
+                    )
                 )
             ).all()
-        for hour in hours:
+        for start in pending:
             async with self.db.transaction() as session:
                 # The row lock taken here makes a second worker wait, then see whether anything is left to do.
                 claimed = await session.exec(
                     update(RolledPeriod)
                     .where(
-                        col(RolledPeriod.hours) == 1,
-                        col(RolledPeriod.start) == hour,
+                        col(RolledPeriod.minutes) == minutes(HOUR),
+                        col(RolledPeriod.start) == start,
                         col(RolledPeriod.pending_refunds) > 0,
                     )
                     .values(rolled_at=utcnow())
                 )
                 if claimed.rowcount != 1:
                     continue
-                tally = await count_refunds(session, hour, hour + HOUR)
+                tally = await count_refunds(session, start, start + HOUR)
                 await session.exec(
                     delete(StatsFigure).where(
-                        col(StatsFigure.hours) == 1,
-                        col(StatsFigure.start) == hour,
                         col(StatsFigure.metric).in_(REFUND_METRICS),
+                        col(StatsFigure.minutes) == minutes(HOUR),
+                        col(StatsFigure.start) == start,
                     )
                 )
-                session.add_all(_figures(1, hour, tally.rows()))
-                await self._set_pending(session, hour, tally.pending_refunds)
+                session.add_all(_figures(HOUR, start, tally.rows()))
+                await self._set_pending(session, start, tally.pending_refunds)
 
-    async def roll_days(self, now: datetime) -> None:
-        """Sum each UTC day whose 24 hours are all rolled into one row per figure (refunds left out)."""
-        first = day_of(now - HORIZON)
+    async def _sum_complete(self, now: datetime, length: timedelta, part: timedelta) -> None:
+        """Sum each period (hour, day) whose parts (slices, hours) are all rolled into one row per figure; an
+        hour also counts its refunds (its last slice was rolled SETTLE after the hour's end)."""
+        first, parts = floor_to(now - HORIZON, DAY), length // part
         async with self.db.transaction() as session:
             rolled = (
-                await session.exec(select(RolledPeriod.hours, RolledPeriod.start).where(RolledPeriod.start >= first))
+                await session.exec(
+                    select(RolledPeriod.minutes, RolledPeriod.start).where(
+                        col(RolledPeriod.minutes).in_([minutes(length), minutes(part)]),
+                        col(RolledPeriod.start) >= first,
+                    )
+                )
             ).all()
-        hours_by_day: dict[datetime, int] = {}
-        for hours, start in rolled:
-            if hours == 1:
-                hours_by_day[day_of(start)] = hours_by_day.get(day_of(start), 0) + 1
-        done = {start for hours, start in rolled if hours == 24}
-        for day in sorted(day for day, count in hours_by_day.items() if count == 24 and day not in done):
+        found: dict[datetime, int] = {}
+        for size, start in rolled:
+            if size == minutes(part):
+                found[floor_to(start, length)] = found.get(floor_to(start, length), 0) + 1
+        done = {start for size, start in rolled if size == minutes(length)}
+        for period in sorted(start for start, count in found.items() if count == parts and start not in done):
             async with self.db.transaction() as session:
-                if (await session.exec(self._claim([(24, day)]))).rowcount != 1:
+                if (await session.exec(self._claim(length, [period]))).rowcount != 1:
                     continue
                 sums = (
                     await session.exec(
@@ -161,15 +174,19 @@ class StatsRollup:
                             func.sum(col(StatsFigure.amount_minor)),
                         )
                         .where(
-                            col(StatsFigure.hours) == 1,
-                            col(StatsFigure.start) >= day,
-                            col(StatsFigure.start) < day + DAY,
                             col(StatsFigure.metric).in_(SETTLED_METRICS),
+                            col(StatsFigure.minutes) == minutes(part),
+                            col(StatsFigure.start) >= period,
+                            col(StatsFigure.start) < period + length,
                         )
                         .group_by(col(StatsFigure.metric), col(StatsFigure.label))
                     )
                 ).all()
-                session.add_all(_figures(24, day, [tuple(row) for row in sums]))
+                session.add_all(_figures(length, period, [tuple(row) for row in sums]))
+                if length == HOUR:
+                    refunds = await count_refunds(session, period, period + HOUR)
+                    session.add_all(_figures(HOUR, period, refunds.rows()))
+                    await self._set_pending(session, period, refunds.pending_refunds)
 
     async def _prune(self, now: datetime) -> None:
         cutoff = now - KEEP
@@ -180,18 +197,19 @@ class StatsRollup:
             await session.exec(delete(StatsFigure).where(col(StatsFigure.start) < cutoff))
             await session.exec(delete(RolledPeriod).where(col(RolledPeriod.start) < cutoff))
 
-    def _claim(self, periods: Sequence[tuple[int, datetime]]) -> Any:
+    def _claim(self, length: timedelta, starts: Sequence[datetime]) -> Any:
         dialect = postgresql if self.db.engine.dialect.name == "postgresql" else sqlite
+        claimed = utcnow()
         rows = [
-            {"hours": hours, "start": start, "rolled_at": utcnow(), "pending_refunds": 0} for hours, start in periods
+            {"minutes": minutes(length), "start": start, "rolled_at": claimed, "pending_refunds": 0} for start in starts
         ]
         return dialect.insert(RolledPeriod).values(rows).on_conflict_do_nothing()
 
     @staticmethod
-    async def _set_pending(session: AsyncSession, hour: datetime, pending: int) -> None:
+    async def _set_pending(session: AsyncSession, start: datetime, pending: int) -> None:
         await session.exec(
             update(RolledPeriod)
-            .where(col(RolledPeriod.hours) == 1, col(RolledPeriod.start) == hour)
+            .where(col(RolledPeriod.minutes) == minutes(HOUR), col(RolledPeriod.start) == start)
             .values(pending_refunds=pending)
         )
 
@@ -202,108 +220,15 @@ def _steps(start: datetime, end: datetime, step: timedelta) -> Iterable[datetime
         start += step
 
 
-def _figures(hours: int, start: datetime, rows: Iterable[tuple[Any, ...]]) -> list[StatsFigure]:
+def _figures(length: timedelta, start: datetime, rows: Iterable[tuple[Any, ...]]) -> list[StatsFigure]:
     return [
         StatsFigure(
-            hours=hours, start=start, metric=metric, label=label, count=int(count), amount_minor=int(amount or 0)
+            metric=metric,
+            minutes=minutes(length),
+            start=start,
+            label=label,
+            count=int(count),
+            amount_minor=int(amount or 0),
         )
         for metric, label, count, amount in rows
     ]
-
-
-# -- reading, for /stats -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Coverage:
-    """How a window of /stats is read: which rolled periods, and which stretches counted live."""
-
-    days: list[Span] = field(default_factory=list)  # runs of rolled days (starts in [a, b)): all but refunds
-    hours: list[Span] = field(default_factory=list)  # runs of rolled hours outside those days: all but refunds
-    refund_hours: list[Span] = field(default_factory=list)  # runs of rolled hours with no refund pending
-    live: list[Span] = field(default_factory=list)  # stretches not rolled: every figure counted live
-    live_refunds: list[Span] = field(default_factory=list)  # rolled hours with refunds pending: refunds live
-
-    @property
-    def rolled(self) -> bool:
-        return bool(self.days or self.hours)
-
-    @property
-    def live_time(self) -> timedelta:
-        return sum((end - start for start, end in self.live), timedelta())
-
-
-async def coverage(session: AsyncSession, since: datetime, until: datetime) -> Coverage:
-    first, end = hour_of(since + HOUR - timedelta(microseconds=1)), hour_of(until)  # whole hours inside
-    if first >= end:
-        return Coverage(live=[(since, until)])
-    found = (
-        await session.exec(
-            select(RolledPeriod.hours, RolledPeriod.start, RolledPeriod.pending_refunds).where(
-                col(RolledPeriod.start) >= first, col(RolledPeriod.start) < end
-            )
-        )
-    ).all()
-    pending = {start: count for hours, start, count in found if hours == 1}
-    days = {start for hours, start, _count in found if hours == 24 and start + DAY <= end}
-    rolled = [hour for hour in _steps(first, end, HOUR) if hour in pending]
-    live = _complement(since, until, rolled)
-    return Coverage(
-        days=_runs(sorted(days), DAY),
-        hours=_runs([hour for hour in rolled if day_of(hour) not in days], HOUR),
-        refund_hours=_runs([hour for hour in rolled if not pending[hour]], HOUR),
-        live=live,
-        live_refunds=_runs([hour for hour in rolled if pending[hour]], HOUR),
-    )
-
-
-async def rolled_tally(session: AsyncSession, cover: Coverage) -> Tally:
-    tally = Tally()
-    for hours, spans, refunds in ((24, cover.days, False), (1, cover.hours, False), (1, cover.refund_hours, True)):
-        for start, end in spans:
-            metric = col(StatsFigure.metric)
-            statement = (
-                select(
-                    StatsFigure.metric,
-                    StatsFigure.label,
-                    func.sum(col(StatsFigure.count)),
-                    func.sum(col(StatsFigure.amount_minor)),
-                )
-                .where(
-                    col(StatsFigure.hours) == hours,
-                    col(StatsFigure.start) >= start,
-                    col(StatsFigure.start) < end,
-                    metric.in_(REFUND_METRICS if refunds else SETTLED_METRICS),
-                )
-                .group_by(metric, col(StatsFigure.label))
-            )
-            for name, label, count, amount in (await session.exec(statement)).all():
-                if name == TIME_TO_PAY:
-                    tally.histogram[int(label)] += int(count)
-                else:
-                    tally.add(name, label, count, amount)
-    return tally
-
-
-def _runs(starts: Sequence[datetime], step: timedelta) -> list[Span]:
-    """Sorted period starts -> [start, end) spans of consecutive ones."""
-    spans: list[Span] = []
-    for start in starts:
-        if spans and spans[-1][1] == start:
-            spans[-1] = (spans[-1][0], start + step)
-        else:
-            spans.append((start, start + step))
-    return spans
-
-
-def _complement(since: datetime, until: datetime, rolled: Sequence[datetime]) -> list[Span]:
-    """The parts of [since, until) outside the rolled hours (sorted, each wholly inside the window)."""
-    spans: list[Span] = []
-    cursor = since
-    for start, end in _runs(rolled, HOUR):
-        if start > cursor:
-            spans.append((cursor, start))
-        cursor = end
-    if cursor < until:
-        spans.append((cursor, until))
-    return spans

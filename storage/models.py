@@ -353,7 +353,7 @@ class PersistedState(SQLModel, table=True):
 
 
 class RolledPeriod(SQLModel, table=True):
-    """A period whose /stats figures are pre-aggregated in stats_figures: one hour, or a UTC day (24 hours).
+    """A period whose /stats figures are pre-aggregated in stats_figures: a 10-minute slice, an hour or a UTC day.
 
     The row is the claim too: it is inserted first, in the transaction that writes the period's figures, so
     two workers can never both write a period.
@@ -361,7 +361,7 @@ class RolledPeriod(SQLModel, table=True):
 
     __tablename__ = "stats_rollups"
 
-    hours: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    minutes: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))  # 10, 60 or 1440
     start: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
     rolled_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     # Refunds of the hour still waiting for their provider when it was rolled: until they are counted again
@@ -380,7 +380,7 @@ class StatsFigure(SQLModel, table=True):
     __tablename__ = "stats_figures"
 
     metric: str = Field(sa_column=Column(String(16), primary_key=True))
-    hours: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    minutes: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     start: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
     label: str = Field(sa_column=Column(String(48), primary_key=True))
     count: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlmodel import col, func, select, update
@@ -13,12 +13,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.admin_reports import AdminReports, Period, PeriodStats, period_start
 from services.period_tally import RATIO
-from services.stats_rollup import HOUR, SETTLE, StatsRollup, coverage, hour_of
+from services.stats_coverage import coverage
+from services.stats_rollup import HOUR, SETTLE, SLICE, StatsRollup, floor_to
 from storage.database import Database
 from storage.models import Order, Payment, PayRequest, Refund, Shop, utcnow
 
 ADMIN = 1
 PROVIDERS = (("telegram", "USD"), ("stars", "XTR"), ("sandbox", "USD"), ("sandbox", "EUR"))
+BEIJING = timezone(timedelta(hours=8))
 NEAR = RATIO**0.5 - 1 + 1e-9  # the most a median read from the histogram may be off, relative
 
 
@@ -45,7 +47,7 @@ class Shopping:
             for number in range(orders):
                 created = self.now - timedelta(seconds=self.rng.uniform(0, hours * 3600))
                 if number % 25 == 0:  # on an hour's first instant: counted in that hour, not the one before
-                    created = hour_of(created)
+                    created = floor_to(created, HOUR)
                 await self._order(session, shop.id, number, created)
 
     async def _order(self, session: AsyncSession, shop_id: int, number: int, created: datetime) -> None:
@@ -54,7 +56,7 @@ class Shopping:
         amount = rng.randrange(100, 5000)
         paid_at = self._at(created + timedelta(seconds=rng.expovariate(1 / 900)))
         if number % 40 == 1:
-            paid_at = self._at(hour_of(paid_at) + HOUR)  # paid on an hour's first instant
+            paid_at = self._at(floor_to(paid_at, HOUR) + HOUR)  # paid on an hour's first instant
         fate = rng.random()
         order = Order(
             token=f"t{number}",
@@ -191,12 +193,13 @@ def windows(now: datetime) -> list[tuple[datetime, datetime]]:
         (period_start(Period.WEEK, now), now),
         (period_start(Period.MONTH, now), now),
         (now - timedelta(hours=50, minutes=17), now - timedelta(hours=3, seconds=13)),
-        (hour_of(now) - timedelta(hours=30), hour_of(now) - timedelta(hours=6)),  # whole hours only
+        (floor_to(now, HOUR) - timedelta(hours=30), floor_to(now, HOUR) - timedelta(hours=6)),  # whole hours only
         (now - timedelta(hours=2), now),  # nothing rolled in it: counted live, exactly
+        (now.astimezone(BEIJING) - timedelta(days=3), now.astimezone(BEIJING)),  # cut in UTC hours all the same
     ]
 
 
-async def rolled_share(db: Database, since: datetime, until: datetime) -> timedelta:
+async def live_time(db: Database, since: datetime, until: datetime) -> timedelta:
     async with db.transaction() as session:
         return (await coverage(session, since, until)).live_time
 
@@ -210,32 +213,38 @@ async def test_stats_from_the_rollup_equal_the_live_count_over_days_of_orders(
     db: Database, reports: AdminReports
 ) -> None:
     now = utcnow()
-    await Shopping(db, now, seed=6).fill(orders=400, hours=80)
+    await Shopping(db, now, seed=6).fill(orders=300, hours=56)
     assert (await reports.stats(now - timedelta(days=7), now)).paid > 150
 
-    while (await StatsRollup(db).run(now=now, batch=30)).left:
+    while (await StatsRollup(db).run(now=now, batch=100)).left:
         pass
 
     for since, until in windows(now):
         live = await reports.live_stats(since, until)
         assert_same(await reports.stats(since, until), live)
-    # The week is read from the rollup, but for its first partial hour and the hour or two not rolled yet.
-    assert await rolled_share(db, now - timedelta(days=7), now) <= timedelta(hours=2, minutes=6)
+    # The week is read from the rollup, but for its first partial slice and the last few not rolled yet.
+    assert await live_time(db, now - timedelta(days=7), now) < SLICE + SETTLE + SLICE
 
 
 async def test_a_refund_finishing_after_its_hour_was_rolled_is_counted(db: Database, reports: AdminReports) -> None:
     now = utcnow()
-    await Shopping(db, now, seed=7).fill(orders=60, hours=10)
+    await Shopping(db, now, seed=7).fill(orders=60, hours=8)
     async with db.transaction() as session:
-        charge = (await session.exec(select(Payment).where(col(Payment.credited).is_(True)).limit(1))).one()
-        assert charge.id is not None
+        charge = (
+            await session.exec(
+                select(Payment).where(
+                    col(Payment.credited).is_(True), col(Payment.settled_at) < now - timedelta(hours=2)
+                )
+            )
+        ).first()
+        assert charge is not None and charge.id is not None and charge.settled_at is not None
         slow = Refund(
             payment_id=charge.id,
             amount_minor=77,
             currency=charge.currency,
             status="pending",  # the provider is still being asked
             reason="shop_refund",
-            created_at=now - timedelta(hours=5),
+            created_at=charge.settled_at + timedelta(minutes=1),
         )
         session.add(slow)
     await StatsRollup(db).run(now=now)
@@ -253,13 +262,13 @@ async def test_a_refund_finishing_after_its_hour_was_rolled_is_counted(db: Datab
     assert_same(await reports.stats(since, now), await reports.live_stats(since, now))
 
 
-async def test_two_workers_rolling_at_once_count_each_hour_once(database_url: str, db: Database) -> None:
+async def test_two_workers_rolling_at_once_count_each_slice_once(database_url: str, db: Database) -> None:
     now = utcnow()
-    await Shopping(db, now, seed=8).fill(orders=150, hours=40)
+    await Shopping(db, now, seed=8).fill(orders=100, hours=16)
     other = Database(database_url)
     try:
         first, second = await asyncio.gather(
-            StatsRollup(db).run(now=now, batch=100), StatsRollup(other).run(now=now, batch=100)
+            StatsRollup(db).run(now=now, batch=1000), StatsRollup(other).run(now=now, batch=1000)
         )
     finally:
         await other.dispose()
@@ -268,8 +277,8 @@ async def test_two_workers_rolling_at_once_count_each_hour_once(database_url: st
     async with db.transaction() as session:
         oldest = (await session.exec(select(func.min(Order.created_at)))).one()
     assert oldest is not None
-    # Every complete hour since the first order's, by one worker or the other.
-    assert first.rolled + second.rolled == (hour_of(now - SETTLE) - hour_of(oldest)) // HOUR
+    # Every complete slice since the first order's, by one worker or the other.
+    assert first.rolled + second.rolled == (floor_to(now - SETTLE, SLICE) - floor_to(oldest, SLICE)) // SLICE
     reports = AdminReports(db)
     for since, until in windows(now):
         assert_same(await reports.stats(since, until), await reports.live_stats(since, until))

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlmodel import col, func, select, update
 
 from handlers.stats_job import CATCH_UP, roll_stats
-from services.stats_rollup import HORIZON, HOUR, SETTLE, hour_of
+from services.stats_rollup import DAY, HORIZON, SETTLE, SLICE, floor_to
 from storage.models import Order, Payment, RolledPeriod, utcnow
 from tests.flows.test_admin_reports import order_of, pay_on_sandbox, say
 from tests.harness import RunningShop
@@ -33,13 +33,13 @@ async def back_date(shop: RunningShop, token: str, hours: int) -> None:
             )
 
 
-async def rolled_hours(shop: RunningShop) -> int:
+async def rolled_slices(shop: RunningShop) -> int:
     async with shop.daifu.db.transaction() as session:
-        return int((await session.exec(select(func.count()).where(RolledPeriod.hours == 1))).one())
+        return int((await session.exec(select(func.count()).where(RolledPeriod.minutes == 10))).one())
 
 
-async def test_the_bot_rolls_a_backlog_of_hours_up_in_batches_and_stats_read_them(shop: RunningShop) -> None:
-    for hours, command in ((40, "/newlink 12.50 USD Coffee beans"), (3, "/newlink 5 USD Tea")):
+async def test_the_bot_rolls_a_backlog_up_in_batches_and_stats_read_it(shop: RunningShop) -> None:
+    for hours, command in ((26, "/newlink 12.50 USD Coffee beans"), (3, "/newlink 5 USD Tea")):
         token = await shop.new_link(command)
         await pay_on_sandbox(shop, shop.alice, token)
         await back_date(shop, token, hours)
@@ -52,14 +52,14 @@ async def test_the_bot_rolls_a_backlog_of_hours_up_in_batches_and_stats_read_the
 
     await job.run(runtime.application)
 
-    assert await rolled_hours(shop) >= 24  # the newest hours first
+    assert await rolled_slices(shop) >= 144  # the newest day's first
     (catch_up,) = jobs.get_jobs_by_name(CATCH_UP)  # the rest a moment later, not all at once
     catch_up.schedule_removal()  # run it now instead
     await catch_up.run(runtime.application)
     now = utcnow()
-    due = (hour_of(now - SETTLE) - hour_of(now - HORIZON)) // HOUR
-    # Every complete hour of the last 31 days (one fewer if an hour became due since the job ran).
-    assert await rolled_hours(shop) in (due - 1, due)
+    due = (floor_to(now - SETTLE, SLICE) - floor_to(now - HORIZON, DAY)) // SLICE
+    # Every complete slice since the day 31 days ago (one fewer if a slice became due since the job ran).
+    assert await rolled_slices(shop) in (due - 1, due)
     assert not jobs.get_jobs_by_name(CATCH_UP)
     after = (await say(shop, shop.admin, "/stats"))["text"]
     assert after.splitlines()[2:] == before.splitlines()[2:]  # all but the title and "Since ..."

@@ -21,21 +21,21 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "stats_rollups",
-        sa.Column("hours", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("minutes", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("start", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("rolled_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("pending_refunds", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("hours", "start"),
+        sa.PrimaryKeyConstraint("minutes", "start"),
     )
     op.create_table(
         "stats_figures",
         sa.Column("metric", sa.String(length=16), nullable=False),
-        sa.Column("hours", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("minutes", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("start", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("label", sa.String(length=48), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("metric", "hours", "start", "label"),
+        sa.PrimaryKeyConstraint("metric", "minutes", "start", "label"),
         sqlite_with_rowid=False,
     )
 
