@@ -22,14 +22,14 @@ from telegram.ext import BaseHandler, ChosenInlineResultHandler, InlineQueryHand
 
 from handlers.common import speak
 from handlers.context import DaifuContext
-from handlers.request_cards import render_card
+from handlers.request_cards import card_digest, edit_card, render_card
 from handlers.texts import method_label
 from services.checkout import INVOICE_PROVIDERS, MethodUnavailable
 from services.pay_requests import is_request_token
 from storage.models import RequestMode, RequestStatus, utcnow
 
 log = logging.getLogger(__name__)
-CARD = "card"  # result ids: card:<token> and invoice:<provider>:<token>
+CARD = "card"  # result ids: card:<token>:<digest of the card as drawn> and invoice:<provider>:<token>
 INVOICE = "invoice"
 
 
@@ -52,7 +52,7 @@ async def answer_share(update: Update, context: DaifuContext) -> None:
     text, markup = await render_card(context, view)
     results: list[InlineQueryResultArticle] = [
         InlineQueryResultArticle(
-            id=f"{CARD}:{token}",
+            id=f"{CARD}:{token}:{card_digest(text, markup)}",
             title=_("Ask to pay for {title}").format(title=view.order.title),
             description=_("A card with a button to pay for you"),
             input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML),
@@ -88,14 +88,28 @@ async def answer_share(update: Update, context: DaifuContext) -> None:
 
 
 async def card_posted(update: Update, context: DaifuContext) -> None:
-    """Remember where the card went, so that it can be edited as the request moves on."""
+    """Remember where the card went, so that it can be edited as the request moves on.
+
+    Telegram tells the bot a card was posted only after the fact, maybe to another worker: if the request moved
+    on meanwhile (someone paid, a refresh of its cards ran before this card was known), the card shows an older
+    state and nothing else will edit it, so it is drawn again here.
+    """
     chosen = update.chosen_inline_result
     if chosen is None or not chosen.result_id.startswith(f"{CARD}:") or chosen.inline_message_id is None:
         return
-    request = await context.daifu.requests.by_token(chosen.result_id.partition(":")[2])
+    parts = chosen.result_id.split(":")
+    token, digest = parts[1], parts[2] if len(parts) > 2 else ""
+    daifu = context.daifu
+    request = await daifu.requests.by_token(token)
     if request is None or request.id is None:
         return
-    await context.daifu.requests.add_card(request.id, inline_message_id=chosen.inline_message_id)
+    card = await daifu.requests.add_card(request.id, inline_message_id=chosen.inline_message_id)
+    view = await daifu.requests.view_by_id(request.id)
+    if view is None:
+        return
+    text, markup = await render_card(context, view)
+    if card_digest(text, markup) != digest:
+        await edit_card(context, card, text, markup)
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

@@ -6,6 +6,7 @@ order. Its button is a deep link, so a friend who taps it lands in a private cha
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -23,6 +24,7 @@ from storage.models import RequestCard, RequestMode, RequestStatus, utcnow
 
 log = logging.getLogger(__name__)
 BAR_WIDTH = 10
+DIGEST_LENGTH = 10
 REFRESH_ROUNDS = 4  # each round reads the request once more; two are enough unless it keeps changing
 
 
@@ -108,6 +110,12 @@ async def render_card(context: DaifuContext, view: RequestView) -> tuple[str, In
     return await card_text(context, view, locale, _), card_markup(context, view, _)
 
 
+def card_digest(text: str, markup: InlineKeyboardMarkup | None) -> str:
+    """A short fingerprint of a drawn card, carried in the inline result's id to tell whether it is stale."""
+    drawn = text + (markup.to_json() if markup else "")
+    return hashlib.sha256(drawn.encode()).hexdigest()[:DIGEST_LENGTH]
+
+
 async def refresh_cards(context: DaifuContext, request_id: int) -> None:
     """Edit every card of the request to show its state now; one edit per card, never a new message.
 
@@ -126,10 +134,10 @@ async def refresh_cards(context: DaifuContext, request_id: int) -> None:
             return
         drawn = (text, markup.to_json() if markup else None)
         for card in await daifu.requests.cards_of(request_id):
-            await _edit_card(context, card, text, markup)
+            await edit_card(context, card, text, markup)
 
 
-async def _edit_card(context: DaifuContext, card: RequestCard, text: str, markup: InlineKeyboardMarkup | None) -> None:
+async def edit_card(context: DaifuContext, card: RequestCard, text: str, markup: InlineKeyboardMarkup | None) -> None:
     try:
         if card.inline_message_id is not None:
             await context.bot.edit_message_text(

@@ -485,13 +485,13 @@ class PayRequests:
         inline_message_id: str | None = None,
         chat_id: int | None = None,
         message_id: int | None = None,
-    ) -> None:
+    ) -> RequestCard:
+        card = RequestCard(
+            request_id=request_id, inline_message_id=inline_message_id, chat_id=chat_id, message_id=message_id
+        )
         async with self.db.transaction() as session:
-            session.add(
-                RequestCard(
-                    request_id=request_id, inline_message_id=inline_message_id, chat_id=chat_id, message_id=message_id
-                )
-            )
+            session.add(card)
+        return card
 
     async def cards_of(self, request_id: int) -> list[RequestCard]:
         async with self.db.transaction() as session:

@@ -128,3 +128,34 @@ async def test_a_late_second_card_payment_is_recorded_as_a_refund_owed(shop: Run
         [(PaymentStatus.SUCCEEDED, True, carol.id), (PaymentStatus.REFUND_OWED, False, bob.id)]
     )
     assert emu.star_refunds == []
+
+
+async def test_a_card_posted_after_the_request_was_paid_is_drawn_again(shop: RunningShop) -> None:
+    """Telegram says a card was posted only afterwards (perhaps to another worker): if a friend paid meanwhile,
+    the card as posted is out of date, and the bot redraws it rather than leave "Pay for Alice" up."""
+    emu, alice, bob = shop.emu, shop.alice, shop.bob
+    group = emu.add_group("Friends", members=[alice, bob, shop.carol])
+    request = await ask_friend(shop, alice, await shop.new_link("/newlink 12.50 USD Coffee beans"))
+    results = await emu.inline_query(alice, request, chat_type="group")  # Alice opens the chat picker...
+
+    offer = await open_request(shop, bob, request)  # ...while Bob, sent the link, pays at once
+    await emu.click(bob, offer, "sandbox")
+    page = await emu.click(bob, await shop.told(bob, "Open the checkout page"), "Open checkout page")
+    assert (await shop.post(page, data={"decision": "pay"}))[0] == 200
+    await shop.told(alice, "Bob paid for you")
+
+    card = await emu.choose_inline_result(alice, next(r for r in results if r["id"].startswith("card:")), chat=group)
+    assert "Pay for Alice" in str(card.get("reply_markup"))  # as drawn when the picker opened
+    redrawn = await emu.wait_for(lambda: "Paid by Bob" in current(shop, card)["text"] and current(shop, card))
+    assert not redrawn.get("reply_markup")
+
+
+async def test_a_card_posted_while_nothing_changed_is_not_edited(shop: RunningShop) -> None:
+    emu, alice = shop.emu, shop.alice
+    group = emu.add_group("Friends", members=[alice, shop.bob])
+    request = await ask_friend(shop, alice, await shop.new_link("/newlink 12.50 USD Coffee beans"))
+    card = await share_card(shop, alice, request, group)
+    await emu.send_text(alice, "/help")  # handled after the chosen result: by then any edit would be made
+    await shop.told(alice, "/my")
+    assert not any(method == "editMessageText" for method, _params in emu.world.calls)
+    assert "Pay for Alice" in str(current(shop, card).get("reply_markup"))
