@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, desc, func, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from payments.base import Checkout
 from services.checkout import Checkouts, MethodUnavailable, PreCheckoutRefusal
@@ -203,28 +205,44 @@ class PayRequests:
     async def view_of(self, request: PayRequest) -> RequestView:
         async with self.db.transaction() as session:
             order = await session.get(Order, request.order_id)
-            contributions = list(
-                (
-                    await session.exec(
-                        select(Payment)
-                        .where(Payment.request_id == request.id, col(Payment.credited).is_(True))
-                        .order_by(col(Payment.id))
-                    )
-                ).all()
-            )
-        assert order is not None
+            assert order is not None
+            contributions = await self._contributions(session, request)
         return RequestView(request, order, await self.users.name_of(request.requester_id), contributions)
 
     async def view(self, token: str) -> RequestView:
-        request = await self.by_token(token)
-        if request is None:
+        if not is_request_token(token):
             raise RequestRefused(RequestRefusal.UNKNOWN)
-        return await self.view_of(request)
+        view = await self._view_where(col(PayRequest.token) == token)
+        if view is None:
+            raise RequestRefused(RequestRefusal.UNKNOWN)
+        return view
 
     async def view_by_id(self, request_id: int) -> RequestView | None:
+        return await self._view_where(col(PayRequest.id) == request_id)
+
+    async def _view_where(self, which: ColumnElement[bool]) -> RequestView | None:
+        # Views are read several times for each tap and payment: the request and its order come in one query.
         async with self.db.transaction() as session:
-            request = await session.get(PayRequest, request_id)
-        return None if request is None else await self.view_of(request)
+            joined = select(PayRequest, Order).join(Order, col(Order.id) == col(PayRequest.order_id))
+            row = (await session.exec(joined.where(which))).first()
+            if row is None:
+                return None
+            request, order = row
+            contributions = await self._contributions(session, request)
+        return RequestView(request, order, await self.users.name_of(request.requester_id), contributions)
+
+    @staticmethod
+    async def _contributions(session: AsyncSession, request: PayRequest) -> list[Payment]:
+        # Crediting a single request closes it in the same transaction, and a split one counts what it was
+        # credited in covered_minor: an open request with nothing covered has no contributions to read.
+        if request.status == RequestStatus.OPEN and (request.mode == RequestMode.SINGLE or not request.covered_minor):
+            return []
+        statement = (
+            select(Payment)
+            .where(Payment.request_id == request.id, col(Payment.credited).is_(True))
+            .order_by(col(Payment.id))
+        )
+        return list((await session.exec(statement)).all())
 
     async def payable(self, token: str, *, holder: str) -> RequestView:
         """The request, if this person may pay (part of) it now; otherwise RequestRefused says why."""
