@@ -76,6 +76,7 @@ class Runtime:
     application: DaifuApplication
     daifu: Daifu
     web_runner: web.AppRunner | None = None
+    webhook: TelegramWebhook | None = None
 
     @classmethod
     async def assemble(cls, settings: Settings) -> Runtime:
@@ -136,7 +137,7 @@ class Runtime:
             if self.settings.webhook_secret
             else await get_or_create_secret(self.db, "webhook_secret")
         )
-        webhook = TelegramWebhook(self.application, UpdateInbox(self.db), secret)
+        webhook = self.webhook = TelegramWebhook(self.application, UpdateInbox(self.db), secret)
         web_app.add_routes(webhook.routes(self.settings.webhook_path))
         self.application.add_handler(webhook.done_marker(), group=LAST_GROUP)
         if self.application.job_queue is not None:
@@ -160,7 +161,9 @@ class Runtime:
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
         if self.application.running:
-            await self.application.stop()
+            await self.application.stop()  # the updates in hand are finished first
+        if self.webhook is not None:
+            await self.webhook.done_marks.close()
         await self.application.shutdown()
         for provider in self.daifu.providers.values():
             # Providers holding an HTTP session (Stripe's client, the aiohttp ones) close it here.

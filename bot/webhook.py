@@ -16,7 +16,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application, TypeHandler
 
-from services.update_inbox import UpdateInbox
+from services.update_inbox import DoneMarks, UpdateInbox
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -28,6 +28,7 @@ class TelegramWebhook:
     def __init__(self, application: Application[Any, Any, Any, Any, Any, Any], inbox: UpdateInbox, secret: str) -> None:
         self.application = application
         self.inbox = inbox
+        self.done_marks = DoneMarks(inbox)
         self.secret = secret.encode()
 
     def routes(self, path: str) -> list[web.RouteDef]:
@@ -63,6 +64,6 @@ class TelegramWebhook:
         """A handler that runs after all others for every update, and marks it done in the inbox."""
 
         async def mark_done(update: Update, _context: object) -> None:
-            await self.inbox.done(update.update_id)
+            self.done_marks.add(update.update_id)
 
         return TypeHandler(Update, mark_done)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +14,9 @@ from sqlmodel import col, delete, select, update
 from storage.database import Database
 from storage.models import TelegramUpdate, utcnow
 
+log = logging.getLogger(__name__)
+# Updates finished within this long of each other are marked done in one statement.
+DONE_BATCH_SECONDS = 0.2
 # An update not done this long after it arrived is taken to be lost with a crashed worker.
 RECOVER_AFTER = timedelta(seconds=30)
 # Telegram stops retrying after a day; done rows older than that can never be duplicated any more.
@@ -31,10 +36,10 @@ class UpdateInbox:
             return False
         return True
 
-    async def done(self, update_id: int) -> None:
+    async def done(self, *update_ids: int) -> None:
         async with self.db.transaction() as session:
             await session.exec(
-                update(TelegramUpdate).where(col(TelegramUpdate.update_id) == update_id).values(done_at=utcnow())
+                update(TelegramUpdate).where(col(TelegramUpdate.update_id).in_(update_ids)).values(done_at=utcnow())
             )
 
     async def unfinished(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -79,3 +84,42 @@ class UpdateInbox:
                     col(TelegramUpdate.done_at).is_not(None), col(TelegramUpdate.done_at) < utcnow() - KEEP_DONE
                 )
             )
+
+
+class DoneMarks:
+    """Marks finished updates done in batches, one UPDATE for all those finished within a fifth of a second.
+
+    A transaction per update cost about a tenth of the bot's CPU in the benchmark. A crash can lose the marks
+    of at most that last fifth of a second: those updates are then handled again by the recovery job, which
+    is what happens already to an update a worker crashed in the middle of.
+    """
+
+    def __init__(self, inbox: UpdateInbox, every: float = DONE_BATCH_SECONDS) -> None:
+        self.inbox = inbox
+        self.every = every
+        self._finished: set[int] = set()
+        self._flushing: asyncio.Task[None] | None = None
+
+    def add(self, update_id: int) -> None:
+        self._finished.add(update_id)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.every)
+        await self.flush()
+
+    async def flush(self) -> None:
+        finished, self._finished = self._finished, set()
+        if not finished:
+            return
+        try:
+            await self.inbox.done(*sorted(finished))
+        except Exception:
+            # Not marked: the recovery job will hand them to PTB again, as after a crash.
+            log.exception("could not mark %d updates done", len(finished))
+
+    async def close(self) -> None:
+        if self._flushing is not None and not self._flushing.done():
+            self._flushing.cancel()
+        await self.flush()
