@@ -106,8 +106,13 @@ class DoneMarks:
             self._flushing = asyncio.create_task(self._flush_soon())
 
     async def _flush_soon(self) -> None:
-        await asyncio.sleep(self.every)
-        await self.flush()
+        # Updates finished while a batch was being written found this task still running and started none of
+        # their own: they go in the next round, or they would wait for the next update, or the recovery job.
+        while True:
+            await asyncio.sleep(self.every)
+            await self.flush()
+            if not self._finished:
+                return
 
     async def flush(self) -> None:
         finished, self._finished = self._finished, set()

@@ -43,3 +43,24 @@ async def test_marks_are_written_by_themselves_a_moment_later(db: Database) -> N
     await marks._flushing
     await age_everything(db)
     assert await inbox.unfinished() == []
+
+
+async def test_an_update_finished_while_a_batch_is_being_written_is_marked_too(db: Database) -> None:
+    inbox = UpdateInbox(db)
+    for update_id in (1, 2):
+        assert await inbox.accept(update_id, {"update_id": update_id})
+    marks = DoneMarks(inbox, every=0.01)
+    write = inbox.done
+
+    async def write_while_another_finishes(*update_ids: int) -> None:
+        if 1 in update_ids:
+            marks.add(2)  # PTB finishes update 2 while the batch with update 1 is on its way to the database
+        await write(*update_ids)
+
+    inbox.done = write_while_another_finishes  # type: ignore[method-assign]
+    marks.add(1)
+    assert marks._flushing is not None
+    await marks._flushing  # and then no update comes for a while: the last one must not wait for it
+
+    await age_everything(db)
+    assert await inbox.unfinished() == []
