@@ -9,6 +9,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 
 from bot.bot_api_transport import AiohttpBotRequest
 from bot.settings import Settings
+from bot.update_order import OnePersonAtATime
 from handlers import (
     admin_commands,
     ask_friend,
@@ -66,6 +67,7 @@ def build_application(settings: Settings, db: Database) -> DaifuApplication:
         .request(AiohttpBotRequest())
         # getUpdates waits up to its long-poll timeout for an answer; PTB adds that to this read timeout.
         .get_updates_request(AiohttpBotRequest(connection_pool_size=1))
+        .concurrent_updates(OnePersonAtATime())
     )
     if settings.rate_limiter:
         # On a 429 the limiter waits the retry_after Telegram gave, then sends again (never sooner, no busy loop).
