@@ -236,7 +236,7 @@ class AdminReports:
         been, counted live for the rest (the partial first slice, the last few minutes not rolled yet).
 
         The same figures as live_stats, except the median time to pay, which is within a histogram bucket
-        (2%) once rolled hours are in. When most of the window is not rolled yet (a fresh start, catching up
+        (2%) once rolled periods are in. When most of the window is not rolled yet (a fresh start, catching up
         on a backlog) it is counted live, as live_stats does.
         """
         until = until or utcnow()
