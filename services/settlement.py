@@ -503,7 +503,10 @@ class Settlements:
                 moved = await move(session, payment.order_id, OrderStatus.REFUNDED, actor_id=actor_id, **detail)
             if moved is None or not moved.done:
                 await record_event(session, payment.order_id, kind, actor_id=actor_id, **detail)
-                if payment.credited and not owed:  # a part given back: the shop hears of it too
+                paid_order = await session.get(Order, payment.order_id)
+                # A part of a paid order given back: the shop hears of it too. Chip-ins given back from an order
+                # never paid (its request cancelled) are no news to the shop, which was never told it was paid.
+                if payment.credited and not owed and paid_order is not None and paid_order.status == OrderStatus.PAID:
                     await enqueue_callback(session, payment.order_id, "order.refunded")
             fresh = await session.get(Payment, payment_id, populate_existing=True)
             order = await session.get(Order, payment.order_id, populate_existing=True)

@@ -708,10 +708,6 @@ def check_shop(
         assert order.id is not None
         owed = ["order.paid"] if order.status == OrderStatus.PAID else []
         queued = kinds[order.id]
-        if order.status != OrderStatus.PAID:
-            # KNOWN BUG (reported, services/settlement.py _record_refund): giving back the chip-ins of a cancelled
-            # request queues "order.refunded" for an order that was never paid. Drop this line once it is fixed.
-            queued = [kind for kind in queued if kind != "order.refunded"]
         if queued != owed:
             journey = journeys[order.token].describe() if order.token in journeys else f"order {order.token}"
             wrong.append(f"{journey}: the order is {order.status}; the shop is to hear {kinds[order.id]}")

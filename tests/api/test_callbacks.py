@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from sqlmodel import select
+from sqlmodel import col, select
 
 from services.api_keys import NewKey
 from services.callback_delivery import GAVE_UP, NEVER, deliver_due
-from storage.models import CallbackDelivery, utcnow
+from storage.models import CallbackDelivery, Payment, PaymentStatus, utcnow
 from tests.api.client import ApiClient, pay_on_sandbox
+from tests.flows.payforme_steps import ask_friend
+from tests.flows.test_chip_in_and_holds import chip_in
 from tests.harness import RunningShop
 
 
@@ -206,3 +208,21 @@ async def test_the_bots_periodic_job_delivers_callbacks(shop: RunningShop, api: 
     assert [event["type"] for event in receiver.events()] == ["order.cancelled"]
     [row] = await deliveries(shop)
     assert row.delivered_at is not None
+
+
+async def test_chip_ins_given_back_from_an_order_never_paid_call_the_shop_about_nothing(
+    shop: RunningShop, api: ApiClient, receiver: Receiver
+) -> None:
+    order = await api.new_order(callback_url=receiver.url, amount_minor=9000)
+    request = await ask_friend(shop, shop.alice, order["token"], shares=3)
+    await chip_in(shop, shop.bob, request, "30")
+    await shop.told(shop.alice, "Bob chipped in")
+
+    await shop.daifu.requests.cancel(request, shop.alice.id)  # Bob's $30.00 goes back to him
+    async with shop.daifu.db.transaction() as session:
+        given_back = (await session.exec(select(Payment.status).where(col(Payment.provider_ref).is_not(None)))).all()
+    assert given_back == [PaymentStatus.REFUNDED]
+    await deliver_due(shop.daifu.db, clock=later(1))
+
+    assert [row.kind for row in await deliveries(shop)] == []  # the shop never heard it was paid
+    assert receiver.received == []
