@@ -53,6 +53,9 @@ def refund_reason(reason: str, _: Gettext) -> str:
         ReturnReason.SHOP_REFUND: _("refunded by the shop"),
         ReturnReason.ALREADY_PAID: _("someone else had paid"),
         ReturnReason.ORDER_CLOSED: _("the order was closed"),
+        ReturnReason.REQUEST_CANCELLED: _("the request was cancelled"),
+        ReturnReason.REQUEST_EXPIRED: _("the request expired"),
+        ReturnReason.COVERED: _("friends had covered the order"),
         ReturnReason.AMOUNT_MISMATCH: _("wrong amount"),
     }
     return known.get(reason, reason)

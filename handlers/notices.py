@@ -166,9 +166,16 @@ async def _tell_returned(context: DaifuContext, daifu: Daifu, notice: PaymentRet
         why = {
             ReturnReason.ALREADY_PAID: _("The order had already been paid by someone else."),
             ReturnReason.ORDER_CLOSED: _("The order was closed before your payment arrived."),
+            ReturnReason.REQUEST_CANCELLED: _("The request was cancelled, so your chip-in is given back."),
+            ReturnReason.REQUEST_EXPIRED: _(
+                "The request expired before friends covered the order, so your chip-in is given back."
+            ),
+            ReturnReason.COVERED: _("Friends covered the order before your chip-in arrived."),
             ReturnReason.AMOUNT_MISMATCH: _("The amount paid did not match the order."),
             ReturnReason.SHOP_REFUND: _("The shop refunded your payment."),
         }[notice.reason]
+        if notice.reason == ReturnReason.ALREADY_PAID and order.payer_id == payment.payer_id:
+            why = _("You had already paid for this order; this second payment goes back to you.")
         if notice.owed:
             then = _(
                 "Your card payment of {amount} will be refunded by the shop through its payment provider; "

@@ -12,6 +12,9 @@ from storage.models import Order, Payment, PayRequest, RequestStatus
 class ReturnReason(StrEnum):
     ALREADY_PAID = "already_paid"  # someone else's payment got there first
     ORDER_CLOSED = "order_closed"  # cancelled or expired before the money arrived
+    REQUEST_CANCELLED = "request_cancelled"  # a chip-in given back: the requester called the request off
+    REQUEST_EXPIRED = "request_expired"  # a chip-in given back: the request ran out of time before it was covered
+    COVERED = "covered"  # a chip-in that arrived when friends had already covered (all but less than) it
     AMOUNT_MISMATCH = "amount_mismatch"
     SHOP_REFUND = "shop_refund"  # an admin gave the money back
 

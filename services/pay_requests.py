@@ -458,12 +458,11 @@ class PayRequests:
                 )
             ).all()
         notices: list[Notice] = [RequestClosed(request, status)]
+        why = ReturnReason.REQUEST_EXPIRED if status == RequestStatus.EXPIRED else ReturnReason.REQUEST_CANCELLED
         for payment_id in parts:
             assert payment_id is not None
             with contextlib.suppress(RefundRefused):  # refunded by someone else meanwhile
-                notices.append(
-                    await self.settlements.refund(payment_id, reason=ReturnReason.ORDER_CLOSED, actor_id=actor_id)
-                )
+                notices.append(await self.settlements.refund(payment_id, reason=why, actor_id=actor_id))
         return notices
 
     # -- reminders and cards ---------------------------------------------------------------------------

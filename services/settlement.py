@@ -308,7 +308,11 @@ class Settlements:
     async def _why_request_refused(session: AsyncSession, request: PayRequest) -> ReturnReason:
         fresh = await session.get(PayRequest, request.id, populate_existing=True)
         assert fresh is not None
-        return ReturnReason.ALREADY_PAID if fresh.status == RequestStatus.PAID else ReturnReason.ORDER_CLOSED
+        if fresh.status == RequestStatus.PAID:
+            return ReturnReason.ALREADY_PAID
+        if fresh.status == RequestStatus.OPEN:  # still open: the chip-in would have paid more than the order
+            return ReturnReason.COVERED
+        return ReturnReason.ORDER_CLOSED
 
     async def mark_told(self, payment_id: int) -> None:
         """The payer, the requester and the admins have been told of this charge."""

@@ -88,6 +88,7 @@ async def test_an_expired_split_gives_every_part_back(shop: RunningShop) -> None
     for friend in (shop.bob, shop.carol):
         refund = await shop.told(friend, "has been refunded")
         assert "$30.00" in refund["text"]
+        assert "The request expired before friends covered the order" in refund["text"]
     await shop.told(shop.alice, "expired")
     async with shop.daifu.db.transaction() as session:
         statuses = (

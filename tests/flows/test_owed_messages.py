@@ -167,3 +167,19 @@ async def test_a_decline_never_told_is_told_once_and_a_payment_after_it_gets_its
     await shop.run_housekeeping()
     await settled(shop, alice)
     assert shop.times_told(alice, "was declined") == 1 and shop.times_told(alice, "Payment received") == 1
+
+
+async def test_a_shopper_who_paid_twice_is_told_it_was_their_own_second_payment(shop: RunningShop) -> None:
+    alice = shop.alice
+    await settled(shop, alice)
+    token = await shop.new_link("/newlink 9 USD Candles")
+    first = (await sandbox_events(shop, token, alice))[ChargeOutcome.SUCCEEDED]
+    second = (await sandbox_events(shop, token, alice))[ChargeOutcome.SUCCEEDED]  # two tabs, both paid
+    await shop.daifu.settlements.receive(first)
+    await shop.daifu.settlements.receive(second)
+    await a_while_ago(shop)
+
+    await shop.run_housekeeping()
+    told = await shop.told(alice, "Your payment of $9.00 has been refunded")
+    assert "You had already paid for this order" in told["text"]
+    assert "someone else" not in told["text"]
