@@ -161,7 +161,16 @@ class StatsRollup:
             if size == minutes(part):
                 found[floor_to(start, length)] = found.get(floor_to(start, length), 0) + 1
         done = {start for size, start in rolled if size == minutes(length)}
-        for period in sorted(start for start, count in found.items() if count == parts and start not in done):
+        ready = sorted(start for start, count in found.items() if count == parts and start not in done)
+        async with self.db.transaction() as session:
+            oldest = (await session.exec(select(func.min(Order.created_at)))).one()
+        # Periods over before the first order have nothing to sum (refunds too follow an order): on a fresh
+        # database that is the whole horizon, claimed a thousand periods a statement rather than one by one.
+        empty = [start for start in ready if oldest is None or start + length <= oldest]
+        for chunk in range(0, len(empty), CLAIMS_PER_STATEMENT):
+            async with self.db.transaction() as session:
+                await session.exec(self._claim(length, empty[chunk : chunk + CLAIMS_PER_STATEMENT]))
+        for period in ready[len(empty) :]:
             async with self.db.transaction() as session:
                 if (await session.exec(self._claim(length, [period]))).rowcount != 1:
                     continue
