@@ -20,8 +20,12 @@ CONCURRENT_UPDATES = 32
 
 
 def person_of(update: object) -> int | None:
-    """Whose updates must keep their order: the person acting, else the chat (None: no order to keep)."""
-    if not isinstance(update, Update):
+    """Whose updates must keep their order: the person acting, else the chat (None: no order to keep).
+
+    A pre-checkout query keeps no order: it comes after the invoice it is about was sent, so everything it
+    reads is committed by then, and it must not wait while the same person's tap is still editing cards.
+    """
+    if not isinstance(update, Update) or update.pre_checkout_query is not None:
         return None
     if update.effective_user is not None:
         return update.effective_user.id
