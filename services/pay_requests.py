@@ -397,8 +397,13 @@ class PayRequests:
         if effective_status(request, utcnow()) != RequestStatus.OPEN:
             return PreCheckoutRefusal.REQUEST_CLOSED
         if request.mode == RequestMode.SINGLE:
-            name = await self.users.name_of(payer_id)
-            if not await self.hold(request.id, telegram_holder(payer_id), name):
+            holder, now = telegram_holder(payer_id), utcnow()
+            # The payer's own hold, taken at the tap moments ago, needs no renewing: nobody else can take it
+            # before it lapses, and the answer comes without a write (Telegram waits at most 10 s for it).
+            renew_before = now + self.rules.payforme_hold / 2
+            if request.holder == holder and request.hold_until is not None and request.hold_until > renew_before:
+                return None
+            if not await self.hold(request.id, holder, await self.users.name_of(payer_id)):
                 return PreCheckoutRefusal.HELD
         return None
 

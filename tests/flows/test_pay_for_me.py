@@ -159,3 +159,27 @@ async def test_a_card_posted_while_nothing_changed_is_not_edited(shop: RunningSh
     await shop.told(alice, "/my")
     assert not any(method == "editMessageText" for method, _params in emu.world.calls)
     assert "Pay for Alice" in str(current(shop, card).get("reply_markup"))
+
+
+async def test_pre_checkout_renews_a_friends_hold_only_when_it_is_running_out(shop: RunningShop) -> None:
+    emu, bob = shop.emu, shop.bob
+    request = await ask_friend(shop, shop.alice, await shop.new_link("/newlink 12.50 USD Coffee beans"))
+    await emu.click(bob, await open_request(shop, bob, request), "Pay by card")
+    invoice = await emu.wait_for(lambda: next((m for m in emu.bot_messages(bob) if "invoice" in m), None))
+    held = await shop.daifu.requests.by_token(request)
+    assert held is not None and held.hold_until is not None
+
+    assert (await emu.pre_checkout(bob, invoice))["ok"] is True  # moments after the tap: the hold stands as is
+    same = await shop.daifu.requests.by_token(request)
+    assert same is not None and same.hold_until == held.hold_until
+
+    async with shop.daifu.db.transaction() as session:  # Bob dawdled on the payment sheet
+        await session.exec(
+            update(PayRequest)
+            .where(col(PayRequest.token) == request)
+            .values(hold_until=utcnow() + timedelta(seconds=30))
+        )
+    assert (await emu.pre_checkout(bob, invoice))["ok"] is True
+    renewed = await shop.daifu.requests.by_token(request)
+    assert renewed is not None and renewed.hold_until is not None
+    assert renewed.hold_until > utcnow() + timedelta(minutes=1)
