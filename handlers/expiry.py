@@ -33,6 +33,12 @@ async def tell_the_untold(context: DaifuContext) -> None:
         await deliver(context, notices)
 
 
+async def resume_refunds(context: DaifuContext) -> None:
+    notices = await context.daifu.settlements.resume_refunds()
+    if notices:
+        await deliver(context, notices)
+
+
 async def resume_notices(context: DaifuContext) -> None:
     notices = await context.daifu.notices.resume()
     if notices:
@@ -71,5 +77,6 @@ async def housekeeping(context: DaifuContext) -> None:
     await expire_requests(context)
     await remind_requesters(context)
     await resume_notices(context)
+    await resume_refunds(context)
     await reconcile(context)
     await tell_the_untold(context)

@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 # A receipt is normally sent within a second of the charge; after this long it is taken to be lost.
 TELL_AGAIN_AFTER = timedelta(minutes=1)
 GIVE_UP_TELLING_AFTER = timedelta(days=1)
+# A provider answers a refund within seconds; one still pending after this long lost its worker mid-call.
+RESUME_REFUNDS_AFTER = timedelta(minutes=2)
 
 
 class UnknownCheckout(Exception):
@@ -443,18 +445,8 @@ class Settlements:
             assert record.id is not None
             refund_id = record.id
         money = Money(part, payment.currency)
-        request = RefundRequest(
-            charge_ref=payment.provider_ref,
-            amount=money,
-            charge_amount=Money(payment.amount_minor, payment.currency),
-            refund_key=f"daifu-refund-{refund_id}",
-            payer_ref=str(payment.payer_id) if payment.payer_id is not None else None,
-        )
-        owed = False
         try:
-            refund_ref: str | None = (await provider.refund(request)).refund_ref
-        except NotSupported:
-            owed, refund_ref = True, None
+            refund_ref, owed = await self._ask_provider(payment, refund_id, money)
         except Exception:
             async with self.db.transaction() as session:
                 await session.exec(
@@ -465,6 +457,67 @@ class Settlements:
                 await session.exec(update(Refund).where(col(Refund.id) == refund_id).values(status="failed"))
             raise
         return await self._record_refund(payment_id, refund_id, refund_ref, owed, reason, actor_id, money)
+
+    async def _ask_provider(self, payment: Payment, refund_id: int, money: Money) -> tuple[str | None, bool]:
+        """The provider's refund: (its reference, whether it is owed instead). The refund key is daifu's id for
+        the refund, so asking again after a crash gives back the money once (the providers dedupe on it)."""
+        assert payment.provider_ref is not None
+        request = RefundRequest(
+            charge_ref=payment.provider_ref,
+            amount=money,
+            charge_amount=Money(payment.amount_minor, payment.currency),
+            refund_key=f"daifu-refund-{refund_id}",
+            payer_ref=str(payment.payer_id) if payment.payer_id is not None else None,
+        )
+        try:
+            return (await self.providers[payment.provider].refund(request)).refund_ref, False
+        except NotSupported:
+            return None, True
+
+    async def resume_refunds(self, limit: int = 20) -> list[Notice]:
+        """Refunds still pending a while after they were asked for: their worker died during the provider call,
+        with the part reserved on the charge. The provider is asked again under the same refund key (so money
+        that did go back is not given twice), one worker per refund; a failure leaves it for the next round."""
+        now = utcnow()
+        lapsed = (col(Refund.leased_until).is_(None)) | (col(Refund.leased_until) <= now)
+        async with self.db.transaction() as session:
+            due = (
+                await session.exec(
+                    select(Refund.id)
+                    .where(
+                        col(Refund.status) == "pending", col(Refund.created_at) <= now - RESUME_REFUNDS_AFTER, lapsed
+                    )
+                    .order_by(col(Refund.id))
+                    .limit(limit)
+                )
+            ).all()
+        notices: list[Notice] = []
+        for refund_id in due:
+            assert refund_id is not None
+            async with self.db.transaction() as session:
+                claimed = await session.exec(
+                    update(Refund)
+                    .where(col(Refund.id) == refund_id, col(Refund.status) == "pending", lapsed)
+                    .values(leased_until=now + RESUME_REFUNDS_AFTER)
+                )
+                if claimed.rowcount != 1:
+                    continue
+                refund = await session.get(Refund, refund_id)
+                assert refund is not None
+                payment = await session.get(Payment, refund.payment_id)
+                assert payment is not None
+            money = Money(refund.amount_minor, refund.currency)
+            try:
+                refund_ref, owed = await self._ask_provider(payment, refund_id, money)
+            except Exception as error:
+                log.warning("refund %s is still pending: the provider said %s", refund_id, error)
+                continue
+            notices.append(
+                await self._record_refund(
+                    refund.payment_id, refund_id, refund_ref, owed, ReturnReason(refund.reason), refund.actor_id, money
+                )
+            )
+        return notices
 
     async def _record_refund(
         self,

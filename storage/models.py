@@ -229,6 +229,9 @@ class Refund(SQLModel, table=True):
     # When the payer and the admins were told of it; a refund made but not told after a while (a worker
     # died in between) is told by the housekeeping job, like a receipt.
     notified_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # A refund still "pending" a while after it was asked for lost its worker during the provider call: the
+    # housekeeping job asks the provider again under the same refund key, one worker at a time (this lease).
+    leased_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
 
 class ProviderNotice(SQLModel, table=True):

@@ -101,6 +101,8 @@ class FakeStripe:
     refunds: list[dict[str, Any]] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     deliveries: list[tuple[str, int]] = field(default_factory=list)  # (event type, daifu's HTTP status)
+    # When set, a refund is made but its answer held back until the event is set: the caller may be gone by then.
+    refund_answers_held: asyncio.Event | None = None
 
     def __post_init__(self) -> None:
         self._idempotent: dict[str, tuple[str, dict[str, Any], int, dict[str, Any]]] = {}
@@ -283,7 +285,10 @@ class FakeStripe:
         return session
 
     async def _create_refund(self, request: web.Request) -> web.Response:
-        return await self._idempotently(await self._record(request), self._new_refund)
+        answer = await self._idempotently(await self._record(request), self._new_refund)
+        if self.refund_answers_held is not None:
+            await self.refund_answers_held.wait()
+        return answer
 
     def _new_refund(self, params: dict[str, Any]) -> dict[str, Any]:
         intent = self.payment_intents.get(params.get("payment_intent", ""))

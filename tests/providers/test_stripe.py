@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from payments.base import (
     Amount,
@@ -28,7 +28,8 @@ from payments.base import (
     RefundRequest,
 )
 from payments.stripe_checkout import StripeCheckout
-from storage.models import Order, OrderStatus, Payment, PaymentStatus, ProviderNotice
+from services.notices import ReturnReason
+from storage.models import Order, OrderStatus, Payment, PaymentStatus, ProviderNotice, Refund, utcnow
 from tests.flows.payforme_steps import ask_friend, open_request
 from tests.harness import BOT_USERNAME, RunningShop, running_shop
 from tests.providers.fake_stripe import FakeStripe
@@ -446,3 +447,49 @@ async def test_a_friend_pays_a_request_on_stripe_and_is_refunded(
     await shop.told(bob, "has been refunded")  # the money goes back to the friend who paid
     [refund] = fake.refunds
     assert refund["payment_intent"] == session["payment_intent"] and refund["amount"] == 1250
+
+
+async def test_a_refund_whose_worker_died_during_the_call_is_finished_once(
+    shop_and_stripe: tuple[RunningShop, FakeStripe],
+) -> None:
+    shop, fake = shop_and_stripe
+    token = await shop.new_link("/newlink 12.50 USD Coffee beans")
+    await fake.pay(session_id(await open_stripe_checkout(shop, token)))
+    await shop.told(shop.alice, "Payment received")
+    _order, [charge] = await order_and_charges(shop, token)
+    assert charge.id is not None
+
+    # Stripe makes the refund, but its answer never reaches the worker: the worker dies waiting for it.
+    fake.refund_answers_held = asyncio.Event()
+    asking = asyncio.create_task(
+        shop.daifu.settlements.refund(charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
+    )
+    await shop.emu.wait_for(lambda: len(fake.refunds) == 1)
+    asking.cancel()  # what SIGKILL does to the call: no except clause runs, the refund stays pending
+    with pytest.raises(asyncio.CancelledError):
+        await asking
+    fake.refund_answers_held.set()
+    [pending] = await refunds_of(shop)
+    assert pending.status == "pending"
+    await shop.run_housekeeping()  # too soon: the call might still be under way
+    assert (await refunds_of(shop))[0].status == "pending"
+
+    async with shop.daifu.db.transaction() as session:  # two minutes later
+        await session.exec(update(Refund).values(created_at=utcnow() - timedelta(minutes=3)))
+    await shop.run_housekeeping()
+    told = await shop.told(shop.alice, "Your payment of $12.50 has been refunded")
+    assert "The shop refunded your payment" in told["text"]
+    [done] = await refunds_of(shop)
+    assert done.status == "done" and done.provider_refund_ref == fake.refunds[0]["id"]
+    assert len(fake.refunds) == 1  # asked twice under one key: Stripe gave the money back once
+    assert [r.idempotency_key for r in fake.requests if r.path == "/v1/refunds"] == ["daifu-refund-1"] * 2
+    order, [refunded] = await order_and_charges(shop, token)
+    assert order.status == OrderStatus.REFUNDED and refunded.status == PaymentStatus.REFUNDED
+
+    await shop.run_housekeeping()
+    assert shop.times_told(shop.alice, "has been refunded") == 1
+
+
+async def refunds_of(shop: RunningShop) -> list[Refund]:
+    async with shop.daifu.db.transaction() as session:
+        return list((await session.exec(select(Refund).order_by(col(Refund.id)))).all())
