@@ -233,6 +233,9 @@ class Refund(SQLModel, table=True):
     # housekeeping job asks the provider again under the same refund key, one worker at a time (this lease).
     leased_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
+    # The housekeeping job looks for refunds left "pending" every minute: few among many done ones.
+    __table_args__ = (Index("ix_refunds_status_created", "status", "created_at"),)
+
 
 class ProviderNotice(SQLModel, table=True):
     """A provider's notice exactly as it arrived, stored before anything else, then verified and applied."""
@@ -254,7 +257,11 @@ class ProviderNotice(SQLModel, table=True):
     event: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     processed_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
-    __table_args__ = (Index("ix_provider_notices_provider_event", "provider", "event_id"),)
+    __table_args__ = (
+        Index("ix_provider_notices_provider_event", "provider", "event_id"),
+        # The housekeeping job looks for notices left "received" by a dead worker every minute.
+        Index("ix_provider_notices_status_received", "status", "received_at"),
+    )
 
 
 class ProviderHealth(SQLModel, table=True):
