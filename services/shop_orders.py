@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import and_, col, desc, or_, select
+from sqlmodel import and_, col, delete, desc, or_, select, update
 from sqlmodel.sql.expression import SelectOfScalar
 
 from payments.base import PaymentError
@@ -32,9 +32,10 @@ from services.orders import DESCRIPTION_MAX, TITLE_MAX
 from services.settlement import RefundRefused, Settlements
 from services.tokens import new_order_token
 from storage.database import Database
-from storage.models import Order, OrderStatus, Payment, PaymentStatus, utcnow
+from storage.models import ApiRefundKey, Order, OrderStatus, Payment, PaymentStatus, utcnow
 
 MIN_TTL = timedelta(minutes=1)
+REFUND_KEY_STALE = timedelta(minutes=5)  # a refund's provider call takes seconds; after this it was interrupted
 MAX_TTL = timedelta(days=30)
 EXTERNAL_ID_MAX = 128
 CALLBACK_URL_MAX = 2048
@@ -53,6 +54,7 @@ class Problem(StrEnum):
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    IN_PROGRESS = "in_progress"  # a refund under this Idempotency-Key is still being made
     NOT_REFUNDABLE = "not_refundable"
     PROVIDER_ERROR = "provider_error"  # the payment provider failed to refund; nothing was given back
 
@@ -188,6 +190,56 @@ class ShopOrders:
                 raise
             return await self._replay(earlier, fingerprint)
         return Created(ShopOrder(order), replayed=False)
+
+    # -- refunding under a key ------------------------------------------------------------------------
+
+    async def claim_refund_key(self, shop_id: int, key: str, fingerprint: str) -> str | None:
+        """Take the key for this refund (None), or the answer a refund under it gave before (to replay).
+
+        The key is taken before any money moves, by inserting its row (the primary key decides between two
+        requests at once): a retry that comes while the first is still at the provider is told to wait.
+        """
+        if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
+            raise ShopOrderError(Problem.BAD_REQUEST, "Idempotency-Key must be 1 to 255 characters")
+        try:
+            async with self.db.transaction() as session:
+                session.add(ApiRefundKey(shop_id=shop_id, key=key, request_hash=fingerprint))
+            return None
+        except IntegrityError:
+            async with self.db.transaction() as session:
+                taken = await session.get(ApiRefundKey, (shop_id, key))
+        if taken is None:  # released a moment ago by a refused attempt: this one may try
+            return await self.claim_refund_key(shop_id, key, fingerprint)
+        if taken.request_hash != fingerprint:
+            raise ShopOrderError(
+                Problem.IDEMPOTENCY_CONFLICT, "this Idempotency-Key was already used for another refund"
+            )
+        if taken.answer is None and taken.created_at < utcnow() - REFUND_KEY_STALE:
+            raise ShopOrderError(
+                Problem.IN_PROGRESS,
+                "a refund under this Idempotency-Key was interrupted; daifu finishes it by itself: read the order "
+                "(GET /api/v1/orders/{id}) to see what was given back",
+            )
+        if taken.answer is None:
+            raise ShopOrderError(
+                Problem.IN_PROGRESS, "a refund under this Idempotency-Key is still being made: ask again shortly"
+            )
+        return taken.answer
+
+    async def keep_refund_answer(self, shop_id: int, key: str, answer: str) -> None:
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(ApiRefundKey)
+                .where(col(ApiRefundKey.shop_id) == shop_id, col(ApiRefundKey.key) == key)
+                .values(answer=answer)
+            )
+
+    async def release_refund_key(self, shop_id: int, key: str) -> None:
+        """Nothing was given back under the key (refused, or the provider failed): the shop may use it again."""
+        async with self.db.transaction() as session:
+            await session.exec(
+                delete(ApiRefundKey).where(col(ApiRefundKey.shop_id) == shop_id, col(ApiRefundKey.key) == key)
+            )
 
     async def _by_key(self, shop_id: int, key: str) -> Order | None:
         async with self.db.transaction() as session:

@@ -413,3 +413,16 @@ class ButtonState(SQLModel, table=True):
     data: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     used_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+
+class ApiRefundKey(SQLModel, table=True):
+    """A refund asked for over the shop API under an Idempotency-Key: the key is claimed before any money moves,
+    and the answer is kept, so a shop retrying after a time-out gets the same answer instead of a second refund."""
+
+    __tablename__ = "api_refund_keys"
+
+    shop_id: int = Field(foreign_key="shops.id", primary_key=True)
+    key: str = Field(sa_column=Column(String(255), primary_key=True))
+    request_hash: str = Field(max_length=64)  # of the order id and the body: the same key with another is refused
+    answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # the JSON answered
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

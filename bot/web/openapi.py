@@ -282,7 +282,25 @@ def openapi_document(base_url: str, methods: Sequence[str]) -> dict[str, Any]:
             "/api/v1/orders/{id}/refunds": {
                 "post": {
                     "operationId": "refundOrder",
-                    "parameters": [order_id],
+                    "parameters": [
+                        order_id,
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": (
+                                "Retries with the same key and amount answer as the first time and give nothing "
+                                "back again (the answer carries Idempotent-Replayed: true); 409 in_progress while "
+                                "the first is still at the provider. Send one with every part refund."
+                            ),
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": IDEMPOTENCY_KEY_MAX,
+                                "pattern": "^[!-~]+$",
+                            },
+                        },
+                    ],
                     "requestBody": {
                         "required": False,
                         "content": {"application/json": {"schema": _ref("NewRefund")}},

@@ -46,6 +46,7 @@ STATUS_OF = {
     Problem.NOT_FOUND: 404,
     Problem.CONFLICT: 409,
     Problem.IDEMPOTENCY_CONFLICT: 409,
+    Problem.IN_PROGRESS: 409,
     Problem.NOT_REFUNDABLE: 409,
     Problem.PROVIDER_ERROR: 502,
 }
@@ -272,9 +273,27 @@ class ShopApi:
             except ValidationError as error:
                 raise _validation_problem(error) from None
         assert shop.id is not None
-        outcome = await self.orders.refund(shop.id, order_id, amount_minor)
+        # Optional here (a whole refund is safe to repeat: nothing is left the second time), but a part refund
+        # retried after a time-out without one would give back the part twice.
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if key:
+            if len(key) > IDEMPOTENCY_KEY_MAX or not _printable_ascii(key):
+                raise ApiError(400, "bad_request", "an Idempotency-Key is 1 to 255 printable ASCII characters")
+            fingerprint = request_hash({"order": order_id, "amount_minor": amount_minor})
+            earlier = await self.orders.claim_refund_key(shop.id, key, fingerprint)
+            if earlier is not None:
+                return web.json_response(text=earlier, status=201, headers={"Idempotent-Replayed": "true"})
+        try:
+            outcome = await self.orders.refund(shop.id, order_id, amount_minor)
+        except ShopOrderError:
+            if key:
+                await self.orders.release_refund_key(shop.id, key)
+            raise
+        answer = self.render_refund(outcome)
+        if key:
+            await self.orders.keep_refund_answer(shop.id, key, json.dumps(answer))
         await self._tell(list(outcome.returned))
-        return web.json_response(self.render_refund(outcome), status=201)
+        return web.json_response(answer, status=201)
 
     async def _tell(self, notices: list[Notice]) -> None:
         # Payers and requesters hear of it in the chat, the same way as after a provider's notice.

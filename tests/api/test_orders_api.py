@@ -202,3 +202,43 @@ async def test_chat_orders_are_not_visible_through_the_api(shop: RunningShop, ap
     status, answer = await api.get(f"/api/v1/orders/{chat_order.id}")
 
     assert status == 404 and answer["error"]["code"] == "not_found"
+
+
+async def test_a_part_refund_retried_under_its_idempotency_key_gives_back_once(
+    shop: RunningShop, api: ApiClient
+) -> None:
+    order = await api.new_order()
+    await pay_on_sandbox(shop, order)
+    path, key = f"/api/v1/orders/{order['id']}/refunds", {"Idempotency-Key": "refund-42-a"}
+
+    # The shop's first call timed out on its side, so it sends the same refund again, twice at once.
+    answers = await asyncio.gather(*(api.call("POST", path, json={"amount_minor": 300}, headers=key) for _ in range(3)))
+    statuses = sorted(status for status, _body, _headers in answers)
+    assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}
+    for status, body, _headers in answers:
+        if status == 409:
+            assert body["error"]["code"] == "in_progress"
+    status, again, headers = await api.call("POST", path, json={"amount_minor": 300}, headers=key)
+    assert status == 201 and headers.get("Idempotent-Replayed") == "true"
+    assert again["order"]["amounts"]["refunded"] == [{"amount_minor": 300, "currency": "USD"}]
+    _status, now = await api.get(f"/api/v1/orders/{order['id']}")
+    assert now["amounts"]["refunded"] == [{"amount_minor": 300, "currency": "USD"}]  # once, not three times
+
+    status, other, _headers = await api.call("POST", path, json={"amount_minor": 200}, headers=key)
+    assert status == 409 and other["error"]["code"] == "idempotency_conflict"
+    status, second, _headers = await api.call(
+        "POST", path, json={"amount_minor": 300}, headers={"Idempotency-Key": "refund-42-b"}
+    )
+    assert status == 201 and second["order"]["amounts"]["refunded"] == [{"amount_minor": 600, "currency": "USD"}]
+
+
+async def test_a_refused_refund_leaves_its_idempotency_key_free(shop: RunningShop, api: ApiClient) -> None:
+    order = await api.new_order()
+    path, key = f"/api/v1/orders/{order['id']}/refunds", {"Idempotency-Key": "early"}
+    status, refused, _headers = await api.call("POST", path, json={"amount_minor": 300}, headers=key)
+    assert status == 409 and refused["error"]["code"] == "not_refundable"  # not paid yet
+
+    await pay_on_sandbox(shop, order)
+    status, done, headers = await api.call("POST", path, json={"amount_minor": 300}, headers=key)
+    assert status == 201 and "Idempotent-Replayed" not in headers
+    assert done["order"]["amounts"]["refunded"] == [{"amount_minor": 300, "currency": "USD"}]
