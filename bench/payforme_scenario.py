@@ -26,6 +26,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from bench.checkout_scenario import is_invoice
 from bench.counting import counting_queue
 from bench.figures import FixedRate, Measured, Stopwatch, Throughput
 from bench.load import PeoplePool, closed_loop, open_loop, people_for
@@ -94,10 +95,6 @@ def has_button(words: str) -> Expect:
 
 def says(words: str) -> Expect:
     return lambda reply: words in reply.text
-
-
-def is_invoice(reply: Reply) -> bool:
-    return "invoice" in reply.message
 
 
 def is_qr_photo(reply: Reply) -> bool:

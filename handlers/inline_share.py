@@ -25,7 +25,7 @@ from handlers.context import DaifuContext
 from handlers.request_cards import card_digest, edit_card, render_card
 from handlers.texts import method_label
 from services.checkout import INVOICE_PROVIDERS, MethodUnavailable
-from services.pay_requests import is_request_token
+from services.pay_requests import RequestRefused
 from storage.models import RequestMode, RequestStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,15 @@ async def answer_share(update: Update, context: DaifuContext) -> None:
     locale, _ = await speak(update, context)
     token = query.query.strip()
     daifu = context.daifu
-    request = await daifu.requests.by_token(token) if is_request_token(token) else None
+    try:
+        view = await daifu.requests.view(token)
+    except RequestRefused:  # not a request token, or an unknown one
+        view = None
     # Only the requester shares their request: a forwarded token shows nothing to anyone else.
-    if request is None or request.requester_id != query.from_user.id:
+    if view is None or view.request.requester_id != query.from_user.id:
         await query.answer([], cache_time=0, is_personal=True)
         return
-    view = await daifu.requests.view_of(request)
+    request = view.request
     if view.status(utcnow()) != RequestStatus.OPEN:
         await query.answer([], cache_time=0, is_personal=True)
         return

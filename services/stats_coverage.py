@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.period_tally import REFUND_METRICS, SETTLED_METRICS, TIME_TO_PAY, Tally
-from services.stats_rollup import DAY, HOUR, SLICE, Span, floor_to, minutes
-from storage.models import RolledPeriod, StatsFigure
+from services.stats_rollup import DAY, HOUR, SLICE, Span, figure_sums, floor_to, minutes
+from storage.models import RolledPeriod
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,23 +92,8 @@ async def rolled_tally(session: AsyncSession, cover: Coverage) -> Tally:
         *((SLICE, span, SETTLED_METRICS) for span in cover.slices),
         *((HOUR, span, REFUND_METRICS) for span in cover.refunds),
     ]
-    for length, (start, end), metrics in reads:
-        statement = (
-            select(
-                StatsFigure.metric,
-                StatsFigure.label,
-                func.sum(col(StatsFigure.count)),
-                func.sum(col(StatsFigure.amount_minor)),
-            )
-            .where(
-                col(StatsFigure.metric).in_(metrics),
-                col(StatsFigure.minutes) == minutes(length),
-                col(StatsFigure.start) >= start,
-                col(StatsFigure.start) < end,
-            )
-            .group_by(col(StatsFigure.metric), col(StatsFigure.label))
-        )
-        for name, label, count, amount in (await session.exec(statement)).all():
+    for length, span, metrics in reads:
+        for name, label, count, amount in (await session.exec(figure_sums(metrics, length, span))).all():
             if name == TIME_TO_PAY:
                 tally.histogram[int(label)] += int(count)
             else:

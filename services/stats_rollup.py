@@ -68,17 +68,20 @@ class StatsRollup:
         """Count up to `batch` complete slices (newest first: /stats today and 7d benefit soonest), recount the
         refunds that were pending, sum complete hours and days, and drop rollups nobody reads any more."""
         now = now or utcnow()
-        due = await self._due_slices(now)
+        async with self.db.transaction() as session:
+            # Nothing can have happened before the first order (payments, requests and refunds all follow one).
+            oldest = (await session.exec(select(func.min(Order.created_at)))).one()
+        due = await self._due_slices(now, oldest)
         rolled = 0
         for start in due[:batch]:
             rolled += await self.roll_slice(start)
         await self.recount_pending_refunds()
-        await self._sum_complete(now, HOUR, SLICE)
-        await self._sum_complete(now, DAY, HOUR)
+        await self._sum_complete(now, HOUR, SLICE, oldest)
+        await self._sum_complete(now, DAY, HOUR, oldest)
         await self._prune(now)
         return RollupRun(rolled, max(0, len(due) - batch))
 
-    async def _due_slices(self, now: datetime) -> list[datetime]:
+    async def _due_slices(self, now: datetime, oldest: datetime | None) -> list[datetime]:
         first, end = floor_to(now - HORIZON, DAY), floor_to(now - SETTLE, SLICE)
         async with self.db.transaction() as session:
             rolled = set(
@@ -90,15 +93,18 @@ class StatsRollup:
                     )
                 ).all()
             )
-            oldest = (await session.exec(select(func.min(Order.created_at)))).one()
         due = [start for start in _steps(first, end, SLICE) if start not in rolled]
-        # Nothing can have happened before the first order (payments, requests and refunds all follow one):
-        # those slices are recorded as rolled, with no figures, without counting anything.
-        empty = [start for start in due if oldest is None or start + SLICE <= oldest]
+        empty = await self._claim_empty(SLICE, due, oldest)
+        return sorted(set(due) - set(empty), reverse=True)
+
+    async def _claim_empty(self, length: timedelta, due: list[datetime], oldest: datetime | None) -> list[datetime]:
+        """Periods over before the first order are recorded as rolled, with no figures, without counting
+        anything: on a fresh database that is the whole horizon, claimed a thousand a statement."""
+        empty = [start for start in due if oldest is None or start + length <= oldest]
         for chunk in range(0, len(empty), CLAIMS_PER_STATEMENT):
             async with self.db.transaction() as session:
-                await session.exec(self._claim(SLICE, empty[chunk : chunk + CLAIMS_PER_STATEMENT]))
-        return sorted(set(due) - set(empty), reverse=True)
+                await session.exec(self._claim(length, empty[chunk : chunk + CLAIMS_PER_STATEMENT]))
+        return empty
 
     async def roll_slice(self, start: datetime) -> int:
         """Count the slice from the base tables and store it; 0 when another worker has it already."""
@@ -143,7 +149,7 @@ class StatsRollup:
                 session.add_all(_figures(HOUR, start, tally.rows()))
                 await self._set_pending(session, start, tally.pending_refunds)
 
-    async def _sum_complete(self, now: datetime, length: timedelta, part: timedelta) -> None:
+    async def _sum_complete(self, now: datetime, length: timedelta, part: timedelta, oldest: datetime | None) -> None:
         """Sum each period (hour, day) whose parts (slices, hours) are all rolled into one row per figure; an
         hour also counts its refunds (its last slice was rolled SETTLE after the hour's end)."""
         first, parts = floor_to(now - HORIZON, DAY), length // part
@@ -162,35 +168,12 @@ class StatsRollup:
                 found[floor_to(start, length)] = found.get(floor_to(start, length), 0) + 1
         done = {start for size, start in rolled if size == minutes(length)}
         ready = sorted(start for start, count in found.items() if count == parts and start not in done)
-        async with self.db.transaction() as session:
-            oldest = (await session.exec(select(func.min(Order.created_at)))).one()
-        # Periods over before the first order have nothing to sum (refunds too follow an order): on a fresh
-        # database that is the whole horizon, claimed a thousand periods a statement rather than one by one.
-        empty = [start for start in ready if oldest is None or start + length <= oldest]
-        for chunk in range(0, len(empty), CLAIMS_PER_STATEMENT):
-            async with self.db.transaction() as session:
-                await session.exec(self._claim(length, empty[chunk : chunk + CLAIMS_PER_STATEMENT]))
-        for period in ready[len(empty) :]:
+        empty = await self._claim_empty(length, ready, oldest)
+        for period in ready[len(empty) :]:  # ready is in time order: the empty periods come first
             async with self.db.transaction() as session:
                 if (await session.exec(self._claim(length, [period]))).rowcount != 1:
                     continue
-                sums = (
-                    await session.exec(
-                        select(
-                            StatsFigure.metric,
-                            StatsFigure.label,
-                            func.sum(col(StatsFigure.count)),
-                            func.sum(col(StatsFigure.amount_minor)),
-                        )
-                        .where(
-                            col(StatsFigure.metric).in_(SETTLED_METRICS),
-                            col(StatsFigure.minutes) == minutes(part),
-                            col(StatsFigure.start) >= period,
-                            col(StatsFigure.start) < period + length,
-                        )
-                        .group_by(col(StatsFigure.metric), col(StatsFigure.label))
-                    )
-                ).all()
+                sums = (await session.exec(figure_sums(SETTLED_METRICS, part, (period, period + length)))).all()
                 session.add_all(_figures(length, period, [tuple(row) for row in sums]))
                 if length == HOUR:
                     refunds = await count_refunds(session, period, period + HOUR)
@@ -221,6 +204,26 @@ class StatsRollup:
             .where(col(RolledPeriod.minutes) == minutes(HOUR), col(RolledPeriod.start) == start)
             .values(pending_refunds=pending)
         )
+
+
+def figure_sums(metrics: Sequence[str], length: timedelta, span: Span) -> Any:
+    """(metric, label, count, amount) summed over the rolled periods of this length that start in the span."""
+    start, end = span
+    return (
+        select(
+            StatsFigure.metric,
+            StatsFigure.label,
+            func.sum(col(StatsFigure.count)),
+            func.sum(col(StatsFigure.amount_minor)),
+        )
+        .where(
+            col(StatsFigure.metric).in_(metrics),
+            col(StatsFigure.minutes) == minutes(length),
+            col(StatsFigure.start) >= start,
+            col(StatsFigure.start) < end,
+        )
+        .group_by(col(StatsFigure.metric), col(StatsFigure.label))
+    )
 
 
 def _steps(start: datetime, end: datetime, step: timedelta) -> Iterable[datetime]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlmodel import col, func, select
+
 from bot.emulator.state import Chat, User
+from storage.models import Payment, PayRequest
 from tests.harness import BOT_USERNAME, RunningShop
 
 REQUEST_LINK = re.compile(rf"https://t\.me/{BOT_USERNAME}\?start=(r_[A-Za-z0-9_-]+)")
@@ -53,3 +56,13 @@ def current(shop: RunningShop, message: dict[str, Any]) -> dict[str, Any]:
     """The message as it is now (cards are edited in place)."""
     chat_id = message["chat"]["id"]
     return next(m for m in shop.emu.chat_messages(chat_id) if m["message_id"] == message["message_id"])
+
+
+async def attempts_and_holder(shop: RunningShop, request_token: str) -> tuple[int, str | None]:
+    """How many checkouts were opened through any request, and who holds this one now."""
+    async with shop.daifu.db.transaction() as session:
+        attempts = (
+            await session.exec(select(func.count()).select_from(Payment).where(col(Payment.request_id).is_not(None)))
+        ).one()
+        holder = (await session.exec(select(PayRequest.holder).where(col(PayRequest.token) == request_token))).one()
+    return int(attempts), holder

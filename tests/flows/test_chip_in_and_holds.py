@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlmodel import col, func, select, update
+from sqlmodel import col, select, update
 
 from storage.models import OrderStatus, Payment, PaymentStatus, PayRequest, RequestStatus, utcnow
-from tests.flows.payforme_steps import ask_friend, current, open_request, share_card
+from tests.flows.payforme_steps import ask_friend, attempts_and_holder, current, open_request, share_card
 from tests.harness import RunningShop
 
 
@@ -117,11 +117,7 @@ async def test_a_hundred_friends_tap_pay_at_once_and_exactly_one_holds(shop: Run
     refused = [a for a in answers if a and a.get("show_alert")]
     assert len(refused) == 99
     assert all("is paying for this right now" in a["text"] for a in refused)
-    async with shop.daifu.db.transaction() as session:
-        attempts = (
-            await session.exec(select(func.count()).select_from(Payment).where(col(Payment.request_id).is_not(None)))
-        ).one()
-        holder = (await session.exec(select(PayRequest.holder).where(col(PayRequest.token) == request))).one()
+    attempts, holder = await attempts_and_holder(shop, request)
     assert attempts == 1
     winner = next(f for f, a in zip(friends, answers, strict=True) if not (a and a.get("show_alert")))
     assert holder == f"tg:{winner.id}"

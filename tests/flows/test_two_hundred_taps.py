@@ -8,10 +8,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlmodel import col, func, select
 
-from storage.models import Payment, PayRequest
-from tests.flows.payforme_steps import ask_friend, open_request
+from tests.flows.payforme_steps import ask_friend, attempts_and_holder, open_request
 from tests.flows.test_request_web_page import WebFriend
 from tests.harness import RunningShop
 
@@ -52,11 +50,6 @@ async def test_two_hundred_taps_at_once_make_exactly_one_hold(shop: RunningShop,
     assert all("is paying for this right now" in a["text"] for a in refused_in_telegram)
     refused_on_the_web = [a for a in on_the_web if a[0] != 303]
     assert all("is paying" in page for _status, page, _location in refused_on_the_web)
-
-    async with shop.daifu.db.transaction() as session:
-        attempts = (
-            await session.exec(select(func.count()).select_from(Payment).where(col(Payment.request_id).is_not(None)))
-        ).one()
-        holder = (await session.exec(select(PayRequest.holder).where(col(PayRequest.token) == request))).one()
+    attempts, holder = await attempts_and_holder(shop, request)
     assert attempts == 1
     assert holder is not None
