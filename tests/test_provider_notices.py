@@ -36,6 +36,12 @@ async def signed_payment(daifu: Daifu) -> tuple[str, dict[str, str], bytes]:
     return order.token, headers, body
 
 
+def tampered(signature: str) -> str:
+    """The signature with its last hex digit changed; always a different one, so the forgery never matches."""
+    last = signature[-1]
+    return signature[:-1] + ("1" if last == "0" else "0")
+
+
 async def test_a_notice_that_failed_is_kept_and_can_be_applied_again(
     daifu: Daifu, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -69,7 +75,7 @@ async def test_a_notice_that_failed_is_kept_and_can_be_applied_again(
 
 async def test_a_forged_notice_is_stored_and_marked_rejected(daifu: Daifu) -> None:
     _token, headers, body = await signed_payment(daifu)
-    forged = dict(headers, **{SIGNATURE_HEADER: headers[SIGNATURE_HEADER][:-2] + "00"})
+    forged = dict(headers, **{SIGNATURE_HEADER: tampered(headers[SIGNATURE_HEADER])})
     reply, notices = await daifu.notices.receive("sandbox", forged, body, remote=None)
     assert reply.status == 400 and notices == []
     async with daifu.db.transaction() as session:
@@ -126,7 +132,7 @@ async def test_a_notice_whose_worker_died_before_applying_it_is_applied_once_lat
 
 async def test_a_stuck_notice_that_does_not_verify_is_rejected_and_changes_nothing(daifu: Daifu) -> None:
     token, headers, body = await signed_payment(daifu)
-    forged = await stuck(daifu, dict(headers, **{SIGNATURE_HEADER: headers[SIGNATURE_HEADER][:-2] + "00"}), body)
+    forged = await stuck(daifu, dict(headers, **{SIGNATURE_HEADER: tampered(headers[SIGNATURE_HEADER])}), body)
     assert await daifu.notices.resume() == []
     assert await status_of(daifu, forged) == "rejected"
     assert (await daifu.orders.by_token(token)).status == OrderStatus.PENDING  # type: ignore[union-attr]
