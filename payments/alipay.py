@@ -10,12 +10,17 @@ ALIPAY_GATEWAY.
 
 A precreated trade does not exist at Alipay until someone scans its code: before that, query and close say
 ACQ.TRADE_NOT_EXIST, so query reports nothing yet and close falls back to alipay.trade.cancel.
+
+Alipay names a trade by out_trade_no, which may hold only letters, digits and underscores; daifu's checkout
+refs may also hold "-". Every out_trade_no sent is made by `to_out_trade_no(ref)`, and every one read back
+(notices, query answers) goes through `from_out_trade_no(...)`, so events carry daifu's own checkout_ref.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -51,12 +56,58 @@ TIMEOUT = aiohttp.ClientTimeout(total=10)
 SUCCESS = "10000"
 NOT_FOUND = "ACQ.TRADE_NOT_EXIST"
 
+# alipay.trade.precreate, out_trade_no: "商户订单号,64个字符以内、只能包含字母、数字、下划线;需保证在商户端不重复"
+# (at most 64 characters, letters, digits and underscores only; unique for the merchant), in
+# https://docs.open.alipay.com/api_1/alipay.trade.precreate (query, close, cancel and refund name a trade by it).
+# Another value is an invalid parameter, which Alipay refuses: 40004, sub_code ACQ.INVALID_PARAMETER (参数无效).
+OUT_TRADE_NO_RULE = re.compile(r"[A-Za-z0-9_]{1,64}")
+OUT_TRADE_NO_CHARS = 64
+CHECKOUT_REF = re.compile(r"[A-Za-z0-9_-]+")  # URL-safe base64, as services.tokens.new_token writes refs
+# Checkout refs are URL-safe base64, so "-" must be written another way; "_" is the one free character left
+# and becomes the escape. Letters and digits stay as they are, "_" is written "_0" and "-" "_1". No code is
+# the start of another, so an out_trade_no reads back one way only: the mapping is reversible, and two refs
+# never share an out_trade_no (which an unescaped "_", or dropping "-", could not promise). It at most doubles
+# the length: a 22-character ref (128 bits) is at most 44, and any ref of up to 32 characters fits in 64.
+ESCAPES = {"_": "_0", "-": "_1"}
+UNESCAPES = {code[1]: char for char, code in ESCAPES.items()}
+
 OUTCOMES = {
     "TRADE_SUCCESS": ChargeOutcome.SUCCEEDED,
     "TRADE_FINISHED": ChargeOutcome.SUCCEEDED,  # paid, and past the refund period
     "TRADE_CLOSED": ChargeOutcome.DECLINED,  # never paid before it timed out or was closed (or fully refunded)
     "WAIT_BUYER_PAY": ChargeOutcome.PENDING,  # scanned, not paid yet
 }
+
+
+def to_out_trade_no(checkout_ref: str) -> str:
+    """daifu's checkout_ref as Alipay's out_trade_no (only A-Za-z0-9_, at most 64 characters); ValueError for
+    a ref that is not URL-safe base64, or too long to fit once escaped."""
+    if not CHECKOUT_REF.fullmatch(checkout_ref):
+        raise ValueError(f"not a checkout ref: {checkout_ref!r}")
+    mapped = "".join(ESCAPES.get(char, char) for char in checkout_ref)
+    if len(mapped) > OUT_TRADE_NO_CHARS:
+        raise ValueError(f"checkout ref too long for an out_trade_no: {checkout_ref!r}")
+    return mapped
+
+
+def from_out_trade_no(out_trade_no: str) -> str | None:
+    """The checkout_ref to_out_trade_no() made this out_trade_no from; None if it makes no such value."""
+    if not OUT_TRADE_NO_RULE.fullmatch(out_trade_no):
+        return None
+    head, *escaped = out_trade_no.split("_")
+    chars = [head]
+    for part in escaped:  # each "_" starts an escape: its next character says which
+        if not part or part[0] not in UNESCAPES:
+            return None
+        chars.append(UNESCAPES[part[0]] + part[1:])
+    return "".join(chars)
+
+
+def _out_trade_no(ref: str) -> str:
+    try:
+        return to_out_trade_no(ref)
+    except ValueError as error:
+        raise PaymentError(f"alipay: {error}") from None
 
 
 def _yuan(minor: int) -> str:
@@ -135,7 +186,7 @@ class AlipayPrecreate(ProviderDefaults):
         # same parameters and Alipay hands back the code again. (The code itself stops working about two hours
         # after it was made if nobody scanned it; asking again then gives a fresh one.)
         biz = {
-            "out_trade_no": request.checkout_ref,
+            "out_trade_no": _out_trade_no(request.checkout_ref),
             "total_amount": _yuan(request.amount.minor),
             "subject": request.title[:SUBJECT_CHARS] or "-",
             "time_expire": _beijing(request.expires_at),
@@ -156,7 +207,7 @@ class AlipayPrecreate(ProviderDefaults):
         )
 
     async def query(self, checkout: CheckoutRef) -> PaymentEvent | None:
-        answer = await self._call("alipay.trade.query", {"out_trade_no": checkout.checkout_ref})
+        answer = await self._call("alipay.trade.query", {"out_trade_no": _out_trade_no(checkout.checkout_ref)})
         if answer.get("sub_code") == NOT_FOUND:
             return None  # not scanned yet
         if answer.get("code") != SUCCESS:
@@ -169,14 +220,15 @@ class AlipayPrecreate(ProviderDefaults):
         return self._event(f"query:{trade_no}:{status}", answer, outcome)
 
     async def close(self, checkout: CheckoutRef) -> None:
-        answer = await self._call("alipay.trade.close", {"out_trade_no": checkout.checkout_ref})
+        trade = {"out_trade_no": _out_trade_no(checkout.checkout_ref)}
+        answer = await self._call("alipay.trade.close", trade)
         if answer.get("code") == SUCCESS:
             return
         if answer.get("sub_code") != NOT_FOUND:
             raise self._failure("alipay.trade.close", answer)
         # Not scanned yet, so there is nothing to close; but the code could still be scanned and paid for
         # about two hours. Cancelling a trade that does not exist yet makes Alipay refuse it from then on.
-        cancelled = await self._call("alipay.trade.cancel", {"out_trade_no": checkout.checkout_ref})
+        cancelled = await self._call("alipay.trade.cancel", trade)
         if cancelled.get("code") == SUCCESS:
             if cancelled.get("action") == "refund":  # it was paid between the two calls: Alipay gave it back
                 log.warning("alipay trade %s was paid while being closed; Alipay refunded it", checkout.checkout_ref)
@@ -248,10 +300,15 @@ class AlipayPrecreate(ProviderDefaults):
             raise InvalidNotice(f"malformed trade: {error!r}") from None
         if not event_id or not trade_no or not out_trade_no:
             raise InvalidNotice("a trade without notify_id, trade_no or out_trade_no")
+        # A value to_out_trade_no() cannot have made is passed on as it is. Mostly it names no checkout (the
+        # core keeps the notice as one for an unknown checkout); but a trade precreated before refs were
+        # mapped was named by its ref itself, and so still finds its checkout (a ref without "_" reads back
+        # as itself anyway; one with "_" reads as a mapped value only if each "_" is followed by 0 or 1).
+        ref = from_out_trade_no(out_trade_no)
         return PaymentEvent(
             provider=self.name,
             event_id=event_id,
-            checkout_ref=out_trade_no,
+            checkout_ref=out_trade_no if ref is None else ref,
             charge_ref=trade_no,
             outcome=outcome,
             amount=amount,

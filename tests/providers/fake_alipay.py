@@ -2,7 +2,8 @@
 
 It answers alipay.trade.precreate, .query, .close, .cancel and .refund with the documented shapes
 (`{"<method>_response": {...}, "sign": "..."}`, signed RSA2 over the exact JSON of the inner object),
-checks the app's RSA2 request signatures and Beijing-time timestamps, keeps trades in memory (a precreated
+checks the app's RSA2 request signatures and Beijing-time timestamps, holds out_trade_no to Alipay's rule
+(refusing any other with ACQ.INVALID_PARAMETER, as Alipay does), keeps trades in memory (a precreated
 trade does not exist until it is scanned, as at Alipay), and sends form-encoded asynchronous notices signed
 with Alipay's key. The test side scans, pays, and sends forged or otherwise bad notices.
 """
@@ -30,6 +31,10 @@ from tests.providers.provider_keys import AlipayKeys, alipay_keys, intruder
 CHINA = timezone(timedelta(hours=8))
 AMOUNT = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
 TIMESTAMP_TOLERANCE = timedelta(minutes=10)
+# "商户订单号,64个字符以内、只能包含字母、数字、下划线" (https://docs.open.alipay.com/api_1/alipay.trade.precreate):
+# at most 64 characters, ASCII letters, digits and "_" only. Any other is answered as Alipay answers an invalid
+# parameter: a business failure, 40004 "Business Failed", sub_code ACQ.INVALID_PARAMETER, sub_msg "参数无效".
+OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 
 def _sign(key: rsa.RSAPrivateKey, message: str) -> str:
@@ -128,8 +133,14 @@ class FakeAlipay:
         }.get(method)
         if handler is None:
             return self._answer(method, {"code": "40004", "msg": "Business Failed", "sub_code": "isv.invalid-method"})
-        result = handler(params, json.loads(params.get("biz_content", "{}")))
-        return self._answer(method, result)
+        biz = json.loads(params.get("biz_content", "{}"))
+        out_trade_no = biz.get("out_trade_no")
+        if out_trade_no not in (None, "") and not (
+            isinstance(out_trade_no, str) and OUT_TRADE_NO.fullmatch(out_trade_no)
+        ):
+            self.refused.append(f"{method}: out_trade_no {out_trade_no!r} breaks Alipay's rule")
+            return self._answer(method, self._failed("ACQ.INVALID_PARAMETER", "参数无效"))
+        return self._answer(method, handler(params, biz))
 
     def _request_problem(self, params: dict[str, str]) -> str | None:
         if params.get("app_id") != self.keys.app_id:

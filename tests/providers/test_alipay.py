@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import itertools
+import re
+import secrets
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from payments.alipay import AlipayPrecreate
-from payments.base import Amount, CheckoutRef, CheckoutRequest, PaymentError
+from payments.alipay import AlipayPrecreate, from_out_trade_no, to_out_trade_no
+from payments.base import Amount, ChargeOutcome, CheckoutRef, CheckoutRequest, PaymentError
 from services.links import qr_png
 from storage.models import OrderStatus, PaymentStatus
 from tests.harness import BOT_USERNAME, RunningShop, running_shop
@@ -19,6 +22,11 @@ from tests.providers.stored import charges, stored_notices, tap_method
 
 PROVIDERS = ["sandbox", "alipay"]
 SUCCESS = (200, "success")
+# What Alipay takes as out_trade_no: https://docs.open.alipay.com/api_1/alipay.trade.precreate
+OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_]{1,64}")
+# Checkout refs as new_token() writes them (22 characters of URL-safe base64), with "-" and "_" where an
+# escape could go wrong: next to each other, doubled, before the digits 0 and 1, at either end, or all of it.
+AWKWARD_REFS = ["-Ab_c-d__e--f_0-1_1-0_", "_-" * 11, "Z9_0-_1x--__y0_1-0abc-"]
 
 
 @pytest.fixture
@@ -40,6 +48,29 @@ async def show_code(shop: RunningShop, alipay: FakeAlipay, token: str) -> tuple[
 
 def notify_url(shop: RunningShop) -> str:
     return f"{shop.web_url}/notify/alipay"
+
+
+async def emu_refund(shop: RunningShop, note: dict[str, Any]) -> None:
+    """The admin taps Refund under the payment's note, and confirms."""
+    await shop.emu.click(shop.admin, note, "Refund")
+    await shop.emu.wait_for(lambda: "Yes, refund" in str(shop.emu.chat_messages(shop.admin)[-1].get("reply_markup")))
+    await shop.emu.click(shop.admin, note, "Yes, refund")
+
+
+@pytest.fixture
+def awkward_refs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """From now on daifu's checkouts get AWKWARD_REFS, in turn, as their checkout_ref; the refs handed out.
+
+    (new_token() writes a "-" or a "_" into about half its refs anyway, but a test must not pass by chance.)"""
+    handed_out: list[str] = []
+    refs = iter(AWKWARD_REFS)
+
+    def next_ref() -> str:
+        handed_out.append(next(refs))
+        return handed_out[-1]
+
+    monkeypatch.setattr("services.checkout.new_token", next_ref)
+    yield handed_out
 
 
 async def test_a_shopper_pays_by_scanning_the_code_and_the_admin_refunds(shop: RunningShop, alipay: FakeAlipay) -> None:
@@ -65,9 +96,7 @@ async def test_a_shopper_pays_by_scanning_the_code_and_the_admin_refunds(shop: R
     assert "via alipay" in note["text"]
     assert await stored_notices(shop, "alipay") == [("applied", None)]
 
-    await emu.click(shop.admin, note, "Refund")
-    await emu.wait_for(lambda: "Yes, refund" in str(emu.chat_messages(shop.admin)[-1].get("reply_markup")))
-    await emu.click(shop.admin, note, "Yes, refund")
+    await emu_refund(shop, note)
     told = await shop.told(shop.alice, "has been refunded")
     assert "CN¥88.00" in told["text"]
     [(request_no, refunded)] = trade.refunds.items()
@@ -205,9 +234,10 @@ def bare_base64(pem: str) -> str:
     return "".join(line for line in pem.splitlines() if not line.startswith("-----"))
 
 
-async def test_answers_not_signed_by_alipay_are_not_trusted(alipay: FakeAlipay) -> None:
+def direct_provider(alipay: FakeAlipay) -> AlipayPrecreate:
+    """The adapter on its own, with keys as Alipay's key tool writes them, against the fake."""
     keys = alipay.keys
-    provider = AlipayPrecreate(
+    return AlipayPrecreate(
         app_id=keys.app_id,
         app_private_key_pem=bare_base64(keys.app.private_pem),
         alipay_public_key_pem=bare_base64(keys.alipay.public_pem),
@@ -215,6 +245,11 @@ async def test_answers_not_signed_by_alipay_are_not_trusted(alipay: FakeAlipay) 
         gateway=alipay.gateway,
         notify_url="https://shop.example/notify/alipay",
     )
+
+
+async def test_answers_not_signed_by_alipay_are_not_trusted(alipay: FakeAlipay) -> None:
+    keys = alipay.keys
+    provider = direct_provider(alipay)
     request = CheckoutRequest(
         checkout_ref="ref_0123456789abcdefXYZ",
         order_token="order",
@@ -236,5 +271,107 @@ async def test_answers_not_signed_by_alipay_are_not_trusted(alipay: FakeAlipay) 
         alipay.answer_key = keys.app.private_key  # someone other than Alipay answers
         with pytest.raises(PaymentError, match="signature does not match"):
             await provider.query(ref)
+    finally:
+        await provider.aclose()
+
+
+async def test_a_checkout_ref_with_dashes_and_underscores_is_paid_queried_and_refunded(
+    shop: RunningShop, alipay: FakeAlipay, awkward_refs: list[str]
+) -> None:
+    token = await shop.new_link("/newlink 88 CNY Tea set")
+    _photo, trade = await show_code(shop, alipay, token)
+    [ref] = awkward_refs
+    assert "-" in ref and "_" in ref
+    # Alipay was sent a value it takes, not the ref itself; the fake refuses any other, as Alipay does.
+    assert trade.out_trade_no == to_out_trade_no(ref) != ref and OUT_TRADE_NO.fullmatch(trade.out_trade_no)
+    assert alipay.refused == []
+
+    assert await alipay.pay(trade.out_trade_no) == SUCCESS  # Alipay's signed notice names the trade its way
+    receipt = await shop.told(shop.alice, "Payment received")
+    assert str(trade.trade_no) in receipt["text"]
+    note = await shop.told(shop.admin, "Alice paid CN¥88.00")
+    assert await stored_notices(shop, "alipay") == [("applied", None)]  # not "unknown checkout"
+    [charge] = await charges(shop)
+    assert charge.checkout_ref == ref and charge.credited
+    order = await shop.daifu.orders.by_token(token)
+    assert order is not None and order.status == OrderStatus.PAID
+
+    event = await shop.daifu.providers["alipay"].query(CheckoutRef(ref, None, Amount(8800, "CNY")))
+    assert event is not None and alipay.calls[-1] == "alipay.trade.query"
+    assert (event.checkout_ref, event.charge_ref, event.outcome) == (ref, trade.trade_no, ChargeOutcome.SUCCEEDED)
+
+    await emu_refund(shop, note)
+    told = await shop.told(shop.alice, "has been refunded")
+    assert "CN¥88.00" in told["text"]
+    assert list(trade.refunds.values()) == [8800] and trade.state == "TRADE_CLOSED"
+    order = await shop.daifu.orders.by_token(token)
+    assert order is not None and order.status == OrderStatus.REFUNDED
+    [charge] = await charges(shop)
+    assert charge.status == PaymentStatus.REFUNDED
+    assert alipay.refused == []
+
+
+async def test_an_order_with_an_awkward_ref_is_closed_at_alipay(
+    shop: RunningShop, alipay: FakeAlipay, awkward_refs: list[str]
+) -> None:
+    token = await shop.new_link("/newlink 88 CNY Tea set")
+    _photo, trade = await show_code(shop, alipay, token)
+    order = await shop.daifu.orders.by_token(token)
+    assert order is not None and order.id is not None
+
+    await shop.daifu.closing.cancel(order.id, actor_id=shop.admin.id)
+    # close and then cancel named the trade as precreate did, and Alipay took both.
+    assert alipay.calls[-2:] == ["alipay.trade.close", "alipay.trade.cancel"] and alipay.refused == []
+    assert trade.out_trade_no == to_out_trade_no(awkward_refs[0]) and trade.state == "TRADE_CLOSED"
+
+
+def test_checkout_refs_map_to_out_trade_nos_alipay_takes_and_back() -> None:
+    assert to_out_trade_no("AbC123xyz") == "AbC123xyz"  # nothing to escape: the ref as it is
+    assert to_out_trade_no("a_b-c") == "a_0b_1c"
+    assert to_out_trade_no("_-" * 16) == "_0_1" * 16  # the longest a 32-character ref can become: 64
+    every_short = ["".join(chars) for size in range(1, 5) for chars in itertools.product("a01_-", repeat=size)]
+    refs = [
+        *AWKWARD_REFS,
+        *["-", "_", "--", "__", "_0", "_1", "-0", "-1", "0_", "a_1b-0c", "x" * 64, "-" * 32, "_" * 32],
+        *every_short,
+        *(secrets.token_urlsafe(16) for _ in range(2000)),  # new_token()'s refs
+        *(secrets.token_urlsafe(24) for _ in range(200)),  # 32 characters: the longest that always fit
+    ]
+    assert any("-" in ref and "_" in ref for ref in refs)
+    made: dict[str, str] = {}
+    for ref in refs:
+        value = to_out_trade_no(ref)
+        assert OUT_TRADE_NO.fullmatch(value), (ref, value)
+        assert from_out_trade_no(value) == ref
+        assert made.setdefault(value, ref) == ref, f"{ref!r} and {made[value]!r} share {value!r}"
+
+
+def test_values_the_mapping_cannot_take_or_never_makes() -> None:
+    for ref in ["", "a b", "a+b", "a/b", "a=", "é", "٣", "a\n", "-" * 33, "x" * 65]:
+        with pytest.raises(ValueError):
+            to_out_trade_no(ref)
+    for value in ["", "_", "a_", "a_2", "a__0", "_a", "a-b", "a b", "a\n", "x" * 65]:
+        assert from_out_trade_no(value) is None, value
+
+
+async def test_the_fake_refuses_an_out_trade_no_as_alipay_does(alipay: FakeAlipay) -> None:
+    """What daifu sent before refs were mapped: a ref with "-" (about half of them). Too long, too."""
+    provider = direct_provider(alipay)
+    biz = {"total_amount": "12.50", "subject": "Tea", "time_expire": "2099-01-01 00:00:00"}
+    try:
+        for method, value in [
+            ("alipay.trade.precreate", "Ab-c_d"),
+            ("alipay.trade.precreate", "x" * 65),
+            ("alipay.trade.precreate", "茶"),
+            ("alipay.trade.query", "Ab-c_d"),
+            ("alipay.trade.close", "Ab-c_d"),
+            ("alipay.trade.cancel", "Ab-c_d"),
+        ]:
+            answer = await provider._call(method, biz | {"out_trade_no": value})
+            assert (answer["code"], answer["msg"]) == ("40004", "Business Failed"), method
+            assert (answer["sub_code"], answer["sub_msg"]) == ("ACQ.INVALID_PARAMETER", "参数无效")
+        assert alipay.trades == {} and len(alipay.refused) == 6
+        answer = await provider._call("alipay.trade.precreate", biz | {"out_trade_no": "Ab_c_0d" + "x" * 57})
+        assert answer["code"] == "10000"  # letters, digits and "_", 64 of them: taken
     finally:
         await provider.aclose()
