@@ -42,11 +42,12 @@ class TelegramWebhook:
         if (request.content_length or 0) > MAX_UPDATE_BYTES:
             return web.Response(status=413)
         try:
-            payload = json.loads(await request.read())
+            body = (await request.read()).decode()
+            payload = json.loads(body)
             update_id = int(payload["update_id"])
         except (ValueError, KeyError, TypeError):
             return web.Response(status=400)
-        if await self.inbox.accept(update_id, payload):
+        if await self.inbox.accept(update_id, body):
             await self.application.update_queue.put(Update.de_json(payload, self.application.bot))
         else:
             log.info("update %s arrived again; it is handled once", update_id)

@@ -133,7 +133,10 @@ async def got_shares(update: Update, context: DaifuContext) -> None:
 
 
 async def typed_note(update: Update, context: DaifuContext, flow: Flow) -> None:
-    message = update.effective_message
+    message, user = update.effective_message, update.effective_user
+    # Ending the flow is the claim: a note sent twice makes one request, not two.
+    if user is None or not await context.daifu.flows.end(user.id, FLOW, at_step="note"):
+        return
     await create(update, context, flow, (message.text if message else "") or "")
 
 
@@ -141,8 +144,8 @@ async def skipped_note(update: Update, context: DaifuContext) -> None:
     query, user = update.callback_query, update.effective_user
     if query is None or user is None:
         return
-    flow = await context.daifu.flows.current(user.id)
-    if flow is None or (flow.name, flow.step) != (FLOW, "note"):
+    flow = await context.daifu.flows.take(user.id, FLOW, at_step="note")  # the claim: a double tap asks once
+    if flow is None:
         await stale_step(update, context)
         return
     await query.answer()
@@ -154,12 +157,11 @@ async def create(update: Update, context: DaifuContext, flow: Flow, note: str) -
     locale, _ = await speak(update, context)
     user = update.effective_user
     daifu = context.daifu
-    # Ending the flow is the claim: a repeated note or tap makes one request, not two.
-    if user is None or not await daifu.flows.end(user.id, FLOW, at_step="note"):
+    if user is None:
         return
     mode = RequestMode.SPLIT if flow.data["mode"] == "split" else RequestMode.SINGLE
     try:
-        request = await daifu.requests.ask(
+        view = await daifu.requests.ask(
             flow.data["token"], user.id, mode=mode, shares=flow.data.get("shares"), note=note
         )
     except OrderNotPayable as refusal:
@@ -168,7 +170,7 @@ async def create(update: Update, context: DaifuContext, flow: Flow, note: str) -
     except RequestRefused as refusal:
         await context.bot.send_message(user.id, request_refusal(refusal, locale, _))
         return
-    await send_share_kit(context, user.id, await daifu.requests.view_of(request), locale, _)
+    await send_share_kit(context, user.id, view, locale, _)
 
 
 async def cancel(update: Update, context: DaifuContext) -> None:

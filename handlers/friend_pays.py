@@ -135,9 +135,9 @@ async def pay(update: Update, context: DaifuContext) -> None:
     _prefix, provider, minor, show, token = query.data.split(":", 4)
     requests = context.daifu.requests
     try:
-        view = await requests.view(token)
+        view = await requests.payable(token, holder=telegram_holder(user.id))
         checkout = await requests.start_checkout(
-            token,
+            view,
             provider,
             holder=telegram_holder(user.id),
             payer_name=user.first_name,

@@ -67,7 +67,7 @@ async def answer_share(update: Update, context: DaifuContext) -> None:
             if provider not in INVOICE_PROVIDERS:
                 continue
             try:
-                checkout = await daifu.requests.group_invoice(token, provider)
+                checkout = await daifu.requests.group_invoice(view, provider)
             except MethodUnavailable:
                 continue
             invoice = checkout.invoice
@@ -103,11 +103,12 @@ async def card_posted(update: Update, context: DaifuContext) -> None:
     parts = chosen.result_id.split(":")
     token, digest = parts[1], parts[2] if len(parts) > 2 else ""
     daifu = context.daifu
-    request = await daifu.requests.by_token(token)
-    if request is None or request.id is None:
+    card = await daifu.requests.add_card(token, inline_message_id=chosen.inline_message_id)
+    if card is None:
         return
-    card = await daifu.requests.add_card(request.id, inline_message_id=chosen.inline_message_id)
-    view = await daifu.requests.view_by_id(request.id)
+    # Read after the card is written (its own transaction): a refresh that missed the card has changed the
+    # request before this read, so the card is then drawn again here.
+    view = await daifu.requests.view_by_id(card.request_id)
     if view is None:
         return
     text, markup = await render_card(context, view)

@@ -123,18 +123,23 @@ async def refresh_cards(context: DaifuContext, request_id: int) -> None:
     a newer one: so after editing, the state is read again, and while it differs from what was drawn the cards
     are drawn again. The last edit to land is then always followed by a read of the newest state.
     """
-    daifu = context.daifu
+    requests = context.daifu.requests
+    found = await requests.view_with_cards(request_id)
+    if found is None or not found[1]:
+        return  # no card was posted (a card posted later draws itself as it is then)
+    view, cards = found
     drawn: tuple[str, str | None] | None = None
     for _round in range(REFRESH_ROUNDS):
-        view = await daifu.requests.view_by_id(request_id)
-        if view is None:
-            return
         text, markup = await render_card(context, view)
         if drawn == (text, markup.to_json() if markup else None):
             return
         drawn = (text, markup.to_json() if markup else None)
-        for card in await daifu.requests.cards_of(request_id):
+        for card in cards:
             await edit_card(context, card, text, markup)
+        again = await requests.view_by_id(request_id)
+        if again is None:
+            return
+        view = again
 
 
 async def edit_card(context: DaifuContext, card: RequestCard, text: str, markup: InlineKeyboardMarkup | None) -> None:

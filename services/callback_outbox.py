@@ -39,6 +39,11 @@ async def payer_kind(session: AsyncSession, payments: list[Payment]) -> str | No
 
 async def enqueue_callback(session: AsyncSession, order_id: int, kind: str) -> None:
     """Add the callback for this change of the order, if the order came with a callback URL."""
+    # A callback URL is set when the order is made and never changes: the session's copy, if it has one,
+    # answers that without a query (most orders, made in chat, have none).
+    known = await session.get(Order, order_id)
+    if known is None or not known.callback_url:
+        return
     order = await session.get(Order, order_id, populate_existing=True)
     if order is None or not order.callback_url:
         return

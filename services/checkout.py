@@ -7,6 +7,7 @@ from decimal import ROUND_CEILING
 from enum import StrEnum
 
 from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from payments.base import Checkout, CheckoutRequest, PaymentProvider
 from services.config import ShopRules
@@ -15,7 +16,7 @@ from services.order_states import move
 from services.orders import OrderNotPayable, Orders, Unpayable, why_unpayable
 from services.tokens import new_token
 from storage.database import Database
-from storage.models import Order, OrderStatus, Payment, utcnow
+from storage.models import Order, OrderStatus, Payment, PayRequest, utcnow
 
 # Telegram shows these methods as invoices in the chat; the rest send the payer to a page or a QR code.
 INVOICE_PROVIDERS = frozenset({"telegram", "stars"})
@@ -36,7 +37,7 @@ class PreCheckoutRefusal(StrEnum):
 
 
 # Decides pre-checkout for attempts that belong to a pay-for-me request (services.pay_requests).
-RequestGuard = Callable[[Payment, int], Awaitable[PreCheckoutRefusal | None]]
+RequestGuard = Callable[[PayRequest, int], Awaitable[PreCheckoutRefusal | None]]
 
 
 class Checkouts:
@@ -97,8 +98,12 @@ class Checkouts:
         show_name: bool = True,
         return_url: str | None = None,
         credit_minor: int | None = None,
+        before: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> Checkout:
-        """Record the attempt (the order becomes pending), then ask the provider for the checkout."""
+        """Record the attempt (the order becomes pending), then ask the provider for the checkout.
+
+        before runs first in the same transaction (a request's hold): if it raises, nothing is recorded.
+        """
         assert order.id is not None
         checkout_ref = new_token()
         attempt = Payment(
@@ -114,6 +119,8 @@ class Checkouts:
             credit_minor=credit_minor if credit_minor is not None else order.amount_minor,
         )
         async with self.db.transaction() as session:
+            if before is not None:
+                await before(session)
             if order.status == OrderStatus.OPEN:
                 moved = await move(session, order.id, OrderStatus.PENDING, actor_id=payer_id, via=provider_name)
                 if not moved.done and moved.status != OrderStatus.PENDING:
@@ -147,15 +154,16 @@ class Checkouts:
     ) -> PreCheckoutRefusal | None:
         """None when Telegram may take the money; otherwise why not. One read, well inside the 10 s limit."""
         statement = (
-            select(Payment, Order)
-            .join(Order, Order.id == Payment.order_id)  # type: ignore[arg-type]
+            select(Payment, Order, PayRequest)
+            .join(Order, col(Order.id) == col(Payment.order_id))
+            .outerjoin(PayRequest, col(PayRequest.id) == col(Payment.request_id))
             .where(Payment.checkout_ref == payload)
         )
         async with self.db.transaction() as session:
             row = (await session.exec(statement)).first()
         if row is None:
             return PreCheckoutRefusal.UNKNOWN
-        attempt, order = row
+        attempt, order, request = row
         if attempt.provider not in INVOICE_PROVIDERS:
             return PreCheckoutRefusal.UNKNOWN
         why = why_unpayable(order, utcnow())
@@ -166,6 +174,6 @@ class Checkouts:
             }.get(why, PreCheckoutRefusal.PAID)
         if (attempt.currency, attempt.amount_minor) != (currency, total_amount):
             return PreCheckoutRefusal.CHANGED
-        if attempt.request_id is not None and self.request_guard is not None:
-            return await self.request_guard(attempt, payer_id)
+        if request is not None and self.request_guard is not None:
+            return await self.request_guard(request, payer_id)
         return None

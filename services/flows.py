@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, update
 
 from storage.database import Database
@@ -32,17 +31,15 @@ class Flows:
 
     async def begin(self, user_id: int, name: str, step: str, data: dict[str, Any] | None = None) -> None:
         values = {"flow": name, "step": step, "data": json.dumps(data or {}), "updated_at": utcnow()}
+        # One statement whether or not the person has a flow: the same person starting twice at once, on two
+        # workers, ends with one of the two, never with an error.
+        statement = (
+            self.db.insert(ConversationFlow)
+            .values(user_id=user_id, **values)
+            .on_conflict_do_update(index_elements=[col(ConversationFlow.user_id)], set_=values)
+        )
         async with self.db.transaction() as session:
-            changed = await session.exec(
-                update(ConversationFlow).where(col(ConversationFlow.user_id) == user_id).values(**values)
-            )
-            if changed.rowcount == 1:
-                return
-        try:
-            async with self.db.transaction() as session:
-                session.add(ConversationFlow(user_id=user_id, **values))  # type: ignore[arg-type]
-        except IntegrityError:  # the same person, on another worker, a moment ago: the newer start wins
-            await self.begin(user_id, name, step, data)
+            await session.exec(statement)
 
     async def current(self, user_id: int) -> Flow | None:
         async with self.db.transaction() as session:
@@ -64,6 +61,23 @@ class Flows:
                 .values(step=to_step, data=json.dumps(data), updated_at=utcnow())
             )
         return moved.rowcount == 1
+
+    async def take(self, user_id: int, name: str, *, at_step: str) -> Flow | None:
+        """End the person's flow if it is this one at this step, and return it: a repeated tap takes it once."""
+        statement = (
+            delete(ConversationFlow)
+            .where(
+                col(ConversationFlow.user_id) == user_id,
+                col(ConversationFlow.flow) == name,
+                col(ConversationFlow.step) == at_step,
+            )
+            .returning(col(ConversationFlow.data), col(ConversationFlow.updated_at))
+        )
+        async with self.db.transaction() as session:
+            row = (await session.exec(statement)).first()
+        if row is None or row.updated_at < utcnow() - ABANDONED_AFTER:
+            return None
+        return Flow(name, at_step, json.loads(row.data))
 
     async def end(self, user_id: int, name: str | None = None, *, at_step: str | None = None) -> bool:
         """End the person's flow (only this one, or only at this step, when given); True if one ended."""

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, desc, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.config import ShopRules
 from services.money import Money
@@ -61,6 +62,19 @@ def why_unpayable(order: Order, now: datetime) -> Unpayable | None:
         OrderStatus.PAID: Unpayable.PAID,
         OrderStatus.REFUNDED: Unpayable.REFUNDED,
     }[order.status]
+
+
+async def payable_in(session: AsyncSession, token: str) -> Order:
+    """Orders.payable within a transaction already open."""
+    order = None
+    if looks_like_token(token):
+        order = (await session.exec(select(Order).where(Order.token == token))).first()
+    if order is None:
+        raise OrderNotPayable(Unpayable.UNKNOWN)
+    why = why_unpayable(order, utcnow())
+    if why is not None:
+        raise OrderNotPayable(why, order)
+    return order
 
 
 class Orders:
@@ -125,13 +139,8 @@ class Orders:
 
     async def payable(self, token: str) -> Order:
         """The order behind a link, if it can still be paid; otherwise OrderNotPayable says why."""
-        order = await self.by_token(token)
-        if order is None:
-            raise OrderNotPayable(Unpayable.UNKNOWN)
-        why = why_unpayable(order, utcnow())
-        if why is not None:
-            raise OrderNotPayable(why, order)
-        return order
+        async with self.db.transaction() as session:
+            return await payable_in(session, token)
 
     async def page_for_person(self, user_id: int, page: int, size: int = 5) -> OrderPage:
         """Orders the person paid, tried to pay or created; newest first."""

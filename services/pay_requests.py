@@ -23,7 +23,7 @@ from services.config import ShopRules
 from services.money import Money
 from services.notices import Notice, RequestClosed, ReturnReason
 from services.order_states import record_event
-from services.orders import OrderNotPayable, Orders, why_unpayable
+from services.orders import OrderNotPayable, Orders, payable_in, why_unpayable
 from services.settlement import RefundRefused, Settlements
 from services.tokens import REQUEST_PREFIX, looks_like_token, new_token
 from services.users import Users
@@ -133,6 +133,10 @@ _CLOSED_REFUSALS = {
 }
 
 
+class _TakenMeanwhile(Exception):
+    """Another payer took the hold between the read and this payer's tap."""
+
+
 class PayRequests:
     def __init__(
         self,
@@ -154,16 +158,16 @@ class PayRequests:
 
     async def ask(
         self, order_token: str, requester_id: int, *, mode: RequestMode, shares: int | None = None, note: str = ""
-    ) -> PayRequest:
+    ) -> RequestView:
         """Turn an open order into a request; refused when the person already has too many open ones."""
-        order = await self.orders.payable(order_token)
-        assert order.id is not None
-        if not order.payforme_allowed:
-            raise RequestRefused(RequestRefusal.NOT_ALLOWED)
         now = utcnow()
         async with self.db.transaction() as session:
             # Lock the requester's row so that two asks at once cannot both slip under the limit.
             await session.exec(select(User).where(User.id == requester_id).with_for_update())
+            order = await payable_in(session, order_token)
+            assert order.id is not None
+            if not order.payforme_allowed:
+                raise RequestRefused(RequestRefusal.NOT_ALLOWED)
             open_now = (
                 await session.exec(
                     select(func.count())
@@ -192,7 +196,7 @@ class PayRequests:
             await record_event(
                 session, order.id, "request_created", actor_id=requester_id, request_id=request.id, mode=mode.value
             )
-        return request
+        return RequestView(request, order, await self.users.name_of(requester_id), [])
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -220,15 +224,27 @@ class PayRequests:
     async def view_by_id(self, request_id: int) -> RequestView | None:
         return await self._view_where(col(PayRequest.id) == request_id)
 
-    async def _view_where(self, which: ColumnElement[bool]) -> RequestView | None:
-        # Views are read several times for each tap and payment: the request and its order come in one query.
+    async def view_with_cards(self, request_id: int) -> tuple[RequestView, list[RequestCard]] | None:
+        """The request as it is now, and the cards showing it in chats: what a refresh of its cards needs."""
         async with self.db.transaction() as session:
-            joined = select(PayRequest, Order).join(Order, col(Order.id) == col(PayRequest.order_id))
-            row = (await session.exec(joined.where(which))).first()
-            if row is None:
+            view = await self._view_in(session, col(PayRequest.id) == request_id)
+            if view is None:
                 return None
-            request, order = row
-            contributions = await self._contributions(session, request)
+            cards = (await session.exec(select(RequestCard).where(RequestCard.request_id == request_id))).all()
+        return view, list(cards)
+
+    async def _view_where(self, which: ColumnElement[bool]) -> RequestView | None:
+        async with self.db.transaction() as session:
+            return await self._view_in(session, which)
+
+    async def _view_in(self, session: AsyncSession, which: ColumnElement[bool]) -> RequestView | None:
+        # Views are read several times for each tap and payment: the request and its order come in one query.
+        joined = select(PayRequest, Order).join(Order, col(Order.id) == col(PayRequest.order_id))
+        row = (await session.exec(joined.where(which))).first()
+        if row is None:
+            return None
+        request, order = row
+        contributions = await self._contributions(session, request)
         return RequestView(request, order, await self.users.name_of(request.requester_id), contributions)
 
     @staticmethod
@@ -293,22 +309,25 @@ class PayRequests:
 
     async def hold(self, request_id: int, holder: str, holder_name: str) -> bool:
         """Take or renew the hold for this payer; False while someone else holds it."""
-        now = utcnow()
         async with self.db.transaction() as session:
-            granted = await session.exec(
-                update(PayRequest)
-                .where(
-                    col(PayRequest.id) == request_id,
-                    col(PayRequest.status) == RequestStatus.OPEN,
-                    col(PayRequest.expires_at) > now,
-                    (
-                        col(PayRequest.holder).is_(None)
-                        | (col(PayRequest.hold_until) <= now)
-                        | (col(PayRequest.holder) == holder)
-                    ),
-                )
-                .values(holder=holder, holder_name=holder_name[:64], hold_until=now + self.rules.payforme_hold)
+            return await self._hold_in(session, request_id, holder, holder_name)
+
+    async def _hold_in(self, session: AsyncSession, request_id: int, holder: str, holder_name: str) -> bool:
+        now = utcnow()
+        granted = await session.exec(
+            update(PayRequest)
+            .where(
+                col(PayRequest.id) == request_id,
+                col(PayRequest.status) == RequestStatus.OPEN,
+                col(PayRequest.expires_at) > now,
+                (
+                    col(PayRequest.holder).is_(None)
+                    | (col(PayRequest.hold_until) <= now)
+                    | (col(PayRequest.holder) == holder)
+                ),
             )
+            .values(holder=holder, holder_name=holder_name[:64], hold_until=now + self.rules.payforme_hold)
+        )
         return granted.rowcount == 1
 
     async def release(self, request_id: int, holder: str) -> None:
@@ -321,7 +340,7 @@ class PayRequests:
 
     async def start_checkout(
         self,
-        token: str,
+        view: RequestView,
         provider_name: str,
         *,
         holder: str,
@@ -331,8 +350,9 @@ class PayRequests:
         show_name: bool = True,
         return_url: str | None = None,
     ) -> Checkout:
-        """A friend starts paying: hold the request (single) or check the part (split), open the checkout."""
-        view = await self.payable(token, holder=holder)
+        """A friend starts paying a request found payable moments ago (RequestView from payable): hold it
+        (single) or check the part (split), and open the checkout. The hold and the attempt are one transaction.
+        """
         request = view.request
         assert request.id is not None
         if request.mode == RequestMode.SPLIT:
@@ -344,11 +364,12 @@ class PayRequests:
         price = self.checkouts.charge_for(part, provider_name)
         if price is None or provider_name not in self.checkouts.methods_for(view.order):
             raise MethodUnavailable(provider_name)
-        if request.mode == RequestMode.SINGLE and not await self.hold(request.id, holder, payer_name):
-            fresh = await self.view(token)  # someone took it a moment ago: say who
-            raise RequestRefused(
-                RequestRefusal.HELD, holder_name=fresh.request.holder_name, hold_until=fresh.request.hold_until
-            )
+        request_id = request.id
+
+        async def hold_first(session: AsyncSession) -> None:
+            if request.mode == RequestMode.SINGLE and not await self._hold_in(session, request_id, holder, payer_name):
+                raise _TakenMeanwhile
+
         try:
             return await self.checkouts.open_attempt(
                 view.order,
@@ -360,13 +381,18 @@ class PayRequests:
                 show_name=show_name,
                 return_url=return_url or self.rules.request_url(request.token),
                 credit_minor=part.minor,
+                before=hold_first,
             )
+        except _TakenMeanwhile:
+            fresh = await self.view(request.token)  # someone took it a moment ago: say who
+            raise RequestRefused(
+                RequestRefusal.HELD, holder_name=fresh.request.holder_name, hold_until=fresh.request.hold_until
+            ) from None
         except OrderNotPayable:
             raise RequestRefused(RequestRefusal.ORDER_NOT_PAYABLE) from None
 
-    async def group_invoice(self, token: str, provider_name: str) -> Checkout:
+    async def group_invoice(self, view: RequestView, provider_name: str) -> Checkout:
         """An invoice for a group chat that any member may pay (single mode); one attempt is reused."""
-        view = await self.view(token)
         request = view.request
         price = self.checkouts.price_in(view.order, provider_name)
         if price is None or view.status(utcnow()) != RequestStatus.OPEN:
@@ -388,12 +414,12 @@ class PayRequests:
             view.order, provider_name, price, payer_id=None, request_id=request.id, credit_minor=view.total.minor
         )
 
-    async def pre_checkout_guard(self, attempt: Payment, payer_id: int) -> PreCheckoutRefusal | None:
-        """Telegram lets anyone in a group pay an invoice, again and again: the hold decides who may."""
-        assert attempt.request_id is not None
-        async with self.db.transaction() as session:
-            request = await session.get(PayRequest, attempt.request_id)
-        assert request is not None and request.id is not None
+    async def pre_checkout_guard(self, request: PayRequest, payer_id: int) -> PreCheckoutRefusal | None:
+        """Telegram lets anyone in a group pay an invoice, again and again: the hold decides who may.
+
+        The request is as read with the attempt, in the same query as the order.
+        """
+        assert request.id is not None
         if effective_status(request, utcnow()) != RequestStatus.OPEN:
             return PreCheckoutRefusal.REQUEST_CLOSED
         if request.mode == RequestMode.SINGLE:
@@ -500,21 +526,14 @@ class PayRequests:
                     views.append(view)
         return views
 
-    async def add_card(
-        self,
-        request_id: int,
-        *,
-        inline_message_id: str | None = None,
-        chat_id: int | None = None,
-        message_id: int | None = None,
-    ) -> RequestCard:
-        card = RequestCard(
-            request_id=request_id, inline_message_id=inline_message_id, chat_id=chat_id, message_id=message_id
-        )
+    async def add_card(self, token: str, *, inline_message_id: str) -> RequestCard | None:
+        """Remember a card posted for the request (None if there is no such request)."""
+        if not is_request_token(token):
+            return None
         async with self.db.transaction() as session:
+            request_id = (await session.exec(select(PayRequest.id).where(PayRequest.token == token))).first()
+            if request_id is None:
+                return None
+            card = RequestCard(request_id=request_id, inline_message_id=inline_message_id)
             session.add(card)
         return card
-
-    async def cards_of(self, request_id: int) -> list[RequestCard]:
-        async with self.db.transaction() as session:
-            return list((await session.exec(select(RequestCard).where(RequestCard.request_id == request_id))).all())

@@ -137,21 +137,21 @@ class Settlements:
     async def _apply(self, event: PaymentEvent) -> Settlement:
         now = utcnow()
         async with self.db.transaction() as session:
-            attempt = (
+            found = (
                 await session.exec(
-                    select(Payment).where(
-                        Payment.checkout_ref == event.checkout_ref, Payment.provider == event.provider
-                    )
+                    select(Payment, Order, PayRequest)
+                    .join(Order, col(Order.id) == col(Payment.order_id))
+                    .outerjoin(PayRequest, col(PayRequest.id) == col(Payment.request_id))
+                    .where(Payment.checkout_ref == event.checkout_ref, Payment.provider == event.provider)
                 )
             ).first()
-            if attempt is None:
+            if found is None:
                 raise UnknownCheckout(event.checkout_ref)
-            order = await session.get(Order, attempt.order_id)
-            assert order is not None and order.id is not None and attempt.id is not None
+            attempt, order = found[0], found[1]
+            request: PayRequest | None = found[2]  # an outer join: None for an order's own checkout
+            assert order.id is not None and attempt.id is not None
             if (await session.exec(self._charge(event))).first() is not None:
                 return Settlement(Applied.ALREADY_APPLIED, order, attempt)
-
-            request = await session.get(PayRequest, attempt.request_id) if attempt.request_id else None
             if event.outcome == ChargeOutcome.DECLINED:
                 declined = await session.exec(
                     update(Payment)
@@ -212,6 +212,10 @@ class Settlements:
                 assert extra.id is not None
                 charge_id = extra.id
 
+            # Credited before the order moves, so the order.paid callback written with the move lists this
+            # charge; taken back below if it could not be credited.
+            credit = update(Payment).where(col(Payment.id) == charge_id)
+            await session.exec(credit.values(credited=True))
             reason: ReturnReason | None = None
             if event.amount != asked:
                 reason = ReturnReason.AMOUNT_MISMATCH
@@ -220,33 +224,33 @@ class Settlements:
             else:
                 reason = await self._pay_order(session, order, charge_id, payer_id, event.provider)
             if reason is None:
-                await session.exec(update(Payment).where(col(Payment.id) == charge_id).values(credited=True))
-            else:
-                await record_event(
-                    session,
-                    order.id,
-                    "payment_not_credited",
-                    actor_id=payer_id,
-                    payment_id=charge_id,
-                    why=reason,
-                )
+                # Every change above matched its row (or it would have given a reason), and the session's
+                # objects carry them: nothing to read again.
+                charge = await session.get(Payment, charge_id)
+                assert charge is not None
+                return Settlement(Applied.CREDITED, order, charge, None, request)
+            await session.exec(credit.values(credited=False))
+            await record_event(
+                session,
+                order.id,
+                "payment_not_credited",
+                actor_id=payer_id,
+                payment_id=charge_id,
+                why=reason,
+            )
+            # Not credited: another payment or worker got there first, so read what it left.
             charge = await session.get(Payment, charge_id, populate_existing=True)
             fresh_order = await session.get(Order, order.id, populate_existing=True)
             if request is not None:
                 request = await session.get(PayRequest, request.id, populate_existing=True)
             assert charge is not None and fresh_order is not None
-        applied = Applied.CREDITED if reason is None else Applied.NOT_CREDITED
-        return Settlement(applied, fresh_order, charge, reason, request)
+        return Settlement(Applied.NOT_CREDITED, fresh_order, charge, reason, request)
 
     @staticmethod
     async def _pay_order(
         session: AsyncSession, order: Order, charge_id: int, payer_id: int | None, provider: str
     ) -> ReturnReason | None:
         assert order.id is not None
-        # Credited before the move, so the order.paid callback written inside it lists this charge;
-        # taken back below if the order could not be paid.
-        credit = update(Payment).where(col(Payment.id) == charge_id)
-        await session.exec(credit.values(credited=True))
         moved = await move(
             session,
             order.id,
@@ -258,7 +262,6 @@ class Settlements:
         )
         if moved.done:
             return None
-        await session.exec(credit.values(credited=False))
         if moved.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
             return ReturnReason.ALREADY_PAID
         return ReturnReason.ORDER_CLOSED

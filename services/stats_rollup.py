@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, delete, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -190,12 +189,11 @@ class StatsRollup:
             await session.exec(delete(RolledPeriod).where(col(RolledPeriod.start) < cutoff))
 
     def _claim(self, length: timedelta, starts: Sequence[datetime]) -> Any:
-        dialect = postgresql if self.db.engine.dialect.name == "postgresql" else sqlite
         claimed = utcnow()
         rows = [
             {"minutes": minutes(length), "start": start, "rolled_at": claimed, "pending_refunds": 0} for start in starts
         ]
-        return dialect.insert(RolledPeriod).values(rows).on_conflict_do_nothing()
+        return self.db.insert(RolledPeriod).values(rows).on_conflict_do_nothing()
 
     @staticmethod
     async def _set_pending(session: AsyncSession, start: datetime, pending: int) -> None:

@@ -8,13 +8,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select, update
 
 from storage.database import Database
 from storage.models import TelegramUpdate, utcnow
 
 log = logging.getLogger(__name__)
+MAX_BATCH = 100  # updates written down in one transaction, at most
 # Updates finished within this long of each other are marked done in one statement.
 DONE_BATCH_SECONDS = 0.2
 # An update not done this long after it arrived is taken to be lost with a crashed worker.
@@ -24,17 +24,52 @@ KEEP_DONE = timedelta(days=2)
 
 
 class UpdateInbox:
+    """Writes updates down as they arrive. While one write is on its way to the database, the updates that
+    arrive meanwhile wait and go in the next write together: under load a transaction carries many updates
+    (about a tenth of the bot's CPU went into one transaction per update), and an update alone waits for none.
+    """
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._waiting: list[tuple[int, str, asyncio.Future[bool]]] = []
+        self._writing: asyncio.Task[None] | None = None
 
-    async def accept(self, update_id: int, payload: dict[str, Any]) -> bool:
-        """Write the update down before handling it; False if it was received before (a retry)."""
-        try:
-            async with self.db.transaction() as session:
-                session.add(TelegramUpdate(update_id=update_id, payload=json.dumps(payload)))
-        except IntegrityError:
-            return False
-        return True
+    async def accept(self, update_id: int, payload: str) -> bool:
+        """Write the update (its JSON text) down before handling it; False if it was received before (a retry)."""
+        arrived = asyncio.get_running_loop().create_future()
+        self._waiting.append((update_id, payload, arrived))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_waiting())
+        return await asyncio.shield(arrived)
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            try:
+                new = await self._write(batch)
+            except Exception as error:  # each waiting webhook request answers 500; Telegram sends it again
+                for _id, _payload, arrived in batch:
+                    if not arrived.done():
+                        arrived.set_exception(error)
+                continue
+            for update_id, _payload, arrived in batch:
+                # Two deliveries of one update in the same batch: the first is new, the second a retry.
+                if not arrived.done():
+                    arrived.set_result(update_id in new)
+                new.discard(update_id)
+
+    async def _write(self, batch: list[tuple[int, str, asyncio.Future[bool]]]) -> set[int]:
+        now = utcnow()
+        rows = {update_id: payload for update_id, payload, _arrived in batch}
+        # In update_id order, so two workers writing overlapping batches (retries) never wait on each other in a cycle.
+        statement = (
+            self.db.insert(TelegramUpdate)
+            .values([{"update_id": key, "payload": rows[key], "received_at": now} for key in sorted(rows)])
+            .on_conflict_do_nothing()
+            .returning(col(TelegramUpdate.update_id))
+        )
+        async with self.db.engine.begin() as connection:
+            return set((await connection.execute(statement)).scalars())
 
     async def done(self, *update_ids: int) -> None:
         async with self.db.transaction() as session:

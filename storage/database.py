@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,6 +43,11 @@ class Database:
         """A session whose work is committed on success and rolled back on any exception."""
         async with self._sessions() as session, session.begin():
             yield session
+
+    def insert(self, model: Any) -> Any:
+        """An INSERT in this database's dialect, which takes ON CONFLICT clauses (both spell them alike)."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(model)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

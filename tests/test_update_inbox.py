@@ -3,7 +3,11 @@ handed back to PTB as unfinished (nothing applied twice), while nothing unfinish
 
 from __future__ import annotations
 
-from sqlmodel import col, select, update
+import asyncio
+import json
+
+import pytest
+from sqlmodel import col, func, select, update
 
 from services.update_inbox import RECOVER_AFTER, DoneMarks, UpdateInbox
 from storage.database import Database
@@ -16,11 +20,23 @@ async def age_everything(db: Database) -> None:
         await session.exec(update(TelegramUpdate).values(received_at=utcnow() - RECOVER_AFTER * 2))
 
 
+async def test_updates_arriving_together_are_each_accepted_once_even_when_delivered_twice_at_once(db: Database) -> None:
+    inbox = UpdateInbox(db)
+    assert await inbox.accept(7, json.dumps({"update_id": 7}))
+    # A burst: 40 updates, each delivered twice at the same moment, and a retry of one written before.
+    deliveries = [update_id for update_id in range(100, 140) for _copy in range(2)] + [7]
+    accepted = await asyncio.gather(*(inbox.accept(i, json.dumps({"update_id": i})) for i in deliveries))
+    new = [update_id for update_id, fresh in zip(deliveries, accepted, strict=True) if fresh]
+    assert sorted(new) == list(range(100, 140))  # every update once; neither copy of a pair lost
+    async with db.transaction() as session:
+        assert (await session.exec(select(func.count()).select_from(TelegramUpdate))).one() == 41
+
+
 async def test_finished_updates_are_marked_done_in_one_batch_and_never_recovered(db: Database) -> None:
     inbox = UpdateInbox(db)
     for update_id in range(1, 6):
-        assert await inbox.accept(update_id, {"update_id": update_id})
-    assert not await inbox.accept(3, {"update_id": 3})  # Telegram's retry of one of them
+        assert await inbox.accept(update_id, json.dumps({"update_id": update_id}))
+    assert not await inbox.accept(3, json.dumps({"update_id": 3}))  # Telegram's retry of one of them
 
     marks = DoneMarks(inbox, every=60)  # nothing is written until flushed
     for update_id in (1, 2, 4):
@@ -36,7 +52,7 @@ async def test_finished_updates_are_marked_done_in_one_batch_and_never_recovered
 
 async def test_marks_are_written_by_themselves_a_moment_later(db: Database) -> None:
     inbox = UpdateInbox(db)
-    assert await inbox.accept(9, {"update_id": 9})
+    assert await inbox.accept(9, json.dumps({"update_id": 9}))
     marks = DoneMarks(inbox, every=0.01)
     marks.add(9)
     assert marks._flushing is not None
@@ -48,7 +64,7 @@ async def test_marks_are_written_by_themselves_a_moment_later(db: Database) -> N
 async def test_an_update_finished_while_a_batch_is_being_written_is_marked_too(db: Database) -> None:
     inbox = UpdateInbox(db)
     for update_id in (1, 2):
-        assert await inbox.accept(update_id, {"update_id": update_id})
+        assert await inbox.accept(update_id, json.dumps({"update_id": update_id}))
     marks = DoneMarks(inbox, every=0.01)
     write = inbox.done
 
@@ -64,3 +80,22 @@ async def test_an_update_finished_while_a_batch_is_being_written_is_marked_too(d
 
     await age_everything(db)
     assert await inbox.unfinished() == []
+
+
+async def test_a_failed_write_fails_every_update_in_it_and_the_next_ones_are_written(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = UpdateInbox(db)
+    real_write = inbox._write
+
+    async def database_gone(batch: object) -> set[int]:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(inbox, "_write", database_gone)
+    failed = await asyncio.gather(
+        *(inbox.accept(i, json.dumps({"update_id": i})) for i in (1, 2)), return_exceptions=True
+    )
+    assert [type(error) for error in failed] == [ConnectionError, ConnectionError]  # the webhook answers 500
+
+    monkeypatch.setattr(inbox, "_write", real_write)
+    assert await inbox.accept(1, json.dumps({"update_id": 1}))  # Telegram's retry is taken as new: nothing was kept

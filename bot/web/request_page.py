@@ -324,7 +324,7 @@ class RequestPages:
             view = await self.daifu.requests.payable(token, holder=holder)
             name, part = self._read_form(view, method, typed, locale, _)
             checkout = await self.daifu.requests.start_checkout(
-                token,
+                view,
                 method,
                 holder=holder,
                 payer_name=name,

@@ -19,7 +19,7 @@ async def ask(
     await shop.emu.send_text(shop.alice, "/help")  # Alice must be known to the bot to ask
     await shop.emu.next_bot_message(shop.alice)
     order_token = await shop.new_link(command)
-    return await shop.daifu.requests.ask(order_token, shop.alice.id, mode=mode, note=note, shares=shares)
+    return (await shop.daifu.requests.ask(order_token, shop.alice.id, mode=mode, note=note, shares=shares)).request
 
 
 async def fits_sideways(page: Page) -> bool:

@@ -80,7 +80,7 @@ async def ask(shop: RunningShop, command: str, mode: RequestMode = RequestMode.S
     await shop.emu.send_text(shop.alice, "/help")
     await shop.emu.next_bot_message(shop.alice)
     order_token = await shop.new_link(command)
-    return await shop.daifu.requests.ask(order_token, shop.alice.id, mode=mode, **kwargs)
+    return (await shop.daifu.requests.ask(order_token, shop.alice.id, mode=mode, **kwargs)).request
 
 
 async def fresh(shop: RunningShop, request: PayRequest) -> PayRequest:
@@ -273,9 +273,11 @@ async def test_an_expired_or_cancelled_request_cannot_be_paid(
     shop: RunningShop, friends: Callable[[], WebFriend]
 ) -> None:
     request = await ask(shop, "/newlink 3 EUR Croissant")
-    cancelled = await shop.daifu.requests.ask(
-        (await shop.daifu.requests.view(request.token)).order.token, shop.alice.id, mode=RequestMode.SINGLE
-    )
+    cancelled = (
+        await shop.daifu.requests.ask(
+            (await shop.daifu.requests.view(request.token)).order.token, shop.alice.id, mode=RequestMode.SINGLE
+        )
+    ).request
     wei = friends()
     await wei.get(f"/r/{request.token}")
     form = {"form_token": wei.form_token(), "name": "Wei", "method": "sandbox"}
