@@ -33,6 +33,8 @@ class UpdateInbox:
         self.db = db
         self._waiting: list[tuple[int, str, asyncio.Future[bool]]] = []
         self._writing: asyncio.Task[None] | None = None
+        # One statement for any number of rows (executemany), so it is compiled once, not for every batch size.
+        self._insert = db.insert(TelegramUpdate).on_conflict_do_nothing().returning(col(TelegramUpdate.update_id))
 
     async def accept(self, update_id: int, payload: str) -> bool:
         """Write the update (its JSON text) down before handling it; False if it was received before (a retry)."""
@@ -62,14 +64,11 @@ class UpdateInbox:
         now = utcnow()
         rows = {update_id: payload for update_id, payload, _arrived in batch}
         # In update_id order, so two workers writing overlapping batches (retries) never wait on each other in a cycle.
-        statement = (
-            self.db.insert(TelegramUpdate)
-            .values([{"update_id": key, "payload": rows[key], "received_at": now} for key in sorted(rows)])
-            .on_conflict_do_nothing()
-            .returning(col(TelegramUpdate.update_id))
-        )
+        params = [{"update_id": key, "payload": rows[key], "received_at": now} for key in sorted(rows)]
         async with self.db.engine.begin() as connection:
-            return set((await connection.execute(statement)).scalars())
+            # One row (the usual case: Telegram sends one update at a time) skips executemany's batching work.
+            result = await connection.execute(self._insert, params[0] if len(params) == 1 else params)
+            return set(result.scalars())
 
     async def done(self, *update_ids: int) -> None:
         async with self.db.transaction() as session:
