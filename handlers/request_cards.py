@@ -136,6 +136,8 @@ async def refresh_cards(context: DaifuContext, request_id: int) -> None:
         drawn = (text, markup.to_json() if markup else None)
         for card in cards:
             await edit_card(context, card, text, markup)
+        if view.status(utcnow()) != RequestStatus.OPEN:
+            return  # paid, cancelled or expired is the last state a request has: nothing newer can be drawn
         again = await requests.view_by_id(request_id)
         if again is None:
             return

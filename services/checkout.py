@@ -98,11 +98,12 @@ class Checkouts:
         show_name: bool = True,
         return_url: str | None = None,
         credit_minor: int | None = None,
-        before: Callable[[AsyncSession], Awaitable[None]] | None = None,
+        before: Callable[[AsyncSession], Awaitable[Payment | None]] | None = None,
     ) -> Checkout:
         """Record the attempt (the order becomes pending), then ask the provider for the checkout.
 
-        before runs first in the same transaction (a request's hold): if it raises, nothing is recorded.
+        before runs first in the same transaction: it may refuse (raise: nothing is recorded), or hand back an
+        attempt still pending to reuse instead of recording a new one.
         """
         assert order.id is not None
         checkout_ref = new_token()
@@ -119,15 +120,17 @@ class Checkouts:
             credit_minor=credit_minor if credit_minor is not None else order.amount_minor,
         )
         async with self.db.transaction() as session:
-            if before is not None:
-                await before(session)
-            if order.status == OrderStatus.OPEN:
+            reusable = await before(session) if before is not None else None
+            if reusable is not None:
+                attempt = reusable
+            elif order.status == OrderStatus.OPEN:
                 moved = await move(session, order.id, OrderStatus.PENDING, actor_id=payer_id, via=provider_name)
                 if not moved.done and moved.status != OrderStatus.PENDING:
                     raise OrderNotPayable(Unpayable(moved.status.value), order)
-            session.add(attempt)
+            if reusable is None:
+                session.add(attempt)
         checkout = await self.checkout_for(attempt, order, return_url=return_url)
-        if checkout.provider_checkout_id:
+        if checkout.provider_checkout_id and reusable is None:
             async with self.db.transaction() as session:
                 await session.exec(
                     update(Payment)

@@ -397,21 +397,24 @@ class PayRequests:
         price = self.checkouts.price_in(view.order, provider_name)
         if price is None or view.status(utcnow()) != RequestStatus.OPEN:
             raise MethodUnavailable(provider_name)
-        async with self.db.transaction() as session:
-            attempt = (
-                await session.exec(
-                    select(Payment).where(
-                        Payment.request_id == request.id,
-                        Payment.provider == provider_name,
-                        col(Payment.payer_id).is_(None),
-                        Payment.status == PaymentStatus.PENDING,
-                    )
-                )
-            ).first()
-        if attempt is not None:
-            return await self.checkouts.checkout_for(attempt, view.order)
+
+        async def pending_one(session: AsyncSession) -> Payment | None:
+            pending = select(Payment).where(
+                Payment.request_id == request.id,
+                Payment.provider == provider_name,
+                col(Payment.payer_id).is_(None),
+                Payment.status == PaymentStatus.PENDING,
+            )
+            return (await session.exec(pending)).first()
+
         return await self.checkouts.open_attempt(
-            view.order, provider_name, price, payer_id=None, request_id=request.id, credit_minor=view.total.minor
+            view.order,
+            provider_name,
+            price,
+            payer_id=None,
+            request_id=request.id,
+            credit_minor=view.total.minor,
+            before=pending_one,
         )
 
     async def pre_checkout_guard(self, request: PayRequest, payer_id: int) -> PreCheckoutRefusal | None:
