@@ -16,6 +16,7 @@ from bot.web.server import build_web_app
 from bot.webhook import LAST_GROUP, TelegramWebhook
 from handlers.context import attach
 from payments.registry import ProviderConfig, build_providers
+from services.callback_targets import allow_private_targets
 from services.config import ShopRules
 from services.daifu import Daifu
 from services.update_inbox import UpdateInbox
@@ -93,6 +94,7 @@ class Runtime:
             provider_config(settings, sandbox_secret),
             refund_star_payment=lambda user_id, charge_id: application.bot.refund_star_payment(user_id, charge_id),
         )
+        allow_private_targets(db, settings.callback_allow_private_addresses)
         daifu = Daifu(db, shop_rules(settings), providers)
         attach(application, daifu)
         return cls(settings, db, application, daifu)

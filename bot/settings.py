@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     payforme_max_open: int = Field(default=10, ge=1)
     payforme_reminder: timedelta = Field(default=timedelta(hours=2), ge=timedelta(0))
     reconcile_after: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
+    # Shop callbacks may go to loopback and private addresses (tests, a shop backend on daifu's own network).
+    callback_allow_private_addresses: bool = False
     stripe_api_key: SecretStr = SecretStr("")
     stripe_webhook_secret: SecretStr = SecretStr("")
     stripe_api_base: str = "https://api.stripe.com"

@@ -3,7 +3,8 @@
 Everything lives in the callback_deliveries table, so a restart loses nothing: a row is claimed with a
 lease by one conditional UPDATE (the database decides, so two workers or two processes never send the same
 row at once; a worker that dies mid-send leaves a lease that simply runs out), POSTed, then marked delivered
-or rescheduled. Delivery is at least once: shops de-duplicate on the Daifu-Event-Id header.
+or rescheduled. Delivery is at least once: shops de-duplicate on the Daifu-Event-Id header. Only public
+addresses are called (services.callback_targets): a refused one is a failed attempt like any other.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import aiohttp
 from sqlmodel import col, or_, select, update
 
+from services.callback_targets import NotPublicAddress, PublicOnlyResolver, private_targets_allowed, spelled_kind
 from storage.database import Database
 from storage.models import CallbackDelivery, Shop, utcnow
 
@@ -73,13 +76,24 @@ async def deliver_due(
     clock: Callable[[], datetime] = utcnow,
     client: aiohttp.ClientSession | None = None,
     limit: int = BATCH,
+    private_allowed: bool | None = None,
 ) -> DeliveryRun:
-    """POST every callback that is due now; called by the bot's periodic job (handlers.callback_job)."""
+    """POST every callback that is due now; called by the bot's periodic job (handlers.callback_job).
+
+    Only public addresses are called unless private_allowed (by default, what the composition root set for
+    this database: CALLBACK_ALLOW_PRIVATE_ADDRESSES). A client handed in connects wherever its own connector
+    lets it; the URL's spelled-out address is checked all the same.
+    """
     claimed = await _claim(db, clock(), limit)
     if not claimed:
         return DeliveryRun()
+    allowed = private_targets_allowed(db) if private_allowed is None else private_allowed
     own_client = client is None
-    session = client or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS))
+    resolver = None if allowed or not own_client else PublicOnlyResolver()
+    session = client or aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
+        connector=aiohttp.TCPConnector(resolver=resolver) if resolver is not None else None,
+    )
     gate = asyncio.Semaphore(IN_FLIGHT)
     by_order: dict[int, list[Claimed]] = defaultdict(list)
     for row in sorted(claimed, key=lambda row: row.id):
@@ -91,7 +105,7 @@ async def deliver_due(
         outcomes = []
         for row in rows:
             async with gate:
-                error = await _post(session, row)
+                error = await _post(session, row, private_allowed=allowed)
             outcomes.append(await _record(db, row, error, clock()))
         return outcomes
 
@@ -100,6 +114,8 @@ async def deliver_due(
     finally:
         if own_client:
             await session.close()
+        if resolver is not None:  # a connector closes only the resolver it made itself
+            await resolver.close()
     outcomes = [outcome for group in groups for outcome in group]
     return DeliveryRun(outcomes.count("delivered"), outcomes.count("failed"), outcomes.count("gave_up"))
 
@@ -141,10 +157,15 @@ async def _claim(db: Database, now: datetime, limit: int) -> list[Claimed]:
         ]
 
 
-async def _post(client: aiohttp.ClientSession, row: Claimed) -> str | None:
+async def _post(client: aiohttp.ClientSession, row: Claimed, *, private_allowed: bool) -> str | None:
     """None if the shop took it (2xx); otherwise what went wrong, for last_error."""
     if not row.secret:
         return "the shop has no callback secret: create an API key for it"
+    # aiohttp connects to an address spelled in the URL without asking the resolver: judge it here.
+    host = urlsplit(row.url).hostname
+    kind = None if private_allowed or host is None else spelled_kind(host)
+    if kind is not None:
+        return f"refused: {host} is not a public address ({kind})"
     body = row.payload.encode()
     headers = {
         "Content-Type": "application/json",
@@ -162,6 +183,8 @@ async def _post(client: aiohttp.ClientSession, row: Claimed) -> str | None:
     except TimeoutError:
         return f"no answer within {TIMEOUT_SECONDS} s"
     except Exception as error:  # any failure (refused, bad URL, TLS) is the shop's to fix; we retry
+        if isinstance(error, aiohttp.ClientConnectorError) and isinstance(error.os_error, NotPublicAddress):
+            return f"refused: {error.os_error}"  # PublicOnlyResolver found no public address for the host
         return f"{type(error).__name__}: {error}"
 
 

@@ -57,6 +57,8 @@ class RunningShop:
             "stars_rates": {"USD": 50},
             "shop_name": "Bean There",
             "rate_limiter": False,
+            # The tests' shop backends listen on 127.0.0.1 (tests/api/test_callback_targets.py turns this off).
+            "callback_allow_private_addresses": True,
         }
         self.settings = Settings(_env_file=None, **(defaults | settings))  # type: ignore[call-arg]
         self.runtime: Runtime | None = None

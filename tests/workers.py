@@ -54,6 +54,7 @@ class Worker:
             "TELEGRAM_PROVIDER_TOKEN": "284685063:TEST:crash",
             "WEBHOOK_SECRET": SECRET,
             "RATE_LIMITER": "false",
+            "CALLBACK_ALLOW_PRIVATE_ADDRESSES": "true",  # the tests' shop backends listen on 127.0.0.1
             "LOG_LEVEL": "WARNING",
         } | dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None

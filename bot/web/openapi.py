@@ -94,7 +94,18 @@ def _schemas(methods: Sequence[str]) -> dict[str, Any]:
             "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX, "pattern": no_nul},
             "description": {"type": "string", "maxLength": DESCRIPTION_MAX, "pattern": no_nul},
             "external_id": {"type": "string", "minLength": 1, "maxLength": EXTERNAL_ID_MAX, "pattern": no_nul},
-            "callback_url": {"type": "string", "maxLength": CALLBACK_URL_MAX, "pattern": "^https?://[^\\x00]+$"},
+            "callback_url": {
+                "type": "string",
+                "maxLength": CALLBACK_URL_MAX,
+                "pattern": "^https?://[^/?#@\\x00]+([/?#][^\\x00]*)?$",  # no user:password@
+                "description": (
+                    "Where daifu POSTs the order's signed callbacks. It must reach a public internet address: an"
+                    " address in the URL that is loopback, private, link-local (such as 169.254.169.254) or"
+                    " otherwise not public is refused with 400 bad_request, and so is a user name or password;"
+                    " a host name is resolved at each delivery, and a delivery to a name that resolves to no"
+                    " public address fails and is retried like any other. Redirects are not followed."
+                ),
+            },
             "expires_in_seconds": {
                 "type": "integer",
                 "minimum": int(MIN_TTL.total_seconds()),

@@ -63,6 +63,7 @@ async def test_requests_without_a_valid_key_are_refused(shop: RunningShop, api: 
         ({"external_id": "e" * 129}, "bad_request", "external_id"),
         ({"callback_url": "ftp://shop.example/x"}, "bad_request", "callback_url"),
         ({"callback_url": "https://"}, "bad_request", "callback_url"),
+        ({"callback_url": "https://shop:secret@shop.example/daifu"}, "bad_request", "user name or password"),
         ({"expires_in_seconds": 10}, "bad_request", "expires_in_seconds"),
         ({"expires_in_seconds": 10**12}, "bad_request", "expires_in_seconds"),
         ({"expires_at": "2020-01-01T00:00:00+00:00"}, "bad_request", "expire"),
