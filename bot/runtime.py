@@ -16,7 +16,6 @@ from bot.web.server import build_web_app
 from bot.webhook import LAST_GROUP, TelegramWebhook
 from handlers.context import attach
 from payments.registry import ProviderConfig, build_providers
-from services.callback_targets import allow_private_targets
 from services.config import ShopRules
 from services.daifu import Daifu
 from services.update_inbox import UpdateInbox
@@ -42,6 +41,7 @@ def shop_rules(settings: Settings) -> ShopRules:
         payforme_max_open=settings.payforme_max_open,
         payforme_reminder=settings.payforme_reminder,
         reconcile_after=settings.reconcile_after,
+        callback_private_allowed=settings.callback_allow_private_addresses,
     )
 
 
@@ -94,7 +94,6 @@ class Runtime:
             provider_config(settings, sandbox_secret),
             refund_star_payment=lambda user_id, charge_id: application.bot.refund_star_payment(user_id, charge_id),
         )
-        allow_private_targets(db, settings.callback_allow_private_addresses)
         daifu = Daifu(db, shop_rules(settings), providers)
         attach(application, daifu)
         return cls(settings, db, application, daifu)

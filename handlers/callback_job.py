@@ -15,7 +15,7 @@ INTERVAL_SECONDS = 30  # the first retry waits 30 s; checking more often would f
 
 
 async def deliver_callbacks(context: DaifuContext) -> None:
-    await deliver_due(context.daifu.db)
+    await deliver_due(context.daifu.db, private_allowed=context.daifu.rules.callback_private_allowed)
 
 
 def schedule(job_queue: JobQueue[DaifuContext]) -> None:

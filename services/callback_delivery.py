@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from sqlmodel import col, or_, select, update
 
-from services.callback_targets import NotPublicAddress, PublicOnlyResolver, private_targets_allowed, spelled_kind
+from services.callback_targets import NotPublicAddress, PublicOnlyResolver, spelled_kind
 from storage.database import Database
 from storage.models import CallbackDelivery, Shop, utcnow
 
@@ -76,18 +76,17 @@ async def deliver_due(
     clock: Callable[[], datetime] = utcnow,
     client: aiohttp.ClientSession | None = None,
     limit: int = BATCH,
-    private_allowed: bool | None = None,
+    private_allowed: bool = False,
 ) -> DeliveryRun:
     """POST every callback that is due now; called by the bot's periodic job (handlers.callback_job).
 
-    Only public addresses are called unless private_allowed (by default, what the composition root set for
-    this database: CALLBACK_ALLOW_PRIVATE_ADDRESSES). A client handed in connects wherever its own connector
-    lets it; the URL's spelled-out address is checked all the same.
+    Only public addresses are called unless private_allowed (CALLBACK_ALLOW_PRIVATE_ADDRESSES). A client handed
+    in connects wherever its own connector lets it; the URL's spelled-out address is checked all the same.
     """
     claimed = await _claim(db, clock(), limit)
     if not claimed:
         return DeliveryRun()
-    allowed = private_targets_allowed(db) if private_allowed is None else private_allowed
+    allowed = private_allowed
     own_client = client is None
     resolver = None if allowed or not own_client else PublicOnlyResolver()
     session = client or aiohttp.ClientSession(

@@ -11,29 +11,13 @@ is on a private network allow private targets (CALLBACK_ALLOW_PRIVATE_ADDRESSES)
 from __future__ import annotations
 
 import socket
-import weakref
 from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from storage.database import Database
-
 IPAddress = IPv4Address | IPv6Address
 NAT64 = IPv6Network("64:ff9b::/96")  # the well-known NAT64 prefix: its last 32 bits are the IPv4 address reached
-
-# Keyed by the database because that is all the periodic job (handlers.callback_job) hands to the delivery;
-# the composition root (bot.runtime) sets it once per running daifu, and anything unset is refused.
-_private_allowed: weakref.WeakKeyDictionary[Database, bool] = weakref.WeakKeyDictionary()
-
-
-def allow_private_targets(db: Database, allowed: bool) -> None:
-    """Whether the daifu working on this database may call back private and loopback addresses."""
-    _private_allowed[db] = allowed
-
-
-def private_targets_allowed(db: Database) -> bool:
-    return _private_allowed.get(db, False)
 
 
 def non_public_kind(address: IPAddress) -> str | None:

@@ -25,6 +25,8 @@ class ShopRules:
     payforme_reminder: timedelta = timedelta(hours=2)
     # Checkouts still pending after this long are looked up at their provider (a notice may be lost).
     reconcile_after: timedelta = timedelta(minutes=15)
+    # Shops' callbacks may go to private and loopback addresses (a shop on the same private network).
+    callback_private_allowed: bool = False
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admin_ids

@@ -22,7 +22,7 @@ from sqlmodel import and_, col, delete, desc, or_, select, update
 from sqlmodel.sql.expression import SelectOfScalar
 
 from payments.base import PaymentError
-from services.callback_targets import private_targets_allowed, spelled_kind
+from services.callback_targets import spelled_kind
 from services.checkout import Checkouts
 from services.config import ShopRules
 from services.money import MAX_MAJOR_UNITS, InvalidAmount, Money, major_units, normalise_currency
@@ -288,7 +288,7 @@ class ShopOrders:
         if request.external_id is not None and not 1 <= len(request.external_id) <= EXTERNAL_ID_MAX:
             raise ShopOrderError(Problem.BAD_REQUEST, f"external_id must be 1 to {EXTERNAL_ID_MAX} characters")
         if request.callback_url is not None:
-            private_allowed = private_targets_allowed(self.db)
+            private_allowed = self.rules.callback_private_allowed
             problem = _callback_url_problem(request.callback_url, private_allowed=private_allowed)
             if problem is not None:
                 raise ShopOrderError(Problem.BAD_REQUEST, problem)

@@ -127,7 +127,7 @@ async def test_a_host_name_that_resolves_to_loopback_is_refused_at_delivery_and_
     await api.post(f"/api/v1/orders/{order['id']}/cancel")
 
     now = utcnow() + timedelta(minutes=1)
-    run = await deliver_due(shop.daifu.db, clock=lambda: now)
+    run = await deliver_due(shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=lambda: now)
 
     assert (run.delivered, run.failed) == (0, 1)
     assert receiver.received == []  # no connection was even tried
@@ -137,7 +137,7 @@ async def test_a_host_name_that_resolves_to_loopback_is_refused_at_delivery_and_
     assert "127.0.0.1" in row.last_error
     assert row.next_attempt_at - now == timedelta(seconds=30)  # the usual backoff
 
-    again = await deliver_due(shop.daifu.db, clock=later(2))
+    again = await deliver_due(shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(2))
     assert again.failed == 1 and receiver.received == []
     [row] = await deliveries(shop)
     assert row.attempts == 2 and row.next_attempt_at - utcnow() > timedelta(seconds=60)
@@ -150,7 +150,7 @@ async def test_with_private_addresses_allowed_the_same_callback_arrives(
     order = await api.new_order(callback_url=by_name(receiver))
     await api.post(f"/api/v1/orders/{order['id']}/cancel")
 
-    run = await deliver_due(shop.daifu.db, clock=later(1))
+    run = await deliver_due(shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(1))
 
     assert (run.delivered, run.failed) == (1, 0)
     assert [event["type"] for event in receiver.events()] == ["order.cancelled"]
@@ -202,7 +202,9 @@ async def test_a_redirect_is_not_followed(
             order = await api.new_order(callback_url=f"http://127.0.0.1:{port}{path}")
             await api.post(f"/api/v1/orders/{order['id']}/cancel")
 
-        run = await deliver_due(shop.daifu.db, clock=later(1))
+        run = await deliver_due(
+            shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(1)
+        )
     finally:
         await runner.cleanup()
 

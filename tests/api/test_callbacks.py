@@ -95,7 +95,7 @@ async def test_a_callback_is_retried_until_accepted_across_a_restart(
     order = await api.new_order(callback_url=receiver.url, external_id="A-7")
     await api.post(f"/api/v1/orders/{order['id']}/cancel")
 
-    first = await deliver_due(shop.daifu.db, clock=later(1))
+    first = await deliver_due(shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(1))
     assert (first.failed, len(receiver.received)) == (1, 1)
     [row] = await deliveries(shop)
     assert row.attempts == 1 and row.delivered_at is None and row.last_error == "HTTP 500: database is down"
@@ -103,11 +103,15 @@ async def test_a_callback_is_retried_until_accepted_across_a_restart(
 
     await shop.restart()  # everything is in the table: nothing is lost
     pause_callback_job(shop)
-    assert (await deliver_due(shop.daifu.db)).failed == 0  # not due yet: the backoff holds
-    second = await deliver_due(shop.daifu.db, clock=later(2))
-    third = await deliver_due(shop.daifu.db, clock=later(4))
+    assert (
+        await deliver_due(shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed)
+    ).failed == 0  # not due yet: the backoff holds
+    second = await deliver_due(shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(2))
+    third = await deliver_due(shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(4))
     assert (second.failed, third.delivered) == (1, 1)
-    assert (await deliver_due(shop.daifu.db, clock=later(600))).delivered == 0  # delivered once, never again
+    assert (
+        await deliver_due(shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(600))
+    ).delivered == 0  # delivered once, never again
 
     [row] = await deliveries(shop)
     assert row.attempts == 3 and row.delivered_at is not None and row.kind == "order.cancelled"
@@ -132,7 +136,7 @@ async def test_payments_and_refunds_are_called_back_in_order(
     await api.post(f"/api/v1/orders/{order['id']}/refunds", json={"amount_minor": 250})
     await api.post(f"/api/v1/orders/{order['id']}/refunds")
 
-    await deliver_due(shop.daifu.db, clock=later(1))
+    await deliver_due(shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(1))
 
     events = receiver.events()
     assert [event["type"] for event in events] == ["order.paid", "order.refunded", "order.refunded"]
@@ -149,7 +153,7 @@ async def test_the_paid_callback_says_what_was_paid_and_by_whom(
 ) -> None:
     order = await api.new_order(callback_url=receiver.url)
     await pay_on_sandbox(shop, order)
-    await deliver_due(shop.daifu.db, clock=later(1))
+    await deliver_due(shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(1))
 
     [paid] = receiver.events()
     assert paid["amounts"]["paid"] == [{"amount_minor": 1250, "currency": "USD"}]
@@ -168,15 +172,21 @@ async def test_after_a_day_of_failures_delivery_gives_up_visibly(
     receiver.failures = 1000
     order = await api.new_order(callback_url=receiver.url)
     await api.post(f"/api/v1/orders/{order['id']}/cancel")
-    await deliver_due(shop.daifu.db, clock=later(1))
+    await deliver_due(shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(1))
 
-    run = await deliver_due(shop.daifu.db, clock=later(24 * 60 + 1))
+    run = await deliver_due(
+        shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(24 * 60 + 1)
+    )
 
     assert run.gave_up == 1
     [row] = await deliveries(shop)
     assert row.last_error is not None and row.last_error.startswith(GAVE_UP) and "HTTP 500" in row.last_error
     assert row.next_attempt_at == NEVER and row.delivered_at is None
-    assert (await deliver_due(shop.daifu.db, clock=later(48 * 60))).failed == 0
+    assert (
+        await deliver_due(
+            shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(48 * 60)
+        )
+    ).failed == 0
     assert len(receiver.received) == 2
 
 
@@ -190,7 +200,11 @@ async def test_unreachable_shops_are_retried_with_growing_waits(
     waits = []
     for step in range(1, 10):
         now = utcnow() + timedelta(hours=step)
-        assert (await deliver_due(shop.daifu.db, clock=lambda now=now: now)).failed == 1  # type: ignore[misc]
+        assert (
+            await deliver_due(
+                shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=lambda now=now: now
+            )
+        ).failed == 1  # type: ignore[misc]
         [row] = await deliveries(shop)
         waits.append(round((row.next_attempt_at - now).total_seconds()))
     assert waits == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
@@ -222,7 +236,7 @@ async def test_chip_ins_given_back_from_an_order_never_paid_call_the_shop_about_
     async with shop.daifu.db.transaction() as session:
         given_back = (await session.exec(select(Payment.status).where(col(Payment.provider_ref).is_not(None)))).all()
     assert given_back == [PaymentStatus.REFUNDED]
-    await deliver_due(shop.daifu.db, clock=later(1))
+    await deliver_due(shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(1))
 
     assert [row.kind for row in await deliveries(shop)] == []  # the shop never heard it was paid
     assert receiver.received == []
