@@ -1,0 +1,59 @@
+"""PostgreSQL connections: a pooled connection the server dropped while it sat idle (a restart, a failover, a
+proxy's idle timeout) is replaced before use, so the next transaction works; busy connections are not pinged."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+import storage.database
+from storage.database import Database
+from tests.databases import DATABASES, PostgresDatabases
+
+
+@pytest.fixture
+async def pg(postgres: PostgresDatabases) -> AsyncIterator[Database]:
+    if "postgres" not in DATABASES:
+        pytest.skip("PostgreSQL is left out of DAIFU_TEST_DATABASES")
+    database = Database(await postgres.fresh())
+    yield database
+    await database.dispose()
+
+
+async def server_drops_the_pooled_connection(db: Database) -> None:
+    """What a server restart does to an idle pooled connection: its backend is gone."""
+    async with db.engine.connect() as connection:
+        pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    other = Database(db.url)
+    try:
+        async with other.engine.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        await other.dispose()
+
+
+async def read_one(db: Database) -> int:
+    async with db.transaction() as session:
+        return int((await session.exec(text("SELECT 1"))).one()[0])  # type: ignore[call-overload]
+
+
+async def test_a_connection_dropped_while_idle_is_replaced_before_the_next_transaction(
+    pg: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert await read_one(pg) == 1
+    await server_drops_the_pooled_connection(pg)
+    monkeypatch.setattr(storage.database, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if it had sat idle a while
+    assert await read_one(pg) == 1  # pinged, found dead, replaced: the person's update goes through
+
+
+async def test_a_connection_in_steady_use_is_not_pinged_so_a_drop_fails_that_one_transaction(pg: Database) -> None:
+    """The price of not pinging busy connections: the one transaction that meets a just-dropped connection
+    fails (the update is retried), and the pool is renewed for the next one."""
+    assert await read_one(pg) == 1
+    await server_drops_the_pooled_connection(pg)
+    with pytest.raises(DBAPIError):
+        await read_one(pg)
+    assert await read_one(pg) == 1
