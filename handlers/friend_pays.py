@@ -6,6 +6,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -21,7 +22,7 @@ from services.checkout import MethodUnavailable
 from services.flows import Flow
 from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
-from services.pay_requests import RequestRefused, RequestView, telegram_holder
+from services.pay_requests import RequestRefusal, RequestRefused, RequestView, telegram_holder
 from storage.models import RequestMode
 
 CHOOSE_PART = "rs"  # rs:<minor>:<show 1|0>:<token>  (split: the part to pay, and whether to show the name)
@@ -48,6 +49,10 @@ def request_intro(context: DaifuContext, view: RequestView, locale: str, _: Gett
                 remaining=format_money(view.remaining, locale), total=format_money(view.total, locale)
             )
         )
+        if view.kept_minor:
+            lines.append(
+                _("{amount} more is being paid by friends right now.").format(amount=format_money(view.kept, locale))
+            )
     lines.append(_("Until: {time}").format(time=when(view.request.expires_at, locale)))
     return "\n".join(lines)
 
@@ -74,10 +79,11 @@ def part_buttons(view: RequestView, show: bool, locale: str, _: Gettext) -> list
         rows.append([InlineKeyboardButton(label, callback_data=f"{CHOOSE_PART}:{share.minor}:{int(show)}:{token}")])
     other = _("Another amount")
     rows.append([InlineKeyboardButton(other, callback_data=f"{OTHER_AMOUNT}:{int(show)}:{token}")])
-    label = _("Pay all that is left ({amount})").format(amount=format_money(view.remaining, locale))
-    rows.append(
-        [InlineKeyboardButton(label, callback_data=f"{CHOOSE_PART}:{view.remaining.minor}:{int(show)}:{token}")]
-    )
+    if view.remaining.minor > 0:  # nothing, while friends paying right now keep all that is left
+        label = _("Pay all that is left ({amount})").format(amount=format_money(view.remaining, locale))
+        rows.append(
+            [InlineKeyboardButton(label, callback_data=f"{CHOOSE_PART}:{view.remaining.minor}:{int(show)}:{token}")]
+        )
     toggle = _("Show my name on the card: yes") if show else _("Show my name on the card: no")
     rows.append([InlineKeyboardButton(toggle, callback_data=f"{CHOOSE_PART}:0:{int(not show)}:{token}")])
     return rows
@@ -147,6 +153,8 @@ async def pay(update: Update, context: DaifuContext) -> None:
         )
     except RequestRefused as refusal:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
+        if refusal.why == RequestRefusal.BEING_PAID:
+            await offer_what_is_left(update, context, token, show == "1", locale, _)
         return
     except MethodUnavailable:
         await query.answer(_("That payment method is not available for this order any more."), show_alert=True)
@@ -158,6 +166,31 @@ async def pay(update: Update, context: DaifuContext) -> None:
     await send_checkout(context, user.id, checkout, _)
     assert view.request.id is not None
     await refresh_cards(context, view.request.id)
+
+
+async def offer_what_is_left(
+    update: Update, context: DaifuContext, token: str, show: bool, locale: str, _: Gettext
+) -> None:
+    """Friends paying at once took part of what this friend chose: offer what is left instead (one more tap)."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    try:
+        view = await context.daifu.requests.payable(token, holder=telegram_holder(user.id))
+    except RequestRefused:
+        return  # closed meanwhile: the alert said enough, and the offer's buttons fail the same way
+    text = request_intro(context, view, locale, _)
+    if view.remaining.minor > 0:
+        rows = method_buttons(context, view, view.remaining, show, locale, _)
+        text += "\n\n" + _("You chip in {amount}. How do you want to pay?").format(
+            amount=format_money(view.remaining, locale)
+        )
+    else:
+        rows = part_buttons(view, show, locale, _)
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
+    except BadRequest as error:  # a second tap drew the same offer a moment ago: the alert said it all
+        if "not modified" not in str(error).lower():
+            raise
 
 
 async def ask_amount(update: Update, context: DaifuContext) -> None:

@@ -36,6 +36,9 @@ def pre_checkout_refusal(why: PreCheckoutRefusal, _: Gettext) -> str:
         PreCheckoutRefusal.CHANGED: _("The invoice no longer matches the order; you were not charged."),
         PreCheckoutRefusal.HELD: _("Someone else is paying for this right now; you were not charged. Try again later."),
         PreCheckoutRefusal.REQUEST_CLOSED: _("This request is no longer open; you were not charged."),
+        PreCheckoutRefusal.COVERED: _(
+            "Friends have paid, or are paying right now, the rest of this request; you were not charged."
+        ),
     }[why]
 
 
@@ -93,6 +96,13 @@ def method_label(provider: str, price: Money, locale: str, _: Gettext) -> str:
 
 
 def request_refusal(refusal: RequestRefused, locale: str, _: Gettext) -> str:
+    if refusal.why == RequestRefusal.BEING_PAID:
+        left = refusal.available
+        if left is None or left.minor <= 0:
+            return _("Friends are paying all that is left right now. If one of them does not finish, try again later.")
+        return _("Friends are paying part of this right now: {amount} is left for you to chip in.").format(
+            amount=format_money(left, locale)
+        )
     if refusal.why == RequestRefusal.HELD:
         until = when(refusal.hold_until, locale) if refusal.hold_until else ""
         return _("{name} is paying for this right now. If they have not finished by {time}, you can pay.").format(

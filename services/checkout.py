@@ -34,10 +34,11 @@ class PreCheckoutRefusal(StrEnum):
     CHANGED = "changed"  # amount, currency or payload differ from what the order asks
     HELD = "held"  # a pay-for-me request another friend is paying right now
     REQUEST_CLOSED = "request_closed"  # the pay-for-me request was paid, covered, cancelled or expired
+    COVERED = "covered"  # a chip-in for more than other friends' payments leave over
 
 
 # Decides pre-checkout for attempts that belong to a pay-for-me request (services.pay_requests).
-RequestGuard = Callable[[PayRequest, int], Awaitable[PreCheckoutRefusal | None]]
+RequestGuard = Callable[[Payment, Order, PayRequest, int], Awaitable[PreCheckoutRefusal | None]]
 
 
 class Checkouts:
@@ -98,6 +99,7 @@ class Checkouts:
         show_name: bool = True,
         return_url: str | None = None,
         credit_minor: int | None = None,
+        holder: str | None = None,
         before: Callable[[AsyncSession], Awaitable[Payment | None]] | None = None,
     ) -> Checkout:
         """Record the attempt (the order becomes pending), then ask the provider for the checkout.
@@ -116,6 +118,7 @@ class Checkouts:
             payer_id=payer_id,
             request_id=request_id,
             payer_name=payer_name,
+            holder=holder,
             show_name=show_name,
             credit_minor=credit_minor if credit_minor is not None else order.amount_minor,
         )
@@ -178,5 +181,5 @@ class Checkouts:
         if (attempt.currency, attempt.amount_minor) != (currency, total_amount):
             return PreCheckoutRefusal.CHANGED
         if request is not None and self.request_guard is not None:
-            return await self.request_guard(request, payer_id)
+            return await self.request_guard(attempt, order, request, payer_id)
         return None

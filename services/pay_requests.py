@@ -64,16 +64,23 @@ class RequestRefusal(StrEnum):
     BAD_AMOUNT = "bad_amount"  # a chip-in of nothing, or of more than is left
     NOT_REQUESTER = "not_requester"
     NOT_ALLOWED = "not_allowed"  # the shop switched pay-for-me off for this order
+    BEING_PAID = "being_paid"  # a chip-in of more than friends paying right now leave over
 
 
 class RequestRefused(Exception):
     def __init__(
-        self, why: RequestRefusal, *, holder_name: str | None = None, hold_until: datetime | None = None
+        self,
+        why: RequestRefusal,
+        *,
+        holder_name: str | None = None,
+        hold_until: datetime | None = None,
+        available: Money | None = None,
     ) -> None:
         super().__init__(why.value)
         self.why = why
         self.holder_name = holder_name
         self.hold_until = hold_until
+        self.available = available  # BEING_PAID: what is left over for this friend now
 
 
 def effective_status(request: PayRequest, now: datetime) -> RequestStatus:
@@ -98,6 +105,9 @@ class RequestView:
     order: Order
     requester_name: str
     contributions: list[Payment]  # credited charges, oldest first
+    # Split: parts of chip-ins other friends have started and not finished yet (kept for them a while), as
+    # seen by the friend this view was read for (RequestView from payable); 0 otherwise.
+    kept_minor: int = 0
 
     @property
     def total(self) -> Money:
@@ -105,7 +115,13 @@ class RequestView:
 
     @property
     def remaining(self) -> Money:
-        return Money(max(0, self.order.amount_minor - self.request.covered_minor), self.order.currency)
+        """What is left for this friend to pay: not covered, and not being paid by others right now."""
+        left = self.order.amount_minor - self.request.covered_minor - self.kept_minor
+        return Money(max(0, left), self.order.currency)
+
+    @property
+    def kept(self) -> Money:
+        return Money(self.kept_minor, self.order.currency)
 
     @property
     def share(self) -> Money | None:
@@ -233,11 +249,13 @@ class PayRequests:
             cards = (await session.exec(select(RequestCard).where(RequestCard.request_id == request_id))).all()
         return view, list(cards)
 
-    async def _view_where(self, which: ColumnElement[bool]) -> RequestView | None:
+    async def _view_where(self, which: ColumnElement[bool], *, for_holder: str | None = None) -> RequestView | None:
         async with self.db.transaction() as session:
-            return await self._view_in(session, which)
+            return await self._view_in(session, which, for_holder=for_holder)
 
-    async def _view_in(self, session: AsyncSession, which: ColumnElement[bool]) -> RequestView | None:
+    async def _view_in(
+        self, session: AsyncSession, which: ColumnElement[bool], *, for_holder: str | None = None
+    ) -> RequestView | None:
         # Views are read several times for each tap and payment: the request and its order come in one query.
         joined = select(PayRequest, Order).join(Order, col(Order.id) == col(PayRequest.order_id))
         row = (await session.exec(joined.where(which))).first()
@@ -245,7 +263,22 @@ class PayRequests:
             return None
         request, order = row
         contributions = await self._contributions(session, request)
-        return RequestView(request, order, await self.users.name_of(request.requester_id), contributions)
+        kept = 0
+        if for_holder is not None and request.mode == RequestMode.SPLIT and request.status == RequestStatus.OPEN:
+            kept = await self._kept_for_others(session, request, for_holder)
+        name = await self.users.name_of(request.requester_id)
+        return RequestView(request, order, name, contributions, kept)
+
+    async def _kept_for_others(self, session: AsyncSession, request: PayRequest, holder: str) -> int:
+        """The parts of chip-ins other friends started within the hold time and have not finished."""
+        statement = select(func.coalesce(func.sum(Payment.credit_minor), 0)).where(
+            Payment.request_id == request.id,
+            Payment.status == PaymentStatus.PENDING,
+            col(Payment.holder).is_not(None),
+            col(Payment.holder) != holder,
+            col(Payment.created_at) > utcnow() - self.rules.payforme_hold,
+        )
+        return int((await session.exec(statement)).one() or 0)
 
     @staticmethod
     async def _contributions(session: AsyncSession, request: PayRequest) -> list[Payment]:
@@ -262,7 +295,11 @@ class PayRequests:
 
     async def payable(self, token: str, *, holder: str) -> RequestView:
         """The request, if this person may pay (part of) it now; otherwise RequestRefused says why."""
-        view = await self.view(token)
+        if not is_request_token(token):
+            raise RequestRefused(RequestRefusal.UNKNOWN)
+        view = await self._view_where(col(PayRequest.token) == token, for_holder=holder)
+        if view is None:
+            raise RequestRefused(RequestRefusal.UNKNOWN)
         now = utcnow()
         status = view.status(now)
         if status != RequestStatus.OPEN:
@@ -357,8 +394,13 @@ class PayRequests:
         assert request.id is not None
         if request.mode == RequestMode.SPLIT:
             part = amount or view.remaining
-            if part.currency != view.order.currency or not 0 < part.minor <= view.remaining.minor:
+            # Against what is not covered yet; what friends paying right now keep is weighed below, under a lock.
+            uncovered = view.order.amount_minor - request.covered_minor
+            if part.currency != view.order.currency or not 0 <= part.minor <= uncovered:
                 raise RequestRefused(RequestRefusal.BAD_AMOUNT)
+            if part.minor == 0:
+                why = RequestRefusal.BEING_PAID if view.kept_minor else RequestRefusal.BAD_AMOUNT
+                raise RequestRefused(why, available=view.remaining)
         else:
             part = view.total
         price = self.checkouts.charge_for(part, provider_name)
@@ -367,8 +409,28 @@ class PayRequests:
         request_id = request.id
 
         async def hold_first(session: AsyncSession) -> None:
-            if request.mode == RequestMode.SINGLE and not await self._hold_in(session, request_id, holder, payer_name):
+            if request.mode == RequestMode.SINGLE:
+                if not await self._hold_in(session, request_id, holder, payer_name):
+                    raise _TakenMeanwhile
+                return
+            # Split: the request's row is locked first, so chip-ins started at once are weighed one after another
+            # against what is left; each pending one keeps its part until it is paid, declined or lapses.
+            locked = await session.exec(
+                update(PayRequest)
+                .where(
+                    col(PayRequest.id) == request_id,
+                    col(PayRequest.status) == RequestStatus.OPEN,
+                    col(PayRequest.expires_at) > utcnow(),
+                )
+                .values(covered_minor=col(PayRequest.covered_minor))
+            )
+            if locked.rowcount != 1:
                 raise _TakenMeanwhile
+            fresh = await session.get(PayRequest, request_id, populate_existing=True)
+            assert fresh is not None
+            left = view.order.amount_minor - fresh.covered_minor - await self._kept_for_others(session, fresh, holder)
+            if part.minor > left:
+                raise RequestRefused(RequestRefusal.BEING_PAID, available=Money(max(0, left), part.currency))
 
         try:
             return await self.checkouts.open_attempt(
@@ -381,10 +443,14 @@ class PayRequests:
                 show_name=show_name,
                 return_url=return_url or self.rules.request_url(request.token),
                 credit_minor=part.minor,
+                holder=holder,
                 before=hold_first,
             )
         except _TakenMeanwhile:
-            fresh = await self.view(request.token)  # someone took it a moment ago: say who
+            fresh = await self.view(request.token)  # someone took it (or closed it) a moment ago: say who
+            closed = _CLOSED_REFUSALS.get(fresh.status(utcnow()))
+            if closed is not None:
+                raise RequestRefused(closed) from None
             raise RequestRefused(
                 RequestRefusal.HELD, holder_name=fresh.request.holder_name, hold_until=fresh.request.hold_until
             ) from None
@@ -417,14 +483,23 @@ class PayRequests:
             before=pending_one,
         )
 
-    async def pre_checkout_guard(self, request: PayRequest, payer_id: int) -> PreCheckoutRefusal | None:
-        """Telegram lets anyone in a group pay an invoice, again and again: the hold decides who may.
+    async def pre_checkout_guard(
+        self, attempt: Payment, order: Order, request: PayRequest, payer_id: int
+    ) -> PreCheckoutRefusal | None:
+        """Telegram lets anyone in a group pay an invoice, again and again: the hold decides who may. A chip-in
+        is let through only while its part still fits, so friends paying at once never pay more than the order.
 
         The request is as read with the attempt, in the same query as the order.
         """
         assert request.id is not None
         if effective_status(request, utcnow()) != RequestStatus.OPEN:
             return PreCheckoutRefusal.REQUEST_CLOSED
+        if request.mode == RequestMode.SPLIT:
+            async with self.db.transaction() as session:
+                kept = await self._kept_for_others(session, request, attempt.holder or "")
+            if request.covered_minor + kept + (attempt.credit_minor or 0) > order.amount_minor:
+                return PreCheckoutRefusal.COVERED
+            return None
         if request.mode == RequestMode.SINGLE:
             holder, now = telegram_holder(payer_id), utcnow()
             # The payer's own hold, taken at the tap moments ago, needs no renewing: nobody else can take it

@@ -142,6 +142,9 @@ class Payment(SQLModel, table=True):
     # A payer without Telegram (on the request's web page) is known only by the name they gave.
     payer_name: str | None = Field(default=None, max_length=64)
     show_name: bool = Field(default=True)  # a chip-in friend may ask to stay anonymous on the card
+    # Who started this chip-in ("tg:<id>" or "web:<browser>"): while pending and fresh, its part is kept for
+    # them, so friends paying at once never add up to more than the order; their own next try replaces it.
+    holder: str | None = Field(default=None, max_length=80)
     # What this charge covers of the order, in the order's currency (a Stars charge is in XTR).
     credit_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     # The provider's own id for the checkout (a Stripe Checkout Session id), for queries and closing.

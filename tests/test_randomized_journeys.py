@@ -429,6 +429,9 @@ async def chip_in(scene: Scene, journey: Journey) -> None:
         choice = "Pay all that is left" if greedy or rng.random() < 0.2 else "Chip in a share"
         if choice not in str(offer.get("reply_markup")):
             choice = "Pay all that is left"  # what is left is less than a share
+        if choice not in str(offer.get("reply_markup")):
+            journey.note(f"{friend.first_name} found all that is left being paid: {text_of(offer)}")
+            return
         since = scene.mark(friend)
         journey.note(f"{friend.first_name} taps {choice!r}")
         answer = await scene.tap(friend, offer, choice)

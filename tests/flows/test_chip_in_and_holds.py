@@ -121,3 +121,98 @@ async def test_a_hundred_friends_tap_pay_at_once_and_exactly_one_holds(shop: Run
     assert attempts == 1
     winner = next(f for f, a in zip(friends, answers, strict=True) if not (a and a.get("show_alert")))
     assert holder == f"tg:{winner.id}"
+
+
+async def invoice_sent(shop: RunningShop, friend) -> dict:  # type: ignore[no-untyped-def]
+    def latest() -> dict | None:  # type: ignore[type-arg]
+        return next((m for m in reversed(shop.emu.bot_messages(friend)) if m.get("invoice")), None)
+
+    return await shop.emu.wait_for(latest)
+
+
+async def choose_a_share(shop: RunningShop, friend, request: str) -> dict:  # type: ignore[no-untyped-def]
+    """A friend opens the request and taps their share; returns the message offering ways to pay it."""
+    offer = await open_request(shop, friend, request)
+    await shop.emu.click(friend, offer, "Chip in a share")
+    return await shop.emu.wait_for(
+        lambda: "How do you want to pay" in current(shop, offer)["text"] and current(shop, offer)
+    )
+
+
+async def test_three_friends_paying_their_shares_at_once_never_pay_more_than_the_order(shop: RunningShop) -> None:
+    """$10.00 in three shares is $3.34 each (rounded up, so three cover it). When all three pay at once, the
+    third is offered the $3.32 left rather than charged $3.34 and refunded: the order is covered exactly."""
+    emu = shop.emu
+    dave = emu.add_user("Dave", language_code="en")
+    order = await shop.new_link("/newlink 10 USD Pizza")
+    request = await ask_friend(shop, shop.alice, order, shares=3)
+    friends = [shop.bob, shop.carol, dave]
+    offers = [await choose_a_share(shop, friend, request) for friend in friends]
+    assert all("You chip in $3.34" in offer["text"] for offer in offers)
+
+    answers = await asyncio.gather(
+        *(emu.click(friend, offer, "Pay by card") for friend, offer in zip(friends, offers, strict=True))
+    )
+
+    refused = [(friend, offer) for friend, offer, a in zip(friends, offers, answers, strict=True) if a["show_alert"]]
+    assert len(refused) == 1, answers
+    [alert] = [a["text"] for a in answers if a["show_alert"]]
+    assert alert == "Friends are paying part of this right now: $3.32 is left for you to chip in."
+    last, offer = refused[0]
+    redrawn = await emu.wait_for(lambda: "You chip in $3.32" in current(shop, offer)["text"] and current(shop, offer))
+    assert "$6.68 more is being paid by friends right now" in redrawn["text"]
+    await emu.click(last, redrawn, "Pay by card")
+
+    for friend in friends:
+        await emu.pay_invoice(friend, await invoice_sent(shop, friend))
+    await shop.told(shop.alice, "covered the whole order")
+    async with shop.daifu.db.transaction() as session:
+        charged = (
+            await session.exec(
+                select(Payment.amount_minor).where(col(Payment.provider_ref).is_not(None), Payment.credited)
+            )
+        ).all()
+    assert sorted(charged) == [332, 334, 334]  # $10.00 exactly, nothing to give back
+    paid = await shop.daifu.orders.by_token(order)
+    assert paid is not None and paid.status == OrderStatus.PAID
+
+
+async def test_a_chip_in_left_unpaid_past_the_hold_is_refused_at_payment_when_others_took_its_part(
+    shop: RunningShop,
+) -> None:
+    emu = shop.emu
+    order = await shop.new_link("/newlink 10 USD Pizza")
+    request = await ask_friend(shop, shop.alice, order, shares=2)
+    bob_offer = await open_request(shop, shop.bob, request)
+    await emu.click(shop.bob, bob_offer, "Pay all that is left")
+    bob_methods = await emu.wait_for(
+        lambda: "How do you want to pay" in current(shop, bob_offer)["text"] and current(shop, bob_offer)
+    )
+    await emu.click(shop.bob, bob_methods, "Pay by card")
+    bob_invoice = await invoice_sent(shop, shop.bob)
+
+    # Carol is told all of it is being paid, until Bob's part lapses with the hold time.
+    carol_offer = await open_request(shop, shop.carol, request)
+    assert "$0.00 of $10.00 is left" in carol_offer["text"]
+    assert "$10.00 more is being paid by friends right now" in carol_offer["text"]
+    async with shop.daifu.db.transaction() as session:
+        await session.exec(
+            update(Payment)
+            .where(col(Payment.payer_id) == shop.bob.id)
+            .values(created_at=utcnow() - shop.daifu.rules.payforme_hold - timedelta(seconds=1))
+        )
+    carol_offer = await open_request(shop, shop.carol, request)
+    await emu.click(shop.carol, carol_offer, "Pay all that is left")
+    carol_methods = await emu.wait_for(
+        lambda: "How do you want to pay" in current(shop, carol_offer)["text"] and current(shop, carol_offer)
+    )
+    await emu.click(shop.carol, carol_methods, "Pay by card")
+    carol_invoice = await invoice_sent(shop, shop.carol)
+
+    refused = await emu.pre_checkout(shop.bob, bob_invoice)  # Bob comes back to his old invoice
+    assert refused == {
+        "ok": False,
+        "error_message": "Friends have paid, or are paying right now, the rest of this request; you were not charged.",
+    }
+    await emu.pay_invoice(shop.carol, carol_invoice)
+    await shop.told(shop.alice, "covered the whole order")
