@@ -150,7 +150,7 @@ _CLOSED_REFUSALS = {
 
 
 class _TakenMeanwhile(Exception):
-    """Another payer took the hold between the read and this payer's tap."""
+    """Between the read and this payer's tap, another payer took the hold, or the request closed."""
 
 
 class PayRequests:
@@ -408,7 +408,7 @@ class PayRequests:
             raise MethodUnavailable(provider_name)
         request_id = request.id
 
-        async def hold_first(session: AsyncSession) -> None:
+        async def hold_or_keep_the_part(session: AsyncSession) -> None:
             if request.mode == RequestMode.SINGLE:
                 if not await self._hold_in(session, request_id, holder, payer_name):
                     raise _TakenMeanwhile
@@ -444,7 +444,7 @@ class PayRequests:
                 return_url=return_url or self.rules.request_url(request.token),
                 credit_minor=part.minor,
                 holder=holder,
-                before=hold_first,
+                before=hold_or_keep_the_part,
             )
         except _TakenMeanwhile:
             fresh = await self.view(request.token)  # someone took it (or closed it) a moment ago: say who
