@@ -115,11 +115,17 @@ async def _tell_requester(
         text = _("🎉 {name} chipped in {amount} for <b>{title}</b>: {covered} of {total} covered.")
     else:
         text = _("🎉 {name} paid for you: <b>{title}</b>, {amount}.")
+    covered = request.covered_minor
+    if request.mode == RequestMode.SPLIT:
+        # Friends' notices may be told out of order (two workers, a retried one): the total shown is the one
+        # now, so it never goes backwards from one message to the next.
+        now = await daifu.requests.by_token(request.token)
+        covered = max(covered, now.covered_minor if now is not None else 0)
     text = text.format(
         name=esc(name),
         amount=amount,
         title=esc(order.title),
-        covered=format_money(Money(request.covered_minor, order.currency), locale),
+        covered=format_money(Money(covered, order.currency), locale),
         total=format_money(Money(order.amount_minor, order.currency), locale),
     )
     if request.mode == RequestMode.SPLIT and request.status == RequestStatus.PAID:

@@ -7,6 +7,9 @@ from datetime import timedelta
 
 from sqlmodel import col, select, update
 
+from handlers.notices import ProviderNotices
+from payments.base import ChargeOutcome
+from payments.sandbox import SandboxGateway
 from storage.models import OrderStatus, Payment, PaymentStatus, PayRequest, RequestStatus, utcnow
 from tests.flows.payforme_steps import ask_friend, attempts_and_holder, current, open_request, share_card
 from tests.harness import RunningShop
@@ -216,3 +219,32 @@ async def test_a_chip_in_left_unpaid_past_the_hold_is_refused_at_payment_when_ot
     }
     await emu.pay_invoice(shop.carol, carol_invoice)
     await shop.told(shop.alice, "covered the whole order")
+
+
+async def test_a_chip_in_told_late_shows_the_total_covered_now_not_an_older_one(shop: RunningShop) -> None:
+    """Bob's chip-in is credited first but its notice is told after Carol's (another worker, a retry): Alice's
+    messages must not show the covered total going backwards."""
+    emu = shop.emu
+    order = await shop.new_link("/newlink 100 USD Team dinner")
+    request = await ask_friend(shop, shop.alice, order, shares=3)
+
+    offer = await open_request(shop, shop.bob, request)
+    await emu.click(shop.bob, offer, "Another amount")
+    await shop.told(shop.bob, "How much do you want to chip in?")
+    await emu.send_text(shop.bob, "30")
+    await emu.click(shop.bob, await shop.told(shop.bob, "How do you want to pay?"), "sandbox")
+    page = await emu.click(shop.bob, await shop.told(shop.bob, "Open the checkout page"), "Open checkout page")
+    gateway = shop.daifu.providers["sandbox"]
+    assert isinstance(gateway, SandboxGateway)
+    session = gateway.open_session(page.rsplit("/", 1)[1])
+    assert session is not None
+    headers, body = gateway.signed_notice(session, ChargeOutcome.SUCCEEDED)
+    _reply, bobs_notices = await shop.daifu.notices.receive("sandbox", headers, body, remote=None)  # credited, untold
+
+    await chip_in(shop, shop.carol, request, "30")
+    assert "$60.00 of $100.00 covered" in (await shop.told(shop.alice, "Carol chipped in $30.00"))["text"]
+    assert shop.runtime is not None
+    await shop.runtime.application.update_queue.put(ProviderNotices(tuple(bobs_notices)))
+
+    late = await shop.told(shop.alice, "Bob chipped in $30.00")
+    assert "$60.00 of $100.00 covered" in late["text"]  # not the $30.00 covered when Bob's was credited
