@@ -8,7 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
-from handlers import admin_cancel, ask_friend, friend_pays, newlink
+from handlers import admin_cancel, ask_friend, friend_pays, newlink, thanks
 from handlers.common import speak
 from handlers.context import DaifuContext, TextStep
 from services.i18n import Gettext
@@ -17,6 +17,7 @@ TEXT_STEPS: dict[str, dict[str, TextStep]] = {
     newlink.FLOW: newlink.TEXT_STEPS,
     ask_friend.FLOW: ask_friend.TEXT_STEPS,
     friend_pays.FLOW: friend_pays.TEXT_STEPS,
+    thanks.FLOW: thanks.TEXT_STEPS,
 }
 
 
@@ -25,6 +26,7 @@ def cancelled(flow: str, _: Gettext) -> str:
         newlink.FLOW: _("Cancelled. No link was created."),
         ask_friend.FLOW: _("Cancelled. No request was made."),
         friend_pays.FLOW: _("Cancelled. Nothing was paid."),
+        thanks.FLOW: _("Cancelled. Nothing was sent."),
     }.get(flow, _("Cancelled."))
 
 

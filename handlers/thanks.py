@@ -1,4 +1,5 @@
-""" "Say thanks": after a friend paid, the requester sends a short thank-you through the bot."""
+""" "Say thanks": after a friend paid, the requester sends a short thank-you through the bot: one of a few
+ready lines, or their own words (the step is kept in the database, like every guided flow)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,22 @@ from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from handlers.common import esc, speak
-from handlers.context import DaifuContext
+from handlers.context import DaifuContext, TextStep
 from handlers.notices import THANKS_PREFIX
+from services.flows import Flow
 from services.i18n import Gettext, gettext_for
 
+FLOW = "thanks"  # the requester types their own thank-you
+OWN_WORDS = "w"  # ty:<payment id>:w
+MAX_LENGTH = 300  # a thank-you, not a letter: the bot passes it on and keeps nothing of it
 
-# Short messages to choose from: nothing to moderate, nothing for the bot to store.
+
 def thank_you_lines(_: Gettext) -> list[str]:
     return [_("Thank you so much! 🙏"), _("You're the best! ❤️"), _("I owe you one! 🍵")]
 
 
-def thanks_message(_: Gettext, name: str, choice: int) -> str:
-    return _("💌 {name} says: {message}").format(name=esc(name), message=thank_you_lines(_)[choice])
+def thanks_message(_: Gettext, name: str, message: str) -> str:
+    return _("💌 {name} says: {message}").format(name=esc(name), message=esc(message))
 
 
 async def offer_thanks(update: Update, context: DaifuContext) -> None:
@@ -40,18 +45,64 @@ async def offer_thanks(update: Update, context: DaifuContext) -> None:
             [InlineKeyboardButton(line, callback_data=f"{THANKS_PREFIX}:{payment_id}:{number}")]
             for number, line in enumerate(thank_you_lines(_))
         ]
+        choices.append(
+            [InlineKeyboardButton(_("✏️ In my own words"), callback_data=f"{THANKS_PREFIX}:{payment_id}:{OWN_WORDS}")]
+        )
         await query.edit_message_reply_markup(InlineKeyboardMarkup(choices))
+        return
+    if parts[2] == OWN_WORDS:
+        await query.answer()
+        await context.daifu.flows.begin(user.id, FLOW, "text", {"payment_id": payment_id})
+        name = await context.daifu.users.name_of(payment.payer_id)
+        await context.bot.send_message(
+            user.id,
+            _("Write your thank-you to {name} (up to {limit} characters), or /cancel.").format(
+                name=name, limit=MAX_LENGTH
+            ),
+        )
         return
     choice = int(parts[2])
     if not 0 <= choice < len(thank_you_lines(_)):
         await query.answer()
         return
-    # The payer reads it in their own language.
-    text = thanks_message(gettext_for(await context.daifu.users.locale_of(payment.payer_id)), user.first_name, choice)
+    # The payer reads a ready line in their own language.
+    payer_speaks = gettext_for(await context.daifu.users.locale_of(payment.payer_id))
+    text = thanks_message(payer_speaks, user.first_name, thank_you_lines(payer_speaks)[choice])
     await context.bot.send_message(payment.payer_id, text, parse_mode=ParseMode.HTML)
     await query.answer(_("Sent!"))
     await query.edit_message_reply_markup(None)
 
 
+async def typed_thanks(update: Update, context: DaifuContext, flow: Flow) -> None:
+    _locale, _ = await speak(update, context)
+    message, user = update.effective_message, update.effective_user
+    if message is None or message.text is None or user is None:
+        return
+    words = " ".join(message.text.split())
+    if len(words) > MAX_LENGTH:
+        await message.reply_text(
+            _("That is {length} characters; a thank-you here can have up to {limit}. Try a shorter one.").format(
+                length=len(words), limit=MAX_LENGTH
+            )
+        )
+        return
+    payment = await context.daifu.requests.contribution(int(flow.data["payment_id"]), requester_id=user.id)
+    # Ending the flow is the claim: the same words sent twice reach the friend once.
+    if not await context.daifu.flows.end(user.id, FLOW, at_step="text"):
+        return
+    if payment is None or payment.payer_id is None:
+        await message.reply_text(_("That button is out of date."))
+        return
+    payer_speaks = gettext_for(await context.daifu.users.locale_of(payment.payer_id))
+    await context.bot.send_message(
+        payment.payer_id, thanks_message(payer_speaks, user.first_name, words), parse_mode=ParseMode.HTML
+    )
+    name = await context.daifu.users.name_of(payment.payer_id)
+    await message.reply_text(_("Sent to {name}!").format(name=name))
+
+
+TEXT_STEPS: dict[str, TextStep] = {"text": typed_thanks}
+
+
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
-    return [CallbackQueryHandler(offer_thanks, pattern=f"^{THANKS_PREFIX}:[0-9]+(:[0-9])?$")]
+    return [CallbackQueryHandler(offer_thanks, pattern=f"^{THANKS_PREFIX}:[0-9]+(:([0-9]|{OWN_WORDS}))?$")]

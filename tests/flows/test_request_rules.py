@@ -118,3 +118,28 @@ async def test_paying_your_own_request_is_recorded_as_yours(shop: RunningShop) -
     await emu.wait_for(lambda: "Paid by Alice (themselves) ✅" in current(shop, card)["text"])
     paid = await shop.daifu.orders.by_token(order)
     assert paid is not None and paid.payer_id == alice.id
+
+
+async def test_thanks_in_the_requesters_own_words_reach_the_friend_once_and_as_written(shop: RunningShop) -> None:
+    emu, alice, bob = shop.emu, shop.alice, shop.bob
+    request = await ask_friend(shop, alice, await shop.new_link("/newlink 5 USD Tea"))
+    await pay_by_sandbox(shop, bob, request)
+    paid = await shop.told(alice, "Bob paid for you")
+    await emu.click(alice, paid, "Say thanks")
+    await emu.wait_for(lambda: "In my own words" in str(current(shop, paid).get("reply_markup")))
+    await emu.click(alice, paid, "✏️ In my own words")
+    await shop.told(alice, "Write your thank-you to Bob (up to 300 characters)")
+
+    await emu.send_text(alice, "x" * 301)
+    await shop.told(alice, "That is 301 characters")
+    assert shop.times_told(bob, "Alice says") == 0
+
+    words = "<b>Tea</b> & cake next time, I owe you <3"
+    await emu.send_text(alice, words)
+    await shop.told(alice, "Sent to Bob!")
+    thanks = await shop.told(bob, "Alice says")
+    assert thanks["text"] == f"💌 Alice says: {words}"  # shown as written: no markup of hers is applied
+    await emu.send_text(alice, words)  # sent again: the step is over, so it is not passed on twice
+    asked = await emu.send_text(alice, "/help")
+    await shop.told(alice, "lets you pay through this chat", after=asked["message_id"])  # the bot has caught up
+    assert shop.times_told(bob, "Alice says") == 1
