@@ -8,8 +8,12 @@ from collections import Counter
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from tests.workers import free_port
+
+# Headers about the connection or the body's encoding, which the balancer's own answer sets anew.
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "date", "server"}
 
 
 class Balancer:
@@ -31,16 +35,25 @@ class Balancer:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         try:
             async with self._client.request(
-                request.method, worker + request.path_qs, data=await request.read(), headers=headers
+                request.method,
+                worker + request.path_qs,
+                data=await request.read(),
+                headers=headers,
+                allow_redirects=False,  # a redirect (to a checkout page) is the browser's to follow
             ) as answer:
-                return web.Response(status=answer.status, body=await answer.read(), content_type=answer.content_type)
+                body = await answer.read()  # decoded: the encoding headers go with it
+                passed = CIMultiDict((k, v) for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP)
+                return web.Response(status=answer.status, body=body, headers=passed)
         except aiohttp.ClientConnectorError:
             # A worker still starting (or gone): a load balancer answers 502, and Telegram sends the update again.
             return web.Response(status=502)
 
     async def start(self) -> None:
         # No per-host cap: dozens of payers and the webhook talk to the workers at once.
-        self._client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        # No cookie jar: the browsers behind the balancer keep their own cookies, never each other's.
+        self._client = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), cookie_jar=aiohttp.DummyCookieJar()
+        )
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self.forward)
         self._runner = web.AppRunner(app, access_log=None)

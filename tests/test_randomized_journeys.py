@@ -2,7 +2,8 @@
 sends every update, checkout page and provider notice to either worker at random.
 
 Shoppers pay their own orders, ask one friend, post a card or an invoice into a group where several friends
-tap at once, split an order between friends chipping in at once, cancel requests or decline payments; taps are
+tap at once, split an order between friends chipping in at once, have a friend without Telegram pay on the
+request's web page (racing one in Telegram), cancel requests or decline payments; taps are
 doubled, payments made twice, updates and provider notices delivered again. At the end the database and the
 chats must agree: every order in the state its payments call for, no charge credited twice or kept without
 credit, and every receipt, note, refund notice and card edit sent exactly once.
@@ -507,6 +508,53 @@ async def cancelled(scene: Scene, journey: Journey) -> None:
         await asyncio.gather(friend_pays(), shopper_cancels())  # the race decides; the books must agree
 
 
+FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+
+
+async def web_friend(scene: Scene, journey: Journey) -> None:
+    """A friend without Telegram pays on the request's web page (through the balancer, so the page, the form
+    and the checkout may each reach a different worker); half the time a Telegram friend taps at the same
+    moment, and the hold lets one of them pay."""
+    rng = journey.rng
+    request = await ask(scene, journey)
+    rival = journey.friends[0]
+    race = rng.random() < 0.5
+    page_url = f"{scene.balancer.url}/r/{request}"
+
+    async def on_the_web(browser: aiohttp.ClientSession) -> None:
+        async with browser.get(page_url) as answer:
+            assert answer.status == 200, answer.status
+            found = FORM_TOKEN.search(await answer.text())
+        assert found, "the request page shows no payment form"
+        form = {"form_token": found.group(1), "name": "Wei", "method": "sandbox"}
+        async with browser.post(page_url, data=form, allow_redirects=False) as answer:
+            status, checkout = answer.status, answer.headers.get("Location")
+        if status != 303 or checkout is None:
+            journey.note(f"Wei was refused on the web page ({status})")
+            return
+        journey.note(f"Wei paid on the web ({await scene.decide(checkout, 'pay')})")
+
+    async def in_telegram() -> None:
+        offer = await scene.open(rival, request)
+        since = scene.mark(rival)
+        if not offer.get("reply_markup"):  # Wei holds it already: the offer says who is paying, with no button
+            journey.note(f"{rival.first_name} was told: {text_of(offer)}")
+            journey.refused_at_tap.append(rival)
+            return
+        answer = (await start_paying(scene, rival, offer, "sandbox"))[0]
+        if answer and answer.get("show_alert"):
+            journey.note(f"{rival.first_name} was refused: {answer['text']}")
+            journey.refused_at_tap.append(rival)
+            return
+        journey.note(f"{rival.first_name} holds it")
+        await complete(scene, journey, rival, "sandbox", since=since)
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        await asyncio.gather(on_the_web(browser), *([in_telegram()] if race else []))
+    # Whoever held it first paid; the other was refused before any money moved.
+    journey.paid, journey.request_status = True, RequestStatus.PAID
+
+
 KINDS: dict[str, tuple[int, int, Callable[[Scene, Journey], Awaitable[None]]]] = {
     # kind: (weight, friends, journey)
     "own order": (20, 0, own_order),
@@ -516,6 +564,7 @@ KINDS: dict[str, tuple[int, int, Callable[[Scene, Journey], Awaitable[None]]]] =
     "chip-in": (20, 3, chip_in),
     "cancelled": (10, 1, cancelled),
     "declined": (5, 1, declined),
+    "web friend": (10, 1, web_friend),
 }
 
 
@@ -650,6 +699,8 @@ def check_chats(
     wrong: list[str] = []
     names = {person.id: person for person in journey.people}
     for payment in charged:
+        if payment.payer_id is None and journey.kind == "web friend":
+            continue  # paid on the web page: no chat to be told in (the page said it)
         payer = names.get(payment.payer_id or 0)
         if payer is None:
             wrong.append(f"charge {payment.provider_ref} by a stranger {payment.payer_id}")
