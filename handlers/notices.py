@@ -182,6 +182,11 @@ async def _tell_returned(context: DaifuContext, daifu: Daifu, notice: PaymentRet
         }[notice.reason]
         if notice.reason == ReturnReason.ALREADY_PAID and order.payer_id == payment.payer_id:
             why = _("You had already paid for this order; this second payment goes back to you.")
+        whole = payment.credit_minor is None or payment.credit_minor >= order.amount_minor
+        if whole and notice.reason == ReturnReason.REQUEST_CANCELLED:  # one friend paying it all, not a chip-in
+            why = _("The request was cancelled before your payment arrived, so it is given back.")
+        elif whole and notice.reason == ReturnReason.REQUEST_EXPIRED:
+            why = _("The request expired before your payment arrived, so it is given back.")
         if notice.owed:
             then = _(
                 "Your card payment of {amount} will be refunded by the shop through its payment provider; "

@@ -315,9 +315,12 @@ class Settlements:
         assert fresh is not None
         if fresh.status == RequestStatus.PAID:
             return ReturnReason.ALREADY_PAID
-        if fresh.status == RequestStatus.OPEN:  # still open: the chip-in would have paid more than the order
-            return ReturnReason.COVERED
-        return ReturnReason.ORDER_CLOSED
+        if fresh.status == RequestStatus.CANCELLED:
+            return ReturnReason.REQUEST_CANCELLED
+        if fresh.status == RequestStatus.EXPIRED or fresh.expires_at <= utcnow():
+            # Past its time is expired, whether or not the expiry job has been round yet.
+            return ReturnReason.REQUEST_EXPIRED
+        return ReturnReason.COVERED  # still open: the chip-in would have paid more than the order
 
     async def mark_told(self, payment_id: int) -> None:
         """The payer, the requester and the admins have been told of this charge."""

@@ -3,7 +3,8 @@ sends every update, checkout page and provider notice to either worker at random
 
 Shoppers pay their own orders, ask one friend, post a card or an invoice into a group where several friends
 tap at once, split an order between friends chipping in at once, have a friend without Telegram pay on the
-request's web page (racing one in Telegram), cancel requests or decline payments; taps are
+request's web page (racing one in Telegram), let a hold lapse or a request expire mid-payment (the request's
+clock moved in the database), cancel requests or decline payments; taps are
 doubled, payments made twice, updates and provider notices delivered again. At the end the database and the
 chats must agree: every order in the state its payments call for, no charge credited twice or kept without
 credit, and every receipt, note, refund notice and card edit sent exactly once.
@@ -24,13 +25,14 @@ import traceback
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from bot.emulator import BotApiEmulator
 from bot.emulator.errors import PaymentRefused
@@ -84,8 +86,9 @@ async def postgres_url(request: pytest.FixtureRequest) -> str:
 class Scene:
     """The emulated Telegram, the two workers behind the balancer, and the steps people take."""
 
-    def __init__(self, emu: BotApiEmulator, balancer: Balancer, api_key: str, admin: User) -> None:
+    def __init__(self, emu: BotApiEmulator, balancer: Balancer, api_key: str, admin: User, db: Database) -> None:
         self.emu = emu
+        self.db = db  # the shared database: where the tests move a request's clock
         self.balancer = balancer
         self.api_key = api_key
         self.admin = admin
@@ -147,6 +150,14 @@ class Scene:
             await answer.read()
             self.page_posts.append((url, decision, answer.status))
             return answer.status
+
+    async def move_clock(self, request: str, **past: bool) -> None:
+        """As if time had passed for this request: its hold lapsed (hold_until) or it expired (expires_at)."""
+        then = datetime.now(UTC) - timedelta(seconds=1)
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(PayRequest).where(col(PayRequest.token) == request).values(**dict.fromkeys(past, then))
+            )
 
     async def redeliver(self, update: dict[str, Any], times: int = 1) -> None:
         """Telegram delivers an update again (its answer timed out): both workers may get it at once."""
@@ -508,6 +519,41 @@ async def cancelled(scene: Scene, journey: Journey) -> None:
         await asyncio.gather(friend_pays(), shopper_cancels())  # the race decides; the books must agree
 
 
+async def clock_moves(scene: Scene, journey: Journey) -> None:
+    """Time passes mid-journey: a friend's hold lapses on the checkout page and a second friend takes the request,
+    then both press Pay at once (one payment is kept, the other given back); or the request expires while a
+    friend is on the checkout page (the payment goes back, and nobody can start another)."""
+    rng = journey.rng
+    first, second = journey.friends[:2]
+    request = await ask(scene, journey)
+
+    async def checkout_page(friend: User) -> str:
+        offer = await scene.open(friend, request)
+        since = scene.mark(friend)
+        answer = (await start_paying(scene, friend, offer, "sandbox"))[0]
+        assert not (answer and answer.get("show_alert")), answer
+        (opened,) = await scene.told(friend, "Open the checkout page", after=since)
+        return str(await scene.tap(friend, opened, "Open checkout page"))
+
+    page = await checkout_page(first)
+    if rng.random() < 0.5:
+        await scene.move_clock(request, hold_until=True)
+        journey.note(f"{first.first_name}'s hold lapsed on the checkout page")
+        second_page = await checkout_page(second)  # the lapsed hold lets the next friend start
+        statuses = await asyncio.gather(scene.decide(page, "pay"), scene.decide(second_page, "pay"))
+        journey.note(f"both pressed Pay: {statuses}")
+        journey.paid, journey.request_status = True, RequestStatus.PAID
+        return
+    since = scene.mark(first)
+    await scene.move_clock(request, expires_at=True)
+    journey.note(f"the request expired while {first.first_name} was on the checkout page")
+    journey.note(f"{first.first_name} paid ({await scene.decide(page, 'pay')})")
+    await scene.told(first, "The request expired before your payment arrived", after=since)
+    late = await scene.open(second, request)
+    assert "expired" in text_of(late) and not late.get("reply_markup"), text_of(late)
+    journey.paid = False
+
+
 FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 
 
@@ -565,6 +611,7 @@ KINDS: dict[str, tuple[int, int, Callable[[Scene, Journey], Awaitable[None]]]] =
     "cancelled": (10, 1, cancelled),
     "declined": (5, 1, declined),
     "web friend": (10, 1, web_friend),
+    "clock moves": (10, 2, clock_moves),
 }
 
 
@@ -865,7 +912,7 @@ async def scene(postgres_url: str, tmp_path: Path) -> AsyncIterator[tuple[Scene,
         rng = random.Random(SEED)
         workers, workdirs = [], []
         balancer = Balancer([], rng=rng)
-        scene = Scene(emu, balancer, api_key, admin)
+        scene = Scene(emu, balancer, api_key, admin, db)
         settings = {
             "PAYMENT_PROVIDERS": "sandbox,telegram,stars",
             "STARS_RATES": "USD=50",

@@ -143,3 +143,30 @@ async def test_thanks_in_the_requesters_own_words_reach_the_friend_once_and_as_w
     asked = await emu.send_text(alice, "/help")
     await shop.told(alice, "lets you pay through this chat", after=asked["message_id"])  # the bot has caught up
     assert shop.times_told(bob, "Alice says") == 1
+
+
+async def test_money_for_a_request_that_expired_while_the_friend_was_paying_goes_back_saying_so(
+    shop: RunningShop,
+) -> None:
+    """Past its time a request takes nothing, even before the expiry job has been round: the friend's payment goes
+    back, and the friend is told the request expired (not that someone else paid)."""
+    emu, bob = shop.emu, shop.bob
+    request = await ask_friend(shop, shop.alice, await shop.new_link("/newlink 5 USD Tea"))
+    offer = await open_request(shop, bob, request)
+    await emu.click(bob, offer, "sandbox")
+    page = await emu.click(bob, await shop.told(bob, "Open the checkout page"), "Open checkout page")
+    async with shop.daifu.db.transaction() as session:
+        await session.exec(
+            update(PayRequest)
+            .where(col(PayRequest.token) == request)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+    status, _ = await shop.post(page, data={"decision": "pay"})
+
+    assert status == 200
+    refund = await shop.told(bob, "has been refunded")
+    assert "The request expired before your payment arrived, so it is given back." in refund["text"]
+    assert shop.times_told(bob, "Payment received") == 0
+    stored = await shop.daifu.requests.by_token(request)
+    assert stored is not None and stored.covered_minor == 0
