@@ -122,14 +122,21 @@ async def choose_part(update: Update, context: DaifuContext) -> None:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
         return
     await query.answer()
-    text = request_intro(context, view, locale, _)
     if int(minor) == 0:  # the name toggle: redraw the choices
-        rows = part_buttons(view, show == "1", locale, _)
+        text, rows = request_intro(context, view, locale, _), part_buttons(view, show == "1", locale, _)
     else:
         part = Money(min(int(minor), view.remaining.minor), view.order.currency)
-        text += "\n\n" + _("You chip in {amount}. How do you want to pay?").format(amount=format_money(part, locale))
-        rows = method_buttons(context, view, part, show == "1", locale, _)
+        text, rows = chip_in_offer(context, view, part, show == "1", locale, _)
     await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
+
+
+def chip_in_offer(
+    context: DaifuContext, view: RequestView, part: Money, show: bool, locale: str, _: Gettext
+) -> tuple[str, list[list[InlineKeyboardButton]]]:
+    """The request, the part this friend chips in, and a button per way to pay it."""
+    text = request_intro(context, view, locale, _) + "\n\n"
+    text += _("You chip in {amount}. How do you want to pay?").format(amount=format_money(part, locale))
+    return text, method_buttons(context, view, part, show, locale, _)
 
 
 async def pay(update: Update, context: DaifuContext) -> None:
@@ -178,14 +185,10 @@ async def offer_what_is_left(
         view = await context.daifu.requests.payable(token, holder=telegram_holder(user.id))
     except RequestRefused:
         return  # closed meanwhile: the alert said enough, and the offer's buttons fail the same way
-    text = request_intro(context, view, locale, _)
     if view.remaining.minor > 0:
-        rows = method_buttons(context, view, view.remaining, show, locale, _)
-        text += "\n\n" + _("You chip in {amount}. How do you want to pay?").format(
-            amount=format_money(view.remaining, locale)
-        )
+        text, rows = chip_in_offer(context, view, view.remaining, show, locale, _)
     else:
-        rows = part_buttons(view, show, locale, _)
+        text, rows = request_intro(context, view, locale, _), part_buttons(view, show, locale, _)
     try:
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
     except BadRequest as error:  # a second tap drew the same offer a moment ago: the alert said it all
@@ -236,9 +239,7 @@ async def got_amount(update: Update, context: DaifuContext, flow: Flow) -> None:
         )
         return
     await context.daifu.flows.end(user.id, FLOW)
-    text = request_intro(context, view, locale, _) + "\n\n"
-    text += _("You chip in {amount}. How do you want to pay?").format(amount=format_money(part, locale))
-    rows = method_buttons(context, view, part, flow.data["show"] == "1", locale, _)
+    text, rows = chip_in_offer(context, view, part, flow.data["show"] == "1", locale, _)
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
 
 

@@ -64,11 +64,15 @@ def why_unpayable(order: Order, now: datetime) -> Unpayable | None:
     }[order.status]
 
 
+async def by_token_in(session: AsyncSession, token: str) -> Order | None:
+    if not looks_like_token(token):
+        return None
+    return (await session.exec(select(Order).where(Order.token == token))).first()
+
+
 async def payable_in(session: AsyncSession, token: str) -> Order:
     """Orders.payable within a transaction already open."""
-    order = None
-    if looks_like_token(token):
-        order = (await session.exec(select(Order).where(Order.token == token))).first()
+    order = await by_token_in(session, token)
     if order is None:
         raise OrderNotPayable(Unpayable.UNKNOWN)
     why = why_unpayable(order, utcnow())
@@ -132,10 +136,8 @@ class Orders:
         return order
 
     async def by_token(self, token: str) -> Order | None:
-        if not looks_like_token(token):
-            return None
         async with self.db.transaction() as session:
-            return (await session.exec(select(Order).where(Order.token == token))).first()
+            return await by_token_in(session, token)
 
     async def payable(self, token: str) -> Order:
         """The order behind a link, if it can still be paid; otherwise OrderNotPayable says why."""

@@ -16,6 +16,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement
 from sqlmodel import col, desc, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from payments.base import Checkout
 from services.checkout import Checkouts, MethodUnavailable, PreCheckoutRefusal
@@ -149,6 +150,11 @@ _CLOSED_REFUSALS = {
 }
 
 
+def _with_order() -> Select[PayRequest, Order]:
+    """A request with its order, in one query."""
+    return select(PayRequest, Order).join(Order, col(Order.id) == col(PayRequest.order_id))
+
+
 class _TakenMeanwhile(Exception):
     """Between the read and this payer's tap, another payer took the hold, or the request closed."""
 
@@ -222,13 +228,6 @@ class PayRequests:
         async with self.db.transaction() as session:
             return (await session.exec(select(PayRequest).where(PayRequest.token == token))).first()
 
-    async def view_of(self, request: PayRequest) -> RequestView:
-        async with self.db.transaction() as session:
-            order = await session.get(Order, request.order_id)
-            assert order is not None
-            contributions = await self._contributions(session, request)
-        return RequestView(request, order, await self.users.name_of(request.requester_id), contributions)
-
     async def view(self, token: str) -> RequestView:
         if not is_request_token(token):
             raise RequestRefused(RequestRefusal.UNKNOWN)
@@ -257,8 +256,7 @@ class PayRequests:
         self, session: AsyncSession, which: ColumnElement[bool], *, for_holder: str | None = None
     ) -> RequestView | None:
         # Views are read several times for each tap and payment: the request and its order come in one query.
-        joined = select(PayRequest, Order).join(Order, col(Order.id) == col(PayRequest.order_id))
-        row = (await session.exec(joined.where(which))).first()
+        row = (await session.exec(_with_order().where(which))).first()
         if row is None:
             return None
         request, order = row
@@ -329,18 +327,17 @@ class PayRequests:
         return row
 
     async def list_for(self, requester_id: int, limit: int = 10) -> list[RequestView]:
+        newest = (
+            _with_order()
+            .where(PayRequest.requester_id == requester_id)
+            .order_by(desc(PayRequest.created_at), desc(PayRequest.id))
+            .limit(limit)
+        )
         async with self.db.transaction() as session:
-            requests = list(
-                (
-                    await session.exec(
-                        select(PayRequest)
-                        .where(PayRequest.requester_id == requester_id)
-                        .order_by(desc(PayRequest.created_at), desc(PayRequest.id))
-                        .limit(limit)
-                    )
-                ).all()
-            )
-        return [await self.view_of(request) for request in requests]
+            rows = (await session.exec(newest)).all()
+            found = [(request, order, await self._contributions(session, request)) for request, order in rows]
+        name = await self.users.name_of(requester_id)
+        return [RequestView(request, order, name, contributions) for request, order, contributions in found]
 
     # -- paying ----------------------------------------------------------------------------------------
 

@@ -29,6 +29,14 @@ async def chip_in(shop: RunningShop, friend, request: str, amount: str) -> None:
     assert status == 200
 
 
+async def choose_part(shop: RunningShop, friend, offer: dict, label: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The friend taps a part on the request's offer; returns the offer as redrawn with the ways to pay it."""
+    await shop.emu.click(friend, offer, label)
+    return await shop.emu.wait_for(
+        lambda: "How do you want to pay" in current(shop, offer)["text"] and current(shop, offer)
+    )
+
+
 async def test_three_friends_cover_an_order_and_a_fourth_is_told_it_is_covered(shop: RunningShop) -> None:
     emu = shop.emu
     dave = emu.add_user("Dave", language_code="en")
@@ -54,10 +62,7 @@ async def test_three_friends_cover_an_order_and_a_fourth_is_told_it_is_covered(s
     redrawn = await emu.wait_for(
         lambda: "Show my name on the card: no" in str(current(shop, offer).get("reply_markup")) and current(shop, offer)
     )
-    await emu.click(dave, redrawn, "Pay all that is left")
-    methods = await emu.wait_for(
-        lambda: "How do you want to pay" in current(shop, offer)["text"] and current(shop, offer)
-    )
+    methods = await choose_part(shop, dave, redrawn, "Pay all that is left")
     await emu.click(dave, methods, "sandbox")
     page = await emu.click(dave, await shop.told(dave, "Open the checkout page"), "Open checkout page")
     await shop.post(page, data={"decision": "pay"})
@@ -136,10 +141,7 @@ async def invoice_sent(shop: RunningShop, friend) -> dict:  # type: ignore[no-un
 async def choose_a_share(shop: RunningShop, friend, request: str) -> dict:  # type: ignore[no-untyped-def]
     """A friend opens the request and taps their share; returns the message offering ways to pay it."""
     offer = await open_request(shop, friend, request)
-    await shop.emu.click(friend, offer, "Chip in a share")
-    return await shop.emu.wait_for(
-        lambda: "How do you want to pay" in current(shop, offer)["text"] and current(shop, offer)
-    )
+    return await choose_part(shop, friend, offer, "Chip in a share")
 
 
 async def test_three_friends_paying_their_shares_at_once_never_pay_more_than_the_order(shop: RunningShop) -> None:
@@ -187,10 +189,7 @@ async def test_a_chip_in_left_unpaid_past_the_hold_is_refused_at_payment_when_ot
     order = await shop.new_link("/newlink 10 USD Pizza")
     request = await ask_friend(shop, shop.alice, order, shares=2)
     bob_offer = await open_request(shop, shop.bob, request)
-    await emu.click(shop.bob, bob_offer, "Pay all that is left")
-    bob_methods = await emu.wait_for(
-        lambda: "How do you want to pay" in current(shop, bob_offer)["text"] and current(shop, bob_offer)
-    )
+    bob_methods = await choose_part(shop, shop.bob, bob_offer, "Pay all that is left")
     await emu.click(shop.bob, bob_methods, "Pay by card")
     bob_invoice = await invoice_sent(shop, shop.bob)
 
@@ -205,10 +204,7 @@ async def test_a_chip_in_left_unpaid_past_the_hold_is_refused_at_payment_when_ot
             .values(created_at=utcnow() - shop.daifu.rules.payforme_hold - timedelta(seconds=1))
         )
     carol_offer = await open_request(shop, shop.carol, request)
-    await emu.click(shop.carol, carol_offer, "Pay all that is left")
-    carol_methods = await emu.wait_for(
-        lambda: "How do you want to pay" in current(shop, carol_offer)["text"] and current(shop, carol_offer)
-    )
+    carol_methods = await choose_part(shop, shop.carol, carol_offer, "Pay all that is left")
     await emu.click(shop.carol, carol_methods, "Pay by card")
     carol_invoice = await invoice_sent(shop, shop.carol)
 
