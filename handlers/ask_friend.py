@@ -51,7 +51,11 @@ def share_button(view: RequestView, _: Gettext) -> InlineKeyboardButton:
 
 
 async def send_share_kit(context: DaifuContext, chat_id: int, view: RequestView, locale: str, _: Gettext) -> None:
-    """Everything the requester needs to pass the request on: chat picker, link, QR code, web page."""
+    """Everything the requester needs to pass the request on: chat picker, link, web page, and a QR code on a tap.
+
+    The QR code is drawn only when asked for: most requests travel as a card in a chat, and a photo in every kit
+    would cost a render and an upload each time for a code few people scan.
+    """
     link = deep_link(context.bot.username, view.request.token)
     text = "\n".join(
         [
@@ -69,11 +73,16 @@ async def send_share_kit(context: DaifuContext, chat_id: int, view: RequestView,
     markup = InlineKeyboardMarkup(
         [
             [share_button(view, _)],
+            [InlineKeyboardButton(_("Show a QR code to scan"), callback_data=f"rq:qr:{view.request.token}")],
             [InlineKeyboardButton(_("Cancel request"), callback_data=f"rq:cancel:{view.request.token}")],
         ]
     )
     await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
-    await context.bot.send_photo(chat_id, qr_png(link), caption=_("Or let your friend scan this code."))
+
+
+async def send_request_qr(context: DaifuContext, chat_id: int, view: RequestView, _: Gettext) -> None:
+    link = deep_link(context.bot.username, view.request.token)
+    await context.bot.send_photo(chat_id, qr_png(link), caption=_("Let your friend scan this code with their phone."))
 
 
 async def start_asking(update: Update, context: DaifuContext) -> None:

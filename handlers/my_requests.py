@@ -8,7 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from handlers.ask_friend import send_share_kit
+from handlers.ask_friend import send_request_qr, send_share_kit
 from handlers.common import esc, speak
 from handlers.context import DaifuContext
 from handlers.notices import deliver
@@ -18,7 +18,7 @@ from services.money import Money, format_money
 from services.pay_requests import RequestRefused, RequestView
 from storage.models import RequestMode, RequestStatus, utcnow
 
-PREFIX = "rq"  # rq:cancel:<token> | rq:share:<token>
+PREFIX = "rq"  # rq:cancel:<token> | rq:share:<token> | rq:qr:<token>
 
 
 def status_words(view: RequestView, _: Gettext) -> str:
@@ -77,7 +77,7 @@ async def request_action(update: Update, context: DaifuContext) -> None:
     locale, _ = await speak(update, context)
     _prefix, action, token = query.data.split(":", 2)
     requests = context.daifu.requests
-    if action == "share":
+    if action in ("share", "qr"):
         try:
             view = await requests.payable(token, holder="")
         except RequestRefused as refusal:
@@ -87,7 +87,10 @@ async def request_action(update: Update, context: DaifuContext) -> None:
             await query.answer(_("Only the person who asked can do that."), show_alert=True)
             return
         await query.answer()
-        await send_share_kit(context, user.id, view, locale, _)
+        if action == "qr":
+            await send_request_qr(context, user.id, view, _)
+        else:
+            await send_share_kit(context, user.id, view, locale, _)
         return
     try:
         notices = await requests.cancel(token, user.id)
@@ -102,5 +105,5 @@ async def request_action(update: Update, context: DaifuContext) -> None:
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
         CommandHandler("requests", list_requests),
-        CallbackQueryHandler(request_action, pattern=f"^{PREFIX}:(cancel|share):"),
+        CallbackQueryHandler(request_action, pattern=f"^{PREFIX}:(cancel|share|qr):"),
     ]

@@ -165,7 +165,7 @@ class Checkouts:
             .outerjoin(PayRequest, col(PayRequest.id) == col(Payment.request_id))
             .where(Payment.checkout_ref == payload)
         )
-        async with self.db.transaction() as session:
+        async with self.db.reading() as session:
             row = (await session.exec(statement)).first()
         if row is None:
             return PreCheckoutRefusal.UNKNOWN

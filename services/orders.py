@@ -136,12 +136,12 @@ class Orders:
         return order
 
     async def by_token(self, token: str) -> Order | None:
-        async with self.db.transaction() as session:
+        async with self.db.reading() as session:
             return await by_token_in(session, token)
 
     async def payable(self, token: str) -> Order:
         """The order behind a link, if it can still be paid; otherwise OrderNotPayable says why."""
-        async with self.db.transaction() as session:
+        async with self.db.reading() as session:
             return await payable_in(session, token)
 
     async def page_for_person(self, user_id: int, page: int, size: int = 5) -> OrderPage:

@@ -241,7 +241,7 @@ class PayRequests:
 
     async def view_with_cards(self, request_id: int) -> tuple[RequestView, list[RequestCard]] | None:
         """The request as it is now, and the cards showing it in chats: what a refresh of its cards needs."""
-        async with self.db.transaction() as session:
+        async with self.db.reading() as session:
             view = await self._view_in(session, col(PayRequest.id) == request_id)
             if view is None:
                 return None
@@ -249,7 +249,7 @@ class PayRequests:
         return view, list(cards)
 
     async def _view_where(self, which: ColumnElement[bool], *, for_holder: str | None = None) -> RequestView | None:
-        async with self.db.transaction() as session:
+        async with self.db.reading() as session:
             return await self._view_in(session, which, for_holder=for_holder)
 
     async def _view_in(

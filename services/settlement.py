@@ -187,6 +187,9 @@ class Settlements:
                 # What was actually charged: a refund gives back this, never what was asked for.
                 "amount_minor": event.amount.minor,
                 "currency": event.amount.currency,
+                # Credited before the order moves, so the order.paid callback written with the move lists this
+                # charge; taken back below if it could not be credited.
+                "credited": True,
             }
             claimed = await session.exec(
                 update(Payment)
@@ -212,10 +215,6 @@ class Settlements:
                 assert extra.id is not None
                 charge_id = extra.id
 
-            # Credited before the order moves, so the order.paid callback written with the move lists this
-            # charge; taken back below if it could not be credited.
-            credit = update(Payment).where(col(Payment.id) == charge_id)
-            await session.exec(credit.values(credited=True))
             reason: ReturnReason | None = None
             if event.amount != asked:
                 reason = ReturnReason.AMOUNT_MISMATCH
@@ -229,7 +228,7 @@ class Settlements:
                 charge = await session.get(Payment, charge_id)
                 assert charge is not None
                 return Settlement(Applied.CREDITED, order, charge, None, request)
-            await session.exec(credit.values(credited=False))
+            await session.exec(update(Payment).where(col(Payment.id) == charge_id).values(credited=False))
             await record_event(
                 session,
                 order.id,

@@ -64,11 +64,26 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        readers = self.engine
+        if self.engine.dialect.name == "postgresql":
+            readers = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._readers = async_sessionmaker(readers, class_=AsyncSession, expire_on_commit=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work is committed on success and rolled back on any exception."""
         async with self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session that only reads, for the reads every tap makes (a card, an offer, a pre-checkout check).
+
+        On PostgreSQL its statements run without BEGIN and COMMIT: each sees what was committed before it
+        started, as in a READ COMMITTED transaction, for two round trips and a quarter of a millisecond of CPU
+        less. Never write through it: on PostgreSQL each statement would commit by itself.
+        """
+        async with self._readers() as session:
             yield session
 
     def insert(self, model: Any) -> Any:

@@ -3,11 +3,13 @@ proxy's idle timeout) is replaced before use, so the next transaction works; bus
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 import storage.database
 from storage.database import Database
@@ -57,3 +59,25 @@ async def test_a_connection_in_steady_use_is_not_pinged_so_a_drop_fails_that_one
     with pytest.raises(DBAPIError):
         await read_one(pg)
     assert await read_one(pg) == 1
+
+
+async def clock_twice(session: AsyncSession) -> tuple[object, object]:
+    """now() is when the transaction began: two statements in one transaction read the same time."""
+    first = (await session.exec(text("SELECT now()"))).one()[0]  # type: ignore[call-overload]
+    await asyncio.sleep(0.01)
+    return first, (await session.exec(text("SELECT now()"))).one()[0]  # type: ignore[call-overload]
+
+
+async def test_reads_run_without_a_transaction_and_see_what_others_committed(pg: Database) -> None:
+    async with pg.engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE notes (body TEXT)"))
+    async with pg.reading() as reader:
+        first, second = await clock_twice(reader)
+        assert first != second  # no BEGIN: each statement is its own transaction
+        async with pg.transaction() as writer:
+            await writer.exec(text("INSERT INTO notes VALUES ('paid')"))  # type: ignore[call-overload]
+        # Committed by another session after this reader's first statements: the next one sees it.
+        assert (await reader.exec(text("SELECT body FROM notes"))).all() == [("paid",)]  # type: ignore[call-overload]
+    async with pg.transaction() as session:
+        first, second = await clock_twice(session)
+        assert first == second

@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, update
 
+from services.links import deep_link, qr_png
 from services.pay_requests import RequestRefusal, RequestRefused
 from storage.models import PayRequest, RequestStatus, utcnow
 from tests.flows.payforme_steps import ask_friend, current, open_order, open_request, share_card
-from tests.harness import RunningShop
+from tests.harness import BOT_USERNAME, RunningShop
 
 
 async def pay_by_sandbox(shop: RunningShop, friend, request: str) -> None:  # type: ignore[no-untyped-def]
@@ -71,6 +72,22 @@ async def test_cancel_closes_the_card_and_nothing_is_accepted_after(shop: Runnin
     again = await emu.click(alice, kit, "Cancel request")
     assert "was cancelled" in again["text"]
     assert "was cancelled" in (await open_request(shop, bob, request))["text"]
+
+
+async def test_qr_code_on_a_tap_opens_the_request_and_stops_with_it(shop: RunningShop) -> None:
+    emu, alice = shop.emu, shop.alice
+    request = await ask_friend(shop, alice, await shop.new_link("/newlink 5 USD Tea"))
+    kit = await shop.told(alice, "Your request is ready")
+
+    await emu.click(alice, kit, "Show a QR code to scan")
+    photo = await shop.told(alice, "scan this code")
+    assert emu.file_bytes(photo["photo"][-1]["file_id"]) == qr_png(deep_link(BOT_USERNAME, request))
+
+    await emu.click(alice, kit, "Cancel request")
+    await shop.told(alice, "Request cancelled")
+    refused = await emu.click(alice, kit, "Show a QR code to scan")
+    assert "was cancelled" in refused["text"] and refused["show_alert"]
+    assert sum("photo" in m for m in emu.bot_messages(alice)) == 1  # none came with the kit, none after cancelling
 
 
 async def test_only_the_requester_cancels_and_shares(shop: RunningShop) -> None:

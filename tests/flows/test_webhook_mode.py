@@ -72,6 +72,29 @@ async def test_an_update_delivered_twice_is_applied_once(hooked: RunningShop) ->
     assert order is not None and order.status == OrderStatus.PAID
 
 
+async def test_a_pre_checkout_query_is_answered_without_being_written_down_and_again_if_delivered_again(
+    hooked: RunningShop,
+) -> None:
+    shop, emu = hooked, hooked.emu
+    token = await shop.new_link("/newlink 50 XTR Sticker pack")
+    await emu.open_link(shop.alice, f"https://t.me/{BOT_USERNAME}?start={token}")
+    await emu.click(shop.alice, await emu.next_bot_message(shop.alice), "Stars")
+    await emu.pay_invoice(shop.alice, await emu.next_bot_message(shop.alice))
+    await shop.told(shop.alice, "Payment received")
+    query = next(u for u in emu.webhooks.delivered if "pre_checkout_query" in u)
+    async with shop.daifu.db.transaction() as session:
+        assert await session.get(TelegramUpdate, query["update_id"]) is None
+
+    answers = len(emu.calls_to("answerPreCheckoutQuery"))
+    assert await emu.webhooks.post(query)  # delivered again: answered again (the order is paid now), nothing moves
+    await emu.wait_for(lambda: len(emu.calls_to("answerPreCheckoutQuery")) > answers)
+    again = emu.calls_to("answerPreCheckoutQuery")[-1]
+    assert again["ok"] is False and "already paid" in again["error_message"]
+    assert shop.times_told(shop.alice, "Payment received") == 1
+    order = await shop.daifu.orders.by_token(token)
+    assert order is not None and order.status == OrderStatus.PAID
+
+
 async def test_an_update_a_crashed_worker_never_finished_is_handled_after_restart(hooked: RunningShop) -> None:
     shop = hooked
     update = {
