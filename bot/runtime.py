@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from bot.polling import JournaledPolling
 from bot.settings import Settings
 from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, build_application
+from bot.update_journal import LAST_GROUP, UpdateJournal
 from bot.web.server import build_web_app
-from bot.webhook import LAST_GROUP, TelegramWebhook
+from bot.webhook import TelegramWebhook
 from handlers.context import attach
 from payments.registry import ProviderConfig, build_providers
 from services.config import ShopRules
@@ -77,7 +79,8 @@ class Runtime:
     application: DaifuApplication
     daifu: Daifu
     web_runner: web.AppRunner | None = None
-    webhook: TelegramWebhook | None = None
+    journal: UpdateJournal | None = None
+    polling: JournaledPolling | None = None
 
     @classmethod
     async def assemble(cls, settings: Settings) -> Runtime:
@@ -113,14 +116,21 @@ class Runtime:
             lambda: self.application.bot.username,
             self.application.bot.get_me,
         )
+        journal = self.journal = UpdateJournal(self.application, UpdateInbox(self.db))
+        self.application.add_handler(journal.done_marker(), group=LAST_GROUP)
+        if self.application.job_queue is not None:
+
+            async def recover(_context: object) -> None:
+                await journal.requeue_unfinished()
+
+            self.application.job_queue.run_repeating(recover, interval=INBOX_RECOVERY_SECONDS, first=1)
         if self.settings.run_mode == "webhook":
-            await self._receive_by_webhook(web_app)
+            await self._receive_by_webhook(web_app, journal)
         else:
-            assert self.application.updater is not None
-            # Pending updates are never dropped: among them may be payments.
-            await self.application.updater.start_polling(
-                poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+            self.polling = JournaledPolling(
+                self.application.bot, journal, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
             )
+            await self.polling.start()
         if extra_web is not None:
             extra_web(web_app)
         self.web_runner = web.AppRunner(web_app, access_log=None)
@@ -132,21 +142,13 @@ class Runtime:
             self.settings.public_base_url,
         )
 
-    async def _receive_by_webhook(self, web_app: web.Application) -> None:
+    async def _receive_by_webhook(self, web_app: web.Application, journal: UpdateJournal) -> None:
         secret = (
             self.settings.webhook_secret.get_secret_value()
             if self.settings.webhook_secret
             else await get_or_create_secret(self.db, "webhook_secret")
         )
-        webhook = self.webhook = TelegramWebhook(self.application, UpdateInbox(self.db), secret)
-        web_app.add_routes(webhook.routes(self.settings.webhook_path))
-        self.application.add_handler(webhook.done_marker(), group=LAST_GROUP)
-        if self.application.job_queue is not None:
-
-            async def recover(_context: object) -> None:
-                await webhook.requeue_unfinished()
-
-            self.application.job_queue.run_repeating(recover, interval=INBOX_RECOVERY_SECONDS, first=1)
+        web_app.add_routes(TelegramWebhook(journal, secret).routes(self.settings.webhook_path))
         # Pending updates are never dropped: among them may be payments.
         await self.application.bot.set_webhook(
             url=self.settings.public_base_url + self.settings.webhook_path,
@@ -159,12 +161,12 @@ class Runtime:
         if self.web_runner is not None:
             await self.web_runner.cleanup()
             self.web_runner = None
-        if self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
+        if self.polling is not None:
+            await self.polling.stop()
         if self.application.running:
             await self.application.stop()  # the updates in hand are finished first
-        if self.webhook is not None:
-            await self.webhook.done_marks.close()
+        if self.journal is not None:
+            await self.journal.close()
         await self.application.shutdown()
         for provider in self.daifu.providers.values():
             # Providers holding an HTTP session (Stripe's client, the aiohttp ones) close it here.

@@ -72,9 +72,9 @@ def build_application(settings: Settings, db: Database) -> DaifuApplication:
     if settings.rate_limiter:
         # On a 429 the limiter waits the retry_after Telegram gave, then sends again (never sooner, no busy loop).
         builder = builder.rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))  # type: ignore[arg-type]
-    if settings.run_mode == "webhook":
-        # Updates come in through daifu's own web server (bot.webhook), not PTB's updater.
-        builder = builder.updater(None)
+    # Updates come in through daifu's own web server (bot.webhook) or its own polling loop (bot.polling), both
+    # journaled before Telegram hears they arrived; PTB's updater confirms them before they are handled.
+    builder = builder.updater(None)
     application: DaifuApplication = builder.build()
     features = (start, help, newlink, ask_friend, checkout, friend_pays, inline_share, my_orders, my_requests)
     for feature in (*features, language, refunds, thanks, notices, flow_router, admin_commands):

@@ -7,9 +7,8 @@ from collections.abc import Iterable
 
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import MessageLimit, ParseMode
-from telegram.error import BadRequest
 
-from handlers.common import esc
+from handlers.common import esc, unless_unchanged
 from handlers.context import DaifuContext
 from services.admin_reports import AdminReports
 from services.i18n import Gettext
@@ -45,13 +44,10 @@ async def edit_quietly(update: Update, text: str, markup: InlineKeyboardMarkup |
     if query is None:
         return
     first, *rest = split_message(text.split("\n")) or [""]
-    try:
+    with unless_unchanged():
         await query.edit_message_text(
             first, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
         )
-    except BadRequest as error:
-        if "not modified" not in str(error).lower():
-            raise
     if rest and isinstance(query.message, Message):
         await reply_long(query.message, rest)
 

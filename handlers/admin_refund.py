@@ -18,7 +18,7 @@ from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from handlers.admin_common import admin_tapped, edit_quietly, named_order, reply_long, reports, tapped_text
-from handlers.common import admin_only, esc, speak
+from handlers.common import admin_only, esc, speak, unless_unchanged
 from handlers.context import DaifuContext
 from handlers.notices import deliver, payer_display_name
 from handlers.texts import bad_amount
@@ -212,7 +212,8 @@ async def confirm_refund(update: Update, context: DaifuContext) -> None:
     plan = await take_plan(context, update.effective_user.id, plan_id)
     if plan is None:
         await query.answer(_("This refund was already answered or is out of date."), show_alert=True)
-        await query.edit_message_reply_markup(None)
+        with unless_unchanged():  # a double tap: the first tap took the buttons away already
+            await query.edit_message_reply_markup(None)
         return
     await query.answer()
     question = tapped_text(update)

@@ -8,7 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, PreCheckoutQueryHandler, filters
 
-from handlers.common import speak
+from handlers.common import speak, unless_query_gone
 from handlers.context import DaifuContext
 from handlers.notices import deliver
 from handlers.send_checkout import send_checkout
@@ -51,7 +51,10 @@ async def pre_checkout(update: Update, context: DaifuContext) -> None:
     query = update.pre_checkout_query
     if query is None:
         return
-    with PRE_CHECKOUT_SECONDS.time():  # Telegram gives up after 10 s: this is the figure to watch
+    with (
+        PRE_CHECKOUT_SECONDS.time(),  # Telegram gives up after 10 s: this is the figure to watch
+        unless_query_gone("pre-checkout", query.id),
+    ):
         # A friend paying an invoice in a group may never have written to the bot: learn their name first.
         _locale, _ = await speak(update, context)
         refusal = await context.daifu.checkouts.pre_checkout(

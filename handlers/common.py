@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
+from collections.abc import Iterator
 
 from telegram import Update
+from telegram.error import BadRequest
 
 from handlers.context import DaifuContext
 from services.i18n import Gettext, gettext_for
@@ -50,3 +53,26 @@ async def admin_only(update: Update, context: DaifuContext, _: Gettext) -> bool:
     if update.effective_message:
         await update.effective_message.reply_text(_("Sorry, only the shop's admins can do that."))
     return False
+
+
+@contextlib.contextmanager
+def unless_query_gone(kind: str, query_id: str) -> Iterator[None]:
+    """Around answering a pre-checkout or inline query. Those skip the update inbox (bot.update_journal), so a
+    second delivery of one is answered again, and Telegram refuses that answer as it refuses one given after it
+    stopped waiting: the person got (or gave up on) the first answer, and nothing is wrong here."""
+    try:
+        yield
+    except BadRequest as error:
+        if "query is too old" not in error.message.lower():
+            raise
+        log.info("the %s query %s was answered already, or Telegram stopped waiting for it", kind, query_id)
+
+
+@contextlib.contextmanager
+def unless_unchanged() -> Iterator[None]:
+    """Around an edit a repeated tap may make twice: Telegram refuses to set what a message shows already."""
+    try:
+        yield
+    except BadRequest as error:
+        if "not modified" not in error.message.lower():
+            raise

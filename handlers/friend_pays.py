@@ -6,13 +6,12 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
 )
 
-from handlers.common import esc, speak
+from handlers.common import esc, speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
 from handlers.request_cards import refresh_cards
 from handlers.send_checkout import send_checkout
@@ -189,11 +188,8 @@ async def offer_what_is_left(
         text, rows = chip_in_offer(context, view, view.remaining, show, locale, _)
     else:
         text, rows = request_intro(context, view, locale, _), part_buttons(view, show, locale, _)
-    try:
+    with unless_unchanged():  # a second tap drew the same offer a moment ago: the alert said it all
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
-    except BadRequest as error:  # a second tap drew the same offer a moment ago: the alert said it all
-        if "not modified" not in str(error).lower():
-            raise
 
 
 async def ask_amount(update: Update, context: DaifuContext) -> None:

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from telegram import (
+    InlineQuery,
     InlineQueryResultArticle,
     InputInvoiceMessageContent,
     InputTextMessageContent,
@@ -20,7 +21,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, ChosenInlineResultHandler, InlineQueryHandler
 
-from handlers.common import speak
+from handlers.common import speak, unless_query_gone
 from handlers.context import DaifuContext
 from handlers.request_cards import card_digest, edit_card, render_card
 from handlers.texts import method_label
@@ -37,6 +38,12 @@ async def answer_share(update: Update, context: DaifuContext) -> None:
     query = update.inline_query
     if query is None:
         return
+    with unless_query_gone("inline", query.id):
+        await offer_cards(update, context, query)
+
+
+async def offer_cards(update: Update, context: DaifuContext, query: InlineQuery) -> None:
+    """The request's card to post, and for a single payer an invoice anyone in the chat can pay."""
     locale, _ = await speak(update, context)
     token = query.query.strip()
     daifu = context.daifu

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import update
 
 from bot.emulator import BotApiEmulator
 from storage.database import Database
-from storage.models import Order, OrderStatus
+from storage.models import Order, OrderStatus, TelegramUpdate, utcnow
 from tests.harness import BOT_USERNAME
+from tests.test_kill_points import Locks, postgres_only
 from tests.workers import Worker
 
 
@@ -70,6 +73,48 @@ async def test_killed_between_pre_checkout_and_payment_nothing_is_lost(
             order = await session.get(Order, 1)
         assert order is not None and order.status == OrderStatus.PAID
     finally:
+        await db.dispose()
+
+
+async def test_polling_killed_while_handling_a_payment_telegram_has_forgotten_nothing_is_lost(
+    emu: BotApiEmulator, database_url: str, tmp_path: Path
+) -> None:
+    """In polling mode Telegram forgets an update once the next getUpdates confirms it, which comes while the
+    update is still being handled. The journal has it: after a restart it is handled, once."""
+    postgres_only(database_url)
+    locks = Locks(database_url)
+    admin, alice = emu.add_user("Ada"), emu.add_user("Alice")
+    worker = Worker(emu, database_url, admin.id, tmp_path, polling=True)
+    worker.start()
+    db = Database(database_url)
+    try:
+        await emu.send_text(admin, "/newlink 7 USD Tea")
+        link = await emu.next_bot_message(admin, timeout=30)
+        token = link["caption"].split("?start=", 1)[1].split()[0]
+        await emu.open_link(alice, f"https://t.me/{BOT_USERNAME}?start={token}")
+        await emu.click(alice, await emu.next_bot_message(alice, timeout=15), "Pay by card", timeout=15)
+        invoice = await emu.next_bot_message(alice, timeout=15)
+
+        await locks.hold("SELECT id FROM payments FOR UPDATE")  # the worker stops at crediting the charge
+        await emu.pay_invoice(alice, invoice, timeout=15)
+        await locks.worker_waits()
+        await emu.wait_for(lambda: emu.world.updates.pending_count == 0, timeout=15)  # confirmed to Telegram
+        worker.kill()
+        await locks.close()
+        async with db.transaction() as session:  # the half minute before an unfinished update counts as lost
+            await session.exec(update(TelegramUpdate).values(received_at=utcnow() - timedelta(minutes=1)))
+
+        worker.start()
+        await emu.wait_for(lambda: any("Payment received" in m.get("text", "") for m in emu.bot_messages(alice)), 30)
+        await emu.send_text(alice, "/help")
+        await emu.wait_for(lambda: "/my" in emu.bot_messages(alice)[-1].get("text", ""), timeout=15)
+        assert sum("Payment received" in m.get("text", "") for m in emu.bot_messages(alice)) == 1
+        async with db.transaction() as session:
+            order = await session.get(Order, 1)
+        assert order is not None and order.status == OrderStatus.PAID
+    finally:
+        worker.stop()
+        await locks.close()
         await db.dispose()
 
 

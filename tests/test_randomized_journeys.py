@@ -4,10 +4,11 @@ sends every update, checkout page and provider notice to either worker at random
 Shoppers pay their own orders, ask one friend, post a card or an invoice into a group where several friends
 tap at once, split an order between friends chipping in at once, have a friend without Telegram pay on the
 request's web page (racing one in Telegram), let a hold lapse or a request expire mid-payment (the request's
-clock moved in the database), cancel requests or decline payments; taps are
-doubled, payments made twice, updates and provider notices delivered again. At the end the database and the
-chats must agree: every order in the state its payments call for, no charge credited twice or kept without
-credit, and every receipt, note, refund notice and card edit sent exactly once.
+clock moved in the database), cancel requests or decline payments; the admin refunds paid orders, a part
+first or all at once, double-tapping the confirmation; taps are doubled, payments made twice, updates and
+provider notices delivered again. At the end the database and the chats must agree: every order in the state
+its payments call for, no charge credited twice or kept without credit, no refund made twice, and every
+receipt, note, refund notice, shop callback and card edit sent exactly once.
 
 The plan of each journey comes from the seed (printed; DAIFU_JOURNEYS_SEED replays it); timing does not.
 DAIFU_JOURNEYS and DAIFU_JOURNEYS_AT_ONCE change how many journeys run, and how many at a time.
@@ -38,6 +39,7 @@ from bot.emulator import BotApiEmulator
 from bot.emulator.errors import PaymentRefused
 from bot.emulator.state import Chat, User
 from services.api_keys import ApiKeys
+from services.notices import ReturnReason
 from storage.database import Database
 from storage.models import (
     CallbackDelivery,
@@ -47,6 +49,7 @@ from storage.models import (
     Payment,
     PaymentStatus,
     PayRequest,
+    Refund,
     RequestCard,
     RequestMode,
     RequestStatus,
@@ -601,6 +604,39 @@ async def web_friend(scene: Scene, journey: Journey) -> None:
     journey.paid, journey.request_status = True, RequestStatus.PAID
 
 
+async def admin_refund(scene: Scene, journey: Journey) -> None:
+    """The shopper pays; the admin refunds the order, sometimes a part first and then the rest, sometimes with
+    "Yes, refund" tapped twice at once (the taps may reach both workers): each refund gives money back once."""
+    rng, shopper = journey.rng, journey.shopper
+    method = rng.choice(["sandbox", "sandbox", "stars", "card"])
+    card = await scene.open(shopper, journey.order)
+    since = scene.mark(shopper)
+    await start_paying(scene, shopper, card, method)
+    await complete(scene, journey, shopper, method, since=since)
+    await scene.told(shopper, "Payment received", after=since)
+    journey.payer = shopper
+    part = rng.randint(1, journey.amount - 1) if method == "sandbox" and rng.random() < 0.5 else None
+    for minor in [part, None] if part else [None]:
+        await refund_by_admin(scene, journey, minor)
+
+
+async def refund_by_admin(scene: Scene, journey: Journey, minor: int | None) -> None:
+    """/refund <order> [amount], then "Yes, refund" once or twice; waits for the question to say what happened."""
+    admin = scene.admin
+    since = scene.mark(admin)
+    await scene.emu.send_text(admin, f"/refund {journey.order}" + (f" {minor / 100:.2f}" if minor else ""))
+    (question,) = await scene.told(admin, f"{journey.title}?", after=since)
+    taps = 2 if journey.rng.random() < 0.3 else 1
+    await asyncio.gather(*(scene.tap(admin, question, "Yes, refund") for _ in range(taps)))
+
+    def answered() -> str | None:
+        said = text_of(scene.now(question))
+        return said if "Refunded" in said or "recorded as owed" in said else None
+
+    outcome = await scene.emu.wait_for(answered, timeout=WAIT)
+    journey.note(f"the admin refunded {minor or 'what was left'} with {taps} tap(s): {outcome!r}")
+
+
 KINDS: dict[str, tuple[int, int, Callable[[Scene, Journey], Awaitable[None]]]] = {
     # kind: (weight, friends, journey)
     "own order": (20, 0, own_order),
@@ -612,6 +648,7 @@ KINDS: dict[str, tuple[int, int, Callable[[Scene, Journey], Awaitable[None]]]] =
     "declined": (5, 1, declined),
     "web friend": (10, 1, web_friend),
     "clock moves": (10, 2, clock_moves),
+    "admin refund": (10, 0, admin_refund),
 }
 
 
@@ -670,12 +707,15 @@ async def check_books(scene: Scene, db: Database, journeys: list[Journey]) -> li
         payments = list((await session.exec(select(Payment))).all())
         requests = {r.token: r for r in (await session.exec(select(PayRequest))).all()}
         cards = list((await session.exec(select(RequestCard))).all())
-        outbox = list((await session.exec(select(CallbackDelivery))).all())
+        outbox = list((await session.exec(select(CallbackDelivery).order_by(col(CallbackDelivery.id)))).all())
+        refunds: dict[int, list[Refund]] = defaultdict(list)
+        for refund in (await session.exec(select(Refund).order_by(col(Refund.id)))).all():
+            refunds[refund.payment_id].append(refund)
         declines = Counter(
             (event.order_id, event.actor_id)
             for event in (await session.exec(select(OrderEvent).where(OrderEvent.kind == "payment_declined"))).all()
         )
-    problems += check_shop(scene, orders, outbox, {j.order: j for j in journeys})
+    problems += check_shop(scene, orders, outbox, {j.order: j for j in journeys}, payments, refunds)
     by_order: dict[int | None, list[Payment]] = defaultdict(list)
     for payment in payments:
         by_order[payment.order_id].append(payment)
@@ -701,7 +741,13 @@ async def check_books(scene: Scene, db: Database, journeys: list[Journey]) -> li
             wrong.append(f"the request says {request.covered_minor} covered, credited parts add up to {covered}")
         if covered > order.amount_minor:
             wrong.append(f"credited {covered} for an order of {order.amount_minor}")
-        if (order.status == OrderStatus.PAID) != (covered == order.amount_minor):
+        if journey.kind == "admin refund":
+            # All of it went back: the order is refunded, unless a card refund is owed (made at the provider).
+            owed = any(p.status == PaymentStatus.REFUND_OWED for p in credited)
+            expected = OrderStatus.PAID if owed else OrderStatus.REFUNDED
+            if order.status != expected or not credited or any(p.status not in RETURNED for p in credited):
+                wrong.append(f"order is {order.status} after the admin refunded it: {[p.status for p in credited]}")
+        elif (order.status == OrderStatus.PAID) != (covered == order.amount_minor):
             wrong.append(f"order is {order.status} with {covered} of {order.amount_minor} credited")
         if not split and len(credited) > 1:
             wrong.append(f"{len(credited)} payments credited to one order")
@@ -719,9 +765,13 @@ async def check_books(scene: Scene, db: Database, journeys: list[Journey]) -> li
             if not kept and not returned:
                 wrong.append(f"charge {payment.provider_ref} neither credited nor given back: {payment.status}")
             closed = request is not None and request.status in (RequestStatus.CANCELLED, RequestStatus.EXPIRED)
-            if payment.credited and returned and not closed:
+            by_shop = any(refund.reason == ReturnReason.SHOP_REFUND for refund in refunds[payment.id or 0])
+            if payment.credited and returned and not closed and not by_shop:
                 wrong.append(f"charge {payment.provider_ref} credited and given back")
-        wrong += check_chats(scene, journey, order, charged, request, admin_says)
+            given = sum(refund.amount_minor for refund in refunds[payment.id or 0])
+            if given != payment.refunded_minor or given > payment.amount_minor or (returned and given == 0):
+                wrong.append(f"charge {payment.provider_ref} of {payment.amount_minor}: refunds of {given} recorded")
+        wrong += check_chats(scene, journey, order, charged, request, admin_says, refunds)
         for person in journey.people:
             told = len(scene.all_said(person, "was declined"))
             if told != declines[(order.id, person.id)]:
@@ -740,9 +790,11 @@ def check_chats(
     charged: list[Payment],
     request: PayRequest | None,
     admin_says: list[str],
+    refunds: dict[int, list[Refund]],
 ) -> list[str]:
-    """Each payer one receipt per charge kept, one refund notice per charge given back; the requester and
-    the admin one note per charge kept; nobody a receipt for nothing."""
+    """Each payer one receipt per charge kept, one refund notice per refund (a charge may go back in parts);
+    the requester one note per charge kept, the admin one per charge kept and one per refund; nobody a receipt
+    for nothing."""
     wrong: list[str] = []
     names = {person.id: person for person in journey.people}
     for payment in charged:
@@ -758,14 +810,14 @@ def check_chats(
         if not payment.credited and receipts:
             wrong.append(f"{payer.first_name} got a receipt for {payment.provider_ref}, which was not credited")
     for person in journey.people:
-        given_back = [p for p in charged if p.payer_id == person.id and p.status in RETURNED]
-        refunds = [
+        given_back = [r for p in charged if p.payer_id == person.id for r in refunds[p.id or 0]]
+        told_back = [
             m
             for m in scene.all_said(person, order.title)
             if "has been refunded" in text_of(m) or "will be refunded by the shop" in text_of(m)
         ]
-        if len(refunds) != len(given_back):
-            wrong.append(f"{person.first_name} told of {len(refunds)} refunds, {len(given_back)} charges went back")
+        if len(told_back) != len(given_back):
+            wrong.append(f"{person.first_name} told of {len(told_back)} refunds, {len(given_back)} were made")
         received = scene.all_said(person, "Payment received")
         if len(received) != sum(1 for p in charged if p.payer_id == person.id and p.credited):
             wrong.append(f"{person.first_name} got {len(received)} receipts")
@@ -774,8 +826,9 @@ def check_chats(
     if len(notes) != len(kept):
         wrong.append(f"the admin got {len(notes)} payment notes for {len(kept)} charges kept")
     back = [t for t in admin_says if f"for order {order.token}" in t and ("Refunded" in t or "Refund owed" in t)]
-    if len(back) != sum(1 for p in charged if p.status in RETURNED):
-        wrong.append(f"the admin got {len(back)} refund notes")
+    made = sum(len(refunds[p.id or 0]) for p in charged)
+    if len(back) != made:
+        wrong.append(f"the admin got {len(back)} refund notes for {made} refunds")
     if request is not None:
         for_friends = [p for p in kept if p.payer_id != request.requester_id]
         told = scene.all_said(journey.shopper, "paid for you") + scene.all_said(journey.shopper, "chipped in")
@@ -797,17 +850,28 @@ def check_chats(
 
 
 def check_shop(
-    scene: Scene, orders: dict[str, Order], outbox: list[CallbackDelivery], journeys: dict[str, Journey]
+    scene: Scene,
+    orders: dict[str, Order],
+    outbox: list[CallbackDelivery],
+    journeys: dict[str, Journey],
+    payments: list[Payment],
+    refunds: dict[int, list[Refund]],
 ) -> list[str]:
-    """The shop's callbacks: order.paid once for each paid order, nothing for an order nobody paid; and
-    every callback delivered so far heard by the shop (the delivery job runs every 30 s: not all are)."""
+    """The shop's callbacks: order.paid once for each paid order, then order.refunded for each refund of money
+    the order kept, nothing for an order nobody paid; and every callback delivered so far heard by the shop (the
+    delivery job runs every 30 s: not all are)."""
     wrong = []
     kinds: dict[int, list[str]] = defaultdict(list)
     for row in outbox:
         kinds[row.order_id].append(row.kind)
+    kept_back: Counter[int] = Counter()
+    for payment in payments:
+        if payment.credited:
+            kept_back[payment.order_id] += sum(refund.status == "done" for refund in refunds[payment.id or 0])
     for order in orders.values():
         assert order.id is not None
-        owed = ["order.paid"] if order.status == OrderStatus.PAID else []
+        ever_paid = order.status in (OrderStatus.PAID, OrderStatus.REFUNDED)
+        owed = ["order.paid"] + ["order.refunded"] * kept_back[order.id] if ever_paid else []
         queued = kinds[order.id]
         if queued != owed:
             journey = journeys[order.token].describe() if order.token in journeys else f"order {order.token}"

@@ -1,5 +1,5 @@
-"""Real worker processes for the tests that kill, restart or race them: `python -m bot --webhook` with its own
-environment, log file and port, as it runs in production."""
+"""Real worker processes for the tests that kill, restart or race them: `python -m bot --webhook` (or polling,
+`python -m bot`) with its own environment, log file and port, as it runs in production."""
 
 from __future__ import annotations
 
@@ -35,9 +35,11 @@ class Worker:
         *,
         public_base_url: str | None = None,
         env: Mapping[str, str] | None = None,
+        polling: bool = False,
     ) -> None:
         """public_base_url: where Telegram and payers reach the worker (a balancer in front of several);
-        env: settings on top of the defaults below."""
+        env: settings on top of the defaults below; polling: getUpdates instead of a webhook."""
+        self.argv = [sys.executable, "-m", "bot"] + ([] if polling else ["--webhook"])
         self.port = free_port()
         self.workdir = workdir
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PAYMENT_", "ADMIN_"))}
@@ -61,9 +63,7 @@ class Worker:
 
     def start(self) -> None:
         with (self.workdir / "worker.log").open("ab") as log:  # the child keeps its own copy of the file
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "--webhook"], cwd=self.workdir, env=self.env, stdout=log, stderr=log
-            )
+            self.process = subprocess.Popen(self.argv, cwd=self.workdir, env=self.env, stdout=log, stderr=log)
 
     def kill(self) -> None:
         assert self.process is not None

@@ -178,19 +178,22 @@ class People:
         *,
         callback_data: str | None = None,
         timeout: float = 5.0,
+        as_shown: bool = False,
     ) -> Any:
         """Tap an inline button, found by text (exact, else substring) or callback_data.
 
         Callback buttons return the bot's answerCallbackQuery as {text, show_alert, url, cache_time};
         url, login and web app buttons return their URL; copy buttons their text; a Pay button pays
         (see pay_invoice). Raises NoAnswer if the bot does not answer a callback in time.
+        as_shown: tap the message as given (a dict), as an app that has not drawn its latest edit yet shows it.
         """
         person = self.world.user(user)
         stored = self.world.stored(message)
         chat = self.world.chat(stored.chat_id)
         if not chat.has_member(person):
             raise ValueError(f"{person.first_name} cannot see chat {chat.id}")
-        markup = stored.data.get("reply_markup")
+        shown = message if as_shown and isinstance(message, dict) else stored.data
+        markup = shown.get("reply_markup")
         if "invoice" in stored.data and markup is None and (text is None or "pay" in text.casefold()):
             # Without a keyboard Telegram draws the Pay button itself.
             return await self.pay_invoice(person, stored)
@@ -216,7 +219,7 @@ class People:
             # Telegram does not show the bot messages it was not sent to: only their inline id.
             payload["inline_message_id"] = stored.inline_message_id
         else:
-            payload["message"] = copy.deepcopy(stored.data)
+            payload["message"] = copy.deepcopy(shown)
         if "callback_data" in button:
             payload["data"] = button["callback_data"]
         else:
