@@ -77,6 +77,7 @@ class UpdateJournal:
         return TypeHandler(Update, mark_done)
 
     async def close(self) -> None:
+        await self.inbox.close()
         await self.done_marks.close()
 
 

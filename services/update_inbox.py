@@ -70,6 +70,11 @@ class UpdateInbox:
             result = await connection.execute(self._insert, params[0] if len(params) == 1 else params)
             return set(result.scalars())
 
+    async def close(self) -> None:
+        """Finish the write on its way, so that no update taken in is left half written at shutdown."""
+        if self._writing is not None:
+            await self._writing
+
     async def done(self, *update_ids: int) -> None:
         async with self.db.transaction() as session:
             await session.exec(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,6 +13,26 @@ from storage.database import Database
 from storage.migrate import upgrade_to_head
 from tests.databases import DATABASES, PostgresDatabases
 from tests.harness import RunningShop, running_shop
+
+
+@pytest.fixture(autouse=True)
+async def nothing_left_running() -> AsyncIterator[None]:
+    """Each test ends with nothing of its own still running. A task that outlives its test and ignores being
+    cancelled would hang the event loop's shutdown, and the whole run, without a word of which it was: here it
+    fails its test instead, with the task's stack."""
+    before = asyncio.all_tasks()
+    yield
+    left = [task for task in asyncio.all_tasks() - before if task is not asyncio.current_task()]
+    for task in left:
+        task.cancel()
+    if not left:
+        return
+    _done, deaf = await asyncio.wait(left, timeout=10)
+    if deaf:
+        stacks = "\n".join(f"{task!r}: {task.get_stack(limit=5)}" for task in deaf)
+        # Said at once: a task that never ends will hang the loop's shutdown after this, before any report.
+        print(f"\nstill running after the test, deaf to cancellation:\n{stacks}", file=sys.__stderr__, flush=True)
+        pytest.fail(f"tasks still running after the test, deaf to cancellation:\n{stacks}")
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import update
 
 from bot.emulator import BotApiEmulator
+from bot.emulator.state import User
 from storage.database import Database
 from storage.models import Order, OrderStatus, TelegramUpdate, utcnow
 from tests.harness import BOT_USERNAME
@@ -30,6 +32,16 @@ async def registered(emu: BotApiEmulator) -> None:
     await emu.wait_for(lambda: emu.world.webhook is not None, timeout=30)
 
 
+async def tea_invoice(emu: BotApiEmulator, admin: User, alice: User) -> dict[str, Any]:
+    """The admin makes a $7.00 link; Alice opens it and taps "Pay by card": the invoice she gets."""
+    await emu.send_text(admin, "/newlink 7 USD Tea")
+    link = await emu.next_bot_message(admin, timeout=30)
+    token = link["caption"].split("?start=", 1)[1].split()[0]
+    await emu.open_link(alice, f"https://t.me/{BOT_USERNAME}?start={token}")
+    await emu.click(alice, await emu.next_bot_message(alice, timeout=15), "Pay by card", timeout=15)
+    return await emu.next_bot_message(alice, timeout=15)
+
+
 async def test_killed_between_pre_checkout_and_payment_nothing_is_lost(
     emu: BotApiEmulator, database_url: str, tmp_path: Path
 ) -> None:
@@ -38,12 +50,7 @@ async def test_killed_between_pre_checkout_and_payment_nothing_is_lost(
     worker.start()
     try:
         await registered(emu)
-        await emu.send_text(admin, "/newlink 7 USD Tea")
-        link = await emu.next_bot_message(admin, timeout=30)
-        token = link["caption"].split("?start=", 1)[1].split()[0]
-        await emu.open_link(alice, f"https://t.me/{BOT_USERNAME}?start={token}")
-        await emu.click(alice, await emu.next_bot_message(alice, timeout=15), "Pay by card", timeout=15)
-        invoice = await emu.next_bot_message(alice, timeout=15)
+        invoice = await tea_invoice(emu, admin, alice)
         assert (await emu.pre_checkout(alice, invoice))["ok"] is True
 
         worker.kill()  # the bot said yes to Telegram, then died before the payment came through
@@ -88,12 +95,7 @@ async def test_polling_killed_while_handling_a_payment_telegram_has_forgotten_no
     worker.start()
     db = Database(database_url)
     try:
-        await emu.send_text(admin, "/newlink 7 USD Tea")
-        link = await emu.next_bot_message(admin, timeout=30)
-        token = link["caption"].split("?start=", 1)[1].split()[0]
-        await emu.open_link(alice, f"https://t.me/{BOT_USERNAME}?start={token}")
-        await emu.click(alice, await emu.next_bot_message(alice, timeout=15), "Pay by card", timeout=15)
-        invoice = await emu.next_bot_message(alice, timeout=15)
+        invoice = await tea_invoice(emu, admin, alice)
 
         await locks.hold("SELECT id FROM payments FOR UPDATE")  # the worker stops at crediting the charge
         await emu.pay_invoice(alice, invoice, timeout=15)
