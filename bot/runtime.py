@@ -20,7 +20,7 @@ from handlers.context import attach
 from payments.registry import ProviderConfig, build_providers
 from services.config import ShopRules
 from services.daifu import Daifu
-from services.update_inbox import UpdateInbox
+from services.update_inbox import RENEW_LEASES_SECONDS, UpdateInbox
 from storage.database import Database
 from storage.migrate import upgrade_to_head
 from storage.secrets import get_or_create_secret
@@ -123,7 +123,13 @@ class Runtime:
             async def recover(_context: object) -> None:
                 await journal.requeue_unfinished()
 
+            async def renew_leases(_context: object) -> None:
+                await journal.inbox.renew_leases()
+
             self.application.job_queue.run_repeating(recover, interval=INBOX_RECOVERY_SECONDS, first=1)
+            self.application.job_queue.run_repeating(
+                renew_leases, interval=RENEW_LEASES_SECONDS, first=RENEW_LEASES_SECONDS, name="renew update leases"
+            )
         if self.settings.run_mode == "webhook":
             await self._receive_by_webhook(web_app, journal)
         else:

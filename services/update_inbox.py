@@ -17,8 +17,12 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 100  # updates written down in one transaction, at most
 # Updates finished within this long of each other are marked done in one statement.
 DONE_BATCH_SECONDS = 0.2
-# An update not done this long after it arrived is taken to be lost with a crashed worker.
+# An update not done this long after it arrived, and whose worker has stopped renewing its lease, is taken to be
+# lost with a crashed worker.
 RECOVER_AFTER = timedelta(seconds=30)
+# How often a worker renews the leases of the updates it is still handling (a slow provider call, a lock wait):
+# well inside RECOVER_AFTER, so that no other worker, nor its own recovery job, takes one up while it lives.
+RENEW_LEASES_SECONDS = 10
 # Telegram stops retrying after a day; done rows older than that can never be duplicated any more.
 KEEP_DONE = timedelta(days=2)
 
@@ -33,6 +37,7 @@ class UpdateInbox:
         self.db = db
         self._waiting: list[tuple[int, str, asyncio.Future[bool]]] = []
         self._writing: asyncio.Task[None] | None = None
+        self.in_hand: set[int] = set()  # written down (or recovered) by this worker and not yet finished
         # One statement for any number of rows (executemany), so it is compiled once, not for every batch size.
         self._insert = db.insert(TelegramUpdate).on_conflict_do_nothing().returning(col(TelegramUpdate.update_id))
 
@@ -42,7 +47,25 @@ class UpdateInbox:
         self._waiting.append((update_id, payload, arrived))
         if self._writing is None or self._writing.done():
             self._writing = asyncio.create_task(self._write_waiting())
-        return await asyncio.shield(arrived)
+        new: bool = await asyncio.shield(arrived)
+        if new:
+            self.in_hand.add(update_id)
+        return new
+
+    def let_go(self, update_id: int) -> None:
+        """The update is finished here and marked done (or its mark failed): its lease is no longer renewed."""
+        self.in_hand.discard(update_id)
+
+    async def renew_leases(self) -> None:
+        """Keep the updates this worker is still handling from being taken for lost."""
+        if not self.in_hand:
+            return
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(TelegramUpdate)
+                .where(col(TelegramUpdate.update_id).in_(sorted(self.in_hand)), col(TelegramUpdate.done_at).is_(None))
+                .values(leased_until=utcnow() + RECOVER_AFTER)
+            )
 
     async def _write_waiting(self) -> None:
         while self._waiting:
@@ -82,7 +105,7 @@ class UpdateInbox:
             )
 
     async def unfinished(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Updates a worker received but never finished, each claimed for this worker for a while."""
+        """Updates a worker received but never finished (and no live worker holds), each claimed for this one."""
         now = utcnow()
         async with self.db.transaction() as session:
             stale = (
@@ -90,6 +113,7 @@ class UpdateInbox:
                     select(TelegramUpdate.update_id)
                     .where(
                         col(TelegramUpdate.done_at).is_(None),
+                        col(TelegramUpdate.update_id).not_in(sorted(self.in_hand)),  # slow, not lost
                         col(TelegramUpdate.received_at) <= now - RECOVER_AFTER,
                         (col(TelegramUpdate.leased_until).is_(None)) | (col(TelegramUpdate.leased_until) <= now),
                     )
@@ -114,6 +138,7 @@ class UpdateInbox:
                     row = await session.get(TelegramUpdate, update_id)
                     assert row is not None
                     recovered.append(json.loads(row.payload))
+                    self.in_hand.add(update_id)
         return recovered
 
     async def forget_old(self) -> None:
@@ -162,6 +187,8 @@ class DoneMarks:
         except Exception:
             # Not marked: the recovery job will hand them to PTB again, as after a crash.
             log.exception("could not mark %d updates done", len(finished))
+        for update_id in finished:  # held (and renewed) until marked: the recovery job never takes one finished
+            self.inbox.let_go(update_id)
 
     async def close(self) -> None:
         if self._flushing is not None and not self._flushing.done():

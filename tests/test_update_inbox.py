@@ -15,9 +15,28 @@ from storage.models import TelegramUpdate, utcnow
 
 
 async def age_everything(db: Database) -> None:
-    """As if the updates had arrived long enough ago to count as lost with a crashed worker."""
+    """As if the updates had arrived long enough ago to count as lost with a crashed worker, and any lease on
+    them had run out."""
+    long_ago = utcnow() - RECOVER_AFTER * 2
     async with db.transaction() as session:
-        await session.exec(update(TelegramUpdate).values(received_at=utcnow() - RECOVER_AFTER * 2))
+        await session.exec(update(TelegramUpdate).values(received_at=long_ago, leased_until=long_ago))
+
+
+async def test_an_update_a_live_worker_is_still_handling_is_not_taken_for_lost(db: Database) -> None:
+    slow, other = UpdateInbox(db), UpdateInbox(db)
+    assert await slow.accept(5, json.dumps({"update_id": 5}))  # a provider call that takes its time
+    assert await slow.accept(6, json.dumps({"update_id": 6}))
+    marks = DoneMarks(slow, every=60)
+    marks.add(6)  # finished, its done mark not written yet
+    await age_everything(db)
+    assert await slow.unfinished() == []  # its own recovery job takes neither
+
+    await slow.renew_leases()  # the worker renews them, every RENEW_LEASES_SECONDS
+    assert await other.unfinished() == []  # so no other worker takes them up
+    await marks.flush()
+
+    await age_everything(db)  # the slow worker died: its lease ran out
+    assert [payload["update_id"] for payload in await other.unfinished()] == [5]
 
 
 async def test_updates_arriving_together_are_each_accepted_once_even_when_delivered_twice_at_once(db: Database) -> None:
@@ -46,7 +65,8 @@ async def test_finished_updates_are_marked_done_in_one_batch_and_never_recovered
     await marks.close()  # what a SIGTERM does after PTB finished the updates in hand
 
     await age_everything(db)
-    recovered = await inbox.unfinished()
+    restarted = UpdateInbox(db)  # the worker came back after a crash
+    recovered = await restarted.unfinished()
     assert sorted(payload["update_id"] for payload in recovered) == [3, 5]
 
 
