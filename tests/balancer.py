@@ -10,7 +10,7 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from tests.workers import free_port
+from tests.ports import free_port
 
 # Headers about the connection or the body's encoding, which the balancer's own answer sets anew.
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "date", "server"}

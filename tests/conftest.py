@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from storage.database import Database
 from storage.migrate import upgrade_to_head
 from tests.databases import DATABASES, PostgresDatabases
 from tests.harness import RunningShop, running_shop
+from tests.ports import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +34,17 @@ async def nothing_left_running() -> AsyncIterator[None]:
         # Said at once: a task that never ends will hang the loop's shutdown after this, before any report.
         print(f"\nstill running after the test, deaf to cancellation:\n{stacks}", file=sys.__stderr__, flush=True)
         pytest.fail(f"tasks still running after the test, deaf to cancellation:\n{stacks}")
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    """pytest-asyncio's, but below the ephemeral range (see tests.ports)."""
+    return free_port()
+
+
+@pytest.fixture
+def unused_tcp_port_factory() -> Callable[[], int]:
+    return free_port
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 
 from bot.bot_api_transport import AiohttpBotRequest
-from tests.workers import free_port
+from tests.ports import free_port
 
 TOKEN = "123456:TEST-transport"
 

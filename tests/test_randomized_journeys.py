@@ -58,7 +58,8 @@ from storage.models import (
 from tests.balancer import Balancer
 from tests.databases import DATABASES, PostgresDatabases
 from tests.harness import BOT_USERNAME
-from tests.workers import Worker, free_port
+from tests.ports import free_port
+from tests.workers import Worker
 
 JOURNEYS = int(os.environ.get("DAIFU_JOURNEYS", "1000"))
 AT_ONCE = int(os.environ.get("DAIFU_JOURNEYS_AT_ONCE", "40"))

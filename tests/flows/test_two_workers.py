@@ -11,7 +11,7 @@ from bot.emulator import BotApiEmulator
 from storage.models import OrderStatus
 from tests.balancer import Balancer
 from tests.harness import BOT_USERNAME, RunningShop
-from tests.workers import free_port
+from tests.ports import free_port
 
 SECRET = "two-workers-secret"
 

@@ -1,0 +1,43 @@
+"""Ports for the tests' own servers, taken below the kernel's range of ephemeral ports.
+
+A port found free by binding to port 0 comes from the ephemeral range, which is also where every outgoing
+connection gets its local port: between finding it and a server binding it, one of the many connections a test
+opens (to the Bot API emulator, the database, a worker) can take it, and the server then fails with "address
+already in use". Below that range no outgoing connection ever lands.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import socket
+from pathlib import Path
+
+WINDOW = 10_000
+
+
+def _candidates() -> itertools.cycle[int]:
+    try:
+        first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first_ephemeral = 32768
+    low = max(1024, first_ephemeral - WINDOW)
+    ports = list(range(low, first_ephemeral))
+    start = random.randrange(len(ports))  # two test runs at once rarely walk the same ports
+    return itertools.cycle(ports[start:] + ports[:start])
+
+
+_ports = _candidates()
+
+
+def free_port() -> int:
+    """A loopback port no one listens on now, never handed out twice in a run (until all have been)."""
+    for _ in range(WINDOW):
+        port = next(_ports)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
