@@ -5,7 +5,8 @@ transactions. This measures the floor under that half: a transaction reading one
 every tap makes, through
 
 - the ORM in a transaction (``Database.transaction``: how daifu writes, and read before ``Database.reading``),
-- the ORM without BEGIN/COMMIT (``Database.reading``: how daifu reads on PostgreSQL now),
+- the ORM through ``Database.reading`` (how daifu reads: on PostgreSQL without BEGIN/COMMIT, on SQLite in a
+  transaction as before),
 - SQLAlchemy Core in a transaction,
 - the driver alone (asyncpg, or sqlite3 through aiosqlite; its connection from the same pool) in a transaction:
   the baseline,
@@ -81,7 +82,7 @@ async def measure(db: Database, rounds: int) -> dict[str, float]:
     return {
         "the driver alone (pooled), in a transaction: baseline": await cpu_ms(rounds, driver_transaction),
         "SQLAlchemy Core, in a transaction": await cpu_ms(rounds, core_transaction),
-        "ORM, without BEGIN/COMMIT (Database.reading)": await cpu_ms(rounds, orm_reading),
+        "ORM through Database.reading (PostgreSQL: no BEGIN)": await cpu_ms(rounds, orm_reading),
         "ORM, in a transaction (Database.transaction)": await cpu_ms(rounds, orm_transaction),
         "ORM, in a transaction, two SELECTs": await cpu_ms(rounds, orm_two_selects),
     }
