@@ -56,23 +56,25 @@ async def admin_only(update: Update, context: DaifuContext, _: Gettext) -> bool:
 
 
 @contextlib.contextmanager
-def unless_query_gone(kind: str, query_id: str) -> Iterator[None]:
+def unless_telegram_says(words: str, meaning: str = "") -> Iterator[None]:
+    """Around a call whose refusal with these words means nothing is wrong (logged as meaning, if given)."""
+    try:
+        yield
+    except BadRequest as error:
+        if words not in error.message.lower():
+            raise
+        if meaning:
+            log.info("%s", meaning)
+
+
+def unless_query_gone(kind: str, query_id: str) -> contextlib.AbstractContextManager[None]:
     """Around answering a pre-checkout or inline query. Those skip the update inbox (bot.update_journal), so a
     second delivery of one is answered again, and Telegram refuses that answer as it refuses one given after it
     stopped waiting: the person got (or gave up on) the first answer, and nothing is wrong here."""
-    try:
-        yield
-    except BadRequest as error:
-        if "query is too old" not in error.message.lower():
-            raise
-        log.info("the %s query %s was answered already, or Telegram stopped waiting for it", kind, query_id)
+    meaning = f"the {kind} query {query_id} was answered already, or Telegram stopped waiting for it"
+    return unless_telegram_says("query is too old", meaning)
 
 
-@contextlib.contextmanager
-def unless_unchanged() -> Iterator[None]:
+def unless_unchanged() -> contextlib.AbstractContextManager[None]:
     """Around an edit a repeated tap may make twice: Telegram refuses to set what a message shows already."""
-    try:
-        yield
-    except BadRequest as error:
-        if "not modified" not in error.message.lower():
-            raise
+    return unless_telegram_says("not modified")

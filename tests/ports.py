@@ -11,7 +11,11 @@ from __future__ import annotations
 import itertools
 import random
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+from aiohttp import web
 
 WINDOW = 10_000
 
@@ -41,3 +45,16 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port below the ephemeral range")
+
+
+@asynccontextmanager
+async def served(app: web.Application) -> AsyncIterator[str]:
+    """The app served on a free loopback port while the block runs: its base URL, http://127.0.0.1:<port>."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

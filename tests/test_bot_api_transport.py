@@ -13,7 +13,7 @@ from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 
 from bot.bot_api_transport import AiohttpBotRequest
-from tests.ports import free_port
+from tests.ports import free_port, served
 
 TOKEN = "123456:TEST-transport"
 
@@ -28,16 +28,11 @@ async def slow_api() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/bot{token}/{method}", never_answers)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}/bot"
-    finally:
-        released.set()
-        await runner.shutdown()
-        await runner.cleanup()
+    async with served(app) as base:
+        try:
+            yield f"{base}/bot"
+        finally:
+            released.set()  # before the server stops, which waits for the answers on their way
 
 
 async def test_a_bot_api_that_does_not_answer_times_out_within_the_read_timeout(slow_api: str) -> None:

@@ -43,6 +43,7 @@ from storage.models import (
 )
 from tests.api.test_callbacks import verify
 from tests.harness import BOT_USERNAME
+from tests.ports import served
 from tests.workers import Worker
 
 SANDBOX_SECRET = "kill-points-sandbox-secret"
@@ -418,16 +419,14 @@ class ShopBackend:
 
 
 @pytest.fixture
-async def backend(unused_tcp_port: int) -> AsyncIterator[ShopBackend]:
-    shop = ShopBackend(url=f"http://127.0.0.1:{unused_tcp_port}/daifu")
+async def backend() -> AsyncIterator[ShopBackend]:
+    shop = ShopBackend()
     app = web.Application()
     app.router.add_post("/daifu", shop.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    yield shop
-    shop.answer_the_first.set()
-    await runner.cleanup()
+    async with served(app) as base:
+        shop.url = f"{base}/daifu"
+        yield shop
+        shop.answer_the_first.set()
 
 
 async def arrived(backend: ShopBackend, count: int) -> bool:

@@ -3,7 +3,7 @@ address, refused at delivery if a host name resolves to one; CALLBACK_ALLOW_PRIV
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -13,8 +13,10 @@ from sqlmodel import func, select
 from services.callback_delivery import deliver_due
 from storage.models import Order, utcnow
 from tests.api.client import ApiClient
-from tests.api.test_callbacks import Receiver, deliveries, later, pause_callback_job
+from tests.api.shop_backend import Receiver
+from tests.api.test_callbacks import deliveries, later, pause_callback_job
 from tests.harness import RunningShop, running_shop
+from tests.ports import served
 
 COFFEE = {"amount_minor": 1250, "currency": "USD", "title": "Coffee"}
 PRIVATE_ALLOWED = pytest.mark.parametrize("shop", [True], indirect=True, ids=["private-allowed"])
@@ -27,21 +29,6 @@ async def shop(request: pytest.FixtureRequest, database_url: str, unused_tcp_por
     async with running_shop(database_url, unused_tcp_port, callback_allow_private_addresses=allowed) as running:
         pause_callback_job(running)  # the test alone decides when deliveries run
         yield running
-
-
-@pytest.fixture
-async def receiver(unused_tcp_port_factory: Callable[[], int]) -> AsyncIterator[Receiver]:
-    """A shop backend on loopback, where daifu as shipped must never send anything."""
-    found = Receiver()
-    app = web.Application()
-    app.router.add_post("/daifu", found.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = unused_tcp_port_factory()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    found.url = f"http://127.0.0.1:{port}/daifu"
-    yield found
-    await runner.cleanup()
 
 
 def by_name(receiver: Receiver) -> str:
@@ -179,9 +166,7 @@ async def test_an_address_taken_while_allowed_is_refused_by_the_periodic_job_onc
 
 
 @PRIVATE_ALLOWED
-async def test_a_redirect_is_not_followed(
-    shop: RunningShop, api: ApiClient, receiver: Receiver, unused_tcp_port_factory: Callable[[], int]
-) -> None:
+async def test_a_redirect_is_not_followed(shop: RunningShop, api: ApiClient, receiver: Receiver) -> None:
     """A shop's answer cannot send daifu elsewhere (such as into daifu's own network): a 3xx is a failure."""
 
     async def to_metadata(_: web.Request) -> web.Response:
@@ -193,20 +178,14 @@ async def test_a_redirect_is_not_followed(
     app = web.Application()
     app.router.add_post("/moved", to_metadata)
     app.router.add_post("/elsewhere", to_receiver)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = unused_tcp_port_factory()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with served(app) as base:
         for path in ["/moved", "/elsewhere"]:
-            order = await api.new_order(callback_url=f"http://127.0.0.1:{port}{path}")
+            order = await api.new_order(callback_url=f"{base}{path}")
             await api.post(f"/api/v1/orders/{order['id']}/cancel")
 
         run = await deliver_due(
             shop.daifu.db, private_allowed=shop.daifu.rules.callback_private_allowed, clock=later(1)
         )
-    finally:
-        await runner.cleanup()
 
     assert (run.delivered, run.failed) == (0, 2)
     assert receiver.received == []

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
-from aiohttp import web
 from sqlmodel import col, select
 
 from services.api_keys import NewKey
 from services.callback_delivery import GAVE_UP, NEVER, deliver_due
 from storage.models import CallbackDelivery, Payment, PaymentStatus, utcnow
 from tests.api.client import ApiClient, pay_on_sandbox
+from tests.api.shop_backend import Receiver
 from tests.flows.payforme_steps import ask_friend
 from tests.flows.test_chip_in_and_holds import chip_in
 from tests.harness import RunningShop
@@ -30,38 +27,6 @@ def verify(secret: str, body: bytes, header: str, tolerance: int = 300) -> bool:
     expected = hmac.new(secret.encode(), f"{fields['t']}.".encode() + body, hashlib.sha256).hexdigest()
     fresh = abs(time.time() - int(fields["t"])) <= tolerance
     return fresh and hmac.compare_digest(expected, fields["v1"])
-
-
-@dataclass
-class Receiver:
-    """The shop's backend: answers 500 to the first `failures` POSTs, then 200."""
-
-    url: str = ""
-    failures: int = 0
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.received.append((dict(request.headers), await request.read()))
-        if len(self.received) <= self.failures:
-            return web.Response(status=500, text="database is down")
-        return web.Response(status=200, text="ok")
-
-    def events(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.received]
-
-
-@pytest.fixture
-async def receiver(unused_tcp_port_factory: Callable[[], int]) -> AsyncIterator[Receiver]:
-    found = Receiver()
-    app = web.Application()
-    app.router.add_post("/daifu", found.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = unused_tcp_port_factory()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    found.url = f"http://127.0.0.1:{port}/daifu"
-    yield found
-    await runner.cleanup()
 
 
 async def deliveries(shop: RunningShop) -> list[CallbackDelivery]:
