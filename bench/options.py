@@ -43,6 +43,7 @@ class Options:
     mode: str  # "polling" or "webhook": how the bots under test receive updates
     journey: str  # "checkout" (pay by deep link) or "payforme" (ask a friend, who pays): what daifu is driven through
     workers: int  # above 1: daifu with 1 worker, then this many, behind a load balancer (webhook mode)
+    worker_cpu: float | None  # --workers: each worker held to this many cores (a cgroup each); None: no cap
     webhook_connections: int  # 1: the emulator's own pusher, one update at a time; more: bench.webhooks
     stats_orders: int  # above 0: fill a database with this many orders and time /stats instead
     stats_repeats: int
@@ -152,6 +153,15 @@ def parse_options(argv: list[str] | None = None) -> Options:
         "balancer, and compare their throughput (implies --mode webhook; no echo bot)",
     )
     parser.add_argument(
+        "--worker-cpu",
+        type=positive_float,
+        default=None,
+        metavar="CORES",
+        help="with --workers: hold each daifu worker to this many cores (e.g. 0.5) by a cgroup of its own (needs "
+        "root), so that the emulator, balancer and database have the rest of the machine to themselves, as when "
+        "they run elsewhere; one worker and N are capped alike",
+    )
+    parser.add_argument(
         "--webhook-connections",
         type=positive_int,
         default=None,
@@ -195,6 +205,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
     args = parser.parse_args(raw)
     if args.workers > 1 and args.mode == "polling":
         parser.error("--workers needs webhook mode: polling workers would fight over getUpdates (409 Conflict)")
+    if args.worker_cpu is not None and args.workers < 2:
+        parser.error("--worker-cpu goes with --workers N (N at least 2)")
     if args.mode is None:
         args.mode = "webhook" if args.workers > 1 else "polling"
     if args.webhook_connections is None:

@@ -25,6 +25,7 @@ from bench.balancer import read_counts
 from bench.benchmark import STARTUP_TIMEOUT, machine, plain_options
 from bench.bots import Webhook, balancer_process, daifu_process
 from bench.counting import counting_queue
+from bench.cpu_cap import CpuCap, cap_name
 from bench.database import bench_database
 from bench.figures import Throughput
 from bench.journeys import daifu_scenario
@@ -48,6 +49,7 @@ class WorkersFigures:
     throughput: Throughput  # bot CPU is the sum over the workers
     worker_cpu_shares: list[float]  # in cores, each worker over the throughput run
     balancer_cpu_share: float
+    worker_throttled_s: list[float]  # --worker-cpu: how long the kernel held each worker back over the run
     worker_peak_rss_mb: list[float]
     balanced: dict[str, int]  # requests the balancer sent to each worker, over the whole configuration
 
@@ -122,9 +124,15 @@ async def run_configuration(
         await balancer.start(listens(balancer_port), timeout=STARTUP_TIMEOUT)
         started.append(balancer)
         spawned = time.perf_counter()
+        caps: list[CpuCap] = []
         for daifu in daifus:
             started.insert(0, daifu)
             await daifu.start(serves_webhook(emu, daifu_port(daifu)), timeout=STARTUP_TIMEOUT)
+            if options.worker_cpu is not None:
+                cap = CpuCap(cap_name(daifu.name), options.worker_cpu)
+                cleanup.callback(cap.close)
+                cap.add(daifu.pid)
+                caps.append(cap)
         startup_s = time.perf_counter() - spawned
         group = ProcessGroup("daifu", daifus)
         label = f"{workers} worker{'s' if workers > 1 else ''}"
@@ -134,9 +142,11 @@ async def run_configuration(
         await shop.warm_up()
         progress(f"{label}: throughput run")
         cpus = [CpuOf(daifu) for daifu in daifus]
+        throttled_before = [cap.throttled_seconds() for cap in caps]
         balancer_cpu = CpuOf(balancer)
         throughput = await shop.throughput(group)
         worker_shares = [cpu.share() for cpu in cpus]
+        throttled = [cap.throttled_seconds() - before for cap, before in zip(caps, throttled_before, strict=True)]
         balancer_share = balancer_cpu.share()
         group.check_alive()
         rss = [daifu.peak_rss_mb() for daifu in daifus]
@@ -155,6 +165,7 @@ async def run_configuration(
             throughput=throughput,
             worker_cpu_shares=worker_shares,
             balancer_cpu_share=balancer_share,
+            worker_throttled_s=throttled,
             worker_peak_rss_mb=rss,
             balanced=read_counts(balancer.log_path.read_text(errors="replace")),
         )

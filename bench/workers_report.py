@@ -40,11 +40,23 @@ def render_workers(results: WorkersResults) -> str:
         f"{m['cpus']} CPUs | database: {results.database} | paying by {results.options['method']}",
         f"The {unit}: {JOURNEYS[results.journey]}; {t1.updates_per_item:g} updates each, as counted by the emulator.",
         f"Updates reach the balancer from the emulator's webhook pusher: {results.delivery}.",
-        f"The emulator, the load generator and the pusher run in the bench process on this same {m['cpus']}-CPU",
-        "machine, and the balancer in a process of its own: the workers compete with them (and with the database",
-        f"server, if any) for the {m['cpus']} cores, so this machine cannot show what a second machine would add.",
-        "Rate limiter OFF. Bot CPU is the sum over the workers (/proc/<pid>/stat).",
     ]
+    cap = results.options.get("worker_cpu")
+    if cap is None:
+        lines += [
+            f"The emulator, the load generator and the pusher run in the bench process on this same {m['cpus']}-CPU",
+            "machine, and the balancer in a process of its own: the workers compete with them (and with the database",
+            f"server, if any) for the {m['cpus']} cores, so this machine cannot show what a second machine would add.",
+        ]
+    else:
+        left = m["cpus"] - cap * many.workers
+        lines += [
+            f"Each worker is held to {cap:g} of a core by a cgroup of its own (--worker-cpu; CFS bandwidth control),",
+            f"in both configurations, leaving at least {left:g} of the {m['cpus']} cores to the emulator, the load",
+            "generator, the balancer and the database server: the workers' CPU, not theirs, limits the rate, as when",
+            "they run on other machines. 'held back' below is how long the kernel stopped each worker for its quota.",
+        ]
+    lines.append("Rate limiter OFF. Bot CPU is the sum over the workers (/proc/<pid>/stat).")
     if sqlite:
         lines += [
             "SQLite lets one writer at a time into the file (WAL, busy_timeout 5 s): two workers queue for that",
@@ -85,6 +97,11 @@ def render_workers(results: WorkersResults) -> str:
                 ratio(tn.bot_cpu_ms_per_item, t1.bot_cpu_ms_per_item),
             ),
             ("  CPU use of each worker (of one core)", *shares, "-"),
+            *(
+                [("  held back by the cap, each worker (s)", *held, "-")]
+                if (held := [" + ".join(f"{s:.1f}" for s in run.worker_throttled_s) for run in (one, many)])[0]
+                else []
+            ),
             ("  balancer CPU use", percent(one.balancer_cpu_share), percent(many.balancer_cpu_share), "-"),
             ("  harness CPU use (bench process)", percent(t1.harness_cpu_share), percent(tn.harness_cpu_share), "-"),
             (
@@ -108,7 +125,8 @@ def render_workers(results: WorkersResults) -> str:
         "",
         f"The figure: {name(many)} take {ratio(tn.updates_per_s, t1.updates_per_s)} the updates/s of one "
         f"({tn.updates_per_s:.0f} vs {t1.updates_per_s:.0f}; {tn.items_per_s:.1f} vs {t1.items_per_s:.1f} "
-        f"{plural(unit)}/s) on this {m['cpus']}-CPU machine shared with the emulator.",
+        f"{plural(unit)}/s) on this {m['cpus']}-CPU machine"
+        + (" shared with the emulator." if cap is None else f", each worker held to {cap:g} of a core."),
         *workers_target(ratio_of(tn.updates_per_s, t1.updates_per_s), many.workers, not sqlite),
     ]
     if max(t1.harness_cpu_share, tn.harness_cpu_share) > 0.9:

@@ -62,8 +62,9 @@ def _codes(text: str) -> frozenset[str]:
 # count as zero-decimal: ISK (Stripe wants whole krónur, as multiples of 100), and AFN, ALL, LAK, LBP,
 # MMK, RSD, SOS, STD, YER. Those are refused rather than converted. The three-decimal currencies (BHD,
 # JOD, KWD, OMR, TND) are refused too: Stripe takes only amounts whose last digit is 0, and accepts()
-# sees the currency, not the amount. HUF and TWD are two-decimal for charges in both (Stripe's quirk is
-# that it pays them out in whole units), and UGX is zero-decimal in both, so those three are offered.
+# sees the currency, not the amount. TWD is two-decimal for charges in both (Stripe's quirk is that it pays
+# it out in whole units), and UGX is zero-decimal in both, so those two are offered. HUF is two-decimal at
+# Stripe; CLDR counted it so too until Babel 2.19, which says zero: it is offered only with a Babel that agrees.
 PRESENTMENT_CURRENCIES = _codes(
     """
     USD AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BIF BMD BND BOB BRL BSD BWP BYN BZD CAD CDF

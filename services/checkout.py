@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from decimal import ROUND_CEILING
 from enum import StrEnum
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +21,15 @@ from storage.models import Order, OrderStatus, Payment, PayRequest, utcnow
 
 # Telegram shows these methods as invoices in the chat; the rest send the payer to a page or a QR code.
 INVOICE_PROVIDERS = frozenset({"telegram", "stars"})
+
+
+# Built once (every pre-checkout reads it; building a statement costs about as much CPU as running it).
+_ATTEMPT_FOR_PRE_CHECKOUT = (
+    select(Payment, Order, PayRequest)
+    .join(Order, col(Order.id) == col(Payment.order_id))
+    .outerjoin(PayRequest, col(PayRequest.id) == col(Payment.request_id))
+    .where(col(Payment.checkout_ref) == bindparam("payload"))
+)
 
 
 class MethodUnavailable(Exception):
@@ -159,14 +169,8 @@ class Checkouts:
         self, payload: str, currency: str, total_amount: int, *, payer_id: int
     ) -> PreCheckoutRefusal | None:
         """None when Telegram may take the money; otherwise why not. One read, well inside the 10 s limit."""
-        statement = (
-            select(Payment, Order, PayRequest)
-            .join(Order, col(Order.id) == col(Payment.order_id))
-            .outerjoin(PayRequest, col(PayRequest.id) == col(Payment.request_id))
-            .where(Payment.checkout_ref == payload)
-        )
         async with self.db.reading() as session:
-            row = (await session.exec(statement)).first()
+            row = (await session.exec(_ATTEMPT_FOR_PRE_CHECKOUT, params={"payload": payload})).first()
         if row is None:
             return PreCheckoutRefusal.UNKNOWN
         attempt, order, request = row

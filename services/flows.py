@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import col, delete, update
 
-from storage.database import Database
+from storage.database import AS_WRITTEN, Database
 from storage.models import ConversationFlow, utcnow
 
 ABANDONED_AFTER = timedelta(hours=1)
@@ -74,7 +74,7 @@ class Flows:
             .returning(col(ConversationFlow.data), col(ConversationFlow.updated_at))
         )
         async with self.db.transaction() as session:
-            row = (await session.exec(statement)).first()
+            row = (await session.exec(statement, execution_options=AS_WRITTEN)).first()  # nothing loaded here
         if row is None or row.updated_at < utcnow() - ABANDONED_AFTER:
             return None
         return Flow(name, at_step, json.loads(row.data))

@@ -15,6 +15,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.callback_outbox import KINDS, enqueue_callback
+from storage.database import AS_WRITTEN, keep_in_step
 from storage.models import Order, OrderEvent, OrderStatus
 
 S = OrderStatus
@@ -52,13 +53,11 @@ async def move(
 ) -> Transition:
     """Move the order to `to` if its current state allows it, logging the event in the same transaction."""
     sources = SOURCES.get(to, frozenset())
-    statement = (
-        update(Order)
-        .where(col(Order.id) == order_id, col(Order.status).in_(sources))
-        .values(status=to, **(values or {}))
-    )
-    result = await session.exec(statement)
+    written = {"status": to, **(values or {})}
+    statement = update(Order).where(col(Order.id) == order_id, col(Order.status).in_(sources)).values(**written)
+    result = await session.exec(statement, execution_options=AS_WRITTEN)
     if result.rowcount == 1:
+        keep_in_step(session, Order, order_id, written)
         await record_event(session, order_id, to.value, actor_id=actor_id, **detail)
         if to in KINDS:
             await enqueue_callback(session, order_id, KINDS[to])

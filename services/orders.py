@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, desc, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -64,10 +65,13 @@ def why_unpayable(order: Order, now: datetime) -> Unpayable | None:
     }[order.status]
 
 
+_BY_TOKEN = select(Order).where(col(Order.token) == bindparam("token"))  # built once: read at every tap
+
+
 async def by_token_in(session: AsyncSession, token: str) -> Order | None:
     if not looks_like_token(token):
         return None
-    return (await session.exec(select(Order).where(Order.token == token))).first()
+    return (await session.exec(_BY_TOKEN, params={"token": token})).first()
 
 
 async def payable_in(session: AsyncSession, token: str) -> Order:

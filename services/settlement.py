@@ -13,10 +13,10 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
 from payments.base import ChargeOutcome, NotSupported, PaymentError, PaymentEvent, PaymentProvider, RefundRequest
 from services.callback_outbox import enqueue_callback
@@ -34,7 +34,7 @@ from services.notices import (
 )
 from services.order_states import move, record_event
 from services.tokens import new_token
-from storage.database import Database
+from storage.database import AS_WRITTEN, Database, keep_in_step
 from storage.models import (
     Order,
     OrderStatus,
@@ -53,6 +53,17 @@ TELL_AGAIN_AFTER = timedelta(minutes=1)
 GIVE_UP_TELLING_AFTER = timedelta(days=1)
 # A provider answers a refund within seconds; one still pending after this long lost its worker mid-call.
 RESUME_REFUNDS_AFTER = timedelta(minutes=2)
+
+# Built once: every payment reads them, and building a statement costs about as much CPU as running it.
+_ATTEMPT_TO_SETTLE = (
+    select(Payment, Order, PayRequest)
+    .join(Order, col(Order.id) == col(Payment.order_id))
+    .outerjoin(PayRequest, col(PayRequest.id) == col(Payment.request_id))
+    .where(col(Payment.checkout_ref) == bindparam("checkout_ref"), col(Payment.provider) == bindparam("provider"))
+)
+_CHARGE = select(Payment).where(
+    col(Payment.provider) == bindparam("provider"), col(Payment.provider_ref) == bindparam("charge_ref")
+)
 
 
 class UnknownCheckout(Exception):
@@ -125,32 +136,29 @@ class Settlements:
 
     async def _already_applied(self, event: PaymentEvent) -> Settlement:
         async with self.db.transaction() as session:
-            charge = (await session.exec(self._charge(event))).one()
+            charge = await self._charge(session, event)
+            assert charge is not None
             order = await session.get(Order, charge.order_id)
         assert order is not None
         return Settlement(Applied.ALREADY_APPLIED, order, charge)
 
     @staticmethod
-    def _charge(event: PaymentEvent) -> SelectOfScalar[Payment]:
-        return select(Payment).where(Payment.provider == event.provider, Payment.provider_ref == event.charge_ref)
+    async def _charge(session: AsyncSession, event: PaymentEvent) -> Payment | None:
+        """The charge already recorded for this event, if any."""
+        params = {"provider": event.provider, "charge_ref": event.charge_ref}
+        return (await session.exec(_CHARGE, params=params)).first()
 
     async def _apply(self, event: PaymentEvent) -> Settlement:
         now = utcnow()
         async with self.db.transaction() as session:
-            found = (
-                await session.exec(
-                    select(Payment, Order, PayRequest)
-                    .join(Order, col(Order.id) == col(Payment.order_id))
-                    .outerjoin(PayRequest, col(PayRequest.id) == col(Payment.request_id))
-                    .where(Payment.checkout_ref == event.checkout_ref, Payment.provider == event.provider)
-                )
-            ).first()
+            params = {"checkout_ref": event.checkout_ref, "provider": event.provider}
+            found = (await session.exec(_ATTEMPT_TO_SETTLE, params=params)).first()
             if found is None:
                 raise UnknownCheckout(event.checkout_ref)
             attempt, order = found[0], found[1]
             request: PayRequest | None = found[2]  # an outer join: None for an order's own checkout
             assert order.id is not None and attempt.id is not None
-            if (await session.exec(self._charge(event))).first() is not None:
+            if await self._charge(session, event) is not None:
                 return Settlement(Applied.ALREADY_APPLIED, order, attempt)
             if event.outcome == ChargeOutcome.DECLINED:
                 declined = await session.exec(
@@ -198,9 +206,11 @@ class Settlements:
                     col(Payment.status).in_([PaymentStatus.PENDING, PaymentStatus.DECLINED]),
                     col(Payment.provider_ref).is_(None),
                 )
-                .values(**charge_values)
+                .values(**charge_values),
+                execution_options=AS_WRITTEN,
             )
             if claimed.rowcount == 1:
+                keep_in_step(session, Payment, attempt.id, charge_values)
                 charge_id = attempt.id
             else:
                 # A second charge on one checkout (an invoice paid twice): its own row, so it can go back.
@@ -296,16 +306,20 @@ class Settlements:
                 return None
             payer_id = None  # a split order has many payers: they are the request's contributions
         else:
+            released = {"holder": None, "holder_name": None, "hold_until": None}
             taken = await session.exec(
-                update(PayRequest).where(*still_open).values(holder=None, holder_name=None, hold_until=None)
+                update(PayRequest).where(*still_open).values(**released), execution_options=AS_WRITTEN
             )
             if taken.rowcount != 1:
                 return await self._why_request_refused(session, request)
+            keep_in_step(session, PayRequest, request.id, released)
         reason = await self._pay_order(session, order, charge_id, payer_id, attempt.provider)
         if reason is None:
             await session.exec(
-                update(PayRequest).where(col(PayRequest.id) == request.id).values(status=RequestStatus.PAID)
+                update(PayRequest).where(col(PayRequest.id) == request.id).values(status=RequestStatus.PAID),
+                execution_options=AS_WRITTEN,
             )
+            keep_in_step(session, PayRequest, request.id, {"status": RequestStatus.PAID})
         return reason
 
     @staticmethod
@@ -324,7 +338,10 @@ class Settlements:
     async def mark_told(self, payment_id: int) -> None:
         """The payer, the requester and the admins have been told of this charge."""
         async with self.db.transaction() as session:
-            await session.exec(update(Payment).where(col(Payment.id) == payment_id).values(notified_at=utcnow()))
+            await session.exec(
+                update(Payment).where(col(Payment.id) == payment_id).values(notified_at=utcnow()),
+                execution_options=AS_WRITTEN,  # nothing loaded here
+            )
 
     async def mark_decline_told(self, payment_id: int) -> None:
         """The payer has been told of this decline (unless the attempt was paid meanwhile: then the receipt is owed)."""
