@@ -14,6 +14,7 @@ from bench.benchmark import run_benchmark
 from bench.database import DatabaseUnavailable
 from bench.options import Options, parse_options
 from bench.processes import BotFailed
+from bench.repeats import Repeated, pair_of, render_repeats
 from bench.replies import UnexpectedReply
 from bench.report import render, write_json
 from bench.stats_run import render_stats, run_stats
@@ -44,7 +45,15 @@ async def run(options: Options) -> tuple[Any, str]:
         workers = await run_workers(options, progress)
         return workers, render_workers(workers)
     results = await run_benchmark(options, progress)
-    return results, render(results)
+    if options.repeat == 1:
+        return results, render(results)
+    pairs = [pair_of(results)]
+    for number in range(2, options.repeat + 1):
+        progress(f"pair {number} of {options.repeat}")
+        results = await run_benchmark(options, progress)
+        pairs.append(pair_of(results))
+    repeated = Repeated(results, pairs)
+    return repeated, render(results) + "\n" + render_repeats(repeated, at_half=options.rate is None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,6 +42,7 @@ class Options:
     json_path: Path
     mode: str  # "polling" or "webhook": how the bots under test receive updates
     journey: str  # "checkout" (pay by deep link) or "payforme" (ask a friend, who pays): what daifu is driven through
+    repeat: int  # echo against daifu this many times over; the report ends with each pair's ratios and medians
     workers: int  # above 1: daifu with 1 worker, then this many, behind a load balancer (webhook mode)
     worker_cpu: float | None  # --workers: each worker held to this many cores (a cgroup each); None: no cap
     webhook_connections: int  # 1: the emulator's own pusher, one update at a time; more: bench.webhooks
@@ -153,6 +154,14 @@ def parse_options(argv: list[str] | None = None) -> Options:
         "balancer, and compare their throughput (implies --mode webhook; no echo bot)",
     )
     parser.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=1,
+        help="run the echo bot and daifu this many times over, each pair back to back, and judge the targets on "
+        "the median of the pairs' ratios (this machine's speed drifts by a fifth within minutes, and a ratio "
+        "is only fair between runs close in time)",
+    )
+    parser.add_argument(
         "--worker-cpu",
         type=positive_float,
         default=None,
@@ -205,6 +214,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
     args = parser.parse_args(raw)
     if args.workers > 1 and args.mode == "polling":
         parser.error("--workers needs webhook mode: polling workers would fight over getUpdates (409 Conflict)")
+    if args.repeat > 1 and (args.workers > 1 or args.stats_orders):
+        parser.error("--repeat is for the runs against the echo bot (not --workers or --stats-orders)")
     if args.worker_cpu is not None and args.workers < 2:
         parser.error("--worker-cpu goes with --workers N (N at least 2)")
     if args.mode is None:

@@ -18,6 +18,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 Seconds = float | None
+FORM_URLENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class AiohttpBotRequest(BaseRequest):
@@ -90,16 +91,20 @@ class AiohttpBotRequest(BaseRequest):
             raise RuntimeError("AiohttpBotRequest is not initialized")
         files = bool(request_data and request_data.contains_files)
         timeout = self._timeout(read_timeout, write_timeout, connect_timeout, pool_timeout, files)
-        body: aiohttp.FormData | dict[str, str] | None = None
+        body: aiohttp.FormData | bytes | None = None
+        headers = None
         if request_data is not None and files:
             # Like HTTPXRequest: the parameters as form fields beside the files, in one multipart body.
             body = aiohttp.FormData(request_data.json_parameters)
             for name, (filename, content, mimetype) in request_data.multipart_data.items():
                 body.add_field(name, content, filename=filename, content_type=mimetype)
         elif request_data is not None:
-            body = request_data.json_parameters  # sent url-encoded, as HTTPXRequest sends it
+            # Url-encoded, as HTTPXRequest sends it; encoded here rather than by aiohttp's FormData, which costs
+            # a tenth of a call's CPU more for the same bytes.
+            body = request_data.url_encoded_parameters().encode()
+            headers = FORM_URLENCODED
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as response:
+            async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()
         except TimeoutError as error:  # asyncio.TimeoutError is this same class from Python 3.11
             raise TimedOut from error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -189,6 +190,11 @@ async def serve_forever(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await runtime.start()
+    # Everything made at start (PTB, SQLAlchemy's mappers, Babel's data, the handlers) lives as long as the
+    # process: frozen, Python's full collections no longer walk it. They took 100-130 ms each here, a stall
+    # every update in flight waited out (a pre-checkout's p99); now 5-20 ms.
+    gc.collect()
+    gc.freeze()
     try:
         await stop.wait()
     finally:

@@ -11,12 +11,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.callback_outbox import KINDS, enqueue_callback
 from storage.database import AS_WRITTEN, keep_in_step
-from storage.models import Order, OrderEvent, OrderStatus
+from storage.models import Order, OrderEvent, OrderStatus, utcnow
 
 S = OrderStatus
 SOURCES: dict[OrderStatus, frozenset[OrderStatus]] = {
@@ -36,10 +37,18 @@ class Transition:
     reason: str = ""
 
 
+# Events are only ever written here and read back by queries, never as objects of the session that wrote them:
+# a Core INSERT on the session's connection, which costs about half of adding an object for the flush.
+_INSERT_EVENT = insert(OrderEvent)
+
+
 async def record_event(
     session: AsyncSession, order_id: int, kind: str, *, actor_id: int | None = None, **detail: Any
 ) -> None:
-    session.add(OrderEvent(order_id=order_id, kind=kind, actor_id=actor_id, detail=json.dumps(detail)))
+    connection = await session.connection()
+    detail_text = json.dumps(detail)
+    row = {"order_id": order_id, "kind": kind, "actor_id": actor_id, "detail": detail_text, "created_at": utcnow()}
+    await connection.execute(_INSERT_EVENT, row)
 
 
 async def move(

@@ -62,6 +62,7 @@ class RollupRun:
 class StatsRollup:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._claims = db.insert(RolledPeriod.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
 
     async def run(self, *, now: datetime | None = None, batch: int = BATCH) -> RollupRun:
         """Count up to `batch` complete slices (newest first: /stats today and 7d benefit soonest), recount the
@@ -102,13 +103,13 @@ class StatsRollup:
         empty = [start for start in due if oldest is None or start + length <= oldest]
         for chunk in range(0, len(empty), CLAIMS_PER_STATEMENT):
             async with self.db.transaction() as session:
-                await session.exec(self._claim(length, empty[chunk : chunk + CLAIMS_PER_STATEMENT]))
+                await self._claim(session, length, empty[chunk : chunk + CLAIMS_PER_STATEMENT])
         return empty
 
     async def roll_slice(self, start: datetime) -> int:
         """Count the slice from the base tables and store it; 0 when another worker has it already."""
         async with self.db.transaction() as session:
-            if (await session.exec(self._claim(SLICE, [start]))).rowcount != 1:
+            if await self._claim(session, SLICE, [start]) != 1:
                 return 0
             tally = await count_settled(session, start, start + SLICE)
             session.add_all(_figures(SLICE, start, tally.rows()))
@@ -170,7 +171,7 @@ class StatsRollup:
         empty = await self._claim_empty(length, ready, oldest)
         for period in ready[len(empty) :]:  # ready is in time order: the empty periods come first
             async with self.db.transaction() as session:
-                if (await session.exec(self._claim(length, [period]))).rowcount != 1:
+                if await self._claim(session, length, [period]) != 1:
                     continue
                 sums = (await session.exec(figure_sums(SETTLED_METRICS, part, (period, period + length)))).all()
                 session.add_all(_figures(length, period, [tuple(row) for row in sums]))
@@ -188,12 +189,18 @@ class StatsRollup:
             await session.exec(delete(StatsFigure).where(col(StatsFigure.start) < cutoff))
             await session.exec(delete(RolledPeriod).where(col(RolledPeriod.start) < cutoff))
 
-    def _claim(self, length: timedelta, starts: Sequence[datetime]) -> Any:
+    async def _claim(self, session: AsyncSession, length: timedelta, starts: Sequence[datetime]) -> int:
+        """Insert the periods' claims (those not claimed yet); how many were new, when there was one."""
         claimed = utcnow()
         rows = [
             {"minutes": minutes(length), "start": start, "rolled_at": claimed, "pending_refunds": 0} for start in starts
         ]
-        return self.db.insert(RolledPeriod).values(rows).on_conflict_do_nothing()
+        # One compiled statement, its rows as parameters: a statement with the rows written into its VALUES
+        # was compiled anew for every claim, about a tenth of a second of CPU per thousand rows, all in one
+        # stretch, while every update waited (a fresh start claims the whole 31-day horizon this way).
+        connection = await session.connection()
+        result = await connection.execute(self._claims, rows[0] if len(rows) == 1 else rows)
+        return result.rowcount
 
     @staticmethod
     async def _set_pending(session: AsyncSession, start: datetime, pending: int) -> None:

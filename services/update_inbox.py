@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import col, delete, select, update
 
-from storage.database import Database
+from storage.database import AS_WRITTEN, Database
 from storage.models import TelegramUpdate, utcnow
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,8 @@ class UpdateInbox:
             await session.exec(
                 update(TelegramUpdate)
                 .where(col(TelegramUpdate.update_id).in_(sorted(self.in_hand)), col(TelegramUpdate.done_at).is_(None))
-                .values(leased_until=utcnow() + RECOVER_AFTER)
+                .values(leased_until=utcnow() + RECOVER_AFTER),
+                execution_options=AS_WRITTEN,
             )
 
     async def _write_waiting(self) -> None:
@@ -101,7 +102,8 @@ class UpdateInbox:
     async def done(self, *update_ids: int) -> None:
         async with self.db.transaction() as session:
             await session.exec(
-                update(TelegramUpdate).where(col(TelegramUpdate.update_id).in_(update_ids)).values(done_at=utcnow())
+                update(TelegramUpdate).where(col(TelegramUpdate.update_id).in_(update_ids)).values(done_at=utcnow()),
+                execution_options=AS_WRITTEN,
             )
 
     async def unfinished(self, limit: int = 100) -> list[dict[str, Any]]:
