@@ -10,12 +10,26 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import delete as core_delete
 from sqlmodel import col, delete, update
 
-from storage.database import AS_WRITTEN, Database
+from storage.database import Database, run_core
 from storage.models import ConversationFlow, utcnow
 
 ABANDONED_AFTER = timedelta(hours=1)
+_flows = ConversationFlow.__table__  # type: ignore[attr-defined]
+# Ends the flow only at the step the tap was made for, so a repeated tap takes it once (built once: a guided
+# step is taken at every tap of its button).
+_TAKE = (
+    core_delete(_flows)
+    .where(
+        _flows.c.user_id == bindparam("w_user_id"),
+        _flows.c.flow == bindparam("w_flow"),
+        _flows.c.step == bindparam("w_step"),
+    )
+    .returning(_flows.c.data, _flows.c.updated_at)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +78,9 @@ class Flows:
 
     async def take(self, user_id: int, name: str, *, at_step: str) -> Flow | None:
         """End the person's flow if it is this one at this step, and return it: a repeated tap takes it once."""
-        statement = (
-            delete(ConversationFlow)
-            .where(
-                col(ConversationFlow.user_id) == user_id,
-                col(ConversationFlow.flow) == name,
-                col(ConversationFlow.step) == at_step,
-            )
-            .returning(col(ConversationFlow.data), col(ConversationFlow.updated_at))
-        )
         async with self.db.transaction() as session:
-            row = (await session.exec(statement, execution_options=AS_WRITTEN)).first()  # nothing loaded here
+            taken = await run_core(session, _TAKE, {"w_user_id": user_id, "w_flow": name, "w_step": at_step})
+            row = taken.first()
         if row is None or row.updated_at < utcnow() - ABANDONED_AFTER:
             return None
         return Flow(name, at_step, json.loads(row.data))

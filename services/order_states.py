@@ -7,16 +7,17 @@ read earlier, decides. An illegal or lost transition is refused with the order's
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
-from sqlmodel import col, select, update
+from sqlalchemy import Update, bindparam, insert, update
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.callback_outbox import KINDS, enqueue_callback
-from storage.database import AS_WRITTEN, keep_in_step
+from storage.database import keep_in_step, run_core
 from storage.models import Order, OrderEvent, OrderStatus, utcnow
 
 S = OrderStatus
@@ -51,6 +52,17 @@ async def record_event(
     await connection.execute(_INSERT_EVENT, row)
 
 
+@functools.cache
+def _transition(to: OrderStatus, columns: tuple[str, ...]) -> Update:
+    """The conditional UPDATE that moves an order to `to`, writing these columns; built once for each."""
+    orders = Order.__table__  # type: ignore[attr-defined]
+    return (
+        update(orders)
+        .where(orders.c.id == bindparam("w_id"), orders.c.status.in_(sorted(SOURCES.get(to, frozenset()))))
+        .values({name: bindparam(f"v_{name}") for name in columns})
+    )
+
+
 async def move(
     session: AsyncSession,
     order_id: int,
@@ -61,10 +73,9 @@ async def move(
     **detail: Any,
 ) -> Transition:
     """Move the order to `to` if its current state allows it, logging the event in the same transaction."""
-    sources = SOURCES.get(to, frozenset())
     written = {"status": to, **(values or {})}
-    statement = update(Order).where(col(Order.id) == order_id, col(Order.status).in_(sources)).values(**written)
-    result = await session.exec(statement, execution_options=AS_WRITTEN)
+    params = {"w_id": order_id, **{f"v_{name}": value for name, value in written.items()}}
+    result = await run_core(session, _transition(to, tuple(written)), params)
     if result.rowcount == 1:
         keep_in_step(session, Order, order_id, written)
         await record_event(session, order_id, to.value, actor_id=actor_id, **detail)

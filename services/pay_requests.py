@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import bindparam
+from sqlalchemy import update as core_update
 from sqlmodel import col, desc, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
@@ -28,7 +29,7 @@ from services.orders import OrderNotPayable, Orders, payable_in, why_unpayable
 from services.settlement import RefundRefused, Settlements
 from services.tokens import REQUEST_PREFIX, looks_like_token, new_token
 from services.users import Users
-from storage.database import AS_WRITTEN, Database
+from storage.database import Database, run_core
 from storage.models import (
     Order,
     Payment,
@@ -159,6 +160,20 @@ def _with_order() -> Select[PayRequest, Order]:
 # (and its cache key) cost more CPU than SQLAlchemy's part of running it (bench.db_floor).
 _VIEW_BY_TOKEN = _with_order().where(col(PayRequest.token) == bindparam("key"))
 _VIEW_BY_ID = _with_order().where(col(PayRequest.id) == bindparam("key"))
+_requests = PayRequest.__table__  # type: ignore[attr-defined]
+# A friend takes the hold (or renews their own) only while the request is open and nobody else holds it.
+_TAKE_HOLD = (
+    core_update(_requests)
+    .where(
+        _requests.c.id == bindparam("w_id"),
+        _requests.c.status == RequestStatus.OPEN.value,
+        _requests.c.expires_at > bindparam("w_now"),
+        _requests.c.holder.is_(None)
+        | (_requests.c.hold_until <= bindparam("w_now"))
+        | (_requests.c.holder == bindparam("w_holder")),
+    )
+    .values(holder=bindparam("v_holder"), holder_name=bindparam("v_holder_name"), hold_until=bindparam("v_hold_until"))
+)
 _CARDS_OF = select(RequestCard).where(col(RequestCard.request_id) == bindparam("request_id"))
 _CONTRIBUTIONS = (
     select(Payment)
@@ -357,23 +372,17 @@ class PayRequests:
 
     async def _hold_in(self, session: AsyncSession, request_id: int, holder: str, holder_name: str) -> bool:
         now = utcnow()
-        granted = await session.exec(
-            update(PayRequest)
-            .where(
-                col(PayRequest.id) == request_id,
-                col(PayRequest.status) == RequestStatus.OPEN,
-                col(PayRequest.expires_at) > now,
-                (
-                    col(PayRequest.holder).is_(None)
-                    | (col(PayRequest.hold_until) <= now)
-                    | (col(PayRequest.holder) == holder)
-                ),
-            )
-            .values(holder=holder, holder_name=holder_name[:64], hold_until=now + self.rules.payforme_hold),
-            # The views that callers hold were read in sessions of their own: nothing here to keep in step.
-            execution_options=AS_WRITTEN,
-        )
-        return granted.rowcount == 1
+        # The views that callers hold were read in sessions of their own: no object here to keep in step.
+        params = {
+            "w_id": request_id,
+            "w_now": now,
+            "w_holder": holder,
+            "v_holder": holder,
+            "v_holder_name": holder_name[:64],
+            "v_hold_until": now + self.rules.payforme_hold,
+        }
+        granted = await run_core(session, _TAKE_HOLD, params)
+        return bool(granted.rowcount == 1)
 
     async def release(self, request_id: int, holder: str) -> None:
         async with self.db.transaction() as session:

@@ -6,6 +6,7 @@ by a conditional update, and the order moves to paid only through services.order
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import Update, bindparam
+from sqlalchemy import update as core_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,7 +36,7 @@ from services.notices import (
 )
 from services.order_states import move, record_event
 from services.tokens import new_token
-from storage.database import AS_WRITTEN, Database, keep_in_step
+from storage.database import Database, keep_in_step, run_core
 from storage.models import (
     Order,
     OrderStatus,
@@ -64,6 +66,39 @@ _ATTEMPT_TO_SETTLE = (
 _CHARGE = select(Payment).where(
     col(Payment.provider) == bindparam("provider"), col(Payment.provider_ref) == bindparam("charge_ref")
 )
+
+# The writes every payment makes, on the tables (no object of the session is involved, or keep_in_step says
+# what was written): built once.
+_payments, _requests = Payment.__table__, PayRequest.__table__  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _claim_charge(columns: tuple[str, ...]) -> Update:
+    """The attempt becomes the charge, once: only while no charge was recorded on it."""
+    return (
+        core_update(_payments)
+        .where(
+            _payments.c.id == bindparam("w_id"),
+            _payments.c.status.in_([PaymentStatus.PENDING.value, PaymentStatus.DECLINED.value]),
+            _payments.c.provider_ref.is_(None),
+        )
+        .values({name: bindparam(f"v_{name}") for name in columns})
+    )
+
+
+_RELEASE_OPEN_REQUEST = (
+    core_update(_requests)
+    .where(
+        _requests.c.id == bindparam("w_id"),
+        _requests.c.status == RequestStatus.OPEN.value,
+        _requests.c.expires_at > bindparam("w_now"),
+    )
+    .values(holder=None, holder_name=None, hold_until=None)
+)
+_REQUEST_PAID = (
+    core_update(_requests).where(_requests.c.id == bindparam("w_id")).values(status=RequestStatus.PAID.value)
+)
+_TOLD = core_update(_payments).where(_payments.c.id == bindparam("w_id")).values(notified_at=bindparam("v_notified_at"))
 
 
 class UnknownCheckout(Exception):
@@ -199,16 +234,11 @@ class Settlements:
                 # charge; taken back below if it could not be credited.
                 "credited": True,
             }
-            claimed = await session.exec(
-                update(Payment)
-                .where(
-                    col(Payment.id) == attempt.id,
-                    col(Payment.status).in_([PaymentStatus.PENDING, PaymentStatus.DECLINED]),
-                    col(Payment.provider_ref).is_(None),
-                )
-                .values(**charge_values),
-                execution_options=AS_WRITTEN,
-            )
+            claim: dict[str, Any] = {
+                "w_id": attempt.id,
+                **{f"v_{name}": value for name, value in charge_values.items()},
+            }
+            claimed = await run_core(session, _claim_charge(tuple(charge_values)), claim)
             if claimed.rowcount == 1:
                 keep_in_step(session, Payment, attempt.id, charge_values)
                 charge_id = attempt.id
@@ -306,19 +336,13 @@ class Settlements:
                 return None
             payer_id = None  # a split order has many payers: they are the request's contributions
         else:
-            released = {"holder": None, "holder_name": None, "hold_until": None}
-            taken = await session.exec(
-                update(PayRequest).where(*still_open).values(**released), execution_options=AS_WRITTEN
-            )
+            taken = await run_core(session, _RELEASE_OPEN_REQUEST, {"w_id": request.id, "w_now": now})
             if taken.rowcount != 1:
                 return await self._why_request_refused(session, request)
-            keep_in_step(session, PayRequest, request.id, released)
+            keep_in_step(session, PayRequest, request.id, {"holder": None, "holder_name": None, "hold_until": None})
         reason = await self._pay_order(session, order, charge_id, payer_id, attempt.provider)
         if reason is None:
-            await session.exec(
-                update(PayRequest).where(col(PayRequest.id) == request.id).values(status=RequestStatus.PAID),
-                execution_options=AS_WRITTEN,
-            )
+            await run_core(session, _REQUEST_PAID, {"w_id": request.id})
             keep_in_step(session, PayRequest, request.id, {"status": RequestStatus.PAID})
         return reason
 
@@ -338,10 +362,7 @@ class Settlements:
     async def mark_told(self, payment_id: int) -> None:
         """The payer, the requester and the admins have been told of this charge."""
         async with self.db.transaction() as session:
-            await session.exec(
-                update(Payment).where(col(Payment.id) == payment_id).values(notified_at=utcnow()),
-                execution_options=AS_WRITTEN,  # nothing loaded here
-            )
+            await run_core(session, _TOLD, {"w_id": payment_id, "v_notified_at": utcnow()})
 
     async def mark_decline_told(self, payment_id: int) -> None:
         """The payer has been told of this decline (unless the attempt was paid meanwhile: then the receipt is owed)."""
