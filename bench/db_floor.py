@@ -1,4 +1,4 @@
-"""``python -m bench.db_floor``: what one database read costs the bot's CPU, by the layer it goes through.
+"""``python -m bench.db_floor``: what one database read or write costs the bot's CPU, by the layer it goes through.
 
 The pay-for-me journey's CPU per update is set against a bare echo bot's; about half of daifu's goes into its
 transactions. This measures the floor under that half: a transaction reading one order by its token, the read
@@ -11,8 +11,12 @@ every tap makes, through
 - the driver alone (asyncpg, or sqlite3 through aiosqlite; its connection from the same pool) in a transaction:
   the baseline,
 
-and a second SELECT in the same ORM transaction, the cost of one more statement. CPU is this process's own
-(time.process_time), over many rounds after a warm-up; the database server's is not counted.
+and a second SELECT in the same ORM transaction, the cost of one more statement; then what daifu's hot paths
+avoid: the same read with its statement built at every call (daifu builds them once), and one conditional
+UPDATE as the ORM runs it by default (it first applies the statement to the session's loaded objects in
+Python), run AS_WRITTEN, and in Core on the session's connection (run_core, how a payment's writes run).
+CPU is this process's own (time.process_time), over many rounds after a warm-up; the database server's is not
+counted.
 """
 
 from __future__ import annotations
@@ -25,13 +29,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import uvloop
+from sqlalchemy import bindparam
 from sqlalchemy import select as core_select
-from sqlmodel import SQLModel, col, select
+from sqlalchemy import update as sql_update
+from sqlmodel import SQLModel, col, select, update
 
 from bench.database import bench_database
 from bench.options import database_choice
-from storage.database import Database
-from storage.models import Order, Shop, utcnow
+from storage.database import AS_WRITTEN, Database, run_core
+from storage.models import Order, OrderStatus, Shop, utcnow
 
 TOKEN = "benchmark-order-token-1"
 SQL = "SELECT * FROM orders WHERE token = {mark}"
@@ -50,6 +56,18 @@ async def measure(db: Database, rounds: int) -> dict[str, float]:
     orm = select(Order).where(col(Order.token) == TOKEN)
     table = Order.__table__  # type: ignore[attr-defined]
     core = core_select(table).where(table.c.token == TOKEN)
+    # The same conditional write three ways: an ORM UPDATE as SQLAlchemy runs it by default (it first applies
+    # the statement to the session's loaded objects in Python), one run AS_WRITTEN, and a Core UPDATE of the table.
+    orm_update = (
+        update(Order)
+        .where(col(Order.token) == bindparam("token"), col(Order.status) == OrderStatus.OPEN)
+        .values(description=bindparam("description"))
+    )
+    core_update = (
+        sql_update(table)
+        .where(table.c.token == bindparam("w_token"), table.c.status == OrderStatus.OPEN.value)
+        .values(description=bindparam("v_description"))
+    )
 
     async def orm_transaction() -> object:
         async with db.transaction() as session:
@@ -63,6 +81,23 @@ async def measure(db: Database, rounds: int) -> dict[str, float]:
     async def orm_reading() -> object:
         async with db.reading() as session:
             return (await session.exec(orm)).first()
+
+    async def orm_reading_built_per_call() -> object:
+        async with db.reading() as session:
+            return (await session.exec(select(Order).where(col(Order.token) == TOKEN))).first()
+
+    async def orm_update_default() -> object:
+        async with db.transaction() as session:
+            return await session.exec(orm_update, params={"token": TOKEN, "description": "x"})
+
+    async def orm_update_as_written() -> object:
+        async with db.transaction() as session:
+            params = {"token": TOKEN, "description": "x"}
+            return await session.exec(orm_update, params=params, execution_options=AS_WRITTEN)
+
+    async def core_update_in_session() -> object:
+        async with db.transaction() as session:
+            return await run_core(session, core_update, {"w_token": TOKEN, "v_description": "x"})
 
     async def core_transaction() -> object:
         async with db.engine.begin() as connection:
@@ -85,6 +120,10 @@ async def measure(db: Database, rounds: int) -> dict[str, float]:
         "ORM through Database.reading (PostgreSQL: no BEGIN)": await cpu_ms(rounds, orm_reading),
         "ORM, in a transaction (Database.transaction)": await cpu_ms(rounds, orm_transaction),
         "ORM, in a transaction, two SELECTs": await cpu_ms(rounds, orm_two_selects),
+        "ORM through Database.reading, statement built per call": await cpu_ms(rounds, orm_reading_built_per_call),
+        "an ORM UPDATE, in a transaction (synchronize_session default)": await cpu_ms(rounds, orm_update_default),
+        "the same ORM UPDATE run AS_WRITTEN": await cpu_ms(rounds, orm_update_as_written),
+        "the same UPDATE in Core on the session's connection (run_core)": await cpu_ms(rounds, core_update_in_session),
     }
 
 
@@ -116,7 +155,7 @@ async def run(database: str, rounds: int) -> None:
     print(f"One read of an order by its token, {rounds} rounds; {bench_db.description}")
     baseline = next(iter(figures.values()))
     for name, ms in figures.items():
-        print(f"  {name:48s} {ms:6.3f} ms CPU  {ms / baseline:5.2f}x")
+        print(f"  {name:64s} {ms:6.3f} ms CPU  {ms / baseline:5.2f}x")
 
 
 def main() -> None:
