@@ -46,10 +46,9 @@ _INSERT_EVENT = insert(OrderEvent)
 async def record_event(
     session: AsyncSession, order_id: int, kind: str, *, actor_id: int | None = None, **detail: Any
 ) -> None:
-    connection = await session.connection()
     detail_text = json.dumps(detail)
     row = {"order_id": order_id, "kind": kind, "actor_id": actor_id, "detail": detail_text, "created_at": utcnow()}
-    await connection.execute(_INSERT_EVENT, row)
+    await run_core(session, _INSERT_EVENT, row)
 
 
 @functools.cache

@@ -30,7 +30,7 @@ from sqlmodel import col, delete, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.period_tally import REFUND_METRICS, SETTLED_METRICS, count_refunds, count_settled
-from storage.database import Database
+from storage.database import Database, run_core
 from storage.models import Order, RolledPeriod, StatsFigure, utcnow
 
 SLICE, HOUR, DAY = timedelta(minutes=10), timedelta(hours=1), timedelta(days=1)
@@ -198,9 +198,8 @@ class StatsRollup:
         # One compiled statement, its rows as parameters: a statement with the rows written into its VALUES
         # was compiled anew for every claim, about a tenth of a second of CPU per thousand rows, all in one
         # stretch, while every update waited (a fresh start claims the whole 31-day horizon this way).
-        connection = await session.connection()
-        result = await connection.execute(self._claims, rows[0] if len(rows) == 1 else rows)
-        return result.rowcount
+        result = await run_core(session, self._claims, rows[0] if len(rows) == 1 else rows)
+        return int(result.rowcount)
 
     @staticmethod
     async def _set_pending(session: AsyncSession, start: datetime, pending: int) -> None:
