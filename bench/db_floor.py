@@ -60,8 +60,8 @@ async def measure(db: Database, rounds: int) -> dict[str, float]:
     # the statement to the session's loaded objects in Python), one run AS_WRITTEN, and a Core UPDATE of the table.
     orm_update = (
         update(Order)
-        .where(col(Order.token) == bindparam("token"), col(Order.status) == OrderStatus.OPEN)
-        .values(description=bindparam("description"))
+        .where(col(Order.token) == bindparam("w_token"), col(Order.status) == OrderStatus.OPEN)
+        .values(description=bindparam("v_description"))
     )
     core_update = (
         sql_update(table)
@@ -88,11 +88,11 @@ async def measure(db: Database, rounds: int) -> dict[str, float]:
 
     async def orm_update_default() -> object:
         async with db.transaction() as session:
-            return await session.exec(orm_update, params={"token": TOKEN, "description": "x"})
+            return await session.exec(orm_update, params={"w_token": TOKEN, "v_description": "x"})
 
     async def orm_update_as_written() -> object:
         async with db.transaction() as session:
-            params = {"token": TOKEN, "description": "x"}
+            params = {"w_token": TOKEN, "v_description": "x"}
             return await session.exec(orm_update, params=params, execution_options=AS_WRITTEN)
 
     async def core_update_in_session() -> object:

@@ -23,7 +23,8 @@ from storage.models import Order, OrderStatus, Payment, PayRequest, utcnow
 INVOICE_PROVIDERS = frozenset({"telegram", "stars"})
 
 
-# Built once (every pre-checkout reads it; building a statement costs about as much CPU as running it).
+# Built once: every pre-checkout reads it, and building a statement costs about as much CPU as SQLAlchemy's
+# part of running it (bench.db_floor).
 _ATTEMPT_FOR_PRE_CHECKOUT = (
     select(Payment, Order, PayRequest)
     .join(Order, col(Order.id) == col(Payment.order_id))

@@ -157,7 +157,7 @@ def _with_order() -> Select[PayRequest, Order]:
 
 
 # Views are read several times for each tap and payment, so their statements are built once: building one
-# (and its cache key) cost more CPU than SQLAlchemy's part of running it (bench.db_floor).
+# (and its cache key) costs about as much CPU as SQLAlchemy's part of running it (bench.db_floor).
 _VIEW_BY_TOKEN = _with_order().where(col(PayRequest.token) == bindparam("key"))
 _VIEW_BY_ID = _with_order().where(col(PayRequest.id) == bindparam("key"))
 _requests = PayRequest.__table__  # type: ignore[attr-defined]

@@ -56,7 +56,8 @@ GIVE_UP_TELLING_AFTER = timedelta(days=1)
 # A provider answers a refund within seconds; one still pending after this long lost its worker mid-call.
 RESUME_REFUNDS_AFTER = timedelta(minutes=2)
 
-# Built once: every payment reads them, and building a statement costs about as much CPU as running it.
+# Built once: every payment reads them, and building a statement costs about as much CPU as SQLAlchemy's part
+# of running it (bench.db_floor).
 _ATTEMPT_TO_SETTLE = (
     select(Payment, Order, PayRequest)
     .join(Order, col(Order.id) == col(Payment.order_id))
