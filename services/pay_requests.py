@@ -26,7 +26,7 @@ from services.money import Money
 from services.notices import Notice, RequestClosed, ReturnReason
 from services.order_states import record_event
 from services.orders import OrderNotPayable, Orders, payable_in, why_unpayable
-from services.settlement import RefundRefused, Settlements
+from services.settlement import STILL_OPEN, RefundRefused, Settlements
 from services.tokens import REQUEST_PREFIX, looks_like_token, new_token
 from services.users import Users
 from storage.database import Database, run_core
@@ -165,9 +165,7 @@ _requests = PayRequest.__table__  # type: ignore[attr-defined]
 _TAKE_HOLD = (
     core_update(_requests)
     .where(
-        _requests.c.id == bindparam("w_id"),
-        _requests.c.status == RequestStatus.OPEN.value,
-        _requests.c.expires_at > bindparam("w_now"),
+        *STILL_OPEN,
         _requests.c.holder.is_(None)
         | (_requests.c.hold_until <= bindparam("w_now"))
         | (_requests.c.holder == bindparam("w_holder")),

@@ -87,15 +87,13 @@ def _claim_charge(columns: tuple[str, ...]) -> Update:
     )
 
 
-_RELEASE_OPEN_REQUEST = (
-    core_update(_requests)
-    .where(
-        _requests.c.id == bindparam("w_id"),
-        _requests.c.status == RequestStatus.OPEN.value,
-        _requests.c.expires_at > bindparam("w_now"),
-    )
-    .values(holder=None, holder_name=None, hold_until=None)
+# The request w_id, while it is open and not past its time at w_now (a condition of the writes that need it so).
+STILL_OPEN = (
+    _requests.c.id == bindparam("w_id"),
+    _requests.c.status == RequestStatus.OPEN.value,
+    _requests.c.expires_at > bindparam("w_now"),
 )
+_RELEASE_OPEN_REQUEST = core_update(_requests).where(*STILL_OPEN).values(holder=None, holder_name=None, hold_until=None)
 _REQUEST_PAID = (
     core_update(_requests).where(_requests.c.id == bindparam("w_id")).values(status=RequestStatus.PAID.value)
 )
