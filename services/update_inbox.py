@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from datetime import timedelta
@@ -165,6 +166,7 @@ class DoneMarks:
         self.every = every
         self._finished: set[int] = set()
         self._flushing: asyncio.Task[None] | None = None
+        self._waiting_to_flush = False
 
     def add(self, update_id: int) -> None:
         self._finished.add(update_id)
@@ -175,7 +177,11 @@ class DoneMarks:
         # Updates finished while a batch was being written found this task still running and started none of
         # their own: they go in the next round, or they would wait for the next update, or the recovery job.
         while True:
-            await asyncio.sleep(self.every)
+            self._waiting_to_flush = True
+            try:
+                await asyncio.sleep(self.every)
+            finally:
+                self._waiting_to_flush = False
             await self.flush()
             if not self._finished:
                 return
@@ -193,6 +199,12 @@ class DoneMarks:
             self.inbox.let_go(update_id)
 
     async def close(self) -> None:
-        if self._flushing is not None and not self._flushing.done():
-            self._flushing.cancel()
+        # Only the wait before a flush is cut short. A flush already writing is let finish: broken off, its
+        # statement would go on in the driver with no one left to take the answer (and the marks be lost).
+        flushing = self._flushing
+        if flushing is not None and not flushing.done():
+            if self._waiting_to_flush:
+                flushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flushing
         await self.flush()

@@ -119,3 +119,27 @@ async def test_a_failed_write_fails_every_update_in_it_and_the_next_ones_are_wri
 
     monkeypatch.setattr(inbox, "_write", real_write)
     assert await inbox.accept(1, json.dumps({"update_id": 1}))  # Telegram's retry is taken as new: nothing was kept
+
+
+async def test_stopping_lets_a_batch_of_marks_on_its_way_finish(db: Database) -> None:
+    inbox = UpdateInbox(db)
+    assert await inbox.accept(11, json.dumps({"update_id": 11}))
+    marks = DoneMarks(inbox, every=0.01)
+    writing, go_on = asyncio.Event(), asyncio.Event()
+    write = inbox.done
+
+    async def slow_write(*update_ids: int) -> None:
+        writing.set()
+        await go_on.wait()  # the database takes its time
+        await write(*update_ids)
+
+    inbox.done = slow_write  # type: ignore[method-assign]
+    marks.add(11)
+    await writing.wait()
+    closing = asyncio.create_task(marks.close())  # SIGTERM while the batch is on its way
+    await asyncio.sleep(0.05)
+    assert not closing.done()  # it waits for the write instead of breaking it off
+    go_on.set()
+    await closing
+    await age_everything(db)
+    assert await inbox.unfinished() == []  # the mark reached the database: nothing handled again
