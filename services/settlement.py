@@ -93,6 +93,12 @@ STILL_OPEN = (
     _requests.c.status == RequestStatus.OPEN.value,
     _requests.c.expires_at > bindparam("w_now"),
 )
+# A chip-in counted into what the request has covered, only while that stays within the order's total.
+_COVER_PART = (
+    core_update(_requests)
+    .where(*STILL_OPEN, _requests.c.covered_minor + bindparam("w_credit") <= bindparam("w_total"))
+    .values(covered_minor=_requests.c.covered_minor + bindparam("w_credit"))
+)
 _RELEASE_OPEN_REQUEST = core_update(_requests).where(*STILL_OPEN).values(holder=None, holder_name=None, hold_until=None)
 _REQUEST_PAID = (
     core_update(_requests).where(_requests.c.id == bindparam("w_id")).values(status=RequestStatus.PAID.value)
@@ -315,18 +321,10 @@ class Settlements:
     ) -> ReturnReason | None:
         """Credit a friend's payment to a request: all of it (single), or a part of it (split)."""
         now = utcnow()
-        still_open = (
-            col(PayRequest.id) == request.id,
-            col(PayRequest.status) == RequestStatus.OPEN,
-            col(PayRequest.expires_at) > now,
-        )
         if request.mode == RequestMode.SPLIT:
             credit = attempt.credit_minor or 0
-            taken = await session.exec(
-                update(PayRequest)
-                .where(*still_open, col(PayRequest.covered_minor) + credit <= order.amount_minor)
-                .values(covered_minor=col(PayRequest.covered_minor) + credit)
-            )
+            cover = {"w_id": request.id, "w_now": now, "w_credit": credit, "w_total": order.amount_minor}
+            taken = await run_core(session, _COVER_PART, cover)
             if taken.rowcount != 1:
                 return await self._why_request_refused(session, request)
             fresh = await session.get(PayRequest, request.id, populate_existing=True)
