@@ -358,8 +358,8 @@ class Settlements:
 
     async def mark_told(self, payment_id: int) -> None:
         """The payer, the requester and the admins have been told of this charge."""
-        async with self.db.transaction() as session:
-            await run_core(session, _TOLD, {"w_id": payment_id, "v_notified_at": utcnow()})
+        async with self.db.alone() as connection:
+            await connection.execute(_TOLD, {"w_id": payment_id, "v_notified_at": utcnow()})
 
     async def mark_decline_told(self, payment_id: int) -> None:
         """The payer has been told of this decline (unless the attempt was paid meanwhile: then the receipt is owed)."""

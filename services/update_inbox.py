@@ -9,6 +9,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import update as core_update
 from sqlmodel import col, delete, select, update
 
 from storage.database import AS_WRITTEN, Database
@@ -26,6 +28,13 @@ RECOVER_AFTER = timedelta(seconds=30)
 RENEW_LEASES_SECONDS = 10
 # Telegram stops retrying after a day; done rows older than that can never be duplicated any more.
 KEEP_DONE = timedelta(days=2)
+_updates = TelegramUpdate.__table__  # type: ignore[attr-defined]
+# Built once, for any number of ids (an expanding IN).
+_MARK_DONE = (
+    core_update(_updates)
+    .where(_updates.c.update_id.in_(bindparam("w_ids", expanding=True)))
+    .values(done_at=bindparam("v_done_at"))
+)
 
 
 class UpdateInbox:
@@ -90,10 +99,13 @@ class UpdateInbox:
         rows = {update_id: payload for update_id, payload, _arrived in batch}
         # In update_id order, so two workers writing overlapping batches (retries) never wait on each other in a cycle.
         params = [{"update_id": key, "payload": rows[key], "received_at": now} for key in sorted(rows)]
+        if len(params) == 1:  # the usual case: Telegram sends one update at a time
+            async with self.db.alone() as connection:
+                return set((await connection.execute(self._insert, params[0])).scalars())
+        # Several rows go in together or not at all: rows left behind by a failed batch would make Telegram's
+        # retries of their updates look like duplicates.
         async with self.db.engine.begin() as connection:
-            # One row (the usual case: Telegram sends one update at a time) skips executemany's batching work.
-            result = await connection.execute(self._insert, params[0] if len(params) == 1 else params)
-            return set(result.scalars())
+            return set((await connection.execute(self._insert, params)).scalars())
 
     async def close(self) -> None:
         """Finish the write on its way, so that no update taken in is left half written at shutdown."""
@@ -101,11 +113,8 @@ class UpdateInbox:
             await self._writing
 
     async def done(self, *update_ids: int) -> None:
-        async with self.db.transaction() as session:
-            await session.exec(
-                update(TelegramUpdate).where(col(TelegramUpdate.update_id).in_(update_ids)).values(done_at=utcnow()),
-                execution_options=AS_WRITTEN,
-            )
+        async with self.db.alone() as connection:
+            await connection.execute(_MARK_DONE, {"w_ids": list(update_ids), "v_done_at": utcnow()})
 
     async def unfinished(self, limit: int = 100) -> list[dict[str, Any]]:
         """Updates a worker received but never finished (and no live worker holds), each claimed for this one."""

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -96,10 +96,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
-        readers = self.engine
+        self._autocommit: AsyncEngine | None = None
         if self.engine.dialect.name == "postgresql":
-            readers = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._readers = async_sessionmaker(readers, class_=AsyncSession, expire_on_commit=False)
+            self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._readers = async_sessionmaker(self._autocommit or self.engine, class_=AsyncSession, expire_on_commit=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -117,6 +117,21 @@ class Database:
         """
         async with self._readers() as session:
             yield session
+
+    @asynccontextmanager
+    async def alone(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a write that is one statement, atomic by itself (an inbox row, a guided step, a mark).
+
+        On PostgreSQL the statement commits by itself, without BEGIN and COMMIT around it: two round trips and
+        about a quarter of a millisecond of CPU less, for writes made at every update. On SQLite it runs in a
+        transaction committed on leaving the block. Run exactly one statement in it, and read its result inside.
+        """
+        if self._autocommit is None:
+            async with self.engine.begin() as connection:
+                yield connection
+        else:
+            async with self._autocommit.connect() as connection:
+                yield connection
 
     def insert(self, model: Any) -> Any:
         """An INSERT in this database's dialect, which takes ON CONFLICT clauses (both spell them alike)."""
