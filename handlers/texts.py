@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from datetime import UTC, datetime
+
 from babel.dates import format_datetime
 
 from handlers.common import esc, order_price
@@ -13,8 +16,11 @@ from services.pay_requests import RequestRefusal, RequestRefused
 from storage.models import Order, OrderStatus
 
 
-def when(order_time: object, locale: str) -> str:
-    return format_datetime(order_time, format="medium", tzinfo="UTC", locale=locale) + " UTC"  # type: ignore[arg-type]
+# A request's expiry is drawn on its card, its kit and its offer, again at every refresh; Babel takes about
+# 0.15 ms for each (a tenth of a tap's own CPU in the benchmark's journey).
+@functools.lru_cache(maxsize=4096)
+def when(moment: datetime, locale: str) -> str:
+    return format_datetime(moment, format="medium", tzinfo=UTC, locale=locale) + " UTC"
 
 
 def unpayable(why: Unpayable, _: Gettext) -> str:

@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import bindparam
+from sqlalchemy import insert as core_insert
+from sqlalchemy import select as core_select
 from sqlalchemy import update as core_update
 from sqlmodel import col, desc, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -172,6 +174,32 @@ _TAKE_HOLD = (
     )
     .values(holder=bindparam("v_holder"), holder_name=bindparam("v_holder_name"), hold_until=bindparam("v_hold_until"))
 )
+_users = User.__table__  # type: ignore[attr-defined]
+# Both read at every ask (built once).
+_LOCK_REQUESTER = core_select(_users.c.id).where(_users.c.id == bindparam("requester_id")).with_for_update()
+_OPEN_REQUESTS_OF = (
+    core_select(func.count())
+    .select_from(_requests)
+    .where(
+        _requests.c.requester_id == bindparam("requester_id"),
+        _requests.c.status == RequestStatus.OPEN.value,
+        _requests.c.expires_at > bindparam("now"),
+    )
+)
+_cards = RequestCard.__table__  # type: ignore[attr-defined]
+# A card is posted at every share: one statement, which finds the request by its token and writes the card.
+_ADD_CARD = (
+    core_insert(_cards)
+    .from_select(
+        ["request_id", "inline_message_id", "created_at"],
+        core_select(
+            _requests.c.id,
+            bindparam("v_inline_message_id", type_=_cards.c.inline_message_id.type),
+            bindparam("v_created_at", type_=_cards.c.created_at.type),
+        ).where(_requests.c.token == bindparam("w_token")),
+    )
+    .returning(_cards.c.id, _cards.c.request_id)
+)
 _CARDS_OF = select(RequestCard).where(col(RequestCard.request_id) == bindparam("request_id"))
 _CONTRIBUTIONS = (
     select(Payment)
@@ -210,22 +238,12 @@ class PayRequests:
         now = utcnow()
         async with self.db.transaction() as session:
             # Lock the requester's row so that two asks at once cannot both slip under the limit.
-            await session.exec(select(User).where(User.id == requester_id).with_for_update())
+            await run_core(session, _LOCK_REQUESTER, {"requester_id": requester_id})
             order = await payable_in(session, order_token)
             assert order.id is not None
             if not order.payforme_allowed:
                 raise RequestRefused(RequestRefusal.NOT_ALLOWED)
-            open_now = (
-                await session.exec(
-                    select(func.count())
-                    .select_from(PayRequest)
-                    .where(
-                        PayRequest.requester_id == requester_id,
-                        PayRequest.status == RequestStatus.OPEN,
-                        col(PayRequest.expires_at) > now,
-                    )
-                )
-            ).one()
+            open_now = (await run_core(session, _OPEN_REQUESTS_OF, {"requester_id": requester_id, "now": now})).one()[0]
             if open_now >= self.rules.payforme_max_open:
                 raise RequestRefused(RequestRefusal.TOO_MANY_OPEN)
             request = PayRequest(
@@ -623,10 +641,11 @@ class PayRequests:
         """Remember a card posted for the request (None if there is no such request)."""
         if not is_request_token(token):
             return None
-        async with self.db.transaction() as session:
-            request_id = (await session.exec(select(PayRequest.id).where(PayRequest.token == token))).first()
-            if request_id is None:
-                return None
-            card = RequestCard(request_id=request_id, inline_message_id=inline_message_id)
-            session.add(card)
-        return card
+        now = utcnow()
+        async with self.db.alone() as connection:
+            params = {"w_token": token, "v_inline_message_id": inline_message_id, "v_created_at": now}
+            row = (await connection.execute(_ADD_CARD, params)).first()
+        if row is None:
+            return None
+        card_id, request_id = row
+        return RequestCard(id=card_id, request_id=request_id, inline_message_id=inline_message_id, created_at=now)
