@@ -5,11 +5,14 @@ than anything else in daifu (about 0.6 ms a call on this machine, five times aio
 Bot API calls per update. aiohttp is already here for the web server. PTB's own contrib package has a similar
 class, but it is not published on PyPI, so it cannot be a pinned dependency.
 
-PTB keeps every Telegram-specific part (encoding parameters, parsing answers, RetryAfter, errors); this class
-only moves bytes, and maps aiohttp's failures onto PTB's TimedOut and NetworkError as HTTPXRequest does.
+PTB keeps every Telegram-specific part (turning parameters into JSON values, parsing answers, RetryAfter,
+errors); this class only moves bytes, and maps aiohttp's failures onto PTB's TimedOut and NetworkError as
+HTTPXRequest does.
 """
 
 from __future__ import annotations
+
+import json
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -18,7 +21,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 Seconds = float | None
-FORM_URLENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
+JSON_BODY = {"Content-Type": "application/json"}
 
 
 class AiohttpBotRequest(BaseRequest):
@@ -99,10 +102,11 @@ class AiohttpBotRequest(BaseRequest):
             for name, (filename, content, mimetype) in request_data.multipart_data.items():
                 body.add_field(name, content, filename=filename, content_type=mimetype)
         elif request_data is not None:
-            # Url-encoded, as HTTPXRequest sends it; encoded here rather than by aiohttp's FormData, which costs
-            # a tenth of a call's CPU more for the same bytes.
-            body = request_data.url_encoded_parameters().encode()
-            headers = FORM_URLENCODED
+            # A JSON body, which the Bot API takes for every call without files: one json.dumps (in C) of the
+            # parameters, nested objects as they are. HTTPXRequest's url-encoded form quotes every value in Python
+            # (urllib), about 0.03 ms of CPU a call more; aiohttp's FormData more still.
+            body = json.dumps(request_data.parameters, ensure_ascii=False).encode()
+            headers = JSON_BODY
         try:
             async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, TimedOut
 
 from bot.bot_api_transport import AiohttpBotRequest
@@ -57,3 +57,35 @@ async def test_an_unreachable_bot_api_is_a_network_error() -> None:
             await bot.send_message(1, "hello")
     finally:
         await request.shutdown()
+
+
+async def test_calls_go_as_json_bodies_with_nested_objects_and_text_as_written() -> None:
+    received: list[tuple[str, object]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        received.append((request.content_type, await request.json()))
+        message = {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "x"}
+        return web.json_response({"ok": True, "result": message})
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", record)
+    async with served(app) as base:
+        request = AiohttpBotRequest()
+        bot = Bot(TOKEN, base_url=f"{base}/bot", request=request)
+        await request.initialize()
+        try:
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton("Pay for 小明", url="https://t.me/x?start=r_1")]])
+            await bot.send_message(42, "请帮我付 🙏", reply_markup=markup, disable_notification=True)
+        finally:
+            await request.shutdown()
+    assert received == [
+        (
+            "application/json",
+            {
+                "chat_id": 42,
+                "text": "请帮我付 🙏",
+                "disable_notification": True,
+                "reply_markup": {"inline_keyboard": [[{"text": "Pay for 小明", "url": "https://t.me/x?start=r_1"}]]},
+            },
+        )
+    ]
