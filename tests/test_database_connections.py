@@ -29,6 +29,17 @@ async def server_drops_the_pooled_connection(db: Database) -> None:
     """What a server restart does to an idle pooled connection: its backend is gone."""
     async with db.engine.connect() as connection:
         pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    await terminate(db, pid)
+
+
+async def server_drops_the_readers_connection(db: Database) -> None:
+    """The same, to the connection of the pool that reads and single-statement writes use."""
+    async with db.reading() as session:
+        pid = (await session.exec(text("SELECT pg_backend_pid()"))).one()[0]  # type: ignore[call-overload]
+    await terminate(db, pid)
+
+
+async def terminate(db: Database, pid: int) -> None:
     other = Database(db.url)
     try:
         async with other.engine.connect() as connection:
@@ -49,6 +60,20 @@ async def test_a_connection_dropped_while_idle_is_replaced_before_the_next_trans
     await server_drops_the_pooled_connection(pg)
     monkeypatch.setattr(storage.database, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if it had sat idle a while
     assert await read_one(pg) == 1  # pinged, found dead, replaced: the person's update goes through
+
+
+async def read_one_alone(db: Database) -> int:
+    async with db.reading() as session:
+        return int((await session.exec(text("SELECT 1"))).one()[0])  # type: ignore[call-overload]
+
+
+async def test_a_readers_connection_dropped_while_idle_is_replaced_before_the_next_read(
+    pg: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert await read_one_alone(pg) == 1
+    await server_drops_the_readers_connection(pg)
+    monkeypatch.setattr(storage.database, "PING_AFTER_IDLE_SECONDS", 0.0)
+    assert await read_one_alone(pg) == 1
 
 
 async def test_a_connection_in_steady_use_is_not_pinged_so_a_drop_fails_that_one_transaction(pg: Database) -> None:
