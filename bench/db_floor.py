@@ -8,6 +8,8 @@ every tap makes, through
 - the ORM through ``Database.reading`` (how daifu reads: on PostgreSQL without BEGIN/COMMIT, on SQLite in a
   transaction as before),
 - SQLAlchemy Core in a transaction,
+- SQLAlchemy Core through ``Database.alone`` (how inbox rows, guided steps and marks are written: on PostgreSQL
+  without BEGIN/COMMIT, on the autocommit engine that reads use too),
 - the driver alone (asyncpg, or sqlite3 through aiosqlite; its connection from the same pool) in a transaction:
   the baseline,
 
@@ -103,6 +105,12 @@ async def measure(db: Database, rounds: int) -> dict[str, float]:
         async with db.engine.begin() as connection:
             return (await connection.execute(core)).first()
 
+    core_built_once = core_select(table).where(table.c.token == bindparam("token"))
+
+    async def core_alone() -> object:
+        async with db.alone() as connection:
+            return (await connection.execute(core_built_once, {"token": TOKEN})).first()
+
     async def driver_transaction() -> object:
         async with db.engine.connect() as connection:
             raw = (await connection.get_raw_connection()).driver_connection
@@ -117,6 +125,7 @@ async def measure(db: Database, rounds: int) -> dict[str, float]:
     return {
         "the driver alone (pooled), in a transaction: baseline": await cpu_ms(rounds, driver_transaction),
         "SQLAlchemy Core, in a transaction": await cpu_ms(rounds, core_transaction),
+        "SQLAlchemy Core through Database.alone (PostgreSQL: no BEGIN)": await cpu_ms(rounds, core_alone),
         "ORM through Database.reading (PostgreSQL: no BEGIN)": await cpu_ms(rounds, orm_reading),
         "ORM, in a transaction (Database.transaction)": await cpu_ms(rounds, orm_transaction),
         "ORM, in a transaction, two SELECTs": await cpu_ms(rounds, orm_two_selects),
