@@ -4,7 +4,8 @@ proxy's idle timeout) is replaced before use, so the next transaction works; bus
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 from sqlalchemy import text
@@ -25,21 +26,15 @@ async def pg(postgres: PostgresDatabases) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-async def server_drops_the_pooled_connection(db: Database) -> None:
+Sessions = Callable[[Database], AbstractAsyncContextManager[AsyncSession]]
+# The two pools a worker keeps on PostgreSQL: transactions, and reads with single-statement writes (autocommit).
+POOLS: dict[str, Sessions] = {"transactions": Database.transaction, "reads": Database.reading}
+
+
+async def server_drops_the_pooled_connection(db: Database, sessions: Sessions = Database.transaction) -> None:
     """What a server restart does to an idle pooled connection: its backend is gone."""
-    async with db.engine.connect() as connection:
-        pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-    await terminate(db, pid)
-
-
-async def server_drops_the_readers_connection(db: Database) -> None:
-    """The same, to the connection of the pool that reads and single-statement writes use."""
-    async with db.reading() as session:
+    async with sessions(db) as session:
         pid = (await session.exec(text("SELECT pg_backend_pid()"))).one()[0]  # type: ignore[call-overload]
-    await terminate(db, pid)
-
-
-async def terminate(db: Database, pid: int) -> None:
     other = Database(db.url)
     try:
         async with other.engine.connect() as connection:
@@ -48,32 +43,19 @@ async def terminate(db: Database, pid: int) -> None:
         await other.dispose()
 
 
-async def read_one(db: Database) -> int:
-    async with db.transaction() as session:
+async def read_one(db: Database, sessions: Sessions = Database.transaction) -> int:
+    async with sessions(db) as session:
         return int((await session.exec(text("SELECT 1"))).one()[0])  # type: ignore[call-overload]
 
 
-async def test_a_connection_dropped_while_idle_is_replaced_before_the_next_transaction(
-    pg: Database, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("pool", POOLS)
+async def test_a_connection_dropped_while_idle_is_replaced_before_it_is_used_again(
+    pg: Database, monkeypatch: pytest.MonkeyPatch, pool: str
 ) -> None:
-    assert await read_one(pg) == 1
-    await server_drops_the_pooled_connection(pg)
+    assert await read_one(pg, POOLS[pool]) == 1
+    await server_drops_the_pooled_connection(pg, POOLS[pool])
     monkeypatch.setattr(storage.database, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if it had sat idle a while
-    assert await read_one(pg) == 1  # pinged, found dead, replaced: the person's update goes through
-
-
-async def read_one_alone(db: Database) -> int:
-    async with db.reading() as session:
-        return int((await session.exec(text("SELECT 1"))).one()[0])  # type: ignore[call-overload]
-
-
-async def test_a_readers_connection_dropped_while_idle_is_replaced_before_the_next_read(
-    pg: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert await read_one_alone(pg) == 1
-    await server_drops_the_readers_connection(pg)
-    monkeypatch.setattr(storage.database, "PING_AFTER_IDLE_SECONDS", 0.0)
-    assert await read_one_alone(pg) == 1
+    assert await read_one(pg, POOLS[pool]) == 1  # pinged, found dead, replaced: the person's update goes through
 
 
 async def test_a_connection_in_steady_use_is_not_pinged_so_a_drop_fails_that_one_transaction(pg: Database) -> None:
