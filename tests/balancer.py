@@ -17,11 +17,14 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
 
 
 class Balancer:
-    """Sends each request to a worker picked at random, as a load balancer in front of them would."""
+    """Sends each request to a worker picked at random, as a load balancer in front of them would; or, with
+    `alternate`, to each worker in turn (round robin), so that consecutive requests never meet the same worker."""
 
-    def __init__(self, workers: list[str], *, rng: random.Random | None = None) -> None:
+    def __init__(self, workers: list[str], *, rng: random.Random | None = None, alternate: bool = False) -> None:
         self.workers = workers
         self.rng = rng or random.Random()
+        self.alternate = alternate
+        self._turn = 0
         self.picked: Counter[str] = Counter()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -30,7 +33,7 @@ class Balancer:
 
     async def forward(self, request: web.Request) -> web.Response:
         assert self._client is not None
-        worker = self.rng.choice(self.workers)
+        worker = self._pick()
         self.picked[worker] += 1
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         try:
@@ -47,6 +50,12 @@ class Balancer:
         except aiohttp.ClientConnectorError:
             # A worker still starting (or gone): a load balancer answers 502, and Telegram sends the update again.
             return web.Response(status=502)
+
+    def _pick(self) -> str:
+        if not self.alternate:
+            return self.rng.choice(self.workers)
+        self._turn += 1
+        return self.workers[self._turn % len(self.workers)]
 
     async def start(self) -> None:
         # No per-host cap: dozens of payers and the webhook talk to the workers at once.
