@@ -47,6 +47,7 @@ class PlaygroundClient:
         self.api = page_url + "/api/"
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.seen: list[dict[str, Any]] = []
+        self.connected = asyncio.Event()  # the server said ": connected": it streams every event from now on
 
     async def get(self, path: str) -> Any:
         async with self.session.get(self.api + path) as response:
@@ -63,7 +64,9 @@ class PlaygroundClient:
         async with self.session.get(self.api + "events", timeout=aiohttp.ClientTimeout(total=None)) as stream:
             assert stream.headers["Content-Type"].startswith("text/event-stream")
             async for line in stream.content:
-                if line.startswith(b"data: "):
+                if line.startswith(b": connected"):
+                    self.connected.set()
+                elif line.startswith(b"data: "):
                     await self.events.put(json.loads(line[len(b"data: ") :]))
 
     async def event(self, kind: str, chat: int, words: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -105,8 +108,9 @@ async def playground(tmp_path: Path, unused_tcp_port: int) -> AsyncIterator[Play
     ):
         client = PlaygroundClient(session, page_url)
         stream = asyncio.create_task(client.follow_events())
-        await asyncio.sleep(0.05)  # the stream is open before anyone acts
         try:
+            async with asyncio.timeout(10):  # the stream is open before anyone acts
+                await client.connected.wait()
             yield client
         finally:
             stream.cancel()
