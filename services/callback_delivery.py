@@ -4,7 +4,8 @@ Everything lives in the callback_deliveries table, so a restart loses nothing: a
 lease by one conditional UPDATE (the database decides, so two workers or two processes never send the same
 row at once; a worker that dies mid-send leaves a lease that simply runs out), POSTed, then marked delivered
 or rescheduled. Delivery is at least once: shops de-duplicate on the Daifu-Event-Id header. Only public
-addresses are called (services.callback_targets): a refused one is a failed attempt like any other.
+addresses are called (services.callback_targets: the URL's host as aiohttp reads it, the resolver's answers and
+the address of every socket opened): a refused one is a failed attempt like any other.
 """
 
 from __future__ import annotations
@@ -18,12 +19,18 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 import aiohttp
 from sqlmodel import col, or_, select, update
 
-from services.callback_targets import NotPublicAddress, PublicOnlyResolver, spelled_kind
+from services.callback_targets import (
+    BadCallbackUrl,
+    NotPublicAddress,
+    PublicOnlyResolver,
+    connect_host,
+    public_socket,
+    spelled_kind,
+)
 from storage.database import Database
 from storage.models import CallbackDelivery, Shop, utcnow
 
@@ -91,7 +98,7 @@ async def deliver_due(
     resolver = None if allowed or not own_client else PublicOnlyResolver()
     session = client or aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
-        connector=aiohttp.TCPConnector(resolver=resolver) if resolver is not None else None,
+        connector=public_connector(resolver) if resolver is not None else None,
     )
     gate = asyncio.Semaphore(IN_FLIGHT)
     by_order: dict[int, list[Claimed]] = defaultdict(list)
@@ -117,6 +124,12 @@ async def deliver_due(
             await resolver.close()
     outcomes = [outcome for group in groups for outcome in group]
     return DeliveryRun(outcomes.count("delivered"), outcomes.count("failed"), outcomes.count("gave_up"))
+
+
+def public_connector(resolver: PublicOnlyResolver) -> aiohttp.TCPConnector:
+    """A connector that reaches public addresses only: names through the resolver, every socket through
+    public_socket (addresses spelled in a URL skip the resolver, so the socket is where those are caught)."""
+    return aiohttp.TCPConnector(resolver=resolver, socket_factory=public_socket)
 
 
 async def _claim(db: Database, now: datetime, limit: int) -> list[Claimed]:
@@ -160,9 +173,12 @@ async def _post(client: aiohttp.ClientSession, row: Claimed, *, private_allowed:
     """None if the shop took it (2xx); otherwise what went wrong, for last_error."""
     if not row.secret:
         return "the shop has no callback secret: create an API key for it"
-    # aiohttp connects to an address spelled in the URL without asking the resolver: judge it here.
-    host = urlsplit(row.url).hostname
-    kind = None if private_allowed or host is None else spelled_kind(host)
+    # Judged on the host as aiohttp will read it (the connector's socket check stands behind this one).
+    try:
+        host = connect_host(row.url)
+    except BadCallbackUrl as error:
+        return f"refused: the callback URL cannot be read ({error})"
+    kind = None if private_allowed else spelled_kind(host)
     if kind is not None:
         return f"refused: {host} is not a public address ({kind})"
     body = row.payload.encode()
@@ -183,7 +199,7 @@ async def _post(client: aiohttp.ClientSession, row: Claimed, *, private_allowed:
         return f"no answer within {TIMEOUT_SECONDS} s"
     except Exception as error:  # any failure (refused, bad URL, TLS) is the shop's to fix; we retry
         if isinstance(error, aiohttp.ClientConnectorError) and isinstance(error.os_error, NotPublicAddress):
-            return f"refused: {error.os_error}"  # PublicOnlyResolver found no public address for the host
+            return f"refused: {error.os_error}"  # no public address for the host, or a socket to a private one
         return f"{type(error).__name__}: {error}"
 
 
