@@ -63,6 +63,10 @@ def bad_amount(error: InvalidAmount, _: Gettext) -> str:
         AmountProblem.UNKNOWN_CURRENCY: _("{currency} is not a currency I know. Use a code such as USD.").format(
             currency=esc(error.currency)
         ),
+        AmountProblem.NOT_MONEY: _(
+            "{currency} is not money anyone can pay with (a fund, a precious metal, a unit of account, a test"
+            " code or a currency no longer in use). Use a currency such as USD."
+        ).format(currency=esc(error.currency)),
     }[error.problem]
 
 

@@ -28,6 +28,7 @@ from payments.base import (
     Refund,
     RefundRequest,
 )
+from payments.currencies import STARS, is_money
 
 SIGNATURE_HEADER = "Sandbox-Signature"
 TOLERANCE_SECONDS = 300
@@ -65,7 +66,7 @@ class SandboxGateway(ProviderDefaults):
     # -- the provider side daifu's core calls ---------------------------------------------------------
 
     def accepts(self, currency: str) -> bool:
-        return currency != "XTR"
+        return currency != STARS and is_money(currency)
 
     async def create_checkout(self, request: CheckoutRequest) -> Checkout:
         session = {

@@ -24,6 +24,7 @@ from payments.base import (
     Refund,
     RefundRequest,
 )
+from payments.currencies import is_money
 
 STARS = "XTR"
 RefundStars = Callable[[int, str], Awaitable[bool]]
@@ -79,7 +80,7 @@ class TelegramCardInvoices(ProviderDefaults):
         self._provider_token = provider_token
 
     def accepts(self, currency: str) -> bool:
-        return currency != STARS
+        return currency != STARS and is_money(currency)
 
     async def create_checkout(self, request: CheckoutRequest) -> Checkout:
         return _invoice_checkout(self.name, request, self._provider_token)

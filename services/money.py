@@ -9,10 +9,10 @@ from enum import StrEnum
 from babel.numbers import format_currency, format_decimal, get_currency_precision, is_currency
 
 from payments.base import Amount as Money
+from payments.currencies import STARS, is_money
 
-__all__ = ["AmountProblem", "InvalidAmount", "Money", "currency_digits", "format_money", "parse_amount"]
+__all__ = ["STARS", "AmountProblem", "InvalidAmount", "Money", "currency_digits", "format_money", "parse_amount"]
 
-STARS = "XTR"  # Telegram Stars: whole units only, not an ISO 4217 code Babel knows
 # Telegram caps a single invoice near 10,000 USD; this bound only stops typos with a few zeros too many.
 MAX_MAJOR_UNITS = Decimal(1_000_000)
 
@@ -23,6 +23,7 @@ class AmountProblem(StrEnum):
     TOO_MANY_DECIMALS = "too_many_decimals"
     TOO_LARGE = "too_large"
     UNKNOWN_CURRENCY = "unknown_currency"
+    NOT_MONEY = "not_money"  # an ISO 4217 code for a fund, a metal, a unit of account or testing
 
 
 class InvalidAmount(ValueError):
@@ -33,10 +34,12 @@ class InvalidAmount(ValueError):
 
 
 def normalise_currency(code: str) -> str:
+    """The code of a currency an order can be priced in; InvalidAmount for codes that are not money."""
     code = code.strip().upper()
-    if code == STARS or (len(code) == 3 and is_currency(code)):
+    if is_money(code):
         return code
-    raise InvalidAmount(AmountProblem.UNKNOWN_CURRENCY, code)
+    known = len(code) == 3 and is_currency(code)
+    raise InvalidAmount(AmountProblem.NOT_MONEY if known else AmountProblem.UNKNOWN_CURRENCY, code)
 
 
 def currency_digits(currency: str) -> int:

@@ -24,7 +24,7 @@ from payments.base import PaymentError
 from services.callback_targets import callback_url_problem
 from services.checkout import Checkouts
 from services.config import ShopRules
-from services.money import MAX_MAJOR_UNITS, InvalidAmount, Money, major_units, normalise_currency
+from services.money import MAX_MAJOR_UNITS, AmountProblem, InvalidAmount, Money, major_units, normalise_currency
 from services.notices import Notice, PaymentReturned, ReturnReason
 from services.order_closing import OrderClosing, OrderNotCancellable
 from services.order_states import PAYABLE, record_event
@@ -248,10 +248,14 @@ class ShopOrders:
     def _new_order(self, shop_id: int, request: OrderRequest) -> Order:
         try:
             currency = normalise_currency(request.currency)
-        except InvalidAmount:
-            raise ShopOrderError(
-                Problem.UNKNOWN_CURRENCY, f"{request.currency!r} is not an ISO 4217 currency"
-            ) from None
+        except InvalidAmount as error:
+            why = (
+                "is an ISO 4217 code but not money anyone can pay with (a fund, a precious metal, a unit of"
+                " account, a test code or a currency no longer in use)"
+                if error.problem == AmountProblem.NOT_MONEY
+                else "is not an ISO 4217 currency"
+            )
+            raise ShopOrderError(Problem.UNKNOWN_CURRENCY, f"{request.currency!r} {why}") from None
         amount = Money(request.amount_minor, currency)
         if amount.minor <= 0 or major_units(amount) > MAX_MAJOR_UNITS:
             raise ShopOrderError(
