@@ -1,6 +1,7 @@
 """`python -m bot`: run daifu (polling, or `--webhook`, plus the web server); `python -m bot migrate` upgrades
 the schema; `python -m bot apikey create "<shop>"` / `apikey revoke <prefix>` manage shop API keys;
-`python -m bot playground` runs the offline playground."""
+`python -m bot playground` runs the offline playground; `python -m bot rotate-secrets` re-encrypts the secrets
+kept in the database with the first key of SECRETS_KEY."""
 
 from __future__ import annotations
 
@@ -11,20 +12,25 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.logs import configure as configure_logging
+from bot.logs import secrets_of
 from bot.settings import Settings
+from storage.secrets import SecretsKeyError
 
 
 class DatabaseOnly(BaseSettings):
-    """The one setting `apikey` needs, read like Settings reads it (environment, then .env)."""
+    """The settings `apikey` needs, read like Settings reads them (environment, then .env)."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = Settings.model_fields["database_url"].default
+    secrets_key: SecretStr | None = None  # the shop's callback secret is stored encrypted with it
+
+    _secrets_key = field_validator("secrets_key")(Settings._secrets_key.__func__)  # type: ignore[attr-defined]
 
 
 APIKEY_USAGE = 'usage: python -m bot apikey create "<shop name>" | python -m bot apikey revoke <key prefix>'
@@ -37,16 +43,18 @@ def apikey(words: list[str]) -> int:
         return 2
     action, name = words[0], words[1].strip()
     try:
-        url = DatabaseOnly().database_url
-    except ValidationError:
-        print("daifu: DATABASE_URL is not valid.", file=sys.stderr)
-        return 2
+        wanted = DatabaseOnly()
+    except ValidationError as error:
+        return invalid_settings(error)
+    url = wanted.database_url
 
     async def run() -> int:
         from services.api_keys import ApiKeys
         from storage.database import Database
         from storage.migrate import upgrade_to_head
+        from storage.secrets import parse_keys, use_keys
 
+        use_keys(parse_keys(wanted.secrets_key.get_secret_value()) if wanted.secrets_key else [])
         db = Database(url)
         try:
             await upgrade_to_head(db)  # a fresh database gets its tables, as when the bot starts
@@ -72,6 +80,9 @@ def apikey(words: list[str]) -> int:
 
     try:
         return asyncio.run(run())
+    except SecretsKeyError as error:
+        print(f"daifu: {error}.", file=sys.stderr)
+        return 2
     except (OSError, SQLAlchemyError) as error:
         # The URL is not echoed: it may carry a password.
         print(f"daifu: could not use the database at DATABASE_URL: {type(error).__name__}", file=sys.stderr)
@@ -88,10 +99,32 @@ def invalid_settings(error: ValidationError) -> int:
     return 2
 
 
-def secrets_of(settings: Settings) -> list[str]:
-    """Every secret value in the settings, for the log redaction filter."""
-    values = [getattr(settings, name) for name in Settings.model_fields]
-    return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
+def rotate_secrets(settings: Settings) -> int:
+    """Re-encrypt every stored secret with the first SECRETS_KEY key (all keys in the list decrypt)."""
+    from storage.database import Database
+    from storage.migrate import upgrade_to_head
+    from storage.secrets import rotate, use_keys
+
+    if not settings.secrets_keys:
+        print("daifu: SECRETS_KEY is not set, so there is no key to encrypt with (see .env.example).", file=sys.stderr)
+        return 2
+    use_keys(settings.secrets_keys)
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            await upgrade_to_head(db)
+            return await rotate(db)
+        finally:
+            await db.dispose()
+
+    try:
+        done = asyncio.run(run())
+    except SecretsKeyError as error:
+        print(f"daifu: {error}; nothing was changed.", file=sys.stderr)
+        return 2
+    print(f"daifu: {done} stored secrets are encrypted with the first key of SECRETS_KEY; the others can go.")
+    return 0
 
 
 def migrate(settings: Settings) -> int:
@@ -133,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot", description="daifu: pay, and ask friends to pay, in Telegram"
     )
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate", "apikey", "playground"])
+    parser.add_argument(
+        "command", nargs="?", default="run", choices=["run", "migrate", "apikey", "playground", "rotate-secrets"]
+    )
     parser.add_argument("apikey_args", nargs="*", metavar="create SHOP | revoke PREFIX", help="for apikey")
     parser.add_argument("--webhook", action="store_true", help="run: receive updates by webhook (RUN_MODE=webhook)")
     parser.add_argument(
@@ -154,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format, secrets_of(settings))
     if args.command == "migrate":
         return migrate(settings)
+    if args.command == "rotate-secrets":
+        return rotate_secrets(settings)
     if args.command == "playground":
         return playground(settings)
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
@@ -170,9 +207,25 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    from telegram.error import InvalidToken
+
     from bot.runtime import serve_forever
 
-    serve(serve_forever(settings))
+    try:
+        serve(serve_forever(settings))
+    except SecretsKeyError as error:
+        print(f"daifu: {error}.", file=sys.stderr)
+        return 2
+    except InvalidToken:
+        print(
+            "daifu: Telegram refused TELEGRAM_BOT_TOKEN (revoked, mistyped, or for another Bot API server).\n"
+            "Get the current token from @BotFather and put it in the environment or in .env.",
+            file=sys.stderr,
+        )
+        return 2
+    except Exception:  # logged, not printed: the traceback goes through the redaction like every log line
+        logging.getLogger("daifu").critical("daifu stopped on an error", exc_info=True)
+        return 1
     return 0
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from bot.logs import secrets_of
 from bot.polling import JournaledPolling
 from bot.settings import Settings
 from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, build_application
@@ -19,12 +20,14 @@ from bot.web.server import build_web_app
 from bot.webhook import TelegramWebhook
 from handlers.context import attach
 from payments.registry import ProviderConfig, build_providers
+from services.app_secrets import app_secret
 from services.config import ShopRules
 from services.daifu import Daifu
+from services.redaction import remember as remember_secrets
 from services.update_inbox import RENEW_LEASES_SECONDS, UpdateInbox
 from storage.database import Database
 from storage.migrate import upgrade_to_head
-from storage.secrets import get_or_create_secret
+from storage.secrets import SecretsKeyError, check_readable, use_keys
 
 log = logging.getLogger(__name__)
 INBOX_RECOVERY_SECONDS = 30
@@ -85,13 +88,21 @@ class Runtime:
 
     @classmethod
     async def assemble(cls, settings: Settings) -> Runtime:
+        remember_secrets(*secrets_of(settings))
+        use_keys(settings.secrets_keys)
         db = Database(settings.database_url)
         await upgrade_to_head(db)
+        try:
+            await check_readable(db)  # a wrong SECRETS_KEY stops the start with a clear message, not later
+        except SecretsKeyError:
+            await db.dispose()
+            raise
         sandbox_secret = (
             settings.sandbox_secret.get_secret_value()
             if settings.sandbox_secret
-            else await get_or_create_secret(db, "sandbox_secret")
+            else await app_secret(db, "sandbox_secret")
         )
+        remember_secrets(sandbox_secret)  # made at run time: the logs must not show it either
         application = build_application(settings, db)
         providers = build_providers(
             settings.payment_providers,
@@ -153,8 +164,9 @@ class Runtime:
         secret = (
             self.settings.webhook_secret.get_secret_value()
             if self.settings.webhook_secret
-            else await get_or_create_secret(self.db, "webhook_secret")
+            else await app_secret(self.db, "webhook_secret")
         )
+        remember_secrets(secret)
         web_app.add_routes(TelegramWebhook(journal, secret).routes(self.settings.webhook_path))
         # Pending updates are never dropped: among them may be payments.
         await self.application.bot.set_webhook(
@@ -189,7 +201,11 @@ async def serve_forever(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await runtime.start()
+    try:
+        await runtime.start()
+    except BaseException:  # a refused token, say: close what was opened, then let __main__ report it
+        await runtime.stop()
+        raise
     # Everything made at start (PTB, SQLAlchemy's mappers, Babel's data, the handlers) lives as long as the
     # process: frozen, Python's full collections no longer walk it. They took 100-130 ms each here, a stall
     # every update in flight waited out (a pre-checkout's p99); now 5-20 ms.

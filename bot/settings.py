@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from payments.registry import KNOWN as KNOWN_PROVIDERS
+from storage.secrets import parse_keys
 
 CommaList = Annotated[list[str], NoDecode]
 CommaIds = Annotated[list[int], NoDecode]
@@ -89,6 +90,9 @@ class Settings(BaseSettings):
     persistence_interval_seconds: float = Field(default=5, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+    # --- ssrf-currencies-secrets ---
+    # Fernet keys (comma list) encrypting the secrets kept in the database; the first encrypts, all decrypt.
+    secrets_key: SecretStr | None = None
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -151,6 +155,17 @@ class Settings(BaseSettings):
         if isinstance(value, SecretStr):
             return value.get_secret_value()
         return value or ""
+
+    @field_validator("secrets_key")
+    @classmethod
+    def _secrets_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_keys(value.get_secret_value())  # the message names the key's place in the list, not the key
+        return value
+
+    @property
+    def secrets_keys(self) -> list[str]:
+        return parse_keys(self.secrets_key.get_secret_value()) if self.secrets_key else []
 
     @field_validator("webhook_secret")
     @classmethod

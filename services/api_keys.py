@@ -1,4 +1,9 @@
-"""API keys for shops: made for a shop by name, shown once, kept only as a hash, revocable by prefix."""
+"""API keys for shops: made for a shop by name, shown once, kept only as a hash, revocable by prefix.
+
+A key is a SHA-256 hash at rest (it has 256 random bits, so a slow hash adds nothing); the shop's callback
+secret must be kept to sign with, so it is stored encrypted when SECRETS_KEY is set (storage.secrets). Both
+are remembered for the log redaction (services.redaction) the moment they are made or read.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 
+from services.redaction import remember
 from storage.database import Database
 from storage.models import ApiKey, Shop, utcnow
+from storage.secrets import seal, unseal
 
 KEY_PREFIX = "dfk_"
 PREFIX_LENGTH = 12  # "dfk_" and 8 characters: enough to tell keys apart in a list, useless to an attacker
@@ -33,7 +40,10 @@ class ApiKeys:
         self.db = db
 
     async def shop_named(self, name: str) -> Shop:
-        """The shop with this name, created (with its callback secret) on first use."""
+        """The shop with this name, created (with its callback secret) on first use.
+
+        The row's callback_secret is as stored (encrypted when SECRETS_KEY is set): callback_secret() reads it.
+        """
         name = " ".join(name.split())[:128]
         try:
             async with self.db.transaction() as session:
@@ -41,7 +51,9 @@ class ApiKeys:
                 if shop is None:
                     shop = Shop(name=name)
                 if not shop.callback_secret:
-                    shop.callback_secret = "whsec_" + secrets.token_urlsafe(32)
+                    made = "whsec_" + secrets.token_urlsafe(32)
+                    remember(made)
+                    shop.callback_secret = seal(made)
                 session.add(shop)
                 await session.flush()
                 return shop
@@ -49,15 +61,24 @@ class ApiKeys:
             async with self.db.transaction() as session:
                 return (await session.exec(select(Shop).where(Shop.name == name))).one()
 
+    @staticmethod
+    def callback_secret(shop: Shop) -> str:
+        """The shop's callback secret in clear, to show its admin or to sign with."""
+        assert shop.callback_secret is not None
+        secret = unseal(shop.callback_secret, what=f"the callback secret of the shop {shop.name!r}")
+        remember(secret)
+        return secret
+
     async def create(self, shop_name: str, *, created_by: int | None) -> NewKey:
         shop = await self.shop_named(shop_name)
-        assert shop.id is not None and shop.callback_secret is not None
+        assert shop.id is not None
         key = KEY_PREFIX + secrets.token_urlsafe(32)
+        remember(key)
         async with self.db.transaction() as session:
             session.add(
                 ApiKey(shop_id=shop.id, prefix=key[:PREFIX_LENGTH], key_hash=hash_key(key), created_by=created_by)
             )
-        return NewKey(key, key[:PREFIX_LENGTH], shop, shop.callback_secret)
+        return NewKey(key, key[:PREFIX_LENGTH], shop, self.callback_secret(shop))
 
     async def revoke(self, prefix: str, *, revoked_by: int | None) -> bool:
         async with self.db.transaction() as session:

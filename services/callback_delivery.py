@@ -31,8 +31,10 @@ from services.callback_targets import (
     public_socket,
     spelled_kind,
 )
+from services.redaction import remember
 from storage.database import Database
 from storage.models import CallbackDelivery, Shop, utcnow
+from storage.secrets import unseal
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +166,19 @@ async def _claim(db: Database, now: datetime, limit: int) -> list[Claimed]:
         )
         return [
             Claimed(row.id, row.order_id, row.event_id, row.url, row.payload, row.attempts, row.created_at, secret)
-            for row, secret in rows.all()
+            for row, stored in rows.all()
             if row.id is not None
+            for secret in [_readable(stored)]
         ]
+
+
+def _readable(stored: str | None) -> str | None:
+    """A shop's callback secret in clear (stored encrypted when SECRETS_KEY is set), kept off the logs."""
+    if stored is None:
+        return None
+    secret = unseal(stored, what="a shop's callback secret")
+    remember(secret)
+    return secret
 
 
 async def _post(client: aiohttp.ClientSession, row: Claimed, *, private_allowed: bool) -> str | None:

@@ -66,7 +66,7 @@ class Shop(SQLModel, table=True):
     name: str = Field(max_length=128, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     # Signs the callbacks daifu POSTs to the shop's backend; shown to the shop with its first API key.
-    callback_secret: str | None = Field(default=None, max_length=128)
+    callback_secret: str | None = Field(default=None, max_length=256)  # 256: room for it encrypted (SECRETS_KEY)
 
 
 class ApiKey(SQLModel, table=True):

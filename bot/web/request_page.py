@@ -22,6 +22,7 @@ from bot.web.pages import message_page, render, visitor_locale
 from handlers.notices import ProviderNotices
 from handlers.texts import bad_amount, request_refusal, status_name, when  # the chat's wording, so both agree
 from payments.base import Checkout, CheckoutKind
+from services.app_secrets import app_secret
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
 from services.i18n import Gettext, gettext_for
@@ -32,7 +33,6 @@ from services.orders import why_unpayable
 from services.pay_requests import RequestRefusal, RequestRefused, RequestView
 from services.tokens import looks_like_token
 from storage.models import OrderStatus, Payment, RequestMode, RequestStatus, utcnow
-from storage.secrets import get_or_create_secret
 
 # Telegram invoices (cards through the bot's provider token, and Stars) can be paid only inside the
 # Telegram app; the friend this page is for has none, so it offers only methods with a page or a QR code.
@@ -177,7 +177,7 @@ class RequestPages:
         """Ties the form to this browser's cookie and this request, so another site cannot post it."""
         if self._form_key is None:
             # Kept in the database, so a page one worker rendered can be posted to another.
-            self._form_key = (await get_or_create_secret(self.daifu.db, FORM_SECRET)).encode()
+            self._form_key = (await app_secret(self.daifu.db, FORM_SECRET)).encode()
         return hmac.new(self._form_key, f"{browser}:{token}".encode(), hashlib.sha256).hexdigest()[:32]
 
     def remember(self, response: web.Response, browser: str, request: web.Request) -> web.Response:
