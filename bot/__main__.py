@@ -12,14 +12,14 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.logs import configure as configure_logging
 from bot.logs import secrets_of
 from bot.settings import Settings
-from storage.secrets import SecretsKeyError
+from storage.secrets import SecretsKeyError, parse_keys
 
 
 class DatabaseOnly(BaseSettings):
@@ -29,8 +29,6 @@ class DatabaseOnly(BaseSettings):
 
     database_url: str = Settings.model_fields["database_url"].default
     secrets_key: SecretStr | None = None  # the shop's callback secret is stored encrypted with it
-
-    _secrets_key = field_validator("secrets_key")(Settings._secrets_key.__func__)  # type: ignore[attr-defined]
 
 
 APIKEY_USAGE = 'usage: python -m bot apikey create "<shop name>" | python -m bot apikey revoke <key prefix>'
@@ -47,14 +45,19 @@ def apikey(words: list[str]) -> int:
     except ValidationError as error:
         return invalid_settings(error)
     url = wanted.database_url
+    try:
+        fernet_keys = parse_keys(wanted.secrets_key.get_secret_value()) if wanted.secrets_key else []
+    except ValueError as error:  # says which key in the list, never the key
+        print(f"daifu: the settings are not valid:\n  SECRETS_KEY: {error}", file=sys.stderr)
+        return 2
 
     async def run() -> int:
         from services.api_keys import ApiKeys
         from storage.database import Database
         from storage.migrate import upgrade_to_head
-        from storage.secrets import parse_keys, use_keys
+        from storage.secrets import use_keys
 
-        use_keys(parse_keys(wanted.secrets_key.get_secret_value()) if wanted.secrets_key else [])
+        use_keys(fernet_keys)
         db = Database(url)
         try:
             await upgrade_to_head(db)  # a fresh database gets its tables, as when the bot starts
