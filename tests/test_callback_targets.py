@@ -8,7 +8,14 @@ from ipaddress import ip_address
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from services.callback_targets import NotPublicAddress, PublicOnlyResolver, non_public_kind, spelled_kind
+from services.callback_targets import (
+    NotPublicAddress,
+    PublicOnlyResolver,
+    connect_host,
+    non_public_kind,
+    public_socket,
+    spelled_kind,
+)
 
 
 class FixedAnswers(AbstractResolver):
@@ -102,3 +109,36 @@ async def test_the_resolver_refuses_a_name_with_no_public_address() -> None:
 
     assert str(refused.value) == "rebound.example resolves to no public address (only 127.0.0.1, 10.0.0.5, fe80::1%lo)"
     assert isinstance(refused.value, OSError)  # what aiohttp's connector expects from a resolver
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("http://１２７.０.０.１/", "127.0.0.1"),  # fullwidth digits and full stop: NFKC
+        ("http://127。0。0。1:8080/", "127.0.0.1"),  # the ideographic full stop is a dot to IDNA
+        ("http://⑫⑦.0.0.1/", "127.0.0.1"),  # a circled twelve is "12"
+        ("http://ＬＯＣＡＬＨＯＳＴ/", "localhost"),
+        ("http://[::ffff:127.0.0.1]/", "::ffff:7f00:1"),
+        ("http://127.0.0.1../", "127.0.0.1."),  # aiohttp squeezes trailing dots to one
+        ("https://Bücher.example/", "xn--bcher-kva.example"),
+    ],
+)
+def test_the_host_is_read_as_aiohttp_connects_to_it(url: str, host: str) -> None:
+    assert connect_host(url) == host
+
+
+@pytest.mark.parametrize(
+    ("host", "kind"),
+    [("fe80::1%25eth0", "link-local"), ("::1%lo", "loopback"), ("127.0.0.1.", "loopback"), ("0177.0.0.1", "loopback")],
+)
+def test_zone_ids_and_trailing_dots_do_not_hide_an_address(host: str, kind: str) -> None:
+    assert spelled_kind(host) == kind
+
+
+def test_the_socket_factory_refuses_non_public_addresses_and_opens_public_ones() -> None:
+    with pytest.raises(NotPublicAddress, match=r"169\.254\.169\.254 is not a public address \(link-local\)"):
+        public_socket((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", 80)))
+    with pytest.raises(NotPublicAddress, match="loopback"):
+        public_socket((socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::ffff:127.0.0.1", 80, 0, 0)))
+    opened = public_socket((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443)))
+    opened.close()
