@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,12 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def debug_log() -> Iterator[io.StringIO]:
     """daifu's own logging (bot.logs.configure) at DEBUG, written to a buffer the test reads."""
     root = logging.getLogger()
-    saved = (list(root.handlers), root.level, sys.excepthook)
+    handlers, level = list(root.handlers), root.level
+    hooks = (sys.excepthook, sys.unraisablehook, threading.excepthook)
     buffer = io.StringIO()
     configure("DEBUG", "text", [], stream=buffer)
     yield buffer
-    root.handlers[:], root.level = saved[0], saved[1]
-    sys.excepthook = saved[2]
+    root.handlers[:], root.level = handlers, level
+    sys.excepthook, sys.unraisablehook, threading.excepthook = hooks
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 async def say(shop: RunningShop, text: str) -> str:
