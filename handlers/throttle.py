@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from handlers.common import speak
@@ -36,7 +37,7 @@ def flooding_person(update: object) -> int | None:
     if message.successful_payment is not None or message.refunded_payment is not None:
         return None
     # In groups the bot answers only commands: other chatter there is not asking anything of it.
-    if message.chat.type == message.chat.PRIVATE or (message.text or "").startswith("/"):
+    if message.chat.type == ChatType.PRIVATE or (message.text or "").startswith("/"):
         return message.from_user.id
     return None
 
