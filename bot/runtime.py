@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.logs import secrets_of
 from bot.polling import JournaledPolling
 from bot.settings import Settings
-from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, build_application
+from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, add_user_throttle, build_application
 from bot.update_journal import LAST_GROUP, UpdateJournal
 from bot.web.server import build_web_app
 from bot.webhook import TelegramWebhook
@@ -130,6 +130,7 @@ class Runtime:
         )
         journal = self.journal = UpdateJournal(self.application, UpdateInbox(self.db))
         self.application.add_handler(journal.done_marker(), group=LAST_GROUP)
+        add_user_throttle(self.application, self.settings, journal.done_marks.add)
         if self.application.job_queue is not None:
 
             async def recover(_context: object) -> None:

@@ -94,6 +94,17 @@ class Settings(BaseSettings):
     # Fernet keys (comma list) encrypting the secrets kept in the database; the first encrypts, all decrypt.
     secrets_key: SecretStr | None = None
 
+    # --- telegram-side ---
+    # Per person: taps and messages a second, sustained; how many may come at once; how long a flooder is ignored.
+    throttle_user_rate: float = Field(default=1.0, gt=0)
+    throttle_user_burst: int = Field(default=10, ge=1)
+    throttle_user_pause: timedelta = Field(default=timedelta(seconds=30), ge=timedelta(0))
+
+    @field_validator("throttle_user_pause", mode="before")
+    @classmethod
+    def _pause_seconds(cls, value: object) -> object:
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _ids(cls, value: object) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
@@ -15,6 +16,7 @@ from handlers import (
     ask_friend,
     callback_job,
     checkout,
+    fallback,
     flow_router,
     friend_pays,
     help,
@@ -33,6 +35,9 @@ from handlers import (
 from handlers.context import DaifuContext
 from handlers.errors import on_error
 from handlers.expiry import INTERVAL_SECONDS, housekeeping
+from handlers.throttle import GROUP as THROTTLE_GROUP
+from handlers.throttle import UserThrottle
+from services.person_throttle import PersonThrottle
 from storage.database import Database
 from storage.persistence import SQLModelPersistence
 
@@ -77,7 +82,8 @@ def build_application(settings: Settings, db: Database) -> DaifuApplication:
     builder = builder.updater(None)
     application: DaifuApplication = builder.build()
     features = (start, help, newlink, ask_friend, checkout, friend_pays, inline_share, my_orders, my_requests)
-    for feature in (*features, language, refunds, thanks, notices, flow_router, admin_commands):
+    # fallback last: in the same group as the features, it gets only what none of them took.
+    for feature in (*features, language, refunds, thanks, notices, flow_router, admin_commands, fallback):
         application.add_handlers(feature.handlers())
     for group, handler in update_metrics.grouped_handlers():
         application.add_handler(handler, group=group)
@@ -87,3 +93,11 @@ def build_application(settings: Settings, db: Database) -> DaifuApplication:
         callback_job.schedule(application.job_queue)
         stats_job.schedule(application.job_queue)
     return application
+
+
+def add_user_throttle(application: DaifuApplication, settings: Settings, mark_done: Callable[[int], None]) -> None:
+    """The per-person throttle, before every feature; mark_done marks an update it stops done in the journal."""
+    throttle = PersonThrottle(
+        rate=settings.throttle_user_rate, burst=settings.throttle_user_burst, pause=settings.throttle_user_pause
+    )
+    application.add_handler(UserThrottle(throttle, mark_done).handler(), group=THROTTLE_GROUP)

@@ -18,6 +18,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from handlers.common import esc, speak
 from handlers.context import DaifuContext, TextStep
+from handlers.cosmetic import cosmetic
 from handlers.texts import request_refusal, unpayable, when
 from services.flows import Flow
 from services.i18n import Gettext
@@ -96,9 +97,9 @@ async def start_asking(update: Update, context: DaifuContext) -> None:
     except OrderNotPayable as refusal:
         await query.answer(unpayable(refusal.why, _), show_alert=True)
         return
-    await query.answer()
     step = "shares" if mode == "split" else "note"
     await context.daifu.flows.begin(query.from_user.id, FLOW, step, {"token": token, "mode": mode})
+    await cosmetic(query.answer(), "answering Ask a friend")
     if mode == "split":
         buttons = [InlineKeyboardButton(str(n), callback_data=f"{STEP}:n:{n}") for n in SHARE_CHOICES]
         await context.bot.send_message(
@@ -136,9 +137,9 @@ async def got_shares(update: Update, context: DaifuContext) -> None:
     ):
         await stale_step(update, context)
         return
-    await query.answer()
-    await query.edit_message_reply_markup(None)
+    await cosmetic(query.answer(), "answering a number of shares")
     await ask_for_note(context, query.from_user.id, _)
+    await cosmetic(query.edit_message_reply_markup(None), "taking the share buttons off")
 
 
 async def typed_note(update: Update, context: DaifuContext, flow: Flow) -> None:
@@ -157,9 +158,9 @@ async def skipped_note(update: Update, context: DaifuContext) -> None:
     if flow is None:
         await stale_step(update, context)
         return
-    await query.answer()
-    await query.edit_message_reply_markup(None)
+    await cosmetic(query.answer(), "answering Skip")
     await create(update, context, flow, "")
+    await cosmetic(query.edit_message_reply_markup(None), "taking the note buttons off")
 
 
 async def create(update: Update, context: DaifuContext, flow: Flow, note: str) -> None:
@@ -188,10 +189,12 @@ async def cancel(update: Update, context: DaifuContext) -> None:
     if user is None or not await context.daifu.flows.end(user.id, FLOW):
         await stale_step(update, context)
         return
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(None)
+    query = update.callback_query
+    if query is not None:
+        await cosmetic(query.answer(), "answering Cancel")
     await context.bot.send_message(user.id, _("Cancelled. No request was made."))
+    if query is not None:
+        await cosmetic(query.edit_message_reply_markup(None), "taking the buttons off a cancelled request")
 
 
 async def stale_step(update: Update, context: DaifuContext) -> None:

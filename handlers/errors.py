@@ -16,7 +16,14 @@ log = logging.getLogger(__name__)
 
 async def on_error(update: object, context: DaifuContext) -> None:
     log.error("handler failed for update %s", getattr(update, "update_id", update), exc_info=context.error)
-    if isinstance(update, Update) and update.effective_message and update.effective_user:
-        _ = gettext_for(await context.daifu.users.locale_of(update.effective_user.id))
+    if not isinstance(update, Update) or update.effective_user is None:
+        return
+    _ = gettext_for(await context.daifu.users.locale_of(update.effective_user.id))
+    sorry = _("Sorry, something went wrong. Please try again.")
+    if update.callback_query is not None:
+        # Unanswered, the button would spin until Telegram gives up (refused if the handler answered already).
         with contextlib.suppress(TelegramError):
-            await update.effective_message.reply_text(_("Sorry, something went wrong. Please try again."))
+            await update.callback_query.answer(sorry)
+    if update.effective_message is not None:
+        with contextlib.suppress(TelegramError):
+            await update.effective_message.reply_text(sorry)

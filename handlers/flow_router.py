@@ -1,5 +1,5 @@
 """Plain text and /cancel during a guided flow: the person's step is read from the database (services.flows)
-and the text goes to that step, whichever worker receives it."""
+and the text goes to that step, whichever worker receives it. Text no step waits for gets a hint to /help."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 from handlers import admin_cancel, ask_friend, friend_pays, newlink, thanks
 from handlers.common import speak
 from handlers.context import DaifuContext, TextStep
+from handlers.fallback import help_hint
 from services.i18n import Gettext
 
 TEXT_STEPS: dict[str, dict[str, TextStep]] = {
@@ -31,13 +32,17 @@ def cancelled(flow: str, _: Gettext) -> str:
 
 
 async def route_text(update: Update, context: DaifuContext) -> None:
-    user = update.effective_user
-    if user is None:
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None:
         return
     flow = await context.daifu.flows.current(user.id)
     step = TEXT_STEPS.get(flow.name, {}).get(flow.step) if flow else None
     if flow is not None and step is not None:
         await step(update, context, flow)
+    elif message.via_bot is None:  # a card the person posted through inline mode asks nothing
+        # Text no step is waiting for: one line, so the person is not left wondering whether the bot works.
+        _locale, _ = await speak(update, context)
+        await message.reply_text(help_hint(_))
 
 
 async def cancel_flow(update: Update, context: DaifuContext) -> None:

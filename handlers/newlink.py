@@ -7,11 +7,13 @@ in the database (services.flows), so a restarted bot, or another worker, carries
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MaybeInaccessibleMessage, Message, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -20,6 +22,7 @@ from telegram.ext import (
 
 from handlers.common import admin_only, esc, order_price, speak
 from handlers.context import DaifuContext, TextStep
+from handlers.cosmetic import cosmetic
 from handlers.texts import bad_amount
 from services.flows import Flow
 from services.i18n import Gettext
@@ -33,8 +36,10 @@ from services.money import (
     parse_decimal,
     to_minor,
 )
-from services.orders import TITLE_MAX, InvalidTitle
+from services.orders import TITLE_MAX, InvalidTitle, chat_message_key
+from storage.models import Order
 
+log = logging.getLogger(__name__)
 PREFIX = "nl"
 
 
@@ -48,10 +53,16 @@ async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None =
         await message.reply_text(text, reply_markup=markup, parse_mode=ParseMode.HTML)
 
 
-async def send_link(
-    message: Message, context: DaifuContext, amount: Money, title: str, creator_id: int, _: Gettext, locale: str
-) -> None:
-    order = await context.daifu.orders.create(amount, title, created_by=creator_id)
+async def make_link(
+    context: DaifuContext, asked_in: Message | MaybeInaccessibleMessage, amount: Money, title: str, creator_id: int
+) -> Order:
+    """The order asked for by this message (a /newlink command, or the confirmation tapped): made once, however
+    often the message is handled (a redelivered update, a second tap)."""
+    key = chat_message_key(asked_in.chat.id, asked_in.message_id)
+    return await context.daifu.orders.create(amount, title, created_by=creator_id, asked_in=key)
+
+
+async def send_link(context: DaifuContext, chat_id: int, order: Order, _: Gettext, locale: str) -> None:
     link = deep_link(context.bot.username, order.token)
     caption = "\n".join(
         [
@@ -63,7 +74,13 @@ async def send_link(
             _("Share the link or let the shopper scan this QR code."),
         ]
     )
-    await message.reply_photo(qr_png(link), caption=caption, parse_mode=ParseMode.HTML)
+    try:
+        await context.bot.send_photo(chat_id, qr_png(link), caption=caption, parse_mode=ParseMode.HTML)
+    except TelegramError as error:
+        # The order is made: without its link the admin would ask again and make a second one. The links alone
+        # do all the QR code does but be scanned; the web page shows the code too.
+        log.warning("the QR code of order %s could not be sent (%s): sending its links as text", order.id, error)
+        await context.bot.send_message(chat_id, caption, parse_mode=ParseMode.HTML)
 
 
 FLOW = "newlink"
@@ -96,9 +113,11 @@ async def newlink(update: Update, context: DaifuContext) -> None:
         await reply(update, bad_amount(error, _))
         return
     try:
-        await send_link(message, context, amount, " ".join(title_words), admin_id, _, locale)
+        order = await make_link(context, message, amount, " ".join(title_words), admin_id)
     except InvalidTitle:
         await reply(update, _("The title must be 1 to {limit} characters.").format(limit=TITLE_MAX))
+        return
+    await send_link(context, message.chat_id, order, _, locale)
 
 
 async def got_amount(update: Update, context: DaifuContext, flow: Flow) -> None:
@@ -133,7 +152,7 @@ async def tapped_currency(update: Update, context: DaifuContext) -> None:
     if flow is None or (flow.name, flow.step) != (FLOW, "currency"):
         await stale_button(update, context)
         return
-    await query.answer()
+    await cosmetic(query.answer(), "answering a currency tap")
     await got_currency(update, context, flow, (query.data or "").rpartition(":")[2])
 
 
@@ -145,9 +164,11 @@ async def got_currency(update: Update, context: DaifuContext, flow: Flow, code: 
         currency = normalise_currency(code)
         to_minor(Decimal(flow.data["amount"]), currency)
     except InvalidAmount as error:
-        await reply(update, bad_amount(error, _), InlineKeyboardMarkup([cancel_row(_)]))
-        if error.problem == AmountProblem.TOO_MANY_DECIMALS:
+        back = error.problem == AmountProblem.TOO_MANY_DECIMALS  # the amount, not the currency, must change
+        if back:
             await flows.advance(user_id, FLOW, from_step="currency", to_step="amount", data={})
+        await reply(update, bad_amount(error, _), InlineKeyboardMarkup([cancel_row(_)]))
+        if back:
             await reply(update, _("Send the amount again."), InlineKeyboardMarkup([cancel_row(_)]))
         return
     data = flow.data | {"currency": currency}
@@ -185,23 +206,32 @@ async def got_title(update: Update, context: DaifuContext, flow: Flow) -> None:
 async def confirm(update: Update, context: DaifuContext) -> None:
     locale, _ = await speak(update, context)
     query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
+    if query is None or user is None or query.message is None:
         return
-    flows = context.daifu.flows
+    flows, chat_id = context.daifu.flows, query.message.chat.id
     flow = await flows.current(user.id)
-    # Ending the flow is the claim: a second tap on "Create link" finds it gone and makes nothing.
-    if (
-        flow is None
-        or (flow.name, flow.step) != (FLOW, "confirm")
-        or not await flows.end(user.id, FLOW, at_step="confirm")
-    ):
-        await stale_button(update, context)
+    if flow is None or (flow.name, flow.step) != (FLOW, "confirm"):
+        made = await context.daifu.orders.made_in(
+            chat_message_key(chat_id, query.message.message_id), created_by=user.id
+        )
+        if made is None:
+            await stale_button(update, context)
+            return
+        # This confirmation made its order already (a second tap, or this tap handled again after a crash that
+        # came before its link was sent): the link again, no second order.
+        await cosmetic(query.answer(), "answering a repeated Create link")
+        await send_link(context, chat_id, made, _, locale)
         return
-    await query.answer()
-    await query.edit_message_reply_markup(None)
-    assert isinstance(query.message, Message)
     amount = to_minor(Decimal(flow.data["amount"]), flow.data["currency"])
-    await send_link(query.message, context, amount, flow.data["title"], user.id, _, locale)
+    # The order first, made once per confirmation message; then the flow ends. Taps at once on two workers
+    # both find the one order; the one that ends the flow sends the link.
+    order = await make_link(context, query.message, amount, flow.data["title"], user.id)
+    if not await flows.end(user.id, FLOW, at_step="confirm"):
+        await cosmetic(query.answer(), "answering a repeated Create link")
+        return
+    await cosmetic(query.answer(), "answering Create link")
+    await send_link(context, chat_id, order, _, locale)
+    await cosmetic(query.edit_message_reply_markup(None), "taking the buttons off a confirmed /newlink")
 
 
 async def cancel(update: Update, context: DaifuContext) -> None:
@@ -210,10 +240,12 @@ async def cancel(update: Update, context: DaifuContext) -> None:
     if user is None or not await context.daifu.flows.end(user.id, FLOW):
         await stale_button(update, context)
         return
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(None)
+    query = update.callback_query
+    if query is not None:
+        await cosmetic(query.answer(), "answering Cancel")
     await reply(update, _("Cancelled. No link was created."))
+    if query is not None:
+        await cosmetic(query.edit_message_reply_markup(None), "taking the buttons off a cancelled /newlink")
 
 
 async def stale_button(update: Update, context: DaifuContext) -> None:

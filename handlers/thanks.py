@@ -9,8 +9,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
-from handlers.common import esc, speak
+from handlers.common import esc, speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
+from handlers.cosmetic import cosmetic
 from handlers.notices import THANKS_PREFIX
 from services.flows import Flow
 from services.i18n import Gettext, gettext_for
@@ -40,7 +41,7 @@ async def offer_thanks(update: Update, context: DaifuContext) -> None:
         await query.answer(_("That button is out of date."), show_alert=True)
         return
     if len(parts) == 2:
-        await query.answer()
+        await cosmetic(query.answer(), "answering Say thanks")
         choices = [
             [InlineKeyboardButton(line, callback_data=f"{THANKS_PREFIX}:{payment_id}:{number}")]
             for number, line in enumerate(thank_you_lines(_))
@@ -48,11 +49,12 @@ async def offer_thanks(update: Update, context: DaifuContext) -> None:
         choices.append(
             [InlineKeyboardButton(_("✏️ In my own words"), callback_data=f"{THANKS_PREFIX}:{payment_id}:{OWN_WORDS}")]
         )
-        await query.edit_message_reply_markup(InlineKeyboardMarkup(choices))
+        with unless_unchanged():  # a second tap asks for what the message shows already
+            await query.edit_message_reply_markup(InlineKeyboardMarkup(choices))
         return
     if parts[2] == OWN_WORDS:
-        await query.answer()
         await context.daifu.flows.begin(user.id, FLOW, "text", {"payment_id": payment_id})
+        await cosmetic(query.answer(), "answering In my own words")
         name = await context.daifu.users.name_of(payment.payer_id)
         await context.bot.send_message(
             user.id,
@@ -69,8 +71,8 @@ async def offer_thanks(update: Update, context: DaifuContext) -> None:
     payer_speaks = gettext_for(await context.daifu.users.locale_of(payment.payer_id))
     text = thanks_message(payer_speaks, user.first_name, thank_you_lines(payer_speaks)[choice])
     await context.bot.send_message(payment.payer_id, text, parse_mode=ParseMode.HTML)
-    await query.answer(_("Sent!"))
-    await query.edit_message_reply_markup(None)
+    await cosmetic(query.answer(_("Sent!")), "answering a ready thank-you")
+    await cosmetic(query.edit_message_reply_markup(None), "taking the thank-you buttons off")
 
 
 async def typed_thanks(update: Update, context: DaifuContext, flow: Flow) -> None:
@@ -98,7 +100,8 @@ async def typed_thanks(update: Update, context: DaifuContext, flow: Flow) -> Non
         payment.payer_id, thanks_message(payer_speaks, user.first_name, words), parse_mode=ParseMode.HTML
     )
     name = await context.daifu.users.name_of(payment.payer_id)
-    await message.reply_text(_("Sent to {name}!").format(name=name))
+    # The words reached the friend: a failed confirmation must not read as "try again" and send them twice.
+    await cosmetic(message.reply_text(_("Sent to {name}!").format(name=name)), "confirming a thank-you")
 
 
 TEXT_STEPS: dict[str, TextStep] = {"text": typed_thanks}

@@ -41,6 +41,12 @@ class InvalidTitle(ValueError):
     pass
 
 
+def chat_message_key(chat_id: int, message_id: int) -> str:
+    """The idempotency key of an order asked for in a chat: that message, wherever and however often handled.
+    Keys the shop API is given are the shop's own; a message's key stays apart from them (Orders.made_in)."""
+    return f"telegram:{chat_id}:{message_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class OrderView:
     order: Order
@@ -109,7 +115,17 @@ class Orders:
         assert self._shop_id is not None
         return self._shop_id
 
-    async def create(self, amount: Money, title: str, *, created_by: int | None, description: str = "") -> Order:
+    async def create(
+        self,
+        amount: Money,
+        title: str,
+        *,
+        created_by: int | None,
+        description: str = "",
+        asked_in: str | None = None,
+    ) -> Order:
+        """A new order; or, when asked_in names the chat message that asked for it (see chat_message_key) and
+        that message made one already, that order: a command handled twice makes one order."""
         title = " ".join(title.split())
         if not 1 <= len(title) <= TITLE_MAX:
             raise InvalidTitle(title)
@@ -124,20 +140,40 @@ class Orders:
             created_by=created_by,
             created_at=now,
             expires_at=now + self.rules.order_ttl,
+            idempotency_key=asked_in,
         )
-        async with self.db.transaction() as session:
-            session.add(order)
-            await session.flush()
-            assert order.id is not None
-            await record_event(
-                session,
-                order.id,
-                "created",
-                actor_id=created_by,
-                amount=amount.minor,
-                currency=amount.currency,
-            )
+        try:
+            async with self.db.transaction() as session:
+                session.add(order)
+                await session.flush()
+                assert order.id is not None
+                await record_event(
+                    session,
+                    order.id,
+                    "created",
+                    actor_id=created_by,
+                    amount=amount.minor,
+                    currency=amount.currency,
+                )
+        except IntegrityError:
+            # The shop's unique idempotency key: this message made its order before (or at the same moment).
+            earlier = await self.made_in(asked_in, created_by=created_by) if asked_in is not None else None
+            if earlier is None:
+                raise
+            return earlier
         return order
+
+    async def made_in(self, asked_in: str, *, created_by: int | None) -> Order | None:
+        """The order a chat message made (Orders.create's asked_in), if any."""
+        shop_id = await self.shop_id()
+        async with self.db.reading() as session:
+            statement = select(Order).where(
+                col(Order.shop_id) == shop_id,
+                col(Order.idempotency_key) == asked_in,
+                col(Order.created_by) == created_by,
+                col(Order.request_hash).is_(None),  # never an order of the shop API under the same key
+            )
+            return (await session.exec(statement)).first()
 
     async def by_token(self, token: str) -> Order | None:
         async with self.db.reading() as session:

@@ -59,6 +59,10 @@ class RunningShop:
             "rate_limiter": False,
             # The tests' shop backends listen on 127.0.0.1 (tests/api/test_callback_targets.py turns this off).
             "callback_allow_private_addresses": True,
+            # Journeys, taps and races send one person's updates faster than a person could: the per-person
+            # throttle is tested on its own (tests/flows/test_user_throttle.py), at the defaults.
+            "throttle_user_rate": 1000.0,
+            "throttle_user_burst": 1000,
         }
         self.settings = Settings(_env_file=None, **(defaults | settings))  # type: ignore[call-arg]
         self.runtime: Runtime | None = None
