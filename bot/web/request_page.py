@@ -18,7 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.web.pages import message_page, render, visitor_locale
+from bot.web.pages import cross_site_refusal, message_page, render, visitor_locale
+from bot.web.security import cross_site
 from handlers.notices import ProviderNotices
 from handlers.texts import bad_amount, request_refusal, status_name, when  # the chat's wording, so both agree
 from payments.base import Checkout, CheckoutKind
@@ -301,6 +302,8 @@ class RequestPages:
     # -- POST -------------------------------------------------------------------------------------------
 
     async def pay(self, request: web.Request) -> web.Response:
+        if cross_site(request, self.daifu.rules.public_base_url):
+            return cross_site_refusal(request)
         token = request.match_info["token"]
         view = await self._view(token)
         if view is None:
