@@ -60,16 +60,18 @@ class PlaygroundGuard:
             return refuse(421, f"the playground answers only to {names} and IP addresses, not to {request.host!r}")
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return None
-        fetch_site = request.headers.get("Sec-Fetch-Site")
-        origin = request.headers.get("Origin")
-        own = {self.origin, f"{request.scheme}://{request.host}".lower()}
-        if (fetch_site is not None and fetch_site != "same-origin") or (
-            origin is not None and origin.lower() not in own
-        ):
+        if self.from_elsewhere(request):
             return refuse(403, "the playground takes actions only from its own page")
         if request.content_type != "application/json":
             return refuse(415, "send the action as application/json")
         return None
+
+    def from_elsewhere(self, request: web.Request) -> bool:
+        fetch_site = request.headers.get("Sec-Fetch-Site")
+        if fetch_site is not None:  # the browser's own word; a page cannot set it
+            return fetch_site != "same-origin"
+        origin = request.headers.get("Origin")
+        return origin is not None and origin.lower() not in {self.origin, f"{request.scheme}://{request.host}".lower()}
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

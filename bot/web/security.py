@@ -1,7 +1,9 @@
 """What every web answer says to the browser about itself, and the refusal of forms posted from other sites.
 
 The headers are set in `on_response_prepare`, so aiohttp's own answers (404, 405, 413, 500) get them too.
-Tokens travel in the pages' URLs (/o/<token>, /r/<token>, the sandbox checkout), hence no Referer at all.
+Tokens travel in the pages' URLs (/o/<token>, /r/<token>, the sandbox checkout), hence no Referer to other
+sites (same-origin rather than no-referrer: with no-referrer browsers send `Origin: null` even on a page's
+own form posts, and the cross-site check reads the Origin).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 SERVER_NAME = "daifu"  # never the versions of Python and aiohttp, which only help someone pick an exploit
 CSP_HEADER = "Content-Security-Policy"
@@ -35,9 +37,12 @@ def content_security_policy(*, form_targets: Iterable[str] = ()) -> str:
 
 
 PAGE_POLICY = content_security_policy()
+# The request page's form answers with a redirect to the provider's checkout page (Stripe's, say), whose
+# origin the page cannot know before the payer picks a method; any HTTPS page is the narrowest that works.
+REQUEST_PAGE_POLICY = content_security_policy(form_targets=["https:"])
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
 }
 
@@ -52,6 +57,9 @@ async def harden_response(_request: web.Request, response: web.StreamResponse) -
 
 def install(app: web.Application) -> None:
     app.on_response_prepare.append(harden_response)
+    # aiohttp answers a request it cannot parse (400) before any route or signal, with this module-wide
+    # default; this is the only way to keep the version out of those answers too.
+    web_response.SERVER_SOFTWARE = SERVER_NAME
 
 
 # -- forms ------------------------------------------------------------------------------------------------
@@ -65,12 +73,12 @@ def origin_of(url: str) -> str:
 def cross_site(request: web.Request, public_base_url: str) -> bool:
     """A browser says this POST comes from a page of another site (or from a frame, a sandbox, a redirect).
 
-    Browsers send Sec-Fetch-Site (since 2020) and Origin on every form POST; a client that sends neither is
-    no browser, so it carries no victim's cookies and is not what this guards against.
+    Browsers send Sec-Fetch-Site (since 2020-2023) and Origin (older ones) on form POSTs; a client that sends
+    neither is no browser, so it carries no victim's cookies and is not what this guards against.
     """
     fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return True
+    if fetch_site is not None:  # set by the browser alone: no page can forge it
+        return fetch_site not in ("same-origin", "none")
     origin = request.headers.get("Origin")
     if origin is None:
         return False
