@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -72,13 +73,14 @@ async def _answer_and_close(request: web.Request) -> web.StreamResponse:
 class _OpenConnections:
     """How many connections each address holds now; said once in the log when one reaches the cap."""
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, uncapped: Callable[[str], bool]) -> None:
         self.cap = cap
+        self.uncapped = uncapped
         self.by_address: Counter[str] = Counter()
         self.told: set[str] = set()
 
     def admit(self, address: str) -> bool:
-        if self.cap and self.by_address[address] >= self.cap:
+        if self.cap and self.by_address[address] >= self.cap and not self.uncapped(address):
             if address not in self.told:
                 self.told.add(address)
                 log.warning("%s holds %s connections, the most one address may; new ones are closed", address, self.cap)
@@ -132,14 +134,29 @@ class _CappedConnection(asyncio.Protocol):
             self.inner.resume_writing()
 
 
-class CappedSite(web.BaseSite):
-    """aiohttp's TCPSite, with at most `max_per_address` open connections from one address (0: no cap)."""
+def _nobody(_address: str) -> bool:
+    return False
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, max_per_address: int) -> None:
+
+class CappedSite(web.BaseSite):
+    """aiohttp's TCPSite, with at most `max_per_address` open connections from one address (0: no cap).
+
+    `uncapped` names addresses the cap does not apply to: a reverse proxy carries everyone's connections.
+    """
+
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        *,
+        max_per_address: int,
+        uncapped: Callable[[str], bool] = _nobody,
+    ) -> None:
         super().__init__(runner)
         self.host = host
         self.port = port
-        self.connections = _OpenConnections(max_per_address)
+        self.connections = _OpenConnections(max_per_address, uncapped)
 
     @property
     def name(self) -> str:

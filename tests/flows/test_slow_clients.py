@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp.web import Application, AppRunner, Response
 
+from bot.web.slow_clients import CappedSite
 from tests.flows.test_request_web_page import ask
 from tests.flows.test_web_hardening import sandbox_checkout_url
 from tests.harness import RunningShop, running_shop
@@ -162,3 +164,26 @@ async def test_connections_past_the_cap_from_one_address_are_closed(patient_web:
     # Once they are closed, the same address is served again.
     await asyncio.sleep(0.1)
     assert await served(web)
+
+
+async def test_a_proxy_named_uncapped_may_hold_more(unused_tcp_port: int) -> None:
+    """Behind a reverse proxy every connection comes from the proxy's address: the runtime names it uncapped."""
+
+    async def hello(_request: object) -> Response:
+        return Response(text="hello")
+
+    app = Application()
+    app.router.add_get("/", hello)
+    runner = AppRunner(app)
+    await runner.setup()
+    site = CappedSite(runner, "127.0.0.1", unused_tcp_port, max_per_address=1, uncapped=lambda a: a == "127.0.0.1")
+    await site.start()
+    kept = [await asyncio.open_connection("127.0.0.1", unused_tcp_port) for _ in range(3)]
+    try:
+        for reader, writer in kept:
+            writer.write(b"GET / HTTP/1.1\r\nHost: daifu\r\nConnection: close\r\n\r\n")
+            assert (await asyncio.wait_for(reader.read(), GIVE_UP)).endswith(b"hello")
+    finally:
+        for _reader, writer in kept:
+            writer.close()
+        await runner.cleanup()
