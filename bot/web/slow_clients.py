@@ -13,10 +13,9 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,7 @@ class BodyTimeout(web.HTTPRequestTimeout):
     """The client did not send its whole body in time."""
 
 
-def body_deadline(seconds: float) -> Any:
+def body_deadline(seconds: float) -> Middleware:
     """A middleware: a request whose body is not all in `seconds` after its headers gets 408 and is cut off.
 
     The reader of the body (request.read, request.post, request.content) gets BodyTimeout instead of
