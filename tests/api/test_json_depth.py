@@ -34,3 +34,11 @@ async def test_json_nested_to_crash_the_parser_is_a_400(shop: RunningShop, api: 
         assert status == 400 and "nested too deeply" in answer["error"]["message"]
     status, answer = await api.get(f"/api/v1/orders/{order['id']}")
     assert status == 200 and answer["status"] == "open"  # nothing was refunded or changed
+
+
+async def test_a_deep_notice_is_refused_like_any_unsigned_one(shop: RunningShop, api: ApiClient) -> None:
+    """Provider notices are parsed only after their signature checks out, so a stranger's deep JSON is
+    refused as unsigned, never parsed."""
+    for body in (nested_lists(5_000), nested(5_000)):
+        status, _answer, _ = await api.call("POST", "/notify/sandbox", data=body, headers={"Stripe-Signature": "x"})
+        assert 400 <= status < 500
