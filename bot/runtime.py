@@ -17,6 +17,7 @@ from bot.settings import Settings
 from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, add_user_throttle, build_application
 from bot.update_journal import LAST_GROUP, UpdateJournal
 from bot.web.server import build_web_app
+from bot.web.slow_clients import CappedSite
 from bot.webhook import TelegramWebhook
 from handlers.context import attach
 from payments.registry import ProviderConfig, build_providers
@@ -127,6 +128,7 @@ class Runtime:
             self.application.update_queue,
             lambda: self.application.bot.username,
             self.application.bot.get_me,
+            body_timeout=self.settings.web_body_timeout.total_seconds(),
         )
         journal = self.journal = UpdateJournal(self.application, UpdateInbox(self.db))
         self.application.add_handler(journal.done_marker(), group=LAST_GROUP)
@@ -152,9 +154,17 @@ class Runtime:
             await self.polling.start()
         if extra_web is not None:
             extra_web(web_app)
-        self.web_runner = web.AppRunner(web_app, access_log=None)
+        # A connection that has not sent a whole request this long after connecting (or after its last answer)
+        # is closed: that is aiohttp's keep-alive timeout, and the deadline for slow headers.
+        header_timeout = self.settings.web_header_timeout.total_seconds()
+        self.web_runner = web.AppRunner(web_app, access_log=None, keepalive_timeout=header_timeout)
         await self.web_runner.setup()
-        await web.TCPSite(self.web_runner, self.settings.web_host, self.settings.web_port).start()
+        await CappedSite(
+            self.web_runner,
+            self.settings.web_host,
+            self.settings.web_port,
+            max_per_address=self.settings.web_max_connections_per_address,
+        ).start()
         log.info(
             "daifu is running as @%s; web side at %s",
             self.application.bot.username,

@@ -105,6 +105,20 @@ class Settings(BaseSettings):
     def _pause_seconds(cls, value: object) -> object:
         return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
+    # --- web-hardening ---
+    # A client has this long to send a request's headers (from connecting, or from its previous answer).
+    web_header_timeout: timedelta = Field(default=timedelta(seconds=10), gt=timedelta(0))
+    # ...and this long to send its body once the headers are in.
+    web_body_timeout: timedelta = Field(default=timedelta(seconds=30), gt=timedelta(0))
+    # Open connections one address may hold; 0 for no cap (behind a proxy every client has its address).
+    web_max_connections_per_address: int = Field(default=50, ge=0)
+
+    @field_validator("web_header_timeout", "web_body_timeout", mode="before")
+    @classmethod
+    def _web_seconds(cls, value: object) -> object:
+        # Plain seconds from the environment arrive as text, which pydantic reads only as ISO 8601.
+        return float(value) if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit() else value
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _ids(cls, value: object) -> list[int]:

@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from bot.emulator import Chat, NoAnswer, User
+from bot.web.json_input import read_json
 from services.i18n import LOCALE_NAMES
 
 from .actions import PersonActions
 from .events import EventStreams
+from .guard import PAGE_POLICY, PlaygroundGuard
 from .views import MessageViews
 from .words import page_locale, words_for
 from .world import NotYourChat, PlaygroundWorld
@@ -48,7 +50,7 @@ def answers_json(handler: Handler) -> Handler:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    body = await request.json()
+    body = read_json(await request.read())  # its BadJson is a ValueError: a 400 with its message
     if not isinstance(body, dict):
         raise ValueError("send a JSON object")
     return body
@@ -71,14 +73,16 @@ def content_type(data: bytes, declared: str | None) -> str:
 
 
 class PlaygroundRoutes:
-    def __init__(self, world: PlaygroundWorld) -> None:
+    def __init__(self, world: PlaygroundWorld, guard: PlaygroundGuard) -> None:
         self.world = world
+        self.guard = guard
         self.views = MessageViews(world.emu)
         self.actions = PersonActions(world, self.views)
         self.streams = EventStreams(world.emu, self.views)
 
     def install(self, app: web.Application) -> None:
         """Add the playground to daifu's web application (Runtime.start(extra_web=...))."""
+        app.middlewares.append(self.guard.middleware)
         app.router.add_get("/playground", self.page)
         app.router.add_get("/playground/", self.page)
         app.router.add_static("/playground/static", STATIC)
@@ -108,7 +112,9 @@ class PlaygroundRoutes:
     # --- reading ------------------------------------------------------------------------------------
 
     async def page(self, _request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / "playground.html", headers={"Cache-Control": "no-cache"})
+        return web.FileResponse(
+            STATIC / "playground.html", headers={"Cache-Control": "no-cache", "Content-Security-Policy": PAGE_POLICY}
+        )
 
     async def describe(self, request: web.Request) -> web.Response:
         locale = page_locale(request)

@@ -25,6 +25,7 @@ from storage.database import Database
 from storage.migrate import upgrade_to_head
 from storage.secrets import get_or_create_secret
 
+from .guard import PlaygroundGuard
 from .routes import PlaygroundRoutes
 from .world import PlaygroundWorld
 
@@ -90,13 +91,16 @@ class Playground:
             rate_limiter=False,
         )
 
+    def routes(self) -> PlaygroundRoutes:
+        return PlaygroundRoutes(self.world, PlaygroundGuard(self.public_base_url))
+
     async def start(self) -> None:
         await prepare_database(self.database_url, fresh=self.fresh)
         await self.emu.start(host="127.0.0.1", port=0)
         try:
             self.runtime = await Runtime.assemble(self.settings())
             # A short long-poll: stopping waits for the poll in flight, and on loopback polling is cheap.
-            await self.runtime.start(poll_timeout=1, extra_web=PlaygroundRoutes(self.world).install)
+            await self.runtime.start(poll_timeout=1, extra_web=self.routes().install)
         except BaseException:
             await self.stop()
             raise

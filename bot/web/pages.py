@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,10 @@ TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
     autoescape=select_autoescape(["html"]),
 )
+STYLESHEET = (Path(__file__).with_name("static") / "daifu.css").read_bytes()
+# The stylesheet's address changes with its content, so browsers may keep it for long.
+STYLESHEET_URL = f"/static/daifu.css?v={hashlib.sha256(STYLESHEET).hexdigest()[:12]}"
+TEMPLATES.globals["stylesheet"] = STYLESHEET_URL
 # Accept-Language tags the pages understand, mapped to daifu's catalogs.
 _TAGS = {"en": "en", "zh": "zh_Hans", "zh_CN": "zh_Hans", "zh_Hans": "zh_Hans", "zh_SG": "zh_Hans"}
 
@@ -38,6 +43,12 @@ def render(request: web.Request, template: str, *, http_status: int = 200, **val
     return web.Response(text=html, status=http_status, content_type="text/html")
 
 
+async def stylesheet(_request: web.Request) -> web.Response:
+    return web.Response(
+        body=STYLESHEET, content_type="text/css", charset="utf-8", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
 def message_page(
     request: web.Request,
     heading: str,
@@ -55,4 +66,15 @@ def message_page(
         message=message,
         back_url=back_url,
         back_label=back_label,
+    )
+
+
+def cross_site_refusal(request: web.Request) -> web.Response:
+    """What a browser gets for a form another site made it send: nothing was done."""
+    _ = gettext_for(visitor_locale(request))
+    return message_page(
+        request,
+        _("Not sent from this site"),
+        _("Another website sent this form, so nothing happened. Open your link and use the buttons there."),
+        status=403,
     )

@@ -18,7 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.web.pages import message_page, render, visitor_locale
+from bot.web.pages import cross_site_refusal, message_page, render, visitor_locale
+from bot.web.security import CSP_HEADER, REQUEST_PAGE_POLICY, cross_site
 from handlers.notices import ProviderNotices
 from handlers.texts import bad_amount, request_refusal, status_name, when  # the chat's wording, so both agree
 from payments.base import Checkout, CheckoutKind
@@ -247,6 +248,7 @@ class RequestPages:
             "form": await self._form_values(view, browser, typed or Typed(), locale, _) if payable else None,
         }
         response = render(request, "request.html", http_status=http_status, locale=locale, **values)
+        response.headers[CSP_HEADER] = REQUEST_PAGE_POLICY
         return self.remember(response, browser, request)
 
     def _order_values(self, view: RequestView, locale: str) -> dict[str, Any]:
@@ -301,6 +303,8 @@ class RequestPages:
     # -- POST -------------------------------------------------------------------------------------------
 
     async def pay(self, request: web.Request) -> web.Response:
+        if cross_site(request, self.daifu.rules.public_base_url):
+            return cross_site_refusal(request)
         token = request.match_info["token"]
         view = await self._view(token)
         if view is None:

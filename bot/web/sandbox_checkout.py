@@ -11,7 +11,8 @@ import logging
 import aiohttp
 from aiohttp import web
 
-from bot.web.pages import message_page, render, visitor_locale
+from bot.web.pages import cross_site_refusal, message_page, render, visitor_locale
+from bot.web.security import cross_site
 from payments.base import ChargeOutcome
 from payments.sandbox import SandboxGateway
 from services.daifu import Daifu
@@ -68,6 +69,8 @@ class SandboxCheckoutPages:
         )
 
     async def decide(self, request: web.Request) -> web.Response:
+        if cross_site(request, self.daifu.rules.public_base_url):
+            return cross_site_refusal(request)
         closed = await self._closed_reason(request)
         if closed is not None:
             return closed

@@ -7,12 +7,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.web import security
 from bot.web.health import HealthEndpoints
 from bot.web.landing import LandingPages
 from bot.web.notify import NotifyEndpoints
+from bot.web.pages import stylesheet
 from bot.web.request_page import RequestPages
 from bot.web.sandbox_checkout import SandboxCheckoutPages
 from bot.web.shop_api import ShopApi
+from bot.web.slow_clients import body_deadline
 from payments.sandbox import SandboxGateway
 from services.daifu import Daifu
 
@@ -26,9 +29,13 @@ def build_web_app(
     update_queue: asyncio.Queue[object],
     bot_username: Callable[[], str],
     bot_api_reachable: Callable[[], Awaitable[object]],
+    *,
+    body_timeout: float = 30.0,
 ) -> web.Application:
-    app = web.Application(client_max_size=256 * 1024)
+    app = web.Application(client_max_size=256 * 1024, middlewares=[body_deadline(body_timeout)])
+    security.install(app)
     app.router.add_get("/", home)
+    app.router.add_get("/static/daifu.css", stylesheet)
     app.add_routes(HealthEndpoints(daifu, bot_api_reachable).routes())
     app.add_routes(LandingPages(daifu, bot_username).routes())
     app.add_routes(NotifyEndpoints(daifu, update_queue).routes())

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from bot.web.json_input import BadJson, JsonTooDeep, read_json
 from bot.web.openapi import AMOUNT_MINOR_MAX, openapi_document
 from handlers.notices import ProviderNotices
 from services.daifu import Daifu
@@ -137,8 +138,10 @@ async def _read_body(request: web.Request) -> bytes:
 
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(raw)
-    except ValueError:
+        data = read_json(raw)
+    except JsonTooDeep as error:
+        raise ApiError(400, "bad_request", str(error)) from None
+    except BadJson:
         raise ApiError(400, "bad_request", "the body must be a JSON object") from None
     if not isinstance(data, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object")
@@ -191,6 +194,8 @@ class ShopApi:
                 return error_response(error.status, error.code, error.message)
             except ShopOrderError as error:
                 return error_response(STATUS_OF[error.problem], error.problem.value, error.message)
+            except web.HTTPException:
+                raise  # aiohttp's own answers, such as 408 for a body sent too slowly
             except Exception:
                 log.exception("shop API %s %s failed", request.method, request.path)
                 return error_response(500, "internal", "something went wrong on our side; it has been logged")

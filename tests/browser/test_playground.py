@@ -60,6 +60,8 @@ async def test_ada_sells_alice_asks_the_group_bob_pays_carol_sees(
         page: Page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
+        # The page's CSP allows no inline style or script: anything it would block shows up here.
+        page.on("console", lambda said: errors.append(said.text) if "Content Security Policy" in said.text else None)
         await page.goto(url)
         await page.wait_for_selector("body[data-ready]")
         await expect(page.get_by_test_id("person-ada")).to_have_attribute("aria-selected", "true")

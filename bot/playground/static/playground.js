@@ -38,6 +38,8 @@
     for (const [name, value] of Object.entries(attributes)) {
       if (value === undefined || value === null || value === false) continue;
       if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
+      // Through the CSSOM: the page's CSP refuses style attributes written as markup.
+      else if (name === 'style') node.style.cssText = String(value);
       else node.setAttribute(name, value === true ? '' : String(value));
     }
     node.append(...children.filter((child) => child !== null && child !== undefined));
