@@ -15,6 +15,7 @@ from bot.polling import JournaledPolling
 from bot.settings import Settings
 from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, build_application
 from bot.update_journal import LAST_GROUP, UpdateJournal
+from bot.web.rate_limit import Rate, WebLimits, parse_networks
 from bot.web.server import build_web_app
 from bot.webhook import TelegramWebhook
 from handlers.context import attach
@@ -41,10 +42,21 @@ def shop_rules(settings: Settings) -> ShopRules:
         stars_rates=settings.stars_rates,
         payforme_ttl=settings.payforme_ttl,
         payforme_hold=settings.payforme_hold,
+        payforme_hold_max=settings.payforme_hold_max,
         payforme_max_open=settings.payforme_max_open,
         payforme_reminder=settings.payforme_reminder,
         reconcile_after=settings.reconcile_after,
         callback_private_allowed=settings.callback_allow_private_addresses,
+    )
+
+
+def web_limits(settings: Settings) -> WebLimits:
+    return WebLimits(
+        per_address=Rate(settings.web_rate_per_address, settings.web_burst_per_address),
+        forms_per_address=Rate(settings.web_form_rate_per_address, settings.web_form_burst_per_address),
+        per_api_key=Rate(settings.api_rate_per_key, settings.api_burst_per_key),
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        unthrottled_paths=frozenset({"/healthz", "/readyz", "/metrics", settings.webhook_path}),
     )
 
 
@@ -116,6 +128,7 @@ class Runtime:
             self.application.update_queue,
             lambda: self.application.bot.username,
             self.application.bot.get_me,
+            web_limits(self.settings),
         )
         journal = self.journal = UpdateJournal(self.application, UpdateInbox(self.db))
         self.application.add_handler(journal.done_marker(), group=LAST_GROUP)

@@ -59,6 +59,14 @@ class RunningShop:
             "rate_limiter": False,
             # The tests' shop backends listen on 127.0.0.1 (tests/api/test_callback_targets.py turns this off).
             "callback_allow_private_addresses": True,
+            # Every test's browsers and shop backends are one address (127.0.0.1): only the throttling tests
+            # (tests/api/test_rate_limits.py) set limits a test can reach.
+            "web_rate_per_address": 1_000_000,
+            "web_burst_per_address": 1_000_000,
+            "web_form_rate_per_address": 1_000_000,
+            "web_form_burst_per_address": 1_000_000,
+            "api_rate_per_key": 1_000_000,
+            "api_burst_per_key": 1_000_000,
         }
         self.settings = Settings(_env_file=None, **(defaults | settings))  # type: ignore[call-arg]
         self.runtime: Runtime | None = None

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from aiohttp import web
 
 from bot.web.health import HealthEndpoints
 from bot.web.landing import LandingPages
 from bot.web.notify import NotifyEndpoints
+from bot.web.rate_limit import RATE_LIMITER, RateLimiter, WebLimits
 from bot.web.request_page import RequestPages
 from bot.web.sandbox_checkout import SandboxCheckoutPages
+from bot.web.shop_api import PREFIX as API_PREFIX
 from bot.web.shop_api import ShopApi
 from payments.sandbox import SandboxGateway
 from services.daifu import Daifu
@@ -26,8 +29,13 @@ def build_web_app(
     update_queue: asyncio.Queue[object],
     bot_username: Callable[[], str],
     bot_api_reachable: Callable[[], Awaitable[object]],
+    limits: WebLimits | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
+    if limits is not None:
+        limiter = RateLimiter(replace(limits, keyed_prefixes=(f"{API_PREFIX}/orders",)))
+        app[RATE_LIMITER] = limiter
+        app.middlewares.append(limiter.middleware)
     app.router.add_get("/", home)
     app.add_routes(HealthEndpoints(daifu, bot_api_reachable).routes())
     app.add_routes(LandingPages(daifu, bot_username).routes())
