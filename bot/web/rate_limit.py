@@ -103,12 +103,14 @@ def retry_after(seconds: float) -> str:
     return str(max(1, min(86_400, math.ceil(seconds))))
 
 
-def too_many_requests(seconds: float) -> web.Response:
-    return web.Response(
-        status=429,
-        text="Too many requests from your address; try again shortly.\n",
-        headers={"Retry-After": retry_after(seconds)},
-    )
+def too_many_requests(seconds: float, *, as_json: bool = False) -> web.Response:
+    """429 with Retry-After; as_json in the shop API's error format."""
+    message = "too many requests from your address; try again shortly"
+    headers = {"Retry-After": retry_after(seconds)}
+    if as_json:
+        error = {"error": {"code": "too_many_requests", "message": message}}
+        return web.json_response(error, status=429, headers=headers)
+    return web.Response(status=429, text=message.capitalize() + ".\n", headers=headers)
 
 
 def address_key(address: str) -> str:
@@ -163,15 +165,18 @@ class RateLimiter:
             return await handler(request)
         key = address_key(self.client_address(request))
         request[CLIENT_ADDRESS] = key
-        if path.startswith(limits.keyed_prefixes):
+        keyed = path.startswith(limits.keyed_prefixes)
+        if keyed:
             # A shop's own calls count against its key; only an address sending refused keys is turned away here.
             waiting = self.addresses.wait(key)
         else:
-            waiting = self.addresses.take(key)
-            if not waiting and request.method == "POST" and path.startswith(limits.form_prefixes):
+            if request.method == "POST" and path.startswith(limits.form_prefixes):
                 waiting = self.forms.take(key)
+            else:
+                waiting = 0.0
+            waiting = waiting or self.addresses.take(key)
         if waiting:
-            return too_many_requests(waiting)
+            return too_many_requests(waiting, as_json=keyed)
         return await handler(request)
 
     def key_refused(self, request: web.Request) -> None:
