@@ -23,9 +23,7 @@ def upgrade() -> None:
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("checkout_kind", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True))
         batch_op.add_column(sa.Column("checkout_link", sa.Text(), nullable=True))
-        batch_op.add_column(
-            sa.Column("checkout_expires_at", storage.types.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("checkout_expires_at", storage.types.UTCDateTime(timezone=True), nullable=True))
     with op.batch_alter_table("pay_requests", schema=None) as batch_op:
         batch_op.add_column(sa.Column("hold_limit", storage.types.UTCDateTime(timezone=True), nullable=True))
 
