@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from aiohttp import web
 
@@ -16,6 +17,7 @@ from bot.polling import JournaledPolling
 from bot.settings import Settings
 from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, add_user_throttle, build_application
 from bot.update_journal import LAST_GROUP, UpdateJournal
+from bot.web.rate_limit import Rate, WebLimits, in_networks, parse_networks
 from bot.web.server import build_web_app
 from bot.web.slow_clients import CappedSite
 from bot.webhook import TelegramWebhook
@@ -45,10 +47,21 @@ def shop_rules(settings: Settings) -> ShopRules:
         stars_rates=settings.stars_rates,
         payforme_ttl=settings.payforme_ttl,
         payforme_hold=settings.payforme_hold,
+        payforme_hold_max=settings.payforme_hold_max,
         payforme_max_open=settings.payforme_max_open,
         payforme_reminder=settings.payforme_reminder,
         reconcile_after=settings.reconcile_after,
         callback_private_allowed=settings.callback_allow_private_addresses,
+    )
+
+
+def web_limits(settings: Settings) -> WebLimits:
+    return WebLimits(
+        per_address=Rate(settings.web_rate_per_address, settings.web_burst_per_address),
+        forms_per_address=Rate(settings.web_form_rate_per_address, settings.web_form_burst_per_address),
+        per_api_key=Rate(settings.api_rate_per_key, settings.api_burst_per_key),
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        unthrottled_paths=frozenset({"/healthz", "/readyz", "/metrics", settings.webhook_path}),
     )
 
 
@@ -128,6 +141,7 @@ class Runtime:
             self.application.update_queue,
             lambda: self.application.bot.username,
             self.application.bot.get_me,
+            web_limits(self.settings),
             body_timeout=self.settings.web_body_timeout.total_seconds(),
         )
         journal = self.journal = UpdateJournal(self.application, UpdateInbox(self.db))
@@ -164,6 +178,8 @@ class Runtime:
             self.settings.web_host,
             self.settings.web_port,
             max_per_address=self.settings.web_max_connections_per_address,
+            # A reverse proxy carries everyone's connections: the cap is for clients, not for it.
+            uncapped=partial(in_networks, networks=parse_networks(self.settings.trusted_proxies)),
         ).start()
         log.info(
             "daifu is running as @%s; web side at %s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -118,6 +119,39 @@ class Settings(BaseSettings):
     def _web_seconds(cls, value: object) -> object:
         # Plain seconds from the environment arrive as text, which pydantic reads only as ISO 8601.
         return float(value) if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit() else value
+
+    # --- throttling ---
+    # However often a friend starts paying again, their hold on a request ends this long after they first took
+    # it; then others may start, and they only a hold's time later. Empty: twice PAYFORME_HOLD.
+    payforme_hold_max: timedelta | None = Field(default=None, gt=timedelta(0))
+    # Token buckets on the web side: requests per second (refilled) and burst, per client address.
+    web_rate_per_address: float = Field(default=10, gt=0)
+    web_burst_per_address: int = Field(default=100, ge=1)
+    # A stricter bucket for the pages' form posts (paying on a request page, the sandbox checkout).
+    web_form_rate_per_address: float = Field(default=1, gt=0)
+    web_form_burst_per_address: int = Field(default=20, ge=1)
+    # The shop API, per API key.
+    api_rate_per_key: float = Field(default=20, gt=0)
+    api_burst_per_key: int = Field(default=200, ge=1)
+    # Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client; from any other peer it is ignored.
+    trusted_proxies: CommaList = Field(default_factory=list)
+
+    @field_validator("payforme_hold_max", mode="before")
+    @classmethod
+    def _hold_max(cls, value: object) -> object:
+        # Empty means the default (twice PAYFORME_HOLD); plain seconds or ISO 8601 like the other durations.
+        if isinstance(value, str):
+            text = value.strip()
+            return None if not text else int(text) if text.isdigit() else text
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> list[str]:
+        parts = _split(value)
+        for part in parts:
+            ipaddress.ip_network(part, strict=False)  # a ValueError names the bad entry
+        return parts
 
     @field_validator("admin_ids", mode="before")
     @classmethod

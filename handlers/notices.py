@@ -147,7 +147,7 @@ async def _tell_paid(context: DaifuContext, daifu: Daifu, notice: OrderPaid | Ch
     await _tell_admins(context, daifu, order, payment, for_name)
     if request is not None and request.id is not None:
         await _tell_requester(context, daifu, request, order, payment)
-        await refresh_cards(context, request.id)
+        await refresh_cards(context, request.id, closed=isinstance(notice, OrderPaid))
     assert payment.id is not None
     await daifu.settlements.mark_told(payment.id)
 
@@ -155,7 +155,7 @@ async def _tell_paid(context: DaifuContext, daifu: Daifu, notice: OrderPaid | Ch
 async def _tell_closed(context: DaifuContext, daifu: Daifu, notice: RequestClosed) -> None:
     request = notice.request
     assert request.id is not None
-    await refresh_cards(context, request.id)
+    await refresh_cards(context, request.id, closed=True)
     if notice.status == RequestStatus.EXPIRED:
         view = await daifu.requests.view_by_id(request.id)
         if view is not None:

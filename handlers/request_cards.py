@@ -6,8 +6,11 @@ order. Its button is a deep link, so a friend who taps it lands in a private cha
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from dataclasses import dataclass, field
+from typing import cast
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
@@ -25,7 +28,6 @@ from storage.models import RequestCard, RequestMode, RequestStatus, utcnow
 log = logging.getLogger(__name__)
 BAR_WIDTH = 10
 DIGEST_LENGTH = 10
-REFRESH_ROUNDS = 4  # each round reads the request once more; two are enough unless it keeps changing
 
 
 def progress_bar(covered: int, total: int) -> str:
@@ -116,32 +118,81 @@ def card_digest(text: str, markup: InlineKeyboardMarkup | None) -> str:
     return hashlib.sha256(drawn.encode()).hexdigest()[:DIGEST_LENGTH]
 
 
-async def refresh_cards(context: DaifuContext, request_id: int) -> None:
+# Changes to one request within this long of its last drawing are drawn together, as one more edit per card.
+COALESCE_SECONDS = 1.0
+_REDRAWS = "request_card_redraws"  # bot_data key: kept out of persistence (see bot.telegram_app)
+
+
+@dataclass
+class _Redraw:
+    """One request's cards being drawn, or resting after a drawing, in this process."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    changed: bool = False  # the request changed since the last drawing began
+    drawn: tuple[str, str | None] | None = None  # what the cards were last drawn as (None: no card to draw)
+    final: bool = False  # paid, cancelled or expired: nothing newer can ever be drawn
+
+
+def _redraws(context: DaifuContext) -> dict[int, _Redraw]:
+    return cast(dict[int, _Redraw], context.application.bot_data.setdefault(_REDRAWS, {}))
+
+
+async def refresh_cards(context: DaifuContext, request_id: int, *, closed: bool = False) -> None:
     """Edit every card of the request to show its state now; one edit per card, never a new message.
 
+    The first change is drawn at once; changes in the second after it are drawn together once that second is
+    over, with the state as it is then (ten payers in a second are two edits of each card, not ten). closed
+    (the request was paid, cancelled or expired) is drawn at once: it is the last state, and people wait for it.
+
     Workers refresh a request's cards at once, and an edit drawn from an older state may reach Telegram after
-    a newer one: so after editing, the state is read again, and while it differs from what was drawn the cards
-    are drawn again. The last edit to land is then always followed by a read of the newest state.
+    a newer one: so a second after drawing, the state is read again and drawn again while it differs.
     """
-    requests = context.daifu.requests
-    found = await requests.view_with_cards(request_id)
-    if found is None or not found[1]:
-        return  # no card was posted (a card posted later draws itself as it is then)
-    view, cards = found
-    drawn: tuple[str, str | None] | None = None
-    for _round in range(REFRESH_ROUNDS):
-        text, markup = await render_card(context, view)
-        if drawn == (text, markup.to_json() if markup else None):
+    redraws = _redraws(context)
+    redraw = redraws.get(request_id)
+    if redraw is not None:
+        redraw.changed = True
+        if closed:
+            await _draw(context, request_id, redraw)
+        return
+    redraw = redraws[request_id] = _Redraw()
+    try:
+        await _draw(context, request_id, redraw)
+    finally:
+        if context.application.running:
+            context.application.create_task(_rest_then_redraw(context, request_id, redraw, COALESCE_SECONDS))
+        else:  # stopping: a task made now would not be waited for, so the last look is taken here
+            await _rest_then_redraw(context, request_id, redraw, 0.0)
+
+
+async def _rest_then_redraw(context: DaifuContext, request_id: int, redraw: _Redraw, rest: float) -> None:
+    try:
+        while not redraw.final and (redraw.changed or redraw.drawn is not None):
+            await asyncio.sleep(rest)
+            before, redraw.changed = redraw.drawn, False
+            await _draw(context, request_id, redraw)
+            if redraw.drawn == before and not redraw.changed:
+                return
+    finally:
+        # Without a wait between the last look at changed and this: a change after it starts a drawing afresh.
+        del _redraws(context)[request_id]
+
+
+async def _draw(context: DaifuContext, request_id: int, redraw: _Redraw) -> None:
+    """Read the request and its cards, and edit the cards if they would look different from the last drawing."""
+    async with redraw.lock:
+        found = await context.daifu.requests.view_with_cards(request_id)
+        if found is None or not found[1]:
+            redraw.drawn = None  # no card was posted (a card posted later draws itself as it is then)
             return
-        drawn = (text, markup.to_json() if markup else None)
+        view, cards = found
+        text, markup = await render_card(context, view)
+        drawing = (text, markup.to_json() if markup else None)
+        if drawing == redraw.drawn:
+            return
         for card in cards:
             await edit_card(context, card, text, markup)
-        if view.status(utcnow()) != RequestStatus.OPEN:
-            return  # paid, cancelled or expired is the last state a request has: nothing newer can be drawn
-        again = await requests.view_by_id(request_id)
-        if again is None:
-            return
-        view = again
+        redraw.drawn = drawing
+        redraw.final = view.status(utcnow()) != RequestStatus.OPEN
 
 
 async def edit_card(context: DaifuContext, card: RequestCard, text: str, markup: InlineKeyboardMarkup | None) -> None:

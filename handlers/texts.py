@@ -118,6 +118,12 @@ def request_refusal(refusal: RequestRefused, locale: str, _: Gettext) -> str:
         return _("{name} is paying for this right now. If they have not finished by {time}, you can pay.").format(
             name=refusal.holder_name or _("Someone"), time=until
         )
+    if refusal.why == RequestRefusal.HOLD_SPENT:
+        until = when(refusal.hold_until, locale) if refusal.hold_until else ""
+        return _(
+            "You have kept this request for as long as one person may, so your friends can pay it now. "
+            "If nobody has paid it by {time}, you can try again."
+        ).format(time=until)
     return {
         RequestRefusal.UNKNOWN: _("This request is not known. Check the link, or ask your friend for a new one."),
         RequestRefusal.ORDER_NOT_PAYABLE: _("The order behind this request can no longer be paid."),

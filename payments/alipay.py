@@ -141,6 +141,7 @@ def _pem(text: str, label: str) -> str:
 
 class AlipayPrecreate(ProviderDefaults):
     name = "alipay"
+    reusable_checkout = True
     partial_refunds = True
 
     def __init__(

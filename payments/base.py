@@ -136,6 +136,10 @@ class PaymentProvider(Protocol):
     """What every provider implements. Unsupported operations raise NotSupported."""
 
     name: str
+    # Whether a checkout it made (a page or a code to scan) stays payable as it was made until it expires, so
+    # a payer who asks again is shown the same one. When False (a Telegram invoice is a message) the payer's
+    # open attempt is reused and its checkout made again: either way one payer has one open attempt.
+    reusable_checkout: bool
 
     def accepts(self, currency: str) -> bool:
         """Whether this provider can take payment for an order priced in this currency."""

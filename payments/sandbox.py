@@ -54,6 +54,7 @@ class SandboxSession:
 
 class SandboxGateway(ProviderDefaults):
     name = "sandbox"
+    reusable_checkout = True
 
     def __init__(self, secret: str, public_base_url: str) -> None:
         self._key = secret.encode()

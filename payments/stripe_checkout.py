@@ -149,6 +149,7 @@ def outcome_of(event_type: str, session: Mapping[str, Any]) -> ChargeOutcome:
 
 class StripeCheckout(ProviderDefaults):
     name = "stripe"
+    reusable_checkout = True
 
     def __init__(self, api_key: str, webhook_secret: str, api_base: str = "https://api.stripe.com") -> None:
         self._api_key = api_key

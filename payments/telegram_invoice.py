@@ -73,6 +73,7 @@ def event_from_successful_payment(
 
 class TelegramCardInvoices(ProviderDefaults):
     name = "telegram"
+    reusable_checkout = False
 
     def __init__(self, provider_token: str) -> None:
         if not provider_token:
@@ -94,6 +95,7 @@ class TelegramCardInvoices(ProviderDefaults):
 
 class TelegramStars(ProviderDefaults):
     name = "stars"
+    reusable_checkout = False
     partial_refunds = False  # refundStarPayment gives back a whole payment
 
     def __init__(self, refund_star_payment: RefundStars) -> None:

@@ -118,6 +118,7 @@ def _rfc3339(moment: datetime) -> str:
 
 class WeChatPayNative(ProviderDefaults):
     name = "wechatpay"
+    reusable_checkout = True
     partial_refunds = True  # at most 50 refunds per order: WeChat Pay refuses the 51st
 
     def __init__(

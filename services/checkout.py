@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
 from decimal import ROUND_CEILING
 from enum import StrEnum
 
@@ -10,14 +11,14 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from payments.base import Checkout, CheckoutRequest, PaymentProvider
+from payments.base import Checkout, CheckoutKind, CheckoutRequest, PaymentProvider
 from services.config import ShopRules
 from services.money import STARS, Money, major_units
 from services.order_states import move
 from services.orders import OrderNotPayable, Orders, Unpayable, why_unpayable
 from services.tokens import new_token
 from storage.database import Database
-from storage.models import Order, OrderStatus, Payment, PayRequest, utcnow
+from storage.models import Order, OrderStatus, Payment, PaymentStatus, PayRequest, utcnow
 
 # Telegram shows these methods as invoices in the chat; the rest send the payer to a page or a QR code.
 INVOICE_PROVIDERS = frozenset({"telegram", "stars"})
@@ -31,6 +32,55 @@ _ATTEMPT_FOR_PRE_CHECKOUT = (
     .outerjoin(PayRequest, col(PayRequest.id) == col(Payment.request_id))
     .where(col(Payment.checkout_ref) == bindparam("payload"))
 )
+# A payer's own open attempts at one order by one method: tapping Pay again shows the one they have.
+_OPEN_ATTEMPTS = (
+    select(Payment)
+    .where(
+        col(Payment.order_id) == bindparam("order_id"),
+        col(Payment.provider) == bindparam("provider"),
+        col(Payment.status) == PaymentStatus.PENDING,
+    )
+    .order_by(col(Payment.id).desc())
+    .limit(20)
+)
+_OF_HOLDER = _OPEN_ATTEMPTS.where(
+    col(Payment.holder) == bindparam("holder"), col(Payment.request_id) == bindparam("request_id")
+)
+_OF_PAYER = _OPEN_ATTEMPTS.where(
+    col(Payment.payer_id) == bindparam("payer_id"),
+    col(Payment.holder).is_(None),
+    col(Payment.request_id).is_(None),
+)
+# A checkout about to end is not handed out again: the payer needs the time to pay it.
+REUSE_MARGIN = timedelta(minutes=5)
+
+
+def stored_checkout(attempt: Payment) -> Checkout | None:
+    """The checkout the provider made for this attempt, as kept with it (None if none is kept)."""
+    if attempt.checkout_kind is None or attempt.checkout_link is None or attempt.checkout_expires_at is None:
+        return None
+    kind = CheckoutKind(attempt.checkout_kind)
+    return Checkout(
+        provider=attempt.provider,
+        kind=kind,
+        checkout_ref=attempt.checkout_ref,
+        amount=Money(attempt.amount_minor, attempt.currency),
+        expires_at=attempt.checkout_expires_at,
+        url=attempt.checkout_link if kind == CheckoutKind.URL else None,
+        qr_payload=attempt.checkout_link if kind == CheckoutKind.QR else None,
+        provider_checkout_id=attempt.provider_checkout_id,
+    )
+
+
+def same_ask(attempt: Payment, wanted: Payment, *, since: datetime | None, now: datetime) -> bool:
+    """Whether this open attempt is what the payer asks for again, and can still be paid."""
+    return (
+        (attempt.amount_minor, attempt.currency, attempt.credit_minor)
+        == (wanted.amount_minor, wanted.currency, wanted.credit_minor)
+        and (attempt.payer_name, attempt.show_name) == (wanted.payer_name, wanted.show_name)
+        and (since is None or attempt.created_at > since)
+        and (attempt.checkout_expires_at is None or attempt.checkout_expires_at > now + REUSE_MARGIN)
+    )
 
 
 class MethodUnavailable(Exception):
@@ -112,11 +162,14 @@ class Checkouts:
         credit_minor: int | None = None,
         holder: str | None = None,
         before: Callable[[AsyncSession], Awaitable[Payment | None]] | None = None,
+        reuse_since: datetime | None = None,
     ) -> Checkout:
         """Record the attempt (the order becomes pending), then ask the provider for the checkout.
 
         before runs first in the same transaction: it may refuse (raise: nothing is recorded), or hand back an
-        attempt still pending to reuse instead of recording a new one.
+        attempt still pending to reuse instead of recording a new one. Otherwise the payer's own open attempt
+        for the same thing (made after reuse_since, if given) is reused: tapping Pay a hundred times makes one
+        attempt, and one checkout at the provider where its checkouts can be shown again.
         """
         assert order.id is not None
         checkout_ref = new_token()
@@ -135,6 +188,9 @@ class Checkouts:
         )
         async with self.db.transaction() as session:
             reusable = await before(session) if before is not None else None
+            if reusable is None:
+                # After before: its write (the hold, the request's lock) lets one tap at a time look.
+                reusable = await self._open_attempt_like(session, attempt, since=reuse_since)
             if reusable is not None:
                 attempt = reusable
             elif order.status == OrderStatus.OPEN:
@@ -143,15 +199,46 @@ class Checkouts:
                     raise OrderNotPayable(Unpayable(moved.status.value), order)
             if reusable is None:
                 session.add(attempt)
+        provider = self.providers[provider_name]
+        if reusable is not None and provider.reusable_checkout:
+            kept = stored_checkout(reusable)
+            if kept is not None:
+                return kept
+        # A new attempt, or one whose checkout was never made (the provider failed) or is made for each showing.
         checkout = await self.checkout_for(attempt, order, return_url=return_url)
-        if checkout.provider_checkout_id and reusable is None:
+        values: dict[str, object] = {}
+        if checkout.provider_checkout_id and attempt.provider_checkout_id != checkout.provider_checkout_id:
+            values["provider_checkout_id"] = checkout.provider_checkout_id
+        link = checkout.url if checkout.kind == CheckoutKind.URL else checkout.qr_payload
+        if provider.reusable_checkout and link:
+            values |= {
+                "checkout_kind": checkout.kind.value,
+                "checkout_link": link,
+                "checkout_expires_at": checkout.expires_at,
+            }
+        if values:
             async with self.db.transaction() as session:
                 await session.exec(
-                    update(Payment)
-                    .where(col(Payment.checkout_ref) == checkout_ref)
-                    .values(provider_checkout_id=checkout.provider_checkout_id)
+                    update(Payment).where(col(Payment.checkout_ref) == attempt.checkout_ref).values(**values)
                 )
         return checkout
+
+    async def _open_attempt_like(
+        self, session: AsyncSession, wanted: Payment, *, since: datetime | None
+    ) -> Payment | None:
+        """The payer's own pending attempt asking for the same as wanted, if one can still be paid."""
+        keys: dict[str, object] = {"order_id": wanted.order_id, "provider": wanted.provider}
+        if wanted.holder is not None:
+            statement, keys = _OF_HOLDER, keys | {"holder": wanted.holder, "request_id": wanted.request_id}
+        elif wanted.payer_id is not None and wanted.request_id is None:
+            statement, keys = _OF_PAYER, keys | {"payer_id": wanted.payer_id}
+        else:
+            return None  # nobody to recognise again (an invoice posted in a group finds its own in before)
+        now = utcnow()
+        for attempt in (await session.exec(statement, params=keys)).all():
+            if same_ask(attempt, wanted, since=since, now=now):
+                return attempt
+        return None
 
     async def checkout_for(self, attempt: Payment, order: Order, *, return_url: str | None = None) -> Checkout:
         """Ask the attempt's provider for its checkout (again: invoices and signed pages are stateless)."""

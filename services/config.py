@@ -20,6 +20,8 @@ class ShopRules:
     stars_rates: Mapping[str, Decimal] = field(default_factory=dict)
     payforme_ttl: timedelta = timedelta(hours=24)
     payforme_hold: timedelta = timedelta(minutes=10)
+    # However often renewed, a hold ends this long after it was first taken (None: twice payforme_hold).
+    payforme_hold_max: timedelta | None = None
     payforme_max_open: int = 10
     # The requester is reminded once, this long before an open request expires.
     payforme_reminder: timedelta = timedelta(hours=2)
@@ -30,6 +32,10 @@ class ShopRules:
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admin_ids
+
+    @property
+    def hold_limit(self) -> timedelta:
+        return max(self.payforme_hold_max or 2 * self.payforme_hold, self.payforme_hold)
 
     def landing_url(self, token: str) -> str:
         return f"{self.public_base_url}/o/{token}"

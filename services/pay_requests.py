@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, case, func
 from sqlalchemy import insert as core_insert
 from sqlalchemy import select as core_select
 from sqlalchemy import update as core_update
-from sqlmodel import col, desc, func, select, update
+from sqlmodel import col, desc, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
@@ -69,6 +69,7 @@ class RequestRefusal(StrEnum):
     NOT_REQUESTER = "not_requester"
     NOT_ALLOWED = "not_allowed"  # the shop switched pay-for-me off for this order
     BEING_PAID = "being_paid"  # a chip-in of more than friends paying right now leave over
+    HOLD_SPENT = "hold_spent"  # this payer held it as long as one may: others may start now, they later
 
 
 class RequestRefused(Exception):
@@ -163,16 +164,56 @@ def _with_order() -> Select[PayRequest, Order]:
 _VIEW_BY_TOKEN = _with_order().where(col(PayRequest.token) == bindparam("key"))
 _VIEW_BY_ID = _with_order().where(col(PayRequest.id) == bindparam("key"))
 _requests = PayRequest.__table__  # type: ignore[attr-defined]
-# A friend takes the hold (or renews their own) only while the request is open and nobody else holds it.
+_moment = _requests.c.hold_until.type
+_holds_it_now = (_requests.c.holder == bindparam("w_holder")) & (_requests.c.hold_until > bindparam("w_now"))
+_lapsed = _requests.c.holder.is_(None) | (_requests.c.hold_until <= bindparam("w_now"))
+# Renewing never moves a hold past the limit set when it was first taken.
+_renewed_until = case(
+    (_holds_it_now & (_requests.c.hold_limit < bindparam("v_hold_until", type_=_moment)), _requests.c.hold_limit),
+    else_=bindparam("v_hold_until", type_=_moment),
+)
+_limit_kept = case(
+    (
+        _requests.c.holder == bindparam("w_holder"),
+        func.coalesce(_requests.c.hold_limit, bindparam("v_hold_limit", type_=_moment)),
+    ),
+    else_=bindparam("v_hold_limit", type_=_moment),
+)
+# A friend takes the hold (or renews their own, up to its limit) only while the request is open and nobody else
+# holds it. A holder whose hold ran to its limit may take it again only a hold's time later (w_spent_before):
+# one browser posting again and again cannot keep friends out.
 _TAKE_HOLD = (
     core_update(_requests)
     .where(
         *STILL_OPEN,
-        _requests.c.holder.is_(None)
-        | (_requests.c.hold_until <= bindparam("w_now"))
-        | (_requests.c.holder == bindparam("w_holder")),
+        _holds_it_now
+        | _requests.c.holder.is_(None)
+        | (
+            (_requests.c.hold_until <= bindparam("w_now"))
+            & (
+                (_requests.c.holder != bindparam("w_holder"))
+                | _requests.c.hold_limit.is_(None)
+                | (_requests.c.hold_limit <= bindparam("w_spent_before"))
+            )
+        ),
     )
-    .values(holder=bindparam("v_holder"), holder_name=bindparam("v_holder_name"), hold_until=bindparam("v_hold_until"))
+    .values(
+        holder=bindparam("v_holder"),
+        holder_name=bindparam("v_holder_name"),
+        hold_until=_renewed_until,
+        hold_limit=case((_holds_it_now, _limit_kept), else_=bindparam("v_hold_limit", type_=_moment)),
+    )
+)
+# At Telegram's pre-checkout the payer is paying already: their own hold is renewed past its limit, as before.
+_HOLD_TO_PAY = (
+    core_update(_requests)
+    .where(*STILL_OPEN, _lapsed | (_requests.c.holder == bindparam("w_holder")))
+    .values(
+        holder=bindparam("v_holder"),
+        holder_name=bindparam("v_holder_name"),
+        hold_until=bindparam("v_hold_until"),
+        hold_limit=_limit_kept,
+    )
 )
 _users = User.__table__  # type: ignore[attr-defined]
 # Both read at every ask (built once).
@@ -381,13 +422,16 @@ class PayRequests:
 
     # -- paying ----------------------------------------------------------------------------------------
 
-    async def hold(self, request_id: int, holder: str, holder_name: str) -> bool:
-        """Take or renew the hold for this payer; False while someone else holds it."""
+    async def hold(self, request_id: int, holder: str, holder_name: str, *, to_pay: bool = False) -> bool:
+        """Take or renew the hold for this payer; False while someone else holds it, or (unless to_pay: paying
+        an invoice sent already) while this payer's own hold, run to its limit, waits out a hold's time."""
         async with self.db.transaction() as session:
-            return await self._hold_in(session, request_id, holder, holder_name)
+            return await self._hold_in(session, request_id, holder, holder_name, to_pay=to_pay)
 
-    async def _hold_in(self, session: AsyncSession, request_id: int, holder: str, holder_name: str) -> bool:
-        now = utcnow()
+    async def _hold_in(
+        self, session: AsyncSession, request_id: int, holder: str, holder_name: str, *, to_pay: bool = False
+    ) -> bool:
+        now, rules = utcnow(), self.rules
         # The views that callers hold were read in sessions of their own: no object here to keep in step.
         params = {
             "w_id": request_id,
@@ -395,9 +439,12 @@ class PayRequests:
             "w_holder": holder,
             "v_holder": holder,
             "v_holder_name": holder_name[:64],
-            "v_hold_until": now + self.rules.payforme_hold,
+            "v_hold_until": now + rules.payforme_hold,
+            "v_hold_limit": now + rules.hold_limit,
         }
-        granted = await run_core(session, _TAKE_HOLD, params)
+        if not to_pay:
+            params["w_spent_before"] = now - rules.payforme_hold
+        granted = await run_core(session, _HOLD_TO_PAY if to_pay else _TAKE_HOLD, params)
         return bool(granted.rowcount == 1)
 
     async def release(self, request_id: int, holder: str) -> None:
@@ -478,12 +525,19 @@ class PayRequests:
                 credit_minor=part.minor,
                 holder=holder,
                 before=hold_or_keep_the_part,
+                # A chip-in's part is kept for its friend only this long: an older attempt is not the same ask.
+                reuse_since=utcnow() - self.rules.payforme_hold,
             )
         except _TakenMeanwhile:
             fresh = await self.view(request.token)  # someone took it (or closed it) a moment ago: say who
-            closed = _CLOSED_REFUSALS.get(fresh.status(utcnow()))
+            now = utcnow()
+            closed = _CLOSED_REFUSALS.get(fresh.status(now))
             if closed is not None:
                 raise RequestRefused(closed) from None
+            if fresh.request.holder == holder and fresh.request.hold_limit is not None and not fresh.holder_now(now):
+                # Held by this payer to its limit: free for others a while, when this payer may try again.
+                again = fresh.request.hold_limit + self.rules.payforme_hold
+                raise RequestRefused(RequestRefusal.HOLD_SPENT, hold_until=again) from None
             raise RequestRefused(
                 RequestRefusal.HELD, holder_name=fresh.request.holder_name, hold_until=fresh.request.hold_until
             ) from None
@@ -540,7 +594,7 @@ class PayRequests:
             renew_before = now + self.rules.payforme_hold / 2
             if request.holder == holder and request.hold_until is not None and request.hold_until > renew_before:
                 return None
-            if not await self.hold(request.id, holder, await self.users.name_of(payer_id)):
+            if not await self.hold(request.id, holder, await self.users.name_of(payer_id), to_pay=True):
                 return PreCheckoutRefusal.HELD
         return None
 

@@ -163,6 +163,11 @@ class Payment(SQLModel, table=True):
     settled_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     declined_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     refunded_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # The checkout as the provider made it (a page's URL or a code to scan) and until when it can be paid: a
+    # payer asking again for the same thing is shown it again, not given another (a Stripe session each time).
+    checkout_kind: str | None = Field(default=None, max_length=8)
+    checkout_link: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    checkout_expires_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
     __table_args__ = (
         UniqueConstraint("provider", "provider_ref", name="uq_payments_provider_ref"),
@@ -194,6 +199,9 @@ class PayRequest(SQLModel, table=True):
     holder: str | None = Field(default=None, max_length=64)
     holder_name: str | None = Field(default=None, max_length=64)
     hold_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # However often its holder renews it, a hold ends by this time (set when it is first taken), so one browser
+    # cannot keep friends out for ever.
+    hold_limit: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
     __table_args__ = (
         Index("ix_pay_requests_created_at", "created_at"),

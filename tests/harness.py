@@ -63,6 +63,14 @@ class RunningShop:
             # throttle is tested on its own (tests/flows/test_user_throttle.py), at the defaults.
             "throttle_user_rate": 1000.0,
             "throttle_user_burst": 1000,
+            # Every test's browsers and shop backends are one address (127.0.0.1): only the throttling tests
+            # (tests/api/test_rate_limits.py) set limits a test can reach.
+            "web_rate_per_address": 1_000_000,
+            "web_burst_per_address": 1_000_000,
+            "web_form_rate_per_address": 1_000_000,
+            "web_form_burst_per_address": 1_000_000,
+            "api_rate_per_key": 1_000_000,
+            "api_burst_per_key": 1_000_000,
         }
         self.settings = Settings(_env_file=None, **(defaults | settings))  # type: ignore[call-arg]
         self.runtime: Runtime | None = None

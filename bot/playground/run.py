@@ -89,6 +89,12 @@ class Playground:
             shop_name=SHOP_NAME,
             # The emulator has no flood limits to respect; the limiter would only slow a busy group down.
             rate_limiter=False,
+            # One person's browser on this machine is every visitor: the web side's per-address buckets would
+            # only get in the way of a quick hand (and of the browser tests).
+            web_rate_per_address=1_000,
+            web_burst_per_address=10_000,
+            web_form_rate_per_address=1_000,
+            web_form_burst_per_address=10_000,
         )
 
     def routes(self) -> PlaygroundRoutes:

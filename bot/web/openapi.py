@@ -25,7 +25,7 @@ from storage.models import OrderStatus
 # Wider than any one currency allows (1,000,000 major units with up to 4 decimals); the exact bound per
 # currency is checked by the service and answered with invalid_amount.
 AMOUNT_MINOR_MAX = 10_000_000_000
-ERROR_CODES = [*(problem.value for problem in Problem), "not_allowed", "too_large", "internal"]
+ERROR_CODES = [*(problem.value for problem in Problem), "not_allowed", "too_large", "internal", "too_many_requests"]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -190,7 +190,7 @@ def openapi_document(base_url: str, methods: Sequence[str]) -> dict[str, Any]:
         "schema": {"type": "integer", "minimum": 1, "maximum": ORDER_ID_MAX},
     }
     error = _ref("Error")
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
             "title": "daifu shop API",
@@ -329,3 +329,10 @@ def openapi_document(base_url: str, methods: Sequence[str]) -> dict[str, Any]:
             },
         },
     }
+    # Every call counts against its API key's token bucket (API_RATE_PER_KEY, API_BURST_PER_KEY).
+    too_many = {**_json(error, "Too many calls with this key (too_many_requests); wait Retry-After seconds.")}
+    too_many["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation["responses"]["429"] = too_many
+    return document

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -12,8 +13,10 @@ from bot.web.health import HealthEndpoints
 from bot.web.landing import LandingPages
 from bot.web.notify import NotifyEndpoints
 from bot.web.pages import stylesheet
+from bot.web.rate_limit import RATE_LIMITER, RateLimiter, WebLimits
 from bot.web.request_page import RequestPages
 from bot.web.sandbox_checkout import SandboxCheckoutPages
+from bot.web.shop_api import PREFIX as API_PREFIX
 from bot.web.shop_api import ShopApi
 from bot.web.slow_clients import body_deadline
 from payments.sandbox import SandboxGateway
@@ -29,10 +32,17 @@ def build_web_app(
     update_queue: asyncio.Queue[object],
     bot_username: Callable[[], str],
     bot_api_reachable: Callable[[], Awaitable[object]],
+    limits: WebLimits | None = None,
     *,
     body_timeout: float = 30.0,
 ) -> web.Application:
-    app = web.Application(client_max_size=256 * 1024, middlewares=[body_deadline(body_timeout)])
+    app = web.Application(client_max_size=256 * 1024)
+    if limits is not None:
+        # First: a flood is refused before any other work is done for it.
+        limiter = RateLimiter(replace(limits, keyed_prefixes=(f"{API_PREFIX}/orders",)))
+        app[RATE_LIMITER] = limiter
+        app.middlewares.append(limiter.middleware)
+    app.middlewares.append(body_deadline(body_timeout))
     security.install(app)
     app.router.add_get("/", home)
     app.router.add_get("/static/daifu.css", stylesheet)

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from bot.web.json_input import BadJson, JsonTooDeep, read_json
 from bot.web.openapi import AMOUNT_MINOR_MAX, openapi_document
+from bot.web.rate_limit import RATE_LIMITER, retry_after
 from handlers.notices import ProviderNotices
 from services.daifu import Daifu
 from services.links import deep_link
@@ -184,8 +185,19 @@ class ShopApi:
         """Authenticate, then run the handler; refusals become JSON errors with their stable code."""
 
         async def endpoint(request: web.Request) -> web.Response:
+            limiter = request.app.get(RATE_LIMITER)
             try:
-                shop = await self._shop(request)
+                try:
+                    shop = await self._shop(request)
+                except ApiError:
+                    if limiter is not None:
+                        limiter.key_refused(request)
+                    raise
+                waiting = limiter.take_for_key(shop.id or 0) if limiter is not None else 0
+                if waiting:
+                    answer = error_response(429, "too_many_requests", "this API key made too many calls; slow down")
+                    answer.headers["Retry-After"] = retry_after(waiting)
+                    return answer
                 unknown = sorted(set(request.query) - query)
                 if unknown:  # a misspelt filter must not silently list everything
                     raise ApiError(400, "bad_request", f"unknown query parameter {unknown[0]!r}")

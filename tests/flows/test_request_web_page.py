@@ -302,6 +302,7 @@ class QrGateway:
     """A stand-in for a provider paid by scanning a code (WeChat Pay, Alipay): only its checkout is used."""
 
     name = "qrpay"
+    reusable_checkout = True
 
     def accepts(self, currency: str) -> bool:
         return currency != "XTR"
