@@ -1,7 +1,7 @@
 """reused checkouts and hold limits: a pending attempt keeps its checkout to show again; a hold has a last moment
 
 Revision ID: 9a21bfff2eb7
-Revises: fbfa65b4db33
+Revises: 5e3a9c1d7b24
 Create Date: 2026-12-06 18:40:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import storage.types
 
 revision: str = "9a21bfff2eb7"
-down_revision: str | None = "fbfa65b4db33"
+down_revision: str | None = "5e3a9c1d7b24"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
