@@ -23,6 +23,7 @@ from payments.base import (
     ProviderDefaults,
     Refund,
     RefundRequest,
+    RefundStatus,
 )
 
 STARS = "XTR"
@@ -72,6 +73,9 @@ def event_from_successful_payment(
 
 class TelegramCardInvoices(ProviderDefaults):
     name = "telegram"
+    # Telegram reports only payments of this bot's own invoices: one for an unknown checkout is still the
+    # bot's money, to be given back (here: owed, at the provider).
+    charges_are_ours = True
 
     def __init__(self, provider_token: str) -> None:
         if not provider_token:
@@ -94,6 +98,7 @@ class TelegramCardInvoices(ProviderDefaults):
 class TelegramStars(ProviderDefaults):
     name = "stars"
     partial_refunds = False  # refundStarPayment gives back a whole payment
+    charges_are_ours = True  # see TelegramCardInvoices: an unknown Stars payment is given back at once
 
     def __init__(self, refund_star_payment: RefundStars) -> None:
         self._refund_star_payment = refund_star_payment
@@ -118,4 +123,5 @@ class TelegramStars(ProviderDefaults):
             await self._refund_star_payment(int(request.payer_ref), request.charge_ref)
         except Exception as error:
             raise PaymentError(f"refundStarPayment failed: {error}") from error
-        return Refund(refund_ref=request.charge_ref, amount=request.amount)
+        # refundStarPayment answers True once the Stars are back with the payer: nothing is left pending.
+        return Refund(refund_ref=request.charge_ref, amount=request.amount, status=RefundStatus.SUCCEEDED)

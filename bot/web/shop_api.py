@@ -341,7 +341,7 @@ class ShopApi:
                     "provider": notice.payment.provider,
                     "amount_minor": notice.amount.minor,
                     "currency": notice.amount.currency,
-                    "status": "owed" if notice.owed else "done",
+                    "status": "owed" if notice.owed else "pending" if notice.pending else "done",
                 }
                 for notice in outcome.returned
             ],
