@@ -18,6 +18,10 @@ from services.money import Money, format_money
 from services.notices import ReturnReason
 from storage.models import CallbackDelivery, Payment, PaymentStatus, PayRequest, Refund, RequestMode, RequestStatus
 
+# Paid inside Telegram: the payment's own reference is Telegram's charge id (refundStarPayment and Telegram's
+# support name it); a card provider behind the invoice has its own id as well.
+PAID_IN_TELEGRAM = frozenset({"telegram", "stars"})
+
 
 def payment_status(status: PaymentStatus, _: Gettext) -> str:
     return {
@@ -100,11 +104,27 @@ def payment_line(dossier: OrderDossier, payment: Payment, locale: str, _: Gettex
         line += " · " + _("through request #{number}").format(number=payment.request_id)
     if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED) and not payment.credited:
         line += " · " + _("not credited (arrived when the order could not take it)")
-    return "• " + line
+    return "\n  ".join(["• " + line, *charge_ids(payment, _)])
+
+
+def charge_ids(payment: Payment, _: Gettext) -> list[str]:
+    """What finds the payment at its provider: Telegram's charge id and the card provider's for an invoice;
+    the provider's own charge id (a Stripe PaymentIntent, a WeChat Pay transaction_id, an Alipay trade_no)."""
+    code = "<code>{}</code>".format
+    ids: list[str] = []
+    if payment.provider_ref and payment.provider in PAID_IN_TELEGRAM:
+        ids.append(_("Telegram charge id: {reference}").format(reference=code(esc(payment.provider_ref))))
+        if payment.provider_charge_ref:
+            ids.append(_("Provider charge id: {reference}").format(reference=code(esc(payment.provider_charge_ref))))
+    elif payment.provider_ref:
+        ids.append(_("Provider charge id: {reference}").format(reference=code(esc(payment.provider_ref))))
+    if payment.provider_checkout_id:
+        ids.append(_("Provider checkout id: {reference}").format(reference=code(esc(payment.provider_checkout_id))))
+    return ids
 
 
 def refund_line(dossier: OrderDossier, refund: Refund, locale: str, _: Gettext) -> str:
-    return "• " + _("{amount} from payment #{number} · {status} · {why} · by {who} · {time}").format(
+    line = "• " + _("{amount} from payment #{number} · {status} · {why} · by {who} · {time}").format(
         amount=format_money(Money(refund.amount_minor, refund.currency), locale),
         number=refund.payment_id,
         status=refund_status(refund.status, _),
@@ -112,6 +132,16 @@ def refund_line(dossier: OrderDossier, refund: Refund, locale: str, _: Gettext) 
         who=person(dossier.names, refund.actor_id, _("daifu itself")),
         time=when(refund.created_at, locale),
     )
+    if refund.asked_minor is not None and refund.asked_minor != refund.amount_minor:
+        asked = format_money(Money(refund.asked_minor, refund.currency), locale)
+        line += " · " + _("asked for {amount}; the provider gave back what was left").format(amount=asked)
+    if refund.status == "failed" and refund.error:
+        line += " · " + _("why: {reason}").format(reason=clipped(refund.error))
+    if refund.provider_refund_ref:
+        line += "\n  " + _("Provider refund id: {reference}").format(
+            reference=f"<code>{esc(refund.provider_refund_ref)}</code>"
+        )
+    return line
 
 
 def request_line(dossier: OrderDossier, request: PayRequest, locale: str, _: Gettext) -> str:

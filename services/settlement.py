@@ -629,7 +629,7 @@ class Settlements:
             answer = await self._ask_provider(payment, request)
         if answer is not None and answer.status == RefundStatus.FAILED:
             return await self._fail(refund.id, answer.failure or "failed")
-        returned = await self._record_refund(refund.id, answer)
+        returned = await self._record_refund(refund.id, answer, late=True)
         if isinstance(returned, PaymentReturned) and returned.pending and refund.provider_refund_ref is not None:
             return None  # still pending, as the admins were told already
         return returned
@@ -661,7 +661,7 @@ class Settlements:
         if reported.status == RefundStatus.FAILED:
             failed = await self._fail(refund.id, reported.failure or "failed")
             return [failed] if failed is not None else []
-        returned = await self._record_refund(refund.id, reported)
+        returned = await self._record_refund(refund.id, reported, late=True)
         if returned is None or (isinstance(returned, PaymentReturned) and returned.pending):
             return []  # the admins heard it was pending when it was asked for
         return [returned]
@@ -691,7 +691,12 @@ class Settlements:
             failed = await session.exec(
                 update(Refund)
                 .where(col(Refund.id) == refund_id, col(Refund.status) == "pending")
-                .values(status="failed", error=why[:1000], finished_at=now, notified_at=now if told else None)
+                .values(
+                    status="failed",
+                    error=why[:1000],
+                    finished_at=None if told else now,
+                    notified_at=now if told else None,
+                )
             )
             if failed.rowcount != 1:
                 return None
@@ -710,10 +715,15 @@ class Settlements:
             )
         return RefundFailed(order, payment, Money(asked, refund.currency), why, refund_id)
 
-    async def _record_refund(self, refund_id: int, answer: ProviderRefund | None) -> PaymentReturned | None:
+    async def _record_refund(
+        self, refund_id: int, answer: ProviderRefund | None, *, late: bool = False
+    ) -> PaymentReturned | None:
         """What the provider answered, on the books: pending (its reference kept), succeeded (the amount it
         gave back recorded, the charge and the order moved), or None: owed, made at the provider by hand.
-        None is returned when another worker (or event) recorded the outcome first."""
+        None is returned when another worker (or event) recorded the outcome first.
+
+        late: the outcome came after the call that asked for it (an event, a resumed refund): finished_at then
+        says when, so that telling it again if its worker dies counts from then, not from when it was asked."""
         async with self.db.transaction() as session:
             refund = await session.get(Refund, refund_id, populate_existing=True)
             assert refund is not None
@@ -745,7 +755,7 @@ class Settlements:
                     status="owed" if owed else "done",
                     provider_refund_ref=refund_ref,
                     amount_minor=given,
-                    finished_at=utcnow(),
+                    finished_at=utcnow() if late else None,
                 )
             )
             if finished.rowcount != 1:
