@@ -11,16 +11,13 @@ from telegram.ext import BaseHandler, CommandHandler
 from handlers.admin_common import clipped, named_order, person, reply_long, reports
 from handlers.common import admin_only, esc, order_price, speak
 from handlers.context import DaifuContext
+from handlers.notices import PAID_IN_TELEGRAM
 from handlers.texts import status_name, when
 from services.admin_reports import OrderDossier
 from services.i18n import Gettext
 from services.money import Money, format_money
 from services.notices import ReturnReason
 from storage.models import CallbackDelivery, Payment, PaymentStatus, PayRequest, Refund, RequestMode, RequestStatus
-
-# Paid inside Telegram: the payment's own reference is Telegram's charge id (refundStarPayment and Telegram's
-# support name it); a card provider behind the invoice has its own id as well.
-PAID_IN_TELEGRAM = frozenset({"telegram", "stars"})
 
 
 def payment_status(status: PaymentStatus, _: Gettext) -> str:

@@ -37,6 +37,9 @@ from storage.models import Order, Payment, PaymentStatus, PayRequest, RequestMod
 
 log = logging.getLogger(__name__)
 REFUND_PREFIX = "refund"
+# Paid inside Telegram: the payment's own reference is Telegram's charge id (refundStarPayment and Telegram's
+# support name it); a card provider behind the invoice has its own id as well.
+PAID_IN_TELEGRAM = frozenset({"telegram", "stars"})
 THANKS_PREFIX = "ty"
 
 
@@ -217,7 +220,11 @@ async def _tell_orphan(context: DaifuContext, daifu: Daifu, notice: OrphanCharge
                 provider=charge.provider,
                 payload=f"<code>{esc(charge.payload)}</code>",
             ),
-            _("Charge id: {reference}").format(reference=f"<code>{esc(charge.charge_ref)}</code>"),
+            (
+                _("Telegram charge id: {reference}")
+                if charge.provider in PAID_IN_TELEGRAM
+                else _("Provider charge id: {reference}")
+            ).format(reference=f"<code>{esc(charge.charge_ref)}</code>"),
         ]
         if charge.provider_charge_ref:
             lines.append(
