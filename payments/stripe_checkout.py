@@ -137,9 +137,11 @@ def _session_event(
     )
 
 
-# Stripe's events about a refund whose object is the refund itself. charge.refunded carries the charge (its
-# refunds are not expanded in current API versions): the refund.* event sent with it says the same.
-REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"})
+# Stripe's events about a refund whose object is the refund itself: sent when its status changes after the
+# call that made it answered. (refund.created says what that answer said, and is acknowledged unread, so it
+# cannot race the caller recording the answer. charge.refunded carries the charge, whose refunds are not
+# expanded in current API versions: the refund.* event sent with it says the same.)
+REFUND_EVENTS = frozenset({"refund.updated", "refund.failed", "charge.refund.updated"})
 # requires_action: the payer must give details (some methods refund by bank transfer) before the money moves.
 _REFUND_STATUSES = {
     "succeeded": RefundStatus.SUCCEEDED,
@@ -283,7 +285,11 @@ class StripeCheckout(ProviderDefaults):
         obj = (data.get("data") or {}).get("object") or {}
         kind = str(data.get("type", ""))
         if kind in REFUND_EVENTS and obj.get("object") == "refund":
-            return refund_event(self.name, event.id, str(obj.get("payment_intent") or ""), refund_from_stripe(obj))
+            try:
+                refund = refund_from_stripe(obj)
+            except PaymentError:  # a status this adapter does not know: nothing to act on
+                return self._unknown(event.id, kind, obj)
+            return refund_event(self.name, event.id, str(obj.get("payment_intent") or ""), refund)
         outcome = outcome_of(kind, obj) if obj.get("object") == "checkout.session" else ChargeOutcome.UNKNOWN
         if outcome == ChargeOutcome.UNKNOWN:
             return self._unknown(event.id, kind, obj)

@@ -40,7 +40,9 @@ class OrphanCharges:
             payload=event.checkout_ref[:255],
             amount_minor=event.amount.minor,
             currency=event.amount.currency,
-            payer_id=int(event.payer_ref) if event.payer_ref and event.payer_ref.isdigit() else None,
+            payer_id=int(event.payer_ref)
+            if event.payer_ref and event.payer_ref.isascii() and event.payer_ref.isdigit()
+            else None,
             status="refunding" if ours else "unclaimed",
         )
         try:

@@ -145,12 +145,16 @@ class RefundRefused(Exception):
     pass
 
 
+# daifu's refund key: the providers' idempotency key and refund number, and how their refund events name it.
+REFUND_KEY_PREFIX = "daifu-refund-"
+
+
 def _refund_id(refund_key: str | None) -> int | None:
-    """The refund row a provider's refund key names (daifu-refund-<id>), if it is one of daifu's keys."""
-    prefix = "daifu-refund-"
-    if refund_key is None or not refund_key.startswith(prefix) or not refund_key[len(prefix) :].isdigit():
+    """The refund row a provider's refund key names, if it is one of daifu's keys."""
+    number = (refund_key or "").removeprefix(REFUND_KEY_PREFIX)
+    if refund_key is None or number == refund_key or not (number.isascii() and number.isdigit()):
         return None
-    return int(refund_key[len(prefix) :])
+    return int(number)
 
 
 class Settlements:
@@ -536,8 +540,21 @@ class Settlements:
             await self._fail(refund_id, answer.failure or "failed", told=True)
             raise PaymentError(f"{payment.provider} refund {answer.refund_ref} failed: {answer.failure or 'failed'}")
         returned = await self._record_refund(refund_id, answer)
-        assert isinstance(returned, PaymentReturned)
-        return returned
+        return returned if returned is not None else await self._as_recorded(refund_id)
+
+    async def _as_recorded(self, refund_id: int) -> PaymentReturned:
+        """The refund as another path recorded it first (a provider's event that overtook the answer to the call
+        that asked for it). Telling it again is possible then: at least once, like every notice."""
+        async with self.db.transaction() as session:
+            refund = await session.get(Refund, refund_id)
+            assert refund is not None
+            payment = await session.get(Payment, refund.payment_id)
+            assert payment is not None
+            order = await session.get(Order, payment.order_id)
+            assert order is not None
+        money = Money(refund.amount_minor, refund.currency)
+        owed, pending = refund.status == "owed", refund.status == "pending"
+        return PaymentReturned(order, payment, ReturnReason(refund.reason), owed, money, refund_id, pending=pending)
 
     @staticmethod
     def _refund_request(payment: Payment, refund_id: int, money: Money) -> RefundRequest:
@@ -548,7 +565,7 @@ class Settlements:
             charge_ref=payment.provider_ref,
             amount=money,
             charge_amount=Money(payment.amount_minor, payment.currency),
-            refund_key=f"daifu-refund-{refund_id}",
+            refund_key=f"{REFUND_KEY_PREFIX}{refund_id}",
             payer_ref=str(payment.payer_id) if payment.payer_id is not None else None,
         )
 
@@ -711,7 +728,12 @@ class Settlements:
             order = await session.get(Order, payment.order_id)
             assert order is not None
             await record_event(
-                session, order.id, "refund_failed", actor_id=refund.actor_id, payment_id=payment.id, why=why[:200]
+                session,
+                payment.order_id,
+                "refund_failed",
+                actor_id=refund.actor_id,
+                payment_id=payment.id,
+                why=why[:200],
             )
         return RefundFailed(order, payment, Money(asked, refund.currency), why, refund_id)
 

@@ -290,3 +290,21 @@ async def test_order_shows_the_payment_intent_and_the_refund_at_stripe(
     assert f"Provider checkout id: {charge.provider_checkout_id}" in dossier["text"]  # the Checkout Session
     assert f"Provider refund id: {fake.refunds[0]['id']}" in dossier["text"]
     assert "in progress" in dossier["text"]
+
+
+async def test_refund_events_for_refunds_daifu_never_made_change_nothing(
+    shop_and_stripe: tuple[RunningShop, FakeStripe],
+) -> None:
+    shop, fake = shop_and_stripe
+    token, _charge = await paid_order(shop, fake)
+    _order, [charge] = await order_and_charges(shop, token)
+    assert charge.provider_ref is not None
+    made_outside = fake.dashboard_refund(charge.provider_ref, 250)
+    assert await fake.send_event(fake.event("refund.updated", made_outside)) == 200
+    forged_key = made_outside | {"id": "re_other", "metadata": {"refund_key": "daifu-refund-１"}}
+    assert await fake.send_event(fake.event("refund.updated", forged_key)) == 200  # a key that is not daifu's
+    odd = made_outside | {"id": "re_odd", "status": "something_new"}
+    assert await fake.send_event(fake.event("charge.refund.updated", odd)) == 200
+    order, [same] = await order_and_charges(shop, token)
+    assert order.status == OrderStatus.PAID and same.refunded_minor == 0 and await refunds_of(shop) == []
+    assert shop.times_told(shop.alice, "refunded") == 0

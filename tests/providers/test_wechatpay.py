@@ -13,6 +13,7 @@ from sqlmodel import update
 from payments.base import Amount, CheckoutRef, CheckoutRequest, PaymentError
 from payments.wechat_pay import WeChatPayNative
 from services.links import qr_png
+from services.notices import ReturnReason
 from storage.models import OrderStatus, PaymentStatus, Refund, utcnow
 from tests.harness import BOT_USERNAME, RunningShop, running_shop
 from tests.providers.fake_wechatpay import FakeWeChatPay, Trade
@@ -250,3 +251,23 @@ async def test_answers_not_signed_by_wechat_pay_are_not_trusted(wechat: FakeWeCh
         assert wechat.latest().state == "CLOSED"  # the call went through; only its answer is doubted
     finally:
         await provider.aclose()
+
+
+async def test_a_refund_wechat_pay_could_not_make_is_told_to_the_admins_only(
+    shop: RunningShop, wechat: FakeWeChatPay
+) -> None:
+    token = await shop.new_link("/newlink 88 CNY Tea set")
+    _photo, trade = await scan_code(shop, wechat, token)
+    assert await wechat.pay(trade.out_trade_no) == (204, "")
+    await shop.told(shop.alice, "Payment received")
+    [charge] = await charges(shop)
+    assert charge.id is not None
+    wechat.refunds_finish_as = "ABNORMAL"  # the payer's account was closed: the money cannot go back there
+
+    await shop.daifu.settlements.refund(charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
+    await refunds_finish(shop)
+    failed = await shop.told(shop.admin, "failed at wechatpay")
+    assert "WeChat Pay says ABNORMAL" in failed["text"] and "CN¥88.00" in failed["text"]
+    assert shop.times_told(shop.alice, "has been refunded") == 0
+    [still] = await charges(shop)
+    assert still.status == PaymentStatus.SUCCEEDED and still.refunded_minor == 0
