@@ -334,7 +334,7 @@ class ShopApi:
 
     def render_refund(self, outcome: RefundOutcome) -> dict[str, Any]:
         return {
-            "status": "owed" if outcome.owed else "done",
+            "status": "owed" if outcome.owed else "pending" if any(n.pending for n in outcome.returned) else "done",
             "refunds": [
                 {
                     "payment_id": notice.payment.id,
