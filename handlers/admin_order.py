@@ -1,4 +1,8 @@
-"""/order <number or token>: one order's whole story for an admin: payments, refunds, requests, callbacks, events."""
+"""/order <number or token>: one order's whole story for an admin: payments, refunds, requests, callbacks, events.
+
+/order <charge id> shows money that arrived for a checkout daifu does not know (an orphan charge), as the admins
+were first told of it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from telegram.ext import BaseHandler, CommandHandler
 from handlers.admin_common import clipped, named_order, person, reply_long, reports
 from handlers.common import admin_only, esc, order_price, speak
 from handlers.context import DaifuContext
-from handlers.notices import PAID_IN_TELEGRAM
+from handlers.notices import PAID_IN_TELEGRAM, orphan_lines
 from handlers.texts import status_name, when
 from services.admin_reports import OrderDossier
 from services.i18n import Gettext
@@ -209,6 +213,12 @@ async def show_order(update: Update, context: DaifuContext) -> None:
     locale, _ = await speak(update, context)
     message = update.effective_message
     if message is None or not await admin_only(update, context, _):
+        return
+    # A charge id the bot told the admins of, for money no order was waiting for.
+    orphan = await reports(context).orphan_charge(context.args[0]) if context.args else None
+    if orphan is not None:
+        payer = await context.daifu.users.name_of(orphan.payer_id)
+        await reply_long(message, orphan_lines(orphan, payer, locale, _))
         return
     order = await named_order(update, context, _, _("Usage: /order NUMBER or /order TOKEN"))
     if order is None:

@@ -61,6 +61,10 @@ async def test_stars_for_an_unknown_invoice_are_kept_once_told_and_given_back(sh
     assert orphan.status == "refunded" and orphan.payer_id == shop.alice.id
     assert orphan.payload == "chk_from_before_the_restore"
 
+    sent = await emu.send_text(shop.admin, f"/order {charge_id}")  # the admin looks it up again later
+    again = await shop.told(shop.admin, "for a checkout the bot does not know", after=sent["message_id"])
+    assert charge_id in again["text"] and "given back to the payer automatically" in again["text"]
+
 
 async def test_a_card_payment_for_an_unknown_invoice_is_recorded_as_owed(shop: RunningShop) -> None:
     emu = shop.emu
