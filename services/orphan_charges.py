@@ -11,16 +11,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, update
+from sqlmodel import col, select, update
 
-from payments.base import NotSupported, PaymentError, PaymentEvent, PaymentProvider, RefundRequest, RefundStatus
+from payments.base import (
+    Amount,
+    ChargeOutcome,
+    NotSupported,
+    PaymentError,
+    PaymentEvent,
+    PaymentProvider,
+    RefundRequest,
+    RefundStatus,
+)
 from services.notices import Notice, OrphanCharged
 from storage.database import Database
-from storage.models import OrphanCharge
+from storage.models import OrphanCharge, utcnow
 
 log = logging.getLogger(__name__)
+# Given back within a second of its arrival; one still being given back after this long lost its worker.
+RESUME_AFTER = timedelta(minutes=2)
+GIVE_UP_AFTER = timedelta(days=1)
 
 
 class OrphanCharges:
@@ -65,6 +78,49 @@ class OrphanCharges:
         if ours and provider is not None:
             charge = await self._give_back(provider, charge, event)
         return [OrphanCharged(charge)]
+
+    async def resume(self, limit: int = 20) -> list[Notice]:
+        """Orphan charges whose worker died before giving them back: give them back now, under the same refund
+        key (a Stars payment refunded already counts as given back), one worker per charge."""
+        now = utcnow()
+        lapsed = col(OrphanCharge.leased_until).is_(None) | (col(OrphanCharge.leased_until) <= now)
+        async with self.db.transaction() as session:
+            due = (
+                await session.exec(
+                    select(OrphanCharge.id)
+                    .where(
+                        col(OrphanCharge.status) == "refunding",
+                        col(OrphanCharge.created_at) <= now - RESUME_AFTER,
+                        col(OrphanCharge.created_at) > now - GIVE_UP_AFTER,
+                        lapsed,
+                    )
+                    .order_by(col(OrphanCharge.id))
+                    .limit(limit)
+                )
+            ).all()
+        notices: list[Notice] = []
+        for charge_id in due:
+            async with self.db.transaction() as session:
+                claimed = await session.exec(
+                    update(OrphanCharge)
+                    .where(col(OrphanCharge.id) == charge_id, col(OrphanCharge.status) == "refunding", lapsed)
+                    .values(leased_until=now + RESUME_AFTER)
+                )
+                charge = await session.get(OrphanCharge, charge_id)
+            provider = self.providers.get(charge.provider) if charge is not None else None
+            if claimed.rowcount != 1 or charge is None or provider is None:
+                continue
+            event = PaymentEvent(
+                provider=charge.provider,
+                event_id=charge.charge_ref,
+                checkout_ref=charge.payload,
+                charge_ref=charge.charge_ref,
+                outcome=ChargeOutcome.SUCCEEDED,
+                amount=Amount(charge.amount_minor, charge.currency),
+                payer_ref=str(charge.payer_id) if charge.payer_id is not None else None,
+            )
+            notices.append(OrphanCharged(await self._give_back(provider, charge, event)))
+        return notices
 
     async def _give_back(self, provider: PaymentProvider, charge: OrphanCharge, event: PaymentEvent) -> OrphanCharge:
         request = RefundRequest(

@@ -617,7 +617,7 @@ class Settlements:
                 continue
             if notice is not None:
                 notices.append(notice)
-        return notices
+        return notices + await self.orphans.resume()
 
     @staticmethod
     def _follow_up_after(refund: Refund, now: datetime) -> timedelta:

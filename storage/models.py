@@ -460,5 +460,8 @@ class OrphanCharge(SQLModel, table=True):
     refund_ref: str | None = Field(default=None, max_length=255)
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    # One still "refunding" a while after it arrived lost its worker: the housekeeping job gives it back, one
+    # worker at a time (this lease).
+    leased_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
     __table_args__ = (UniqueConstraint("provider", "charge_ref", name="uq_orphan_charges_provider_charge"),)

@@ -8,10 +8,12 @@ the bot cannot refund) is recorded as owed. /order shows a payment's charge ids,
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from datetime import timedelta
+
+from sqlmodel import col, select, update
 
 from bot.emulator.state import Invoice
-from storage.models import OrphanCharge
+from storage.models import OrphanCharge, utcnow
 from tests.harness import BOT_USERNAME, RunningShop
 
 
@@ -97,3 +99,22 @@ async def test_order_shows_the_charge_ids_to_find_a_payment_at_its_provider(shop
     dossier = await shop.told(shop.admin, "Payments", after=sent["message_id"])
     assert f"Telegram charge id: {ids['telegram_payment_charge_id']}" in dossier["text"]
     assert f"Provider charge id: {ids['provider_payment_charge_id']}" in dossier["text"]
+
+
+async def test_stars_whose_worker_died_while_giving_them_back_are_given_back_once(shop: RunningShop) -> None:
+    emu = shop.emu
+    await shop.emu.send_text(shop.admin, "/help")
+    await emu.next_bot_message(shop.admin)
+    paid = await emu.pay_invoice(shop.alice, old_invoice("XTR", 50), already_approved=True)
+    charge_id = paid["successful_payment"]["telegram_payment_charge_id"]
+    await shop.told(shop.admin, "given back to the payer automatically")
+    # The worker died after refundStarPayment and before it wrote that down; a few minutes pass.
+    async with shop.daifu.db.transaction() as session:
+        await session.exec(update(OrphanCharge).values(status="refunding", created_at=utcnow() - timedelta(minutes=3)))
+
+    await shop.run_housekeeping()
+    [orphan] = await orphans(shop)
+    assert orphan.status == "refunded"  # Telegram says those Stars went back already: that is the outcome wanted
+    assert [r["telegram_payment_charge_id"] for r in emu.star_refunds] == [charge_id]
+    await shop.run_housekeeping()
+    assert shop.times_told(shop.admin, "given back to the payer automatically") == 2  # told again: at least once

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("refund_ref", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("leased_until", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("provider", "charge_ref", name="uq_orphan_charges_provider_charge"),
     )
