@@ -1,4 +1,8 @@
-"""/order <number or token>: one order's whole story for an admin: payments, refunds, requests, callbacks, events."""
+"""/order <number or token>: one order's whole story for an admin: payments, refunds, requests, callbacks, events.
+
+/order <charge id> shows money that arrived for a checkout daifu does not know (an orphan charge), as the admins
+were first told of it.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from telegram.ext import BaseHandler, CommandHandler
 from handlers.admin_common import clipped, named_order, person, reply_long, reports
 from handlers.common import admin_only, esc, order_price, speak
 from handlers.context import DaifuContext
+from handlers.notices import PAID_IN_TELEGRAM, orphan_lines
 from handlers.texts import status_name, when
 from services.admin_reports import OrderDossier
 from services.i18n import Gettext
@@ -100,11 +105,27 @@ def payment_line(dossier: OrderDossier, payment: Payment, locale: str, _: Gettex
         line += " · " + _("through request #{number}").format(number=payment.request_id)
     if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED) and not payment.credited:
         line += " · " + _("not credited (arrived when the order could not take it)")
-    return "• " + line
+    return "\n  ".join(["• " + line, *charge_ids(payment, _)])
+
+
+def charge_ids(payment: Payment, _: Gettext) -> list[str]:
+    """What finds the payment at its provider: Telegram's charge id and the card provider's for an invoice;
+    the provider's own charge id (a Stripe PaymentIntent, a WeChat Pay transaction_id, an Alipay trade_no)."""
+    code = "<code>{}</code>".format
+    ids: list[str] = []
+    if payment.provider_ref and payment.provider in PAID_IN_TELEGRAM:
+        ids.append(_("Telegram charge id: {reference}").format(reference=code(esc(payment.provider_ref))))
+        if payment.provider_charge_ref:
+            ids.append(_("Provider charge id: {reference}").format(reference=code(esc(payment.provider_charge_ref))))
+    elif payment.provider_ref:
+        ids.append(_("Provider charge id: {reference}").format(reference=code(esc(payment.provider_ref))))
+    if payment.provider_checkout_id:
+        ids.append(_("Provider checkout id: {reference}").format(reference=code(esc(payment.provider_checkout_id))))
+    return ids
 
 
 def refund_line(dossier: OrderDossier, refund: Refund, locale: str, _: Gettext) -> str:
-    return "• " + _("{amount} from payment #{number} · {status} · {why} · by {who} · {time}").format(
+    line = "• " + _("{amount} from payment #{number} · {status} · {why} · by {who} · {time}").format(
         amount=format_money(Money(refund.amount_minor, refund.currency), locale),
         number=refund.payment_id,
         status=refund_status(refund.status, _),
@@ -112,6 +133,16 @@ def refund_line(dossier: OrderDossier, refund: Refund, locale: str, _: Gettext) 
         who=person(dossier.names, refund.actor_id, _("daifu itself")),
         time=when(refund.created_at, locale),
     )
+    if refund.asked_minor is not None and refund.asked_minor != refund.amount_minor:
+        asked = format_money(Money(refund.asked_minor, refund.currency), locale)
+        line += " · " + _("asked for {amount}; the provider gave back what was left").format(amount=asked)
+    if refund.status == "failed" and refund.error:
+        line += " · " + _("why: {reason}").format(reason=clipped(refund.error))
+    if refund.provider_refund_ref:
+        line += "\n  " + _("Provider refund id: {reference}").format(
+            reference=f"<code>{esc(refund.provider_refund_ref)}</code>"
+        )
+    return line
 
 
 def request_line(dossier: OrderDossier, request: PayRequest, locale: str, _: Gettext) -> str:
@@ -182,6 +213,12 @@ async def show_order(update: Update, context: DaifuContext) -> None:
     locale, _ = await speak(update, context)
     message = update.effective_message
     if message is None or not await admin_only(update, context, _):
+        return
+    # A charge id the bot told the admins of, for money no order was waiting for.
+    orphan = await reports(context).orphan_charge(context.args[0]) if context.args else None
+    if orphan is not None:
+        payer = await context.daifu.users.name_of(orphan.payer_id)
+        await reply_long(message, orphan_lines(orphan, payer, locale, _))
         return
     order = await named_order(update, context, _, _("Usage: /order NUMBER or /order TOKEN"))
     if order is None:

@@ -196,6 +196,10 @@ async def refunded_line(context: DaifuContext, notice: PaymentReturned, locale: 
             "⚠️ {amount} to {payer} is recorded as owed: refund it yourself at {provider} (the bot cannot refund "
             "card payments)."
         ).format(amount=amount, payer=payer, provider=notice.payment.provider)
+    if notice.pending:
+        return _(
+            "⏳ {provider} took the refund of {amount} to {payer} but has not finished it yet: you will be told."
+        ).format(amount=amount, payer=payer, provider=notice.payment.provider)
     return _("↩️ Refunded {amount} to {payer} through {provider}.").format(
         amount=amount, payer=payer, provider=notice.payment.provider
     )

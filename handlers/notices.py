@@ -20,21 +20,26 @@ from handlers.context import DaifuContext
 from handlers.request_cards import refresh_cards
 from handlers.texts import when
 from services.daifu import Daifu
-from services.i18n import gettext_for
+from services.i18n import Gettext, gettext_for
 from services.money import Money, format_money
 from services.notices import (
     ChippedIn,
     Notice,
     OrderPaid,
+    OrphanCharged,
     PaymentDeclined,
     PaymentReturned,
+    RefundFailed,
     RequestClosed,
     ReturnReason,
 )
-from storage.models import Order, Payment, PaymentStatus, PayRequest, RequestMode, RequestStatus
+from storage.models import Order, OrphanCharge, Payment, PaymentStatus, PayRequest, RequestMode, RequestStatus
 
 log = logging.getLogger(__name__)
 REFUND_PREFIX = "refund"
+# Paid inside Telegram: the payment's own reference is Telegram's charge id (refundStarPayment and Telegram's
+# support name it); a card provider behind the invoice has its own id as well.
+PAID_IN_TELEGRAM = frozenset({"telegram", "stars"})
 THANKS_PREFIX = "ty"
 
 
@@ -164,7 +169,98 @@ async def _tell_closed(context: DaifuContext, daifu: Daifu, notice: RequestClose
             await _send(context, request.requester_id, text.format(title=esc(view.order.title)))
 
 
+async def _tell_pending(context: DaifuContext, daifu: Daifu, notice: PaymentReturned) -> None:
+    """The provider took the refund but has not finished it: the payer hears nothing until it has."""
+    for admin_id in daifu.rules.admin_ids:
+        locale = await daifu.users.locale_of(admin_id)
+        _ = gettext_for(locale)
+        text = _(
+            "⏳ Refund of {amount} for order {token} is pending at {provider}. "
+            "You will be told when {provider} says it is done (the payer too) or failed."
+        )
+        amount = format_money(notice.amount, locale)
+        await _send(
+            context, admin_id, text.format(amount=amount, token=notice.order.token, provider=notice.payment.provider)
+        )
+
+
+async def _tell_refund_failed(context: DaifuContext, daifu: Daifu, notice: RefundFailed) -> None:
+    """To the admins only: the payer was never told the money was back, and it is not."""
+    order, payment = notice.order, notice.payment
+    for admin_id in daifu.rules.admin_ids:
+        locale = await daifu.users.locale_of(admin_id)
+        _ = gettext_for(locale)
+        text = _(
+            "❌ Refund of {amount} for order {token} failed at {provider}: {why}\n"
+            "The payer was not told it was refunded. Payment #{number} can be refunded again with /refund {order}, "
+            "or the money returned another way."
+        ).format(
+            amount=format_money(notice.amount, locale),
+            token=order.token,
+            provider=payment.provider,
+            why=esc(notice.why),
+            number=payment.id,
+            order=order.id,
+        )
+        await _send(context, admin_id, text)
+    if notice.refund_id is not None:
+        await daifu.settlements.mark_refund_told(notice.refund_id)
+
+
+def orphan_lines(charge: OrphanCharge, payer: str, locale: str, _: Gettext) -> list[str]:
+    """What the admins are shown of money no order was waiting for: what, from whom, the ids, what became of it."""
+    lines = [
+        _("⚠️ {amount} arrived via {provider} for a checkout the bot does not know (payload {payload}).").format(
+            amount=format_money(Money(charge.amount_minor, charge.currency), locale),
+            provider=charge.provider,
+            payload=f"<code>{esc(charge.payload)}</code>",
+        ),
+        (
+            _("Telegram charge id: {reference}")
+            if charge.provider in PAID_IN_TELEGRAM
+            else _("Provider charge id: {reference}")
+        ).format(reference=f"<code>{esc(charge.charge_ref)}</code>"),
+    ]
+    if charge.provider_charge_ref:
+        lines.append(
+            _("Provider charge id: {reference}").format(reference=f"<code>{esc(charge.provider_charge_ref)}</code>")
+        )
+    if charge.payer_id is not None:
+        lines.append(_("Payer: {name} (user id {id})").format(name=esc(payer), id=charge.payer_id))
+    lines.append(_("Time: {time}").format(time=when(charge.created_at, locale)))
+    if charge.status == "refunded":
+        lines.append(_("It was given back to the payer automatically."))
+    elif charge.status == "owed":
+        lines.append(_("The bot cannot refund card payments: refund it at the payment provider."))
+    elif charge.status == "refund_failed":
+        lines.append(
+            _("Giving it back automatically failed: {why}. Refund it by hand.").format(why=esc(charge.error or ""))
+        )
+    elif charge.status == "refunding":
+        lines.append(_("It is being given back; the provider has not finished yet."))
+    else:
+        lines.append(
+            _(
+                "It may belong to another app on the same account: look it up at {provider} "
+                "and refund it there if it is not yours."
+            ).format(provider=charge.provider)
+        )
+    return lines
+
+
+async def _tell_orphan(context: DaifuContext, daifu: Daifu, notice: OrphanCharged) -> None:
+    """To the admins: money that no order of daifu's was waiting for, and what became of it."""
+    charge = notice.charge
+    payer = await daifu.users.name_of(charge.payer_id)
+    for admin_id in daifu.rules.admin_ids:
+        locale = await daifu.users.locale_of(admin_id)
+        await _send(context, admin_id, "\n".join(orphan_lines(charge, payer, locale, gettext_for(locale))))
+
+
 async def _tell_returned(context: DaifuContext, daifu: Daifu, notice: PaymentReturned) -> None:
+    if notice.pending:
+        await _tell_pending(context, daifu, notice)
+        return
     order, payment = notice.order, notice.payment
     if payment.payer_id is not None:
         locale = await daifu.users.locale_of(payment.payer_id)
@@ -237,6 +333,10 @@ async def deliver(context: DaifuContext, notices: list[Notice] | tuple[Notice, .
             await _tell_declined(context, daifu, notice)
         elif isinstance(notice, RequestClosed):
             await _tell_closed(context, daifu, notice)
+        elif isinstance(notice, RefundFailed):
+            await _tell_refund_failed(context, daifu, notice)
+        elif isinstance(notice, OrphanCharged):
+            await _tell_orphan(context, daifu, notice)
         else:
             await refresh_cards(context, notice.request_id)
 

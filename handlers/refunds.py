@@ -52,7 +52,7 @@ async def refund_button(update: Update, context: DaifuContext) -> None:
     except PaymentError:
         await query.answer(provider_down(_), show_alert=True)
         return
-    await query.answer(_("Refunded."))
+    await query.answer(_("Refund asked for: it is pending at the provider.") if notice.pending else _("Refunded."))
     await query.edit_message_reply_markup(None)
     await deliver(context, [notice])
 

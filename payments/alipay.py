@@ -45,6 +45,7 @@ from payments.base import (
     ProviderDefaults,
     Refund,
     RefundRequest,
+    RefundStatus,
 )
 
 log = logging.getLogger(__name__)
@@ -250,7 +251,24 @@ class AlipayPrecreate(ProviderDefaults):
         )
         if answer.get("code") != SUCCESS:
             raise self._failure("alipay.trade.refund", answer)
-        return Refund(refund_ref=request.refund_key, amount=request.amount)
+        # Alipay's success is final: the money is back in the payer's balance (refund_fee is the running total
+        # of the trade's refunds, not this one's amount, which is the one asked for).
+        return Refund(refund_ref=request.refund_key, amount=request.amount, status=RefundStatus.SUCCEEDED)
+
+    async def query_refund(self, request: RefundRequest, refund_ref: str | None) -> Refund | None:
+        answer = await self._call(
+            "alipay.trade.fastpay.refund.query",
+            {"trade_no": request.charge_ref, "out_request_no": request.refund_key},
+        )
+        if answer.get("code") != SUCCESS:
+            raise self._failure("alipay.trade.fastpay.refund.query", answer)
+        if not answer.get("refund_amount"):
+            return None  # Alipay answers success without an amount for a refund it never made
+        # REFUND_SUCCESS, or (older apps) no refund_status at all for a refund that went through.
+        if answer.get("refund_status", "REFUND_SUCCESS") != "REFUND_SUCCESS":
+            return Refund(refund_ref=request.refund_key, amount=request.amount, status=RefundStatus.PENDING)
+        amount = Amount(_fen(str(answer["refund_amount"])), CURRENCY)
+        return Refund(refund_ref=request.refund_key, amount=amount, status=RefundStatus.SUCCEEDED)
 
     # -- notices -----------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -98,10 +98,22 @@ class PaymentEvent:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
+class RefundStatus(StrEnum):
+    SUCCEEDED = "succeeded"  # the money is on its way back to the payer: the provider says so
+    PENDING = "pending"  # accepted, not finished (Stripe's pending or requires_action, WeChat's PROCESSING)
+    FAILED = "failed"  # the money did not go back (the payer's card closed, the provider refused it later)
+
+
 @dataclass(frozen=True, slots=True)
 class Refund:
+    """A refund as the provider reports it: its amount is what the provider gives back, which may be less than
+    was asked (a whole refund after a part was given back outside daifu returns only what was left)."""
+
     refund_ref: str
     amount: Amount
+    status: RefundStatus
+    failure: str | None = None  # why it failed, in the provider's words
+    refund_key: str | None = None  # daifu's key for it, when the provider reports it (a refund event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +169,11 @@ class PaymentProvider(Protocol):
 
     async def refund(self, request: RefundRequest) -> Refund: ...
 
+    async def query_refund(self, request: RefundRequest, refund_ref: str | None) -> Refund | None:
+        """How the refund made under request.refund_key (and refund_ref, if the provider named it) stands now;
+        None if the provider has no such refund. Raises NotSupported where the provider cannot be asked."""
+        ...
+
     async def query(self, checkout: CheckoutRef) -> PaymentEvent | None:
         """Ask the provider how a checkout stands: an event if money moved (or it failed), else None."""
         ...
@@ -169,6 +186,10 @@ class PaymentProvider(Protocol):
 class ProviderDefaults:
     """What a provider without a notion of it does: JSON acknowledgements, nothing to query or close."""
 
+    # How long the provider remembers a refund key: a refund resumed later must ask what became of it before
+    # sending it again. None: it remembers for good (or its keys are its refund numbers).
+    refund_key_lasts: timedelta | None = None
+
     def acknowledge(self, accepted: bool, reason: str = "") -> NoticeReply:
         if accepted:
             return NoticeReply(200, '{"received": true}')
@@ -177,5 +198,38 @@ class ProviderDefaults:
     async def query(self, checkout: CheckoutRef) -> PaymentEvent | None:
         return None
 
+    async def query_refund(self, request: RefundRequest, refund_ref: str | None) -> Refund | None:
+        raise NotSupported("this provider cannot be asked about a refund")
+
     async def close(self, checkout: CheckoutRef) -> None:
         return None
+
+
+def refund_event(provider: str, event_id: str, charge_ref: str, refund: Refund) -> PaymentEvent:
+    """A provider's notice about a refund, as an event (outcome REFUNDED): it travels the path charge notices
+    take (stored, verified, applied once), and the core follows the refund it names."""
+    extra = {"refund_ref": refund.refund_ref, "refund_status": refund.status.value}
+    if refund.failure:
+        extra["failure"] = refund.failure
+    if refund.refund_key:
+        extra["refund_key"] = refund.refund_key
+    return PaymentEvent(
+        provider=provider,
+        event_id=event_id,
+        checkout_ref="",
+        charge_ref=charge_ref,
+        outcome=ChargeOutcome.REFUNDED,
+        amount=refund.amount,
+        extra=extra,
+    )
+
+
+def refund_of(event: PaymentEvent) -> Refund:
+    """The refund a REFUNDED event reports (see refund_event)."""
+    return Refund(
+        refund_ref=event.extra.get("refund_ref", ""),
+        amount=event.amount,
+        status=RefundStatus(event.extra.get("refund_status", RefundStatus.PENDING.value)),
+        failure=event.extra.get("failure"),
+        refund_key=event.extra.get("refund_key"),
+    )

@@ -27,6 +27,7 @@ from payments.base import (
     ProviderDefaults,
     Refund,
     RefundRequest,
+    RefundStatus,
 )
 from payments.currencies import STARS, is_money
 
@@ -118,7 +119,10 @@ class SandboxGateway(ProviderDefaults):
     async def refund(self, request: RefundRequest) -> Refund:
         # The sandbox keeps no balances: a refund of a charge it signed always goes through.
         mac = self._mac(f"refund:{request.charge_ref}:{request.refund_key}".encode())[:24]
-        return Refund(refund_ref="sbx_re_" + mac, amount=request.amount)
+        return Refund(refund_ref="sbx_re_" + mac, amount=request.amount, status=RefundStatus.SUCCEEDED)
+
+    async def query_refund(self, request: RefundRequest, refund_ref: str | None) -> Refund | None:
+        return await self.refund(request)  # stateless: the same refund, and it always went through
 
     # -- the gateway side its checkout page calls -----------------------------------------------------
 

@@ -31,6 +31,8 @@ from payments.base import (
     ProviderDefaults,
     Refund,
     RefundRequest,
+    RefundStatus,
+    refund_event,
 )
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,37 @@ def _session_event(
     )
 
 
+# Stripe's events about a refund whose object is the refund itself: sent when its status changes after the
+# call that made it answered. (refund.created says what that answer said, and is acknowledged unread, so it
+# cannot race the caller recording the answer. charge.refunded carries the charge, whose refunds are not
+# expanded in current API versions: the refund.* event sent with it says the same.)
+REFUND_EVENTS = frozenset({"refund.updated", "refund.failed", "charge.refund.updated"})
+# requires_action: the payer must give details (some methods refund by bank transfer) before the money moves.
+_REFUND_STATUSES = {
+    "succeeded": RefundStatus.SUCCEEDED,
+    "pending": RefundStatus.PENDING,
+    "requires_action": RefundStatus.PENDING,
+    "failed": RefundStatus.FAILED,
+    "canceled": RefundStatus.FAILED,
+}
+
+
+def refund_from_stripe(obj: Mapping[str, Any]) -> Refund:
+    """A Refund from Stripe's refund object: its status and the amount Stripe says it gives back."""
+    status = _REFUND_STATUSES.get(str(obj.get("status")))
+    amount, currency = obj.get("amount"), obj.get("currency")
+    if status is None or not isinstance(amount, int) or not currency or not obj.get("id"):
+        raise PaymentError(f"Stripe answered refund {obj.get('id')!r} with status {obj.get('status')!r}")
+    failure = obj.get("failure_reason") or (str(obj.get("status")) if status == RefundStatus.FAILED else None)
+    return Refund(
+        refund_ref=str(obj["id"]),
+        amount=Amount(amount, str(currency).upper()),
+        status=status,
+        failure=str(failure) if failure else None,
+        refund_key=(obj.get("metadata") or {}).get("refund_key"),
+    )
+
+
 def outcome_of(event_type: str, session: Mapping[str, Any]) -> ChargeOutcome:
     """What a Checkout Session event says about the money."""
     if event_type == "checkout.session.completed":
@@ -150,6 +183,8 @@ def outcome_of(event_type: str, session: Mapping[str, Any]) -> ChargeOutcome:
 class StripeCheckout(ProviderDefaults):
     name = "stripe"
     reusable_checkout = True
+    # Stripe keeps idempotency keys for at least 24 hours; an hour's margin for clocks and slow rounds.
+    refund_key_lasts = timedelta(hours=23)
 
     def __init__(self, api_key: str, webhook_secret: str, api_base: str = "https://api.stripe.com") -> None:
         self._api_key = api_key
@@ -250,6 +285,12 @@ class StripeCheckout(ProviderDefaults):
         data = event.to_dict()
         obj = (data.get("data") or {}).get("object") or {}
         kind = str(data.get("type", ""))
+        if kind in REFUND_EVENTS and obj.get("object") == "refund":
+            try:
+                refund = refund_from_stripe(obj)
+            except PaymentError:  # a status this adapter does not know: nothing to act on
+                return self._unknown(event.id, kind, obj)
+            return refund_event(self.name, event.id, str(obj.get("payment_intent") or ""), refund)
         outcome = outcome_of(kind, obj) if obj.get("object") == "checkout.session" else ChargeOutcome.UNKNOWN
         if outcome == ChargeOutcome.UNKNOWN:
             return self._unknown(event.id, kind, obj)
@@ -283,9 +324,22 @@ class StripeCheckout(ProviderDefaults):
             )
         except stripe.StripeError as error:
             raise _safe(error, "refund") from None
-        if refund.status in ("failed", "canceled"):
-            raise PaymentError(f"Stripe refund {refund.id} {refund.status}")
-        return Refund(refund_ref=refund.id, amount=Amount(refund.amount, refund.currency.upper()))
+        return refund_from_stripe(refund.to_dict())
+
+    async def query_refund(self, request: RefundRequest, refund_ref: str | None) -> Refund | None:
+        """The refund by its id if Stripe named it; else the PaymentIntent's refund whose metadata carries the
+        refund key (Stripe forgets idempotency keys after about 24 hours: this is what is asked first then)."""
+        try:
+            if refund_ref:
+                return refund_from_stripe((await self._stripe().v1.refunds.retrieve_async(refund_ref)).to_dict())
+            listed = await self._stripe().v1.refunds.list_async({"payment_intent": request.charge_ref, "limit": 100})
+        except stripe.StripeError as error:
+            raise _safe(error, "refund lookup") from None
+        for refund in listed.data:
+            found = refund.to_dict()
+            if (found.get("metadata") or {}).get("refund_key") == request.refund_key:
+                return refund_from_stripe(found)
+        return None
 
     async def _session(self, session_id: str) -> dict[str, Any]:
         try:

@@ -42,6 +42,7 @@ from payments.base import (
     ProviderDefaults,
     Refund,
     RefundRequest,
+    RefundStatus,
 )
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,12 @@ OUTCOMES = {
     "REVOKED": ChargeOutcome.DECLINED,
 }
 STILL_OPEN = frozenset({"NOTPAY", "USERPAYING"})
+REFUND_STATUSES = {
+    "SUCCESS": RefundStatus.SUCCEEDED,
+    "PROCESSING": RefundStatus.PENDING,
+    "ABNORMAL": RefundStatus.FAILED,
+    "CLOSED": RefundStatus.FAILED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,11 +253,32 @@ class WeChatPayNative(ProviderDefaults):
         )
         if not answer.ok:
             raise answer.failure("refund")
-        status = answer.data.get("status")
-        if status not in ("SUCCESS", "PROCESSING"):
-            # ABNORMAL (the payer's card or account is closed) or CLOSED: the money did not go back.
-            raise PaymentError(f"wechatpay refund {request.refund_key} is {status}; finish it in the merchant platform")
-        return Refund(refund_ref=str(answer.data.get("refund_id", request.refund_key)), amount=request.amount)
+        return self._refund_from(answer.data, request)
+
+    async def query_refund(self, request: RefundRequest, refund_ref: str | None) -> Refund | None:
+        answer = await self._request("GET", f"{REFUNDS_PATH}/{quote(request.refund_key, safe='')}")
+        if answer.code == "RESOURCE_NOT_EXISTS":
+            return None
+        if not answer.ok:
+            raise answer.failure("refund query")
+        return self._refund_from(answer.data, request)
+
+    @staticmethod
+    def _refund_from(data: Mapping[str, Any], request: RefundRequest) -> Refund:
+        """WeChat Pay answers PROCESSING first, and SUCCESS once the money is back; ABNORMAL (the payer's card
+        or account is closed) and CLOSED mean it did not go back."""
+        status = REFUND_STATUSES.get(str(data.get("status")))
+        if status is None:
+            raise PaymentError(f"wechatpay refund {request.refund_key} has an unknown status {data.get('status')!r}")
+        amount = data.get("amount") or {}
+        refunded = amount.get("refund") if isinstance(amount, Mapping) else None
+        return Refund(
+            refund_ref=str(data.get("refund_id", request.refund_key)),
+            amount=Amount(refunded if isinstance(refunded, int) else request.amount.minor, request.amount.currency),
+            status=status,
+            failure=f"WeChat Pay says {data.get('status')}" if status == RefundStatus.FAILED else None,
+            refund_key=request.refund_key,
+        )
 
     # -- notices -----------------------------------------------------------------------------------
 

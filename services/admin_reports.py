@@ -44,6 +44,7 @@ from storage.models import (
     Order,
     OrderEvent,
     OrderStatus,
+    OrphanCharge,
     Payment,
     PaymentStatus,
     PayRequest,
@@ -401,6 +402,15 @@ class AdminReports:
             if looks_like_token(reference):
                 return (await session.exec(select(Order).where(Order.token == reference))).first()
         return None
+
+    async def orphan_charge(self, reference: str) -> OrphanCharge | None:
+        """Money kept for a checkout daifu does not know, by the charge id the admins were told of (Telegram's
+        or the provider's)."""
+        if not reference or len(reference) > 255:
+            return None
+        named = or_(col(OrphanCharge.charge_ref) == reference, col(OrphanCharge.provider_charge_ref) == reference)
+        async with self.db.transaction() as session:
+            return (await session.exec(select(OrphanCharge).where(named).order_by(col(OrphanCharge.id)))).first()
 
     async def dossier(self, order: Order) -> OrderDossier:
         assert order.id is not None

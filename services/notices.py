@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from payments.base import Amount as Money
-from storage.models import Order, Payment, PayRequest, RequestStatus
+from storage.models import Order, OrphanCharge, Payment, PayRequest, RequestStatus
 
 
 class ReturnReason(StrEnum):
@@ -62,6 +62,9 @@ class PaymentReturned:
     owed: bool  # True when the bot could not refund it itself
     amount: Money  # what was (or is owed to be) given back: all of the payment, or a part
     refund_id: int | None = None  # the refund row, marked once its payer and admins are told
+    # The provider took the refund but has not finished it: only the admins hear of it now; the payer is told
+    # when the provider says it succeeded (a PaymentReturned again), and never if it failed (RefundFailed).
+    pending: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,4 +74,32 @@ class PaymentDeclined:
     payment_id: int | None = None  # the declined attempt, marked once its payer is told
 
 
-Notice = OrderPaid | ChippedIn | PaymentReturned | PaymentDeclined | RequestClosed | RequestChanged
+@dataclass(frozen=True, slots=True)
+class RefundFailed:
+    """The provider says a refund did not go back to the payer: the admins must act (the payer was not told)."""
+
+    order: Order
+    payment: Payment
+    amount: Money  # what was asked to go back
+    why: str
+    refund_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrphanCharged:
+    """Money arrived for a checkout daifu does not know: the admins are told what, from whom, and whether it
+    went back (Stars), is owed (a card payment) or waits for them (a web provider's charge)."""
+
+    charge: OrphanCharge
+
+
+Notice = (
+    OrderPaid
+    | ChippedIn
+    | PaymentReturned
+    | PaymentDeclined
+    | RequestClosed
+    | RequestChanged
+    | RefundFailed
+    | OrphanCharged
+)

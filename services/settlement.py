@@ -10,7 +10,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -20,7 +20,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from payments.base import ChargeOutcome, NotSupported, PaymentError, PaymentEvent, PaymentProvider, RefundRequest
+from payments.base import (
+    ChargeOutcome,
+    NotSupported,
+    PaymentError,
+    PaymentEvent,
+    PaymentProvider,
+    RefundRequest,
+    RefundStatus,
+    refund_of,
+)
+from payments.base import Refund as ProviderRefund
 from services.callback_outbox import enqueue_callback
 from services.log_context import about
 from services.metrics import PAYMENTS
@@ -31,10 +41,12 @@ from services.notices import (
     OrderPaid,
     PaymentDeclined,
     PaymentReturned,
+    RefundFailed,
     RequestChanged,
     ReturnReason,
 )
 from services.order_states import move, record_event
+from services.orphan_charges import OrphanCharges
 from services.tokens import new_token
 from storage.database import Database, keep_in_step, run_core
 from storage.models import (
@@ -55,6 +67,8 @@ TELL_AGAIN_AFTER = timedelta(minutes=1)
 GIVE_UP_TELLING_AFTER = timedelta(days=1)
 # A provider answers a refund within seconds; one still pending after this long lost its worker mid-call.
 RESUME_REFUNDS_AFTER = timedelta(minutes=2)
+# A refund the provider is still working on is asked about again less and less often, but at least this often.
+FOLLOW_REFUNDS_AT_MOST = timedelta(hours=1)
 
 # Built once: every payment reads them, and building a statement costs about as much CPU as SQLAlchemy's part
 # of running it (bench.db_floor).
@@ -131,14 +145,36 @@ class RefundRefused(Exception):
     pass
 
 
+# daifu's refund key: the providers' idempotency key and refund number, and how their refund events name it.
+REFUND_KEY_PREFIX = "daifu-refund-"
+
+
+def _refund_id(refund_key: str | None) -> int | None:
+    """The refund row a provider's refund key names, if it is one of daifu's keys."""
+    number = (refund_key or "").removeprefix(REFUND_KEY_PREFIX)
+    if refund_key is None or number == refund_key or not (number.isascii() and number.isdigit()):
+        return None
+    return int(number)
+
+
 class Settlements:
     def __init__(self, db: Database, providers: Mapping[str, PaymentProvider]) -> None:
         self.db = db
         self.providers = providers
+        self.orphans = OrphanCharges(db, providers)
 
     async def receive(self, event: PaymentEvent) -> list[Notice]:
         """Apply the event, give back money the order could not take, and say who must be told what."""
-        settlement = await self.apply(event)
+        if event.outcome == ChargeOutcome.REFUNDED:
+            return await self.follow_refund(event)
+        try:
+            settlement = await self.apply(event)
+        except UnknownCheckout:
+            if event.outcome != ChargeOutcome.SUCCEEDED:
+                raise
+            # Money moved all the same: it is kept and told, never only logged.
+            PAYMENTS.labels(event.provider, "orphan").inc()
+            return await self.orphans.receive(event)
         PAYMENTS.labels(event.provider, settlement.applied.value).inc()
         request = settlement.request
         with about(order_id=settlement.order.id, request_id=request.id if request else None):
@@ -161,10 +197,13 @@ class Settlements:
             assert settlement.payment.id is not None and settlement.reason is not None
             try:
                 return [await self.refund(settlement.payment.id, reason=settlement.reason, actor_id=None)]
-            except PaymentError:
+            except PaymentError as error:
                 # The charge stays recorded as succeeded and not credited: in plain sight for the admins,
                 # and refundable again later. The provider's notice itself was applied, so it is not failed.
                 log.exception("automatic refund of payment %s failed", settlement.payment.id)
+                payment = settlement.payment
+                left = Money(payment.amount_minor - payment.refunded_minor, payment.currency)
+                return [RefundFailed(settlement.order, payment, left, str(error))]
         return []
 
     async def apply(self, event: PaymentEvent) -> Settlement:
@@ -410,10 +449,10 @@ class Settlements:
                     .join(Payment, Payment.id == Refund.payment_id)  # type: ignore[arg-type]
                     .join(Order, Order.id == Payment.order_id)  # type: ignore[arg-type]
                     .where(
-                        col(Refund.status).in_(["done", "owed"]),
+                        col(Refund.status).in_(["done", "owed", "failed"]),
                         col(Refund.notified_at).is_(None),
-                        col(Refund.created_at) <= due,
-                        col(Refund.created_at) > too_old,
+                        func.coalesce(col(Refund.finished_at), col(Refund.created_at)) <= due,
+                        func.coalesce(col(Refund.finished_at), col(Refund.created_at)) > too_old,
                     )
                     .order_by(col(Refund.id))
                     .limit(100)
@@ -421,6 +460,9 @@ class Settlements:
             ).all()
             for refund, payment, order in refunds:
                 money = Money(refund.amount_minor, refund.currency)
+                if refund.status == "failed":  # the provider said so later: the admins were not told yet
+                    notices.append(RefundFailed(order, payment, money, refund.error or "failed", refund.id))
+                    continue
                 reason = ReturnReason(refund.reason)
                 notices.append(PaymentReturned(order, payment, reason, refund.status == "owed", money, refund.id))
             declines = (
@@ -448,7 +490,9 @@ class Settlements:
         """Give a charge back (all that is left of it, or `amount`) through the provider that took it.
 
         The part is reserved on the charge first by one conditional UPDATE, so concurrent refunds can never
-        give back more than was paid; if the provider call fails the reservation is released.
+        give back more than was paid; if the provider call fails, or the provider says the refund failed, the
+        reservation is released and PaymentError raised. A refund the provider took but has not finished comes
+        back pending (only the admins hear of it); it is followed by the provider's refund events or by asking.
         """
         async with self.db.transaction() as session:
             payment = await session.get(Payment, payment_id)
@@ -475,6 +519,7 @@ class Settlements:
             record = Refund(
                 payment_id=payment_id,
                 amount_minor=part,
+                asked_minor=part,
                 currency=payment.currency,
                 status="pending",
                 reason=reason.value,
@@ -486,38 +531,57 @@ class Settlements:
             refund_id = record.id
         money = Money(part, payment.currency)
         try:
-            refund_ref, owed = await self._ask_provider(payment, refund_id, money)
-        except Exception:
-            async with self.db.transaction() as session:
-                await session.exec(
-                    update(Payment)
-                    .where(col(Payment.id) == payment_id)
-                    .values(refunded_minor=col(Payment.refunded_minor) - part)
-                )
-                await session.exec(update(Refund).where(col(Refund.id) == refund_id).values(status="failed"))
+            answer = await self._ask_provider(payment, self._refund_request(payment, refund_id, money))
+        except Exception as error:
+            # The caller hears of it (the admin who asked sees why): nothing is left to tell.
+            await self._fail(refund_id, f"{type(error).__name__}: {error}", told=True)
             raise
-        return await self._record_refund(payment_id, refund_id, refund_ref, owed, reason, actor_id, money)
+        if answer is not None and answer.status == RefundStatus.FAILED:
+            await self._fail(refund_id, answer.failure or "failed", told=True)
+            raise PaymentError(f"{payment.provider} refund {answer.refund_ref} failed: {answer.failure or 'failed'}")
+        returned = await self._record_refund(refund_id, answer)
+        return returned if returned is not None else await self._as_recorded(refund_id)
 
-    async def _ask_provider(self, payment: Payment, refund_id: int, money: Money) -> tuple[str | None, bool]:
-        """The provider's refund: (its reference, whether it is owed instead). The refund key is daifu's id for
-        the refund, so asking again after a crash gives back the money once (the providers dedupe on it)."""
+    async def _as_recorded(self, refund_id: int) -> PaymentReturned:
+        """The refund as another path recorded it first (a provider's event that overtook the answer to the call
+        that asked for it). Telling it again is possible then: at least once, like every notice."""
+        async with self.db.transaction() as session:
+            refund = await session.get(Refund, refund_id)
+            assert refund is not None
+            payment = await session.get(Payment, refund.payment_id)
+            assert payment is not None
+            order = await session.get(Order, payment.order_id)
+            assert order is not None
+        money = Money(refund.amount_minor, refund.currency)
+        owed, pending = refund.status == "owed", refund.status == "pending"
+        return PaymentReturned(order, payment, ReturnReason(refund.reason), owed, money, refund_id, pending=pending)
+
+    @staticmethod
+    def _refund_request(payment: Payment, refund_id: int, money: Money) -> RefundRequest:
+        """The refund key is daifu's id for the refund, so asking again after a crash gives back the money once
+        (the providers dedupe on it, and it names the refund when the provider is asked about it)."""
         assert payment.provider_ref is not None
-        request = RefundRequest(
+        return RefundRequest(
             charge_ref=payment.provider_ref,
             amount=money,
             charge_amount=Money(payment.amount_minor, payment.currency),
-            refund_key=f"daifu-refund-{refund_id}",
+            refund_key=f"{REFUND_KEY_PREFIX}{refund_id}",
             payer_ref=str(payment.payer_id) if payment.payer_id is not None else None,
         )
+
+    async def _ask_provider(self, payment: Payment, request: RefundRequest) -> ProviderRefund | None:
+        """The provider's refund, or None when it cannot refund through daifu: the refund is owed instead."""
         try:
-            return (await self.providers[payment.provider].refund(request)).refund_ref, False
+            return await self.providers[payment.provider].refund(request)
         except NotSupported:
-            return None, True
+            return None
 
     async def resume_refunds(self, limit: int = 20) -> list[Notice]:
-        """Refunds still pending a while after they were asked for: their worker died during the provider call,
-        with the part reserved on the charge. The provider is asked again under the same refund key (so money
-        that did go back is not given twice), one worker per refund; a failure leaves it for the next round."""
+        """Refunds still pending a while after they were asked for: either their worker died during the provider
+        call (with the part reserved on the charge), or the provider took them and has not finished. The first
+        are asked for again under the same refund key (so money that did go back is not given twice), unless the
+        provider may have forgotten the key by now: then, like the second, the provider is asked first what
+        became of the refund. One worker per refund; a failure leaves it for a later round."""
         now = utcnow()
         lapsed = (col(Refund.leased_until).is_(None)) | (col(Refund.leased_until) <= now)
         async with self.db.transaction() as session:
@@ -535,48 +599,201 @@ class Settlements:
         for refund_id in due:
             assert refund_id is not None
             async with self.db.transaction() as session:
+                refund = await session.get(Refund, refund_id)
+                assert refund is not None
                 claimed = await session.exec(
                     update(Refund)
                     .where(col(Refund.id) == refund_id, col(Refund.status) == "pending", lapsed)
-                    .values(leased_until=now + RESUME_REFUNDS_AFTER)
+                    .values(leased_until=now + self._follow_up_after(refund, now))
                 )
                 if claimed.rowcount != 1:
                     continue
-                refund = await session.get(Refund, refund_id)
-                assert refund is not None
                 payment = await session.get(Payment, refund.payment_id)
                 assert payment is not None
-            money = Money(refund.amount_minor, refund.currency)
             try:
-                refund_ref, owed = await self._ask_provider(payment, refund_id, money)
+                notice = await self._resume_refund(refund, payment, now)
             except Exception as error:
                 log.warning("refund %s is still pending: the provider said %s", refund_id, error)
                 continue
-            notices.append(
-                await self._record_refund(
-                    refund.payment_id, refund_id, refund_ref, owed, ReturnReason(refund.reason), refund.actor_id, money
+            if notice is not None:
+                notices.append(notice)
+        return notices + await self.orphans.resume()
+
+    @staticmethod
+    def _follow_up_after(refund: Refund, now: datetime) -> timedelta:
+        """How long until a pending refund is looked at again: soon at first, then less often (a provider may
+        take days over one), never less than RESUME_REFUNDS_AFTER nor more than FOLLOW_REFUNDS_AT_MOST."""
+        return min(max(RESUME_REFUNDS_AFTER, (now - refund.created_at) / 10), FOLLOW_REFUNDS_AT_MOST)
+
+    async def _resume_refund(self, refund: Refund, payment: Payment, now: datetime) -> Notice | None:
+        assert refund.id is not None
+        provider = self.providers[payment.provider]
+        asked = Money(refund.asked_minor or refund.amount_minor, refund.currency)
+        request = self._refund_request(payment, refund.id, asked)
+        key_lasts: timedelta | None = getattr(provider, "refund_key_lasts", None)
+        forgotten = key_lasts is not None and now - refund.created_at >= key_lasts
+        answer: ProviderRefund | None = None
+        asked_already = False
+        if refund.provider_refund_ref is not None or forgotten:
+            try:
+                answer = await provider.query_refund(request, refund.provider_refund_ref)
+                asked_already = True
+            except NotSupported:
+                pass
+        if answer is None:
+            if refund.provider_refund_ref is not None and asked_already:
+                log.warning("refund %s (%s) is unknown to %s", refund.id, refund.provider_refund_ref, provider.name)
+            answer = await self._ask_provider(payment, request)
+        if answer is not None and answer.status == RefundStatus.FAILED:
+            return await self._fail(refund.id, answer.failure or "failed")
+        returned = await self._record_refund(refund.id, answer, late=True)
+        if isinstance(returned, PaymentReturned) and returned.pending and refund.provider_refund_ref is not None:
+            return None  # still pending, as the admins were told already
+        return returned
+
+    async def follow_refund(self, event: PaymentEvent) -> list[Notice]:
+        """A provider's refund event: a refund daifu asked for succeeded or failed (or is still on its way).
+        Applied once: only a refund still pending moves, so a repeated or late event changes nothing."""
+        reported = refund_of(event)
+        refund_id = _refund_id(reported.refund_key)
+        async with self.db.transaction() as session:
+            found = select(Refund).join(Payment, col(Payment.id) == col(Refund.payment_id))
+            found = found.where(col(Payment.provider) == event.provider)
+            if refund_id is not None:
+                found = found.where(col(Refund.id) == refund_id, col(Payment.provider_ref) == event.charge_ref)
+            else:
+                found = found.where(col(Refund.provider_refund_ref) == reported.refund_ref)
+            refund = (await session.exec(found)).first()
+        if refund is None or refund.id is None:
+            # Made outside daifu (in the provider's dashboard): the admins who made it know of it.
+            log.info("%s refund %s is not one of daifu's", event.provider, reported.refund_ref)
+            return []
+        if refund.status == "done" and reported.status == RefundStatus.FAILED:
+            # Stripe may fail a refund it had reported succeeded (the payer's bank returned it): the books say
+            # refunded, the money is not back. The admins must sort it out with the payer.
+            log.error("%s refund %s failed after it succeeded: %s", event.provider, refund.id, reported.failure)
+            return await self._failed_after_done(refund, reported.failure or "failed")
+        if refund.status != "pending":
+            return []
+        if reported.status == RefundStatus.FAILED:
+            failed = await self._fail(refund.id, reported.failure or "failed")
+            return [failed] if failed is not None else []
+        returned = await self._record_refund(refund.id, reported, late=True)
+        if returned is None or (isinstance(returned, PaymentReturned) and returned.pending):
+            return []  # the admins heard it was pending when it was asked for
+        return [returned]
+
+    async def _failed_after_done(self, refund: Refund, why: str) -> list[Notice]:
+        async with self.db.transaction() as session:
+            changed = await session.exec(
+                update(Refund)
+                .where(col(Refund.id) == refund.id, col(Refund.status) == "done")
+                .values(status="failed", error=why[:1000], finished_at=utcnow(), notified_at=None)
+            )
+            if changed.rowcount != 1:
+                return []
+            payment = await session.get(Payment, refund.payment_id)
+            assert payment is not None
+            order = await session.get(Order, payment.order_id)
+            assert order is not None
+        return [RefundFailed(order, payment, Money(refund.amount_minor, refund.currency), why, refund.id)]
+
+    async def _fail(self, refund_id: int, why: str, *, told: bool = False) -> RefundFailed | None:
+        """The refund did not go back: its reservation on the charge is released, so it can be asked again.
+        Once: only a refund still pending fails. told: whoever asked for it heard why already."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            refund = await session.get(Refund, refund_id)
+            assert refund is not None
+            failed = await session.exec(
+                update(Refund)
+                .where(col(Refund.id) == refund_id, col(Refund.status) == "pending")
+                .values(
+                    status="failed",
+                    error=why[:1000],
+                    finished_at=None if told else now,
+                    notified_at=now if told else None,
                 )
             )
-        return notices
+            if failed.rowcount != 1:
+                return None
+            asked = refund.asked_minor or refund.amount_minor
+            await session.exec(
+                update(Payment)
+                .where(col(Payment.id) == refund.payment_id)
+                .values(refunded_minor=col(Payment.refunded_minor) - asked)
+            )
+            payment = await session.get(Payment, refund.payment_id, populate_existing=True)
+            assert payment is not None
+            order = await session.get(Order, payment.order_id)
+            assert order is not None
+            await record_event(
+                session,
+                payment.order_id,
+                "refund_failed",
+                actor_id=refund.actor_id,
+                payment_id=payment.id,
+                why=why[:200],
+            )
+        return RefundFailed(order, payment, Money(asked, refund.currency), why, refund_id)
 
     async def _record_refund(
-        self,
-        payment_id: int,
-        refund_id: int,
-        refund_ref: str | None,
-        owed: bool,
-        reason: ReturnReason,
-        actor_id: int | None,
-        money: Money,
-    ) -> PaymentReturned:
+        self, refund_id: int, answer: ProviderRefund | None, *, late: bool = False
+    ) -> PaymentReturned | None:
+        """What the provider answered, on the books: pending (its reference kept), succeeded (the amount it
+        gave back recorded, the charge and the order moved), or None: owed, made at the provider by hand.
+        None is returned when another worker (or event) recorded the outcome first.
+
+        late: the outcome came after the call that asked for it (an event, a resumed refund): finished_at then
+        says when, so that telling it again if its worker dies counts from then, not from when it was asked."""
         async with self.db.transaction() as session:
-            await session.exec(
-                update(Refund)
-                .where(col(Refund.id) == refund_id)
-                .values(status="owed" if owed else "done", provider_refund_ref=refund_ref)
-            )
-            payment = await session.get(Payment, payment_id, populate_existing=True)
+            refund = await session.get(Refund, refund_id, populate_existing=True)
+            assert refund is not None
+            payment = await session.get(Payment, refund.payment_id, populate_existing=True)
             assert payment is not None
+            reason = ReturnReason(refund.reason)
+            asked = refund.asked_minor or refund.amount_minor
+            # What the provider says it gives back, in the charge's currency (a provider answering in another
+            # currency is not believed on the amount).
+            given = asked
+            if answer is not None and answer.amount.currency == refund.currency and answer.amount.minor > 0:
+                given = answer.amount.minor
+            money = Money(given, refund.currency)
+            if answer is not None and answer.status == RefundStatus.PENDING:
+                await session.exec(
+                    update(Refund)
+                    .where(col(Refund.id) == refund_id, col(Refund.status) == "pending")
+                    .values(provider_refund_ref=answer.refund_ref, amount_minor=given)
+                )
+                order = await session.get(Order, payment.order_id)
+                assert order is not None
+                return PaymentReturned(order, payment, reason, False, money, refund_id, pending=True)
+            owed = answer is None
+            refund_ref = answer.refund_ref if answer is not None else None
+            finished = await session.exec(
+                update(Refund)
+                .where(col(Refund.id) == refund_id, col(Refund.status) == "pending")
+                .values(
+                    status="owed" if owed else "done",
+                    provider_refund_ref=refund_ref,
+                    amount_minor=given,
+                    finished_at=utcnow() if late else None,
+                )
+            )
+            if finished.rowcount != 1:
+                return None
+            if given < asked and payment.refunded_minor < payment.amount_minor:
+                # A part came back short: only what the provider gave back is counted as refunded. (A whole
+                # refund that came back short gave back all that was left: the rest went back outside daifu,
+                # so the reservation of the whole stands.)
+                await session.exec(
+                    update(Payment)
+                    .where(col(Payment.id) == payment.id)
+                    .values(refunded_minor=col(Payment.refunded_minor) - (asked - given))
+                )
+                payment = await session.get(Payment, refund.payment_id, populate_existing=True)
+                assert payment is not None
+            payment_id, actor_id = refund.payment_id, refund.actor_id
             if payment.refunded_minor >= payment.amount_minor:
                 await session.exec(
                     update(Payment)

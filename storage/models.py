@@ -243,9 +243,18 @@ class Refund(SQLModel, table=True):
     # A refund still "pending" a while after it was asked for lost its worker during the provider call: the
     # housekeeping job asks the provider again under the same refund key, one worker at a time (this lease).
     leased_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # A refund is "pending" until the provider says it succeeded ("done") or "failed"; amount_minor is then
+    # what the provider says it gave back, asked_minor what daifu asked for. error: why it failed.
+    asked_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
     # The housekeeping job looks for refunds left "pending" every minute: few among many done ones.
-    __table_args__ = (Index("ix_refunds_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_refunds_status_created", "status", "created_at"),
+        # A provider's refund event names the refund by the provider's id when it carries no key of daifu's.
+        Index("ix_refunds_provider_refund_ref", "provider_refund_ref"),
+    )
 
 
 class ProviderNotice(SQLModel, table=True):
@@ -437,3 +446,30 @@ class ApiRefundKey(SQLModel, table=True):
     request_hash: str = Field(max_length=64)  # of the order id and the body: the same key with another is refused
     answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # the JSON answered
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class OrphanCharge(SQLModel, table=True):
+    """Money that arrived for a checkout daifu does not know (an old invoice, a payload from elsewhere): kept
+    once per charge, told to the admins, and given back where the bot can (Stars) or recorded as owed."""
+
+    __tablename__ = "orphan_charges"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32)
+    charge_ref: str = Field(max_length=255)  # Telegram's telegram_payment_charge_id, or the provider's charge id
+    provider_charge_ref: str | None = Field(default=None, max_length=255)  # the card provider's own id
+    payload: str = Field(default="", max_length=255)  # the invoice payload (or checkout reference) it named
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    payer_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # refunding -> refunded | refund_failed; owed (a card payment: refunded at the provider by hand);
+    # unclaimed (a web provider's charge: it may belong to another app on the same account, so not refunded)
+    status: str = Field(max_length=16)
+    refund_ref: str | None = Field(default=None, max_length=255)
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    # One still "refunding" a while after it arrived lost its worker: the housekeeping job gives it back, one
+    # worker at a time (this lease).
+    leased_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+    __table_args__ = (UniqueConstraint("provider", "charge_ref", name="uq_orphan_charges_provider_charge"),)

@@ -130,7 +130,7 @@ def _schemas(methods: Sequence[str]) -> dict[str, Any]:
             "provider": {"type": "string"},
             "amount_minor": {"type": "integer"},
             "currency": {"type": "string"},
-            "status": {"type": "string", "enum": ["done", "owed"]},
+            "status": {"type": "string", "enum": ["done", "owed", "pending"]},
         },
     }
     return {
@@ -157,7 +157,7 @@ def _schemas(methods: Sequence[str]) -> dict[str, Any]:
             "additionalProperties": False,
             "required": ["status", "refunds", "order"],
             "properties": {
-                "status": {"type": "string", "enum": ["done", "owed"]},
+                "status": {"type": "string", "enum": ["done", "owed", "pending"]},
                 "refunds": {"type": "array", "items": _ref("Refund")},
                 "order": _ref("Order"),
             },

@@ -351,14 +351,14 @@ class ShopApi:
 
     def render_refund(self, outcome: RefundOutcome) -> dict[str, Any]:
         return {
-            "status": "owed" if outcome.owed else "done",
+            "status": "owed" if outcome.owed else "pending" if any(n.pending for n in outcome.returned) else "done",
             "refunds": [
                 {
                     "payment_id": notice.payment.id,
                     "provider": notice.payment.provider,
                     "amount_minor": notice.amount.minor,
                     "currency": notice.amount.currency,
-                    "status": "owed" if notice.owed else "done",
+                    "status": "owed" if notice.owed else "pending" if notice.pending else "done",
                 }
                 for notice in outcome.returned
             ],

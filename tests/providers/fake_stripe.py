@@ -3,8 +3,12 @@
 It behaves as Stripe documents wherever the adapter could notice: form-encoded requests in Stripe's
 bracket syntax, Bearer authentication, Stripe's error JSON, idempotency keys (the same key with the same
 parameters replays the first answer, with others it is an idempotency_error), the expires_at window of
-Checkout Sessions, refunds bounded by what is left of a PaymentIntent, and webhooks signed with the
-library's own signer. Tests drive the payer's side with pay(), expire() and send_event().
+Checkout Sessions, refunds bounded by what is left of a PaymentIntent (a refund naming no amount gives back
+what is left), refunds answered pending, requires_action, succeeded or failed (refund_status) and finished
+later with finish_refund() (which sends refund.updated, as Stripe does), refunds listed by PaymentIntent,
+refunds made in the Dashboard (dashboard_refund()), idempotency keys forgotten after idempotency_window
+seconds, and webhooks signed with the library's own signer. Tests drive the payer's side with pay(),
+expire() and send_event().
 """
 
 from __future__ import annotations
@@ -103,9 +107,15 @@ class FakeStripe:
     deliveries: list[tuple[str, int]] = field(default_factory=list)  # (event type, daifu's HTTP status)
     # When set, a refund is made but its answer held back until the event is set: the caller may be gone by then.
     refund_answers_held: asyncio.Event | None = None
+    # The status a new refund is answered with: succeeded, or pending / requires_action (finished later with
+    # finish_refund), or failed (Stripe answers a refund it could not make at once with status failed).
+    refund_status: str = "succeeded"
+    refund_failure_reason: str = "expired_or_canceled_card"
+    # Stripe keeps an idempotency key for (at least) 24 hours; after that the same key makes a new request.
+    idempotency_window: float = 24 * 60 * 60
 
     def __post_init__(self) -> None:
-        self._idempotent: dict[str, tuple[str, dict[str, Any], int, dict[str, Any]]] = {}
+        self._idempotent: dict[str, tuple[str, dict[str, Any], int, dict[str, Any], float]] = {}
         self._intent_metadata: dict[str, dict[str, str]] = {}  # per session, for the PaymentIntent to come
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
@@ -122,6 +132,8 @@ class FakeStripe:
                 web.get("/v1/checkout/sessions/{id}", self._retrieve_session),
                 web.post("/v1/checkout/sessions/{id}/expire", self._expire_session),
                 web.post("/v1/refunds", self._create_refund),
+                web.get("/v1/refunds", self._list_refunds),
+                web.get("/v1/refunds/{id}", self._retrieve_refund),
                 web.get("/c/pay/{id}", self._hosted_page),
             ]
         )
@@ -181,8 +193,10 @@ class FakeStripe:
     async def _idempotently(self, recorded: Recorded, act: Any) -> web.Response:
         """Stripe keeps the first answer to a key and replays it; other parameters under it are an error."""
         key = recorded.idempotency_key
+        if key and key in self._idempotent and time.monotonic() - self._idempotent[key][4] > self.idempotency_window:
+            del self._idempotent[key]  # forgotten: the same key now makes a new request
         if key and key in self._idempotent:
-            path, params, status, body = self._idempotent[key]
+            path, params, status, body, _at = self._idempotent[key]
             if (path, params) != (recorded.path, recorded.params):
                 raise StripeFailure(
                     400,
@@ -193,7 +207,7 @@ class FakeStripe:
             return web.json_response(body, status=status, headers={"Idempotent-Replayed": "true"})
         body = act(recorded.params)
         if key:
-            self._idempotent[key] = (recorded.path, recorded.params, 200, body)
+            self._idempotent[key] = (recorded.path, recorded.params, 200, body, time.monotonic())
         return web.json_response(body)
 
     async def _create_session(self, request: web.Request) -> web.Response:
@@ -312,20 +326,69 @@ class FakeStripe:
                 code="amount_too_large",
                 param="amount",
             )
-        intent["amount_refunded"] += amount
-        refund = {
+        return self._refund(intent, amount, params.get("metadata") or {}, self.refund_status)
+
+    def _refund(self, intent: dict[str, Any], amount: int, metadata: dict[str, Any], status: str) -> dict[str, Any]:
+        # A failed refund gives nothing back; pending ones count against what is left, as at Stripe.
+        if status != "failed":
+            intent["amount_refunded"] += amount
+        refund: dict[str, Any] = {
             "id": _new_id("re"),
             "object": "refund",
             "amount": amount,
             "currency": intent["currency"],
             "payment_intent": intent["id"],
             "charge": intent["latest_charge"],
-            "metadata": params.get("metadata") or {},
-            "status": "succeeded",
+            "metadata": metadata,
+            "status": status,
+            "failure_reason": self.refund_failure_reason if status == "failed" else None,
+            "next_action": {"type": "display_details"} if status == "requires_action" else None,
             "created": int(time.time()),
         }
         self.refunds.append(refund)
-        return refund
+        return json.loads(json.dumps(refund))  # the answer is a snapshot: finishing it later changes the record
+
+    def _refund_by_id(self, refund_id: str) -> dict[str, Any]:
+        found = next((refund for refund in self.refunds if refund["id"] == refund_id), None)
+        if found is None:
+            raise StripeFailure(404, f"No such refund: '{refund_id}'", code="resource_missing", param="id")
+        return found
+
+    async def _retrieve_refund(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return web.json_response(self._refund_by_id(request.match_info["id"]))
+
+    async def _list_refunds(self, request: web.Request) -> web.Response:
+        recorded = await self._record(request)
+        intent = recorded.params.get("payment_intent")
+        limit = _integer(recorded.params.get("limit", 10), "limit")
+        if not 1 <= limit <= 100:
+            raise StripeFailure(400, "This value must be between 1 and 100.", param="limit")
+        found = [refund for refund in reversed(self.refunds) if intent is None or refund["payment_intent"] == intent]
+        return web.json_response(
+            {"object": "list", "url": "/v1/refunds", "has_more": len(found) > limit, "data": found[:limit]}
+        )
+
+    async def finish_refund(
+        self, refund_id: str, status: str = "succeeded", *, failure_reason: str | None = None, notify: bool = True
+    ) -> dict[str, Any]:
+        """A pending refund finishes at Stripe; returns the refund.updated event (sent if notify)."""
+        refund = self._refund_by_id(refund_id)
+        if status == "failed" and refund["status"] != "failed":
+            self.payment_intents[refund["payment_intent"]]["amount_refunded"] -= refund["amount"]
+            refund["failure_reason"] = failure_reason or self.refund_failure_reason
+        refund.update(status=status, next_action=None)
+        event = self.event("refund.updated", refund)
+        if notify:
+            await self.send_event(event)
+        return event
+
+    def dashboard_refund(self, intent_id: str, amount: int) -> dict[str, Any]:
+        """Someone refunds part of a payment in Stripe's Dashboard, outside daifu (no refund key of daifu's)."""
+        intent = self.payment_intents[intent_id]
+        if amount > intent["amount"] - intent["amount_refunded"]:
+            raise AssertionError("more than is left to refund")
+        return self._refund(intent, amount, {}, "succeeded")
 
     async def _hosted_page(self, request: web.Request) -> web.Response:
         session = self.sessions.get(request.match_info["id"])

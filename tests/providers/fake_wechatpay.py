@@ -92,6 +92,7 @@ class FakeWeChatPay:
         self.calls: list[tuple[str, str]] = []  # (method, path) of every call whose signature held
         self.refused: list[str] = []  # why calls were refused (bad merchant signatures)
         self.answer_key = self.keys.platform.private_key  # a test may swap it to forge WeChat Pay's answers
+        self.refunds_finish_as = "SUCCESS"  # what a PROCESSING refund has become when it is next asked about
         self.base_url = ""
         self._runner: web.AppRunner | None = None
 
@@ -105,6 +106,7 @@ class FakeWeChatPay:
                 web.get("/v3/pay/transactions/out-trade-no/{out_trade_no}", self._query),
                 web.post("/v3/pay/transactions/out-trade-no/{out_trade_no}/close", self._close),
                 web.post("/v3/refund/domestic/refunds", self._refund),
+                web.get("/v3/refund/domestic/refunds/{out_refund_no}", self._query_refund),
             ]
         )
         self._runner = web.AppRunner(app, access_log=None)
@@ -279,11 +281,24 @@ class FakeWeChatPay:
             "channel": "ORIGINAL",
             "user_received_account": "支付用户零钱",
             "create_time": _now_text(),
-            "status": "PROCESSING",  # refunds finish later; the answer says it was accepted
+            "status": "PROCESSING",  # refunds finish later (refunds_finish_as); the answer says it was accepted
             "amount": {"refund": refund, "total": trade.total, "currency": trade.currency, "payer_refund": refund},
         }
         trade.refunds[data["out_refund_no"]] = record
         trade.state = "REFUND"
+        return self._answer(200, record)
+
+    async def _query_refund(self, request: web.Request) -> web.Response:
+        """GET /v3/refund/domestic/refunds/{out_refund_no}: by then WeChat Pay has finished the refund, as
+        refunds_finish_as says (SUCCESS, or ABNORMAL when the payer's account was closed)."""
+        wanted = request.match_info["out_refund_no"]
+        record = next((t.refunds[wanted] for t in self.trades.values() if wanted in t.refunds), None)
+        if record is None:
+            return self._error(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+        if record["status"] == "PROCESSING":
+            record["status"] = self.refunds_finish_as
+            if self.refunds_finish_as == "SUCCESS":
+                record["success_time"] = _now_text()
         return self._answer(200, record)
 
     # -- the payer's side, and notices -------------------------------------------------------------------

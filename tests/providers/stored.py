@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from storage.models import Payment, ProviderNotice
+from storage.models import OrphanCharge, Payment, ProviderNotice
 from tests.harness import BOT_USERNAME, RunningShop
 
 
@@ -33,3 +33,9 @@ async def tap_method(shop: RunningShop, token: str, method: str) -> dict[str, An
     card = await shop.emu.next_bot_message(shop.alice)
     await shop.emu.click(shop.alice, card, method)
     return await shop.emu.next_bot_message(shop.alice)
+
+
+async def orphan_charges(shop: RunningShop) -> list[OrphanCharge]:
+    """Money daifu kept for checkouts it does not know, oldest first."""
+    async with shop.daifu.db.transaction() as session:
+        return list((await session.exec(select(OrphanCharge).order_by(col(OrphanCharge.id)))).all())

@@ -18,7 +18,7 @@ from services.links import qr_png
 from storage.models import OrderStatus, PaymentStatus
 from tests.harness import BOT_USERNAME, RunningShop, running_shop
 from tests.providers.fake_alipay import FakeAlipay, Trade
-from tests.providers.stored import charges, stored_notices, tap_method
+from tests.providers.stored import charges, orphan_charges, stored_notices, tap_method
 
 PROVIDERS = ["sandbox", "alipay"]
 SUCCESS = (200, "success")
@@ -173,10 +173,19 @@ async def test_forged_and_foreign_notices_are_refused_and_a_replay_credits_once(
 async def test_a_notice_for_a_trade_daifu_never_opened_is_acknowledged_and_kept(
     shop: RunningShop, alipay: FakeAlipay
 ) -> None:
+    await shop.emu.send_text(shop.admin, "/help")  # the admin's chat with the bot is open
+    await shop.emu.next_bot_message(shop.admin)
     stranger = alipay.paid_stranger(notify_url(shop), 8800)
     assert await alipay.deliver(alipay.notice(stranger), url=notify_url(shop)) == SUCCESS
-    assert await stored_notices(shop, "alipay") == [("ignored", "unknown checkout")]
+    # Money moved: the notice is applied as an orphan charge the admins are told of, credited to no order.
+    assert await stored_notices(shop, "alipay") == [("applied", None)]
     assert await charges(shop) == []
+    told = await shop.told(shop.admin, "for a checkout the bot does not know")
+    assert "arrived via alipay" in told["text"] and "another app on the same account" in told["text"]
+    assert await alipay.deliver(alipay.notice(stranger), url=notify_url(shop)) == SUCCESS  # again: nothing new
+    assert [(o.provider, o.amount_minor, o.status) for o in await orphan_charges(shop)] == [
+        ("alipay", 8800, "unclaimed")
+    ]
 
 
 async def test_a_trade_closed_unpaid_is_a_declined_payment(shop: RunningShop, alipay: FakeAlipay) -> None:

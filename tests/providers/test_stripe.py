@@ -30,7 +30,7 @@ from payments.base import (
 )
 from payments.stripe_checkout import StripeCheckout
 from services.notices import ReturnReason
-from storage.models import Order, OrderStatus, Payment, PaymentStatus, ProviderNotice, Refund, utcnow
+from storage.models import Order, OrderStatus, OrphanCharge, Payment, PaymentStatus, ProviderNotice, Refund, utcnow
 from tests.flows.payforme_steps import ask_friend, open_request
 from tests.harness import BOT_USERNAME, RunningShop, running_shop
 from tests.providers.fake_stripe import FakeStripe
@@ -337,8 +337,12 @@ async def test_a_replayed_event_credits_once(shop_and_stripe: tuple[RunningShop,
     assert [notice.event_id for notice in await stored_notices(shop)] == [event["id"]] * 3
 
 
-async def test_a_checkout_daifu_never_opened_is_ignored(shop_and_stripe: tuple[RunningShop, FakeStripe]) -> None:
+async def test_a_charge_for_a_checkout_daifu_never_opened_is_kept_for_the_admins(
+    shop_and_stripe: tuple[RunningShop, FakeStripe],
+) -> None:
     shop, fake = shop_and_stripe
+    await shop.emu.send_text(shop.admin, "/help")  # the admin's chat with the bot is open
+    await shop.emu.next_bot_message(shop.admin)
     stranger = {
         "id": "cs_test_elsewhere",
         "object": "checkout.session",
@@ -350,9 +354,21 @@ async def test_a_checkout_daifu_never_opened_is_ignored(shop_and_stripe: tuple[R
         "payment_status": "paid",
         "status": "complete",
     }
-    assert await fake.send_event(fake.event("checkout.session.completed", stranger)) == 200
+    completed = fake.event("checkout.session.completed", stranger)
+    assert await fake.send_event(completed) == 200
     assert await fake.send_event(fake.event("charge.refunded", {"id": "ch_1", "object": "charge"})) == 200
-    assert [notice.status for notice in await stored_notices(shop)] == ["ignored", "ignored"]
+    # Money moved for a checkout daifu never opened: kept and shown to the admins, never refunded unasked
+    # (it may be another app's on the same Stripe account). The charge.refunded names nothing: ignored.
+    assert [notice.status for notice in await stored_notices(shop)] == ["applied", "ignored"]
+    told = await shop.told(shop.admin, "for a checkout the bot does not know")
+    assert "$5.00 arrived via stripe" in told["text"] and "pi_elsewhere" in told["text"]
+    assert "another app on the same account" in told["text"]
+    assert await fake.send_event(completed) == 200  # delivered again: nothing new
+    async with shop.daifu.db.transaction() as session:
+        [orphan] = (await session.exec(select(OrphanCharge))).all()
+    assert (orphan.charge_ref, orphan.status, orphan.amount_minor) == ("pi_elsewhere", "unclaimed", 500)
+    assert shop.times_told(shop.admin, "for a checkout the bot does not know") == 1
+    assert fake.refunds == []
 
 
 @pytest.mark.parametrize("charged", [{"amount_total": 999}, {"currency": "eur"}])

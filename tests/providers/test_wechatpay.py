@@ -8,14 +8,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlmodel import update
 
 from payments.base import Amount, CheckoutRef, CheckoutRequest, PaymentError
 from payments.wechat_pay import WeChatPayNative
 from services.links import qr_png
-from storage.models import OrderStatus, PaymentStatus
+from services.notices import ReturnReason
+from storage.models import OrderStatus, PaymentStatus, Refund, utcnow
 from tests.harness import BOT_USERNAME, RunningShop, running_shop
 from tests.providers.fake_wechatpay import FakeWeChatPay, Trade
-from tests.providers.stored import charges, stored_notices, tap_method
+from tests.providers.stored import charges, orphan_charges, stored_notices, tap_method
 
 PROVIDERS = ["sandbox", "wechatpay"]
 
@@ -35,6 +37,13 @@ async def shop(database_url: str, unused_tcp_port: int, wechat: FakeWeChatPay) -
 async def scan_code(shop: RunningShop, wechat: FakeWeChatPay, token: str) -> tuple[dict[str, Any], Trade]:
     """Alice opens the order and taps WeChat Pay: the QR code she is sent, and the trade behind it."""
     return await tap_method(shop, token, "WeChat Pay"), wechat.latest()
+
+
+async def refunds_finish(shop: RunningShop) -> None:
+    """Minutes later, the housekeeping job asks WeChat Pay how its PROCESSING refunds stand."""
+    async with shop.daifu.db.transaction() as session:
+        await session.exec(update(Refund).values(created_at=utcnow() - timedelta(minutes=3), leased_until=None))
+    await shop.run_housekeeping()
 
 
 def notify_url(shop: RunningShop) -> str:
@@ -71,6 +80,10 @@ async def test_a_shopper_pays_by_scanning_the_code_and_the_admin_refunds(
     await emu.click(shop.admin, note, "Refund")
     await emu.wait_for(lambda: "Yes, refund" in str(emu.chat_messages(shop.admin)[-1].get("reply_markup")))
     await emu.click(shop.admin, note, "Yes, refund")
+    # WeChat Pay answers PROCESSING: the payer hears nothing until it says the money is back.
+    await shop.told(shop.admin, "pending at wechatpay")
+    assert shop.times_told(shop.alice, "has been refunded") == 0
+    await refunds_finish(shop)
     told = await shop.told(shop.alice, "has been refunded")
     assert "CN¥88.00" in told["text"]
     [refund] = trade.refunds.values()
@@ -145,10 +158,19 @@ async def test_forged_probing_stale_and_garbled_notices_are_refused_and_a_replay
 async def test_a_notice_for_a_trade_daifu_never_opened_is_acknowledged_and_kept(
     shop: RunningShop, wechat: FakeWeChatPay
 ) -> None:
+    await shop.emu.send_text(shop.admin, "/help")  # the admin's chat with the bot is open
+    await shop.emu.next_bot_message(shop.admin)
     stranger = wechat.paid_stranger(notify_url(shop), 8800)
     assert await wechat.deliver(*wechat.notice(stranger), url=notify_url(shop)) == (204, "")
-    assert await stored_notices(shop, "wechatpay") == [("ignored", "unknown checkout")]
+    # Money moved: the notice is applied as an orphan charge the admins are told of, credited to no order.
+    assert await stored_notices(shop, "wechatpay") == [("applied", None)]
     assert await charges(shop) == []
+    told = await shop.told(shop.admin, "for a checkout the bot does not know")
+    assert "arrived via wechatpay" in told["text"] and "another app on the same account" in told["text"]
+    assert await wechat.deliver(*wechat.notice(stranger), url=notify_url(shop)) == (204, "")  # again: nothing new
+    assert [(o.provider, o.amount_minor, o.status) for o in await orphan_charges(shop)] == [
+        ("wechatpay", 8800, "unclaimed")
+    ]
 
 
 async def test_money_that_does_not_match_the_order_goes_back(shop: RunningShop, wechat: FakeWeChatPay) -> None:
@@ -156,6 +178,8 @@ async def test_money_that_does_not_match_the_order_goes_back(shop: RunningShop, 
     _photo, trade = await scan_code(shop, wechat, token)
 
     assert await wechat.pay(trade.out_trade_no, amount=8000) == (204, "")
+    await shop.told(shop.admin, "pending at wechatpay")
+    await refunds_finish(shop)
 
     told = await shop.told(shop.alice, "did not match the order")
     assert "has been refunded" in told["text"]
@@ -178,6 +202,8 @@ async def test_a_payment_for_a_cancelled_order_goes_back(shop: RunningShop, wech
 
     # ...but a payment that was completing at that very moment still arrives.
     assert await wechat.pay(trade.out_trade_no, force=True) == (204, "")
+    await shop.told(shop.admin, "pending at wechatpay")
+    await refunds_finish(shop)
     told = await shop.told(shop.alice, "closed before your payment arrived")
     assert "CN¥88.00 has been refunded" in told["text"]
     assert [refund["amount"]["refund"] for refund in trade.refunds.values()] == [8800]
@@ -225,3 +251,23 @@ async def test_answers_not_signed_by_wechat_pay_are_not_trusted(wechat: FakeWeCh
         assert wechat.latest().state == "CLOSED"  # the call went through; only its answer is doubted
     finally:
         await provider.aclose()
+
+
+async def test_a_refund_wechat_pay_could_not_make_is_told_to_the_admins_only(
+    shop: RunningShop, wechat: FakeWeChatPay
+) -> None:
+    token = await shop.new_link("/newlink 88 CNY Tea set")
+    _photo, trade = await scan_code(shop, wechat, token)
+    assert await wechat.pay(trade.out_trade_no) == (204, "")
+    await shop.told(shop.alice, "Payment received")
+    [charge] = await charges(shop)
+    assert charge.id is not None
+    wechat.refunds_finish_as = "ABNORMAL"  # the payer's account was closed: the money cannot go back there
+
+    await shop.daifu.settlements.refund(charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
+    await refunds_finish(shop)
+    failed = await shop.told(shop.admin, "failed at wechatpay")
+    assert "WeChat Pay says ABNORMAL" in failed["text"] and "CN¥88.00" in failed["text"]
+    assert shop.times_told(shop.alice, "has been refunded") == 0
+    [still] = await charges(shop)
+    assert still.status == PaymentStatus.SUCCEEDED and still.refunded_minor == 0

@@ -1,0 +1,150 @@
+"""Money that arrived for a checkout daifu does not know: kept once per charge, given back where it can be.
+
+Telegram delivers a successful_payment for any invoice the bot ever sent (an invoice from before a database
+was reset, one posted by hand, a payload from another deployment): the money is certainly the bot's, so it
+goes back at once where the bot can give it back (Stars), and is recorded as owed where it cannot (card
+payments through a provider token). A web provider's charge that names no checkout of daifu's may belong to
+another app on the same merchant account: it is kept and shown to the admins, never refunded unasked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select, update
+
+from payments.base import (
+    Amount,
+    ChargeOutcome,
+    NotSupported,
+    PaymentError,
+    PaymentEvent,
+    PaymentProvider,
+    RefundRequest,
+    RefundStatus,
+)
+from services.notices import Notice, OrphanCharged
+from storage.database import Database
+from storage.models import OrphanCharge, utcnow
+
+log = logging.getLogger(__name__)
+# Given back within a second of its arrival; one still being given back after this long lost its worker.
+RESUME_AFTER = timedelta(minutes=2)
+GIVE_UP_AFTER = timedelta(days=1)
+
+
+class OrphanCharges:
+    def __init__(self, db: Database, providers: Mapping[str, PaymentProvider]) -> None:
+        self.db = db
+        self.providers = providers
+
+    async def receive(self, event: PaymentEvent) -> list[Notice]:
+        """Keep the charge (once: a second delivery of it changes nothing), give it back if it is the bot's to
+        give back, and say what the admins must be told."""
+        provider = self.providers.get(event.provider)
+        ours = provider is not None and getattr(provider, "charges_are_ours", False)
+        charge = OrphanCharge(
+            provider=event.provider,
+            charge_ref=event.charge_ref,
+            provider_charge_ref=event.extra.get("provider_charge_ref"),
+            payload=event.checkout_ref[:255],
+            amount_minor=event.amount.minor,
+            currency=event.amount.currency,
+            payer_id=int(event.payer_ref)
+            if event.payer_ref and event.payer_ref.isascii() and event.payer_ref.isdigit()
+            else None,
+            status="refunding" if ours else "unclaimed",
+        )
+        try:
+            async with self.db.transaction() as session:
+                session.add(charge)
+                await session.flush()
+        except IntegrityError:
+            log.info("%s charge %s for an unknown checkout was kept already", event.provider, event.charge_ref)
+            return []
+        assert charge.id is not None
+        log.error(
+            "%s charge %s (%s %s) for unknown checkout %r kept as orphan charge %s",
+            event.provider,
+            event.charge_ref,
+            event.amount.minor,
+            event.amount.currency,
+            event.checkout_ref,
+            charge.id,
+        )
+        if ours and provider is not None:
+            charge = await self._give_back(provider, charge, event)
+        return [OrphanCharged(charge)]
+
+    async def resume(self, limit: int = 20) -> list[Notice]:
+        """Orphan charges whose worker died before giving them back: give them back now, under the same refund
+        key (a Stars payment refunded already counts as given back), one worker per charge."""
+        now = utcnow()
+        lapsed = col(OrphanCharge.leased_until).is_(None) | (col(OrphanCharge.leased_until) <= now)
+        async with self.db.transaction() as session:
+            due = (
+                await session.exec(
+                    select(OrphanCharge.id)
+                    .where(
+                        col(OrphanCharge.status) == "refunding",
+                        col(OrphanCharge.created_at) <= now - RESUME_AFTER,
+                        col(OrphanCharge.created_at) > now - GIVE_UP_AFTER,
+                        lapsed,
+                    )
+                    .order_by(col(OrphanCharge.id))
+                    .limit(limit)
+                )
+            ).all()
+        notices: list[Notice] = []
+        for charge_id in due:
+            async with self.db.transaction() as session:
+                claimed = await session.exec(
+                    update(OrphanCharge)
+                    .where(col(OrphanCharge.id) == charge_id, col(OrphanCharge.status) == "refunding", lapsed)
+                    .values(leased_until=now + RESUME_AFTER)
+                )
+                charge = await session.get(OrphanCharge, charge_id)
+            provider = self.providers.get(charge.provider) if charge is not None else None
+            if claimed.rowcount != 1 or charge is None or provider is None:
+                continue
+            event = PaymentEvent(
+                provider=charge.provider,
+                event_id=charge.charge_ref,
+                checkout_ref=charge.payload,
+                charge_ref=charge.charge_ref,
+                outcome=ChargeOutcome.SUCCEEDED,
+                amount=Amount(charge.amount_minor, charge.currency),
+                payer_ref=str(charge.payer_id) if charge.payer_id is not None else None,
+            )
+            notices.append(OrphanCharged(await self._give_back(provider, charge, event)))
+        return notices
+
+    async def _give_back(self, provider: PaymentProvider, charge: OrphanCharge, event: PaymentEvent) -> OrphanCharge:
+        request = RefundRequest(
+            charge_ref=event.charge_ref,
+            amount=event.amount,
+            charge_amount=event.amount,
+            refund_key=f"daifu-orphan-{charge.id}",
+            payer_ref=event.payer_ref,
+        )
+        values: dict[str, object]
+        try:
+            answer = await provider.refund(request)
+        except NotSupported:
+            values = {"status": "owed"}
+        except PaymentError as error:
+            log.warning("orphan charge %s could not be given back: %s", charge.id, error)
+            values = {"status": "refund_failed", "error": str(error)[:500]}
+        else:
+            status = {RefundStatus.SUCCEEDED: "refunded", RefundStatus.FAILED: "refund_failed"}
+            values = {"status": status.get(answer.status, "refunding"), "refund_ref": answer.refund_ref}
+            if answer.failure:
+                values["error"] = answer.failure
+        async with self.db.transaction() as session:
+            await session.exec(update(OrphanCharge).where(col(OrphanCharge.id) == charge.id).values(**values))
+            fresh = await session.get(OrphanCharge, charge.id, populate_existing=True)
+        assert fresh is not None
+        return fresh
