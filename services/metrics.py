@@ -23,3 +23,9 @@ PRE_CHECKOUT_SECONDS = Histogram(
 PAYMENTS = Counter(
     "daifu_payments_total", "Payments applied, by provider and outcome", ["provider", "outcome"], registry=REGISTRY
 )
+REJECTED_NOTICES = Counter(
+    "daifu_rejected_notices_total",
+    "Provider notices refused at verification (kept only as a short record), by provider",
+    ["provider"],
+    registry=REGISTRY,
+)

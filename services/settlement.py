@@ -10,7 +10,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -35,6 +35,7 @@ from services.notices import (
     ReturnReason,
 )
 from services.order_states import move, record_event
+from services.parking import PARK_AFTER_ATTEMPTS, error_text
 from services.tokens import new_token
 from storage.database import Database, keep_in_step, run_core
 from storage.models import (
@@ -399,11 +400,14 @@ class Settlements:
                 )
             ).all()
             for payment, order in charges:
-                request = await session.get(PayRequest, payment.request_id) if payment.request_id else None
-                if request is not None and request.status == RequestStatus.OPEN:
-                    notices.append(ChippedIn(order, payment, request))
-                else:
-                    notices.append(OrderPaid(order, payment, request))
+                try:  # each alone: one that cannot be told must not keep the others untold
+                    request = await session.get(PayRequest, payment.request_id) if payment.request_id else None
+                    if request is not None and request.status == RequestStatus.OPEN:
+                        notices.append(ChippedIn(order, payment, request))
+                    else:
+                        notices.append(OrderPaid(order, payment, request))
+                except Exception:
+                    log.exception("could not tell of charge %s", payment.id)
             refunds = (
                 await session.exec(
                     select(Refund, Payment, Order)
@@ -420,9 +424,12 @@ class Settlements:
                 )
             ).all()
             for refund, payment, order in refunds:
-                money = Money(refund.amount_minor, refund.currency)
-                reason = ReturnReason(refund.reason)
-                notices.append(PaymentReturned(order, payment, reason, refund.status == "owed", money, refund.id))
+                try:
+                    money = Money(refund.amount_minor, refund.currency)
+                    reason = ReturnReason(refund.reason)
+                    notices.append(PaymentReturned(order, payment, reason, refund.status == "owed", money, refund.id))
+                except Exception:
+                    log.exception("could not tell of refund %s", refund.id)
             declines = (
                 await session.exec(
                     select(Payment, Order)
@@ -525,7 +532,10 @@ class Settlements:
                 await session.exec(
                     select(Refund.id)
                     .where(
-                        col(Refund.status) == "pending", col(Refund.created_at) <= now - RESUME_REFUNDS_AFTER, lapsed
+                        col(Refund.status) == "pending",
+                        col(Refund.created_at) <= now - RESUME_REFUNDS_AFTER,
+                        lapsed,
+                        col(Refund.attempts) < PARK_AFTER_ATTEMPTS,  # parked: left for an admin (/providers)
                     )
                     .order_by(col(Refund.id))
                     .limit(limit)
@@ -534,30 +544,44 @@ class Settlements:
         notices: list[Notice] = []
         for refund_id in due:
             assert refund_id is not None
-            async with self.db.transaction() as session:
-                claimed = await session.exec(
-                    update(Refund)
-                    .where(col(Refund.id) == refund_id, col(Refund.status) == "pending", lapsed)
-                    .values(leased_until=now + RESUME_REFUNDS_AFTER)
-                )
-                if claimed.rowcount != 1:
-                    continue
-                refund = await session.get(Refund, refund_id)
-                assert refund is not None
-                payment = await session.get(Payment, refund.payment_id)
-                assert payment is not None
-            money = Money(refund.amount_minor, refund.currency)
             try:
-                refund_ref, owed = await self._ask_provider(payment, refund_id, money)
-            except Exception as error:
-                log.warning("refund %s is still pending: the provider said %s", refund_id, error)
-                continue
-            notices.append(
-                await self._record_refund(
-                    refund.payment_id, refund_id, refund_ref, owed, ReturnReason(refund.reason), refund.actor_id, money
-                )
-            )
+                notices += await self._resume_refund(refund_id, now, lapsed)
+            except Exception as error:  # each refund alone: the next ones are still resumed
+                log.exception("resuming refund %s failed; it stays pending", refund_id)
+                async with self.db.transaction() as session:
+                    await session.exec(
+                        update(Refund).where(col(Refund.id) == refund_id).values(last_error=error_text(error))
+                    )
         return notices
+
+    async def _resume_refund(self, refund_id: int, now: datetime, lapsed: Any) -> list[Notice]:
+        async with self.db.transaction() as session:
+            claimed = await session.exec(
+                update(Refund)
+                .where(col(Refund.id) == refund_id, col(Refund.status) == "pending", lapsed)
+                .values(leased_until=now + RESUME_REFUNDS_AFTER, attempts=col(Refund.attempts) + 1)
+            )
+            if claimed.rowcount != 1:
+                return []
+            refund = await session.get(Refund, refund_id)
+            assert refund is not None
+            payment = await session.get(Payment, refund.payment_id)
+            assert payment is not None
+        money = Money(refund.amount_minor, refund.currency)
+        try:
+            refund_ref, owed = await self._ask_provider(payment, refund_id, money)
+        except Exception as error:
+            log.warning("refund %s is still pending: the provider said %s", refund_id, error)
+            async with self.db.transaction() as session:
+                await session.exec(
+                    update(Refund).where(col(Refund.id) == refund_id).values(last_error=error_text(error))
+                )
+            return []
+        return [
+            await self._record_refund(
+                refund.payment_id, refund_id, refund_ref, owed, ReturnReason(refund.reason), refund.actor_id, money
+            )
+        ]
 
     async def _record_refund(
         self,

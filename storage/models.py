@@ -235,13 +235,18 @@ class Refund(SQLModel, table=True):
     # A refund still "pending" a while after it was asked for lost its worker during the provider call: the
     # housekeeping job asks the provider again under the same refund key, one worker at a time (this lease).
     leased_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # Times the housekeeping job asked again, and what went wrong the last time: after a few it stops
+    # (the refund is parked, shown in /providers) instead of asking every two minutes for ever.
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
     # The housekeeping job looks for refunds left "pending" every minute: few among many done ones.
     __table_args__ = (Index("ix_refunds_status_created", "status", "created_at"),)
 
 
 class ProviderNotice(SQLModel, table=True):
-    """A provider's notice exactly as it arrived, stored before anything else, then verified and applied."""
+    """A verified provider notice exactly as it arrived, kept in full before it is applied (a money record).
+    Notices that fail verification are not kept here but as a short RejectedNotice."""
 
     __tablename__ = "provider_notices"
 
@@ -252,13 +257,15 @@ class ProviderNotice(SQLModel, table=True):
     headers: str = Field(sa_column=Column(Text, nullable=False))  # JSON object
     body: str = Field(sa_column=Column(Text, nullable=False))
     received_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
-    # received -> rejected (failed verification) | applied | ignored (nothing to do) | failed (may be re-applied)
+    # received -> applied | ignored (nothing to do) | failed (tried again by the housekeeping job) -> parked (after
+    # PARK_AFTER_ATTEMPTS tries; shown in /providers). "rejected": stored unverified before verification came first.
     status: str = Field(default="received", max_length=16)
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # The verified event as JSON, so a failed notice can be applied again after the provider's signature
     # tolerance has run out.
     event: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     processed_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))  # tries at applying
 
     __table_args__ = (
         Index("ix_provider_notices_provider_event", "provider", "event_id"),
@@ -429,3 +436,27 @@ class ApiRefundKey(SQLModel, table=True):
     request_hash: str = Field(max_length=64)  # of the order id and the body: the same key with another is refused
     answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # the JSON answered
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class RejectedNotice(SQLModel, table=True):
+    """A POST to a notify endpoint that failed verification: a short, bounded record (no body, no headers), so
+    forged notices cannot fill the database. Pruned after RETAIN_REJECTED_NOTICES."""
+
+    __tablename__ = "rejected_notices"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32)
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
+    size: int  # of the body, in bytes
+    remote: str | None = Field(default=None, max_length=64)
+    reason: str = Field(max_length=200)
+
+
+class JobLease(SQLModel, table=True):
+    """Which worker runs a job that must run on one worker at a time (pruning), and until when: taken by one
+    conditional UPDATE, so it simply runs out when its worker dies."""
+
+    __tablename__ = "job_leases"
+
+    name: str = Field(primary_key=True, max_length=32)
+    leased_until: datetime = Field(sa_column=_timestamp())
