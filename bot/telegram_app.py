@@ -25,6 +25,7 @@ from handlers import (
     newlink,
     notices,
     refunds,
+    retention_job,
     start,
     stats_job,
     thanks,
@@ -33,6 +34,7 @@ from handlers import (
 from handlers.context import DaifuContext
 from handlers.errors import on_error
 from handlers.expiry import INTERVAL_SECONDS, housekeeping
+from services.retention import RetentionPolicy
 from storage.database import Database
 from storage.persistence import SQLModelPersistence
 
@@ -86,4 +88,7 @@ def build_application(settings: Settings, db: Database) -> DaifuApplication:
         application.job_queue.run_repeating(housekeeping, interval=INTERVAL_SECONDS, first=5)
         callback_job.schedule(application.job_queue)
         stats_job.schedule(application.job_queue)
+        retention_job.schedule(
+            application.job_queue, RetentionPolicy(settings.retain_updates, settings.retain_rejected_notices)
+        )
     return application
