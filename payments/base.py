@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 
-def secrets_match(given: str | bytes | None, expected: str | bytes) -> bool:
+def secrets_match(given: object, expected: str | bytes) -> bool:
     """Whether a secret someone sent (a signature, a token, a header) is the one expected, compared in constant
     time. Anything malformed is simply not a match: missing, non-ASCII (hmac.compare_digest raises TypeError on
     such a str), undecodable bytes kept as surrogates, any length. Every verifier compares through this."""
