@@ -8,6 +8,7 @@ item (a notice to tell, a reminder) is handled alone, its failure logged with it
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -34,14 +35,15 @@ async def deliver_each(context: DaifuContext, notices: Sequence[Notice], step: s
 
 
 def notice_name(notice: Notice) -> str:
-    """The notice and the ids it is about, for the log."""
-    ids = {
-        name: getattr(getattr(notice, kind, None), "id", None)
-        for name, kind in (("order", "order"), ("payment", "payment"), ("request", "request"))
-    }
-    ids["request"] = ids["request"] or getattr(notice, "request_id", None)
-    named = ", ".join(f"{name} {value}" for name, value in ids.items() if value is not None)
-    return f"{type(notice).__name__} ({named})"
+    """The notice's kind and the ids of the rows it is about, for the log."""
+    ids = []
+    for field in dataclasses.fields(notice) if dataclasses.is_dataclass(notice) else ():
+        value = getattr(notice, field.name)
+        if field.name.endswith("_id") and value is not None:
+            ids.append(f"{field.name} {value}")
+        elif getattr(value, "id", None) is not None:
+            ids.append(f"{field.name} {value.id}")
+    return f"{type(notice).__name__} ({', '.join(ids)})"
 
 
 async def expire_orders(context: DaifuContext) -> None:

@@ -14,7 +14,17 @@ from payments.sandbox import SandboxGateway
 from services.money import Money
 from services.parking import PARK_AFTER_ATTEMPTS
 from services.provider_notices import event_to_json
-from storage.models import Order, OrderStatus, Payment, PaymentStatus, ProviderNotice, Refund, utcnow
+from storage.models import (
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    PayRequest,
+    ProviderNotice,
+    Refund,
+    RequestMode,
+    utcnow,
+)
 from tests.harness import RunningShop
 
 A_WHILE_AGO = timedelta(minutes=5)
@@ -182,3 +192,29 @@ async def test_a_poisoned_notice_blocks_nothing_and_is_parked_for_the_admins(sho
     )
     assert f"sandbox notice #{poisoned[0]} since" in text
     assert f"refund #{stuck_refund} since" in text and "last error: KeyError: 'alipay'" in text
+
+
+async def test_a_requester_who_blocked_the_bot_keeps_no_one_else_unreminded(shop: RunningShop) -> None:
+    daifu = shop.daifu
+    requests = []
+    for person in (shop.alice, shop.bob):
+        await shop.emu.send_text(person, "/help")
+        await shop.emu.next_bot_message(person)
+        token = await shop.new_link(f"/newlink 4 USD Tea for {person.first_name}")
+        requests.append((await daifu.requests.ask(token, person.id, mode=RequestMode.SINGLE)).request)
+    due = await daifu.orders.create(Money(300, "USD"), "Expiring tea", created_by=shop.admin.id)
+    async with daifu.db.transaction() as session:
+        await session.exec(
+            update(PayRequest)
+            .where(col(PayRequest.id).in_([request.id for request in requests]))
+            .values(expires_at=utcnow() + timedelta(hours=1))
+        )
+        await session.exec(update(Order).where(col(Order.id) == due.id).values(expires_at=utcnow() - A_WHILE_AGO))
+    shop.emu.block_bot(shop.alice)  # the first reminder fails with 403
+
+    await shop.run_housekeeping()
+
+    await shop.told(shop.bob, "is still open and expires at")
+    async with daifu.db.transaction() as session:
+        expired = await session.get(Order, due.id)
+    assert expired is not None and expired.status == OrderStatus.EXPIRED
