@@ -6,12 +6,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from alembic import command
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
 import services.retention
 from bot.settings import Settings
 from services.retention import LEASE_NAME, Retention, RetentionPolicy
 from storage.database import Database
+from storage.migrate import alembic_config
 from storage.models import JobLease, ProviderNotice, RejectedNotice, TelegramUpdate, utcnow
 from tests.harness import RunningShop
 
@@ -121,3 +125,30 @@ def test_retention_defaults_and_the_least_for_updates(monkeypatch: pytest.Monkey
     monkeypatch.setenv("RETAIN_UPDATES", "PT12H")
     with pytest.raises(ValueError, match="retain_updates"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def _migrate_with_an_old_rejected_notice(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, "fbfa65b4db33")
+    connection.execute(
+        text(
+            "INSERT INTO provider_notices (provider, headers, body, received_at, status, error) VALUES "
+            "('sandbox', :headers, :body, :at, 'rejected', 'signature does not match'),"
+            "('sandbox', '{}', '{}', :at, 'applied', NULL)"
+        ),
+        {"headers": '{"Sandbox-Signature": "forged"}', "body": "x" * 60_000, "at": utcnow()},
+    )
+    command.upgrade(config, "head")
+
+
+async def test_notices_kept_in_full_before_are_cut_to_short_records(db: Database) -> None:
+    async with db.engine.begin() as connection:
+        await connection.run_sync(_migrate_with_an_old_rejected_notice)
+    async with db.transaction() as session:
+        statuses = (await session.exec(select(ProviderNotice.status))).all()
+        records = (await session.exec(select(RejectedNotice))).all()
+    assert statuses == ["applied"]
+    assert [(record.provider, record.size, record.reason) for record in records] == [
+        ("sandbox", 60_000, "signature does not match")
+    ]

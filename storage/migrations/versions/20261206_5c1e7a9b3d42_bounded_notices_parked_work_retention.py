@@ -41,6 +41,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("provider_notices", schema=None) as batch_op:
         batch_op.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
+    # Notices that failed verification were kept in full: keep only their short record from now on.
+    op.execute(
+        "INSERT INTO rejected_notices (provider, received_at, size, remote, reason) "
+        "SELECT provider, received_at, length(body), remote, substr(coalesce(error, 'rejected'), 1, 200) "
+        "FROM provider_notices WHERE status = 'rejected'"
+    )
+    op.execute("DELETE FROM provider_notices WHERE status = 'rejected'")
     with op.batch_alter_table("refunds", schema=None) as batch_op:
         batch_op.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("last_error", sa.Text(), nullable=True))
