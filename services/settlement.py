@@ -572,6 +572,8 @@ class Settlements:
             refund_ref, owed = await self._ask_provider(payment, refund_id, money)
         except Exception as error:
             log.warning("refund %s is still pending: the provider said %s", refund_id, error)
+            if refund.attempts >= PARK_AFTER_ATTEMPTS:
+                log.error("parked refund %s after %d tries; an admin sees it in /providers", refund_id, refund.attempts)
             async with self.db.transaction() as session:
                 await session.exec(
                     update(Refund).where(col(Refund.id) == refund_id).values(last_error=error_text(error))
