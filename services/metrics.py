@@ -29,3 +29,9 @@ REJECTED_NOTICES = Counter(
     ["provider"],
     registry=REGISTRY,
 )
+PARKED = Counter(
+    "daifu_parked_total",
+    "Provider notices and refunds the housekeeping job stopped retrying after failing again and again, by kind",
+    ["kind"],
+    registry=REGISTRY,
+)

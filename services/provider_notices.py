@@ -20,7 +20,7 @@ from multidict import CIMultiDict
 from sqlmodel import col, select, update
 
 from payments.base import Amount, ChargeOutcome, InvalidNotice, NoticeReply, PaymentEvent, PaymentProvider
-from services.metrics import REJECTED_NOTICES
+from services.metrics import PARKED, REJECTED_NOTICES
 from services.notices import Notice
 from services.parking import PARK_AFTER_ATTEMPTS, error_text, storable
 from services.settlement import Settlements, UnknownCheckout
@@ -153,6 +153,7 @@ class NoticeDesk:
         parked = notice.attempts >= PARK_AFTER_ATTEMPTS
         if parked:
             log.error("parked %s notice %s after %d tries: %s", notice.provider, notice_id, notice.attempts, error)
+            PARKED.labels(kind="notice").inc()
         await self._mark(notice_id, "parked" if parked else "failed", error=error_text(error))
 
     async def _apply(

@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from payments.base import ChargeOutcome, NotSupported, PaymentError, PaymentEvent, PaymentProvider, RefundRequest
 from services.callback_outbox import enqueue_callback
 from services.log_context import about
-from services.metrics import PAYMENTS
+from services.metrics import PARKED, PAYMENTS
 from services.money import Money
 from services.notices import (
     ChippedIn,
@@ -574,6 +574,7 @@ class Settlements:
             log.warning("refund %s is still pending: the provider said %s", refund_id, error)
             if refund.attempts >= PARK_AFTER_ATTEMPTS:
                 log.error("parked refund %s after %d tries; an admin sees it in /providers", refund_id, refund.attempts)
+                PARKED.labels(kind="refund").inc()
             async with self.db.transaction() as session:
                 await session.exec(
                     update(Refund).where(col(Refund.id) == refund_id).values(last_error=error_text(error))

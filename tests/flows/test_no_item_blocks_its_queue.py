@@ -11,6 +11,7 @@ from sqlmodel import col, select, update
 
 from payments.base import Amount, ChargeOutcome, PaymentEvent
 from payments.sandbox import SandboxGateway
+from services.metrics import REGISTRY
 from services.money import Money
 from services.parking import PARK_AFTER_ATTEMPTS
 from services.provider_notices import event_to_json
@@ -125,6 +126,10 @@ async def a_minute_later(shop: RunningShop, notice_ids: list[int]) -> None:
         await session.exec(update(Refund).values(leased_until=utcnow() - timedelta(seconds=1)))
 
 
+def parked_count(kind: str) -> float:
+    return REGISTRY.get_sample_value("daifu_parked_total", {"kind": kind}) or 0.0
+
+
 async def notices_state(shop: RunningShop, notice_ids: list[int]) -> list[tuple[str, int, str]]:
     async with shop.daifu.db.transaction() as session:
         rows = (
@@ -168,6 +173,7 @@ async def test_a_poisoned_notice_blocks_nothing_and_is_parked_for_the_admins(sho
     assert states[0][2].split(":")[0] in ("OverflowError", "DBAPIError")  # the charge cannot be written
     assert "KeyError" in states[1][2]
 
+    parked_before = {kind: parked_count(kind) for kind in ("notice", "refund")}
     for _run in range(PARK_AFTER_ATTEMPTS - 1):
         await a_minute_later(shop, poisoned)
         await shop.run_housekeeping()
@@ -180,6 +186,7 @@ async def test_a_poisoned_notice_blocks_nothing_and_is_parked_for_the_admins(sho
         parked_refund = await session.get(Refund, stuck_refund)
     assert parked_refund is not None and parked_refund.status == "pending"  # the money stays reserved
     assert parked_refund.attempts == PARK_AFTER_ATTEMPTS and "KeyError" in (parked_refund.last_error or "")
+    assert {kind: parked_count(kind) - parked_before[kind] for kind in parked_before} == {"notice": 2, "refund": 1}
 
     sent = await shop.emu.send_text(shop.admin, "/providers")
     reply = await shop.emu.wait_for(
