@@ -153,6 +153,17 @@ class Settings(BaseSettings):
             ipaddress.ip_network(part, strict=False)  # a ValueError names the bad entry
         return parts
 
+    # --- jobs-and-notices ---
+    # Telegram retries an update for about a day: a finished one pruned sooner could be handled twice.
+    retain_updates: timedelta = Field(default=timedelta(days=7), ge=timedelta(days=2))
+    retain_rejected_notices: timedelta = Field(default=timedelta(days=30), gt=timedelta(0))
+
+    @field_validator("retain_updates", "retain_rejected_notices", mode="before")
+    @classmethod
+    def _retention_seconds(cls, value: object) -> object:
+        # Plain seconds from the environment arrive as text, which pydantic reads only as ISO 8601.
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _ids(cls, value: object) -> list[int]:

@@ -27,6 +27,7 @@ from handlers import (
     newlink,
     notices,
     refunds,
+    retention_job,
     start,
     stats_job,
     thanks,
@@ -38,6 +39,7 @@ from handlers.expiry import INTERVAL_SECONDS, housekeeping
 from handlers.throttle import GROUP as THROTTLE_GROUP
 from handlers.throttle import UserThrottle
 from services.person_throttle import PersonThrottle
+from services.retention import RetentionPolicy
 from storage.database import Database
 from storage.persistence import SQLModelPersistence
 
@@ -92,6 +94,9 @@ def build_application(settings: Settings, db: Database) -> DaifuApplication:
         application.job_queue.run_repeating(housekeeping, interval=INTERVAL_SECONDS, first=5)
         callback_job.schedule(application.job_queue)
         stats_job.schedule(application.job_queue)
+        retention_job.schedule(
+            application.job_queue, RetentionPolicy(settings.retain_updates, settings.retain_rejected_notices)
+        )
     return application
 
 

@@ -7,13 +7,13 @@ retry of the same update_id is dropped and an update a crashed worker never fini
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 
 from aiohttp import web
 
 from bot.update_journal import UpdateJournal
+from payments.base import secrets_match
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -29,8 +29,7 @@ class TelegramWebhook:
         return [web.post(path, self.receive)]
 
     async def receive(self, request: web.Request) -> web.Response:
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(given, self.secret):
+        if not secrets_match(request.headers.get(SECRET_HEADER), self.secret):
             log.warning("refused a webhook request without the right secret token from %s", request.remote)
             return web.Response(status=403)
         if (request.content_length or 0) > MAX_UPDATE_BYTES:

@@ -1,4 +1,5 @@
-"""/providers: each enabled payment provider, how it answered its last call, and the callbacks still owed to shops."""
+"""/providers: each enabled payment provider, how it answered its last call, the notices and refunds parked after
+failing again and again, and the callbacks still owed to shops."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from handlers.context import DaifuContext
 from handlers.texts import when
 from services.admin_reports import OutboxState
 from services.i18n import Gettext
+from services.provider_health import ParkedWork
 from storage.models import ProviderHealth
 
 
@@ -51,6 +53,28 @@ def outbox_lines(outbox: OutboxState, locale: str, _: Gettext) -> list[str]:
     return lines
 
 
+def parked_lines(parked: ParkedWork, locale: str, _: Gettext) -> list[str]:
+    """What the housekeeping job stopped retrying: it needs an admin's eyes (and, once fixed, no longer shows)."""
+    if not parked.notices and not parked.refunds:
+        return []
+    lines = [
+        _("<b>Parked after failing again and again</b>"),
+        _("Provider notices: {notices}; refunds: {refunds}").format(notices=parked.notices, refunds=parked.refunds),
+    ]
+    for item in parked.latest:
+        if item.kind == "notice":
+            head = _("{provider} notice #{number}").format(provider=esc(item.provider or ""), number=item.id)
+        else:
+            head = _("refund #{number}").format(number=item.id)
+        lines.append(
+            "• "
+            + _("{item} since {time}: {attempts} tries, last error: {error}").format(
+                item=head, time=when(item.since, locale), attempts=item.attempts, error=clipped(item.error)
+            )
+        )
+    return lines
+
+
 async def show_providers(update: Update, context: DaifuContext) -> None:
     locale, _ = await speak(update, context)
     message = update.effective_message
@@ -60,6 +84,8 @@ async def show_providers(update: Update, context: DaifuContext) -> None:
     health = await daifu.health.all()
     lines = [_("<b>Payment providers</b>")]
     lines += [health_line(name, health.get(name), locale, _) for name in daifu.providers]
+    parked = parked_lines(await daifu.health.parked(), locale, _)
+    lines += ["", *parked] if parked else []
     lines += ["", *outbox_lines(await reports(context).outbox(), locale, _)]
     await message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
 

@@ -7,11 +7,27 @@ any of it means for an order.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
+
+
+def secrets_match(given: object, expected: str | bytes) -> bool:
+    """Whether a secret someone sent (a signature, a token, a header) is the one expected, compared in constant
+    time. Anything malformed is simply not a match: missing, non-ASCII (hmac.compare_digest raises TypeError on
+    such a str), undecodable bytes kept as surrogates, any length. Every verifier compares through this."""
+    if isinstance(given, str):
+        if not given.isascii():
+            return False
+        given = given.encode("ascii")
+    if not isinstance(given, bytes):
+        return False
+    if isinstance(expected, str):
+        expected = expected.encode()
+    return hmac.compare_digest(given, expected)
 
 
 class PaymentError(Exception):

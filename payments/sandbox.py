@@ -28,6 +28,7 @@ from payments.base import (
     Refund,
     RefundRequest,
     RefundStatus,
+    secrets_match,
 )
 from payments.currencies import STARS, is_money
 
@@ -99,7 +100,7 @@ class SandboxGateway(ProviderDefaults):
         except (KeyError, ValueError):
             raise InvalidNotice("missing or malformed signature header") from None
         expected = self._mac(f"{timestamp}.".encode() + body)
-        if not hmac.compare_digest(expected, parts.get("v1", "")):
+        if not secrets_match(parts.get("v1"), expected):
             raise InvalidNotice("signature does not match")
         if abs(time.time() - timestamp) > TOLERANCE_SECONDS:
             raise InvalidNotice("timestamp outside the tolerance")
@@ -129,7 +130,7 @@ class SandboxGateway(ProviderDefaults):
     def open_session(self, signed: str) -> SandboxSession | None:
         """The session behind a checkout URL, or None if it was tampered with."""
         encoded, _, mac = signed.partition(".")
-        if not hmac.compare_digest(self._mac(encoded.encode())[:32], mac):
+        if not encoded.isascii() or not secrets_match(mac, self._mac(encoded.encode())[:32]):
             return None
         try:
             data = json.loads(_unb64(encoded))

@@ -275,9 +275,13 @@ class StripeCheckout(ProviderDefaults):
     # -- notices --------------------------------------------------------------------------------------
 
     async def parse_notice(self, headers: Mapping[str, str], body: bytes) -> PaymentEvent:
+        header = headers.get(SIGNATURE_HEADER)
+        if not header or not header.isascii():
+            # The library compares with hmac.compare_digest on str, which raises TypeError on non-ASCII.
+            raise InvalidNotice("missing or malformed signature header")
         try:
             # The library checks the HMAC and that the timestamp is at most 300 s old.
-            event = self._stripe().construct_event(body, headers.get(SIGNATURE_HEADER), self._webhook_secret)
+            event = self._stripe().construct_event(body, header, self._webhook_secret)
         except stripe.SignatureVerificationError as error:
             raise InvalidNotice(f"signature: {error.user_message or 'does not verify'}") from None
         except ValueError as error:  # not JSON, not UTF-8, or not a v1 event

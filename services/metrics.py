@@ -23,3 +23,15 @@ PRE_CHECKOUT_SECONDS = Histogram(
 PAYMENTS = Counter(
     "daifu_payments_total", "Payments applied, by provider and outcome", ["provider", "outcome"], registry=REGISTRY
 )
+REJECTED_NOTICES = Counter(
+    "daifu_rejected_notices_total",
+    "Provider notices refused at verification (kept only as a short record), by provider",
+    ["provider"],
+    registry=REGISTRY,
+)
+PARKED = Counter(
+    "daifu_parked_total",
+    "Provider notices and refunds the housekeeping job stopped retrying after failing again and again, by kind",
+    ["kind"],
+    registry=REGISTRY,
+)

@@ -45,7 +45,10 @@ class OrderClosing:
     async def expire_due(self) -> list[Notice]:
         notices: list[Notice] = []
         for order_id in await self.orders.expire_due():
-            notices += await self._close_dependents(order_id, RequestStatus.EXPIRED, None)
+            try:  # each order alone: one whose requests or checkouts cannot be closed must not keep the others open
+                notices += await self._close_dependents(order_id, RequestStatus.EXPIRED, None)
+            except Exception:
+                log.exception("closing what depends on expired order %s failed", order_id)
         return notices
 
     async def _close_dependents(self, order_id: int, status: RequestStatus, actor_id: int | None) -> list[Notice]:

@@ -9,6 +9,7 @@ UPDATE of the request's row, so two workers on one PostgreSQL can never both gra
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -626,7 +627,10 @@ class PayRequests:
         notices: list[Notice] = []
         for request_id in due:
             assert request_id is not None
-            notices += await self.close(request_id, RequestStatus.EXPIRED, actor_id=None)
+            try:  # each request alone: one that cannot be closed must not keep the others open
+                notices += await self.close(request_id, RequestStatus.EXPIRED, actor_id=None)
+            except Exception:
+                logging.getLogger(__name__).exception("expiring pay request %s failed", request_id)
         return notices
 
     async def close(self, request_id: int, status: RequestStatus, *, actor_id: int | None) -> list[Notice]:

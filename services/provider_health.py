@@ -1,12 +1,34 @@
-"""How each provider answered its last call, kept in the database so every worker's calls count."""
+"""How each provider answered its last call, kept in the database so every worker's calls count; and the
+provider work the housekeeping job gave up retrying (parked notices and refunds), for /providers."""
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, func, select
+
+from services.parking import PARK_AFTER_ATTEMPTS
 from storage.database import Database
-from storage.models import ProviderHealth, utcnow
+from storage.models import ProviderHealth, ProviderNotice, Refund, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedItem:
+    kind: str  # "notice" or "refund"
+    id: int
+    provider: str | None  # a notice's provider; None for a refund
+    since: datetime
+    attempts: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedWork:
+    notices: int
+    refunds: int
+    latest: tuple[ParkedItem, ...]  # newest first, a few of each kind
 
 
 class ProviderHealthLog:
@@ -27,3 +49,29 @@ class ProviderHealthLog:
     async def all(self) -> dict[str, ProviderHealth]:
         async with self.db.transaction() as session:
             return {row.provider: row for row in (await session.exec(select(ProviderHealth))).all()}
+
+    async def parked(self, latest: int = 5) -> ParkedWork:
+        """Notices and refunds that kept failing and are no longer tried: how many, and the last few."""
+        refund_parked = (col(Refund.status) == "pending", col(Refund.attempts) >= PARK_AFTER_ATTEMPTS)
+        async with self.db.transaction() as session:
+            notices = (await session.exec(select(func.count()).where(ProviderNotice.status == "parked"))).one()
+            refunds = (await session.exec(select(func.count()).select_from(Refund).where(*refund_parked))).one()
+            notice_rows = (
+                await session.exec(
+                    select(ProviderNotice)
+                    .where(ProviderNotice.status == "parked")
+                    .order_by(col(ProviderNotice.id).desc())
+                    .limit(latest)
+                )
+            ).all()
+            refund_rows = (
+                await session.exec(select(Refund).where(*refund_parked).order_by(col(Refund.id).desc()).limit(latest))
+            ).all()
+        items = [
+            ParkedItem("notice", row.id or 0, row.provider, row.received_at, row.attempts, row.error or "")
+            for row in notice_rows
+        ] + [
+            ParkedItem("refund", row.id or 0, None, row.created_at, row.attempts, row.last_error or "")
+            for row in refund_rows
+        ]
+        return ParkedWork(int(notices), int(refunds), tuple(items))

@@ -1,9 +1,11 @@
-"""Provider notices, the way careful shops take them: stored raw first, then verified, then applied once.
+"""Provider notices: verified first, then kept in full, then applied once.
 
-Every notice is kept as it arrived (headers, body, source, time) before anything else happens, so a
-notice that failed can be looked at and applied again, and one whose worker died before applying it is
-applied by the housekeeping job (resume). Applying is idempotent on the provider's charge id
-(services.settlement), so a repeated notice changes nothing.
+Only a notice that verifies is kept as it arrived (headers, body, source, time, and its event), before it is
+applied, so one whose worker died before applying it is applied by the housekeeping job (resume), and one
+that failed is tried again a few times and then parked for the admins. A notice that fails verification is
+kept only as a short record (time, provider, size, source, why) and counted: strangers cannot fill the
+database with forged notices. Applying is idempotent on the provider's charge id (services.settlement), so a
+repeated notice changes nothing.
 """
 
 from __future__ import annotations
@@ -18,16 +20,20 @@ from multidict import CIMultiDict
 from sqlmodel import col, select, update
 
 from payments.base import Amount, ChargeOutcome, InvalidNotice, NoticeReply, PaymentEvent, PaymentProvider
+from services.metrics import PARKED, REJECTED_NOTICES
 from services.notices import Notice
+from services.parking import PARK_AFTER_ATTEMPTS, error_text, storable
 from services.settlement import Settlements, UnknownCheckout
 from storage.database import Database
-from storage.models import ProviderNotice, utcnow
+from storage.models import ProviderNotice, RejectedNotice, utcnow
 
 log = logging.getLogger(__name__)
 # A notice is applied within a second of its arrival; one still not applied after this long lost its worker.
 RESUME_AFTER = timedelta(minutes=1)
 GIVE_UP_RESUMING_AFTER = timedelta(days=1)
 RESUME_BATCH = 100
+RETRIED = ("received", "failed")  # the statuses the housekeeping job applies (again)
+REASON_CHARS = 200
 
 
 def event_to_json(event: PaymentEvent) -> str:
@@ -53,17 +59,22 @@ class NoticeDesk:
     async def receive(
         self, provider_name: str, headers: Mapping[str, str], body: bytes, *, remote: str | None
     ) -> tuple[NoticeReply, list[Notice]]:
-        """Store, verify, apply; the reply tells the provider whether to send the notice again."""
+        """Verify, store, apply; the reply tells the provider whether to send the notice again."""
         provider = self.providers[provider_name]
-        notice_id = await self._store(provider_name, headers, body, remote)
         try:
             event = await provider.parse_notice(headers, body)
         except InvalidNotice as error:
-            log.warning("refused %s notice %s from %s: %s", provider_name, notice_id, remote, error)
-            await self._mark(notice_id, "rejected", error=str(error))
-            return provider.acknowledge(False, "invalid notice"), []
-        await self._mark(notice_id, "received", event=event)
-        return await self._apply(notice_id, provider, event)
+            reason = str(error)
+        except Exception as error:  # a verifier must refuse what it cannot read, not fail: this one failed
+            log.exception("the %s verifier failed on a notice from %s", provider_name, remote)
+            reason = error_text(error)
+        else:
+            notice_id = await self._store(provider_name, headers, body, remote, event)
+            return await self._apply(notice_id, provider, event)
+        await self._reject(provider_name, body, remote, reason)
+        reply = provider.acknowledge(False, "invalid notice")
+        # What the sender got wrong is a 4xx; a 5xx would say the fault was daifu's (WeChat Pay takes either).
+        return (reply if reply.status < 500 else dataclasses.replace(reply, status=400)), []
 
     async def reapply(self, notice_id: int) -> list[Notice]:
         """Apply a notice that failed before (its verified event was kept); idempotent like the first time."""
@@ -75,15 +86,16 @@ class NoticeDesk:
         return notices
 
     async def resume(self) -> list[Notice]:
-        """Notices stored but never applied (the worker died in between, and the provider may never send
-        them again): verify them if that was not done, and apply them now."""
+        """Notices kept but not applied (the worker died in between, and the provider may never send them
+        again) or whose applying failed: apply them now. Each alone: one that fails is logged and counted, and
+        the others go on; after PARK_AFTER_ATTEMPTS failures it is parked, no longer tried."""
         now = utcnow()
         async with self.db.transaction() as session:
             stuck = (
                 await session.exec(
                     select(ProviderNotice.id)
                     .where(
-                        ProviderNotice.status == "received",
+                        col(ProviderNotice.status).in_(RETRIED),
                         col(ProviderNotice.received_at) <= now - RESUME_AFTER,
                         col(ProviderNotice.received_at) > now - GIVE_UP_RESUMING_AFTER,
                         col(ProviderNotice.provider).in_(list(self.providers)),
@@ -95,7 +107,11 @@ class NoticeDesk:
         notices: list[Notice] = []
         for notice_id in stuck:
             assert notice_id is not None
-            notices += await self._resume(notice_id, now)
+            try:
+                notices += await self._resume(notice_id, now)
+            except Exception as error:
+                log.exception("resuming provider notice %s failed", notice_id)
+                await self._failed(notice_id, error)
         return notices
 
     async def _resume(self, notice_id: int, now: datetime) -> list[Notice]:
@@ -105,8 +121,8 @@ class NoticeDesk:
             # processed_at is the claim while it is resumed: one worker at a time, and again if that one dies.
             claimed = await session.exec(
                 update(ProviderNotice)
-                .where(col(ProviderNotice.id) == notice_id, col(ProviderNotice.status) == "received", unclaimed)
-                .values(processed_at=now)
+                .where(col(ProviderNotice.id) == notice_id, col(ProviderNotice.status).in_(RETRIED), unclaimed)
+                .values(processed_at=now, attempts=col(ProviderNotice.attempts) + 1)
             )
             notice = await session.get(ProviderNotice, notice_id)
         if claimed.rowcount != 1 or notice is None:
@@ -116,15 +132,29 @@ class NoticeDesk:
         if notice.event is not None:
             event = event_from_json(notice.event)
         else:
+            # Kept unverified, before notices were verified first: verify it now; if it fails, keep no more of
+            # it than of any other rejected notice.
             try:
                 headers = CIMultiDict(json.loads(notice.headers))
                 event = await provider.parse_notice(headers, notice.body.encode())
             except InvalidNotice as error:
-                await self._mark(notice_id, "rejected", error=str(error))
+                await self._mark(notice_id, "rejected", error=storable(str(error), REASON_CHARS), forget=True)
                 return []
             await self._mark(notice_id, "received", event=event)
         _reply, notices = await self._apply(notice_id, provider, event)
         return notices
+
+    async def _failed(self, notice_id: int, error: Exception) -> None:
+        """Record a failed try; the one that reaches PARK_AFTER_ATTEMPTS parks the notice."""
+        async with self.db.transaction() as session:
+            notice = await session.get(ProviderNotice, notice_id)
+        if notice is None:
+            return
+        parked = notice.attempts >= PARK_AFTER_ATTEMPTS
+        if parked:
+            log.error("parked %s notice %s after %d tries: %s", notice.provider, notice_id, notice.attempts, error)
+            PARKED.labels(kind="notice").inc()
+        await self._mark(notice_id, "parked" if parked else "failed", error=error_text(error))
 
     async def _apply(
         self, notice_id: int, provider: PaymentProvider, event: PaymentEvent
@@ -138,17 +168,22 @@ class NoticeDesk:
             return provider.acknowledge(True), []
         except Exception as error:
             log.exception("%s notice %s could not be applied", provider.name, notice_id)
-            await self._mark(notice_id, "failed", error=f"{type(error).__name__}: {error}")
+            await self._failed(notice_id, error)
             return provider.acknowledge(False, "try again later"), []
         await self._mark(notice_id, "applied")
         return provider.acknowledge(True), notices
 
-    async def _store(self, provider: str, headers: Mapping[str, str], body: bytes, remote: str | None) -> int:
+    async def _store(
+        self, provider: str, headers: Mapping[str, str], body: bytes, remote: str | None, event: PaymentEvent
+    ) -> int:
         notice = ProviderNotice(
             provider=provider,
             remote=remote,
             headers=json.dumps(dict(headers)),
             body=body.decode("utf-8", errors="replace"),
+            event_id=event.event_id,
+            event=event_to_json(event),
+            attempts=1,  # applied right away
         )
         async with self.db.transaction() as session:
             session.add(notice)
@@ -156,12 +191,32 @@ class NoticeDesk:
             assert notice.id is not None
             return notice.id
 
+    async def _reject(self, provider: str, body: bytes, remote: str | None, reason: str) -> None:
+        log.warning("refused a %s notice of %d bytes from %s: %s", provider, len(body), remote, reason)
+        REJECTED_NOTICES.labels(provider=provider).inc()
+        record = RejectedNotice(
+            provider=provider,
+            size=len(body),
+            remote=storable(remote, 64) if remote is not None else None,
+            reason=storable(reason, REASON_CHARS),
+        )
+        async with self.db.transaction() as session:
+            session.add(record)
+
     async def _mark(
-        self, notice_id: int, status: str, *, error: str | None = None, event: PaymentEvent | None = None
+        self,
+        notice_id: int,
+        status: str,
+        *,
+        error: str | None = None,
+        event: PaymentEvent | None = None,
+        forget: bool = False,
     ) -> None:
         values: dict[str, object] = {"status": status, "error": error}
         if event is not None:
             values |= {"event_id": event.event_id, "event": event_to_json(event)}
+        if forget:
+            values |= {"headers": "{}", "body": ""}
         if status != "received":
             values["processed_at"] = utcnow()
         async with self.db.transaction() as session:

@@ -72,19 +72,26 @@ class Reconciler:
             )
         notices: list[Notice] = []
         for attempt in pending:
-            if not await self._claim(attempt, now):
-                continue  # another worker is asking about this one
-            provider = self.providers[attempt.provider]
-            checkout = CheckoutRef(
-                attempt.checkout_ref, attempt.provider_checkout_id, Money(attempt.amount_minor, attempt.currency)
-            )
             try:
-                event = await provider.query(checkout)
-            except PaymentError as error:
-                await self.health.record(attempt.provider, ok=False, error=str(error))
-                continue
-            await self.health.record(attempt.provider, ok=True)
-            if event is not None:
-                log.info("reconciliation found %s for checkout %s", event.outcome.value, attempt.checkout_ref)
-                notices += await self.settlements.receive(event)
+                notices += await self._reconcile(attempt, now)
+            except Exception:  # each checkout alone; this one is asked about again after `after`
+                log.exception("reconciling payment %s (checkout %s) failed", attempt.id, attempt.checkout_ref)
         return notices
+
+    async def _reconcile(self, attempt: Payment, now: datetime) -> list[Notice]:
+        if not await self._claim(attempt, now):
+            return []  # another worker is asking about this one
+        provider = self.providers[attempt.provider]
+        checkout = CheckoutRef(
+            attempt.checkout_ref, attempt.provider_checkout_id, Money(attempt.amount_minor, attempt.currency)
+        )
+        try:
+            event = await provider.query(checkout)
+        except PaymentError as error:
+            await self.health.record(attempt.provider, ok=False, error=str(error))
+            return []
+        await self.health.record(attempt.provider, ok=True)
+        if event is None:
+            return []
+        log.info("reconciliation found %s for checkout %s", event.outcome.value, attempt.checkout_ref)
+        return await self.settlements.receive(event)

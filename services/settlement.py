@@ -33,7 +33,7 @@ from payments.base import (
 from payments.base import Refund as ProviderRefund
 from services.callback_outbox import enqueue_callback
 from services.log_context import about
-from services.metrics import PAYMENTS
+from services.metrics import PARKED, PAYMENTS
 from services.money import Money
 from services.notices import (
     ChippedIn,
@@ -47,6 +47,7 @@ from services.notices import (
 )
 from services.order_states import move, record_event
 from services.orphan_charges import OrphanCharges
+from services.parking import PARK_AFTER_ATTEMPTS, error_text
 from services.tokens import new_token
 from storage.database import Database, keep_in_step, run_core
 from storage.models import (
@@ -438,11 +439,14 @@ class Settlements:
                 )
             ).all()
             for payment, order in charges:
-                request = await session.get(PayRequest, payment.request_id) if payment.request_id else None
-                if request is not None and request.status == RequestStatus.OPEN:
-                    notices.append(ChippedIn(order, payment, request))
-                else:
-                    notices.append(OrderPaid(order, payment, request))
+                try:  # each alone: one that cannot be told must not keep the others untold
+                    request = await session.get(PayRequest, payment.request_id) if payment.request_id else None
+                    if request is not None and request.status == RequestStatus.OPEN:
+                        notices.append(ChippedIn(order, payment, request))
+                    else:
+                        notices.append(OrderPaid(order, payment, request))
+                except Exception:
+                    log.exception("could not tell of charge %s", payment.id)
             refunds = (
                 await session.exec(
                     select(Refund, Payment, Order)
@@ -459,12 +463,15 @@ class Settlements:
                 )
             ).all()
             for refund, payment, order in refunds:
-                money = Money(refund.amount_minor, refund.currency)
-                if refund.status == "failed":  # the provider said so later: the admins were not told yet
-                    notices.append(RefundFailed(order, payment, money, refund.error or "failed", refund.id))
-                    continue
-                reason = ReturnReason(refund.reason)
-                notices.append(PaymentReturned(order, payment, reason, refund.status == "owed", money, refund.id))
+                try:
+                    money = Money(refund.amount_minor, refund.currency)
+                    if refund.status == "failed":  # the provider said so later: the admins were not told yet
+                        notices.append(RefundFailed(order, payment, money, refund.error or "failed", refund.id))
+                        continue
+                    reason = ReturnReason(refund.reason)
+                    notices.append(PaymentReturned(order, payment, reason, refund.status == "owed", money, refund.id))
+                except Exception:
+                    log.exception("could not tell of refund %s", refund.id)
             declines = (
                 await session.exec(
                     select(Payment, Order)
@@ -589,7 +596,10 @@ class Settlements:
                 await session.exec(
                     select(Refund.id)
                     .where(
-                        col(Refund.status) == "pending", col(Refund.created_at) <= now - RESUME_REFUNDS_AFTER, lapsed
+                        col(Refund.status) == "pending",
+                        col(Refund.created_at) <= now - RESUME_REFUNDS_AFTER,
+                        lapsed,
+                        col(Refund.attempts) < PARK_AFTER_ATTEMPTS,  # parked: left for an admin (/providers)
                     )
                     .order_by(col(Refund.id))
                     .limit(limit)
@@ -598,26 +608,45 @@ class Settlements:
         notices: list[Notice] = []
         for refund_id in due:
             assert refund_id is not None
-            async with self.db.transaction() as session:
-                refund = await session.get(Refund, refund_id)
-                assert refund is not None
-                claimed = await session.exec(
-                    update(Refund)
-                    .where(col(Refund.id) == refund_id, col(Refund.status) == "pending", lapsed)
-                    .values(leased_until=now + self._follow_up_after(refund, now))
-                )
-                if claimed.rowcount != 1:
-                    continue
-                payment = await session.get(Payment, refund.payment_id)
-                assert payment is not None
             try:
-                notice = await self._resume_refund(refund, payment, now)
-            except Exception as error:
-                log.warning("refund %s is still pending: the provider said %s", refund_id, error)
+                notice = await self._resume_one_refund(refund_id, now, lapsed)
+            except Exception as error:  # each refund alone: the next ones are still resumed
+                await self._count_failed_try(refund_id, error)
                 continue
             if notice is not None:
                 notices.append(notice)
         return notices + await self.orphans.resume()
+
+    async def _resume_one_refund(self, refund_id: int, now: datetime, lapsed: Any) -> Notice | None:
+        async with self.db.transaction() as session:
+            refund = await session.get(Refund, refund_id)
+            assert refund is not None
+            claimed = await session.exec(
+                update(Refund)
+                .where(col(Refund.id) == refund_id, col(Refund.status) == "pending", lapsed)
+                .values(leased_until=now + self._follow_up_after(refund, now))
+            )
+            if claimed.rowcount != 1:
+                return None
+            payment = await session.get(Payment, refund.payment_id)
+            assert payment is not None
+        return await self._resume_refund(refund, payment, now)
+
+    async def _count_failed_try(self, refund_id: int, error: Exception) -> None:
+        """A try that raised (the provider unreachable, an answer not understood) is counted: after
+        PARK_AFTER_ATTEMPTS the refund is parked, its money still reserved, for an admin to see in /providers.
+        Asking about a refund the provider reports still pending is no failed try."""
+        log.warning("refund %s is still pending: %s", refund_id, error)
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(Refund)
+                .where(col(Refund.id) == refund_id)
+                .values(attempts=col(Refund.attempts) + 1, last_error=error_text(error))
+            )
+            refund = await session.get(Refund, refund_id, populate_existing=True)
+        if refund is not None and refund.attempts >= PARK_AFTER_ATTEMPTS:
+            log.error("parked refund %s after %d tries; an admin sees it in /providers", refund_id, refund.attempts)
+            PARKED.labels(kind="refund").inc()
 
     @staticmethod
     def _follow_up_after(refund: Refund, now: datetime) -> timedelta:

@@ -153,13 +153,26 @@ class UpdateInbox:
                     self.in_hand.add(update_id)
         return recovered
 
-    async def forget_old(self) -> None:
-        async with self.db.transaction() as session:
-            await session.exec(
-                delete(TelegramUpdate).where(
-                    col(TelegramUpdate.done_at).is_not(None), col(TelegramUpdate.done_at) < utcnow() - KEEP_DONE
-                )
-            )
+    async def forget_old(self, older_than: timedelta = KEEP_DONE, *, limit: int = 1000) -> int:
+        """Delete up to `limit` finished updates done longer ago than `older_than`; how many went. An update not
+        finished is never deleted: it is work still to do."""
+        return await forget_finished(self.db, older_than, limit=limit)
+
+
+async def forget_finished(db: Database, older_than: timedelta, *, limit: int) -> int:
+    """The pruning query of the inbox (services.retention runs it in batches, one worker at a time)."""
+    finished = col(TelegramUpdate.done_at).is_not(None)
+    oldest = (
+        select(TelegramUpdate.update_id)
+        .where(finished, col(TelegramUpdate.done_at) < utcnow() - older_than)
+        .order_by(col(TelegramUpdate.done_at))
+        .limit(limit)
+    )
+    async with db.transaction() as session:
+        ids = list((await session.exec(oldest)).all())
+        if ids:
+            await session.exec(delete(TelegramUpdate).where(col(TelegramUpdate.update_id).in_(ids), finished))
+    return len(ids)
 
 
 class DoneMarks:

@@ -248,6 +248,10 @@ class Refund(SQLModel, table=True):
     asked_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     finished_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # Times the housekeeping job asked again, and what went wrong the last time: after a few it stops
+    # (the refund is parked, shown in /providers) instead of asking every two minutes for ever.
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
     # The housekeeping job looks for refunds left "pending" every minute: few among many done ones.
     __table_args__ = (
@@ -258,7 +262,8 @@ class Refund(SQLModel, table=True):
 
 
 class ProviderNotice(SQLModel, table=True):
-    """A provider's notice exactly as it arrived, stored before anything else, then verified and applied."""
+    """A verified provider notice exactly as it arrived, kept in full before it is applied (a money record).
+    Notices that fail verification are not kept here but as a short RejectedNotice."""
 
     __tablename__ = "provider_notices"
 
@@ -269,13 +274,15 @@ class ProviderNotice(SQLModel, table=True):
     headers: str = Field(sa_column=Column(Text, nullable=False))  # JSON object
     body: str = Field(sa_column=Column(Text, nullable=False))
     received_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
-    # received -> rejected (failed verification) | applied | ignored (nothing to do) | failed (may be re-applied)
+    # received -> applied | ignored (nothing to do) | failed (tried again by the housekeeping job) -> parked (after
+    # PARK_AFTER_ATTEMPTS tries; shown in /providers). "rejected": stored unverified before verification came first.
     status: str = Field(default="received", max_length=16)
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # The verified event as JSON, so a failed notice can be applied again after the provider's signature
     # tolerance has run out.
     event: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     processed_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))  # tries at applying
 
     __table_args__ = (
         Index("ix_provider_notices_provider_event", "provider", "event_id"),
@@ -473,3 +480,27 @@ class OrphanCharge(SQLModel, table=True):
     leased_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
     __table_args__ = (UniqueConstraint("provider", "charge_ref", name="uq_orphan_charges_provider_charge"),)
+
+
+class RejectedNotice(SQLModel, table=True):
+    """A POST to a notify endpoint that failed verification: a short, bounded record (no body, no headers), so
+    forged notices cannot fill the database. Pruned after RETAIN_REJECTED_NOTICES."""
+
+    __tablename__ = "rejected_notices"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32)
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
+    size: int  # of the body, in bytes
+    remote: str | None = Field(default=None, max_length=64)
+    reason: str = Field(max_length=200)
+
+
+class JobLease(SQLModel, table=True):
+    """Which worker runs a job that must run on one worker at a time (pruning), and until when: taken by one
+    conditional UPDATE, so it simply runs out when its worker dies."""
+
+    __tablename__ = "job_leases"
+
+    name: str = Field(primary_key=True, max_length=32)
+    leased_until: datetime = Field(sa_column=_timestamp())

@@ -1,5 +1,5 @@
-"""Provider notices are stored raw before anything else; one that failed to apply can be applied again, and one
-left unapplied by a worker that died is applied by the housekeeping job."""
+"""Provider notices are verified first and only then stored in full; one that failed to apply can be applied
+again, and one left unapplied by a worker that died is applied by the housekeeping job."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from services.daifu import Daifu
 from services.money import Money
 from services.provider_notices import event_to_json
 from storage.database import Database
-from storage.models import OrderStatus, ProviderNotice, utcnow
+from storage.models import OrderStatus, ProviderNotice, RejectedNotice, utcnow
 
 
 @pytest.fixture
@@ -73,14 +73,16 @@ async def test_a_notice_that_failed_is_kept_and_can_be_applied_again(
     assert await daifu.notices.reapply(stored.id) == []  # applied notices are not applied twice
 
 
-async def test_a_forged_notice_is_stored_and_marked_rejected(daifu: Daifu) -> None:
+async def test_a_forged_notice_is_kept_only_as_a_short_record(daifu: Daifu) -> None:
     _token, headers, body = await signed_payment(daifu)
     forged = dict(headers, **{SIGNATURE_HEADER: tampered(headers[SIGNATURE_HEADER])})
-    reply, notices = await daifu.notices.receive("sandbox", forged, body, remote=None)
+    reply, notices = await daifu.notices.receive("sandbox", forged, body, remote="198.51.100.7")
     assert reply.status == 400 and notices == []
     async with daifu.db.transaction() as session:
-        stored = (await session.exec(select(ProviderNotice))).one()
-    assert stored.status == "rejected" and stored.body == body.decode()
+        assert (await session.exec(select(ProviderNotice))).all() == []  # neither its body nor its headers
+        record = (await session.exec(select(RejectedNotice))).one()
+    assert (record.provider, record.size, record.remote) == ("sandbox", len(body), "198.51.100.7")
+    assert record.reason == "signature does not match"
 
 
 async def stuck(daifu: Daifu, headers: dict[str, str], body: bytes, *, event: str | None = None) -> int:

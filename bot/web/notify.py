@@ -1,5 +1,5 @@
-"""Provider notify endpoints: hand the notice to the desk (stored, verified, applied), answer as the
-provider expects, then give the resulting notices to the bot.
+"""Provider notify endpoints: hand the notice to the desk (verified, then kept and applied; a forged one kept only
+as a short record), answer as the provider expects, then give the resulting notices to the bot.
 
 Telling people happens on PTB's update queue (handlers.notices.ProviderNotices), so a provider's notice
 flows through the same machinery as a Telegram update.

@@ -22,7 +22,7 @@ from bot.web.pages import cross_site_refusal, message_page, render, visitor_loca
 from bot.web.security import CSP_HEADER, REQUEST_PAGE_POLICY, cross_site
 from handlers.notices import ProviderNotices
 from handlers.texts import bad_amount, request_refusal, status_name, when  # the chat's wording, so both agree
-from payments.base import Checkout, CheckoutKind
+from payments.base import Checkout, CheckoutKind, secrets_match
 from services.app_secrets import app_secret
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
@@ -312,9 +312,7 @@ class RequestPages:
         _ = gettext_for(visitor_locale(request))
         form = await request.post()
         browser = self.browser_of(request)
-        if browser is None or not hmac.compare_digest(
-            await self.form_token(browser, token), str(form.get("form_token", ""))
-        ):
+        if browser is None or not secrets_match(form.get("form_token"), await self.form_token(browser, token)):
             stale = _("This page was out of date, so nothing happened. Please try again.")
             return await self._page(request, view, browser or secrets.token_urlsafe(16), http_status=403, error=stale)
         typed = Typed(str(form.get("name", "")), str(form["amount"]) if "amount" in form else None)

@@ -6,19 +6,19 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from storage.models import OrphanCharge, Payment, ProviderNotice
+from storage.models import OrphanCharge, Payment, ProviderNotice, RejectedNotice
 from tests.harness import BOT_USERNAME, RunningShop
 
 
 async def stored_notices(shop: RunningShop, provider: str) -> list[tuple[str, str | None]]:
-    """The provider's notices as daifu stored them, oldest first: (status, error)."""
+    """The provider's notices as daifu kept them, oldest first: (status, error); one that failed verification
+    is only a short record, shown as ("rejected", why)."""
     async with shop.daifu.db.transaction() as session:
-        rows = (
-            await session.exec(
-                select(ProviderNotice).where(ProviderNotice.provider == provider).order_by(col(ProviderNotice.id))
-            )
-        ).all()
-    return [(row.status, row.error) for row in rows]
+        kept = (await session.exec(select(ProviderNotice).where(ProviderNotice.provider == provider))).all()
+        refused = (await session.exec(select(RejectedNotice).where(RejectedNotice.provider == provider))).all()
+    timeline = [(row.received_at, row.id or 0, (row.status, row.error)) for row in kept]
+    timeline += [(row.received_at, row.id or 0, ("rejected", row.reason)) for row in refused]
+    return [entry for _at, _id, entry in sorted(timeline, key=lambda item: (item[0], item[1]))]
 
 
 async def charges(shop: RunningShop) -> list[Payment]:

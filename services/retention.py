@@ -1,0 +1,99 @@
+"""Pruning what is kept only for a while: finished Telegram updates and the short records of rejected provider
+notices. In batches, one worker at a time; never an unfinished update, never a verified notice (money records)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import col, delete, select, update
+
+from services.update_inbox import forget_finished
+from storage.database import Database
+from storage.models import JobLease, RejectedNotice, utcnow
+
+log = logging.getLogger(__name__)
+BATCH = 1000  # rows a statement: short transactions, so nothing else waits long on the tables
+MAX_BATCHES = 50  # a table, a run: a backlog (a first run on a year of rows) is worked through run after run
+LEASE_NAME = "retention"
+# Longer than a run can take; a worker that dies mid-run holds the lease no longer than this.
+LEASE = timedelta(minutes=10)
+NEVER = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    updates: timedelta  # finished Telegram updates (RETAIN_UPDATES)
+    rejected_notices: timedelta  # short records of notices that failed verification (RETAIN_REJECTED_NOTICES)
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    updates: int
+    rejected_notices: int
+    left: bool  # a batch cap was reached: more to prune soon
+    ran: bool = True  # False when another worker held the lease
+
+
+class Retention:
+    def __init__(self, db: Database, policy: RetentionPolicy) -> None:
+        self.db = db
+        self.policy = policy
+
+    async def run(self) -> Pruned:
+        if not await self._take_lease():
+            return Pruned(0, 0, left=False, ran=False)
+        try:
+            updates, updates_left = await self._in_batches(self._forget_updates)
+            rejected, rejected_left = await self._in_batches(self._forget_rejected_notices)
+        finally:
+            await self._release_lease()
+        if updates or rejected:
+            log.info("pruned %d finished updates and %d rejected notices", updates, rejected)
+        return Pruned(updates, rejected, left=updates_left or rejected_left)
+
+    @staticmethod
+    async def _in_batches(prune: Callable[[], Awaitable[int]]) -> tuple[int, bool]:
+        total = 0
+        for _batch in range(MAX_BATCHES):
+            count = await prune()
+            total += count
+            if count < BATCH:
+                return total, False
+        return total, True
+
+    async def _forget_updates(self) -> int:
+        return await forget_finished(self.db, self.policy.updates, limit=BATCH)
+
+    async def _forget_rejected_notices(self) -> int:
+        oldest = (
+            select(RejectedNotice.id)
+            .where(col(RejectedNotice.received_at) < utcnow() - self.policy.rejected_notices)
+            .order_by(col(RejectedNotice.received_at))
+            .limit(BATCH)
+        )
+        async with self.db.transaction() as session:
+            ids = list((await session.exec(oldest)).all())
+            if ids:
+                await session.exec(delete(RejectedNotice).where(col(RejectedNotice.id).in_(ids)))
+        return len(ids)
+
+    async def _take_lease(self) -> bool:
+        """One conditional UPDATE decides which worker prunes (the row is made once, by whoever comes first)."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            await session.exec(
+                self.db.insert(JobLease).values(name=LEASE_NAME, leased_until=NEVER).on_conflict_do_nothing()
+            )
+            taken = await session.exec(
+                update(JobLease)
+                .where(col(JobLease.name) == LEASE_NAME, col(JobLease.leased_until) <= now)
+                .values(leased_until=now + LEASE)
+            )
+        return taken.rowcount == 1
+
+    async def _release_lease(self) -> None:
+        async with self.db.transaction() as session:
+            await session.exec(update(JobLease).where(col(JobLease.name) == LEASE_NAME).values(leased_until=NEVER))
