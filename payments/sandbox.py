@@ -114,8 +114,8 @@ class SandboxGateway(ProviderDefaults):
                 outcome=ChargeOutcome(notice["outcome"]),
                 amount=Amount(int(notice["amount"]), str(notice["currency"])),
             )
-        except (KeyError, ValueError, TypeError) as error:
-            raise InvalidNotice(f"malformed notice: {error}") from None
+        except (KeyError, ValueError, TypeError, RecursionError) as error:
+            raise InvalidNotice(f"malformed notice: {type(error).__name__}") from None
 
     async def refund(self, request: RefundRequest) -> Refund:
         # The sandbox keeps no balances: a refund of a charge it signed always goes through.
@@ -142,7 +142,7 @@ class SandboxGateway(ProviderDefaults):
                 expires_at=datetime.fromtimestamp(int(data["exp"]), UTC),
                 return_url=data["return"],
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             return None
 
     def signed_notice(

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.web.form_input import BadForm, read_form
 from bot.web.pages import cross_site_refusal, message_page, render, visitor_locale
 from bot.web.security import CSP_HEADER, REQUEST_PAGE_POLICY, cross_site
 from handlers.notices import ProviderNotices
@@ -310,9 +311,16 @@ class RequestPages:
         if view is None:
             return self._not_found(request)
         _ = gettext_for(visitor_locale(request))
-        form = await request.post()
         browser = self.browser_of(request)
-        if browser is None or not secrets_match(form.get("form_token"), await self.form_token(browser, token)):
+        try:
+            form = await read_form(request)
+        except BadForm:
+            form = None
+        if (
+            form is None
+            or browser is None
+            or not secrets_match(form.get("form_token"), await self.form_token(browser, token))
+        ):
             stale = _("This page was out of date, so nothing happened. Please try again.")
             return await self._page(request, view, browser or secrets.token_urlsafe(16), http_status=403, error=stale)
         typed = Typed(str(form.get("name", "")), str(form["amount"]) if "amount" in form else None)

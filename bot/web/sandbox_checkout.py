@@ -11,6 +11,7 @@ import logging
 import aiohttp
 from aiohttp import web
 
+from bot.web.form_input import BadForm, read_form
 from bot.web.pages import cross_site_refusal, message_page, render, visitor_locale
 from bot.web.security import cross_site
 from payments.base import ChargeOutcome
@@ -77,7 +78,10 @@ class SandboxCheckoutPages:
         session = self.gateway.open_session(request.match_info["session"])
         assert session is not None
         _ = gettext_for(visitor_locale(request))
-        form = await request.post()
+        try:
+            form = await read_form(request)
+        except BadForm:
+            return message_page(request, _("Payment not confirmed"), _("That form could not be read."), status=400)
         outcome = ChargeOutcome.SUCCEEDED if form.get("decision") == "pay" else ChargeOutcome.DECLINED
         headers, body = self.gateway.signed_notice(session, outcome)
         try:
