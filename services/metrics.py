@@ -23,3 +23,8 @@ PRE_CHECKOUT_SECONDS = Histogram(
 PAYMENTS = Counter(
     "daifu_payments_total", "Payments applied, by provider and outcome", ["provider", "outcome"], registry=REGISTRY
 )
+REJECTED_UPDATES = Counter(
+    "daifu_updates_rejected_total",
+    "Telegram updates that could not be parsed, set aside in the inbox unhandled",
+    registry=REGISTRY,
+)

@@ -1,4 +1,5 @@
-"""The inbox of Telegram updates received by webhook: each applied once, none lost across a crash."""
+"""The inbox of Telegram updates, by webhook or polling: each applied once, none lost across a crash, and one that
+cannot be parsed kept aside with the reason."""
 
 from __future__ import annotations
 
@@ -61,6 +62,14 @@ class UpdateInbox:
         if new:
             self.in_hand.add(update_id)
         return new
+
+    async def reject(self, update_id: int, payload: str, error: str) -> bool:
+        """Keep an update that cannot be handled (the library could not parse it) with the reason, done when
+        written so that no recovery hands it out again; False if it was received before (a retry)."""
+        now = utcnow()
+        row = {"update_id": update_id, "payload": payload, "received_at": now, "done_at": now, "rejection": error}
+        async with self.db.alone() as connection:
+            return bool((await connection.execute(self._insert, row)).scalars().all())
 
     def let_go(self, update_id: int) -> None:
         """The update is finished here and marked done (or its mark failed): its lease is no longer renewed."""
