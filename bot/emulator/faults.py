@@ -90,6 +90,7 @@ class Faults:
     seed: int = 0
     rules: list[Rule] = field(default_factory=list)
     injected: list[Injected] = field(default_factory=list)
+    watchers: list[Callable[[Injected], None]] = field(default_factory=list)  # told of each fault as it is made
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -128,7 +129,10 @@ class Faults:
             rule.fired += 1
             if rule.times is not None and rule.fired >= rule.times:
                 self.rules.remove(rule)
-            self.injected.append(Injected(method, params, rule.fault))
+            injected = Injected(method, params, rule.fault)
+            self.injected.append(injected)
+            for watcher in list(self.watchers):
+                watcher(injected)
             return rule.fault
         return None
 
