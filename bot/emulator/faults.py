@@ -62,10 +62,10 @@ def telegram_error(code: int, description: str, *, retry_after: int | None = Non
     return Fault(code, description, retry_after=retry_after)
 
 
-def odd_answer(result: Any) -> Fault:
-    """The method works, but the answer's result is not what the Bot API promises (an independent server's edit
-    answered with null, say)."""
-    return Fault(200, "", result=result, performed=True)
+def odd_answer(result: Any, *, performed: bool = True) -> Fault:
+    """An ok answer whose result is not what the Bot API promises: an independent server's edit answered with null
+    (the edit made), or a getUpdates answered [] at once (performed=False: the long poll's timeout ignored)."""
+    return Fault(200, "", result=result, performed=performed)
 
 
 @dataclass(eq=False)

@@ -4,6 +4,7 @@ beside it and after it are handled, by polling and by webhook alike, and Telegra
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -13,7 +14,15 @@ import aiohttp
 import pytest
 from sqlmodel import col, select
 
-from bot.emulator.faults import callback_without_chat_instance, date_in_milliseconds, message_without_date
+from bot.emulator.faults import (
+    bad_json,
+    callback_without_chat_instance,
+    date_in_milliseconds,
+    message_without_date,
+    odd_answer,
+    server_error,
+    telegram_error,
+)
 from storage.models import TelegramUpdate
 from tests.harness import RunningShop, running_shop
 
@@ -91,6 +100,24 @@ async def test_a_poison_update_by_webhook_is_kept_answered_200_and_the_rest_is_h
     await emu.send_text(shop.alice, "/help")
     await emu.wait_for(lambda: shop.times_told(shop.alice, HELP) == 3)
     assert len(await rejected_rows(shop)) == 1
+
+
+async def test_polling_goes_on_after_get_updates_fails_or_answers_oddly(shop: RunningShop) -> None:
+    emu = shop.emu
+    for fault in (bad_json(), server_error(502), telegram_error(409, "Conflict: terminated by other getUpdates")):
+        emu.faults.fail("getUpdates", fault=fault, times=1)  # one after the other: each waits for the one before
+    await emu.send_text(shop.alice, "/help")
+    await emu.wait_for(lambda: shop.times_told(shop.alice, HELP) == 1, timeout=30)  # after backing off 1, 2, 4 s
+    assert emu.faults.count("getUpdates") == 3
+
+    # A server that ignores the long poll's timeout and answers [] at once is not asked in a busy loop.
+    asked = len(emu.calls_to("getUpdates"))
+    rule = emu.faults.fail("getUpdates", fault=odd_answer([], performed=False))
+    await asyncio.sleep(2)
+    emu.faults.rules.remove(rule)
+    assert 1 <= len(emu.calls_to("getUpdates")) - asked <= 4
+    await emu.send_text(shop.alice, "/help")
+    await emu.wait_for(lambda: shop.times_told(shop.alice, HELP) == 2, timeout=10)
 
 
 @pytest.mark.parametrize(
