@@ -99,8 +99,12 @@ class UpdateJournal:
         """Hand PTB the updates a crashed worker received but never finished."""
         recovered = await self.inbox.unfinished()
         for payload in recovered:
+            update, error = self._parse(payload)
+            if update is None:  # taken in before poison was set aside on arrival: it would stop every recovery
+                await self._set_aside(payload, json_text(payload), error)
+                continue
             log.warning("handling update %s again: it was never finished", payload.get("update_id"))
-            await self.application.update_queue.put(Update.de_json(payload, self.application.bot))
+            await self.application.update_queue.put(update)
         return len(recovered)
 
     def done_marker(self) -> TypeHandler[Any, Any, Any]:

@@ -5,9 +5,11 @@ beside it and after it are handled, by polling and by webhook alike, and Telegra
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -23,11 +25,12 @@ from bot.emulator.faults import (
     server_error,
     telegram_error,
 )
-from storage.models import TelegramUpdate
+from storage.models import TelegramUpdate, utcnow
 from tests.harness import RunningShop, running_shop
 
 SECRET = "webhook-secret_123"
 HELP = "/my"  # in the help text, the answer to /start and /help
+AGO = timedelta(minutes=5)  # long enough for the inbox's recovery to take an unfinished update for lost
 
 
 @pytest.fixture
@@ -100,6 +103,31 @@ async def test_a_poison_update_by_webhook_is_kept_answered_200_and_the_rest_is_h
     await emu.send_text(shop.alice, "/help")
     await emu.wait_for(lambda: shop.times_told(shop.alice, HELP) == 3)
     assert len(await rejected_rows(shop)) == 1
+
+
+async def test_an_unfinished_update_that_cannot_be_parsed_is_set_aside_by_the_recovery_and_stops_nothing(
+    shop: RunningShop,
+) -> None:
+    # What an earlier version left behind: a poison update taken in (not done), before a valid one never finished.
+    alice = shop.alice
+    await shop.emu.send_text(alice, "/language")  # Alice has a chat with the bot
+    await shop.stop()
+    chat = {"id": alice.id, "type": "private", "first_name": "Alice"}
+    person = {"id": alice.id, "is_bot": False, "first_name": "Alice"}
+    poison = {"update_id": 424241, "message": {"message_id": 76, "from": person, "chat": chat, "text": "/help"}}
+    valid = {"update_id": 424242, "message": {**poison["message"], "message_id": 77, "date": 0}}
+    valid["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": 5}]
+    async with shop.daifu_db() as db, db.transaction() as session:
+        for update in (poison, valid):
+            payload = json.dumps(update)
+            session.add(TelegramUpdate(update_id=update["update_id"], payload=payload, received_at=utcnow() - AGO))
+    await shop.start()
+
+    # The valid one is answered; the recovery, taking them in update_id order, set the poison one aside before.
+    await shop.told(alice, HELP)
+    (row,) = await rejected_rows(shop)
+    assert row.update_id == 424241 and row.done_at is not None and "date" in (row.rejection or "")
+    assert shop.times_told(alice, HELP) == 1
 
 
 async def test_polling_goes_on_after_get_updates_fails_or_answers_oddly(shop: RunningShop) -> None:
