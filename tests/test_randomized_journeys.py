@@ -10,6 +10,9 @@ provider notices delivered again. At the end the database and the chats must agr
 its payments call for, no charge credited twice or kept without credit, no refund made twice, and every
 receipt, note, refund notice, shop callback and card edit sent exactly once.
 
+A second, smaller run (DAIFU_FAULTY_JOURNEYS, 100) does the same while Telegram fails some of the bot's calls
+and sends updates the library cannot parse: the money must come out as right, and nobody be told anything twice.
+
 The plan of each journey comes from the seed (printed; DAIFU_JOURNEYS_SEED replays it); timing does not.
 DAIFU_JOURNEYS and DAIFU_JOURNEYS_AT_ONCE change how many journeys run, and how many at a time.
 """
