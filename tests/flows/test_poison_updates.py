@@ -148,6 +148,20 @@ async def test_polling_goes_on_after_get_updates_fails_or_answers_oddly(shop: Ru
     await emu.wait_for(lambda: shop.times_told(shop.alice, HELP) == 2, timeout=10)
 
 
+async def test_an_edit_answered_with_null_stalls_nothing(shop: RunningShop) -> None:
+    # An independent Bot API server answers edits with null: the library cannot read that answer, the handler fails
+    # after its work, and the bot goes on.
+    emu, alice = shop.emu, shop.alice
+    emu.faults.fail("editMessageText", fault=odd_answer(None), times=1)
+    sent = await emu.send_text(alice, "/language")
+    choice = await shop.told(alice, "Choose your language", after=sent["message_id"])
+    await emu.click(alice, choice, "English")
+    await emu.wait_for(lambda: shop.times_told(alice, "I will speak English") == 1)  # the edit was made
+    await emu.send_text(alice, "/help")
+    await emu.wait_for(lambda: shop.times_told(alice, HELP) == 1)
+    assert emu.faults.count("editMessageText") == 1
+
+
 @pytest.mark.parametrize(
     "body",
     [
