@@ -25,7 +25,7 @@ LAST_GROUP = 1_000_000  # after every feature's handlers
 # no one. They skip the inbox, which saves a transaction for two of the nine updates of a pay-for-me journey.
 UNJOURNALED = ("pre_checkout_query", "inline_query")
 MAX_REJECTION = 500  # characters of a parse error kept with a rejected update
-# Telegram numbers updates from 1 up; anything else in update_id is not an update (and would not fit the column).
+# Telegram's update ids are positive; anything else in update_id is not an update (nor would it fit the column).
 MAX_UPDATE_ID = 2**63 - 1
 
 
@@ -78,7 +78,9 @@ class UpdateJournal:
         try:
             return Update.de_json(payload, self.application.bot), ""
         except Exception as error:  # whatever the library raises on a field it cannot read
-            return None, f"{type(error).__name__}: {error}"[:MAX_REJECTION]
+            # The message may quote the update: no NUL nor lone surrogate, which PostgreSQL's text cannot hold.
+            said = f"{type(error).__name__}: {error}".encode(errors="replace").decode().replace("\x00", "")
+            return None, said[:MAX_REJECTION]
 
     async def _set_aside(self, payload: dict[str, Any], body: str, error: str) -> None:
         update_id = int(payload["update_id"])
@@ -127,7 +129,7 @@ def update_id_of(payload: object) -> int | None:
     if not isinstance(payload, dict):
         return None
     update_id = payload.get("update_id")
-    if isinstance(update_id, bool) or not isinstance(update_id, int) or not 0 <= update_id <= MAX_UPDATE_ID:
+    if isinstance(update_id, bool) or not isinstance(update_id, int) or not 0 < update_id <= MAX_UPDATE_ID:
         return None
     return update_id
 

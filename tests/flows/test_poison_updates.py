@@ -172,11 +172,11 @@ async def test_an_edit_answered_with_null_stalls_nothing(shop: RunningShop) -> N
         b'{"message": {"text": "no update_id"}}',
         b'{"update_id": "7"}',
         b'{"update_id": true}',
-        b'{"update_id": -1}',
+        b'{"update_id": 0}',
         b'{"update_id": 99999999999999999999999}',
         b"[" * 100_000 + b"]" * 100_000,
     ],
-    ids=["text", "not-utf8", "list", "string", "no-id", "id-string", "id-bool", "id-negative", "id-huge", "deep"],
+    ids=["text", "not-utf8", "list", "string", "no-id", "id-string", "id-bool", "id-zero", "id-huge", "deep"],
 )
 async def test_a_webhook_body_that_is_not_an_update_is_refused_with_400(hooked: RunningShop, body: bytes) -> None:
     url = hooked.web_url + hooked.settings.webhook_path
