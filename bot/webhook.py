@@ -2,7 +2,9 @@
 
 Every request must carry the secret token given to setWebhook (compared in constant time), or it is
 refused with 403 and logged. An update is journaled (bot.update_journal) before Telegram gets its 200, so a
-retry of the same update_id is dropped and an update a crashed worker never finished is found again.
+retry of the same update_id is dropped and an update a crashed worker never finished is found again. A body
+that is not an update at all (not JSON, no update_id) is a 400; an update that cannot be parsed is kept aside
+and answered 200.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 
 from aiohttp import web
 
-from bot.update_journal import UpdateJournal
+from bot.update_journal import UpdateJournal, update_id_of
 from payments.base import secrets_match
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,11 @@ class TelegramWebhook:
         try:
             body = (await request.read()).decode()
             payload = json.loads(body)
-            int(payload["update_id"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested past the parser's depth
             return web.Response(status=400)
+        if update_id_of(payload) is None:
+            return web.Response(status=400)
+        # Answered 200 even when the update cannot be parsed: it is kept aside as rejected, and a 4xx or 5xx would
+        # only make Telegram send it again for a day, holding back the updates behind it.
         await self.journal.take(payload, body)
         return web.Response()

@@ -97,9 +97,13 @@ async def request_action(update: Update, context: DaifuContext) -> None:
     except RequestRefused as refusal:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
         return
-    await query.answer(_("Request cancelled."))
-    await context.bot.send_message(user.id, _("Request cancelled. Nothing more will be accepted for it."))
-    await deliver(context, notices)
+    try:
+        await query.answer(_("Request cancelled."))
+        await context.bot.send_message(user.id, _("Request cancelled. Nothing more will be accepted for it."))
+    finally:
+        # The request is cancelled and what friends paid is given back already: they, the admins and the cards
+        # are told even when a call above fails.
+        await deliver(context, notices)
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

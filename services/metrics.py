@@ -35,3 +35,8 @@ PARKED = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+REJECTED_UPDATES = Counter(
+    "daifu_updates_rejected_total",
+    "Telegram updates that could not be parsed, set aside in the inbox unhandled",
+    registry=REGISTRY,
+)

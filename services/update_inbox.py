@@ -1,4 +1,5 @@
-"""The inbox of Telegram updates received by webhook: each applied once, none lost across a crash."""
+"""The inbox of Telegram updates, by webhook or polling: each applied once, none lost across a crash, and one that
+cannot be parsed kept aside with the reason."""
 
 from __future__ import annotations
 
@@ -50,6 +51,13 @@ class UpdateInbox:
         self.in_hand: set[int] = set()  # written down (or recovered) by this worker and not yet finished
         # One statement for any number of rows (executemany), so it is compiled once, not for every batch size.
         self._insert = db.insert(TelegramUpdate).on_conflict_do_nothing().returning(col(TelegramUpdate.update_id))
+        rejecting = db.insert(TelegramUpdate)
+        # A row already there and not done (taken in before it was known to be unparseable) is set aside too.
+        self._reject = rejecting.on_conflict_do_update(
+            index_elements=[col(TelegramUpdate.update_id)],
+            set_={"done_at": rejecting.excluded.done_at, "rejection": rejecting.excluded.rejection},
+            where=col(TelegramUpdate.done_at).is_(None),
+        ).returning(col(TelegramUpdate.update_id))
 
     async def accept(self, update_id: int, payload: str) -> bool:
         """Write the update (its JSON text) down before handling it; False if it was received before (a retry)."""
@@ -61,6 +69,16 @@ class UpdateInbox:
         if new:
             self.in_hand.add(update_id)
         return new
+
+    async def reject(self, update_id: int, payload: str, error: str) -> bool:
+        """Keep an update that cannot be handled (the library could not parse it) with the reason, done when
+        written so that no recovery hands it out again; False if it was set aside or handled before (a retry)."""
+        now = utcnow()
+        row = {"update_id": update_id, "payload": payload, "received_at": now, "done_at": now, "rejection": error}
+        async with self.db.alone() as connection:
+            rejected = bool((await connection.execute(self._reject, row)).scalars().all())
+        self.in_hand.discard(update_id)
+        return rejected
 
     def let_go(self, update_id: int) -> None:
         """The update is finished here and marked done (or its mark failed): its lease is no longer renewed."""

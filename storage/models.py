@@ -353,6 +353,8 @@ class TelegramUpdate(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     done_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     leased_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # Why the update was set aside unhandled (the library could not parse it); such a row is done when written.
+    rejection: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
     __table_args__ = (Index("ix_telegram_updates_done_received", "done_at", "received_at"),)
 

@@ -49,6 +49,12 @@ Reading back::
     emu.subscribe(callback)          # callback(event) on message/edit/delete/chat_action/callback_answer
     emu.set_flood_limit(chat, max_messages, per_seconds=1.0)   # 429 "retry after N"; None turns it off
 
+Faults (bot/emulator/faults.py)::
+
+    emu.faults.fail("sendMessage", fault=server_error(502), times=1)        # or probability=0.05 (seeded)
+    emu.faults.fail("editMessageText", fault=timeout(6))                    # also bad_json(), telegram_error(...)
+    emu.deliver_raw(message_without_date(alice))                            # a malformed update in the stream
+
 Webhooks: once the bot calls setWebhook, ``emu.webhooks`` POSTs each update to it (with the secret token
 header) until the bot answers 2xx; ``emu.world.allow_http_webhooks = True`` lets a test use plain HTTP, and
 ``await emu.webhooks.post(update)`` sends an update again, as Telegram does after a time-out.

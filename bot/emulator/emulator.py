@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .faults import Faults
 from .people import ChatRef, MessageRef, People
 from .server import build_app
 from .state import Chat, FloodLimit, Subscriber, World
@@ -156,6 +157,16 @@ class BotApiEmulator(People):
             self.world.flood.pop(chat_id, None)
         else:
             self.world.flood[chat_id] = FloodLimit(max_messages, per_seconds)
+
+    @property
+    def faults(self) -> Faults:
+        """Tell chosen methods to fail (see faults.py)."""
+        return self.world.faults
+
+    def deliver_raw(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Put an update into the stream exactly as given, malformed or not (its update_id is the next one);
+        getUpdates and the webhook deliver it like any other. Returns it with its update_id."""
+        return self.world.deliver_raw(update)
 
     @property
     def pending_updates(self) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -11,6 +12,7 @@ from aiohttp import BodyPartReader, hdrs, web
 from . import api_bot, api_messages, api_payments, api_queries
 from .api_common import Method
 from .errors import ApiError, bad_request
+from .faults import NO_RESULT, Fault
 from .params import Params, Upload
 from .state import World
 
@@ -63,7 +65,12 @@ class _Routes:
             parsed = await read_params(request)
             params = parsed.as_dict()
             w.calls.append((name, params))
+            fault = w.faults.pick(name, params)
+            if fault is not None and not fault.performed:
+                return await self._fail(name, params, fault)
             result = await method(w, parsed)
+            if fault is not None:
+                return await self._fail(name, params, fault)
         except ApiError as error:
             w.errors.append((name, params, error.description))
             return _error(error)
@@ -76,6 +83,17 @@ class _Routes:
             # Whatever the bot did may be what a waiting test is looking for.
             w.notifier.notify()
         return web.json_response({"ok": True, "result": result})
+
+    async def _fail(self, name: str, params: dict[str, Any], fault: Fault) -> web.Response:
+        """Answer a call as a fault the test asked for (see faults.py)."""
+        if fault.hang:
+            await asyncio.sleep(fault.hang)  # the bot may have given up meanwhile: then nobody reads the answer
+        if fault.result is not NO_RESULT:
+            return web.json_response({"ok": True, "result": fault.result})
+        self.world.errors.append((name, params, f"injected: {fault.description}"))
+        if fault.body is not None:
+            return web.Response(status=fault.status, body=fault.body, content_type="text/html")
+        return _error(ApiError(fault.status, fault.description, retry_after=fault.retry_after))
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         stored = None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ApiError, bad_request, forbidden
+from .faults import Faults
 from .media import FileStore
 from .updates import UpdateQueue
 from .waiting import Notifier
@@ -203,6 +204,7 @@ class World:
         self.poller: object | None = None
         self.stopping = False
         self.flood: dict[int, FloodLimit] = {}
+        self.faults = Faults()
         self.cursors: dict[int, int] = {}
         self._subscribers: list[Subscriber] = []
         self._user_ids = itertools.count(1001)
@@ -394,6 +396,11 @@ class World:
 
     def deliver(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         update = self.updates.push(kind, copy.deepcopy(payload))
+        self.notifier.notify()
+        return update
+
+    def deliver_raw(self, update: dict[str, Any]) -> dict[str, Any]:
+        update = self.updates.push_raw(copy.deepcopy(update))
         self.notifier.notify()
         return update
 

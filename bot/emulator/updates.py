@@ -22,6 +22,13 @@ class UpdateQueue:
         self._pending.append(update)
         return update
 
+    def push_raw(self, update: dict[str, Any]) -> dict[str, Any]:
+        """An update exactly as given (a malformed one, say), numbered like every other."""
+        update = {**update, "update_id": self._next_id}
+        self._next_id += 1
+        self._pending.append(update)
+        return update
+
     def confirm(self, offset: int) -> None:
         if offset < 0:
             # A negative offset keeps only the last -offset updates and forgets the rest.
@@ -48,4 +55,4 @@ class UpdateQueue:
 
 
 def _kind(update: dict[str, Any]) -> str:
-    return next(key for key in update if key != "update_id")
+    return next((key for key in update if key != "update_id"), "")
