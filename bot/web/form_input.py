@@ -18,7 +18,7 @@ class BadForm(ValueError):
 FORM = "application/x-www-form-urlencoded"
 
 
-async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | web.FileField]:
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
     if request.content_type != FORM:
         raise BadForm(f"a form is sent as {FORM}")
     try:
