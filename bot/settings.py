@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from payments.currencies import is_money
 from payments.registry import KNOWN as KNOWN_PROVIDERS
 from storage.secrets import parse_keys
 
@@ -181,12 +182,19 @@ class Settings(BaseSettings):
     @field_validator("shop_currencies", mode="before")
     @classmethod
     def _currencies(cls, value: object) -> list[str]:
-        return [code.upper() for code in _split(value)]
+        codes = [code.upper() for code in _split(value)]
+        not_money = [code for code in codes if not is_money(code)]
+        if not_money:
+            raise ValueError(f"not a currency people pay in: {', '.join(not_money)} (funds, metals, test codes)")
+        return codes
 
     @field_validator("default_currency")
     @classmethod
     def _currency(cls, value: str) -> str:
-        return value.strip().upper()
+        code = value.strip().upper()
+        if not is_money(code):
+            raise ValueError(f"not a currency people pay in: {code} (funds, metals, test codes)")
+        return code
 
     @field_validator("stars_rates", mode="before")
     @classmethod

@@ -58,8 +58,12 @@ async def cancel_order(update: Update, context: DaifuContext) -> None:
         lines.append(_("Pay-for-me requests closed: {count}").format(count=requests))
     if returned:
         lines.append(_("Chip-ins given back to friends: {count}").format(count=returned))
-    await message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
-    await deliver(context, notices)
+    try:
+        await message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
+    finally:
+        # The order is cancelled and chip-ins are given back already: friends, cards and the other admins are
+        # told even if the reply to this admin fails.
+        await deliver(context, notices)
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

@@ -9,6 +9,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from handlers.common import speak
 from handlers.context import DaifuContext
+from handlers.cosmetic import cosmetic
 from handlers.notices import REFUND_PREFIX, deliver
 from handlers.texts import provider_down
 from payments.base import PaymentError
@@ -52,8 +53,10 @@ async def refund_button(update: Update, context: DaifuContext) -> None:
     except PaymentError:
         await query.answer(provider_down(_), show_alert=True)
         return
-    await query.answer(_("Refund asked for: it is pending at the provider.") if notice.pending else _("Refunded."))
-    await query.edit_message_reply_markup(None)
+    # The refund is made and recorded: the payer and the admins are told even if the tidying-up calls fail.
+    answer = _("Refund asked for: it is pending at the provider.") if notice.pending else _("Refunded.")
+    await cosmetic(query.answer(answer), "answering a refund tap")
+    await cosmetic(query.edit_message_reply_markup(None), "taking the refund buttons off")
     await deliver(context, [notice])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +18,8 @@ from services.order_states import PAYABLE, move, record_event
 from services.tokens import looks_like_token, new_order_token
 from storage.database import Database
 from storage.models import Order, OrderEvent, OrderStatus, Payment, Shop, utcnow
+
+log = logging.getLogger(__name__)
 
 TITLE_MAX = 32  # Telegram's invoice title limit
 DESCRIPTION_MAX = 255
@@ -216,7 +219,10 @@ class Orders:
             ids = [order_id for order_id in (await session.exec(due)).all() if order_id is not None]
         expired = []
         for order_id in ids:
-            async with self.db.transaction() as session:
-                if (await move(session, order_id, OrderStatus.EXPIRED)).done:
-                    expired.append(order_id)
+            try:
+                async with self.db.transaction() as session:
+                    if (await move(session, order_id, OrderStatus.EXPIRED)).done:
+                        expired.append(order_id)
+            except Exception:  # each order alone: one that cannot move holds up none of the others
+                log.exception("could not expire order %s", order_id)
         return expired

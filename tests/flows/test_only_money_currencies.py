@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
 from sqlmodel import func, select
 
+from bot.settings import Settings
 from storage.models import Order
 from tests.harness import RunningShop
 
@@ -52,3 +55,12 @@ async def test_stars_and_real_currencies_still_make_links(shop: RunningShop) -> 
     for command in ("/newlink 50 XTR Stickers", "/newlink 5 USD Coffee", "/newlink 30 CNY Tea"):
         assert await shop.new_link(command)
     assert await order_count(shop) == 3
+
+
+def test_a_shop_cannot_be_configured_to_offer_what_is_not_money() -> None:
+    for code in NOT_MONEY:
+        with pytest.raises(ValidationError, match=f"not a currency people pay in: {code}"):
+            Settings(_env_file=None, shop_currencies=f"USD,{code}")  # type: ignore[call-arg]
+        with pytest.raises(ValidationError, match=f"not a currency people pay in: {code}"):
+            Settings(_env_file=None, default_currency=code)  # type: ignore[call-arg]
+    assert Settings(_env_file=None, shop_currencies="usd,XTR,cny").shop_currencies == ["USD", "XTR", "CNY"]  # type: ignore[call-arg]
