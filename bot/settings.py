@@ -43,6 +43,17 @@ def _split(value: object) -> list[str]:
     return list(value) if isinstance(value, list | tuple) else []
 
 
+def seconds_or_iso(value: object) -> object:
+    """A duration as the environment gives it: plain seconds ("30", "1.5") or ISO 8601 ("PT30S", "P7D").
+    Text arrives as text, which pydantic reads only as ISO 8601."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -102,11 +113,6 @@ class Settings(BaseSettings):
     throttle_user_burst: int = Field(default=10, ge=1)
     throttle_user_pause: timedelta = Field(default=timedelta(seconds=30), ge=timedelta(0))
 
-    @field_validator("throttle_user_pause", mode="before")
-    @classmethod
-    def _pause_seconds(cls, value: object) -> object:
-        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
-
     # --- web-hardening ---
     # A client has this long to send a request's headers (from connecting, or from its previous answer).
     web_header_timeout: timedelta = Field(default=timedelta(seconds=10), gt=timedelta(0))
@@ -114,12 +120,6 @@ class Settings(BaseSettings):
     web_body_timeout: timedelta = Field(default=timedelta(seconds=30), gt=timedelta(0))
     # Open connections one address may hold; 0 for no cap (behind a proxy every client has its address).
     web_max_connections_per_address: int = Field(default=50, ge=0)
-
-    @field_validator("web_header_timeout", "web_body_timeout", mode="before")
-    @classmethod
-    def _web_seconds(cls, value: object) -> object:
-        # Plain seconds from the environment arrive as text, which pydantic reads only as ISO 8601.
-        return float(value) if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit() else value
 
     # --- throttling ---
     # However often a friend starts paying again, their hold on a request ends this long after they first took
@@ -141,10 +141,7 @@ class Settings(BaseSettings):
     @classmethod
     def _hold_max(cls, value: object) -> object:
         # Empty means the default (twice PAYFORME_HOLD); plain seconds or ISO 8601 like the other durations.
-        if isinstance(value, str):
-            text = value.strip()
-            return None if not text else int(text) if text.isdigit() else text
-        return value
+        return None if isinstance(value, str) and not value.strip() else seconds_or_iso(value)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -158,12 +155,6 @@ class Settings(BaseSettings):
     # Telegram retries an update for about a day: a finished one pruned sooner could be handled twice.
     retain_updates: timedelta = Field(default=timedelta(days=7), ge=timedelta(days=2))
     retain_rejected_notices: timedelta = Field(default=timedelta(days=30), gt=timedelta(0))
-
-    @field_validator("retain_updates", "retain_rejected_notices", mode="before")
-    @classmethod
-    def _retention_seconds(cls, value: object) -> object:
-        # Plain seconds from the environment arrive as text, which pydantic reads only as ISO 8601.
-        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -207,11 +198,21 @@ class Settings(BaseSettings):
             rates[code.strip().upper()] = Decimal(rate.strip())
         return rates
 
-    @field_validator("payforme_ttl", "payforme_hold", "payforme_reminder", "reconcile_after", mode="before")
+    @field_validator(
+        "payforme_ttl",
+        "payforme_hold",
+        "payforme_reminder",
+        "reconcile_after",
+        "throttle_user_pause",
+        "web_header_timeout",
+        "web_body_timeout",
+        "retain_updates",
+        "retain_rejected_notices",
+        mode="before",
+    )
     @classmethod
     def _seconds(cls, value: object) -> object:
-        # Plain seconds from the environment arrive as text, which pydantic reads only as ISO 8601.
-        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+        return seconds_or_iso(value)
 
     @field_validator("public_base_url", "telegram_api_base_url")
     @classmethod
