@@ -71,6 +71,8 @@ class RunningShop:
             "web_form_burst_per_address": 1_000_000,
             "api_rate_per_key": 1_000_000,
             "api_burst_per_key": 1_000_000,
+            # ...and one address holds as many connections as a test opens at once (200 browsers posting).
+            "web_max_connections_per_address": 0,
         }
         self.settings = Settings(_env_file=None, **(defaults | settings))  # type: ignore[call-arg]
         self.runtime: Runtime | None = None
