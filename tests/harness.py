@@ -14,6 +14,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from services.daifu import Daifu
 from storage.database import Database
+from tests.limits import UNTHROTTLED
 
 BOT_USERNAME = "daifu_bot"
 
@@ -59,20 +60,7 @@ class RunningShop:
             "rate_limiter": False,
             # The tests' shop backends listen on 127.0.0.1 (tests/api/test_callback_targets.py turns this off).
             "callback_allow_private_addresses": True,
-            # Journeys, taps and races send one person's updates faster than a person could: the per-person
-            # throttle is tested on its own (tests/flows/test_user_throttle.py), at the defaults.
-            "throttle_user_rate": 1000.0,
-            "throttle_user_burst": 1000,
-            # Every test's browsers and shop backends are one address (127.0.0.1): only the throttling tests
-            # (tests/api/test_rate_limits.py) set limits a test can reach.
-            "web_rate_per_address": 1_000_000,
-            "web_burst_per_address": 1_000_000,
-            "web_form_rate_per_address": 1_000_000,
-            "web_form_burst_per_address": 1_000_000,
-            "api_rate_per_key": 1_000_000,
-            "api_burst_per_key": 1_000_000,
-            # ...and one address holds as many connections as a test opens at once (200 browsers posting).
-            "web_max_connections_per_address": 0,
+            **UNTHROTTLED,
         }
         self.settings = Settings(_env_file=None, **(defaults | settings))  # type: ignore[call-arg]
         self.runtime: Runtime | None = None

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bot.emulator import BotApiEmulator
+from tests.limits import as_environment
 from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +53,7 @@ class Worker:
             "RATE_LIMITER": "false",
             "CALLBACK_ALLOW_PRIVATE_ADDRESSES": "true",  # the tests' shop backends listen on 127.0.0.1
             "LOG_LEVEL": "WARNING",
+            **as_environment(),
         } | dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
