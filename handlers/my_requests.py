@@ -11,6 +11,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from handlers.ask_friend import send_request_qr, send_share_kit
 from handlers.common import esc, speak
 from handlers.context import DaifuContext
+from handlers.cosmetic import cosmetic
 from handlers.notices import deliver
 from handlers.texts import request_refusal, when
 from services.i18n import Gettext
@@ -97,12 +98,12 @@ async def request_action(update: Update, context: DaifuContext) -> None:
     except RequestRefused as refusal:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
         return
+    # The request is cancelled and what friends paid is given back already: the answer to the tap only tidies up
+    # (its failure is no error to report), and friends, admins and cards are told even if the message fails.
+    await cosmetic(query.answer(_("Request cancelled.")), "answering a cancel tap")
     try:
-        await query.answer(_("Request cancelled."))
         await context.bot.send_message(user.id, _("Request cancelled. Nothing more will be accepted for it."))
     finally:
-        # The request is cancelled and what friends paid is given back already: they, the admins and the cards
-        # are told even when a call above fails.
         await deliver(context, notices)
 
 
