@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from storage.models import RequestMode
 from tests.flows.payforme_steps import current, share_card
@@ -16,19 +14,6 @@ from tests.flows.test_request_web_page import WebFriend, ask
 from tests.harness import RunningShop
 
 CARDS = 20
-
-
-@pytest.fixture
-async def friends(shop: RunningShop) -> AsyncIterator[Callable[[], WebFriend]]:
-    opened: list[WebFriend] = []
-
-    def new_friend() -> WebFriend:
-        opened.append(WebFriend(shop))
-        return opened[-1]
-
-    yield new_friend
-    for friend in opened:
-        await friend.client.close()
 
 
 async def share_everywhere(shop: RunningShop, token: str, cards: int) -> list[dict[str, Any]]:

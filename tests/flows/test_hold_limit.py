@@ -3,10 +3,9 @@ refused, told why, and a real friend can pay."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import pytest
 from sqlmodel import col, update
 
 from storage.models import PayRequest, utcnow
@@ -14,19 +13,6 @@ from tests.flows.test_request_web_page import WebFriend, ask, attempts, fresh
 from tests.harness import RunningShop
 
 SPENT = "You have kept this request for as long as one person may"
-
-
-@pytest.fixture
-async def friends(shop: RunningShop) -> AsyncIterator[Callable[[], WebFriend]]:
-    opened: list[WebFriend] = []
-
-    def new_friend() -> WebFriend:
-        opened.append(WebFriend(shop))
-        return opened[-1]
-
-    yield new_friend
-    for friend in opened:
-        await friend.client.close()
 
 
 async def hold_taken_ago(shop: RunningShop, request: PayRequest, ago: timedelta) -> datetime:

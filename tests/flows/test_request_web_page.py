@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
-import pytest
 from sqlmodel import col, select
 
 from payments.base import Amount, ChargeOutcome, Checkout, CheckoutKind, CheckoutRequest, PaymentEvent, Refund
@@ -60,19 +59,6 @@ class WebFriend:
         status, page, _location = await self.post(checkout_url, {"decision": "pay"})
         assert status == 200 and "Payment accepted" in page
         return page
-
-
-@pytest.fixture
-async def friends(shop: RunningShop) -> AsyncIterator[Callable[[], WebFriend]]:
-    opened: list[WebFriend] = []
-
-    def new_friend() -> WebFriend:
-        opened.append(WebFriend(shop))
-        return opened[-1]
-
-    yield new_friend
-    for friend in opened:
-        await friend.client.close()
 
 
 async def ask(shop: RunningShop, command: str, mode: RequestMode = RequestMode.SINGLE, **kwargs: Any) -> PayRequest:
