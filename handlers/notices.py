@@ -6,13 +6,14 @@ has already verified and applied; those arrive on PTB's update queue as Provider
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import BaseHandler, TypeHandler
 
 from handlers.common import esc, order_price, paid_amount
@@ -41,6 +42,9 @@ REFUND_PREFIX = "refund"
 # support name it); a card provider behind the invoice has its own id as well.
 PAID_IN_TELEGRAM = frozenset({"telegram", "stars"})
 THANKS_PREFIX = "ty"
+# A notice whose send failed for a passing reason is tried again, soon: 0.5 s, then 1 s later.
+SEND_TRIES = 3
+SEND_BACKOFF_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +55,24 @@ class ProviderNotices:
 
 
 async def _send(context: DaifuContext, chat_id: int, text: str, **kwargs: object) -> None:
-    try:
-        await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, **kwargs)  # type: ignore[arg-type]
-    except TelegramError as error:
-        # A person who blocked the bot must not stop the others from being told.
-        log.warning("could not notify chat %s: %s", chat_id, error)
+    for attempt in range(1, SEND_TRIES + 1):
+        try:
+            await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, **kwargs)  # type: ignore[arg-type]
+            return
+        except TelegramError as error:
+            if attempt < SEND_TRIES and _worth_another_try(error):
+                await asyncio.sleep(SEND_BACKOFF_SECONDS * 2 ** (attempt - 1))
+                continue
+            # A person who blocked the bot must not stop the others from being told.
+            log.warning("could not notify chat %s: %s", chat_id, error)
+            return
+
+
+def _worth_another_try(error: TelegramError) -> bool:
+    """A 5xx or a broken connection: Telegram most likely sent nothing, and a receipt or a refund notice lost to a
+    moment's outage is worse than one sent twice. Not a time-out (the message may well have gone out), nor a
+    refusal (BadRequest is a NetworkError in PTB; Forbidden: the person blocked the bot)."""
+    return isinstance(error, NetworkError) and not isinstance(error, BadRequest | TimedOut)
 
 
 async def payer_display_name(daifu: Daifu, payment: Payment) -> str:

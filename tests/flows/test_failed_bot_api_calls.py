@@ -6,9 +6,9 @@ import pytest
 from sqlmodel import col, select
 
 from bot.emulator import NoAnswer
-from bot.emulator.faults import server_error
+from bot.emulator.faults import server_error, telegram_error
 from storage.models import Payment, PaymentStatus, RequestStatus
-from tests.flows.payforme_steps import ask_friend, current, open_request, share_card
+from tests.flows.payforme_steps import ask_friend, current, open_order, open_request, share_card
 from tests.harness import RunningShop
 
 
@@ -36,3 +36,37 @@ async def test_a_cancel_whose_answer_fails_still_gives_back_and_tells_everyone(s
     async with shop.daifu.db.transaction() as session:
         (payment,) = (await session.exec(select(Payment).where(col(Payment.provider_ref).is_not(None)))).all()
     assert payment.status == PaymentStatus.REFUNDED
+
+
+async def test_a_receipt_whose_send_meets_a_passing_outage_still_arrives_once(shop: RunningShop) -> None:
+    emu, bob = shop.emu, shop.bob
+    card = await open_order(shop, bob, await shop.new_link("/newlink 4 USD Tea"))
+    await emu.click(bob, card, "sandbox")
+    page = await emu.click(bob, await emu.next_bot_message(bob), "Open checkout page")
+    to_bob = emu.faults.fail(
+        "sendMessage", fault=server_error(502), times=2, when=lambda params: int(params["chat_id"]) == bob.id
+    )
+
+    assert (await shop.post(page, data={"decision": "pay"}))[0] == 200
+
+    await shop.told(bob, "Payment received")
+    assert to_bob.fired == 2  # two 502s, and the third try went through
+    await shop.told(shop.admin, "Tea")
+    assert shop.times_told(bob, "Payment received") == 1
+
+
+async def test_a_receipt_to_someone_who_blocked_the_bot_is_not_tried_again(shop: RunningShop) -> None:
+    emu, bob = shop.emu, shop.bob
+    card = await open_order(shop, bob, await shop.new_link("/newlink 4 USD Tea"))
+    await emu.click(bob, card, "sandbox")
+    page = await emu.click(bob, await emu.next_bot_message(bob), "Open checkout page")
+    blocked = emu.faults.fail(
+        "sendMessage",
+        fault=telegram_error(403, "Forbidden: bot was blocked by the user"),
+        when=lambda params: int(params["chat_id"]) == bob.id,
+    )
+
+    assert (await shop.post(page, data={"decision": "pay"}))[0] == 200
+
+    await shop.told(shop.admin, "Tea")  # the others are told all the same
+    assert blocked.fired == 1
