@@ -22,7 +22,7 @@ lint: $(STAMP)
 test: lint
 	scripts/ensure-postgres
 	scripts/ensure-chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
