@@ -28,6 +28,15 @@ def test_without_a_token_the_bot_says_where_to_get_one(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_copy_of_env_example_as_the_readme_says_starts_like_no_settings_at_all(tmp_path: Path) -> None:
+    # Every setting is listed there, most of them empty: empty means "not set", not "set to nothing".
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
+    result = run_bot(tmp_path)
+    assert result.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr
+    assert "not valid" not in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
