@@ -117,7 +117,7 @@ class Runtime:
             else await app_secret(db, "sandbox_secret")
         )
         remember_secrets(sandbox_secret)  # made at run time: the logs must not show it either
-        application = build_application(settings, db)
+        application = build_application(settings)
         providers = build_providers(
             settings.payment_providers,
             provider_config(settings, sandbox_secret),

@@ -101,7 +101,6 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_path: str = "/telegram/webhook"
     rate_limiter: bool = True
-    persistence_interval_seconds: float = Field(default=5, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     # --- ssrf-currencies-secrets ---

@@ -1,4 +1,4 @@
-"""Wiring of the PTB Application: the Bot API address, persistence, rate limiting, every handler."""
+"""Wiring of the PTB Application: the Bot API address, rate limiting, every handler."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, PersistenceInput
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot.bot_api_transport import AiohttpBotRequest
 from bot.settings import Settings
@@ -40,8 +40,6 @@ from handlers.throttle import GROUP as THROTTLE_GROUP
 from handlers.throttle import UserThrottle
 from services.person_throttle import PersonThrottle
 from services.retention import RetentionPolicy
-from storage.database import Database
-from storage.persistence import SQLModelPersistence
 
 # Everything daifu handles; pre_checkout_query above all: a missing one makes every payment time out.
 ALLOWED_UPDATES = [
@@ -56,21 +54,14 @@ FLOOD_RETRIES = 3
 DaifuApplication = Application[Any, DaifuContext, Any, Any, Any, Any]
 
 
-def build_application(settings: Settings, db: Database) -> DaifuApplication:
+def build_application(settings: Settings) -> DaifuApplication:
     assert settings.telegram_bot_token is not None
-    persistence = SQLModelPersistence(
-        db,
-        # bot_data holds the live services object; callback data stays plain strings.
-        store_data=PersistenceInput(bot_data=False, callback_data=False),
-        update_interval=settings.persistence_interval_seconds,
-    )
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.file_base_url)
         .context_types(ContextTypes(context=DaifuContext))
-        .persistence(persistence)
         .request(AiohttpBotRequest())
         # getUpdates waits up to its long-poll timeout for an answer; PTB adds that to this read timeout.
         .get_updates_request(AiohttpBotRequest(connection_pool_size=1))

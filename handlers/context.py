@@ -23,5 +23,4 @@ class DaifuContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
 
 
 def attach(application: Application[Any, Any, Any, Any, Any, Any], daifu: Daifu) -> None:
-    # bot_data is kept out of persistence (see bot.telegram_app), so this live object is never pickled.
     application.bot_data[DAIFU_KEY] = daifu

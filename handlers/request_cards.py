@@ -120,7 +120,7 @@ def card_digest(text: str, markup: InlineKeyboardMarkup | None) -> str:
 
 # Changes to one request within this long of its last drawing are drawn together, as one more edit per card.
 COALESCE_SECONDS = 1.0
-_REDRAWS = "request_card_redraws"  # bot_data key: kept out of persistence (see bot.telegram_app)
+_REDRAWS = "request_card_redraws"  # bot_data key
 
 
 @dataclass

@@ -1,1 +1,1 @@
-"""Persistence for daifu: SQLModel tables, the async engine, repositories, migrations, PTB persistence."""
+"""Storage for daifu: SQLModel tables, the async engine and sessions, query functions, migrations."""

@@ -381,16 +381,6 @@ class AppSecret(SQLModel, table=True):
     value: str = Field(max_length=256)
 
 
-class PersistedState(SQLModel, table=True):
-    """PTB's persistence: user, chat and bot data and conversation states, as JSON."""
-
-    __tablename__ = "ptb_state"
-
-    kind: str = Field(primary_key=True, max_length=32)
-    key: str = Field(primary_key=True, max_length=128)
-    data: str = Field(sa_column=Column(Text, nullable=False))
-
-
 class RolledPeriod(SQLModel, table=True):
     """A period whose /stats figures are pre-aggregated in stats_figures: a 10-minute slice, an hour or a UTC day.
 
