@@ -13,14 +13,17 @@ HTTPXRequest does.
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput  # the type PTB's own HTTPXRequest declares these with
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 Seconds = float | None
+# What PTB hands a transport for each timeout: seconds, None (no limit), or BaseRequest.DEFAULT_NONE (not given,
+# "use yours"). Typed as object because PTB names that type only in a private module; wider than PTB's own
+# declaration, so still a valid override.
+GivenSeconds = object
 JSON_BODY = {"Content-Type": "application/json"}
 
 
@@ -62,14 +65,15 @@ class AiohttpBotRequest(BaseRequest):
 
     def _timeout(
         self,
-        read: ODVInput[float],
-        write: ODVInput[float],
-        connect: ODVInput[float],
-        pool: ODVInput[float],
+        read: GivenSeconds,
+        write: GivenSeconds,
+        connect: GivenSeconds,
+        pool: GivenSeconds,
         files: bool,
     ) -> aiohttp.ClientTimeout:
-        def chosen(value: ODVInput[float], default: Seconds) -> Seconds:
-            return default if isinstance(value, DefaultValue) else value
+        def chosen(value: GivenSeconds, default: Seconds) -> Seconds:
+            # PTB's documented test for "not given" (BaseRequest.DEFAULT_NONE).
+            return default if value is BaseRequest.DEFAULT_NONE else cast(Seconds, value)
 
         read_s = chosen(read, self._read)
         write_s = chosen(write, self._media_write if files else self._write)
@@ -85,10 +89,10 @@ class AiohttpBotRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        read_timeout: GivenSeconds = BaseRequest.DEFAULT_NONE,
+        write_timeout: GivenSeconds = BaseRequest.DEFAULT_NONE,
+        connect_timeout: GivenSeconds = BaseRequest.DEFAULT_NONE,
+        pool_timeout: GivenSeconds = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpBotRequest is not initialized")
