@@ -53,19 +53,6 @@ USD_1250 = Amount(1250, "USD")
 # -- the adapter on its own ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    async with FakeStripe(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET) as server:
-        yield server
-
-
-@pytest.fixture
-async def provider(fake: FakeStripe) -> AsyncIterator[StripeCheckout]:
-    adapter = StripeCheckout(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET, api_base=fake.url)
-    yield adapter
-    await adapter.aclose()
-
-
 def checkout_request(ref: str = "chk_1", *, expires_in: timedelta = timedelta(days=3)) -> CheckoutRequest:
     return CheckoutRequest(
         checkout_ref=ref,

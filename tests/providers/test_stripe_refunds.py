@@ -22,9 +22,7 @@ from storage.models import OrderStatus, PaymentStatus, Refund, utcnow
 from tests.harness import RunningShop
 from tests.providers.fake_stripe import FakeStripe
 from tests.providers.test_stripe import (
-    API_KEY,
     USD_1250,
-    WEBHOOK_SECRET,
     checkout_request,
     open_stripe_checkout,
     order_and_charges,
@@ -34,19 +32,6 @@ from tests.providers.test_stripe import (
 )
 
 # -- the adapter on its own ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    async with FakeStripe(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET) as server:
-        yield server
-
-
-@pytest.fixture
-async def provider(fake: FakeStripe) -> AsyncIterator[StripeCheckout]:
-    adapter = StripeCheckout(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET, api_base=fake.url)
-    yield adapter
-    await adapter.aclose()
 
 
 async def paid_intent(provider: StripeCheckout, fake: FakeStripe) -> str:
