@@ -12,12 +12,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m bot run --or-playground
+	$(BIN)/python -m playground --bot-if-token
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot payments storage handlers services
+	$(BIN)/mypy bot handlers web presentation services payments storage emulator playground
 
 test: lint
 	scripts/ensure-postgres

@@ -32,7 +32,7 @@ from bench.options import Options
 from bench.processes import BotFailed, BotProcess, Readiness, free_port, polls, serves_webhook
 from bench.replies import BotReplies
 from bench.webhooks import use_webhooks
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 
 Progress = Callable[[str], None]
 STARTUP_TIMEOUT = 60.0

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.processes import BotProcess, free_port
-from bot.emulator import BotApiEmulator
 from bot.settings import Settings
+from emulator import BotApiEmulator
 
 REPO = Path(__file__).resolve().parent.parent
 WEBHOOK_PATH = "/telegram/webhook"  # daifu's default WEBHOOK_PATH; the echo bot uses the same

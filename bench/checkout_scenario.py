@@ -20,7 +20,7 @@ from bench.options import Options
 from bench.orders import METHODS, Orders
 from bench.replies import BotReplies, Reply
 from bench.stats import Latency
-from bot.emulator import BotApiEmulator, User
+from emulator import BotApiEmulator, User
 
 UPDATES_PER_FLOW = 4
 STEPS = ("start -> order card", "tap -> invoice", "pre-checkout -> answer", "payment -> receipt")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.updates import UpdateQueue
+from emulator import BotApiEmulator
+from emulator.updates import UpdateQueue
 
 
 class CountingQueue(UpdateQueue):

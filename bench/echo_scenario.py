@@ -13,7 +13,7 @@ from bench.load import PeoplePool, closed_loop, open_loop, people_for
 from bench.options import Options
 from bench.replies import BotReplies, Reply
 from bench.stats import Latency
-from bot.emulator import BotApiEmulator, User
+from emulator import BotApiEmulator, User
 
 
 def echo_of(text: str) -> Callable[[Reply], bool]:

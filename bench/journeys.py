@@ -6,7 +6,7 @@ from bench.checkout_scenario import CheckoutScenario
 from bench.options import Options
 from bench.payforme_scenario import PayForMeScenario
 from bench.replies import BotReplies
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 
 DaifuScenario = CheckoutScenario | PayForMeScenario
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from bench.replies import BotReplies, Reply
-from bot.emulator import BotApiEmulator, User
+from emulator import BotApiEmulator, User
 from services.tokens import REQUEST_PREFIX
 
 DEEP_LINK = re.compile(r"https://t\.me/\w+\?start=[A-Za-z0-9_-]+")

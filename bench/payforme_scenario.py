@@ -35,7 +35,7 @@ from bench.options import Options
 from bench.orders import METHODS, Orders, token_of
 from bench.replies import BotReplies, KeyedReplies, Reply, UnexpectedReply
 from bench.stats import Latency
-from bot.emulator import BotApiEmulator, Chat, User
+from emulator import BotApiEmulator, Chat, User
 
 UPDATES_PER_JOURNEY = 9
 # How long a journey waits for the card's "Paid by" edit once the payment's messages are all in. The edit may

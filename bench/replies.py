@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 
 
 class UnexpectedReply(RuntimeError):

@@ -1,6 +1,6 @@
 """Webhook delivery for the benchmark: the emulator's own pusher, or one that POSTs several updates at once.
 
-The emulator's WebhookPusher (bot/emulator/webhook_pusher.py) POSTs one update, waits for the answer, then
+The emulator's WebhookPusher (emulator/webhook_pusher.py) POSTs one update, waits for the answer, then
 the next: Telegram's order, and a ceiling on throughput of one round trip per update. ConcurrentPusher
 keeps up to N POSTs open at once, as Telegram does with a webhook's max_connections (40 by default, up
 to 100), and still never has two updates of one person in flight together, so each person's updates
@@ -15,9 +15,9 @@ from typing import Any
 import aiohttp
 
 from bench.counting import CountingQueue
-from bot.emulator import BotApiEmulator
-from bot.emulator.state import World
-from bot.emulator.webhook_pusher import WebhookPusher
+from emulator import BotApiEmulator
+from emulator.state import World
+from emulator.webhook_pusher import WebhookPusher
 
 TELEGRAM_DEFAULT_CONNECTIONS = 40
 

@@ -33,7 +33,7 @@ from bench.options import Options
 from bench.processes import BotFailed, BotProcess, ProcessGroup, free_port, listens, serves_webhook
 from bench.replies import BotReplies
 from bench.webhooks import use_webhooks
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 
 Progress = Callable[[str], None]
 

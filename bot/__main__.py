@@ -1,7 +1,7 @@
 """`python -m bot`: run daifu (polling, or `--webhook`, plus the web server); `python -m bot migrate` upgrades
 the schema; `python -m bot apikey create "<shop>"` / `apikey revoke <prefix>` manage shop API keys;
-`python -m bot playground` runs the offline playground; `python -m bot rotate-secrets` re-encrypts the secrets
-kept in the database with the first key of SECRETS_KEY."""
+`python -m bot rotate-secrets` re-encrypts the secrets kept in the database with the first key of SECRETS_KEY.
+The offline playground has its own entry point, `python -m playground`."""
 
 from __future__ import annotations
 
@@ -144,41 +144,13 @@ def migrate(settings: Settings) -> int:
     return 0
 
 
-def playground(settings: Settings) -> int:
-    """The offline playground on WEB_HOST:WEB_PORT: the real bot against an emulated Telegram, in a browser."""
-    from bot.playground import NotAPlaygroundDatabase, run_playground
-
-    # The bot's and PTB's start-up lines would bury the address the playground prints.
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
-    try:
-        asyncio.run(run_playground(settings.web_host, settings.web_port))
-    except NotAPlaygroundDatabase as error:
-        print(f"daifu: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(
-            f"daifu: the playground cannot listen on {settings.web_host}:{settings.web_port} ({error.strerror});"
-            " set WEB_PORT to a free port",
-            file=sys.stderr,
-        )
-        return 2
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot", description="daifu: pay, and ask friends to pay, in Telegram"
     )
-    parser.add_argument(
-        "command", nargs="?", default="run", choices=["run", "migrate", "apikey", "playground", "rotate-secrets"]
-    )
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate", "apikey", "rotate-secrets"])
     parser.add_argument("apikey_args", nargs="*", metavar="create SHOP | revoke PREFIX", help="for apikey")
     parser.add_argument("--webhook", action="store_true", help="run: receive updates by webhook (RUN_MODE=webhook)")
-    parser.add_argument(
-        "--or-playground",
-        action="store_true",
-        help="run: without TELEGRAM_BOT_TOKEN, start the offline playground instead of stopping (make run does)",
-    )
     args = parser.parse_args(argv)
     if args.command == "apikey":
         # Before the full settings: managing keys needs only DATABASE_URL, not a bot token or providers.
@@ -194,19 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         return migrate(settings)
     if args.command == "rotate-secrets":
         return rotate_secrets(settings)
-    if args.command == "playground":
-        return playground(settings)
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
-        if args.or_playground:
-            print(
-                "daifu: TELEGRAM_BOT_TOKEN is not set, so here is the offline playground: the real bot against a\n"
-                "pretend Telegram in your browser. For the real thing, get a token from @BotFather and put it in .env.",
-                file=sys.stderr,
-            )
-            return playground(settings)
         print(
             "daifu: TELEGRAM_BOT_TOKEN is not set. Get a bot token from @BotFather in Telegram, then put it in\n"
-            "the environment or in .env (see .env.example): TELEGRAM_BOT_TOKEN=123456:ABC...",
+            "the environment or in .env (see .env.example): TELEGRAM_BOT_TOKEN=123456:ABC...\n"
+            "Without a token, `python -m playground` runs the bot against a pretend Telegram in your browser.",
             file=sys.stderr,
         )
         return 2

@@ -17,9 +17,6 @@ from bot.polling import JournaledPolling
 from bot.settings import Settings
 from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, add_user_throttle, build_application
 from bot.update_journal import LAST_GROUP, UpdateJournal
-from bot.web.rate_limit import Rate, WebLimits, in_networks, parse_networks
-from bot.web.server import build_web_app
-from bot.web.slow_clients import CappedSite
 from bot.webhook import TelegramWebhook
 from handlers.context import attach
 from payments.registry import ProviderConfig, build_providers
@@ -31,6 +28,9 @@ from services.update_inbox import RENEW_LEASES_SECONDS, UpdateInbox
 from storage.database import Database
 from storage.migrate import upgrade_to_head
 from storage.secrets import SecretsKeyError, check_readable, use_keys
+from web.rate_limit import Rate, WebLimits, in_networks, parse_networks
+from web.server import build_web_app
+from web.slow_clients import CappedSite
 
 log = logging.getLogger(__name__)
 INBOX_RECOVERY_SECONDS = 30

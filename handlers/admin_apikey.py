@@ -13,8 +13,9 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CommandHandler
 
-from handlers.common import admin_only, esc, speak
+from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
+from presentation.formatting import esc
 
 log = logging.getLogger(__name__)
 

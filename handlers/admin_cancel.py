@@ -13,9 +13,10 @@ from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CommandHandler
 
 from handlers.admin_common import named_order
-from handlers.common import admin_only, esc, speak
+from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
 from handlers.notices import deliver
+from presentation.formatting import esc
 from services.i18n import Gettext
 from services.notices import PaymentReturned, RequestClosed
 from services.order_closing import OrderNotCancellable

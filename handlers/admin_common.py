@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import MessageLimit, ParseMode
 
-from handlers.common import esc, unless_unchanged
+from handlers.common import unless_unchanged
 from handlers.context import DaifuContext
+from presentation.formatting import esc
 from services.admin_reports import AdminReports
 from services.i18n import Gettext
 from storage.models import Order

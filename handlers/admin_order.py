@@ -13,10 +13,11 @@ from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from handlers.admin_common import clipped, named_order, person, reply_long, reports
-from handlers.common import admin_only, esc, order_price, speak
+from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
 from handlers.notices import PAID_IN_TELEGRAM, orphan_lines
-from handlers.texts import status_name, when
+from presentation.formatting import esc, order_price
+from presentation.texts import status_name, when
 from services.admin_reports import OrderDossier
 from services.i18n import Gettext
 from services.money import Money, format_money

@@ -15,9 +15,10 @@ from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from handlers.admin_common import NO_PREVIEW, admin_tapped, edit_quietly, reports
-from handlers.common import admin_only, esc, order_price, speak
+from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
-from handlers.texts import status_name, when
+from presentation.formatting import esc, order_price
+from presentation.texts import status_name, when
 from services.admin_reports import OrderFilter, OrderListPage
 from services.i18n import Gettext
 from storage.models import OrderStatus

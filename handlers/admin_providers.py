@@ -10,9 +10,10 @@ from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CommandHandler
 
 from handlers.admin_common import clipped, reports
-from handlers.common import admin_only, esc, speak
+from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
-from handlers.texts import when
+from presentation.formatting import esc
+from presentation.texts import when
 from services.admin_reports import OutboxState
 from services.i18n import Gettext
 from services.provider_health import ParkedWork

@@ -18,11 +18,12 @@ from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from handlers.admin_common import admin_tapped, edit_quietly, named_order, reply_long, reports, tapped_text
-from handlers.common import admin_only, esc, speak, unless_unchanged
+from handlers.common import admin_only, speak, unless_unchanged
 from handlers.context import DaifuContext
 from handlers.notices import deliver, payer_display_name
-from handlers.texts import bad_amount
 from payments.base import PaymentError
+from presentation.formatting import esc
+from presentation.texts import bad_amount
 from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
 from services.notices import Notice, PaymentReturned, ReturnReason

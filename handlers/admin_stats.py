@@ -14,7 +14,7 @@ from telegram.ext import BaseHandler, CommandHandler
 from handlers.admin_common import reports
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
-from handlers.texts import when
+from presentation.texts import when
 from services.admin_reports import Period, PeriodStats, Totals, period_start
 from services.i18n import Gettext
 from services.money import Money, format_money

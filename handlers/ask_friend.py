@@ -16,10 +16,11 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
-from handlers.common import esc, speak
+from handlers.common import speak
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
-from handlers.texts import request_refusal, unpayable, when
+from presentation.formatting import esc
+from presentation.texts import request_refusal, unpayable, when
 from services.flows import Flow
 from services.i18n import Gettext
 from services.links import deep_link, qr_png

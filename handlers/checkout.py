@@ -13,9 +13,9 @@ from handlers.context import DaifuContext
 from handlers.notices import deliver
 from handlers.send_checkout import send_checkout
 from handlers.start import PAY_PREFIX
-from handlers.texts import pre_checkout_refusal, provider_down, unpayable
 from payments.base import PaymentError
 from payments.telegram_invoice import event_from_successful_payment
+from presentation.texts import pre_checkout_refusal, provider_down, unpayable
 from services.checkout import MethodUnavailable
 from services.metrics import PRE_CHECKOUT_SECONDS
 from services.orders import OrderNotPayable

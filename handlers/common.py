@@ -1,9 +1,8 @@
-"""What most handlers share: the person's locale, money formatting, the admin gate."""
+"""What most handlers share: the person's locale, the admin gate, Telegram refusals that mean nothing is wrong."""
 
 from __future__ import annotations
 
 import contextlib
-import html
 import logging
 from collections.abc import Iterator
 
@@ -12,8 +11,6 @@ from telegram.error import BadRequest
 
 from handlers.context import DaifuContext
 from services.i18n import Gettext, gettext_for
-from services.money import Money, format_money
-from storage.models import Order, Payment
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +27,6 @@ async def locale_of(update: Update, context: DaifuContext) -> str:
 async def speak(update: Update, context: DaifuContext) -> tuple[str, Gettext]:
     locale = await locale_of(update, context)
     return locale, gettext_for(locale)
-
-
-def order_price(order: Order, locale: str) -> str:
-    return format_money(Money(order.amount_minor, order.currency), locale)
-
-
-def paid_amount(payment: Payment, locale: str) -> str:
-    return format_money(Money(payment.amount_minor, payment.currency), locale)
-
-
-def esc(text: str) -> str:
-    return html.escape(text, quote=False)
 
 
 async def admin_only(update: Update, context: DaifuContext, _: Gettext) -> bool:

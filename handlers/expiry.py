@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from telegram.constants import ParseMode
 
-from handlers.common import esc
 from handlers.context import DaifuContext
 from handlers.notices import deliver
-from handlers.texts import when
+from presentation.formatting import esc
+from presentation.texts import when
 from services.i18n import gettext_for
 from services.notices import Notice
 

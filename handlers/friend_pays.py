@@ -11,12 +11,13 @@ from telegram.ext import (
     CallbackQueryHandler,
 )
 
-from handlers.common import esc, speak, unless_unchanged
+from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
 from handlers.request_cards import refresh_cards
 from handlers.send_checkout import send_checkout
-from handlers.texts import bad_amount, method_label, provider_down, request_refusal, when
 from payments.base import PaymentError
+from presentation.formatting import esc
+from presentation.texts import bad_amount, method_label, provider_down, request_refusal, when
 from services.checkout import MethodUnavailable
 from services.flows import Flow
 from services.i18n import Gettext

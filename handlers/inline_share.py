@@ -24,7 +24,7 @@ from telegram.ext import BaseHandler, ChosenInlineResultHandler, InlineQueryHand
 from handlers.common import speak, unless_query_gone
 from handlers.context import DaifuContext
 from handlers.request_cards import card_digest, edit_card, render_card
-from handlers.texts import method_label
+from presentation.texts import method_label
 from services.checkout import INVOICE_PROVIDERS, MethodUnavailable
 from services.pay_requests import RequestRefused
 from storage.models import RequestMode, RequestStatus, utcnow

@@ -8,9 +8,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from handlers.common import esc, order_price, paid_amount, speak
+from handlers.common import speak
 from handlers.context import DaifuContext
-from handlers.texts import status_name, when
+from presentation.formatting import esc, order_price, paid_amount
+from presentation.texts import status_name, when
 from services.links import deep_link
 from services.orders import why_unpayable
 from storage.models import OrderStatus, utcnow

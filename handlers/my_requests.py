@@ -9,11 +9,12 @@ from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from handlers.ask_friend import send_request_qr, send_share_kit
-from handlers.common import esc, speak
+from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
 from handlers.notices import deliver
-from handlers.texts import request_refusal, when
+from presentation.formatting import esc
+from presentation.texts import request_refusal, when
 from services.i18n import Gettext
 from services.money import Money, format_money
 from services.pay_requests import RequestRefused, RequestView

@@ -20,10 +20,11 @@ from telegram.ext import (
     CommandHandler,
 )
 
-from handlers.common import admin_only, esc, order_price, speak
+from handlers.common import admin_only, speak
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
-from handlers.texts import bad_amount
+from presentation.formatting import esc, order_price
+from presentation.texts import bad_amount
 from services.flows import Flow
 from services.i18n import Gettext
 from services.links import deep_link, qr_png

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -16,10 +15,10 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import BaseHandler, TypeHandler
 
-from handlers.common import esc, order_price, paid_amount
 from handlers.context import DaifuContext
 from handlers.request_cards import refresh_cards
-from handlers.texts import when
+from presentation.formatting import esc, order_price, paid_amount
+from presentation.texts import when
 from services.daifu import Daifu
 from services.i18n import Gettext, gettext_for
 from services.money import Money, format_money
@@ -30,6 +29,7 @@ from services.notices import (
     OrphanCharged,
     PaymentDeclined,
     PaymentReturned,
+    ProviderNotices,
     RefundFailed,
     RequestClosed,
     ReturnReason,
@@ -45,13 +45,6 @@ THANKS_PREFIX = "ty"
 # A notice whose send failed for a passing reason is tried again, soon: 0.5 s, then 1 s later.
 SEND_TRIES = 3
 SEND_BACKOFF_SECONDS = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderNotices:
-    """Put on the update queue by the web server after it applied a provider's notice."""
-
-    notices: tuple[Notice, ...]
 
 
 async def _send(context: DaifuContext, chat_id: int, text: str, **kwargs: object) -> None:

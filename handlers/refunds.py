@@ -11,8 +11,8 @@ from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
 from handlers.notices import REFUND_PREFIX, deliver
-from handlers.texts import provider_down
 from payments.base import PaymentError
+from presentation.texts import provider_down
 from services.notices import ReturnReason
 from services.settlement import RefundRefused
 

@@ -16,9 +16,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
-from handlers.common import esc
 from handlers.context import DaifuContext
-from handlers.texts import when
+from presentation.formatting import esc
+from presentation.texts import when
 from services.i18n import Gettext, gettext_for
 from services.links import deep_link
 from services.money import Money, format_money

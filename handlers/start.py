@@ -13,7 +13,7 @@ from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.friend_pays import show_request
 from handlers.help import help_text
-from handlers.texts import method_label, order_card, unpayable
+from presentation.texts import method_label, order_card, unpayable
 from services.orders import OrderNotPayable
 from services.pay_requests import is_request_token
 

@@ -9,10 +9,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
-from handlers.common import esc, speak, unless_unchanged
+from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
 from handlers.notices import THANKS_PREFIX
+from presentation.formatting import esc
 from services.flows import Flow
 from services.i18n import Gettext, gettext_for
 

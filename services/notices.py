@@ -103,3 +103,10 @@ Notice = (
     | RefundFailed
     | OrphanCharged
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderNotices:
+    """Put on the update queue by the web server after it applied a provider's notice."""
+
+    notices: tuple[Notice, ...]

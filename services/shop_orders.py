@@ -1,7 +1,7 @@
 """Orders made through the shop HTTP API: created under an idempotency key, read, listed, cancelled, refunded.
 
 Every call is scoped to one shop (the one the API key belongs to): another shop's order is simply not found,
-so ids reveal nothing. The HTTP layer (bot.web.shop_api) only parses and renders; the rules live here.
+so ids reveal nothing. The HTTP layer (web.shop_api) only parses and renders; the rules live here.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ ORDER_ID_MAX = 2**31 - 1  # orders.id is a 32-bit INTEGER: a larger id is unknow
 
 
 class Problem(StrEnum):
-    """The stable error codes of the API; bot.web.shop_api maps each to its HTTP status."""
+    """The stable error codes of the API; web.shop_api maps each to its HTTP status."""
 
     BAD_REQUEST = "bad_request"
     INVALID_AMOUNT = "invalid_amount"

@@ -8,10 +8,10 @@ from typing import Any
 
 import aiohttp
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.state import User
 from bot.runtime import Runtime
 from bot.settings import Settings
+from emulator import BotApiEmulator
+from emulator.state import User
 from services.daifu import Daifu
 from storage.database import Database
 from tests.limits import UNTHROTTLED

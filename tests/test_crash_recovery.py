@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlmodel import update
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.state import User
+from emulator import BotApiEmulator
+from emulator.state import User
 from storage.database import Database
 from storage.models import Order, OrderStatus, TelegramUpdate, utcnow
 from tests.harness import BOT_USERNAME

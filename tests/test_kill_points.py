@@ -25,8 +25,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlmodel import col, select, update
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.state import User
+from emulator import BotApiEmulator
+from emulator.state import User
 from payments.base import ChargeOutcome
 from payments.sandbox import SandboxGateway
 from services.api_keys import ApiKeys

@@ -10,9 +10,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.logs import REDACTED, configure
-from bot.web.health import HealthEndpoints
 from services.log_context import about
 from tests.harness import BOT_USERNAME, RunningShop
+from web.health import HealthEndpoints
 
 
 async def test_health_readiness_and_metrics(shop: RunningShop) -> None:

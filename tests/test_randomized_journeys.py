@@ -38,10 +38,10 @@ import pytest
 from aiohttp import web
 from sqlmodel import col, select, update
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.errors import PaymentRefused
-from bot.emulator.faults import MALFORMED, Injected, server_error, timeout
-from bot.emulator.state import Chat, User
+from emulator import BotApiEmulator
+from emulator.errors import PaymentRefused
+from emulator.faults import MALFORMED, Injected, server_error, timeout
+from emulator.state import Chat, User
 from services.api_keys import ApiKeys
 from services.notices import ReturnReason
 from storage.database import Database

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import BotApiEmulator
 from bot.logs import REDACTED, configure
-from bot.web.request_page import FORM_SECRET
+from emulator import BotApiEmulator
 from services.redaction import remember
 from storage.secrets import read_secret
 from tests.flows.payforme_steps import ask_friend, open_request, share_card
 from tests.harness import RunningShop, running_shop
+from web.request_page import FORM_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 

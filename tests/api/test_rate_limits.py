@@ -9,9 +9,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.web.rate_limit import Rate, TokenBuckets
 from tests.api.client import ApiClient
 from tests.harness import RunningShop, running_shop
+from web.rate_limit import Rate, TokenBuckets
 
 BURST = 5
 FORM_BURST = 3

@@ -38,7 +38,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.emulator import BotApiEmulator, NoAnswer, PaymentRefused
+from emulator import BotApiEmulator, NoAnswer, PaymentRefused
 
 TOKEN = "123456:TEST"
 

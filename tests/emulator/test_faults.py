@@ -14,8 +14,8 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.faults import (
+from emulator import BotApiEmulator
+from emulator.faults import (
     bad_json,
     message_without_date,
     odd_answer,
@@ -23,7 +23,7 @@ from bot.emulator.faults import (
     telegram_error,
     timeout,
 )
-from bot.emulator.state import User
+from emulator.state import User
 from tests.ports import free_port
 
 TOKEN = "123456:TEST"

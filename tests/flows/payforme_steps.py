@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from bot.emulator.state import Chat, User
+from emulator.state import Chat, User
 from storage.models import Payment, PayRequest
 from tests.harness import BOT_USERNAME, RunningShop
 

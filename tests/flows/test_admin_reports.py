@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import col, select, update
 
-from bot.emulator.state import User
+from emulator.state import User
 from services import admin_reports
 from services.admin_reports import EXPORT_COLUMNS
 from services.money import Money

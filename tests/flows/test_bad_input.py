@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import func, select, update
 
-from bot.emulator.errors import PaymentRefused
+from emulator.errors import PaymentRefused
 from services.checkout import MethodUnavailable
 from services.order_states import move
 from services.pay_requests import RequestRefused

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlmodel import col, select, update
 
-from handlers.notices import ProviderNotices
 from payments.base import ChargeOutcome
 from payments.sandbox import SandboxGateway
+from services.notices import ProviderNotices
 from storage.models import OrderStatus, Payment, PaymentStatus, PayRequest, RequestStatus, utcnow
 from tests.flows.payforme_steps import ask_friend, attempts_and_holder, current, open_request, share_card
 from tests.harness import RunningShop

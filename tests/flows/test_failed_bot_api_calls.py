@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import col, select
 
-from bot.emulator import NoAnswer
-from bot.emulator.faults import server_error, telegram_error
+from emulator import NoAnswer
+from emulator.faults import server_error, telegram_error
 from storage.models import Payment, PaymentStatus, RequestStatus
 from tests.flows.payforme_steps import ask_friend, current, open_order, open_request, share_card
 from tests.harness import RunningShop

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlmodel import func, select
 
-from bot.emulator import server
-from bot.emulator.errors import ApiError, NoAnswer
-from bot.emulator.params import Params
-from bot.emulator.state import User, World
+from emulator import server
+from emulator.errors import ApiError, NoAnswer
+from emulator.params import Params
+from emulator.state import User, World
 from storage.models import ConversationFlow, Order, PayRequest
 from tests.flows.payforme_steps import ask_friend, current, open_order, open_request
 from tests.harness import BOT_USERNAME, RunningShop

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlmodel import col, select, update
 
-from bot.emulator.state import Invoice
+from emulator.state import Invoice
 from storage.models import OrphanCharge, utcnow
 from tests.harness import BOT_USERNAME, RunningShop
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import col, select, update
 
-from bot.emulator.state import User
+from emulator.state import User
 from payments.base import ChargeOutcome, PaymentEvent
 from payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 from services.notices import PaymentReturned, ReturnReason

@@ -13,15 +13,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.playground import NotAPlaygroundDatabase, run_playground
-from bot.playground.run import prepare_database
+from playground import NotAPlaygroundDatabase, run_playground
+from playground.run import prepare_database
 
 ADA, ALICE, BOB, CAROL = 1001, 1002, 1003, 1004  # the cast, in the order the playground adds them
 
 
 @contextlib.asynccontextmanager
 async def running_playground(database: Path, port: int) -> AsyncIterator[str]:
-    """run_playground in a task, as `python -m bot playground` runs it; yields the page's URL once ready."""
+    """run_playground in a task, as `python -m playground` runs it; yields the page's URL once ready."""
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
         run_playground("127.0.0.1", port, f"sqlite+aiosqlite:///{database}", on_ready=ready.set_result)

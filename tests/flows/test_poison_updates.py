@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from sqlmodel import col, select
 
-from bot.emulator.faults import (
+from emulator.faults import (
     bad_json,
     callback_without_chat_instance,
     date_in_milliseconds,

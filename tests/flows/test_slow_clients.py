@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from aiohttp.web import Application, AppRunner, Response
 
-from bot.web.slow_clients import CappedSite
 from tests.flows.test_request_web_page import ask
 from tests.flows.test_web_hardening import sandbox_checkout_url
 from tests.harness import RunningShop, running_shop
+from web.slow_clients import CappedSite
 
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.0

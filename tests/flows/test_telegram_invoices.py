@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.emulator.errors import PaymentRefused
+from emulator.errors import PaymentRefused
 from storage.models import OrderStatus
 from tests.harness import BOT_USERNAME, RunningShop
 

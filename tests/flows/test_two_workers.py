@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 from storage.models import OrderStatus
 from tests.balancer import Balancer
 from tests.harness import BOT_USERNAME, RunningShop

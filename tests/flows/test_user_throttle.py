@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlmodel import col, func, select
 
-from bot.emulator.errors import NoAnswer
 from bot.settings import Settings
+from emulator.errors import NoAnswer
 from storage.models import OrderStatus, TelegramUpdate
 from tests.flows.payforme_steps import open_order
 from tests.harness import RunningShop, running_shop

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 
 from .views import MessageViews
 from .words import page_locale

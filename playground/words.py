@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.web.pages import visitor_locale
 from services.i18n import LOCALE_NAMES, gettext_for
+from web.pages import visitor_locale
 
 
 def _(text: str) -> str:

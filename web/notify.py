@@ -11,8 +11,8 @@ import asyncio
 
 from aiohttp import web
 
-from handlers.notices import ProviderNotices
 from services.daifu import Daifu
+from services.notices import ProviderNotices
 
 MAX_NOTICE_BYTES = 64 * 1024
 

@@ -10,7 +10,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.emulator import BotApiEmulator, Chat, User
+from emulator import BotApiEmulator, Chat, User
 
 ChatKind = Literal["bot", "group", "direct"]
 # What Telegram's chat picker calls each kind (SwitchInlineQueryChosenChat's allow_*_chats flags).

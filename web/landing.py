@@ -6,14 +6,14 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from bot.web.pages import message_page, render, visitor_locale
-from handlers.texts import status_name, when  # the chat's wording, so page and chat agree
+from presentation.texts import status_name, when  # the chat's wording, so page and chat agree
 from services.daifu import Daifu
 from services.i18n import gettext_for
 from services.links import deep_link, qr_png, qr_svg
 from services.money import Money, format_money
 from services.orders import Unpayable, why_unpayable
 from storage.models import Order, OrderStatus, utcnow
+from web.pages import message_page, render, visitor_locale
 
 STATUS_CLASS = {OrderStatus.PAID: "paid", OrderStatus.CANCELLED: "closed", OrderStatus.EXPIRED: "closed"}
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from babel.dates import format_datetime
 
-from handlers.common import esc, order_price
+from presentation.formatting import esc, order_price
 from services.checkout import PreCheckoutRefusal
 from services.i18n import Gettext
 from services.money import AmountProblem, InvalidAmount, Money, format_money

@@ -16,13 +16,9 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from bot.web.json_input import BadJson, JsonTooDeep, read_json
-from bot.web.openapi import AMOUNT_MINOR_MAX, openapi_document
-from bot.web.rate_limit import RATE_LIMITER, retry_after
-from handlers.notices import ProviderNotices
 from services.daifu import Daifu
 from services.links import deep_link
-from services.notices import Notice
+from services.notices import Notice, ProviderNotices
 from services.shop_orders import (
     IDEMPOTENCY_KEY_MAX,
     MAX_TTL,
@@ -35,6 +31,9 @@ from services.shop_orders import (
     request_hash,
 )
 from storage.models import OrderStatus, Shop
+from web.json_input import BadJson, JsonTooDeep, read_json
+from web.openapi import AMOUNT_MINOR_MAX, openapi_document
+from web.rate_limit import RATE_LIMITER, retry_after
 
 log = logging.getLogger(__name__)
 

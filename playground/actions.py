@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.emulator import Chat, PaymentRefused, User
-from bot.emulator.state import StoredMessage
+from emulator import Chat, PaymentRefused, User
+from emulator.state import StoredMessage
 
 from .views import MessageViews, money
 from .world import PlaygroundWorld

@@ -18,23 +18,22 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.web.form_input import BadForm, read_form
-from bot.web.pages import cross_site_refusal, message_page, render, visitor_locale
-from bot.web.security import CSP_HEADER, REQUEST_PAGE_POLICY, cross_site
-from handlers.notices import ProviderNotices
-from handlers.texts import bad_amount, request_refusal, status_name, when  # the chat's wording, so both agree
 from payments.base import Checkout, CheckoutKind, secrets_match
+from presentation.texts import bad_amount, request_refusal, status_name, when  # the chat's wording, so both agree
 from services.app_secrets import app_secret
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
 from services.i18n import Gettext, gettext_for
 from services.links import qr_png
 from services.money import AmountProblem, InvalidAmount, Money, format_money, major_units, parse_amount
-from services.notices import RequestChanged
+from services.notices import ProviderNotices, RequestChanged
 from services.orders import why_unpayable
 from services.pay_requests import RequestRefusal, RequestRefused, RequestView
 from services.tokens import looks_like_token
 from storage.models import OrderStatus, Payment, RequestMode, RequestStatus, utcnow
+from web.form_input import BadForm, read_form
+from web.pages import cross_site_refusal, message_page, render, visitor_locale
+from web.security import CSP_HEADER, REQUEST_PAGE_POLICY, cross_site
 
 # Telegram invoices (cards through the bot's provider token, and Stars) can be paid only inside the
 # Telegram app; the friend this page is for has none, so it offers only methods with a page or a QR code.

@@ -11,9 +11,6 @@ import logging
 import aiohttp
 from aiohttp import web
 
-from bot.web.form_input import BadForm, read_form
-from bot.web.pages import cross_site_refusal, message_page, render, visitor_locale
-from bot.web.security import cross_site
 from payments.base import ChargeOutcome
 from payments.sandbox import SandboxGateway
 from services.daifu import Daifu
@@ -21,6 +18,9 @@ from services.i18n import gettext_for
 from services.money import format_money
 from services.orders import OrderNotPayable, Unpayable
 from storage.models import utcnow
+from web.form_input import BadForm, read_form
+from web.pages import cross_site_refusal, message_page, render, visitor_locale
+from web.security import cross_site
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The OpenAPI 3.0 description of the shop API, served at /api/v1/openapi.json.
 
-Written by hand to say exactly what bot.web.shop_api does; tests/api/test_openapi.py runs schemathesis
+Written by hand to say exactly what web.shop_api does; tests/api/test_openapi.py runs schemathesis
 against the live server to keep the two in step. The limits come from the same constants the code uses.
 """
 

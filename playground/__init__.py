@@ -1,6 +1,6 @@
 """The offline playground: the real daifu against an embedded Telegram emulator, with a chat page.
 
-``python -m bot playground`` runs it (see run_playground); the page is ``/playground`` on daifu's own web
+``python -m playground`` runs it (see run_playground); the page is ``/playground`` on daifu's own web
 server. Ada (the shop's admin), Alice, Bob and Carol each have a chat with the bot, a chat with every
 other person, and the group "Friends". Modules:
 

@@ -49,7 +49,7 @@ Reading back::
     emu.subscribe(callback)          # callback(event) on message/edit/delete/chat_action/callback_answer
     emu.set_flood_limit(chat, max_messages, per_seconds=1.0)   # 429 "retry after N"; None turns it off
 
-Faults (bot/emulator/faults.py)::
+Faults (emulator/faults.py)::
 
     emu.faults.fail("sendMessage", fault=server_error(502), times=1)        # or probability=0.05 (seeded)
     emu.faults.fail("editMessageText", fault=timeout(6))                    # also bad_json(), telegram_error(...)

@@ -7,7 +7,7 @@ import re
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 from services.i18n import gettext_for
 from services.links import qr_png
 from services.money import Money, format_money

@@ -8,19 +8,19 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from bot.web import security
-from bot.web.health import HealthEndpoints
-from bot.web.landing import LandingPages
-from bot.web.notify import NotifyEndpoints
-from bot.web.pages import stylesheet
-from bot.web.rate_limit import RATE_LIMITER, RateLimiter, WebLimits
-from bot.web.request_page import RequestPages
-from bot.web.sandbox_checkout import SandboxCheckoutPages
-from bot.web.shop_api import PREFIX as API_PREFIX
-from bot.web.shop_api import ShopApi
-from bot.web.slow_clients import body_deadline
 from payments.sandbox import SandboxGateway
 from services.daifu import Daifu
+from web import security
+from web.health import HealthEndpoints
+from web.landing import LandingPages
+from web.notify import NotifyEndpoints
+from web.pages import stylesheet
+from web.rate_limit import RATE_LIMITER, RateLimiter, WebLimits
+from web.request_page import RequestPages
+from web.sandbox_checkout import SandboxCheckoutPages
+from web.shop_api import PREFIX as API_PREFIX
+from web.shop_api import ShopApi
+from web.slow_clients import body_deadline
 
 
 async def home(_request: web.Request) -> web.Response:

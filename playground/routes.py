@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from bot.emulator import Chat, NoAnswer, User
-from bot.web.json_input import read_json
+from emulator import Chat, NoAnswer, User
 from services.i18n import LOCALE_NAMES
+from web.json_input import read_json
 
 from .actions import PersonActions
 from .events import EventStreams

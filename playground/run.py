@@ -18,9 +18,9 @@ from pathlib import Path
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from bot.emulator import BotApiEmulator
 from bot.runtime import Runtime
 from bot.settings import Settings
+from emulator import BotApiEmulator
 from storage.database import Database
 from storage.migrate import upgrade_to_head
 from storage.secrets import get_or_create_secret
