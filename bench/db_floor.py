@@ -1,7 +1,7 @@
 """``python -m bench.db_floor``: what one database read or write costs the bot's CPU, by the layer it goes through.
 
-The pay-for-me journey's CPU per update is set against a bare echo bot's; about half of daifu's goes into its
-transactions. This measures the floor under that half: a transaction reading one order by its token, the read
+The pay-for-me journey's CPU per update is set against a bare echo bot's; much of daifu's goes into its
+transactions. This measures the floor under that part: a transaction reading one order by its token, the read
 every tap makes, through
 
 - the ORM in a transaction (``Database.transaction``: how daifu writes, and read before ``Database.reading``),

@@ -1,8 +1,8 @@
 """``--repeat N``: the echo bot against daifu N times over, each pair back to back, judged on the medians.
 
-This machine's speed drifts (the echo bot's CPU per update moved from 1.4 to 2.1 ms within the hour), and a
-ratio is only fair between two runs close in time: each pair gives its own ratios, and the targets are judged on
-their medians rather than on one pair that may have straddled a change.
+This machine's speed drifts within the hour (docs/benchmarks.md has examples), and a ratio is only fair between
+two runs close in time: each pair gives its own ratios, and the targets are judged on their medians rather than
+on one pair that may have straddled a change.
 """
 
 from __future__ import annotations

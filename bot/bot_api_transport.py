@@ -1,9 +1,9 @@
 """How the bot's calls reach the Bot API: PTB's request interface, carried by aiohttp instead of httpx.
 
 Why hand-written: PTB ships only an httpx transport, and the benchmark showed httpx's client spending more CPU
-than anything else in daifu (about 0.6 ms a call on this machine, five times aiohttp's), with one to two
-Bot API calls per update. aiohttp is already here for the web server. PTB's own contrib package has a similar
-class, but it is not published on PyPI, so it cannot be a pinned dependency.
+than anything else in daifu, with one to two Bot API calls per update (docs/benchmarks.md). aiohttp is already
+here for the web server. PTB's own contrib package has a similar class, but it is not published on PyPI, so it
+cannot be a pinned dependency.
 
 PTB keeps every Telegram-specific part (turning parameters into JSON values, parsing answers, RetryAfter,
 errors); this class only moves bytes, and maps aiohttp's failures onto PTB's TimedOut and NetworkError as
@@ -108,7 +108,7 @@ class AiohttpBotRequest(BaseRequest):
         elif request_data is not None:
             # A JSON body, which the Bot API takes for every call without files: one json.dumps (in C) of the
             # parameters, nested objects as they are. HTTPXRequest's url-encoded form quotes every value in Python
-            # (urllib), about 0.03 ms of CPU a call more; aiohttp's FormData more still.
+            # (urllib), CPU spent again on every call; aiohttp's FormData spends more still.
             body = json.dumps(request_data.parameters, ensure_ascii=False).encode()
             headers = JSON_BODY
         try:

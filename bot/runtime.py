@@ -234,8 +234,8 @@ async def serve_forever(settings: Settings) -> None:
         await runtime.stop()
         raise
     # Everything made at start (PTB, SQLAlchemy's mappers, Babel's data, the handlers) lives as long as the
-    # process: frozen, Python's full collections no longer walk it. They took 100-130 ms each here, a stall
-    # every update in flight waited out (a pre-checkout's p99); now 5-20 ms.
+    # process: frozen, Python's full collections no longer walk it. Walking it was a stall every update in
+    # flight waited out, and the pre-checkout answer's p99 showed it (docs/benchmarks.md).
     gc.collect()
     gc.freeze()
     try:

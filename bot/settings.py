@@ -20,7 +20,7 @@ CommaIds = Annotated[list[int], NoDecode]
 Rates = Annotated[dict[str, Decimal], NoDecode]
 
 
-# What each provider cannot start without; README says where each comes from.
+# What each provider cannot start without; docs/providers.md says where each comes from.
 PROVIDER_NEEDS = {
     "telegram": ("telegram_provider_token",),
     "stripe": ("stripe_api_key", "stripe_webhook_secret"),

@@ -16,8 +16,8 @@ from services.pay_requests import RequestRefusal, RequestRefused
 from storage.models import Order, OrderStatus
 
 
-# A request's expiry is drawn on its card, its kit and its offer, again at every refresh: formatting each anew,
-# Babel took 1.5 % of the bot's CPU in the benchmark's pay-for-me journey.
+# A request's expiry is drawn on its card, its kit and its offer, again at every refresh, and Babel is slow to
+# format a moment: each is formatted once per locale (docs/benchmarks.md).
 @functools.lru_cache(maxsize=4096)
 def when(moment: datetime, locale: str) -> str:
     return format_datetime(moment, format="medium", tzinfo=UTC, locale=locale) + " UTC"

@@ -32,7 +32,7 @@ class NewKey:
     key: str  # shown to the shop once, never stored
     prefix: str
     shop: Shop
-    callback_secret: str  # signs the callbacks to this shop (see README)
+    callback_secret: str  # signs the callbacks to this shop (see docs/shop-api.md)
 
 
 class ApiKeys:

@@ -81,7 +81,7 @@ def major_units(money: Money) -> Decimal:
     return Decimal(money.minor).scaleb(-currency_digits(money.currency))
 
 
-# Every card, offer and notice formats the same few amounts again, and Babel takes about 0.1 ms for each.
+# Every card, offer and notice formats the same few amounts again, and Babel is slow at it (docs/benchmarks.md).
 @functools.lru_cache(maxsize=4096)
 def format_money(money: Money, locale: str) -> str:
     if money.currency == STARS:

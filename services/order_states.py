@@ -39,7 +39,7 @@ class Transition:
 
 
 # Events are only ever written here and read back by queries, never as objects of the session that wrote them:
-# a Core INSERT on the session's connection, which costs about half of adding an object for the flush.
+# a Core INSERT on the session's connection, cheaper than adding an object for the flush to write.
 _INSERT_EVENT = insert(OrderEvent)
 
 

@@ -196,8 +196,8 @@ class StatsRollup:
             {"minutes": minutes(length), "start": start, "rolled_at": claimed, "pending_refunds": 0} for start in starts
         ]
         # One compiled statement, its rows as parameters: a statement with the rows written into its VALUES
-        # was compiled anew for every claim, about a tenth of a second of CPU per thousand rows, all in one
-        # stretch, while every update waited (a fresh start claims the whole 31-day horizon this way).
+        # was compiled anew for every claim, CPU growing with the rows, all in one stretch, while every update
+        # waited (a fresh start claims the whole 31-day horizon this way).
         result = await run_core(session, self._claims, rows[0] if len(rows) == 1 else rows)
         return int(result.rowcount)
 

@@ -41,7 +41,7 @@ _MARK_DONE = (
 class UpdateInbox:
     """Writes updates down as they arrive. While one write is on its way to the database, the updates that
     arrive meanwhile wait and go in the next write together: under load a transaction carries many updates
-    (about a tenth of the bot's CPU went into one transaction per update), and an update alone waits for none.
+    (one transaction per update was a large share of the bot's CPU), and an update alone waits for none.
     """
 
     def __init__(self, db: Database) -> None:
@@ -196,7 +196,7 @@ async def forget_finished(db: Database, older_than: timedelta, *, limit: int) ->
 class DoneMarks:
     """Marks finished updates done in batches, one UPDATE for all those finished within a fifth of a second.
 
-    A transaction per update cost about a tenth of the bot's CPU in the benchmark. A crash can lose the marks
+    A transaction per update was a large share of the bot's CPU in the benchmark. A crash can lose the marks
     of at most that last fifth of a second: those updates are then handled again by the recovery job, which
     is what happens already to an update a worker crashed in the middle of.
     """

@@ -17,8 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 # For an UPDATE or DELETE through a session: leave the objects the session loaded as they are. By default
 # SQLAlchemy compiles the statement's WHERE and SET into Python and applies them to every loaded object of
-# its class: a fifth of a millisecond of CPU for a statement built once, about half a millisecond for one
-# built at each call (bench.db_floor). A conditional update that matched its row knows what it wrote:
+# its class: CPU spent on every such statement, more still on one built at each call (bench.db_floor,
+# docs/benchmarks.md). A conditional update that matched its row knows what it wrote:
 # keep_in_step applies just that.
 AS_WRITTEN = {"synchronize_session": False}
 
@@ -29,8 +29,8 @@ async def run_core(
     """Run a Core statement (one built on a table, not a model) on the session's connection, in its transaction;
     a sequence of parameter sets runs it once for each, compiled once.
 
-    For the writes every payment makes: through the ORM, one UPDATE in its transaction took 0.77 ms of CPU,
-    this way 0.50 ms (bench.db_floor), and the ORM's part bought nothing where no object is involved.
+    For the writes every payment makes: the ORM's part of an UPDATE costs CPU (bench.db_floor,
+    docs/benchmarks.md) and buys nothing where no object is involved.
     """
     connection = await session.connection()
     return await connection.execute(statement, params)
@@ -68,8 +68,8 @@ def make_engine(url: str, **options: Any) -> AsyncEngine:
     return engine
 
 
-# SQLAlchemy's pool_pre_ping pings before every checkout: a round trip, and a fifth of the bot's CPU per
-# transaction. A connection in steady use is known to be alive; one left idle a while may have been dropped
+# SQLAlchemy's pool_pre_ping pings before every checkout: a round trip, and a large share of the bot's CPU
+# per transaction. A connection in steady use is known to be alive; one left idle a while may have been dropped
 # (a server restart, a failover, a proxy's idle timeout), so only those are pinged.
 PING_AFTER_IDLE_SECONDS = 10.0
 RENEW_CONNECTIONS_AFTER = 300  # seconds; before the idle timeouts of proxies and firewalls
@@ -100,7 +100,7 @@ class Database:
         if self.engine.dialect.name == "postgresql":
             # An engine (and pool) of its own rather than engine.execution_options(isolation_level=...): that
             # switches each connection's isolation level at checkout and back at checkin, and turns on event
-            # dispatch for every statement; a third of the CPU of a read in Core, a fifth through the ORM.
+            # dispatch for every statement: CPU every read paid, in Core or through the ORM (bench.db_floor).
             self._autocommit = make_engine(url, isolation_level="AUTOCOMMIT")
         self._readers = async_sessionmaker(self._autocommit or self.engine, class_=AsyncSession, expire_on_commit=False)
 
@@ -115,8 +115,8 @@ class Database:
         """A session that only reads, for the reads every tap makes (a card, an offer, a pre-checkout check).
 
         On PostgreSQL its statements run without BEGIN and COMMIT: each sees what was committed before it
-        started, as in a READ COMMITTED transaction, for two round trips and a quarter of a millisecond of CPU
-        less. Never write through it: on PostgreSQL each statement would commit by itself.
+        started, as in a READ COMMITTED transaction, for two round trips less and the CPU they cost. Never write
+        through it: on PostgreSQL each statement would commit by itself.
         """
         async with self._readers() as session:
             yield session
@@ -125,9 +125,9 @@ class Database:
     async def alone(self) -> AsyncIterator[AsyncConnection]:
         """A connection for a write that is one statement, atomic by itself (an inbox row, a guided step, a mark).
 
-        On PostgreSQL the statement commits by itself, without BEGIN and COMMIT around it: two round trips and
-        about a quarter of a millisecond of CPU less, for writes made at every update. On SQLite it runs in a
-        transaction committed on leaving the block. Run exactly one statement in it, and read its result inside.
+        On PostgreSQL the statement commits by itself, without BEGIN and COMMIT around it: two round trips less,
+        and the CPU they cost, for writes made at every update. On SQLite it runs in a transaction committed on
+        leaving the block. Run exactly one statement in it, and read its result inside.
         """
         if self._autocommit is None:
             async with self.engine.begin() as connection:

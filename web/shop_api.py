@@ -1,7 +1,7 @@
 """The shop HTTP API under /api/v1: JSON in and out, a Bearer API key per shop.
 
 A thin layer: it authenticates, caps and parses bodies, and renders orders; services.shop_orders decides.
-Every error is `{"error": {"code": ..., "message": ...}}` with a stable code (README, and the OpenAPI
+Every error is `{"error": {"code": ..., "message": ...}}` with a stable code (docs/shop-api.md, and the OpenAPI
 document at /api/v1/openapi.json).
 """
 

@@ -21,7 +21,7 @@ from tests.flows.test_chip_in_and_holds import chip_in
 from tests.harness import RunningShop
 
 
-# The README's snippet, exactly: how a shop checks a callback.
+# docs/shop-api.md's snippet, exactly (tests/test_docs.py checks): how a shop checks a callback.
 def verify(secret: str, body: bytes, header: str, tolerance: int = 300) -> bool:
     """True only for a body signed with this secret in the last `tolerance` seconds; never raises."""
     try:
