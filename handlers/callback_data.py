@@ -17,13 +17,14 @@ its values) or a str (any text without ":"); fields typed `X | None = None` come
 first that is None. A prefix of several words ("askx:n") names one step of a feature whose buttons share the first
 word. Packing refuses a string over Telegram's 64 bytes, or one that would not read back as the same value (a str
 holding ":", a negative int): a button that could not work is never sent. Unpacking answers None for anything
-else, a foreign, malformed or forged string, which handlers answer as an out-of-date button.
+else (foreign, malformed, forged): such a string matches no codec's pattern either, so it reaches the feature's
+catch-all (any_button_under) or handlers.fallback, and is answered as an out-of-date button.
 
 Hand-written because PTB has no typed callback data that outlives the process: its arbitrary_callback_data keeps
 the objects behind the buttons in memory (or in a persistence), so a tap after a restart, or on a second worker,
-finds nothing. These strings carry all a tap needs (or the short id of what daifu.buttons keeps in the database),
-and read the same on any worker, any day; the strings stay what they are, so buttons sent before an upgrade work
-after it.
+finds nothing. These strings carry all a tap needs (or the short id of what daifu.buttons keeps in the database)
+and read the same on any worker, any day. A codec's strings never change shape, so that buttons sent before an
+upgrade work after it (tests/test_callback_data.py pins them).
 """
 
 from __future__ import annotations
