@@ -8,13 +8,16 @@ answered as out of date.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from handlers.admin_common import NO_PREVIEW, admin_tapped, edit_quietly, reports
+from handlers.callback_data import CallbackData
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
 from presentation.formatting import esc, order_price
@@ -23,9 +26,23 @@ from services.admin_reports import OrderFilter, OrderListPage
 from services.i18n import Gettext
 from storage.models import OrderStatus
 
-PREFIX = "ao"
 BUTTON_KIND = "orders"  # the filter behind the paging buttons, in daifu.buttons
 TEXT_MAX = 64
+
+
+class Turn(StrEnum):
+    NEWER = "n"
+    OLDER = "o"
+
+
+@dataclass(frozen=True, slots=True)
+class PageTap(CallbackData):
+    """ao:<filter id>:<n|o>:<the order at the page's edge>."""
+
+    prefix: ClassVar[str] = "ao"
+    filter_id: str
+    turn: Turn
+    edge: int
 
 
 def parse_filter(args: list[str]) -> OrderFilter:
@@ -64,11 +81,13 @@ def render(
             f"#{order.id} · <b>{esc(order.title)}</b> · {order_price(order, locale)} · {status_name(order.status, _)}"
         )
         lines.append(f"    {when(order.created_at, locale)} · <code>{order.token}</code>")
+    newest, oldest = page.orders[0].id, page.orders[-1].id
+    assert newest is not None and oldest is not None  # stored orders
     nav = []
     if page.has_newer:
-        nav.append(InlineKeyboardButton(_("« Newer"), callback_data=f"{PREFIX}:{filter_id}:n:{page.orders[0].id}"))
+        nav.append(InlineKeyboardButton(_("« Newer"), callback_data=PageTap(filter_id, Turn.NEWER, newest).pack()))
     if page.has_older:
-        nav.append(InlineKeyboardButton(_("Older »"), callback_data=f"{PREFIX}:{filter_id}:o:{page.orders[-1].id}"))
+        nav.append(InlineKeyboardButton(_("Older »"), callback_data=PageTap(filter_id, Turn.OLDER, oldest).pack()))
     return "\n".join(lines), InlineKeyboardMarkup([nav]) if nav else None
 
 
@@ -87,23 +106,24 @@ async def list_orders(update: Update, context: DaifuContext) -> None:
 
 async def turn_page(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
-    if query is None or query.data is None:
+    tap = PageTap.unpack(query.data) if query else None
+    if query is None or tap is None:
         return
     locale, _ = await speak(update, context)
     if not await admin_tapped(update, context, _):
         return
-    _prefix, filter_id, direction, edge = query.data.split(":")
     assert update.effective_user is not None
-    where = await recall_filter(context, update.effective_user.id, filter_id)
+    where = await recall_filter(context, update.effective_user.id, tap.filter_id)
     if where is None:
         await query.answer(_("This list is out of date. Send /orders again."), show_alert=True)
         await query.edit_message_reply_markup(None)
         return
-    edge_id = int(edge)
     page = await reports(context).list_orders(
-        where, older_than=edge_id if direction == "o" else None, newer_than=edge_id if direction == "n" else None
+        where,
+        older_than=tap.edge if tap.turn == Turn.OLDER else None,
+        newer_than=tap.edge if tap.turn == Turn.NEWER else None,
     )
-    text, markup = render(page, where, filter_id, locale, _)
+    text, markup = render(page, where, tap.filter_id, locale, _)
     await query.answer()
     await edit_quietly(update, text, markup)
 
@@ -111,5 +131,5 @@ async def turn_page(update: Update, context: DaifuContext) -> None:
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
         CommandHandler("orders", list_orders),
-        CallbackQueryHandler(turn_page, pattern=f"^{PREFIX}:[0-9a-f]+:[no]:[0-9]+$"),
+        CallbackQueryHandler(turn_page, pattern=PageTap.pattern()),
     ]

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from handlers.admin_common import admin_tapped, edit_quietly, named_order, reply_long, reports, tapped_text
+from handlers.callback_data import CallbackData
 from handlers.common import admin_only, speak, unless_unchanged
 from handlers.context import DaifuContext
 from handlers.notices import deliver, payer_display_name
@@ -31,9 +33,22 @@ from services.settlement import RefundRefused
 from storage.models import Order, OrderStatus, Payment
 
 log = logging.getLogger(__name__)
-PREFIX = "ar"
 BUTTON_KIND = "refund"  # the plan behind the Yes button, in daifu.buttons
 REFUNDED_AT_PROVIDER = frozenset({"telegram"})  # card payments through a provider token: refunds are owed
+
+
+class Answer(StrEnum):
+    YES = "y"
+    NO = "n"
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerTap(CallbackData):
+    """Yes, refund or Keep it: ar:<y|n>:<the plan's id in daifu.buttons>."""
+
+    prefix: ClassVar[str] = "ar"
+    answer: Answer
+    plan_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +161,8 @@ async def ask_refund(update: Update, context: DaifuContext) -> None:
     assert update.effective_user is not None  # admin_only let the command through
     plan_id = await keep_plan(context, update.effective_user.id, plan)
     buttons = [
-        InlineKeyboardButton(_("Yes, refund"), callback_data=f"{PREFIX}:y:{plan_id}"),
-        InlineKeyboardButton(_("Keep it"), callback_data=f"{PREFIX}:n:{plan_id}"),
+        InlineKeyboardButton(_("Yes, refund"), callback_data=AnswerTap(Answer.YES, plan_id).pack()),
+        InlineKeyboardButton(_("Keep it"), callback_data=AnswerTap(Answer.NO, plan_id).pack()),
     ]
     await reply_long(message, lines, InlineKeyboardMarkup([buttons]))
 
@@ -208,13 +223,13 @@ async def refunded_line(context: DaifuContext, notice: PaymentReturned, locale: 
 
 async def confirm_refund(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
-    if query is None or query.data is None or update.effective_user is None:
+    tap = AnswerTap.unpack(query.data) if query else None
+    if query is None or tap is None or update.effective_user is None:
         return
     locale, _ = await speak(update, context)
     if not await admin_tapped(update, context, _):
         return
-    _prefix, answer, plan_id = query.data.split(":")
-    plan = await take_plan(context, update.effective_user.id, plan_id)
+    plan = await take_plan(context, update.effective_user.id, tap.plan_id)
     if plan is None:
         await query.answer(_("This refund was already answered or is out of date."), show_alert=True)
         with unless_unchanged():  # a double tap: the first tap took the buttons away already
@@ -222,7 +237,7 @@ async def confirm_refund(update: Update, context: DaifuContext) -> None:
         return
     await query.answer()
     question = tapped_text(update)
-    if answer == "n":
+    if tap.answer == Answer.NO:
         await edit_quietly(update, f"{question}\n\n" + _("Nothing was refunded."))
         return
     outcome = await carry_out(context, plan, update.effective_user.id, locale, _)
@@ -232,5 +247,5 @@ async def confirm_refund(update: Update, context: DaifuContext) -> None:
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
         CommandHandler("refund", ask_refund),
-        CallbackQueryHandler(confirm_refund, pattern=f"^{PREFIX}:[yn]:[0-9a-f]+$"),
+        CallbackQueryHandler(confirm_refund, pattern=AnswerTap.pattern()),
     ]

@@ -5,104 +5,83 @@ The step is kept in the database (services.flows), so a restart, or another work
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
 
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    SwitchInlineQueryChosenChat,
-    Update,
-)
-from telegram.constants import ParseMode
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
+from handlers.callback_data import CallbackData, any_button_under
 from handlers.common import speak
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
-from presentation.formatting import esc
-from presentation.texts import request_refusal, unpayable, when
+from handlers.my_requests import send_share_kit
+from presentation.texts import request_refusal, unpayable
 from services.flows import Flow
 from services.i18n import Gettext
-from services.links import deep_link, qr_png
-from services.money import format_money
 from services.orders import OrderNotPayable
-from services.pay_requests import RequestRefused, RequestView
+from services.pay_requests import RequestRefused
 from storage.models import RequestMode
 
-ENTRY = "ask"  # ask:<one|split>:<order token>
-STEP = "askx"  # askx:skip | askx:cancel | askx:n:<shares>
 FLOW = "ask_friend"
 SHARE_CHOICES = (2, 3, 4, 5, 6)
+STEP = "askx"  # the first word of every step's button: askx:n:<shares>, askx:skip, askx:cancel
 
 
-def ask_button_data(mode: str, token: str) -> str:
-    return f"{ENTRY}:{mode}:{token}"
+class AskMode(StrEnum):
+    ONE = "one"  # one friend pays it all
+    SPLIT = "split"  # friends chip in
+
+
+@dataclass(frozen=True, slots=True)
+class AskTap(CallbackData):
+    """Ask a friend (or Split with friends) under an order card: ask:<one|split>:<order token>."""
+
+    prefix: ClassVar[str] = "ask"
+    mode: AskMode
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharesTap(CallbackData):
+    """How many friends will chip in: askx:n:<shares>."""
+
+    prefix: ClassVar[str] = f"{STEP}:n"
+    shares: int
+
+
+@dataclass(frozen=True, slots=True)
+class SkipNoteTap(CallbackData):
+    prefix: ClassVar[str] = f"{STEP}:skip"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAskingTap(CallbackData):
+    prefix: ClassVar[str] = f"{STEP}:cancel"
 
 
 def cancel_row(_: Gettext) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(_("Cancel"), callback_data=f"{STEP}:cancel")]
-
-
-def share_button(view: RequestView, _: Gettext) -> InlineKeyboardButton:
-    return InlineKeyboardButton(
-        _("Share in a chat"),
-        switch_inline_query_chosen_chat=SwitchInlineQueryChosenChat(
-            query=view.request.token, allow_user_chats=True, allow_group_chats=True
-        ),
-    )
-
-
-async def send_share_kit(context: DaifuContext, chat_id: int, view: RequestView, locale: str, _: Gettext) -> None:
-    """Everything the requester needs to pass the request on: chat picker, link, web page, and a QR code on a tap.
-
-    The QR code is drawn only when asked for: most requests travel as a card in a chat, and a photo in every kit
-    would cost a render and an upload each time for a code few people scan.
-    """
-    link = deep_link(context.bot.username, view.request.token)
-    text = "\n".join(
-        [
-            _("Your request is ready: <b>{title}</b>, {amount}, until {time}.").format(
-                title=esc(view.order.title),
-                amount=format_money(view.total, locale),
-                time=when(view.request.expires_at, locale),
-            ),
-            _("Share it into a chat with the button below, or send this link: {link}").format(link=link),
-            _("Friends without Telegram can pay on the web: {url}").format(
-                url=context.daifu.rules.request_url(view.request.token)
-            ),
-        ]
-    )
-    markup = InlineKeyboardMarkup(
-        [
-            [share_button(view, _)],
-            [InlineKeyboardButton(_("Show a QR code to scan"), callback_data=f"rq:qr:{view.request.token}")],
-            [InlineKeyboardButton(_("Cancel request"), callback_data=f"rq:cancel:{view.request.token}")],
-        ]
-    )
-    await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
-
-
-async def send_request_qr(context: DaifuContext, chat_id: int, view: RequestView, _: Gettext) -> None:
-    link = deep_link(context.bot.username, view.request.token)
-    await context.bot.send_photo(chat_id, qr_png(link), caption=_("Let your friend scan this code with their phone."))
+    return [InlineKeyboardButton(_("Cancel"), callback_data=CancelAskingTap().pack())]
 
 
 async def start_asking(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
-    if query is None or query.data is None:
+    tap = AskTap.unpack(query.data) if query else None
+    if query is None or tap is None:
         return
     _locale, _ = await speak(update, context)
-    _prefix, mode, token = query.data.split(":", 2)
+    mode, token = tap.mode, tap.token
     try:
         await context.daifu.orders.payable(token)
     except OrderNotPayable as refusal:
         await query.answer(unpayable(refusal.why, _), show_alert=True)
         return
-    step = "shares" if mode == "split" else "note"
-    await context.daifu.flows.begin(query.from_user.id, FLOW, step, {"token": token, "mode": mode})
+    step = "shares" if mode == AskMode.SPLIT else "note"
+    await context.daifu.flows.begin(query.from_user.id, FLOW, step, {"token": token, "mode": mode.value})
     await cosmetic(query.answer(), "answering Ask a friend")
-    if mode == "split":
-        buttons = [InlineKeyboardButton(str(n), callback_data=f"{STEP}:n:{n}") for n in SHARE_CHOICES]
+    if mode == AskMode.SPLIT:
+        buttons = [InlineKeyboardButton(str(n), callback_data=SharesTap(n).pack()) for n in SHARE_CHOICES]
         await context.bot.send_message(
             query.from_user.id,
             _("How many friends will chip in? Each gets an equal share to pay (or any part of what is left)."),
@@ -117,18 +96,19 @@ async def ask_for_note(context: DaifuContext, chat_id: int, _: Gettext) -> None:
         chat_id,
         _("Add a note for your friend (for example: happy birthday to me!), or skip it."),
         reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("Skip"), callback_data=f"{STEP}:skip")], cancel_row(_)]
+            [[InlineKeyboardButton(_("Skip"), callback_data=SkipNoteTap().pack())], cancel_row(_)]
         ),
     )
 
 
 async def got_shares(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    tap = SharesTap.unpack(query.data) if query else None
+    assert query is not None and tap is not None
     _locale, _ = await speak(update, context)
     flows = context.daifu.flows
     flow = await flows.current(query.from_user.id)
-    shares = int(query.data.rpartition(":")[2])
+    shares = tap.shares
     if (
         flow is None
         or flow.name != FLOW
@@ -170,7 +150,7 @@ async def create(update: Update, context: DaifuContext, flow: Flow, note: str) -
     daifu = context.daifu
     if user is None:
         return
-    mode = RequestMode.SPLIT if flow.data["mode"] == "split" else RequestMode.SINGLE
+    mode = RequestMode.SPLIT if flow.data["mode"] == AskMode.SPLIT else RequestMode.SINGLE
     try:
         view = await daifu.requests.ask(
             flow.data["token"], user.id, mode=mode, shares=flow.data.get("shares"), note=note
@@ -211,9 +191,9 @@ TEXT_STEPS: dict[str, TextStep] = {"note": typed_note}
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
-        CallbackQueryHandler(start_asking, pattern=f"^{ENTRY}:(one|split):"),
-        CallbackQueryHandler(got_shares, pattern=f"^{STEP}:n:[0-9]+$"),
-        CallbackQueryHandler(skipped_note, pattern=f"^{STEP}:skip$"),
-        CallbackQueryHandler(cancel, pattern=f"^{STEP}:cancel$"),
-        CallbackQueryHandler(stale_step, pattern=f"^{STEP}:"),
+        CallbackQueryHandler(start_asking, pattern=AskTap.pattern()),
+        CallbackQueryHandler(got_shares, pattern=SharesTap.pattern()),
+        CallbackQueryHandler(skipped_note, pattern=SkipNoteTap.pattern()),
+        CallbackQueryHandler(cancel, pattern=CancelAskingTap.pattern()),
+        CallbackQueryHandler(stale_step, pattern=any_button_under(STEP)),
     ]

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, PreCheckoutQueryHandler, filters
 
+from handlers.callback_data import CallbackData
 from handlers.common import speak, unless_query_gone
 from handlers.context import DaifuContext
 from handlers.notices import deliver
 from handlers.send_checkout import send_checkout
-from handlers.start import PAY_PREFIX
 from payments.base import PaymentError
 from payments.telegram_invoice import event_from_successful_payment
 from presentation.texts import pre_checkout_refusal, provider_down, unpayable
@@ -24,12 +25,22 @@ from services.settlement import UnknownCheckout
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class MethodTap(CallbackData):
+    """A payment method tapped under an order card: pay:<provider>:<order token>."""
+
+    prefix: ClassVar[str] = "pay"
+    provider: str
+    token: str
+
+
 async def choose_method(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
-    if query is None or query.data is None or update.effective_user is None:
+    tap = MethodTap.unpack(query.data) if query else None
+    if query is None or tap is None or update.effective_user is None:
         return
     _locale, _ = await speak(update, context)
-    _prefix, provider, token = query.data.split(":", 2)
+    provider, token = tap.provider, tap.token
     try:
         checkout = await context.daifu.checkouts.start(token, provider, payer_id=update.effective_user.id)
     except OrderNotPayable as refusal:
@@ -98,7 +109,7 @@ async def successful_payment(update: Update, context: DaifuContext) -> None:
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
-        CallbackQueryHandler(choose_method, pattern=f"^{PAY_PREFIX}:"),
+        CallbackQueryHandler(choose_method, pattern=MethodTap.pattern()),
         PreCheckoutQueryHandler(pre_checkout),
         MessageHandler(filters.SUCCESSFUL_PAYMENT, successful_payment),
     ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -11,6 +12,7 @@ from telegram.ext import (
     CallbackQueryHandler,
 )
 
+from handlers.callback_data import CallbackData
 from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
 from handlers.request_cards import refresh_cards
@@ -25,10 +27,38 @@ from services.money import InvalidAmount, Money, format_money, parse_amount
 from services.pay_requests import RequestRefusal, RequestRefused, RequestView, telegram_holder
 from storage.models import RequestMode
 
-CHOOSE_PART = "rs"  # rs:<minor>:<show 1|0>:<token>  (split: the part to pay, and whether to show the name)
-OTHER_AMOUNT = "ra"  # ra:<show 1|0>:<token>: the friend types the amount
 FLOW = "chip_in"  # the friend types the amount of their part
-PAY = "rp"  # rp:<provider>:<minor>:<show 1|0>:<token>
+
+
+@dataclass(frozen=True, slots=True)
+class PartTap(CallbackData):
+    """Split: the part to pay (0: only the name toggled), and whether the card may show the friend's name:
+    rs:<minor>:<show 1|0>:<request token>."""
+
+    prefix: ClassVar[str] = "rs"
+    minor: int
+    show: bool
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class OtherAmountTap(CallbackData):
+    """Split: the friend will type the amount: ra:<show 1|0>:<request token>."""
+
+    prefix: ClassVar[str] = "ra"
+    show: bool
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayPartTap(CallbackData):
+    """A way to pay the part chosen: rp:<provider>:<minor>:<show 1|0>:<request token>."""
+
+    prefix: ClassVar[str] = "rp"
+    provider: str
+    minor: int
+    show: bool
+    token: str
 
 
 def request_intro(context: DaifuContext, view: RequestView, locale: str, _: Gettext) -> str:
@@ -65,7 +95,7 @@ def method_buttons(
     for provider in checkouts.methods_for(view.order):
         price = checkouts.charge_for(part, provider)
         if price is not None:
-            data = f"{PAY}:{provider}:{part.minor}:{int(show)}:{view.request.token}"
+            data = PayPartTap(provider, part.minor, show, view.request.token).pack()
             rows.append([InlineKeyboardButton(method_label(provider, price, locale, _), callback_data=data)])
     return rows
 
@@ -76,16 +106,14 @@ def part_buttons(view: RequestView, show: bool, locale: str, _: Gettext) -> list
     share = view.share
     if share is not None and share.minor < view.remaining.minor:
         label = _("Chip in a share ({amount})").format(amount=format_money(share, locale))
-        rows.append([InlineKeyboardButton(label, callback_data=f"{CHOOSE_PART}:{share.minor}:{int(show)}:{token}")])
+        rows.append([InlineKeyboardButton(label, callback_data=PartTap(share.minor, show, token).pack())])
     other = _("Another amount")
-    rows.append([InlineKeyboardButton(other, callback_data=f"{OTHER_AMOUNT}:{int(show)}:{token}")])
+    rows.append([InlineKeyboardButton(other, callback_data=OtherAmountTap(show, token).pack())])
     if view.remaining.minor > 0:  # nothing, while friends paying right now keep all that is left
         label = _("Pay all that is left ({amount})").format(amount=format_money(view.remaining, locale))
-        rows.append(
-            [InlineKeyboardButton(label, callback_data=f"{CHOOSE_PART}:{view.remaining.minor}:{int(show)}:{token}")]
-        )
+        rows.append([InlineKeyboardButton(label, callback_data=PartTap(view.remaining.minor, show, token).pack())])
     toggle = _("Show my name on the card: yes") if show else _("Show my name on the card: no")
-    rows.append([InlineKeyboardButton(toggle, callback_data=f"{CHOOSE_PART}:0:{int(not show)}:{token}")])
+    rows.append([InlineKeyboardButton(toggle, callback_data=PartTap(0, not show, token).pack())])
     return rows
 
 
@@ -112,21 +140,21 @@ async def show_request(update: Update, context: DaifuContext, token: str) -> Non
 
 async def choose_part(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
-    if query is None or query.data is None or update.effective_user is None:
+    tap = PartTap.unpack(query.data) if query else None
+    if query is None or tap is None or update.effective_user is None:
         return
     locale, _ = await speak(update, context)
-    _prefix, minor, show, token = query.data.split(":", 3)
     try:
-        view = await context.daifu.requests.payable(token, holder=telegram_holder(update.effective_user.id))
+        view = await context.daifu.requests.payable(tap.token, holder=telegram_holder(update.effective_user.id))
     except RequestRefused as refusal:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
         return
     await query.answer()
-    if int(minor) == 0:  # the name toggle: redraw the choices
-        text, rows = request_intro(context, view, locale, _), part_buttons(view, show == "1", locale, _)
+    if tap.minor == 0:  # the name toggle: redraw the choices
+        text, rows = request_intro(context, view, locale, _), part_buttons(view, tap.show, locale, _)
     else:
-        part = Money(min(int(minor), view.remaining.minor), view.order.currency)
-        text, rows = chip_in_offer(context, view, part, show == "1", locale, _)
+        part = Money(min(tap.minor, view.remaining.minor), view.order.currency)
+        text, rows = chip_in_offer(context, view, part, tap.show, locale, _)
     await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
 
 
@@ -142,26 +170,27 @@ def chip_in_offer(
 async def pay(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
     user = update.effective_user
-    if query is None or query.data is None or user is None:
+    tap = PayPartTap.unpack(query.data) if query else None
+    if query is None or tap is None or user is None:
         return
     locale, _ = await speak(update, context)
-    _prefix, provider, minor, show, token = query.data.split(":", 4)
+    token = tap.token
     requests = context.daifu.requests
     try:
         view = await requests.payable(token, holder=telegram_holder(user.id))
         checkout = await requests.start_checkout(
             view,
-            provider,
+            tap.provider,
             holder=telegram_holder(user.id),
             payer_name=user.first_name,
             payer_id=user.id,
-            amount=Money(int(minor), view.order.currency),
-            show_name=show == "1",
+            amount=Money(tap.minor, view.order.currency),
+            show_name=tap.show,
         )
     except RequestRefused as refusal:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
         if refusal.why == RequestRefusal.BEING_PAID:
-            await offer_what_is_left(update, context, token, show == "1", locale, _)
+            await offer_what_is_left(update, context, token, tap.show, locale, _)
         return
     except MethodUnavailable:
         await query.answer(_("That payment method is not available for this order any more."), show_alert=True)
@@ -195,17 +224,19 @@ async def offer_what_is_left(
 
 async def ask_amount(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
-    if query is None or query.data is None or update.effective_user is None:
+    tap = OtherAmountTap.unpack(query.data) if query else None
+    if query is None or tap is None or update.effective_user is None:
         return
     locale, _ = await speak(update, context)
-    _prefix, show, token = query.data.split(":", 2)
     try:
-        view = await context.daifu.requests.payable(token, holder=telegram_holder(update.effective_user.id))
+        view = await context.daifu.requests.payable(tap.token, holder=telegram_holder(update.effective_user.id))
     except RequestRefused as refusal:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
         return
     await query.answer()
-    await context.daifu.flows.begin(update.effective_user.id, FLOW, "amount", {"token": token, "show": show})
+    # Kept as "1" or "0", as before: a flow begun before an upgrade is read after it by the same got_amount.
+    flow_data = {"token": tap.token, "show": "1" if tap.show else "0"}
+    await context.daifu.flows.begin(update.effective_user.id, FLOW, "amount", flow_data)
     await context.bot.send_message(
         update.effective_user.id,
         _("How much do you want to chip in? Send an amount up to {amount}.").format(
@@ -245,7 +276,7 @@ TEXT_STEPS: dict[str, TextStep] = {"amount": got_amount}
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
-        CallbackQueryHandler(ask_amount, pattern=f"^{OTHER_AMOUNT}:[01]:"),
-        CallbackQueryHandler(choose_part, pattern=f"^{CHOOSE_PART}:[0-9]+:[01]:"),
-        CallbackQueryHandler(pay, pattern=f"^{PAY}:[a-z]+:[0-9]+:[01]:"),
+        CallbackQueryHandler(ask_amount, pattern=OtherAmountTap.pattern()),
+        CallbackQueryHandler(choose_part, pattern=PartTap.pattern()),
+        CallbackQueryHandler(pay, pattern=PayPartTap.pattern()),
     ]

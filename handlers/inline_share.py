@@ -8,7 +8,8 @@ payments, an invoice any member of the chosen chat can pay; the hold is then che
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from telegram import (
     InlineQuery,
@@ -21,6 +22,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, ChosenInlineResultHandler, InlineQueryHandler
 
+from handlers.callback_data import CallbackData
 from handlers.common import speak, unless_query_gone
 from handlers.context import DaifuContext
 from handlers.request_cards import card_digest, edit_card, render_card
@@ -30,8 +32,25 @@ from services.pay_requests import RequestRefused
 from storage.models import RequestMode, RequestStatus, utcnow
 
 log = logging.getLogger(__name__)
-CARD = "card"  # result ids: card:<token>:<digest of the card as drawn> and invoice:<provider>:<token>
-INVOICE = "invoice"
+
+
+# An inline result's id has a button's shape and 64-byte limit, and is built and read the same way.
+@dataclass(frozen=True, slots=True)
+class CardResult(CallbackData):
+    """card:<request token>:<digest of the card as drawn> (cards offered by older versions had no digest)."""
+
+    prefix: ClassVar[str] = "card"
+    token: str
+    digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceResult(CallbackData):
+    """invoice:<provider>:<request token>: posted as is, so never read back."""
+
+    prefix: ClassVar[str] = "invoice"
+    provider: str
+    token: str
 
 
 async def answer_share(update: Update, context: DaifuContext) -> None:
@@ -62,7 +81,7 @@ async def offer_cards(update: Update, context: DaifuContext, query: InlineQuery)
     text, markup = await render_card(context, view)
     results: list[InlineQueryResultArticle] = [
         InlineQueryResultArticle(
-            id=f"{CARD}:{token}:{card_digest(text, markup)}",
+            id=CardResult(token, card_digest(text, markup)).pack(),
             title=_("Ask to pay for {title}").format(title=view.order.title),
             description=_("A card with a button to pay for you"),
             input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML),
@@ -81,7 +100,7 @@ async def offer_cards(update: Update, context: DaifuContext, query: InlineQuery)
             assert invoice is not None
             results.append(
                 InlineQueryResultArticle(
-                    id=f"{INVOICE}:{provider}:{token}",
+                    id=InvoiceResult(provider, token).pack(),
                     title=method_label(provider, checkout.amount, locale, _),
                     description=_("An invoice anyone in the chat can pay for you"),
                     input_message_content=InputInvoiceMessageContent(
@@ -105,12 +124,11 @@ async def card_posted(update: Update, context: DaifuContext) -> None:
     state and nothing else will edit it, so it is drawn again here.
     """
     chosen = update.chosen_inline_result
-    if chosen is None or not chosen.result_id.startswith(f"{CARD}:") or chosen.inline_message_id is None:
+    result = CardResult.unpack(chosen.result_id) if chosen else None
+    if chosen is None or result is None or chosen.inline_message_id is None:
         return
-    parts = chosen.result_id.split(":")
-    token, digest = parts[1], parts[2] if len(parts) > 2 else ""
     daifu = context.daifu
-    card = await daifu.requests.add_card(token, inline_message_id=chosen.inline_message_id)
+    card = await daifu.requests.add_card(result.token, inline_message_id=chosen.inline_message_id)
     if card is None:
         return
     # Read after the card is written (its own transaction): a refresh that missed the card has changed the
@@ -119,7 +137,7 @@ async def card_posted(update: Update, context: DaifuContext) -> None:
     if view is None:
         return
     text, markup = await render_card(context, view)
-    if card_digest(text, markup) != digest:
+    if card_digest(text, markup) != result.digest:
         await edit_card(context, card, text, markup)
 
 

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from handlers.callback_data import CallbackData
 from handlers.common import speak
 from handlers.context import DaifuContext
 from services.i18n import LOCALE_NAMES, gettext_for
 
-PREFIX = "lang"
+
+@dataclass(frozen=True, slots=True)
+class LanguageTap(CallbackData):
+    """lang:<locale>, one of LOCALE_NAMES (another is answered and changes nothing)."""
+
+    prefix: ClassVar[str] = "lang"
+    locale: str
 
 
 async def ask_language(update: Update, context: DaifuContext) -> None:
     _locale, _ = await speak(update, context)
-    buttons = [[InlineKeyboardButton(name, callback_data=f"{PREFIX}:{code}")] for code, name in LOCALE_NAMES.items()]
+    buttons = [
+        [InlineKeyboardButton(name, callback_data=LanguageTap(code).pack())] for code, name in LOCALE_NAMES.items()
+    ]
     if update.effective_message:
         await update.effective_message.reply_text(
             _("Choose your language:"), reply_markup=InlineKeyboardMarkup(buttons)
@@ -25,10 +35,11 @@ async def ask_language(update: Update, context: DaifuContext) -> None:
 
 async def set_language(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
-    if query is None or query.data is None or update.effective_user is None:
+    tap = LanguageTap.unpack(query.data) if query else None
+    if query is None or tap is None or update.effective_user is None:
         return
     await speak(update, context)  # makes sure the person is stored before the choice is
-    locale = query.data.partition(":")[2]
+    locale = tap.locale
     if not await context.daifu.users.choose_locale(update.effective_user.id, locale):
         await query.answer()
         return
@@ -40,5 +51,5 @@ async def set_language(update: Update, context: DaifuContext) -> None:
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
         CommandHandler("language", ask_language),
-        CallbackQueryHandler(set_language, pattern=f"^{PREFIX}:"),
+        CallbackQueryHandler(set_language, pattern=LanguageTap.pattern()),
     ]

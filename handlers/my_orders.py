@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from handlers.callback_data import CallbackData
 from handlers.common import speak
 from handlers.context import DaifuContext
 from presentation.formatting import esc, order_price, paid_amount
@@ -16,8 +18,15 @@ from services.links import deep_link
 from services.orders import why_unpayable
 from storage.models import OrderStatus, utcnow
 
-PREFIX = "my"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PageTap(CallbackData):
+    """« Newer or Older »: my:<page>, 0 the newest."""
+
+    prefix: ClassVar[str] = "my"
+    page: int
 
 
 async def render_page(update: Update, context: DaifuContext, page: int) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -47,9 +56,9 @@ async def render_page(update: Update, context: DaifuContext, page: int) -> tuple
         lines.append("")
     nav = []
     if page > 0:
-        nav.append(InlineKeyboardButton(_("« Newer"), callback_data=f"{PREFIX}:{page - 1}"))
+        nav.append(InlineKeyboardButton(_("« Newer"), callback_data=PageTap(page - 1).pack()))
     if result.has_more:
-        nav.append(InlineKeyboardButton(_("Older »"), callback_data=f"{PREFIX}:{page + 1}"))
+        nav.append(InlineKeyboardButton(_("Older »"), callback_data=PageTap(page + 1).pack()))
     return "\n".join(lines).strip(), InlineKeyboardMarkup([nav]) if nav else None
 
 
@@ -63,13 +72,13 @@ async def my_orders(update: Update, context: DaifuContext) -> None:
 
 async def turn_page(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
-    if query is None or query.data is None:
+    tap = PageTap.unpack(query.data) if query else None
+    if query is None or tap is None:
         return
-    page = max(0, int(query.data.partition(":")[2]))
-    text, markup = await render_page(update, context, page)
+    text, markup = await render_page(update, context, tap.page)
     await query.answer()
     await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW)
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
-    return [CommandHandler("my", my_orders), CallbackQueryHandler(turn_page, pattern=f"^{PREFIX}:[0-9]+$")]
+    return [CommandHandler("my", my_orders), CallbackQueryHandler(turn_page, pattern=PageTap.pattern())]

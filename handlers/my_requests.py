@@ -1,14 +1,17 @@
-"""/requests: a person's pay-for-me requests, with buttons to cancel an open one or share it again."""
+"""/requests: a person's pay-for-me requests, with buttons to cancel an open one or share it again; and the kit
+a new request comes with (a chat picker, its links, a QR code on a tap, a Cancel button)."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, SwitchInlineQueryChosenChat, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from handlers.ask_friend import send_request_qr, send_share_kit
+from handlers.callback_data import CallbackData
 from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
@@ -16,11 +19,66 @@ from handlers.notices import deliver
 from presentation.formatting import esc
 from presentation.texts import request_refusal, when
 from services.i18n import Gettext
+from services.links import deep_link, qr_png
 from services.money import Money, format_money
 from services.pay_requests import RequestRefused, RequestView
 from storage.models import RequestMode, RequestStatus, utcnow
 
-PREFIX = "rq"  # rq:cancel:<token> | rq:share:<token> | rq:qr:<token>
+
+class RequestAction(StrEnum):
+    CANCEL = "cancel"
+    SHARE = "share"  # the kit again
+    QR = "qr"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTap(CallbackData):
+    """What the requester does with their request, from /requests or the kit: rq:<cancel|share|qr>:<token>."""
+
+    prefix: ClassVar[str] = "rq"
+    action: RequestAction
+    token: str
+
+
+def share_button(view: RequestView, _: Gettext) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        _("Share in a chat"),
+        switch_inline_query_chosen_chat=SwitchInlineQueryChosenChat(
+            query=view.request.token, allow_user_chats=True, allow_group_chats=True
+        ),
+    )
+
+
+async def send_share_kit(context: DaifuContext, chat_id: int, view: RequestView, locale: str, _: Gettext) -> None:
+    """Everything the requester needs to pass the request on: chat picker, link, web page, and a QR code on a tap.
+
+    The QR code is drawn only when asked for: most requests travel as a card in a chat, and a photo in every kit
+    would cost a render and an upload each time for a code few people scan.
+    """
+    link = deep_link(context.bot.username, view.request.token)
+    text = "\n".join(
+        [
+            _("Your request is ready: <b>{title}</b>, {amount}, until {time}.").format(
+                title=esc(view.order.title),
+                amount=format_money(view.total, locale),
+                time=when(view.request.expires_at, locale),
+            ),
+            _("Share it into a chat with the button below, or send this link: {link}").format(link=link),
+            _("Friends without Telegram can pay on the web: {url}").format(
+                url=context.daifu.rules.request_url(view.request.token)
+            ),
+        ]
+    )
+    token = view.request.token
+    qr = InlineKeyboardButton(_("Show a QR code to scan"), callback_data=RequestTap(RequestAction.QR, token).pack())
+    cancel = InlineKeyboardButton(_("Cancel request"), callback_data=RequestTap(RequestAction.CANCEL, token).pack())
+    markup = InlineKeyboardMarkup([[share_button(view, _)], [qr], [cancel]])
+    await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def send_request_qr(context: DaifuContext, chat_id: int, view: RequestView, _: Gettext) -> None:
+    link = deep_link(context.bot.username, view.request.token)
+    await context.bot.send_photo(chat_id, qr_png(link), caption=_("Let your friend scan this code with their phone."))
 
 
 def status_words(view: RequestView, _: Gettext) -> str:
@@ -60,10 +118,12 @@ async def list_requests(update: Update, context: DaifuContext) -> None:
             rows.append(
                 [
                     InlineKeyboardButton(
-                        _("Share {number} again").format(number=number), callback_data=f"{PREFIX}:share:{request.token}"
+                        _("Share {number} again").format(number=number),
+                        callback_data=RequestTap(RequestAction.SHARE, request.token).pack(),
                     ),
                     InlineKeyboardButton(
-                        _("Cancel {number}").format(number=number), callback_data=f"{PREFIX}:cancel:{request.token}"
+                        _("Cancel {number}").format(number=number),
+                        callback_data=RequestTap(RequestAction.CANCEL, request.token).pack(),
                     ),
                 ]
             )
@@ -74,12 +134,13 @@ async def list_requests(update: Update, context: DaifuContext) -> None:
 
 async def request_action(update: Update, context: DaifuContext) -> None:
     query, user = update.callback_query, update.effective_user
-    if query is None or query.data is None or user is None:
+    tap = RequestTap.unpack(query.data) if query else None
+    if query is None or tap is None or user is None:
         return
     locale, _ = await speak(update, context)
-    _prefix, action, token = query.data.split(":", 2)
+    action, token = tap.action, tap.token
     requests = context.daifu.requests
-    if action in ("share", "qr"):
+    if action in (RequestAction.SHARE, RequestAction.QR):
         try:
             view = await requests.payable(token, holder="")
         except RequestRefused as refusal:
@@ -89,7 +150,7 @@ async def request_action(update: Update, context: DaifuContext) -> None:
             await query.answer(_("Only the person who asked can do that."), show_alert=True)
             return
         await query.answer()
-        if action == "qr":
+        if action == RequestAction.QR:
             await send_request_qr(context, user.id, view, _)
         else:
             await send_share_kit(context, user.id, view, locale, _)
@@ -111,5 +172,5 @@ async def request_action(update: Update, context: DaifuContext) -> None:
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
         CommandHandler("requests", list_requests),
-        CallbackQueryHandler(request_action, pattern=f"^{PREFIX}:(cancel|share|qr):"),
+        CallbackQueryHandler(request_action, pattern=RequestTap.pattern()),
     ]

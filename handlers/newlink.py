@@ -8,8 +8,9 @@ in the database (services.flows), so a restarted bot, or another worker, carries
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MaybeInaccessibleMessage, Message, Update
 from telegram.constants import ParseMode
@@ -20,6 +21,7 @@ from telegram.ext import (
     CommandHandler,
 )
 
+from handlers.callback_data import CallbackData, any_button_under
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
@@ -41,11 +43,29 @@ from services.orders import TITLE_MAX, InvalidTitle, chat_message_key
 from storage.models import Order
 
 log = logging.getLogger(__name__)
-PREFIX = "nl"
+STEP = "nl"  # the first word of every step's button: nl:cur:<code>, nl:ok, nl:cancel
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyTap(CallbackData):
+    """One of the shop's usual currencies: nl:cur:<code>."""
+
+    prefix: ClassVar[str] = f"{STEP}:cur"
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateLinkTap(CallbackData):
+    prefix: ClassVar[str] = f"{STEP}:ok"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelLinkTap(CallbackData):
+    prefix: ClassVar[str] = f"{STEP}:cancel"
 
 
 def cancel_row(_: Gettext) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(_("Cancel"), callback_data=f"{PREFIX}:cancel")]
+    return [InlineKeyboardButton(_("Cancel"), callback_data=CancelLinkTap().pack())]
 
 
 async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -135,7 +155,7 @@ async def got_amount(update: Update, context: DaifuContext, flow: Flow) -> None:
     ):
         return
     currencies = context.daifu.rules.usual_currencies
-    buttons = [InlineKeyboardButton(code, callback_data=f"{PREFIX}:cur:{code}") for code in currencies]
+    buttons = [InlineKeyboardButton(code, callback_data=CurrencyTap(code).pack()) for code in currencies]
     rows = [buttons[i : i + 4] for i in range(0, len(buttons), 4)] + [cancel_row(_)]
     await reply(update, _("Which currency? Tap one, or type its code."), InlineKeyboardMarkup(rows))
 
@@ -147,14 +167,15 @@ async def typed_currency(update: Update, context: DaifuContext, flow: Flow) -> N
 
 async def tapped_currency(update: Update, context: DaifuContext) -> None:
     query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
+    tap = CurrencyTap.unpack(query.data) if query else None
+    if query is None or tap is None or user is None:
         return
     flow = await context.daifu.flows.current(user.id)
     if flow is None or (flow.name, flow.step) != (FLOW, "currency"):
         await stale_button(update, context)
         return
     await cosmetic(query.answer(), "answering a currency tap")
-    await got_currency(update, context, flow, (query.data or "").rpartition(":")[2])
+    await got_currency(update, context, flow, tap.code)
 
 
 async def got_currency(update: Update, context: DaifuContext, flow: Flow, code: str) -> None:
@@ -195,7 +216,7 @@ async def got_title(update: Update, context: DaifuContext, flow: Flow) -> None:
         return
     amount = to_minor(Decimal(data["amount"]), data["currency"])
     buttons = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(_("Create link"), callback_data=f"{PREFIX}:ok")], cancel_row(_)]
+        [[InlineKeyboardButton(_("Create link"), callback_data=CreateLinkTap().pack())], cancel_row(_)]
     )
     await reply(
         update,
@@ -264,8 +285,8 @@ TEXT_STEPS: dict[str, TextStep] = {"amount": got_amount, "currency": typed_curre
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
         CommandHandler("newlink", newlink),
-        CallbackQueryHandler(tapped_currency, pattern=f"^{PREFIX}:cur:"),
-        CallbackQueryHandler(confirm, pattern=f"^{PREFIX}:ok$"),
-        CallbackQueryHandler(cancel, pattern=f"^{PREFIX}:cancel$"),
-        CallbackQueryHandler(stale_button, pattern=f"^{PREFIX}:"),
+        CallbackQueryHandler(tapped_currency, pattern=CurrencyTap.pattern()),
+        CallbackQueryHandler(confirm, pattern=CreateLinkTap.pattern()),
+        CallbackQueryHandler(cancel, pattern=CancelLinkTap.pattern()),
+        CallbackQueryHandler(stale_button, pattern=any_button_under(STEP)),
     ]

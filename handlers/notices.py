@@ -16,7 +16,9 @@ from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import BaseHandler, TypeHandler
 
 from handlers.context import DaifuContext
+from handlers.refund_button import RefundStep, RefundTap
 from handlers.request_cards import refresh_cards
+from handlers.thanks import ThanksTap
 from presentation.formatting import esc, order_price, paid_amount
 from presentation.texts import when
 from services.daifu import Daifu
@@ -37,11 +39,9 @@ from services.notices import (
 from storage.models import Order, OrphanCharge, Payment, PaymentStatus, PayRequest, RequestMode, RequestStatus
 
 log = logging.getLogger(__name__)
-REFUND_PREFIX = "refund"
 # Paid inside Telegram: the payment's own reference is Telegram's charge id (refundStarPayment and Telegram's
 # support name it); a card provider behind the invoice has its own id as well.
 PAID_IN_TELEGRAM = frozenset({"telegram", "stars"})
-THANKS_PREFIX = "ty"
 # A notice whose send failed for a passing reason is tried again, soon: 0.5 s, then 1 s later.
 SEND_TRIES = 3
 SEND_BACKOFF_SECONDS = 0.5
@@ -111,8 +111,9 @@ async def _tell_admins(context: DaifuContext, daifu: Daifu, order: Order, paymen
             text += "\n" + _("Paid on behalf of {name}.").format(name=esc(for_name))
         markup = None
         if refundable:
+            assert payment.id is not None
             markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(_("Refund"), callback_data=f"{REFUND_PREFIX}:ask:{payment.id}")]]
+                [[InlineKeyboardButton(_("Refund"), callback_data=RefundTap(RefundStep.ASK, payment.id).pack())]]
             )
         await _send(context, admin_id, text, reply_markup=markup)
 
@@ -147,8 +148,9 @@ async def _tell_requester(
         text += "\n" + _("Your friends have covered the whole order. 🎉")
     markup = None
     if payment.payer_id is not None and payment.payer_id != request.requester_id:
+        assert payment.id is not None
         markup = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("Say thanks"), callback_data=f"{THANKS_PREFIX}:{payment.id}")]]
+            [[InlineKeyboardButton(_("Say thanks"), callback_data=ThanksTap(payment.id).pack())]]
         )
     await _send(context, request.requester_id, text, reply_markup=markup)
 

@@ -10,7 +10,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
-from handlers.notices import REFUND_PREFIX, deliver
+from handlers.notices import deliver
+from handlers.refund_button import RefundStep, RefundTap
 from payments.base import PaymentError
 from presentation.texts import provider_down
 from services.notices import ReturnReason
@@ -19,33 +20,26 @@ from services.settlement import RefundRefused
 
 async def refund_button(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
-    if query is None or query.data is None or update.effective_user is None:
+    tap = RefundTap.unpack(query.data) if query else None
+    if query is None or tap is None or update.effective_user is None:
         return
     _locale, _ = await speak(update, context)
     if not context.daifu.rules.is_admin(update.effective_user.id):
         await query.answer(_("Sorry, only the shop's admins can do that."), show_alert=True)
         return
-    _prefix, step, payment_id = query.data.split(":", 2)
-    if step == "ask":
+    if tap.step == RefundStep.ASK:
+        yes = InlineKeyboardButton(_("Yes, refund"), callback_data=RefundTap(RefundStep.YES, tap.payment_id).pack())
+        keep = InlineKeyboardButton(_("Keep it"), callback_data=RefundTap(RefundStep.NO, tap.payment_id).pack())
         await query.answer()
-        await query.edit_message_reply_markup(
-            InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(_("Yes, refund"), callback_data=f"{REFUND_PREFIX}:yes:{payment_id}"),
-                        InlineKeyboardButton(_("Keep it"), callback_data=f"{REFUND_PREFIX}:no:{payment_id}"),
-                    ]
-                ]
-            )
-        )
+        await query.edit_message_reply_markup(InlineKeyboardMarkup([[yes, keep]]))
         return
-    if step == "no":
+    if tap.step == RefundStep.NO:
         await query.answer(_("Nothing was refunded."))
         await query.edit_message_reply_markup(None)
         return
     try:
         notice = await context.daifu.settlements.refund(
-            int(payment_id), reason=ReturnReason.SHOP_REFUND, actor_id=update.effective_user.id
+            tap.payment_id, reason=ReturnReason.SHOP_REFUND, actor_id=update.effective_user.id
         )
     except RefundRefused:
         await query.answer(_("This payment cannot be refunded (it may already be refunded)."), show_alert=True)
@@ -61,4 +55,4 @@ async def refund_button(update: Update, context: DaifuContext) -> None:
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
-    return [CallbackQueryHandler(refund_button, pattern=f"^{REFUND_PREFIX}:(ask|yes|no):[0-9]+$")]
+    return [CallbackQueryHandler(refund_button, pattern=RefundTap.pattern())]

@@ -8,7 +8,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CommandHandler
 
-from handlers.ask_friend import ask_button_data
+from handlers.ask_friend import AskMode, AskTap
+from handlers.checkout import MethodTap
 from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.friend_pays import show_request
@@ -16,12 +17,6 @@ from handlers.help import help_text
 from presentation.texts import method_label, order_card, unpayable
 from services.orders import OrderNotPayable
 from services.pay_requests import is_request_token
-
-PAY_PREFIX = "pay"
-
-
-def pay_button_data(provider: str, token: str) -> str:
-    return f"{PAY_PREFIX}:{provider}:{token}"
 
 
 async def start(update: Update, context: DaifuContext) -> None:
@@ -49,7 +44,7 @@ async def start(update: Update, context: DaifuContext) -> None:
             [
                 InlineKeyboardButton(
                     method_label(provider, price, locale, _),
-                    callback_data=pay_button_data(provider, order.token),
+                    callback_data=MethodTap(provider, order.token).pack(),
                 )
             ]
         )
@@ -59,8 +54,8 @@ async def start(update: Update, context: DaifuContext) -> None:
     elif order.payforme_allowed:
         buttons.append(
             [
-                InlineKeyboardButton(_("Ask a friend to pay"), callback_data=ask_button_data("one", order.token)),
-                InlineKeyboardButton(_("Split with friends"), callback_data=ask_button_data("split", order.token)),
+                InlineKeyboardButton(_("Ask a friend to pay"), callback_data=AskTap(AskMode.ONE, order.token).pack()),
+                InlineKeyboardButton(_("Split with friends"), callback_data=AskTap(AskMode.SPLIT, order.token).pack()),
             ]
         )
     await message.reply_text(

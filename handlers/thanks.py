@@ -3,27 +3,50 @@ ready lines, or their own words (the step is kept in the database, like every gu
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
+from handlers.callback_data import CallbackData
 from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
-from handlers.notices import THANKS_PREFIX
 from presentation.formatting import esc
 from services.flows import Flow
 from services.i18n import Gettext, gettext_for
 
 FLOW = "thanks"  # the requester types their own thank-you
-OWN_WORDS = "w"  # ty:<payment id>:w
 MAX_LENGTH = 300  # a thank-you, not a letter: the bot passes it on and keeps nothing of it
 
 
-def thank_you_lines(_: Gettext) -> list[str]:
-    return [_("Thank you so much! 🙏"), _("You're the best! ❤️"), _("I owe you one! 🍵")]
+class ThanksPick(StrEnum):
+    """One of the ready lines (thank_you_lines), or the requester's own words."""
+
+    SO_MUCH = "0"
+    THE_BEST = "1"
+    OWE_YOU = "2"
+    OWN_WORDS = "w"
+
+
+@dataclass(frozen=True, slots=True)
+class ThanksTap(CallbackData):
+    """Say thanks under a friend's payment (ty:<payment id>), then what the requester picks (ty:<payment id>:<pick>)."""
+
+    prefix: ClassVar[str] = "ty"
+    payment_id: int
+    pick: ThanksPick | None = None
+
+
+def thank_you_lines(_: Gettext) -> dict[ThanksPick, str]:
+    return {
+        ThanksPick.SO_MUCH: _("Thank you so much! 🙏"),
+        ThanksPick.THE_BEST: _("You're the best! ❤️"),
+        ThanksPick.OWE_YOU: _("I owe you one! 🍵"),
+    }
 
 
 def thanks_message(_: Gettext, name: str, message: str) -> str:
@@ -32,28 +55,27 @@ def thanks_message(_: Gettext, name: str, message: str) -> str:
 
 async def offer_thanks(update: Update, context: DaifuContext) -> None:
     query, user = update.callback_query, update.effective_user
-    if query is None or query.data is None or user is None:
+    tap = ThanksTap.unpack(query.data) if query else None
+    if query is None or tap is None or user is None:
         return
     _locale, _ = await speak(update, context)
-    parts = query.data.split(":")
-    payment_id = int(parts[1])
+    payment_id = tap.payment_id
     payment = await context.daifu.requests.contribution(payment_id, requester_id=user.id)
     if payment is None or payment.payer_id is None:
         await query.answer(_("That button is out of date."), show_alert=True)
         return
-    if len(parts) == 2:
+    if tap.pick is None:
         await cosmetic(query.answer(), "answering Say thanks")
         choices = [
-            [InlineKeyboardButton(line, callback_data=f"{THANKS_PREFIX}:{payment_id}:{number}")]
-            for number, line in enumerate(thank_you_lines(_))
+            [InlineKeyboardButton(line, callback_data=ThanksTap(payment_id, pick).pack())]
+            for pick, line in thank_you_lines(_).items()
         ]
-        choices.append(
-            [InlineKeyboardButton(_("✏️ In my own words"), callback_data=f"{THANKS_PREFIX}:{payment_id}:{OWN_WORDS}")]
-        )
+        own_words = ThanksTap(payment_id, ThanksPick.OWN_WORDS).pack()
+        choices.append([InlineKeyboardButton(_("✏️ In my own words"), callback_data=own_words)])
         with unless_unchanged():  # a second tap asks for what the message shows already
             await query.edit_message_reply_markup(InlineKeyboardMarkup(choices))
         return
-    if parts[2] == OWN_WORDS:
+    if tap.pick == ThanksPick.OWN_WORDS:
         await context.daifu.flows.begin(user.id, FLOW, "text", {"payment_id": payment_id})
         await cosmetic(query.answer(), "answering In my own words")
         name = await context.daifu.users.name_of(payment.payer_id)
@@ -64,13 +86,9 @@ async def offer_thanks(update: Update, context: DaifuContext) -> None:
             ),
         )
         return
-    choice = int(parts[2])
-    if not 0 <= choice < len(thank_you_lines(_)):
-        await query.answer()
-        return
     # The payer reads a ready line in their own language.
     payer_speaks = gettext_for(await context.daifu.users.locale_of(payment.payer_id))
-    text = thanks_message(payer_speaks, user.first_name, thank_you_lines(payer_speaks)[choice])
+    text = thanks_message(payer_speaks, user.first_name, thank_you_lines(payer_speaks)[tap.pick])
     await context.bot.send_message(payment.payer_id, text, parse_mode=ParseMode.HTML)
     await cosmetic(query.answer(_("Sent!")), "answering a ready thank-you")
     await cosmetic(query.edit_message_reply_markup(None), "taking the thank-you buttons off")
@@ -109,4 +127,4 @@ TEXT_STEPS: dict[str, TextStep] = {"text": typed_thanks}
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
-    return [CallbackQueryHandler(offer_thanks, pattern=f"^{THANKS_PREFIX}:[0-9]+(:([0-9]|{OWN_WORDS}))?$")]
+    return [CallbackQueryHandler(offer_thanks, pattern=ThanksTap.pattern())]

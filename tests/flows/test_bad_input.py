@@ -11,13 +11,18 @@ from emulator.errors import PaymentRefused
 from services.checkout import MethodUnavailable
 from services.order_states import move
 from services.pay_requests import RequestRefused
-from storage.models import Order, OrderStatus, RequestMode, utcnow
+from storage.models import Order, OrderStatus, RequestMode, RequestStatus, utcnow
+from tests.flows.payforme_steps import ask_friend, attempts_and_holder, open_order
 from tests.harness import BOT_USERNAME, RunningShop
 
 
 async def order_count(shop: RunningShop) -> int:
     async with shop.daifu.db.transaction() as session:
         return (await session.exec(select(func.count()).select_from(Order))).one()
+
+
+def sent_besides_answers(shop: RunningShop) -> list[str]:
+    return [method for method, _ in shop.emu.calls if method not in ("answerCallbackQuery", "getUpdates")]
 
 
 async def start(shop: RunningShop, payload: str) -> dict:
@@ -112,3 +117,51 @@ async def test_an_order_offers_only_what_the_shop_allowed_for_it(shop: RunningSh
         await shop.daifu.checkouts.start(token, "telegram", payer_id=shop.alice.id)
     with pytest.raises(RequestRefused):
         await shop.daifu.requests.ask(token, shop.alice.id, mode=RequestMode.SINGLE)
+
+
+async def test_forged_and_stale_buttons_get_a_clear_answer_and_change_nothing(shop: RunningShop) -> None:
+    """Buttons as an app shows them to someone who altered them, or kept them from an older version of the bot:
+    under a feature's prefix or not, each tap is answered (the spinner stops) and nothing else happens."""
+    emu, alice, bob = shop.emu, shop.alice, shop.bob
+    token = await shop.new_link("/newlink 5 USD Flowers")
+    request = await ask_friend(shop, alice, token)
+    card = await open_order(shop, bob, token)
+    before = sent_besides_answers(shop)
+    stale, not_yours = "This button is no longer valid.", "Only the person who asked can do that."
+    admins_only = "Sorry, only the shop's admins can do that."
+    expected: dict[str, str | None] = {
+        "pay:sandbox": stale,
+        "pay:sandbox:": stale,
+        f"pay:sandbox:{token}:x": stale,
+        f"ask:all:{token}": stale,
+        "askx:n:two": "That step is out of date. Open the order again to ask a friend.",
+        "askx:skip": "That step is out of date. Open the order again to ask a friend.",
+        f"rq:qr:{request}": not_yours,
+        f"rq:cancel:{request}": not_yours,
+        f"rq:delete:{request}": stale,
+        f"rs:-1:1:{request}": stale,
+        f"rp:sandbox:500:1:{request}:x": stale,
+        "refund:yes:1": admins_only,
+        "refund:yes:one": stale,
+        "ty:1": "That button is out of date.",
+        "ty:1:7": stale,
+        "ar:y:0a1b2c3d4e5f": admins_only,
+        "ao:0a1b2c3d4e5f:n:1": admins_only,
+        "my:-1": stale,
+        "lang:xx": None,  # answered without a word, as a tap on a language the bot does not speak always was
+        "nl:cur:": "That step is out of date. Send /newlink to start again.",
+        "nl:ok": "That step is out of date. Send /newlink to start again.",
+        "gone:42": stale,
+    }
+    answers = {}
+    for data in expected:
+        shown = dict(card, reply_markup={"inline_keyboard": [[{"text": "Old", "callback_data": data}]]})
+        answers[data] = (await emu.click(bob, shown, "Old", as_shown=True))["text"]
+
+    assert answers == expected
+    assert sent_besides_answers(shop) == before  # no message sent, edited or taken down; no invoice
+    assert await attempts_and_holder(shop, request) == (0, None)
+    order = await shop.daifu.orders.by_token(token)
+    assert order is not None and order.status == OrderStatus.OPEN
+    asked = await shop.daifu.requests.by_token(request)
+    assert asked is not None and asked.status == RequestStatus.OPEN
