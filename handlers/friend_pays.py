@@ -15,7 +15,6 @@ from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
 from handlers.request_cards import refresh_cards
 from handlers.send_checkout import send_checkout
-from payments.base import PaymentError
 from presentation.formatting import esc
 from presentation.texts import bad_amount, method_label, provider_down, request_refusal, when
 from services.checkout import MethodUnavailable
@@ -23,6 +22,7 @@ from services.flows import Flow
 from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
 from services.pay_requests import RequestRefusal, RequestRefused, RequestView, telegram_holder
+from services.providers import PaymentError
 from storage.models import RequestMode
 
 CHOOSE_PART = "rs"  # rs:<minor>:<show 1|0>:<token>  (split: the part to pay, and whether to show the name)

@@ -11,9 +11,9 @@ from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
 from handlers.notices import REFUND_PREFIX, deliver
-from payments.base import PaymentError
 from presentation.texts import provider_down
 from services.notices import ReturnReason
+from services.providers import PaymentError
 from services.settlement import RefundRefused
 
 

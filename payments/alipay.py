@@ -33,6 +33,7 @@ from alipay.exceptions import AliPayException, AliPayValidationError
 
 from payments.base import (
     Amount,
+    Capabilities,
     ChargeOutcome,
     Checkout,
     CheckoutKind,
@@ -142,8 +143,7 @@ def _pem(text: str, label: str) -> str:
 
 class AlipayPrecreate(ProviderDefaults):
     name = "alipay"
-    reusable_checkout = True
-    partial_refunds = True
+    capabilities = Capabilities(currencies=frozenset({CURRENCY}))
 
     def __init__(
         self,
@@ -170,9 +170,6 @@ class AlipayPrecreate(ProviderDefaults):
         except (ValueError, IndexError, TypeError):
             raise ValueError("ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY must be RSA keys (PEM or base64)") from None
         self._session: aiohttp.ClientSession | None = None
-
-    def accepts(self, currency: str) -> bool:
-        return currency == CURRENCY
 
     async def aclose(self) -> None:
         if self._session is not None:

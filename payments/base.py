@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from payments.currencies import legal_tender
+
 
 def secrets_match(given: object, expected: str | bytes) -> bool:
     """Whether a secret someone sent (a signature, a token, a header) is the one expected, compared in constant
@@ -54,6 +56,38 @@ class ChargeOutcome(StrEnum):
     PENDING = "pending"
     REFUNDED = "refunded"
     UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a provider can do, as data in the protocol: the core reads it from the provider, never from its name."""
+
+    # The currencies it takes payment in; None: every currency that is legal tender somewhere (not Stars).
+    currencies: frozenset[str] | None = None
+    # The one currency it charges in whatever an order is priced in: other prices are converted at the shop's
+    # rates (Stars, at STARS_RATES). None: it charges an order in the order's own currency.
+    converts_to: str | None = None
+    refunds: bool = True  # gives money back through daifu; False: a refund is owed, made at the provider by hand
+    partial_refunds: bool = True  # gives back part of a charge, not only all that is left of it
+    # Whether a checkout it made (a page or a code to scan) stays payable as it was made until it expires, so
+    # a payer who asks again is shown the same one. When False (a Telegram invoice is a message) the payer's
+    # open attempt is reused and its checkout made again: either way one payer has one open attempt.
+    reuses_open_checkout: bool = True
+    # Paid inside the Telegram app (an invoice): Telegram reports the payment as an update, names the charge
+    # with its own id, and a payer with no Telegram (a friend on a request's web page) cannot use it.
+    paid_inside_telegram: bool = False
+    # Every charge it reports is for a checkout of this bot's (Telegram reports only payments of the bot's own
+    # invoices): one for a checkout daifu does not know is still the bot's money, to give back at once.
+    charges_are_ours: bool = False
+    # How long the provider remembers a refund key: a refund resumed later must ask what became of it before
+    # sending it again. None: it remembers for good (or its keys are its refund numbers).
+    refund_key_lasts: timedelta | None = None
+
+    def takes(self, currency: str) -> bool:
+        """Whether it takes payment in this currency (one that converts prices: in the currency it converts to)."""
+        if self.currencies is None:
+            return currency in legal_tender()
+        return currency in self.currencies
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,14 +198,7 @@ class PaymentProvider(Protocol):
     """What every provider implements. Unsupported operations raise NotSupported."""
 
     name: str
-    # Whether a checkout it made (a page or a code to scan) stays payable as it was made until it expires, so
-    # a payer who asks again is shown the same one. When False (a Telegram invoice is a message) the payer's
-    # open attempt is reused and its checkout made again: either way one payer has one open attempt.
-    reusable_checkout: bool
-
-    def accepts(self, currency: str) -> bool:
-        """Whether this provider can take payment for an order priced in this currency."""
-        ...
+    capabilities: Capabilities
 
     async def create_checkout(self, request: CheckoutRequest) -> Checkout: ...
 
@@ -201,10 +228,6 @@ class PaymentProvider(Protocol):
 
 class ProviderDefaults:
     """What a provider without a notion of it does: JSON acknowledgements, nothing to query or close."""
-
-    # How long the provider remembers a refund key: a refund resumed later must ask what became of it before
-    # sending it again. None: it remembers for good (or its keys are its refund numbers).
-    refund_key_lasts: timedelta | None = None
 
     def acknowledge(self, accepted: bool, reason: str = "") -> NoticeReply:
         if accepted:

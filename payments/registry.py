@@ -5,11 +5,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from payments.base import PaymentProvider
+from payments.alipay import AlipayPrecreate
+from payments.base import Capabilities, PaymentProvider
 from payments.sandbox import SandboxGateway
+from payments.stripe_checkout import StripeCheckout
 from payments.telegram_invoice import RefundStars, TelegramCardInvoices, TelegramStars
+from payments.wechat_pay import WeChatPayNative
 
-KNOWN = ("sandbox", "telegram", "stars", "stripe", "wechatpay", "alipay")
+KINDS = {
+    kind.name: kind
+    for kind in (SandboxGateway, TelegramCardInvoices, TelegramStars, StripeCheckout, WeChatPayNative, AlipayPrecreate)
+}
+KNOWN = tuple(KINDS)
+
+
+def capabilities_of(name: str) -> Capabilities:
+    """What the provider of this name can do as it comes, enabled or not (a payment made through one that has
+    been turned off since is still shown and refunded as it was made); a name no provider has: the defaults."""
+    kind = KINDS.get(name)
+    return kind.capabilities if kind is not None else Capabilities()
 
 
 class UnknownProvider(ValueError):
@@ -56,17 +70,12 @@ def build_providers(
         elif name == "stars":
             providers[name] = TelegramStars(refund_star_payment)
         elif name == "stripe":
-            # Imported only when enabled: each provider SDK costs start-up time and memory.
-            from payments.stripe_checkout import StripeCheckout
-
             providers[name] = StripeCheckout(
                 api_key=config.stripe_api_key,
                 webhook_secret=config.stripe_webhook_secret,
                 api_base=config.stripe_api_base,
             )
         elif name == "wechatpay":
-            from payments.wechat_pay import WeChatPayNative
-
             providers[name] = WeChatPayNative(
                 mchid=config.wechatpay_mchid,
                 appid=config.wechatpay_appid,
@@ -79,8 +88,6 @@ def build_providers(
                 notify_url=config.notify_url("wechatpay"),
             )
         elif name == "alipay":
-            from payments.alipay import AlipayPrecreate
-
             providers[name] = AlipayPrecreate(
                 app_id=config.alipay_app_id,
                 app_private_key_pem=config.alipay_app_private_key,

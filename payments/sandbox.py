@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from payments.base import (
     Amount,
+    Capabilities,
     ChargeOutcome,
     Checkout,
     CheckoutKind,
@@ -30,7 +31,6 @@ from payments.base import (
     RefundStatus,
     secrets_match,
 )
-from payments.currencies import STARS, is_money
 
 SIGNATURE_HEADER = "Sandbox-Signature"
 TOLERANCE_SECONDS = 300
@@ -56,9 +56,12 @@ class SandboxSession:
 
 class SandboxGateway(ProviderDefaults):
     name = "sandbox"
-    reusable_checkout = True
+    # Like a hosted card page: any legal tender, refunds whole or in part, the same page shown again.
+    capabilities = Capabilities()
 
-    def __init__(self, secret: str, public_base_url: str) -> None:
+    def __init__(self, secret: str, public_base_url: str, *, capabilities: Capabilities | None = None) -> None:
+        if capabilities is not None:  # a test may make it a provider that can do less
+            self.capabilities = capabilities
         self._key = secret.encode()
         self.public_base_url = public_base_url.rstrip("/")
         self.notify_url = f"{self.public_base_url}/notify/sandbox"
@@ -67,9 +70,6 @@ class SandboxGateway(ProviderDefaults):
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     # -- the provider side daifu's core calls ---------------------------------------------------------
-
-    def accepts(self, currency: str) -> bool:
-        return currency != STARS and is_money(currency)
 
     async def create_checkout(self, request: CheckoutRequest) -> Checkout:
         session = {

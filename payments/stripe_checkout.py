@@ -20,6 +20,7 @@ from babel.numbers import get_currency_precision, is_currency
 
 from payments.base import (
     Amount,
+    Capabilities,
     ChargeOutcome,
     Checkout,
     CheckoutKind,
@@ -63,10 +64,11 @@ def _codes(text: str) -> frozenset[str]:
 # both agree. Where they do not, Stripe kept a two-decimal representation of a currency that ISO/CLDR
 # count as zero-decimal: ISK (Stripe wants whole krónur, as multiples of 100), and AFN, ALL, LAK, LBP,
 # MMK, RSD, SOS, STD, YER. Those are refused rather than converted. The three-decimal currencies (BHD,
-# JOD, KWD, OMR, TND) are refused too: Stripe takes only amounts whose last digit is 0, and accepts()
-# sees the currency, not the amount. TWD is two-decimal for charges in both (Stripe's quirk is that it pays
-# it out in whole units), and UGX is zero-decimal in both, so those two are offered. HUF is two-decimal at
-# Stripe; CLDR counted it so too until Babel 2.19, which says zero: it is offered only with a Babel that agrees.
+# JOD, KWD, OMR, TND) are refused too: Stripe takes only amounts whose last digit is 0, and what a
+# provider takes is a list of currencies, not of amounts. TWD is two-decimal for charges in both (Stripe's
+# quirk is that it pays it out in whole units), and UGX is zero-decimal in both, so those two are offered.
+# HUF is two-decimal at Stripe; CLDR counted it so too until Babel 2.19, which says zero: it is offered only
+# with a Babel that agrees.
 PRESENTMENT_CURRENCIES = _codes(
     """
     USD AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BIF BMD BND BOB BRL BSD BWP BYN BZD CAD CDF
@@ -86,6 +88,14 @@ _KEY_PATTERN = re.compile(r"\b(sk|rk|pk|whsec)_[A-Za-z0-9_]+")
 
 def stripe_decimals(currency: str) -> int:
     return 0 if currency in ZERO_DECIMAL else 2
+
+
+# What daifu offers through Stripe: its presentment currencies where Stripe's minor units are CLDR's.
+OFFERED_CURRENCIES = frozenset(
+    code
+    for code in PRESENTMENT_CURRENCIES
+    if is_currency(code) and get_currency_precision(code) == stripe_decimals(code)
+)
 
 
 def _unix(moment: datetime) -> int:
@@ -182,9 +192,11 @@ def outcome_of(event_type: str, session: Mapping[str, Any]) -> ChargeOutcome:
 
 class StripeCheckout(ProviderDefaults):
     name = "stripe"
-    reusable_checkout = True
-    # Stripe keeps idempotency keys for at least 24 hours; an hour's margin for clocks and slow rounds.
-    refund_key_lasts = timedelta(hours=23)
+    capabilities = Capabilities(
+        currencies=OFFERED_CURRENCIES,
+        # Stripe keeps idempotency keys for at least 24 hours; an hour's margin for clocks and slow rounds.
+        refund_key_lasts=timedelta(hours=23),
+    )
 
     def __init__(self, api_key: str, webhook_secret: str, api_base: str = "https://api.stripe.com") -> None:
         self._api_key = api_key
@@ -215,13 +227,6 @@ class StripeCheckout(ProviderDefaults):
         self._http, self._client = None, None
 
     # -- checkouts ------------------------------------------------------------------------------------
-
-    def accepts(self, currency: str) -> bool:
-        return (
-            currency in PRESENTMENT_CURRENCIES
-            and is_currency(currency)
-            and get_currency_precision(currency) == stripe_decimals(currency)
-        )
 
     def session_params(self, request: CheckoutRequest, now: datetime) -> dict[str, Any]:
         product: dict[str, Any] = {"name": request.title}

@@ -30,6 +30,7 @@ from wechatpayv3.utils import build_authorization, load_private_key, load_public
 
 from payments.base import (
     Amount,
+    Capabilities,
     ChargeOutcome,
     Checkout,
     CheckoutKind,
@@ -125,8 +126,8 @@ def _rfc3339(moment: datetime) -> str:
 
 class WeChatPayNative(ProviderDefaults):
     name = "wechatpay"
-    reusable_checkout = True
-    partial_refunds = True  # at most 50 refunds per order: WeChat Pay refuses the 51st
+    # Refunds in part too: at most 50 per order (WeChat Pay refuses the 51st).
+    capabilities = Capabilities(currencies=frozenset({CURRENCY}))
 
     def __init__(
         self,
@@ -169,9 +170,6 @@ class WeChatPayNative(ProviderDefaults):
         except Exception:  # the SDK raises a bare Exception for a key it cannot load
             raise ValueError("WECHATPAY_PRIVATE_KEY and WECHATPAY_PUBLIC_KEY must be PEM keys") from None
         self._session: aiohttp.ClientSession | None = None
-
-    def accepts(self, currency: str) -> bool:
-        return currency == CURRENCY
 
     async def aclose(self) -> None:
         if self._session is not None:
