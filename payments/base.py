@@ -2,17 +2,21 @@
 
 Providers know nothing of chats or tables: they turn a checkout request into what the payer must do,
 turn a provider's notice into a verified event, and refund or query a charge. The core decides what
-any of it means for an order.
+any of it means for an order. Each provider's module also says what it can do (Capabilities), which
+settings it reads (its ProviderSettings) and how it is built from them (ProviderKind), for the registry.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from payments.currencies import legal_tender
 
@@ -223,6 +227,58 @@ class PaymentProvider(Protocol):
 
     async def close(self, checkout: CheckoutRef) -> None:
         """End a checkout that must not be paid any more (its order was cancelled or expired)."""
+        ...
+
+
+class ProviderSettings(BaseSettings):
+    """A provider's own settings, each named as in the environment (STRIPE_API_KEY is stripe_api_key). daifu's
+    settings take in every provider's class, so all are read at once from the environment and .env, and the
+    object handed to a provider's from_settings is an instance of its class."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
+    # What the provider cannot start without: PAYMENT_PROVIDERS naming it while one of these is empty stops the
+    # start with a message naming them.
+    needs: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def missing(cls, settings: BaseSettings) -> list[str]:
+        """The environment names of what this provider needs and these settings leave empty."""
+        return [name.upper() for name in cls.needs if not _text(getattr(settings, name, None))]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return value if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderContext:
+    """What building a provider may use besides its settings; the composition root hands it in."""
+
+    public_base_url: str  # daifu's web side: its notify endpoints and the sandbox's pages are there
+    # A secret daifu made once and keeps (encrypted) in its database, by name: for one the settings leave unset.
+    kept_secret: Callable[[str], Awaitable[str]]
+    # The Bot API's refundStarPayment(user_id, telegram_charge_id): the bot itself gives Stars back.
+    refund_star_payment: Callable[[int, str], Awaitable[bool]]
+
+    def notify_url(self, provider: str) -> str:
+        return f"{self.public_base_url.rstrip('/')}/notify/{provider}"
+
+
+class ProviderKind(Protocol):
+    """A provider class as the registry finds it in its module's PROVIDERS: its name, what it can do as it
+    comes, the settings it reads (None: it reads none) and how it is built from them."""
+
+    name: str
+    capabilities: Capabilities
+
+    @property
+    def settings_class(self) -> type[ProviderSettings] | None: ...
+
+    async def from_settings(self, settings: Any, context: ProviderContext) -> PaymentProvider:
+        """Build the provider from its settings: an instance of its settings_class (daifu's settings are an
+        instance of every provider's)."""
         ...
 
 

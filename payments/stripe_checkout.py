@@ -12,11 +12,11 @@ import re
 import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import aiohttp
-import stripe
 from babel.numbers import get_currency_precision, is_currency
+from pydantic import SecretStr
 
 from payments.base import (
     Amount,
@@ -29,18 +29,23 @@ from payments.base import (
     InvalidNotice,
     PaymentError,
     PaymentEvent,
+    ProviderContext,
     ProviderDefaults,
+    ProviderKind,
+    ProviderSettings,
     Refund,
     RefundRequest,
     RefundStatus,
     refund_event,
 )
+from payments.sdk import load_when_used
+
+if TYPE_CHECKING:
+    import stripe
+else:
+    stripe = load_when_used("stripe")
 
 log = logging.getLogger(__name__)
-
-# The telemetry header would make the library create and read ~/.config/stripe/telemetry_id on the first
-# request (file I/O on the event loop, and a file in the home directory of whoever runs the bot).
-stripe.enable_telemetry = False
 
 SIGNATURE_HEADER = "Stripe-Signature"
 # Stripe accepts expires_at from 30 minutes to 24 hours after the session is created, by its own clock;
@@ -190,8 +195,17 @@ def outcome_of(event_type: str, session: Mapping[str, Any]) -> ChargeOutcome:
     return ChargeOutcome.UNKNOWN
 
 
+class StripeSettings(ProviderSettings):
+    needs = ("stripe_api_key", "stripe_webhook_secret")
+    stripe_api_key: SecretStr = SecretStr("")
+    # Signing secret of the webhook endpoint PUBLIC_BASE_URL/notify/stripe (whsec_...).
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    stripe_api_base: str = "https://api.stripe.com"  # a local test server goes here in the tests
+
+
 class StripeCheckout(ProviderDefaults):
     name = "stripe"
+    settings_class: ClassVar[type[StripeSettings]] = StripeSettings
     capabilities = Capabilities(
         currencies=OFFERED_CURRENCIES,
         # Stripe keeps idempotency keys for at least 24 hours; an hour's margin for clocks and slow rounds.
@@ -199,6 +213,9 @@ class StripeCheckout(ProviderDefaults):
     )
 
     def __init__(self, api_key: str, webhook_secret: str, api_base: str = "https://api.stripe.com") -> None:
+        # The telemetry header would make the library create and read ~/.config/stripe/telemetry_id on the first
+        # request (file I/O on the event loop, and a file in the home directory of whoever runs the bot).
+        stripe.enable_telemetry = False
         self._api_key = api_key
         self._webhook_secret = webhook_secret
         self._api_base = api_base.rstrip("/")
@@ -206,6 +223,14 @@ class StripeCheckout(ProviderDefaults):
         self._ssl = ssl.create_default_context(cafile=stripe.ca_bundle_path) if api_base.startswith("https") else None
         self._http: aiohttp.ClientSession | None = None
         self._client: stripe.StripeClient | None = None
+
+    @classmethod
+    async def from_settings(cls, settings: StripeSettings, context: ProviderContext) -> StripeCheckout:
+        return cls(
+            api_key=settings.stripe_api_key.get_secret_value(),
+            webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
+            api_base=settings.stripe_api_base,
+        )
 
     def _stripe(self) -> stripe.StripeClient:
         """The client, made on first use: an aiohttp session belongs to the running event loop."""
@@ -385,3 +410,6 @@ class StripeCheckout(ProviderDefaults):
         # Completed or expired already: nothing left to close. A payment that completed meanwhile
         # arrives as its own notice and is refunded if the order can no longer take it.
         log.info("stripe session %s was already %s", session.get("id"), session.get("status"))
+
+
+PROVIDERS: tuple[ProviderKind, ...] = (StripeCheckout,)

@@ -8,6 +8,9 @@ a PaymentEvent with event_from_successful_payment. Card payments cannot be refun
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import ClassVar
+
+from pydantic import SecretStr
 
 from payments.base import (
     Amount,
@@ -21,7 +24,10 @@ from payments.base import (
     NotSupported,
     PaymentError,
     PaymentEvent,
+    ProviderContext,
     ProviderDefaults,
+    ProviderKind,
+    ProviderSettings,
     Refund,
     RefundRequest,
     RefundStatus,
@@ -51,8 +57,15 @@ def _invoice_checkout(name: str, request: CheckoutRequest, provider_token: str) 
     )
 
 
+class TelegramInvoiceSettings(ProviderSettings):
+    needs = ("telegram_provider_token",)
+    # The provider token for card invoices, from @BotFather > Payments.
+    telegram_provider_token: SecretStr = SecretStr("")
+
+
 class TelegramCardInvoices(ProviderDefaults):
     name = "telegram"
+    settings_class: ClassVar[type[TelegramInvoiceSettings]] = TelegramInvoiceSettings
     # Card payments through a provider token are refunded at the provider, never through the Bot API; an
     # invoice is a message, made again for each showing. Telegram reports only payments of this bot's own
     # invoices: one for an unknown checkout is still the bot's money, to be given back (here: owed).
@@ -68,6 +81,10 @@ class TelegramCardInvoices(ProviderDefaults):
             raise ValueError("the telegram provider needs TELEGRAM_PROVIDER_TOKEN")
         self._provider_token = provider_token
 
+    @classmethod
+    async def from_settings(cls, settings: TelegramInvoiceSettings, context: ProviderContext) -> TelegramCardInvoices:
+        return cls(settings.telegram_provider_token.get_secret_value())
+
     async def create_checkout(self, request: CheckoutRequest) -> Checkout:
         return _invoice_checkout(self.name, request, self._provider_token)
 
@@ -80,6 +97,7 @@ class TelegramCardInvoices(ProviderDefaults):
 
 class TelegramStars(ProviderDefaults):
     name = "stars"
+    settings_class: ClassVar[None] = None  # the bot's own token is all it needs
     # Priced in Stars (an order in another currency at the shop's STARS_RATES); refundStarPayment gives back a
     # whole payment; an unknown Stars payment is the bot's own and is given back at once (see above).
     capabilities = Capabilities(
@@ -93,6 +111,10 @@ class TelegramStars(ProviderDefaults):
 
     def __init__(self, refund_star_payment: RefundStars) -> None:
         self._refund_star_payment = refund_star_payment
+
+    @classmethod
+    async def from_settings(cls, settings: object, context: ProviderContext) -> TelegramStars:
+        return cls(context.refund_star_payment)
 
     async def create_checkout(self, request: CheckoutRequest) -> Checkout:
         if request.amount.currency != STARS:
@@ -139,3 +161,6 @@ def event_from_successful_payment(
         payer_ref=str(payer_id),
         extra={"provider_charge_ref": provider_charge_id} if provider_charge_id else {},
     )
+
+
+PROVIDERS: tuple[ProviderKind, ...] = (TelegramCardInvoices, TelegramStars)
