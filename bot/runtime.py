@@ -19,7 +19,8 @@ from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, add_user_throttl
 from bot.update_journal import LAST_GROUP, UpdateJournal
 from bot.webhook import TelegramWebhook
 from handlers.context import attach
-from payments.registry import ProviderConfig, build_providers
+from payments.base import ProviderContext
+from payments.registry import build_providers
 from services.app_secrets import app_secret
 from services.config import ShopRules
 from services.daifu import Daifu
@@ -65,31 +66,6 @@ def web_limits(settings: Settings) -> WebLimits:
     )
 
 
-def provider_config(settings: Settings, sandbox_secret: str) -> ProviderConfig:
-    secret = settings.secret_value
-    return ProviderConfig(
-        public_base_url=settings.public_base_url,
-        sandbox_secret=sandbox_secret,
-        telegram_provider_token=secret(settings.telegram_provider_token),
-        stripe_api_key=secret(settings.stripe_api_key),
-        stripe_webhook_secret=secret(settings.stripe_webhook_secret),
-        stripe_api_base=settings.stripe_api_base,
-        wechatpay_mchid=settings.wechatpay_mchid,
-        wechatpay_appid=settings.wechatpay_appid,
-        wechatpay_private_key=secret(settings.wechatpay_private_key),
-        wechatpay_cert_serial_no=settings.wechatpay_cert_serial_no,
-        wechatpay_apiv3_key=secret(settings.wechatpay_apiv3_key),
-        wechatpay_public_key=settings.wechatpay_public_key,
-        wechatpay_public_key_id=settings.wechatpay_public_key_id,
-        wechatpay_api_base=settings.wechatpay_api_base,
-        alipay_app_id=settings.alipay_app_id,
-        alipay_app_private_key=secret(settings.alipay_app_private_key),
-        alipay_public_key=settings.alipay_public_key,
-        alipay_seller_id=settings.alipay_seller_id,
-        alipay_gateway=settings.alipay_gateway,
-    )
-
-
 @dataclass
 class Runtime:
     settings: Settings
@@ -111,18 +87,19 @@ class Runtime:
         except SecretsKeyError:
             await db.dispose()
             raise
-        sandbox_secret = (
-            settings.sandbox_secret.get_secret_value()
-            if settings.sandbox_secret
-            else await app_secret(db, "sandbox_secret")
-        )
-        remember_secrets(sandbox_secret)  # made at run time: the logs must not show it either
         application = build_application(settings)
-        providers = build_providers(
-            settings.payment_providers,
-            provider_config(settings, sandbox_secret),
+
+        async def kept_secret(name: str) -> str:
+            secret = await app_secret(db, name)
+            remember_secrets(secret)  # made at run time: the logs must not show it either
+            return secret
+
+        context = ProviderContext(
+            public_base_url=settings.public_base_url,
+            kept_secret=kept_secret,
             refund_star_payment=lambda user_id, charge_id: application.bot.refund_star_payment(user_id, charge_id),
         )
+        providers = await build_providers(settings.payment_providers, settings, context)
         daifu = Daifu(db, shop_rules(settings), providers)
         attach(application, daifu)
         return cls(settings, db, application, daifu)

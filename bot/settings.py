@@ -1,4 +1,7 @@
-"""Settings from the environment or `.env` (pydantic-settings); secrets stay SecretStr."""
+"""Settings from the environment or `.env` (pydantic-settings); secrets stay SecretStr.
+
+Each payment provider's settings are its own module's (payments.registry takes them all in): only which
+providers are enabled, and that each has what it needs, is decided here."""
 
 from __future__ import annotations
 
@@ -9,32 +12,16 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from payments.currencies import is_money
 from payments.registry import KNOWN as KNOWN_PROVIDERS
+from payments.registry import EveryProviderSettings, check_keys
 from storage.secrets import parse_keys
 
 CommaList = Annotated[list[str], NoDecode]
 CommaIds = Annotated[list[int], NoDecode]
 Rates = Annotated[dict[str, Decimal], NoDecode]
-
-
-# What each provider cannot start without; docs/providers.md says where each comes from.
-PROVIDER_NEEDS = {
-    "telegram": ("telegram_provider_token",),
-    "stripe": ("stripe_api_key", "stripe_webhook_secret"),
-    "wechatpay": (
-        "wechatpay_mchid",
-        "wechatpay_appid",
-        "wechatpay_private_key",
-        "wechatpay_cert_serial_no",
-        "wechatpay_apiv3_key",
-        "wechatpay_public_key",
-        "wechatpay_public_key_id",
-    ),
-    "alipay": ("alipay_app_id", "alipay_app_private_key", "alipay_public_key"),
-}
 
 
 def _split(value: object) -> list[str]:
@@ -54,7 +41,7 @@ def seconds_or_iso(value: object) -> object:
     return value
 
 
-class Settings(BaseSettings):
+class Settings(EveryProviderSettings):
     # A setting left empty (as .env.example lists them) means "not set": its default applies.
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
@@ -67,8 +54,6 @@ class Settings(BaseSettings):
     web_port: int = 8080
     admin_ids: CommaIds = Field(default_factory=list)
     payment_providers: CommaList = Field(default_factory=lambda: ["sandbox"])
-    telegram_provider_token: SecretStr = SecretStr("")
-    sandbox_secret: SecretStr | None = None
     default_currency: str = "USD"
     shop_currencies: CommaList = Field(default_factory=lambda: ["USD", "EUR", "CNY", "XTR"])
     shop_name: str = "daifu shop"
@@ -81,22 +66,6 @@ class Settings(BaseSettings):
     reconcile_after: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
     # Shop callbacks may go to loopback and private addresses (tests, a shop backend on daifu's own network).
     callback_allow_private_addresses: bool = False
-    stripe_api_key: SecretStr = SecretStr("")
-    stripe_webhook_secret: SecretStr = SecretStr("")
-    stripe_api_base: str = "https://api.stripe.com"
-    wechatpay_mchid: str = ""
-    wechatpay_appid: str = ""
-    wechatpay_private_key: SecretStr = SecretStr("")
-    wechatpay_cert_serial_no: str = ""
-    wechatpay_apiv3_key: SecretStr = SecretStr("")
-    wechatpay_public_key: str = ""
-    wechatpay_public_key_id: str = ""
-    wechatpay_api_base: str = "https://api.mch.weixin.qq.com"
-    alipay_app_id: str = ""
-    alipay_app_private_key: SecretStr = SecretStr("")
-    alipay_public_key: str = ""
-    alipay_seller_id: str = ""
-    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
     run_mode: Literal["polling", "webhook"] = "polling"
     webhook_secret: SecretStr | None = None
     webhook_path: str = "/telegram/webhook"
@@ -221,19 +190,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _provider_needs(self) -> Settings:
-        for provider, needed in PROVIDER_NEEDS.items():
-            if provider not in self.payment_providers:
-                continue
-            missing = [name.upper() for name in needed if not self.secret_value(getattr(self, name))]
-            if missing:
-                raise ValueError(f"PAYMENT_PROVIDERS has {provider}, which needs {', '.join(missing)}")
+        check_keys(self.payment_providers, self)
         return self
-
-    @staticmethod
-    def secret_value(value: SecretStr | str | None) -> str:
-        if isinstance(value, SecretStr):
-            return value.get_secret_value()
-        return value or ""
 
     @field_validator("secrets_key")
     @classmethod

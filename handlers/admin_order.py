@@ -15,13 +15,14 @@ from telegram.ext import BaseHandler, CommandHandler
 from handlers.admin_common import clipped, named_order, person, reply_long, reports
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
-from handlers.notices import PAID_IN_TELEGRAM, orphan_lines
+from handlers.notices import orphan_lines
 from presentation.formatting import esc, order_price
 from presentation.texts import status_name, when
 from services.admin_reports import OrderDossier
 from services.i18n import Gettext
 from services.money import Money, format_money
 from services.notices import ReturnReason
+from services.providers import capabilities_of
 from storage.models import CallbackDelivery, Payment, PaymentStatus, PayRequest, Refund, RequestMode, RequestStatus
 
 
@@ -114,7 +115,9 @@ def charge_ids(payment: Payment, _: Gettext) -> list[str]:
     the provider's own charge id (a Stripe PaymentIntent, a WeChat Pay transaction_id, an Alipay trade_no)."""
     code = "<code>{}</code>".format
     ids: list[str] = []
-    if payment.provider_ref and payment.provider in PAID_IN_TELEGRAM:
+    # Paid inside Telegram: the payment's own reference is Telegram's charge id (refundStarPayment and Telegram's
+    # support name it); a card provider behind the invoice has its own id as well.
+    if payment.provider_ref and capabilities_of(payment.provider).paid_inside_telegram:
         ids.append(_("Telegram charge id: {reference}").format(reference=code(esc(payment.provider_ref))))
         if payment.provider_charge_ref:
             ids.append(_("Provider charge id: {reference}").format(reference=code(esc(payment.provider_charge_ref))))

@@ -23,18 +23,17 @@ from handlers.callback_data import CallbackData
 from handlers.common import admin_only, speak, unless_unchanged
 from handlers.context import DaifuContext
 from handlers.notices import deliver, payer_display_name
-from payments.base import PaymentError
 from presentation.formatting import esc
 from presentation.texts import bad_amount
 from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
 from services.notices import Notice, PaymentReturned, ReturnReason
+from services.providers import PaymentError, capabilities_of
 from services.settlement import RefundRefused
 from storage.models import Order, OrderStatus, Payment
 
 log = logging.getLogger(__name__)
 BUTTON_KIND = "refund"  # the plan behind the Yes button, in daifu.buttons
-REFUNDED_AT_PROVIDER = frozenset({"telegram"})  # card payments through a provider token: refunds are owed
 
 
 class Answer(StrEnum):
@@ -69,7 +68,7 @@ async def charge_line(context: DaifuContext, payment: Payment, amount: Money, lo
         number=payment.id,
         provider=payment.provider,
     )
-    if payment.provider in REFUNDED_AT_PROVIDER:
+    if not capabilities_of(payment.provider, context.daifu.providers).refunds:  # given back at the provider
         line += "\n  " + _("a card payment: it will be recorded as owed, and you refund it at the provider")
     return "• " + line
 
@@ -107,9 +106,8 @@ async def plan_part(
         return None, _("That is more than was paid: at most {amount} is left to refund on order #{number}.").format(
             amount=format_money(left, locale), number=order.id
         )
-    provider = context.daifu.providers.get(charge.provider)
     whole = amount.minor == left.minor == charge.amount_minor
-    if not whole and not getattr(provider, "partial_refunds", True):
+    if not whole and not capabilities_of(charge.provider, context.daifu.providers).partial_refunds:
         return None, _(
             "{provider} payments can only be refunded whole: send /refund {number} without an amount."
         ).format(provider=charge.provider, number=order.id)

@@ -14,12 +14,11 @@ from handlers.common import speak, unless_query_gone
 from handlers.context import DaifuContext
 from handlers.notices import deliver
 from handlers.send_checkout import send_checkout
-from payments.base import PaymentError
-from payments.telegram_invoice import event_from_successful_payment
 from presentation.texts import pre_checkout_refusal, provider_down, unpayable
 from services.checkout import MethodUnavailable
 from services.metrics import PRE_CHECKOUT_SECONDS
 from services.orders import OrderNotPayable
+from services.providers import PaymentError, event_from_successful_payment
 from services.settlement import UnknownCheckout
 
 log = logging.getLogger(__name__)
@@ -84,9 +83,7 @@ async def successful_payment(update: Update, context: DaifuContext) -> None:
         return
     paid = message.successful_payment
     await speak(update, context)  # remember the payer, who may be new to the bot
-    provider = "stars" if paid.currency == "XTR" else "telegram"
     event = event_from_successful_payment(
-        provider,
         payer_id=update.effective_user.id,
         payload=paid.invoice_payload,
         currency=paid.currency,

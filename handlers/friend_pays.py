@@ -17,7 +17,6 @@ from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
 from handlers.request_cards import refresh_cards
 from handlers.send_checkout import send_checkout
-from payments.base import PaymentError
 from presentation.formatting import esc
 from presentation.texts import bad_amount, method_label, provider_down, request_refusal, when
 from services.checkout import MethodUnavailable
@@ -25,6 +24,7 @@ from services.flows import Flow
 from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
 from services.pay_requests import RequestRefusal, RequestRefused, RequestView, telegram_holder
+from services.providers import PaymentError
 from storage.models import RequestMode
 
 FLOW = "chip_in"  # the friend types the amount of their part

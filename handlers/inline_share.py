@@ -27,8 +27,9 @@ from handlers.common import speak, unless_query_gone
 from handlers.context import DaifuContext
 from handlers.request_cards import card_digest, edit_card, render_card
 from presentation.texts import method_label
-from services.checkout import INVOICE_PROVIDERS, MethodUnavailable
+from services.checkout import MethodUnavailable
 from services.pay_requests import RequestRefused
+from services.providers import capabilities_of
 from storage.models import RequestMode, RequestStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ async def offer_cards(update: Update, context: DaifuContext, query: InlineQuery)
     ]
     if request.mode == RequestMode.SINGLE:
         for provider in daifu.checkouts.methods_for(view.order):
-            if provider not in INVOICE_PROVIDERS:
+            if not capabilities_of(provider, daifu.providers).paid_inside_telegram:
                 continue
             try:
                 checkout = await daifu.requests.group_invoice(view, provider)

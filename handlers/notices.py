@@ -36,12 +36,10 @@ from services.notices import (
     RequestClosed,
     ReturnReason,
 )
+from services.providers import capabilities_of
 from storage.models import Order, OrphanCharge, Payment, PaymentStatus, PayRequest, RequestMode, RequestStatus
 
 log = logging.getLogger(__name__)
-# Paid inside Telegram: the payment's own reference is Telegram's charge id (refundStarPayment and Telegram's
-# support name it); a card provider behind the invoice has its own id as well.
-PAID_IN_TELEGRAM = frozenset({"telegram", "stars"})
 # A notice whose send failed for a passing reason is tried again, soon: 0.5 s, then 1 s later.
 SEND_TRIES = 3
 SEND_BACKOFF_SECONDS = 0.5
@@ -95,8 +93,8 @@ async def _send_receipt(context: DaifuContext, daifu: Daifu, order: Order, payme
 
 async def _tell_admins(context: DaifuContext, daifu: Daifu, order: Order, payment: Payment, for_name: str) -> None:
     payer = await payer_display_name(daifu, payment)
-    # Telegram card payments are refunded at the provider, never through the bot.
-    refundable = payment.provider != "telegram"
+    # No Refund button where the provider cannot give money back through the bot (Telegram card payments).
+    refundable = capabilities_of(payment.provider, daifu.providers).refunds
     for admin_id in daifu.rules.admin_ids:
         locale = await daifu.users.locale_of(admin_id)
         _ = gettext_for(locale)
@@ -229,7 +227,7 @@ def orphan_lines(charge: OrphanCharge, payer: str, locale: str, _: Gettext) -> l
         ),
         (
             _("Telegram charge id: {reference}")
-            if charge.provider in PAID_IN_TELEGRAM
+            if capabilities_of(charge.provider).paid_inside_telegram
             else _("Provider charge id: {reference}")
         ).format(reference=f"<code>{esc(charge.charge_ref)}</code>"),
     ]

@@ -12,9 +12,9 @@ from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
 from handlers.notices import deliver
 from handlers.refund_button import RefundStep, RefundTap
-from payments.base import PaymentError
 from presentation.texts import provider_down
 from services.notices import ReturnReason
+from services.providers import PaymentError
 from services.settlement import RefundRefused
 
 

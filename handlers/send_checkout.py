@@ -5,9 +5,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice
 
 from handlers.context import DaifuContext
-from payments.base import Checkout, CheckoutKind
 from services.i18n import Gettext
 from services.links import qr_png
+from services.providers import Checkout, CheckoutKind
 
 
 async def send_checkout(context: DaifuContext, chat_id: int, checkout: Checkout, _: Gettext) -> None:

@@ -24,15 +24,15 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl
 
 import aiohttp
-from alipay import AliPay
-from alipay.exceptions import AliPayException, AliPayValidationError
+from pydantic import SecretStr
 
 from payments.base import (
     Amount,
+    Capabilities,
     ChargeOutcome,
     Checkout,
     CheckoutKind,
@@ -42,11 +42,20 @@ from payments.base import (
     NoticeReply,
     PaymentError,
     PaymentEvent,
+    ProviderContext,
     ProviderDefaults,
+    ProviderKind,
+    ProviderSettings,
     Refund,
     RefundRequest,
     RefundStatus,
 )
+from payments.sdk import load_when_used
+
+if TYPE_CHECKING:
+    import alipay as alipay_sdk
+else:
+    alipay_sdk = load_when_used("alipay")  # its package loads alipay.exceptions too
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +149,19 @@ def _pem(text: str, label: str) -> str:
     return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----"])
 
 
+class AlipaySettings(ProviderSettings):
+    needs = ("alipay_app_id", "alipay_app_private_key", "alipay_public_key")
+    alipay_app_id: str = ""
+    alipay_app_private_key: SecretStr = SecretStr("")  # PEM
+    alipay_public_key: str = ""  # PEM of Alipay's public key
+    alipay_seller_id: str = ""  # the merchant's Alipay account id, checked in notices when set
+    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
+
+
 class AlipayPrecreate(ProviderDefaults):
     name = "alipay"
-    reusable_checkout = True
-    partial_refunds = True
+    settings_class: ClassVar[type[AlipaySettings]] = AlipaySettings
+    capabilities = Capabilities(currencies=frozenset({CURRENCY}))
 
     def __init__(
         self,
@@ -160,7 +178,7 @@ class AlipayPrecreate(ProviderDefaults):
         self.gateway = gateway
         self.notify_url = notify_url
         try:
-            self._sdk = AliPay(
+            self._sdk = alipay_sdk.AliPay(
                 appid=app_id,
                 app_notify_url=notify_url,
                 app_private_key_string=_pem(app_private_key_pem, "PRIVATE KEY"),
@@ -171,8 +189,16 @@ class AlipayPrecreate(ProviderDefaults):
             raise ValueError("ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY must be RSA keys (PEM or base64)") from None
         self._session: aiohttp.ClientSession | None = None
 
-    def accepts(self, currency: str) -> bool:
-        return currency == CURRENCY
+    @classmethod
+    async def from_settings(cls, settings: AlipaySettings, context: ProviderContext) -> AlipayPrecreate:
+        return cls(
+            app_id=settings.alipay_app_id,
+            app_private_key_pem=settings.alipay_app_private_key.get_secret_value(),
+            alipay_public_key_pem=settings.alipay_public_key,
+            seller_id=settings.alipay_seller_id,
+            gateway=settings.alipay_gateway,
+            notify_url=context.notify_url(cls.name),
+        )
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -284,7 +310,7 @@ class AlipayPrecreate(ProviderDefaults):
         try:
             # verify() drops sign_type (refusing any but RSA2), sorts the rest and checks the RSA2 signature.
             valid = self._sdk.verify(dict(fields), signature)
-        except (AliPayException, ValueError) as error:
+        except (alipay_sdk.exceptions.AliPayException, ValueError) as error:
             raise InvalidNotice(f"unverifiable signature: {error}") from None
         if not valid:
             raise InvalidNotice("signature does not match")
@@ -367,9 +393,9 @@ class AlipayPrecreate(ProviderDefaults):
             answer = self._sdk._verify_and_return_sync_response(
                 raw.decode("utf-8"), method.replace(".", "_") + "_response"
             )
-        except AliPayValidationError:
+        except alipay_sdk.exceptions.AliPayValidationError:
             raise PaymentError(f"alipay {method}: the answer's signature does not match") from None
-        except AliPayException as error:
+        except alipay_sdk.exceptions.AliPayException as error:
             raise PaymentError(f"alipay {method}: unsigned error answer: {error}") from None
         except (ValueError, AttributeError, TypeError) as error:
             raise PaymentError(f"alipay {method}: unreadable answer: {error}") from None
@@ -381,3 +407,6 @@ class AlipayPrecreate(ProviderDefaults):
     def _failure(method: str, answer: Mapping[str, Any]) -> PaymentError:
         parts = [answer.get("code"), answer.get("msg"), answer.get("sub_code"), answer.get("sub_msg")]
         return PaymentError(f"alipay {method}: " + " ".join(str(part) for part in parts if part))
+
+
+PROVIDERS: tuple[ProviderKind, ...] = (AlipayPrecreate,)

@@ -2,17 +2,23 @@
 
 Providers know nothing of chats or tables: they turn a checkout request into what the payer must do,
 turn a provider's notice into a verified event, and refund or query a charge. The core decides what
-any of it means for an order.
+any of it means for an order. Each provider's module also says what it can do (Capabilities), which
+settings it reads (its ProviderSettings) and how it is built from them (ProviderKind), for the registry.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from payments.currencies import legal_tender
 
 
 def secrets_match(given: object, expected: str | bytes) -> bool:
@@ -54,6 +60,38 @@ class ChargeOutcome(StrEnum):
     PENDING = "pending"
     REFUNDED = "refunded"
     UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a provider can do, as data in the protocol: the core reads it from the provider, never from its name."""
+
+    # The currencies it takes payment in; None: every currency that is legal tender somewhere (not Stars).
+    currencies: frozenset[str] | None = None
+    # The one currency it charges in whatever an order is priced in: other prices are converted at the shop's
+    # rates (Stars, at STARS_RATES). None: it charges an order in the order's own currency.
+    converts_to: str | None = None
+    refunds: bool = True  # gives money back through daifu; False: a refund is owed, made at the provider by hand
+    partial_refunds: bool = True  # gives back part of a charge, not only all that is left of it
+    # Whether a checkout it made (a page or a code to scan) stays payable as it was made until it expires, so
+    # a payer who asks again is shown the same one. When False (a Telegram invoice is a message) the payer's
+    # open attempt is reused and its checkout made again: either way one payer has one open attempt.
+    reuses_open_checkout: bool = True
+    # Paid inside the Telegram app (an invoice): Telegram reports the payment as an update, names the charge
+    # with its own id, and a payer with no Telegram (a friend on a request's web page) cannot use it.
+    paid_inside_telegram: bool = False
+    # Every charge it reports is for a checkout of this bot's (Telegram reports only payments of the bot's own
+    # invoices): one for a checkout daifu does not know is still the bot's money, to give back at once.
+    charges_are_ours: bool = False
+    # How long the provider remembers a refund key: a refund resumed later must ask what became of it before
+    # sending it again. None: it remembers for good (or its keys are its refund numbers).
+    refund_key_lasts: timedelta | None = None
+
+    def takes(self, currency: str) -> bool:
+        """Whether it takes payment in this currency (one that converts prices: in the currency it converts to)."""
+        if self.currencies is None:
+            return currency in legal_tender()
+        return currency in self.currencies
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,14 +202,7 @@ class PaymentProvider(Protocol):
     """What every provider implements. Unsupported operations raise NotSupported."""
 
     name: str
-    # Whether a checkout it made (a page or a code to scan) stays payable as it was made until it expires, so
-    # a payer who asks again is shown the same one. When False (a Telegram invoice is a message) the payer's
-    # open attempt is reused and its checkout made again: either way one payer has one open attempt.
-    reusable_checkout: bool
-
-    def accepts(self, currency: str) -> bool:
-        """Whether this provider can take payment for an order priced in this currency."""
-        ...
+    capabilities: Capabilities
 
     async def create_checkout(self, request: CheckoutRequest) -> Checkout: ...
 
@@ -199,12 +230,60 @@ class PaymentProvider(Protocol):
         ...
 
 
+class ProviderSettings(BaseSettings):
+    """A provider's own settings, each named as in the environment (STRIPE_API_KEY is stripe_api_key). daifu's
+    settings take in every provider's class, so all are read at once from the environment and .env, and the
+    object handed to a provider's from_settings is an instance of its class."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
+    # What the provider cannot start without: PAYMENT_PROVIDERS naming it while one of these is empty stops the
+    # start with a message naming them.
+    needs: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def missing(cls, settings: BaseSettings) -> list[str]:
+        """The environment names of what this provider needs and these settings leave empty."""
+        return [name.upper() for name in cls.needs if not _text(getattr(settings, name, None))]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return value if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderContext:
+    """What building a provider may use besides its settings; the composition root hands it in."""
+
+    public_base_url: str  # daifu's web side: its notify endpoints and the sandbox's pages are there
+    # A secret daifu made once and keeps (encrypted) in its database, by name: for one the settings leave unset.
+    kept_secret: Callable[[str], Awaitable[str]]
+    # The Bot API's refundStarPayment(user_id, telegram_charge_id): the bot itself gives Stars back.
+    refund_star_payment: Callable[[int, str], Awaitable[bool]]
+
+    def notify_url(self, provider: str) -> str:
+        return f"{self.public_base_url.rstrip('/')}/notify/{provider}"
+
+
+class ProviderKind(Protocol):
+    """A provider class as the registry finds it in its module's PROVIDERS: its name, what it can do as it
+    comes, the settings it reads (None: it reads none) and how it is built from them."""
+
+    name: str
+    capabilities: Capabilities
+
+    @property
+    def settings_class(self) -> type[ProviderSettings] | None: ...
+
+    async def from_settings(self, settings: Any, context: ProviderContext) -> PaymentProvider:
+        """Build the provider from its settings: an instance of its settings_class (daifu's settings are an
+        instance of every provider's)."""
+        ...
+
+
 class ProviderDefaults:
     """What a provider without a notion of it does: JSON acknowledgements, nothing to query or close."""
-
-    # How long the provider remembers a refund key: a refund resumed later must ask what became of it before
-    # sending it again. None: it remembers for good (or its keys are its refund numbers).
-    refund_key_lasts: timedelta | None = None
 
     def acknowledge(self, accepted: bool, reason: str = "") -> NoticeReply:
         if accepted:

@@ -1,94 +1,85 @@
-"""Build the enabled providers by their short names, from plain settings values."""
+"""The providers daifu knows, found in their modules; the settings they read; the enabled ones, built.
+
+Adding a provider is its module (a class with a name, Capabilities, a ProviderSettings class and from_settings,
+listed in the module's PROVIDERS) and its line in MODULES; nothing else names it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, cast
 
-from payments.base import PaymentProvider
-from payments.sandbox import SandboxGateway
-from payments.telegram_invoice import RefundStars, TelegramCardInvoices, TelegramStars
+from pydantic import create_model
+from pydantic_settings import BaseSettings
 
-KNOWN = ("sandbox", "telegram", "stars", "stripe", "wechatpay", "alipay")
+from payments import alipay, sandbox, stripe_checkout, telegram_invoice, wechat_pay
+from payments.base import Capabilities, PaymentProvider, ProviderContext, ProviderKind, ProviderSettings
+
+MODULES: tuple[ModuleType, ...] = (sandbox, telegram_invoice, stripe_checkout, wechat_pay, alipay)
 
 
 class UnknownProvider(ValueError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderConfig:
-    """Every provider's settings, as plain values (the composition root reads them from the environment)."""
-
-    public_base_url: str
-    sandbox_secret: str = ""
-    telegram_provider_token: str = ""
-    stripe_api_key: str = ""
-    stripe_webhook_secret: str = ""
-    stripe_api_base: str = "https://api.stripe.com"
-    wechatpay_mchid: str = ""
-    wechatpay_appid: str = ""
-    wechatpay_private_key: str = ""  # PEM of the merchant's API private key
-    wechatpay_cert_serial_no: str = ""
-    wechatpay_apiv3_key: str = ""
-    wechatpay_public_key: str = ""  # PEM of WeChat Pay's platform public key
-    wechatpay_public_key_id: str = ""
-    wechatpay_api_base: str = "https://api.mch.weixin.qq.com"
-    alipay_app_id: str = ""
-    alipay_app_private_key: str = ""  # PEM
-    alipay_public_key: str = ""  # PEM of Alipay's public key
-    alipay_seller_id: str = ""
-    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
-
-    def notify_url(self, provider: str) -> str:
-        return f"{self.public_base_url.rstrip('/')}/notify/{provider}"
+def discover(modules: Iterable[ModuleType]) -> dict[str, ProviderKind]:
+    """Every provider the modules list in their PROVIDERS, by name."""
+    kinds: dict[str, ProviderKind] = {}
+    for module in modules:
+        for kind in cast(Sequence[ProviderKind], module.PROVIDERS):
+            if kind.name in kinds:
+                raise ValueError(f"two payment providers are named {kind.name!r}")
+            kinds[kind.name] = kind
+    return kinds
 
 
-def build_providers(
-    names: Sequence[str], config: ProviderConfig, *, refund_star_payment: RefundStars
+KINDS = discover(MODULES)
+KNOWN = tuple(KINDS)
+
+
+def settings_of(kinds: Iterable[ProviderKind]) -> type[ProviderSettings]:
+    """One settings class that takes in every provider's own, for daifu's settings to inherit."""
+    classes = tuple(dict.fromkeys(kind.settings_class for kind in kinds if kind.settings_class is not None))
+    return create_model("EveryProviderSettings", __base__=classes or (ProviderSettings,), __module__=__name__)
+
+
+if TYPE_CHECKING:
+    # The type checker sees none of the providers' fields here: each provider reads them from its own class.
+    EveryProviderSettings = ProviderSettings
+else:
+    EveryProviderSettings = settings_of(KINDS.values())
+
+
+def capabilities_of(name: str) -> Capabilities:
+    """What the provider of this name can do as it comes, enabled or not (a payment made through one that has
+    been turned off since is still shown and refunded as it was made); a name no provider has: the defaults."""
+    kind = KINDS.get(name)
+    return kind.capabilities if kind is not None else Capabilities()
+
+
+def check_keys(names: Sequence[str], settings: BaseSettings, kinds: Mapping[str, ProviderKind] = KINDS) -> None:
+    """Refuse, naming them, the keys an enabled provider needs and the settings leave empty."""
+    for name in names:
+        kind = kinds.get(name)
+        missing = kind.settings_class.missing(settings) if kind is not None and kind.settings_class else []
+        if missing:
+            raise ValueError(f"PAYMENT_PROVIDERS has {name}, which needs {', '.join(missing)}")
+
+
+async def build_providers(
+    names: Sequence[str],
+    settings: BaseSettings,
+    context: ProviderContext,
+    kinds: Mapping[str, ProviderKind] = KINDS,
 ) -> dict[str, PaymentProvider]:
+    """The enabled providers, in the order named, each built from its own settings."""
     providers: dict[str, PaymentProvider] = {}
     for name in names:
-        if name == "sandbox":
-            providers[name] = SandboxGateway(config.sandbox_secret, config.public_base_url)
-        elif name == "telegram":
-            providers[name] = TelegramCardInvoices(config.telegram_provider_token)
-        elif name == "stars":
-            providers[name] = TelegramStars(refund_star_payment)
-        elif name == "stripe":
-            # Imported only when enabled: each provider SDK costs start-up time and memory.
-            from payments.stripe_checkout import StripeCheckout
-
-            providers[name] = StripeCheckout(
-                api_key=config.stripe_api_key,
-                webhook_secret=config.stripe_webhook_secret,
-                api_base=config.stripe_api_base,
-            )
-        elif name == "wechatpay":
-            from payments.wechat_pay import WeChatPayNative
-
-            providers[name] = WeChatPayNative(
-                mchid=config.wechatpay_mchid,
-                appid=config.wechatpay_appid,
-                private_key_pem=config.wechatpay_private_key,
-                cert_serial_no=config.wechatpay_cert_serial_no,
-                apiv3_key=config.wechatpay_apiv3_key,
-                platform_public_key_pem=config.wechatpay_public_key,
-                platform_public_key_id=config.wechatpay_public_key_id,
-                api_base=config.wechatpay_api_base,
-                notify_url=config.notify_url("wechatpay"),
-            )
-        elif name == "alipay":
-            from payments.alipay import AlipayPrecreate
-
-            providers[name] = AlipayPrecreate(
-                app_id=config.alipay_app_id,
-                app_private_key_pem=config.alipay_app_private_key,
-                alipay_public_key_pem=config.alipay_public_key,
-                seller_id=config.alipay_seller_id,
-                gateway=config.alipay_gateway,
-                notify_url=config.notify_url("alipay"),
-            )
-        else:
-            raise UnknownProvider(f"unknown payment provider {name!r}; known: {', '.join(KNOWN)}")
+        kind = kinds.get(name)
+        if kind is None:
+            raise UnknownProvider(f"unknown payment provider {name!r}; known: {', '.join(kinds)}")
+        if kind.settings_class is not None and not isinstance(settings, kind.settings_class):
+            raise TypeError(f"the settings do not include {kind.settings_class.__name__}, which {name} reads")
+        providers[name] = await kind.from_settings(settings, context)
     return providers

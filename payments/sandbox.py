@@ -15,22 +15,28 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
+
+from pydantic import SecretStr
 
 from payments.base import (
     Amount,
+    Capabilities,
     ChargeOutcome,
     Checkout,
     CheckoutKind,
     CheckoutRequest,
     InvalidNotice,
     PaymentEvent,
+    ProviderContext,
     ProviderDefaults,
+    ProviderKind,
+    ProviderSettings,
     Refund,
     RefundRequest,
     RefundStatus,
     secrets_match,
 )
-from payments.currencies import STARS, is_money
 
 SIGNATURE_HEADER = "Sandbox-Signature"
 TOLERANCE_SECONDS = 300
@@ -54,22 +60,34 @@ class SandboxSession:
     return_url: str
 
 
+class SandboxSettings(ProviderSettings):
+    # Its signing key; when empty, one is made once and kept in the database.
+    sandbox_secret: SecretStr | None = None
+
+
 class SandboxGateway(ProviderDefaults):
     name = "sandbox"
-    reusable_checkout = True
+    settings_class: ClassVar[type[SandboxSettings]] = SandboxSettings
+    # Like a hosted card page: any legal tender, refunds whole or in part, the same page shown again.
+    capabilities = Capabilities()
 
-    def __init__(self, secret: str, public_base_url: str) -> None:
+    def __init__(self, secret: str, public_base_url: str, *, capabilities: Capabilities | None = None) -> None:
+        if capabilities is not None:  # a test may make it a provider that can do less
+            self.capabilities = capabilities
         self._key = secret.encode()
         self.public_base_url = public_base_url.rstrip("/")
         self.notify_url = f"{self.public_base_url}/notify/sandbox"
+
+    @classmethod
+    async def from_settings(cls, settings: SandboxSettings, context: ProviderContext) -> SandboxGateway:
+        secret = settings.sandbox_secret
+        key = secret.get_secret_value() if secret else await context.kept_secret("sandbox_secret")
+        return cls(key, context.public_base_url)
 
     def _mac(self, message: bytes) -> str:
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     # -- the provider side daifu's core calls ---------------------------------------------------------
-
-    def accepts(self, currency: str) -> bool:
-        return currency != STARS and is_money(currency)
 
     async def create_checkout(self, request: CheckoutRequest) -> Checkout:
         session = {
@@ -166,3 +184,6 @@ class SandboxGateway(ProviderDefaults):
             SIGNATURE_HEADER: f"t={timestamp},v1={self._mac(f'{timestamp}.'.encode() + body)}",
         }
         return headers, body
+
+
+PROVIDERS: tuple[ProviderKind, ...] = (SandboxGateway,)

@@ -12,14 +12,15 @@ import re
 import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import aiohttp
-import stripe
 from babel.numbers import get_currency_precision, is_currency
+from pydantic import SecretStr
 
 from payments.base import (
     Amount,
+    Capabilities,
     ChargeOutcome,
     Checkout,
     CheckoutKind,
@@ -28,18 +29,23 @@ from payments.base import (
     InvalidNotice,
     PaymentError,
     PaymentEvent,
+    ProviderContext,
     ProviderDefaults,
+    ProviderKind,
+    ProviderSettings,
     Refund,
     RefundRequest,
     RefundStatus,
     refund_event,
 )
+from payments.sdk import load_when_used
+
+if TYPE_CHECKING:
+    import stripe
+else:
+    stripe = load_when_used("stripe")
 
 log = logging.getLogger(__name__)
-
-# The telemetry header would make the library create and read ~/.config/stripe/telemetry_id on the first
-# request (file I/O on the event loop, and a file in the home directory of whoever runs the bot).
-stripe.enable_telemetry = False
 
 SIGNATURE_HEADER = "Stripe-Signature"
 # Stripe accepts expires_at from 30 minutes to 24 hours after the session is created, by its own clock;
@@ -63,10 +69,11 @@ def _codes(text: str) -> frozenset[str]:
 # both agree. Where they do not, Stripe kept a two-decimal representation of a currency that ISO/CLDR
 # count as zero-decimal: ISK (Stripe wants whole krónur, as multiples of 100), and AFN, ALL, LAK, LBP,
 # MMK, RSD, SOS, STD, YER. Those are refused rather than converted. The three-decimal currencies (BHD,
-# JOD, KWD, OMR, TND) are refused too: Stripe takes only amounts whose last digit is 0, and accepts()
-# sees the currency, not the amount. TWD is two-decimal for charges in both (Stripe's quirk is that it pays
-# it out in whole units), and UGX is zero-decimal in both, so those two are offered. HUF is two-decimal at
-# Stripe; CLDR counted it so too until Babel 2.19, which says zero: it is offered only with a Babel that agrees.
+# JOD, KWD, OMR, TND) are refused too: Stripe takes only amounts whose last digit is 0, and what a
+# provider takes is a list of currencies, not of amounts. TWD is two-decimal for charges in both (Stripe's
+# quirk is that it pays it out in whole units), and UGX is zero-decimal in both, so those two are offered.
+# HUF is two-decimal at Stripe; CLDR counted it so too until Babel 2.19, which says zero: it is offered only
+# with a Babel that agrees.
 PRESENTMENT_CURRENCIES = _codes(
     """
     USD AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BIF BMD BND BOB BRL BSD BWP BYN BZD CAD CDF
@@ -86,6 +93,14 @@ _KEY_PATTERN = re.compile(r"\b(sk|rk|pk|whsec)_[A-Za-z0-9_]+")
 
 def stripe_decimals(currency: str) -> int:
     return 0 if currency in ZERO_DECIMAL else 2
+
+
+# What daifu offers through Stripe: its presentment currencies where Stripe's minor units are CLDR's.
+OFFERED_CURRENCIES = frozenset(
+    code
+    for code in PRESENTMENT_CURRENCIES
+    if is_currency(code) and get_currency_precision(code) == stripe_decimals(code)
+)
 
 
 def _unix(moment: datetime) -> int:
@@ -180,13 +195,27 @@ def outcome_of(event_type: str, session: Mapping[str, Any]) -> ChargeOutcome:
     return ChargeOutcome.UNKNOWN
 
 
+class StripeSettings(ProviderSettings):
+    needs = ("stripe_api_key", "stripe_webhook_secret")
+    stripe_api_key: SecretStr = SecretStr("")
+    # Signing secret of the webhook endpoint PUBLIC_BASE_URL/notify/stripe (whsec_...).
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    stripe_api_base: str = "https://api.stripe.com"  # a local test server goes here in the tests
+
+
 class StripeCheckout(ProviderDefaults):
     name = "stripe"
-    reusable_checkout = True
-    # Stripe keeps idempotency keys for at least 24 hours; an hour's margin for clocks and slow rounds.
-    refund_key_lasts = timedelta(hours=23)
+    settings_class: ClassVar[type[StripeSettings]] = StripeSettings
+    capabilities = Capabilities(
+        currencies=OFFERED_CURRENCIES,
+        # Stripe keeps idempotency keys for at least 24 hours; an hour's margin for clocks and slow rounds.
+        refund_key_lasts=timedelta(hours=23),
+    )
 
     def __init__(self, api_key: str, webhook_secret: str, api_base: str = "https://api.stripe.com") -> None:
+        # The telemetry header would make the library create and read ~/.config/stripe/telemetry_id on the first
+        # request (file I/O on the event loop, and a file in the home directory of whoever runs the bot).
+        stripe.enable_telemetry = False
         self._api_key = api_key
         self._webhook_secret = webhook_secret
         self._api_base = api_base.rstrip("/")
@@ -194,6 +223,14 @@ class StripeCheckout(ProviderDefaults):
         self._ssl = ssl.create_default_context(cafile=stripe.ca_bundle_path) if api_base.startswith("https") else None
         self._http: aiohttp.ClientSession | None = None
         self._client: stripe.StripeClient | None = None
+
+    @classmethod
+    async def from_settings(cls, settings: StripeSettings, context: ProviderContext) -> StripeCheckout:
+        return cls(
+            api_key=settings.stripe_api_key.get_secret_value(),
+            webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
+            api_base=settings.stripe_api_base,
+        )
 
     def _stripe(self) -> stripe.StripeClient:
         """The client, made on first use: an aiohttp session belongs to the running event loop."""
@@ -215,13 +252,6 @@ class StripeCheckout(ProviderDefaults):
         self._http, self._client = None, None
 
     # -- checkouts ------------------------------------------------------------------------------------
-
-    def accepts(self, currency: str) -> bool:
-        return (
-            currency in PRESENTMENT_CURRENCIES
-            and is_currency(currency)
-            and get_currency_precision(currency) == stripe_decimals(currency)
-        )
 
     def session_params(self, request: CheckoutRequest, now: datetime) -> dict[str, Any]:
         product: dict[str, Any] = {"name": request.title}
@@ -380,3 +410,6 @@ class StripeCheckout(ProviderDefaults):
         # Completed or expired already: nothing left to close. A payment that completed meanwhile
         # arrives as its own notice and is refunded if the order can no longer take it.
         log.info("stripe session %s was already %s", session.get("id"), session.get("status"))
+
+
+PROVIDERS: tuple[ProviderKind, ...] = (StripeCheckout,)

@@ -8,9 +8,13 @@ a PaymentEvent with event_from_successful_payment. Card payments cannot be refun
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import ClassVar
+
+from pydantic import SecretStr
 
 from payments.base import (
     Amount,
+    Capabilities,
     ChargeOutcome,
     Checkout,
     CheckoutKind,
@@ -20,14 +24,16 @@ from payments.base import (
     NotSupported,
     PaymentError,
     PaymentEvent,
+    ProviderContext,
     ProviderDefaults,
+    ProviderKind,
+    ProviderSettings,
     Refund,
     RefundRequest,
     RefundStatus,
 )
-from payments.currencies import is_money
+from payments.currencies import STARS
 
-STARS = "XTR"
 RefundStars = Callable[[int, str], Awaitable[bool]]
 ALREADY_REFUNDED = "charge_already_refunded"  # Telegram's error for a Stars payment refunded before
 
@@ -51,42 +57,33 @@ def _invoice_checkout(name: str, request: CheckoutRequest, provider_token: str) 
     )
 
 
-def event_from_successful_payment(
-    provider: str,
-    *,
-    payer_id: int,
-    payload: str,
-    currency: str,
-    total_amount: int,
-    telegram_charge_id: str,
-    provider_charge_id: str | None,
-) -> PaymentEvent:
-    return PaymentEvent(
-        provider=provider,
-        event_id=telegram_charge_id,
-        checkout_ref=payload,
-        charge_ref=telegram_charge_id,
-        outcome=ChargeOutcome.SUCCEEDED,
-        amount=Amount(total_amount, currency),
-        payer_ref=str(payer_id),
-        extra={"provider_charge_ref": provider_charge_id} if provider_charge_id else {},
-    )
+class TelegramInvoiceSettings(ProviderSettings):
+    needs = ("telegram_provider_token",)
+    # The provider token for card invoices, from @BotFather > Payments.
+    telegram_provider_token: SecretStr = SecretStr("")
 
 
 class TelegramCardInvoices(ProviderDefaults):
     name = "telegram"
-    reusable_checkout = False
-    # Telegram reports only payments of this bot's own invoices: one for an unknown checkout is still the
-    # bot's money, to be given back (here: owed, at the provider).
-    charges_are_ours = True
+    settings_class: ClassVar[type[TelegramInvoiceSettings]] = TelegramInvoiceSettings
+    # Card payments through a provider token are refunded at the provider, never through the Bot API; an
+    # invoice is a message, made again for each showing. Telegram reports only payments of this bot's own
+    # invoices: one for an unknown checkout is still the bot's money, to be given back (here: owed).
+    capabilities = Capabilities(
+        refunds=False,
+        reuses_open_checkout=False,
+        paid_inside_telegram=True,
+        charges_are_ours=True,
+    )
 
     def __init__(self, provider_token: str) -> None:
         if not provider_token:
             raise ValueError("the telegram provider needs TELEGRAM_PROVIDER_TOKEN")
         self._provider_token = provider_token
 
-    def accepts(self, currency: str) -> bool:
-        return currency != STARS and is_money(currency)
+    @classmethod
+    async def from_settings(cls, settings: TelegramInvoiceSettings, context: ProviderContext) -> TelegramCardInvoices:
+        return cls(settings.telegram_provider_token.get_secret_value())
 
     async def create_checkout(self, request: CheckoutRequest) -> Checkout:
         return _invoice_checkout(self.name, request, self._provider_token)
@@ -100,15 +97,24 @@ class TelegramCardInvoices(ProviderDefaults):
 
 class TelegramStars(ProviderDefaults):
     name = "stars"
-    reusable_checkout = False
-    partial_refunds = False  # refundStarPayment gives back a whole payment
-    charges_are_ours = True  # see TelegramCardInvoices: an unknown Stars payment is given back at once
+    settings_class: ClassVar[None] = None  # the bot's own token is all it needs
+    # Priced in Stars (an order in another currency at the shop's STARS_RATES); refundStarPayment gives back a
+    # whole payment; an unknown Stars payment is the bot's own and is given back at once (see above).
+    capabilities = Capabilities(
+        currencies=frozenset({STARS}),
+        converts_to=STARS,
+        partial_refunds=False,
+        reuses_open_checkout=False,
+        paid_inside_telegram=True,
+        charges_are_ours=True,
+    )
 
     def __init__(self, refund_star_payment: RefundStars) -> None:
         self._refund_star_payment = refund_star_payment
 
-    def accepts(self, currency: str) -> bool:
-        return currency == STARS
+    @classmethod
+    async def from_settings(cls, settings: object, context: ProviderContext) -> TelegramStars:
+        return cls(context.refund_star_payment)
 
     async def create_checkout(self, request: CheckoutRequest) -> Checkout:
         if request.amount.currency != STARS:
@@ -132,3 +138,29 @@ class TelegramStars(ProviderDefaults):
                 raise PaymentError(f"refundStarPayment failed: {error}") from error
         # refundStarPayment answers True once the Stars are back with the payer: nothing is left pending.
         return Refund(refund_ref=request.charge_ref, amount=request.amount, status=RefundStatus.SUCCEEDED)
+
+
+def event_from_successful_payment(
+    *,
+    payer_id: int,
+    payload: str,
+    currency: str,
+    total_amount: int,
+    telegram_charge_id: str,
+    provider_charge_id: str | None,
+) -> PaymentEvent:
+    """A successful_payment update as the event settlement receives, from whichever of the two was paid."""
+    provider = TelegramStars if TelegramStars.capabilities.takes(currency) else TelegramCardInvoices
+    return PaymentEvent(
+        provider=provider.name,
+        event_id=telegram_charge_id,
+        checkout_ref=payload,
+        charge_ref=telegram_charge_id,
+        outcome=ChargeOutcome.SUCCEEDED,
+        amount=Amount(total_amount, currency),
+        payer_ref=str(payer_id),
+        extra={"provider_charge_ref": provider_charge_id} if provider_charge_id else {},
+    )
+
+
+PROVIDERS: tuple[ProviderKind, ...] = (TelegramCardInvoices, TelegramStars)

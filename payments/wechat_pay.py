@@ -21,15 +21,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 import aiohttp
-from wechatpayv3 import WeChatPay, WeChatPayType
-from wechatpayv3.utils import build_authorization, load_private_key, load_public_key, rsa_verify
+from pydantic import SecretStr
 
 from payments.base import (
     Amount,
+    Capabilities,
     ChargeOutcome,
     Checkout,
     CheckoutKind,
@@ -39,11 +39,21 @@ from payments.base import (
     NoticeReply,
     PaymentError,
     PaymentEvent,
+    ProviderContext,
     ProviderDefaults,
+    ProviderKind,
+    ProviderSettings,
     Refund,
     RefundRequest,
     RefundStatus,
 )
+from payments.sdk import load_when_used
+
+if TYPE_CHECKING:
+    import wechatpayv3
+    import wechatpayv3.utils
+else:
+    wechatpayv3 = load_when_used("wechatpayv3")  # its package loads wechatpayv3.utils too
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +133,31 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(CHINA).isoformat(timespec="seconds")
 
 
+class WeChatPaySettings(ProviderSettings):
+    needs = (
+        "wechatpay_mchid",
+        "wechatpay_appid",
+        "wechatpay_private_key",
+        "wechatpay_cert_serial_no",
+        "wechatpay_apiv3_key",
+        "wechatpay_public_key",
+        "wechatpay_public_key_id",
+    )
+    wechatpay_mchid: str = ""
+    wechatpay_appid: str = ""
+    wechatpay_private_key: SecretStr = SecretStr("")  # PEM of the merchant's API private key
+    wechatpay_cert_serial_no: str = ""
+    wechatpay_apiv3_key: SecretStr = SecretStr("")
+    wechatpay_public_key: str = ""  # PEM of WeChat Pay's platform public key
+    wechatpay_public_key_id: str = ""
+    wechatpay_api_base: str = "https://api.mch.weixin.qq.com"
+
+
 class WeChatPayNative(ProviderDefaults):
     name = "wechatpay"
-    reusable_checkout = True
-    partial_refunds = True  # at most 50 refunds per order: WeChat Pay refuses the 51st
+    settings_class: ClassVar[type[WeChatPaySettings]] = WeChatPaySettings
+    # Refunds in part too: at most 50 per order (WeChat Pay refuses the 51st).
+    capabilities = Capabilities(currencies=frozenset({CURRENCY}))
 
     def __init__(
         self,
@@ -153,10 +184,10 @@ class WeChatPayNative(ProviderDefaults):
         self._cert_serial_no = cert_serial_no
         self._public_key_id = platform_public_key_id
         try:
-            self._private_key = load_private_key(private_key_pem)
-            self._public_key = load_public_key(platform_public_key_pem)
-            self._sdk = WeChatPay(
-                wechatpay_type=WeChatPayType.NATIVE,
+            self._private_key = wechatpayv3.utils.load_private_key(private_key_pem)
+            self._public_key = wechatpayv3.utils.load_public_key(platform_public_key_pem)
+            self._sdk = wechatpayv3.WeChatPay(
+                wechatpay_type=wechatpayv3.WeChatPayType.NATIVE,
                 mchid=mchid,
                 private_key=private_key_pem,
                 cert_serial_no=cert_serial_no,
@@ -170,8 +201,19 @@ class WeChatPayNative(ProviderDefaults):
             raise ValueError("WECHATPAY_PRIVATE_KEY and WECHATPAY_PUBLIC_KEY must be PEM keys") from None
         self._session: aiohttp.ClientSession | None = None
 
-    def accepts(self, currency: str) -> bool:
-        return currency == CURRENCY
+    @classmethod
+    async def from_settings(cls, settings: WeChatPaySettings, context: ProviderContext) -> WeChatPayNative:
+        return cls(
+            mchid=settings.wechatpay_mchid,
+            appid=settings.wechatpay_appid,
+            private_key_pem=settings.wechatpay_private_key.get_secret_value(),
+            cert_serial_no=settings.wechatpay_cert_serial_no,
+            apiv3_key=settings.wechatpay_apiv3_key.get_secret_value(),
+            platform_public_key_pem=settings.wechatpay_public_key,
+            platform_public_key_id=settings.wechatpay_public_key_id,
+            api_base=settings.wechatpay_api_base,
+            notify_url=context.notify_url(cls.name),
+        )
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -376,7 +418,7 @@ class WeChatPayNative(ProviderDefaults):
         """Call WeChat Pay signed as the merchant; a 2xx answer counts only if WeChat Pay's signature holds."""
         body = "" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         headers = {
-            "Authorization": build_authorization(
+            "Authorization": wechatpayv3.utils.build_authorization(
                 path, method, self.mchid, self._cert_serial_no, self._private_key, data=body
             ),
             "Accept": "application/json",
@@ -408,7 +450,7 @@ class WeChatPayNative(ProviderDefaults):
             signed = self._trusted_headers(headers)
         except InvalidNotice as error:
             raise PaymentError(f"wechatpay {what}: answer not trusted: {error}") from None
-        if not rsa_verify(
+        if not wechatpayv3.utils.rsa_verify(
             signed["Wechatpay-Timestamp"],
             signed["Wechatpay-Nonce"],
             text,
@@ -416,3 +458,6 @@ class WeChatPayNative(ProviderDefaults):
             self._public_key,
         ):
             raise PaymentError(f"wechatpay {what}: the answer's signature does not match")
+
+
+PROVIDERS: tuple[ProviderKind, ...] = (WeChatPayNative,)

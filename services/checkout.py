@@ -16,13 +16,10 @@ from services.config import ShopRules
 from services.money import STARS, Money, major_units
 from services.order_states import move
 from services.orders import OrderNotPayable, Orders, Unpayable, why_unpayable
+from services.providers import capabilities_of
 from services.tokens import new_token
 from storage.database import Database
 from storage.models import Order, OrderStatus, Payment, PaymentStatus, PayRequest, utcnow
-
-# Telegram shows these methods as invoices in the chat; the rest send the payer to a page or a QR code.
-INVOICE_PROVIDERS = frozenset({"telegram", "stars"})
-
 
 # Built once: every pre-checkout reads it, and building a statement costs about as much CPU as SQLAlchemy's
 # part of running it (bench.db_floor).
@@ -121,15 +118,15 @@ class Checkouts:
         provider = self.providers.get(provider_name)
         if provider is None:
             return None
-        if provider_name == "stars" and price.currency != STARS:
-            rate = self.rules.stars_rates.get(price.currency)
+        can = provider.capabilities
+        if can.converts_to is not None and price.currency != can.converts_to:
+            rate = self.rules.stars_rates.get(price.currency) if can.converts_to == STARS else None
             if rate is None:
                 return None
-            stars = (major_units(price) * rate).to_integral_value(rounding=ROUND_CEILING)
-            return Money(int(stars), STARS)
-        if price.currency == STARS and provider_name != "stars":
-            return None  # Stars prices are for digital goods sold in Stars only
-        return price if provider.accepts(price.currency) else None
+            converted = (major_units(price) * rate).to_integral_value(rounding=ROUND_CEILING)
+            price = Money(int(converted), can.converts_to)
+        # Stars prices are for digital goods sold in Stars only: no provider but Stars takes them.
+        return price if can.takes(price.currency) else None
 
     def methods_for(self, order: Order) -> list[str]:
         """The enabled providers that can take this order, limited to those the shop allowed for it."""
@@ -200,7 +197,7 @@ class Checkouts:
             if reusable is None:
                 session.add(attempt)
         provider = self.providers[provider_name]
-        if reusable is not None and provider.reusable_checkout:
+        if reusable is not None and provider.capabilities.reuses_open_checkout:
             kept = stored_checkout(reusable)
             if kept is not None:
                 return kept
@@ -210,7 +207,7 @@ class Checkouts:
         if checkout.provider_checkout_id and attempt.provider_checkout_id != checkout.provider_checkout_id:
             values["provider_checkout_id"] = checkout.provider_checkout_id
         link = checkout.url if checkout.kind == CheckoutKind.URL else checkout.qr_payload
-        if provider.reusable_checkout and link:
+        if provider.capabilities.reuses_open_checkout and link:
             values |= {
                 "checkout_kind": checkout.kind.value,
                 "checkout_link": link,
@@ -262,7 +259,7 @@ class Checkouts:
         if row is None:
             return PreCheckoutRefusal.UNKNOWN
         attempt, order, request = row
-        if attempt.provider not in INVOICE_PROVIDERS:
+        if not capabilities_of(attempt.provider, self.providers).paid_inside_telegram:
             return PreCheckoutRefusal.UNKNOWN
         why = why_unpayable(order, utcnow())
         if why is not None:

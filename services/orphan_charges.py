@@ -45,7 +45,7 @@ class OrphanCharges:
         """Keep the charge (once: a second delivery of it changes nothing), give it back if it is the bot's to
         give back, and say what the admins must be told."""
         provider = self.providers.get(event.provider)
-        ours = provider is not None and getattr(provider, "charges_are_ours", False)
+        ours = provider is not None and provider.capabilities.charges_are_ours
         charge = OrphanCharge(
             provider=event.provider,
             charge_ref=event.charge_ref,

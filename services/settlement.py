@@ -510,7 +510,7 @@ class Settlements:
                 raise RefundRefused(f"the payment was made in {payment.currency}")
             provider = self.providers[payment.provider]
             whole = part == payment.amount_minor - payment.refunded_minor == payment.amount_minor
-            if not whole and not getattr(provider, "partial_refunds", True):
+            if not whole and not provider.capabilities.partial_refunds:
                 raise RefundRefused(f"{payment.provider} refunds a payment whole, never a part")
             reserved = await session.exec(
                 update(Payment)
@@ -659,7 +659,7 @@ class Settlements:
         provider = self.providers[payment.provider]
         asked = Money(refund.asked_minor or refund.amount_minor, refund.currency)
         request = self._refund_request(payment, refund.id, asked)
-        key_lasts: timedelta | None = getattr(provider, "refund_key_lasts", None)
+        key_lasts = provider.capabilities.refund_key_lasts
         forgotten = key_lasts is not None and now - refund.created_at >= key_lasts
         answer: ProviderRefund | None = None
         asked_already = False

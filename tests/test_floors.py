@@ -66,3 +66,14 @@ def test_the_check_sees_a_climbing_import(tmp_path: Path) -> None:
     climbing = tmp_path / "climb.py"
     climbing.write_text("def later():\n    from handlers.notices import deliver\n")
     assert imports_of(climbing) == [(2, "handlers")]
+
+
+def test_handlers_reach_the_providers_only_through_services() -> None:
+    """What a provider is and can do stays in payments/; handlers read it through services (services.providers)."""
+    reaching = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in modules("handlers")
+        for line, target in imports_of(path)
+        if target == "payments"
+    ]
+    assert reaching == []

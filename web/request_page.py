@@ -29,15 +29,12 @@ from services.money import AmountProblem, InvalidAmount, Money, format_money, ma
 from services.notices import ProviderNotices, RequestChanged
 from services.orders import why_unpayable
 from services.pay_requests import RequestRefusal, RequestRefused, RequestView
+from services.providers import capabilities_of
 from services.tokens import looks_like_token
 from storage.models import OrderStatus, Payment, RequestMode, RequestStatus, utcnow
 from web.form_input import BadForm, read_form
 from web.pages import cross_site_refusal, message_page, render, visitor_locale
 from web.security import CSP_HEADER, REQUEST_PAGE_POLICY, cross_site
-
-# Telegram invoices (cards through the bot's provider token, and Stars) can be paid only inside the
-# Telegram app; the friend this page is for has none, so it offers only methods with a page or a QR code.
-TELEGRAM_ONLY_METHODS = frozenset({"telegram", "stars"})
 
 BROWSER_COOKIE = "daifu_browser"
 # Long enough to come back to a running hold after closing the tab; no longer, as it identifies a browser.
@@ -67,7 +64,13 @@ class Typed:
 
 
 def web_methods(daifu: Daifu, view: RequestView) -> list[str]:
-    return [name for name in daifu.checkouts.methods_for(view.order) if name not in TELEGRAM_ONLY_METHODS]
+    # A method paid inside the Telegram app (an invoice) is no use to the friend this page is for, who has none:
+    # the page offers only methods with a page or a QR code.
+    return [
+        name
+        for name in daifu.checkouts.methods_for(view.order)
+        if not capabilities_of(name, daifu.providers).paid_inside_telegram
+    ]
 
 
 def method_button(provider: str, _: Gettext) -> str:

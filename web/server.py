@@ -51,7 +51,7 @@ def build_web_app(
     app.add_routes(NotifyEndpoints(daifu, update_queue).routes())
     app.add_routes(RequestPages(daifu, update_queue).routes())
     app.add_routes(ShopApi(daifu, update_queue, bot_username).routes())
-    gateway = daifu.providers.get("sandbox")
-    if isinstance(gateway, SandboxGateway):
-        app.add_routes(SandboxCheckoutPages(daifu, gateway).routes())
+    for gateway in daifu.providers.values():
+        if isinstance(gateway, SandboxGateway):  # the sandbox's checkout page is served here, on daifu's own site
+            app.add_routes(SandboxCheckoutPages(daifu, gateway).routes())
     return app

@@ -11,7 +11,16 @@ from typing import Any
 import aiohttp
 from sqlmodel import col, select
 
-from payments.base import Amount, ChargeOutcome, Checkout, CheckoutKind, CheckoutRequest, PaymentEvent, Refund
+from payments.base import (
+    Amount,
+    Capabilities,
+    ChargeOutcome,
+    Checkout,
+    CheckoutKind,
+    CheckoutRequest,
+    PaymentEvent,
+    Refund,
+)
 from services.links import qr_png
 from storage.models import OrderStatus, Payment, PayRequest, RequestMode, RequestStatus, utcnow
 from tests.harness import RunningShop
@@ -288,10 +297,7 @@ class QrGateway:
     """A stand-in for a provider paid by scanning a code (WeChat Pay, Alipay): only its checkout is used."""
 
     name = "qrpay"
-    reusable_checkout = True
-
-    def accepts(self, currency: str) -> bool:
-        return currency != "XTR"
+    capabilities = Capabilities()
 
     async def create_checkout(self, request: CheckoutRequest) -> Checkout:
         return Checkout(

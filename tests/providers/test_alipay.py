@@ -269,7 +269,7 @@ async def test_answers_not_signed_by_alipay_are_not_trusted(alipay: FakeAlipay) 
         return_url="https://shop.example/o/order",
     )
     try:
-        assert not provider.accepts("USD") and provider.accepts("CNY")
+        assert not provider.capabilities.takes("USD") and provider.capabilities.takes("CNY")
         checkout = await provider.create_checkout(request)
         again = await provider.create_checkout(request)  # the same order asked for again: the same code
         assert checkout.qr_payload == again.qr_payload == alipay.latest().qr_code

@@ -65,13 +65,13 @@ def checkout_request(ref: str = "chk_1", *, expires_in: timedelta = timedelta(da
     )
 
 
-def test_accepts_the_currencies_whose_minor_units_stripe_and_iso_agree_on() -> None:
+def test_takes_the_currencies_whose_minor_units_stripe_and_iso_agree_on() -> None:
     adapter = StripeCheckout(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET, api_base="http://127.0.0.1:9")
-    assert all(adapter.accepts(code) for code in ("USD", "EUR", "CNY", "JPY", "KRW", "UGX", "TWD"))
+    assert all(adapter.capabilities.takes(code) for code in ("USD", "EUR", "CNY", "JPY", "KRW", "UGX", "TWD"))
     # HUF: two-decimal at Stripe; offered exactly when the installed Babel (CLDR) agrees (it stopped at 2.19).
-    assert adapter.accepts("HUF") == (get_currency_precision("HUF") == 2)
+    assert adapter.capabilities.takes("HUF") == (get_currency_precision("HUF") == 2)
     # Stars; Stripe's two-decimal ISK and MMK (zero-decimal in ISO); three-decimal KWD; unsupported IRR.
-    assert not any(adapter.accepts(code) for code in ("XTR", "ISK", "MMK", "KWD", "IRR", "usd"))
+    assert not any(adapter.capabilities.takes(code) for code in ("XTR", "ISK", "MMK", "KWD", "IRR", "usd"))
 
 
 async def test_checkout_session_is_created_once_per_checkout(provider: StripeCheckout, fake: FakeStripe) -> None:

@@ -236,7 +236,7 @@ async def test_answers_not_signed_by_wechat_pay_are_not_trusted(wechat: FakeWeCh
         return_url="https://shop.example/o/order",
     )
     try:
-        assert not provider.accepts("USD") and provider.accepts("CNY")
+        assert not provider.capabilities.takes("USD") and provider.capabilities.takes("CNY")
         checkout = await provider.create_checkout(request)
         again = await provider.create_checkout(request)  # the same order asked for again: the same code
         assert checkout.qr_payload == again.qr_payload == wechat.latest().code_url
