@@ -62,6 +62,8 @@ class _Answer(BaseModel):
 
 
 class NewOrder(_Request):
+    """An order to create; an Idempotency-Key header makes retrying it safe."""
+
     amount_minor: int = Field(ge=1, le=AMOUNT_MINOR_MAX)
     currency: str = Field(pattern=CURRENCY, description="ISO 4217, or XTR")
     title: Text = Field(min_length=1, max_length=TITLE_MAX)
@@ -93,6 +95,8 @@ class NewOrder(_Request):
 
 
 class NewRefund(_Request):
+    """A refund of the order's charges, each through the provider that took it."""
+
     amount_minor: int | None = Field(
         default=None, ge=1, le=AMOUNT_MINOR_MAX, description="Part of what is left; all of it when left out."
     )
@@ -102,6 +106,8 @@ class NewRefund(_Request):
 
 
 class Amount(_Answer):
+    """A sum in minor units of its currency."""
+
     amount_minor: int
     currency: str
 
@@ -112,6 +118,8 @@ class Amounts(_Answer):
 
 
 class Order(_Answer):
+    """An order as its shop sees it: an open order past its time reads expired."""
+
     id: int = Field(ge=1)
     token: str
     status: OrderStatus
@@ -153,7 +161,7 @@ class RefundResult(_Answer):
 
 
 class HttpProblem(StrEnum):
-    """The error codes the HTTP layer gives by itself, beside the service's (services.shop_orders.Problem)."""
+    """Error codes about the call rather than the order: no valid key, too large, too many calls, our failure."""
 
     NOT_ALLOWED = "not_allowed"  # no API key, or an unknown or revoked one
     TOO_LARGE = "too_large"
