@@ -156,7 +156,7 @@ def render_stats(results: StatsResults) -> str:
     f, m, c = results.fill, results.machine, results.catch_up
     lines = [
         f"command: {results.command}",
-        f"/stats on {f.orders:,} orders: services.admin_reports.AdminReports(db).stats(since), the query of "
+        f"/stats on {f.orders:,} orders: services.stats_report.StatsReport(db).stats(since), the query of "
         "/stats 7d and /stats 30d",
         f"{results.started_at} | Python {m['python']} | {m['cpus']} CPUs | database: {results.database}",
         f"Filled in {f.seconds:.1f}s (schema by the migrations, then rows {f.rows_seconds:.1f}s): {f.orders:,} orders "

@@ -2,7 +2,7 @@
 
 A fresh process, so its memory is the query's and daifu's modules', not the filling's: it imports what the
 /stats command uses, opens the database the way the bot does (storage.database.Database), then runs
-``AdminReports(db).stats(since)`` for the last 7 days and the last 30 days, REPEATS times each (each
+``StatsReport(db).stats(since)`` for the last 7 days and the last 30 days, REPEATS times each (each
 period on a connection of its own), and prints one JSON object: the seconds of every run, what the last
 run of each period found, and the process's resident memory (VmRSS) before the first query and after
 the last, and its peak (VmHWM).
@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from services.admin_reports import AdminReports, PeriodStats
+from services.stats_report import PeriodStats, StatsReport
 from storage.database import Database
 from storage.models import utcnow
 
@@ -62,7 +62,7 @@ async def time_period(url: str, length: timedelta, repeats: int) -> dict[str, An
     try:
         async with db.transaction() as session:  # the pool's connection is made, as in a running bot
             await session.exec(select(1))
-        reports = AdminReports(db)
+        reports = StatsReport(db)
         seconds: list[float] = []
         found: PeriodStats | None = None
         for _ in range(repeats):

@@ -1,4 +1,4 @@
-"""What the admin commands share: their reports, finding the order an admin names, long replies, names."""
+"""What the admin commands share: finding the order an admin names, long replies, names."""
 
 from __future__ import annotations
 
@@ -11,17 +11,12 @@ from telegram.constants import MessageLimit, ParseMode
 from handlers.common import unless_unchanged
 from handlers.context import DaifuContext
 from presentation.formatting import esc
-from services.admin_reports import AdminReports
 from services.i18n import Gettext
 from storage.models import Order
 
 log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 DETAIL_MAX = 300  # characters of an event's detail or an error shown in a chat
-
-
-def reports(context: DaifuContext) -> AdminReports:
-    return context.daifu.admin_reports
 
 
 async def admin_tapped(update: Update, context: DaifuContext, _: Gettext) -> bool:
@@ -99,7 +94,7 @@ async def named_order(update: Update, context: DaifuContext, _: Gettext, usage: 
     if not context.args:
         await message.reply_text(usage)
         return None
-    order = await reports(context).find_order(context.args[0])
+    order = await context.daifu.order_lookup.find_order(context.args[0])
     if order is None:
         await message.reply_text(
             _("No order {reference}. Give its number or the token of its link.").format(reference=esc(context.args[0])),

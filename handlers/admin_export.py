@@ -1,6 +1,6 @@
 """/export [from] [to]: the orders created between two dates (YYYY-MM-DD, UTC) and their payments, as CSV.
 
-The columns are documented at services.admin_reports.EXPORT_COLUMNS. Rows are written chunk by chunk into a
+The columns are documented at presentation.orders_csv.EXPORT_COLUMNS. Rows are written chunk by chunk into a
 spooled temporary file (in memory while small, on disk beyond SPOOL_BYTES), which is then sent as a document.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from handlers.admin_common import reports
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
+from presentation.orders_csv import write_orders_csv
 from storage.models import utcnow
 
 DEFAULT_DAYS = 30  # today and the 29 days before it
@@ -53,7 +53,8 @@ async def export_orders(update: Update, context: DaifuContext) -> None:
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         # utf-8-sig: the byte order mark makes spreadsheet programs read titles in Chinese correctly.
         text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
-        rows = await reports(context).export_csv(midnight(first), midnight(last + timedelta(days=1)), text)
+        exported = context.daifu.order_export.orders(midnight(first), midnight(last + timedelta(days=1)))
+        rows = await write_orders_csv(exported, text)
         text.flush()
         text.detach()  # leave the spooled file open for sending
         spool.seek(0)

@@ -12,16 +12,16 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from handlers.admin_common import clipped, named_order, person, reply_long, reports
+from handlers.admin_common import clipped, named_order, person, reply_long
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
 from handlers.notices import orphan_lines
 from presentation.formatting import esc, order_price
 from presentation.texts import status_name, when
-from services.admin_reports import OrderDossier
 from services.i18n import Gettext
 from services.money import Money, format_money
 from services.notices import ReturnReason
+from services.order_lookup import OrderDossier
 from services.providers import capabilities_of
 from storage.models import CallbackDelivery, Payment, PaymentStatus, PayRequest, Refund, RequestMode, RequestStatus
 
@@ -219,7 +219,7 @@ async def show_order(update: Update, context: DaifuContext) -> None:
     if message is None or not await admin_only(update, context, _):
         return
     # A charge id the bot told the admins of, for money no order was waiting for.
-    orphan = await reports(context).orphan_charge(context.args[0]) if context.args else None
+    orphan = await context.daifu.order_lookup.orphan_charge(context.args[0]) if context.args else None
     if orphan is not None:
         payer = await context.daifu.users.name_of(orphan.payer_id)
         await reply_long(message, orphan_lines(orphan, payer, locale, _))
@@ -227,7 +227,7 @@ async def show_order(update: Update, context: DaifuContext) -> None:
     order = await named_order(update, context, _, _("Usage: /order NUMBER or /order TOKEN"))
     if order is None:
         return
-    dossier = await reports(context).dossier(order)
+    dossier = await context.daifu.order_lookup.dossier(order)
     await reply_long(message, render(dossier, locale, _))
 
 

@@ -16,14 +16,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from handlers.admin_common import NO_PREVIEW, admin_tapped, edit_quietly, reports
+from handlers.admin_common import NO_PREVIEW, admin_tapped, edit_quietly
 from handlers.callback_data import CallbackData
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
 from presentation.formatting import esc, order_price
 from presentation.texts import status_name, when
-from services.admin_reports import OrderFilter, OrderListPage
 from services.i18n import Gettext
+from services.order_listing import OrderFilter, OrderListPage
 from storage.models import OrderStatus
 
 BUTTON_KIND = "orders"  # the filter behind the paging buttons, in daifu.buttons
@@ -99,7 +99,7 @@ async def list_orders(update: Update, context: DaifuContext) -> None:
     where = parse_filter(context.args or [])
     assert update.effective_user is not None  # admin_only let the command through
     filter_id = await remember_filter(context, update.effective_user.id, where)
-    page = await reports(context).list_orders(where)
+    page = await context.daifu.order_listing.page(where)
     text, markup = render(page, where, filter_id, locale, _)
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW)
 
@@ -118,7 +118,7 @@ async def turn_page(update: Update, context: DaifuContext) -> None:
         await query.answer(_("This list is out of date. Send /orders again."), show_alert=True)
         await query.edit_message_reply_markup(None)
         return
-    page = await reports(context).list_orders(
+    page = await context.daifu.order_listing.page(
         where,
         older_than=tap.edge if tap.turn == Turn.OLDER else None,
         newer_than=tap.edge if tap.turn == Turn.NEWER else None,

@@ -9,12 +9,12 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CommandHandler
 
-from handlers.admin_common import clipped, reports
+from handlers.admin_common import clipped
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
 from presentation.formatting import esc
 from presentation.texts import when
-from services.admin_reports import OutboxState
+from services.callback_backlog import OutboxState
 from services.i18n import Gettext
 from services.provider_health import ParkedWork
 from storage.models import ProviderHealth
@@ -87,7 +87,7 @@ async def show_providers(update: Update, context: DaifuContext) -> None:
     lines += [health_line(name, health.get(name), locale, _) for name in daifu.providers]
     parked = parked_lines(await daifu.health.parked(), locale, _)
     lines += ["", *parked] if parked else []
-    lines += ["", *outbox_lines(await reports(context).outbox(), locale, _)]
+    lines += ["", *outbox_lines(await context.daifu.callback_backlog.state(), locale, _)]
     await message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
 
 

@@ -18,7 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from handlers.admin_common import admin_tapped, edit_quietly, named_order, reply_long, reports, tapped_text
+from handlers.admin_common import admin_tapped, edit_quietly, named_order, reply_long, tapped_text
 from handlers.callback_data import CallbackData
 from handlers.common import admin_only, speak, unless_unchanged
 from handlers.context import DaifuContext
@@ -138,7 +138,7 @@ async def ask_refund(update: Update, context: DaifuContext) -> None:
     if order is None:
         return
     assert order.id is not None
-    charges = await reports(context).charges_to_refund(order)
+    charges = await context.daifu.order_lookup.charges_to_refund(order)
     if not charges:
         await message.reply_text(nothing_to_refund(order, _))
         return
@@ -168,8 +168,8 @@ async def ask_refund(update: Update, context: DaifuContext) -> None:
 async def carry_out(context: DaifuContext, plan: RefundPlan, admin_id: int, locale: str, _: Gettext) -> list[str]:
     """Refund what the plan says, charge by charge; tells the payers and admins; returns what happened."""
     daifu = context.daifu
-    order = await reports(context).find_order(str(plan.order_id))
-    charges = await reports(context).charges_to_refund(order) if order else []
+    order = await context.daifu.order_lookup.find_order(str(plan.order_id))
+    charges = await context.daifu.order_lookup.charges_to_refund(order) if order else []
     if plan.payment_id is not None:
         charges = [charge for charge in charges if charge.id == plan.payment_id]
     if order is None or not charges:

@@ -11,13 +11,12 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CommandHandler
 
-from handlers.admin_common import reports
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
 from presentation.texts import when
-from services.admin_reports import Period, PeriodStats, Totals, period_start
 from services.i18n import Gettext
 from services.money import Money, format_money
+from services.stats_report import Period, PeriodStats, Totals, period_start
 from storage.models import utcnow
 
 
@@ -80,7 +79,7 @@ async def show_stats(update: Update, context: DaifuContext) -> None:
         await message.reply_text(_("Usage: /stats [today|7d|30d] (7d when left out)"))
         return
     now = utcnow()
-    stats = await reports(context).stats(period_start(period, now), now)
+    stats = await context.daifu.stats_report.stats(period_start(period, now), now)
     await message.reply_text(render(stats, period, locale, _), parse_mode=ParseMode.HTML)
 
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import asdict, dataclass
+from typing import Literal
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import CallbackDelivery, Order, OrderStatus, Payment, PayRequest, RequestMode, utcnow
 
-KINDS = {
+CallbackKind = Literal["order.paid", "order.refunded", "order.cancelled", "order.expired"]
+PayerKind = Literal["shopper", "friend", "friends"]
+KINDS: dict[OrderStatus, CallbackKind] = {
     OrderStatus.PAID: "order.paid",
     OrderStatus.REFUNDED: "order.refunded",
     OrderStatus.CANCELLED: "order.cancelled",
@@ -22,7 +26,49 @@ KINDS = {
 }
 
 
-async def payer_kind(session: AsyncSession, payments: list[Payment]) -> str | None:
+# The body of a callback, as typed read models: the OpenAPI document's callback schema is generated from them.
+@dataclass(frozen=True, slots=True)
+class CallbackOrder:
+    """The order as it is after the change."""
+
+    id: int
+    token: str
+    external_id: str | None
+    status: str
+    title: str
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackAmount:
+    """A sum in minor units of its currency."""
+
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackAmounts:
+    """What was paid, and what was given back, per charge in the charge's currency."""
+
+    paid: list[CallbackAmount]
+    refunded: list[CallbackAmount]
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackEvent:
+    """One change of one order, as POSTed to the order's callback URL."""
+
+    id: str  # also sent as the Daifu-Event-Id header
+    type: CallbackKind
+    created_at: str
+    order: CallbackOrder
+    amounts: CallbackAmounts
+    payer_kind: PayerKind | None
+
+
+async def payer_kind(session: AsyncSession, payments: list[Payment]) -> PayerKind | None:
     """Who paid, in the shop's words: the shopper, a friend, or friends chipping in."""
     if not payments:
         return None
@@ -37,7 +83,7 @@ async def payer_kind(session: AsyncSession, payments: list[Payment]) -> str | No
     return "friend"
 
 
-async def enqueue_callback(session: AsyncSession, order_id: int, kind: str) -> None:
+async def enqueue_callback(session: AsyncSession, order_id: int, kind: CallbackKind) -> None:
     """Add the callback for this change of the order, if the order came with a callback URL."""
     # A callback URL is set when the order is made and never changes: the session's copy, if it has one,
     # answers that without a query (most orders, made in chat, have none).
@@ -52,27 +98,25 @@ async def enqueue_callback(session: AsyncSession, order_id: int, kind: str) -> N
         (await session.exec(select(Payment).where(Payment.order_id == order.id, col(Payment.credited).is_(True)))).all()
     )
     event_id = "evt_" + secrets.token_hex(16)
-    payload = {
-        "id": event_id,
-        "type": kind,
-        "created_at": utcnow().isoformat(),
-        "order": {
-            "id": order.id,
-            "token": order.token,
-            "external_id": order.external_id,
-            "status": OrderStatus(order.status).value,
-            "title": order.title,
-            "amount_minor": order.amount_minor,
-            "currency": order.currency,
-        },
-        "amounts": {
-            "paid": [{"amount_minor": p.amount_minor, "currency": p.currency} for p in payments],
-            "refunded": [
-                {"amount_minor": p.refunded_minor, "currency": p.currency} for p in payments if p.refunded_minor
-            ],
-        },
-        "payer_kind": await payer_kind(session, payments),
-    }
+    event = CallbackEvent(
+        id=event_id,
+        type=kind,
+        created_at=utcnow().isoformat(),
+        order=CallbackOrder(
+            id=order.id,
+            token=order.token,
+            external_id=order.external_id,
+            status=OrderStatus(order.status).value,
+            title=order.title,
+            amount_minor=order.amount_minor,
+            currency=order.currency,
+        ),
+        amounts=CallbackAmounts(
+            paid=[CallbackAmount(p.amount_minor, p.currency) for p in payments],
+            refunded=[CallbackAmount(p.refunded_minor, p.currency) for p in payments if p.refunded_minor],
+        ),
+        payer_kind=await payer_kind(session, payments),
+    )
     session.add(
         CallbackDelivery(
             event_id=event_id,
@@ -80,6 +124,6 @@ async def enqueue_callback(session: AsyncSession, order_id: int, kind: str) -> N
             order_id=order.id,
             kind=kind,
             url=order.callback_url,
-            payload=json.dumps(payload, separators=(",", ":")),
+            payload=json.dumps(asdict(event), separators=(",", ":")),
         )
     )

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from payments.base import PaymentProvider
-from services.admin_reports import AdminReports
 from services.api_keys import ApiKeys
 from services.button_states import ButtonStates
+from services.callback_backlog import CallbackBacklog
 from services.checkout import Checkouts
 from services.config import ShopRules
 from services.flows import Flows
 from services.order_closing import OrderClosing
+from services.order_export import OrderExport
+from services.order_listing import OrderListing
+from services.order_lookup import OrderLookup
 from services.orders import Orders
 from services.pay_requests import PayRequests
 from services.provider_health import ProviderHealthLog
@@ -19,6 +22,7 @@ from services.provider_notices import NoticeDesk
 from services.reconcile import Reconciler
 from services.settlement import Settlements
 from services.shop_orders import ShopOrders
+from services.stats_report import StatsReport
 from services.users import Users
 from storage.database import Database
 
@@ -41,5 +45,10 @@ class Daifu:
         self.reconciler = Reconciler(db, providers, self.settlements, self.health, after=rules.reconcile_after)
         self.closing = OrderClosing(db, self.orders, self.requests, providers)
         self.api_keys = ApiKeys(db)
-        self.admin_reports = AdminReports(db)
+        # What the admin commands read.
+        self.stats_report = StatsReport(db)
+        self.order_lookup = OrderLookup(db)
+        self.order_listing = OrderListing(db)
+        self.order_export = OrderExport(db)
+        self.callback_backlog = CallbackBacklog(db)
         self.shop_orders = ShopOrders(db, rules, self.checkouts, self.settlements, self.closing)

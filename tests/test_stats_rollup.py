@@ -11,9 +11,9 @@ import pytest
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.admin_reports import AdminReports, Period, PeriodStats, period_start
 from services.period_tally import RATIO
 from services.stats_coverage import coverage
+from services.stats_report import Period, PeriodStats, StatsReport, period_start
 from services.stats_rollup import HOUR, SETTLE, SLICE, StatsRollup, floor_to
 from storage.database import Database
 from storage.models import Order, Payment, PayRequest, Refund, Shop, utcnow
@@ -205,12 +205,12 @@ async def live_time(db: Database, since: datetime, until: datetime) -> timedelta
 
 
 @pytest.fixture
-def reports(db: Database) -> AdminReports:
-    return AdminReports(db)
+def reports(db: Database) -> StatsReport:
+    return StatsReport(db)
 
 
 async def test_stats_from_the_rollup_equal_the_live_count_over_days_of_orders(
-    db: Database, reports: AdminReports
+    db: Database, reports: StatsReport
 ) -> None:
     now = utcnow()
     await Shopping(db, now, seed=6).fill(orders=300, hours=56)
@@ -226,7 +226,7 @@ async def test_stats_from_the_rollup_equal_the_live_count_over_days_of_orders(
     assert await live_time(db, now - timedelta(days=7), now) < SLICE + SETTLE + SLICE
 
 
-async def test_a_refund_finishing_after_its_hour_was_rolled_is_counted(db: Database, reports: AdminReports) -> None:
+async def test_a_refund_finishing_after_its_hour_was_rolled_is_counted(db: Database, reports: StatsReport) -> None:
     now = utcnow()
     await Shopping(db, now, seed=7).fill(orders=60, hours=8)
     async with db.transaction() as session:
@@ -279,12 +279,12 @@ async def test_two_workers_rolling_at_once_count_each_slice_once(database_url: s
     assert oldest is not None
     # Every complete slice since the first order's, by one worker or the other.
     assert first.rolled + second.rolled == (floor_to(now - SETTLE, SLICE) - floor_to(oldest, SLICE)) // SLICE
-    reports = AdminReports(db)
+    reports = StatsReport(db)
     for since, until in windows(now):
         assert_same(await reports.stats(since, until), await reports.live_stats(since, until))
 
 
-async def test_stats_are_counted_live_until_the_rollup_has_run(db: Database, reports: AdminReports) -> None:
+async def test_stats_are_counted_live_until_the_rollup_has_run(db: Database, reports: StatsReport) -> None:
     now = utcnow()
     await Shopping(db, now, seed=9).fill(orders=80, hours=30)
     since = now - timedelta(days=7)

@@ -1,7 +1,10 @@
-"""The OpenAPI 3.0 description of the shop API, served at /api/v1/openapi.json.
+"""The OpenAPI 3.1 description of the shop API, served at /api/v1/openapi.json.
 
-Written by hand to say exactly what web.shop_api does; tests/api/test_openapi.py runs schemathesis
-against the live server to keep the two in step. The limits come from the same constants the code uses.
+Every schema is generated from the pydantic models the API validates requests with and renders answers
+through (web.shop_schemas), and the callback's from the read model the callback outbox writes
+(services.callback_outbox), so the limits the document states are the ones the code applies. What is written
+here is what no model says: the paths and their operations, the security scheme, the error answers and how a
+callback is signed. tests/api/test_openapi.py runs schemathesis against the live server to keep it honest.
 """
 
 from __future__ import annotations
@@ -9,189 +12,199 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from services.orders import DESCRIPTION_MAX, TITLE_MAX
-from services.shop_orders import (
-    CALLBACK_URL_MAX,
-    EXTERNAL_ID_MAX,
-    IDEMPOTENCY_KEY_MAX,
-    MAX_TTL,
-    MIN_TTL,
-    ORDER_ID_MAX,
-    PAGE_MAX,
-    Problem,
-)
-from storage.models import OrderStatus
+from pydantic import TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 
-# Wider than any one currency allows (1,000,000 major units with up to 4 decimals); the exact bound per
-# currency is checked by the service and answered with invalid_amount.
-AMOUNT_MINOR_MAX = 10_000_000_000
-ERROR_CODES = [*(problem.value for problem in Problem), "not_allowed", "too_large", "internal", "too_many_requests"]
+from services.callback_delivery import GIVE_UP_AFTER, TIMEOUT_SECONDS
+from services.callback_outbox import CallbackEvent
+from services.shop_orders import IDEMPOTENCY_KEY_MAX, ORDER_ID_MAX, PAGE_MAX
+from web.shop_schemas import ANSWERS, REQUESTS
+
+PAGE_DEFAULT = 20
+CURSOR_MAX = 512  # a cursor this API gives out is some forty characters
+REF = "#/components/schemas/{model}"
+SIGNATURE = (
+    'Each callback carries `Daifu-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the'
+    " shop's callback secret>`. Check it over the raw body, with a constant-time comparison, and refuse a `t`"
+    " more than a few minutes old. Delivery is at least once: de-duplicate on `Daifu-Event-Id`."
+)
+# status: (the component's name, what it means)
+ERRORS = {
+    "400": ("BadRequest", "The request is not valid (see the error code); unknown query parameters too."),
+    "401": ("Unauthorized", "Missing, unknown or revoked API key (not_allowed)."),
+    "404": ("NotFound", "No such order for this shop."),
+    "409": ("Conflict", "The order is not in a state that allows this."),
+    "413": ("TooLarge", "The body is over 16 KiB."),
+    # Every call counts against its API key's token bucket (API_RATE_PER_KEY, API_BURST_PER_KEY).
+    "429": ("TooManyRequests", "Too many calls with this key (too_many_requests); wait Retry-After seconds."),
+    "502": ("ProviderError", "The provider failed to refund (provider_error); nothing was given back."),
+}
+ALWAYS = ("401", "429")  # every operation needs a key, and every call is counted against it
+
+
+class _Generator(GenerateJsonSchema):
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False  # "Amount Minor" for amount_minor says nothing a client needs
+
+
+def component_schemas(methods: Sequence[str]) -> dict[str, Any]:
+    """Every schema of the document, generated from the models, with this server's payment methods."""
+    inputs: list[tuple[str, JsonSchemaMode, TypeAdapter[Any]]] = [
+        *((model.__name__, "validation", TypeAdapter(model)) for model in REQUESTS),
+        *((model.__name__, "serialization", TypeAdapter(model)) for model in ANSWERS),
+        ("CallbackEvent", "serialization", TypeAdapter(CallbackEvent)),
+    ]
+    _, generated = TypeAdapter.json_schemas(inputs, ref_template=REF, schema_generator=_Generator)
+    schemas: dict[str, Any] = generated["$defs"]
+    # Which methods there are is this server's setting (PAYMENT_PROVIDERS), not the model's: named here.
+    listed = next(
+        branch for branch in schemas["NewOrder"]["properties"]["allowed_methods"]["anyOf"] if "items" in branch
+    )
+    listed["items"]["enum"] = list(methods)
+    return schemas
 
 
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF.format(model=name)}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(name: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/responses/{description}"}
-
-
-def _schemas(methods: Sequence[str]) -> dict[str, Any]:
-    amount = {
-        "type": "object",
-        "required": ["amount_minor", "currency"],
-        "properties": {"amount_minor": {"type": "integer"}, "currency": {"type": "string"}},
-        "additionalProperties": False,
+def _idempotency_key(required: bool, description: str) -> dict[str, Any]:
+    return {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX, "pattern": "^[!-~]+$"},
     }
-    url = {"type": "string", "format": "uri"}
-    order: dict[str, Any] = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "id": {"type": "integer", "minimum": 1},
-            "token": {"type": "string"},
-            "status": {"type": "string", "enum": [status.value for status in OrderStatus]},
-            "title": {"type": "string"},
-            "description": {"type": "string"},
-            "external_id": {"type": "string", "nullable": True},
-            "amount_minor": {"type": "integer", "minimum": 1},
-            "currency": {"type": "string"},
-            "amounts": {
-                "type": "object",
-                "description": "What was paid, and what was given back, per charge in the charge's currency.",
-                "required": ["paid", "refunded"],
-                "additionalProperties": False,
-                "properties": {
-                    "paid": {"type": "array", "items": _ref("Amount")},
-                    "refunded": {"type": "array", "items": _ref("Amount")},
+
+
+ORDER_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": ORDER_ID_MAX},
+}
+LIST_QUERY = [
+    {"name": "status", "in": "query", "schema": _ref("OrderStatus")},
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": PAGE_DEFAULT},
+    },
+    {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": CURSOR_MAX}},
+]
+
+
+def _operation(
+    operation_id: str,
+    answers: dict[str, dict[str, Any]],
+    errors: Sequence[str] = (),
+    *,
+    parameters: Sequence[dict[str, Any]] = (),
+    body: str | None = None,
+    body_required: bool = True,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {"operationId": operation_id}
+    if parameters:
+        operation["parameters"] = list(parameters)
+    if body is not None:
+        operation["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": _ref(body)}}}
+    refs = {status: {"$ref": f"#/components/responses/{ERRORS[status][0]}"} for status in (*errors, *ALWAYS)}
+    operation["responses"] = answers | dict(sorted(refs.items()))
+    return operation
+
+
+CALLBACKS = {
+    "orderEvent": {
+        "{$request.body#/callback_url}": {
+            "post": {
+                "summary": "The order was paid, refunded (in full or in part), cancelled or expired.",
+                "description": SIGNATURE,
+                "security": [],
+                "parameters": [
+                    {"name": "Daifu-Event-Id", "in": "header", "required": True, "schema": {"type": "string"}},
+                    {
+                        "name": "Daifu-Signature",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^t=[0-9]+,v1=[0-9a-f]{64}$"},
+                    },
+                ],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CallbackEvent")}}},
+                "responses": {
+                    "2XX": {
+                        "description": (
+                            f"Received. Anything else, or no answer within {TIMEOUT_SECONDS} s, is retried with"
+                            f" growing waits for at least {GIVE_UP_AFTER.total_seconds() / 3600:g} hours."
+                        )
+                    }
+                },
+            }
+        }
+    }
+}
+PATHS = {
+    "/api/v1/orders": {
+        "post": _operation(
+            "createOrder",
+            {
+                "201": _json("Order", "The order was created."),
+                "200": {
+                    **_json("Order", "This key already created this order (with the same body)."),
+                    "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
                 },
             },
-            "allowed_methods": {"type": "array", "items": {"type": "string"}, "nullable": True},
-            "payforme_allowed": {"type": "boolean"},
-            "callback_url": {"type": "string", "nullable": True},
-            "created_at": {"type": "string", "format": "date-time"},
-            "expires_at": {"type": "string", "format": "date-time"},
-            "paid_at": {"type": "string", "format": "date-time", "nullable": True},
-            "deep_link": url,
-            "landing_url": url,
-            "qr_png_url": url,
-            "qr_svg_url": url,
-        },
-    }
-    order["required"] = list(order["properties"])  # every field is always there (null when unset)
-    no_nul = "^[^\\x00]*$"  # PostgreSQL text cannot hold NUL
-    new_order = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["amount_minor", "currency", "title"],
-        "properties": {
-            "amount_minor": {"type": "integer", "minimum": 1, "maximum": AMOUNT_MINOR_MAX},
-            "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217, or XTR"},
-            "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX, "pattern": no_nul},
-            "description": {"type": "string", "maxLength": DESCRIPTION_MAX, "pattern": no_nul},
-            "external_id": {"type": "string", "minLength": 1, "maxLength": EXTERNAL_ID_MAX, "pattern": no_nul},
-            "callback_url": {
-                "type": "string",
-                "maxLength": CALLBACK_URL_MAX,
-                "pattern": "^https?://[^/?#@\\x00]+([/?#][^\\x00]*)?$",  # no user:password@
-                "description": (
-                    "Where daifu POSTs the order's signed callbacks. It must reach a public internet address: an"
-                    " address in the URL that is loopback, private, link-local (such as 169.254.169.254) or"
-                    " otherwise not public is refused with 400 bad_request, and so is a user name or password;"
-                    " a host name is resolved at each delivery, and a delivery to a name that resolves to no"
-                    " public address fails and is retried like any other. Redirects are not followed."
+            ("400", "409", "413"),
+            parameters=[_idempotency_key(True, "Retries with the same key and body return the same order.")],
+            body="NewOrder",
+        )
+        | {"callbacks": CALLBACKS},
+        "get": _operation(
+            "listOrders",
+            {"200": _json("OrderList", "The shop's orders, newest first.")},
+            ("400",),
+            parameters=LIST_QUERY,
+        ),
+    },
+    "/api/v1/orders/{id}": {
+        "get": _operation("getOrder", {"200": _json("Order", "The order.")}, ("400", "404"), parameters=[ORDER_ID]),
+    },
+    "/api/v1/orders/{id}/cancel": {
+        "post": _operation(
+            "cancelOrder", {"200": _json("Order", "The cancelled order.")}, ("400", "404", "409"), parameters=[ORDER_ID]
+        ),
+    },
+    "/api/v1/orders/{id}/refunds": {
+        "post": _operation(
+            "refundOrder",
+            {"201": _json("RefundResult", "What was given back (or is owed: card payments).")},
+            ("400", "404", "409", "413", "502"),
+            parameters=[
+                ORDER_ID,
+                _idempotency_key(
+                    False,
+                    "Retries with the same key and amount answer as the first time and give nothing back again"
+                    " (the answer carries Idempotent-Replayed: true); 409 in_progress while the first is still at"
+                    " the provider. Send one with every part refund.",
                 ),
-            },
-            "expires_in_seconds": {
-                "type": "integer",
-                "minimum": int(MIN_TTL.total_seconds()),
-                "maximum": int(MAX_TTL.total_seconds()),
-            },
-            "expires_at": {"type": "string", "format": "date-time"},
-            "allowed_methods": {
-                "type": "array",
-                "minItems": 1,
-                "uniqueItems": True,
-                "items": {"type": "string", "enum": list(methods)},
-            },
-            "payforme_allowed": {"type": "boolean", "default": True},
-        },
-    }
-    refund = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["payment_id", "provider", "amount_minor", "currency", "status"],
-        "properties": {
-            "payment_id": {"type": "integer"},
-            "provider": {"type": "string"},
-            "amount_minor": {"type": "integer"},
-            "currency": {"type": "string"},
-            "status": {"type": "string", "enum": ["done", "owed", "pending"]},
-        },
-    }
-    return {
-        "Amount": amount,
-        "Order": order,
-        "NewOrder": new_order,
-        "OrderList": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["orders", "next_cursor"],
-            "properties": {
-                "orders": {"type": "array", "items": _ref("Order")},
-                "next_cursor": {"type": "string", "nullable": True},
-            },
-        },
-        "NewRefund": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {"amount_minor": {"type": "integer", "minimum": 1, "maximum": AMOUNT_MINOR_MAX}},
-        },
-        "Refund": refund,
-        "RefundResult": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["status", "refunds", "order"],
-            "properties": {
-                "status": {"type": "string", "enum": ["done", "owed", "pending"]},
-                "refunds": {"type": "array", "items": _ref("Refund")},
-                "order": _ref("Order"),
-            },
-        },
-        "Error": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["error"],
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["code", "message"],
-                    "properties": {
-                        "code": {"type": "string", "enum": ERROR_CODES},
-                        "message": {"type": "string"},
-                    },
-                }
-            },
-        },
-    }
+            ],
+            body="NewRefund",
+            body_required=False,
+        ),
+    },
+}
 
 
 def openapi_document(base_url: str, methods: Sequence[str]) -> dict[str, Any]:
     """The document for this server: its address and its enabled payment methods filled in."""
-    order_id = {
-        "name": "id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 1, "maximum": ORDER_ID_MAX},
-    }
-    error = _ref("Error")
-    document: dict[str, Any] = {
-        "openapi": "3.0.3",
+    responses = {name: _json("Error", description) for name, description in ERRORS.values()}
+    responses["TooManyRequests"]["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}
+    return {
+        "openapi": "3.1.0",
         "info": {
             "title": "daifu shop API",
             "version": "1",
@@ -199,140 +212,10 @@ def openapi_document(base_url: str, methods: Sequence[str]) -> dict[str, Any]:
         },
         "servers": [{"url": base_url}],
         "security": [{"bearer": []}],
+        "paths": PATHS,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "dfk_… API key"}},
-            "schemas": _schemas(methods),
-            "responses": {
-                "BadRequest": _json(
-                    error, "The request is not valid (see the error code); unknown query parameters too."
-                ),
-                "Unauthorized": _json(error, "Missing, unknown or revoked API key (not_allowed)."),
-                "NotFound": _json(error, "No such order for this shop."),
-                "Conflict": _json(error, "The order is not in a state that allows this."),
-                "TooLarge": _json(error, "The body is over 16 KiB."),
-            },
-        },
-        "paths": {
-            "/api/v1/orders": {
-                "post": {
-                    "operationId": "createOrder",
-                    "parameters": [
-                        {
-                            "name": "Idempotency-Key",
-                            "in": "header",
-                            "required": True,
-                            "description": "Retries with the same key and body return the same order.",
-                            "schema": {
-                                "type": "string",
-                                "minLength": 1,
-                                "maxLength": IDEMPOTENCY_KEY_MAX,
-                                "pattern": "^[!-~]+$",
-                            },
-                        }
-                    ],
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewOrder")}}},
-                    "responses": {
-                        "201": _json(_ref("Order"), "The order was created."),
-                        "200": {
-                            **_json(_ref("Order"), "This key already created this order (with the same body)."),
-                            "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
-                        },
-                        "400": _error("BadRequest"),
-                        "401": _error("Unauthorized"),
-                        "409": _error("Conflict"),
-                        "413": _error("TooLarge"),
-                    },
-                },
-                "get": {
-                    "operationId": "listOrders",
-                    "parameters": [
-                        {
-                            "name": "status",
-                            "in": "query",
-                            "schema": {"type": "string", "enum": [status.value for status in OrderStatus]},
-                        },
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 20},
-                        },
-                        {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": 512}},
-                    ],
-                    "responses": {
-                        "200": _json(_ref("OrderList"), "The shop's orders, newest first."),
-                        "400": _error("BadRequest"),
-                        "401": _error("Unauthorized"),
-                    },
-                },
-            },
-            "/api/v1/orders/{id}": {
-                "get": {
-                    "operationId": "getOrder",
-                    "parameters": [order_id],
-                    "responses": {
-                        "200": _json(_ref("Order"), "The order."),
-                        "400": _error("BadRequest"),
-                        "401": _error("Unauthorized"),
-                        "404": _error("NotFound"),
-                    },
-                }
-            },
-            "/api/v1/orders/{id}/cancel": {
-                "post": {
-                    "operationId": "cancelOrder",
-                    "parameters": [order_id],
-                    "responses": {
-                        "200": _json(_ref("Order"), "The cancelled order."),
-                        "400": _error("BadRequest"),
-                        "401": _error("Unauthorized"),
-                        "404": _error("NotFound"),
-                        "409": _error("Conflict"),
-                    },
-                }
-            },
-            "/api/v1/orders/{id}/refunds": {
-                "post": {
-                    "operationId": "refundOrder",
-                    "parameters": [
-                        order_id,
-                        {
-                            "name": "Idempotency-Key",
-                            "in": "header",
-                            "required": False,
-                            "description": (
-                                "Retries with the same key and amount answer as the first time and give nothing "
-                                "back again (the answer carries Idempotent-Replayed: true); 409 in_progress while "
-                                "the first is still at the provider. Send one with every part refund."
-                            ),
-                            "schema": {
-                                "type": "string",
-                                "minLength": 1,
-                                "maxLength": IDEMPOTENCY_KEY_MAX,
-                                "pattern": "^[!-~]+$",
-                            },
-                        },
-                    ],
-                    "requestBody": {
-                        "required": False,
-                        "content": {"application/json": {"schema": _ref("NewRefund")}},
-                    },
-                    "responses": {
-                        "201": _json(_ref("RefundResult"), "What was given back (or is owed: card payments)."),
-                        "400": _error("BadRequest"),
-                        "401": _error("Unauthorized"),
-                        "404": _error("NotFound"),
-                        "409": _error("Conflict"),
-                        "413": _error("TooLarge"),
-                        "502": _json(error, "The provider failed to refund (provider_error); nothing was given back."),
-                    },
-                }
-            },
+            "schemas": component_schemas(methods),
+            "responses": responses,
         },
     }
-    # Every call counts against its API key's token bucket (API_RATE_PER_KEY, API_BURST_PER_KEY).
-    too_many = {**_json(error, "Too many calls with this key (too_many_requests); wait Retry-After seconds.")}
-    too_many["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}
-    for operations in document["paths"].values():
-        for operation in operations.values():
-            operation["responses"]["429"] = too_many
-    return document

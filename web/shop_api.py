@@ -11,18 +11,16 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
 from aiohttp import web
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from services.daifu import Daifu
 from services.links import deep_link
-from services.notices import Notice, ProviderNotices
+from services.notices import Notice, PaymentReturned, ProviderNotices
 from services.shop_orders import (
     IDEMPOTENCY_KEY_MAX,
-    MAX_TTL,
-    MIN_TTL,
     OrderRequest,
     Problem,
     RefundOutcome,
@@ -31,8 +29,9 @@ from services.shop_orders import (
     request_hash,
 )
 from storage.models import OrderStatus, Shop
+from web import shop_schemas as schemas
 from web.json_input import BadJson, JsonTooDeep, read_json
-from web.openapi import AMOUNT_MINOR_MAX, openapi_document
+from web.openapi import PAGE_DEFAULT, openapi_document
 from web.rate_limit import RATE_LIMITER, retry_after
 
 log = logging.getLogger(__name__)
@@ -55,43 +54,6 @@ STATUS_OF = {
 FIELD_PROBLEM = {"amount_minor": Problem.INVALID_AMOUNT, "currency": Problem.UNKNOWN_CURRENCY}
 
 
-def _text(value: str) -> str:
-    # PostgreSQL text holds neither NUL nor lone surrogates; refuse them here rather than fail in the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode") from None
-    return value
-
-
-Text = Annotated[str, AfterValidator(_text)]
-
-
-class NewOrderBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    amount_minor: int = Field(gt=0, le=AMOUNT_MINOR_MAX)
-    currency: Text = Field(max_length=16)
-    title: Text = Field(min_length=1, max_length=32)
-    description: Text = Field(default="", max_length=255)
-    external_id: Text | None = Field(default=None, min_length=1, max_length=128)
-    callback_url: Text | None = Field(default=None, max_length=2048)
-    expires_in_seconds: int | None = Field(
-        default=None, ge=int(MIN_TTL.total_seconds()), le=int(MAX_TTL.total_seconds())
-    )
-    expires_at: AwareDatetime | None = None
-    allowed_methods: list[Text] | None = Field(default=None, min_length=1, max_length=16)
-    payforme_allowed: bool = True
-
-
-class NewRefundBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    amount_minor: int | None = Field(default=None, gt=0, le=AMOUNT_MINOR_MAX)
-
-
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -102,7 +64,8 @@ class ApiError(Exception):
 
 def error_response(status: int, code: str, message: str) -> web.Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+    body = schemas.Error(error=schemas.ErrorDetail.model_validate({"code": code, "message": message}))
+    return web.json_response(body.model_dump(mode="json"), status=status, headers=headers)
 
 
 def _printable_ascii(value: str) -> bool:
@@ -119,6 +82,9 @@ def _validation_problem(error: ValidationError) -> ApiError:
         message = f"{name} is required"
     elif first["type"] == "json_invalid" or not name:
         message = "the body must be a JSON object"
+    elif first["type"] == "string_pattern_mismatch":
+        words = schemas.PATTERN_WORDS.get(first["ctx"]["pattern"], first["msg"])
+        message = f"{'.'.join(location)}: {words}"
     else:
         message = f"{'.'.join(location)}: {first['msg']}"
     return ApiError(400, FIELD_PROBLEM.get(name, Problem.BAD_REQUEST).value, message)
@@ -235,7 +201,7 @@ class ShopApi:
         raw = await _read_body(request)
         fingerprint = request_hash(_json_object(raw))
         try:
-            body = NewOrderBody.model_validate_json(raw)
+            body = schemas.NewOrder.model_validate_json(raw)
         except ValidationError as error:
             raise _validation_problem(error) from None
         assert shop.id is not None
@@ -258,7 +224,7 @@ class ShopApi:
         status = query.get("status")
         if status is not None and status not in {known.value for known in OrderStatus}:
             raise ApiError(400, "bad_request", f"status must be one of: {', '.join(OrderStatus)}")
-        limit_text = query.get("limit", "20")
+        limit_text = query.get("limit", str(PAGE_DEFAULT))
         if not (limit_text.isascii() and limit_text.isdigit()) or len(limit_text) > 3:
             raise ApiError(400, "bad_request", "limit must be a whole number from 1 to 100")
         assert shop.id is not None
@@ -268,9 +234,10 @@ class ShopApi:
             limit=int(limit_text),
             cursor=query.get("cursor") or None,
         )
-        return web.json_response(
-            {"orders": [self.render(view) for view in page.orders], "next_cursor": page.next_cursor}
+        listed = schemas.OrderList(
+            orders=[self.order_answer(view) for view in page.orders], next_cursor=page.next_cursor
         )
+        return web.json_response(listed.model_dump(mode="json"))
 
     async def cancel(self, request: web.Request, shop: Shop) -> web.Response:
         assert shop.id is not None
@@ -285,7 +252,7 @@ class ShopApi:
         if raw.strip():
             _json_object(raw)
             try:
-                amount_minor = NewRefundBody.model_validate_json(raw).amount_minor
+                amount_minor = schemas.NewRefund.model_validate_json(raw).amount_minor
             except ValidationError as error:
                 raise _validation_problem(error) from None
         assert shop.id is not None
@@ -316,50 +283,58 @@ class ShopApi:
         if notices:
             await self.update_queue.put(ProviderNotices(tuple(notices)))
 
-    # -- rendering -------------------------------------------------------------------------------------
+    # -- rendering: through the models the OpenAPI document's schemas come from ------------------------
 
     def render(self, view: ShopOrder) -> dict[str, Any]:
+        return self.order_answer(view).model_dump(mode="json")
+
+    def order_answer(self, view: ShopOrder) -> schemas.Order:
         order = view.order
+        assert order.id is not None
         landing = self.daifu.rules.landing_url(order.token)
-        return {
-            "id": order.id,
-            "token": order.token,
-            "status": view.status.value,
-            "title": order.title,
-            "description": order.description,
-            "external_id": order.external_id,
-            "amount_minor": order.amount_minor,
-            "currency": order.currency,
-            "amounts": {
-                "paid": [{"amount_minor": c.amount_minor, "currency": c.currency} for c in view.charges],
-                "refunded": [
-                    {"amount_minor": c.refunded_minor, "currency": c.currency} for c in view.charges if c.refunded_minor
+        return schemas.Order(
+            id=order.id,
+            token=order.token,
+            status=view.status,
+            title=order.title,
+            description=order.description,
+            external_id=order.external_id,
+            amount_minor=order.amount_minor,
+            currency=order.currency,
+            amounts=schemas.Amounts(
+                paid=[schemas.Amount(amount_minor=c.amount_minor, currency=c.currency) for c in view.charges],
+                refunded=[
+                    schemas.Amount(amount_minor=c.refunded_minor, currency=c.currency)
+                    for c in view.charges
+                    if c.refunded_minor
                 ],
-            },
-            "allowed_methods": order.allowed_methods.split(",") if order.allowed_methods else None,
-            "payforme_allowed": order.payforme_allowed,
-            "callback_url": order.callback_url,
-            "created_at": order.created_at.isoformat(),
-            "expires_at": order.expires_at.isoformat(),
-            "paid_at": order.paid_at.isoformat() if order.paid_at else None,
-            "deep_link": deep_link(self.bot_username(), order.token),
-            "landing_url": landing,
-            "qr_png_url": f"{landing}/qr.png",
-            "qr_svg_url": f"{landing}/qr.svg",
-        }
+            ),
+            allowed_methods=order.allowed_methods.split(",") if order.allowed_methods else None,
+            payforme_allowed=order.payforme_allowed,
+            callback_url=order.callback_url,
+            created_at=order.created_at,
+            expires_at=order.expires_at,
+            paid_at=order.paid_at,
+            deep_link=deep_link(self.bot_username(), order.token),
+            landing_url=landing,
+            qr_png_url=f"{landing}/qr.png",
+            qr_svg_url=f"{landing}/qr.svg",
+        )
 
     def render_refund(self, outcome: RefundOutcome) -> dict[str, Any]:
-        return {
-            "status": "owed" if outcome.owed else "pending" if any(n.pending for n in outcome.returned) else "done",
-            "refunds": [
-                {
-                    "payment_id": notice.payment.id,
-                    "provider": notice.payment.provider,
-                    "amount_minor": notice.amount.minor,
-                    "currency": notice.amount.currency,
-                    "status": "owed" if notice.owed else "pending" if notice.pending else "done",
-                }
-                for notice in outcome.returned
-            ],
-            "order": self.render(outcome.order),
-        }
+        return schemas.RefundResult(
+            status="owed" if outcome.owed else "pending" if any(n.pending for n in outcome.returned) else "done",
+            refunds=[self._refund(notice) for notice in outcome.returned],
+            order=self.order_answer(outcome.order),
+        ).model_dump(mode="json")
+
+    @staticmethod
+    def _refund(notice: PaymentReturned) -> schemas.Refund:
+        assert notice.payment.id is not None
+        return schemas.Refund(
+            payment_id=notice.payment.id,
+            provider=notice.payment.provider,
+            amount_minor=notice.amount.minor,
+            currency=notice.amount.currency,
+            status="owed" if notice.owed else "pending" if notice.pending else "done",
+        )

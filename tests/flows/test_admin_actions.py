@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from services.admin_reports import AdminReports
+from services.stats_report import StatsReport
 from storage.models import (
     ApiKey,
     OrderEvent,
@@ -143,7 +143,7 @@ async def test_refund_a_chip_in_gives_every_part_back_and_refuses_a_part(shop: R
     await chip_in(shop, shop.bob, request, "60")
     await chip_in(shop, shop.carol, request, "40")
     await shop.told(shop.alice, "covered the whole order")
-    stats = await AdminReports(shop.daifu.db).stats(utcnow().replace(hour=0, minute=0, second=0))
+    stats = await StatsReport(shop.daifu.db).stats(utcnow().replace(hour=0, minute=0, second=0))
     assert (stats.split_requests, stats.contributions, stats.paid_by_friends) == (1, 2, 1)
 
     part = await say(shop, shop.admin, f"/refund {dinner} 10")

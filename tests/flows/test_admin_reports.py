@@ -11,8 +11,8 @@ from typing import Any
 from sqlmodel import col, select, update
 
 from emulator.state import User
-from services import admin_reports
-from services.admin_reports import EXPORT_COLUMNS
+from presentation.orders_csv import EXPORT_COLUMNS
+from services import order_export
 from services.money import Money
 from services.notices import ReturnReason
 from storage.models import ButtonState, CallbackDelivery, Order, OrderEvent, Payment, utcnow
@@ -218,7 +218,7 @@ async def test_orders_are_listed_newest_first_ten_a_page_with_filters(shop: Runn
 
 
 async def test_export_is_a_csv_of_orders_and_their_payments(shop: RunningShop, monkeypatch: Any) -> None:
-    monkeypatch.setattr(admin_reports, "EXPORT_CHUNK", 1)  # every order in its own chunk: the keyset is walked
+    monkeypatch.setattr(order_export, "EXPORT_CHUNK", 1)  # every order in its own chunk: the keyset is walked
     coffee = await shop.new_link("/newlink 12.50 USD Coffee beans")
     await pay_on_sandbox(shop, shop.alice, coffee)
     croissant = await shop.new_link("/newlink 3 EUR =Croissant")  # not a formula in a spreadsheet

@@ -1,0 +1,69 @@
+"""The orders created in a range and their payments, for /export (presentation.orders_csv writes the CSV).
+
+Read EXPORT_CHUNK orders at a time by keyset on the primary key (each chunk in its own short transaction),
+with their payments in one query per chunk: memory holds one chunk, whatever the range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from storage.database import Database
+from storage.models import Order, Payment, Shop
+
+EXPORT_CHUNK = 500  # orders read per query while exporting
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedOrder:
+    order: Order
+    shop_name: str
+    payments: list[Payment]  # every attempt, oldest first; none for an order nobody tried to pay
+
+
+class OrderExport:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def orders(self, since: datetime, until: datetime) -> AsyncIterator[ExportedOrder]:
+        """The orders created in [since, until), oldest first, each with its payments."""
+        last_id = 0
+        while True:
+            chunk = await self._chunk(since, until, after_id=last_id)
+            if not chunk:
+                return
+            for exported in chunk:  # yielded outside the chunk's transaction: a slow reader holds none open
+                yield exported
+            assert chunk[-1].order.id is not None
+            last_id = chunk[-1].order.id
+
+    async def _chunk(self, since: datetime, until: datetime, *, after_id: int) -> list[ExportedOrder]:
+        async with self.db.transaction() as session:
+            orders = (
+                await session.exec(
+                    select(Order, Shop.name)
+                    .join(Shop, col(Shop.id) == col(Order.shop_id))
+                    .where(col(Order.id) > after_id, col(Order.created_at) >= since, col(Order.created_at) < until)
+                    .order_by(col(Order.id))
+                    .limit(EXPORT_CHUNK)
+                )
+            ).all()
+            if not orders:
+                return []
+            payments: dict[int, list[Payment]] = {}
+            found = await session.exec(
+                select(Payment)
+                .where(col(Payment.order_id).in_([order.id for order, _shop in orders]))
+                .order_by(col(Payment.id))
+            )
+            for charge in found.all():
+                payments.setdefault(charge.order_id, []).append(charge)
+        chunk = []
+        for order, shop_name in orders:
+            assert order.id is not None
+            chunk.append(ExportedOrder(order, shop_name, payments.get(order.id, [])))
+        return chunk
