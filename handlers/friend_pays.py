@@ -22,7 +22,8 @@ from services.checkout import MethodUnavailable
 from services.flows import Flow
 from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
-from services.pay_requests import RequestRefusal, RequestRefused, RequestView, telegram_holder
+from services.pay_requests import RequestRefused, RequestView, telegram_holder
+from services.why_not import WhyNot
 from storage.models import RequestMode
 
 CHOOSE_PART = "rs"  # rs:<minor>:<show 1|0>:<token>  (split: the part to pay, and whether to show the name)
@@ -160,7 +161,7 @@ async def pay(update: Update, context: DaifuContext) -> None:
         )
     except RequestRefused as refusal:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
-        if refusal.why == RequestRefusal.BEING_PAID:
+        if refusal.why == WhyNot.BEING_PAID:
             await offer_what_is_left(update, context, token, show == "1", locale, _)
         return
     except MethodUnavailable:

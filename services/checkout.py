@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING
-from enum import StrEnum
 
 from sqlalchemy import bindparam
 from sqlmodel import col, select, update
@@ -15,8 +14,9 @@ from payments.base import Checkout, CheckoutKind, CheckoutRequest, PaymentProvid
 from services.config import ShopRules
 from services.money import STARS, Money, major_units
 from services.order_states import move
-from services.orders import OrderNotPayable, Orders, Unpayable, why_unpayable
+from services.orders import OrderNotPayable, Orders
 from services.tokens import new_token
+from services.why_not import ORDER_CLOSED, WhyNot, why_not_order
 from storage.database import Database
 from storage.models import Order, OrderStatus, Payment, PaymentStatus, PayRequest, utcnow
 
@@ -87,19 +87,8 @@ class MethodUnavailable(Exception):
     pass
 
 
-class PreCheckoutRefusal(StrEnum):
-    UNKNOWN = "unknown"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    PAID = "paid"
-    CHANGED = "changed"  # amount, currency or payload differ from what the order asks
-    HELD = "held"  # a pay-for-me request another friend is paying right now
-    REQUEST_CLOSED = "request_closed"  # the pay-for-me request was paid, covered, cancelled or expired
-    COVERED = "covered"  # a chip-in for more than other friends' payments leave over
-
-
 # Decides pre-checkout for attempts that belong to a pay-for-me request (services.pay_requests).
-RequestGuard = Callable[[Payment, Order, PayRequest, int], Awaitable[PreCheckoutRefusal | None]]
+RequestGuard = Callable[[Payment, Order, PayRequest, int], Awaitable[WhyNot | None]]
 
 
 class Checkouts:
@@ -196,7 +185,7 @@ class Checkouts:
             elif order.status == OrderStatus.OPEN:
                 moved = await move(session, order.id, OrderStatus.PENDING, actor_id=payer_id, via=provider_name)
                 if not moved.done and moved.status != OrderStatus.PENDING:
-                    raise OrderNotPayable(Unpayable(moved.status.value), order)
+                    raise OrderNotPayable(ORDER_CLOSED[moved.status], order)
             if reusable is None:
                 session.add(attempt)
         provider = self.providers[provider_name]
@@ -253,25 +242,20 @@ class Checkouts:
         )
         return await self.providers[attempt.provider].create_checkout(request)
 
-    async def pre_checkout(
-        self, payload: str, currency: str, total_amount: int, *, payer_id: int
-    ) -> PreCheckoutRefusal | None:
+    async def pre_checkout(self, payload: str, currency: str, total_amount: int, *, payer_id: int) -> WhyNot | None:
         """None when Telegram may take the money; otherwise why not. One read, well inside the 10 s limit."""
         async with self.db.reading() as session:
             row = (await session.exec(_ATTEMPT_FOR_PRE_CHECKOUT, params={"payload": payload})).first()
         if row is None:
-            return PreCheckoutRefusal.UNKNOWN
+            return WhyNot.UNKNOWN_ORDER
         attempt, order, request = row
         if attempt.provider not in INVOICE_PROVIDERS:
-            return PreCheckoutRefusal.UNKNOWN
-        why = why_unpayable(order, utcnow())
+            return WhyNot.UNKNOWN_ORDER
+        why = why_not_order(order, utcnow())
         if why is not None:
-            return {
-                Unpayable.EXPIRED: PreCheckoutRefusal.EXPIRED,
-                Unpayable.CANCELLED: PreCheckoutRefusal.CANCELLED,
-            }.get(why, PreCheckoutRefusal.PAID)
+            return why
         if (attempt.currency, attempt.amount_minor) != (currency, total_amount):
-            return PreCheckoutRefusal.CHANGED
+            return WhyNot.CHANGED
         if request is not None and self.request_guard is not None:
             return await self.request_guard(attempt, order, request, payer_id)
         return None
