@@ -57,7 +57,7 @@ async def pre_checkout(update: Update, context: DaifuContext) -> None:
     ):
         # A friend paying an invoice in a group may never have written to the bot: learn their name first.
         _locale, _ = await speak(update, context)
-        refusal = await context.daifu.checkouts.pre_checkout(
+        refusal = await context.daifu.request_checkouts.pre_checkout(
             query.invoice_payload, query.currency, query.total_amount, payer_id=query.from_user.id
         )
         if refusal is None:

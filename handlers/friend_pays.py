@@ -150,7 +150,7 @@ async def pay(update: Update, context: DaifuContext) -> None:
     requests = context.daifu.requests
     try:
         view = await requests.payable(token, holder=telegram_holder(user.id))
-        checkout = await requests.start_checkout(
+        checkout = await context.daifu.request_checkouts.start_checkout(
             view,
             provider,
             holder=telegram_holder(user.id),

@@ -74,7 +74,7 @@ async def offer_cards(update: Update, context: DaifuContext, query: InlineQuery)
             if provider not in INVOICE_PROVIDERS:
                 continue
             try:
-                checkout = await daifu.requests.group_invoice(view, provider)
+                checkout = await daifu.request_checkouts.group_invoice(view, provider)
             except MethodUnavailable:
                 continue
             invoice = checkout.invoice

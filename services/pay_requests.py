@@ -21,13 +21,11 @@ from sqlmodel import col, desc, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-from payments.base import Checkout
-from services.checkout import Checkouts, MethodUnavailable
 from services.config import ShopRules
 from services.money import Money
 from services.notices import Notice, RequestClosed, ReturnReason
 from services.order_states import record_event
-from services.orders import OrderNotPayable, Orders, payable_in
+from services.orders import Orders, payable_in
 from services.settlement import STILL_OPEN, RefundRefused, Settlements
 from services.tokens import REQUEST_PREFIX, looks_like_token, new_token
 from services.users import Users
@@ -126,6 +124,21 @@ class RequestView:
         return None
 
 
+def part_to_pay(view: RequestView, amount: Money | None) -> Money:
+    """What a friend pays of a request found payable moments ago (RequestView from payable): all of a single one;
+    of a split one the part they chose (what is left for them if none), no more than what is not covered yet.
+    What friends paying right now keep is weighed when the part is taken, under a lock (PayRequests.take_in)."""
+    if view.request.mode != RequestMode.SPLIT:
+        return view.total
+    part = amount or view.remaining
+    uncovered = view.order.amount_minor - view.request.covered_minor
+    if part.currency != view.order.currency or not 0 <= part.minor <= uncovered:
+        raise RequestRefused(WhyNot.BAD_AMOUNT)
+    if part.minor == 0:
+        raise RequestRefused(WhyNot.BEING_PAID if view.kept_minor else WhyNot.BAD_AMOUNT, available=view.remaining)
+    return part
+
+
 def _with_order() -> Select[PayRequest, Order]:
     """A request with its order, in one query."""
     return select(PayRequest, Order).join(Order, col(Order.id) == col(PayRequest.order_id))
@@ -221,24 +234,18 @@ _CONTRIBUTIONS = (
 )
 
 
-class _TakenMeanwhile(Exception):
-    """Between the read and this payer's tap, another payer took the hold, or the request closed."""
-
-
 class PayRequests:
     def __init__(
         self,
         db: Database,
         rules: ShopRules,
         orders: Orders,
-        checkouts: Checkouts,
         users: Users,
         settlements: Settlements,
     ) -> None:
         self.db = db
         self.rules = rules
         self.orders = orders
-        self.checkouts = checkouts
         self.users = users
         self.settlements = settlements
 
@@ -423,120 +430,50 @@ class PayRequests:
                 .values(holder=None, holder_name=None, hold_until=None)
             )
 
-    async def start_checkout(
-        self,
-        view: RequestView,
-        provider_name: str,
-        *,
-        holder: str,
-        payer_name: str,
-        payer_id: int | None,
-        amount: Money | None = None,
-        show_name: bool = True,
-        return_url: str | None = None,
-    ) -> Checkout:
-        """A friend starts paying a request found payable moments ago (RequestView from payable): hold it
-        (single) or check the part (split), and open the checkout. The hold and the attempt are one transaction.
-        """
-        request = view.request
-        assert request.id is not None
-        if request.mode == RequestMode.SPLIT:
-            part = amount or view.remaining
-            # Against what is not covered yet; what friends paying right now keep is weighed below, under a lock.
-            uncovered = view.order.amount_minor - request.covered_minor
-            if part.currency != view.order.currency or not 0 <= part.minor <= uncovered:
-                raise RequestRefused(WhyNot.BAD_AMOUNT)
-            if part.minor == 0:
-                why = WhyNot.BEING_PAID if view.kept_minor else WhyNot.BAD_AMOUNT
-                raise RequestRefused(why, available=view.remaining)
-        else:
-            part = view.total
-        price = self.checkouts.charge_for(part, provider_name)
-        if price is None or provider_name not in self.checkouts.methods_for(view.order):
-            raise MethodUnavailable(provider_name)
-        request_id = request.id
-
-        async def hold_or_keep_the_part(session: AsyncSession) -> None:
-            if request.mode == RequestMode.SINGLE:
-                if not await self._hold_in(session, request_id, holder, payer_name):
-                    raise _TakenMeanwhile
-                return
-            # Split: the request's row is locked first, so chip-ins started at once are weighed one after another
-            # against what is left; each pending one keeps its part until it is paid, declined or lapses.
-            locked = await session.exec(
-                update(PayRequest)
-                .where(
-                    col(PayRequest.id) == request_id,
-                    col(PayRequest.status) == RequestStatus.OPEN,
-                    col(PayRequest.expires_at) > utcnow(),
-                )
-                .values(covered_minor=col(PayRequest.covered_minor))
+    async def take_in(
+        self, session: AsyncSession, view: RequestView, part: Money, *, holder: str, holder_name: str
+    ) -> bool:
+        """In the caller's transaction, a friend takes a request found payable moments ago (RequestView from
+        payable) to pay part of it (part_to_pay): a single request's hold, or the part of a split one. False if
+        another friend took it, or it closed, meanwhile (why_taken says which); RequestRefused (BEING_PAID) if friends
+        paying right now leave less than the part."""
+        request_id = view.request.id
+        assert request_id is not None
+        if view.request.mode == RequestMode.SINGLE:
+            return await self._hold_in(session, request_id, holder, holder_name)
+        # Split: the request's row is locked first, so chip-ins started at once are weighed one after another
+        # against what is left; each pending one keeps its part until it is paid, declined or lapses.
+        locked = await session.exec(
+            update(PayRequest)
+            .where(
+                col(PayRequest.id) == request_id,
+                col(PayRequest.status) == RequestStatus.OPEN,
+                col(PayRequest.expires_at) > utcnow(),
             )
-            if locked.rowcount != 1:
-                raise _TakenMeanwhile
-            fresh = await session.get(PayRequest, request_id, populate_existing=True)
-            assert fresh is not None
-            left = view.order.amount_minor - fresh.covered_minor - await self._kept_for_others(session, fresh, holder)
-            if part.minor > left:
-                raise RequestRefused(WhyNot.BEING_PAID, available=Money(max(0, left), part.currency))
-
-        try:
-            return await self.checkouts.open_attempt(
-                view.order,
-                provider_name,
-                price,
-                payer_id=payer_id,
-                request_id=request.id,
-                payer_name=payer_name[:64],
-                show_name=show_name,
-                return_url=return_url or self.rules.request_url(request.token),
-                credit_minor=part.minor,
-                holder=holder,
-                before=hold_or_keep_the_part,
-                # A chip-in's part is kept for its friend only this long: an older attempt is not the same ask.
-                reuse_since=utcnow() - self.rules.payforme_hold,
-            )
-        except _TakenMeanwhile:
-            fresh = await self.view(request.token)  # someone took it (or closed it) a moment ago: say who
-            now = utcnow()
-            closed = why_request_closed(fresh.request, now)
-            if closed is not None:
-                raise RequestRefused(closed) from None
-            if fresh.request.holder == holder and fresh.request.hold_limit is not None and not fresh.holder_now(now):
-                # Held by this payer to its limit: free for others a while, when this payer may try again.
-                again = fresh.request.hold_limit + self.rules.payforme_hold
-                raise RequestRefused(WhyNot.HOLD_SPENT, hold_until=again) from None
-            raise RequestRefused(
-                WhyNot.HELD, holder_name=fresh.request.holder_name, hold_until=fresh.request.hold_until
-            ) from None
-        except OrderNotPayable:
-            raise RequestRefused(WhyNot.REQUEST_ORDER_CLOSED) from None
-
-    async def group_invoice(self, view: RequestView, provider_name: str) -> Checkout:
-        """An invoice for a group chat that any member may pay (single mode); one attempt is reused."""
-        request = view.request
-        price = self.checkouts.price_in(view.order, provider_name)
-        if price is None or view.status(utcnow()) != RequestStatus.OPEN:
-            raise MethodUnavailable(provider_name)
-
-        async def pending_one(session: AsyncSession) -> Payment | None:
-            pending = select(Payment).where(
-                Payment.request_id == request.id,
-                Payment.provider == provider_name,
-                col(Payment.payer_id).is_(None),
-                Payment.status == PaymentStatus.PENDING,
-            )
-            return (await session.exec(pending)).first()
-
-        return await self.checkouts.open_attempt(
-            view.order,
-            provider_name,
-            price,
-            payer_id=None,
-            request_id=request.id,
-            credit_minor=view.total.minor,
-            before=pending_one,
+            .values(covered_minor=col(PayRequest.covered_minor))
         )
+        if locked.rowcount != 1:
+            return False
+        fresh = await session.get(PayRequest, request_id, populate_existing=True)
+        assert fresh is not None
+        left = view.order.amount_minor - fresh.covered_minor - await self._kept_for_others(session, fresh, holder)
+        if part.minor > left:
+            raise RequestRefused(WhyNot.BEING_PAID, available=Money(max(0, left), part.currency))
+        return True
+
+    async def why_taken(self, token: str, holder: str) -> RequestRefused:
+        """Why this payer could not take the request a moment ago (take_in): it closed, they held it to its limit,
+        or another friend holds it (and who)."""
+        fresh = await self.view(token)
+        now = utcnow()
+        closed = why_request_closed(fresh.request, now)
+        if closed is not None:
+            return RequestRefused(closed)
+        if fresh.request.holder == holder and fresh.request.hold_limit is not None and not fresh.holder_now(now):
+            # Held by this payer to its limit: free for others a while, when this payer may try again.
+            again = fresh.request.hold_limit + self.rules.payforme_hold
+            return RequestRefused(WhyNot.HOLD_SPENT, hold_until=again)
+        return RequestRefused(WhyNot.HELD, holder_name=fresh.request.holder_name, hold_until=fresh.request.hold_until)
 
     async def pre_checkout_guard(
         self, attempt: Payment, order: Order, request: PayRequest, payer_id: int

@@ -326,7 +326,7 @@ class RequestPages:
         try:
             view = await self.daifu.requests.payable(token, holder=holder)
             name, part = self._read_form(view, method, typed, locale, _)
-            checkout = await self.daifu.requests.start_checkout(
+            checkout = await self.daifu.request_checkouts.start_checkout(
                 view,
                 method,
                 holder=holder,
