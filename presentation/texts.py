@@ -12,7 +12,7 @@ from services.i18n import Gettext
 from services.money import AmountProblem, InvalidAmount, Money, format_money
 from services.pay_requests import RequestRefused
 from services.why_not import WhyNot
-from storage.models import Order, OrderStatus
+from storage.models import Order, OrderStatus, RequestStatus
 
 
 # A request's expiry is drawn on its card, its kit and its offer, again at every refresh: formatting each anew,
@@ -88,7 +88,8 @@ def bad_amount(error: InvalidAmount, _: Gettext) -> str:
     }[error.problem]
 
 
-def status_name(status: OrderStatus, _: Gettext) -> str:
+def status_name(status: OrderStatus | RequestStatus, _: Gettext) -> str:
+    """A state in words: a request's states are named as an order's of the same name."""
     return {
         OrderStatus.OPEN: _("open"),
         OrderStatus.PENDING: _("awaiting payment"),
@@ -96,7 +97,7 @@ def status_name(status: OrderStatus, _: Gettext) -> str:
         OrderStatus.REFUNDED: _("refunded"),
         OrderStatus.CANCELLED: _("cancelled"),
         OrderStatus.EXPIRED: _("expired"),
-    }[status]
+    }[OrderStatus(status)]
 
 
 def order_card(order: Order, shop_name: str, locale: str, _: Gettext) -> str:

@@ -128,8 +128,7 @@ def status_badge(view: RequestView, holder: str, now: datetime, _: Gettext) -> t
     """The status as a label and its CSS class."""
     status = view.status(now)
     if status != RequestStatus.OPEN:
-        # Request statuses are a subset of order statuses: the chat's names for them fit.
-        return status_name(OrderStatus(status), _), "paid" if status == RequestStatus.PAID else "closed"
+        return status_name(status, _), "paid" if status == RequestStatus.PAID else "closed"
     order_status = order_status_now(view.order, now)
     if order_status not in PAYABLE:
         return status_name(order_status, _), "closed"
