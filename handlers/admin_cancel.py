@@ -20,7 +20,7 @@ from presentation.formatting import esc
 from services.i18n import Gettext
 from services.notices import PaymentReturned, RequestClosed
 from services.order_closing import OrderNotCancellable
-from services.order_states import PAYABLE
+from services.why_not import order_status_now
 from storage.models import Order, OrderStatus, utcnow
 
 
@@ -43,8 +43,8 @@ async def cancel_order(update: Update, context: DaifuContext) -> None:
     if order is None:
         return
     assert order.id is not None
-    if order.status in PAYABLE and order.expires_at <= utcnow():
-        # Past its time but not yet swept by the expiry job: for shoppers it is expired already.
+    if order_status_now(order, utcnow()) == OrderStatus.EXPIRED:
+        # Past its time, swept by the expiry job or not: for shoppers it is expired already.
         await message.reply_text(refusal(order, OrderStatus.EXPIRED, _))
         return
     try:

@@ -36,15 +36,6 @@ def payment_status(status: PaymentStatus, _: Gettext) -> str:
     }[status]
 
 
-def request_status(status: RequestStatus, _: Gettext) -> str:
-    return {
-        RequestStatus.OPEN: _("open"),
-        RequestStatus.PAID: _("paid"),
-        RequestStatus.CANCELLED: _("cancelled"),
-        RequestStatus.EXPIRED: _("expired"),
-    }[status]
-
-
 def refund_status(status: str, _: Gettext) -> str:
     known = {
         "done": _("done"),
@@ -153,7 +144,7 @@ def request_line(dossier: OrderDossier, request: PayRequest, locale: str, _: Get
     line = _("#{number} {mode} · {status} · asked by {who} · until {time}").format(
         number=request.id,
         mode=_("chip-in") if request.mode == RequestMode.SPLIT else _("one friend pays"),
-        status=request_status(request.status, _),
+        status=status_name(request.status, _),
         who=person(dossier.names, request.requester_id),
         time=when(request.expires_at, locale),
     )

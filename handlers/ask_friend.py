@@ -17,7 +17,7 @@ from handlers.common import speak
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
 from handlers.my_requests import send_share_kit
-from presentation.texts import request_refusal, unpayable
+from presentation.texts import request_refusal, why_not
 from services.flows import Flow
 from services.i18n import Gettext
 from services.orders import OrderNotPayable
@@ -75,7 +75,7 @@ async def start_asking(update: Update, context: DaifuContext) -> None:
     try:
         await context.daifu.orders.payable(token)
     except OrderNotPayable as refusal:
-        await query.answer(unpayable(refusal.why, _), show_alert=True)
+        await query.answer(why_not(refusal.why, _), show_alert=True)
         return
     step = "shares" if mode == AskMode.SPLIT else "note"
     await context.daifu.flows.begin(query.from_user.id, FLOW, step, {"token": token, "mode": mode.value})
@@ -156,7 +156,7 @@ async def create(update: Update, context: DaifuContext, flow: Flow, note: str) -
             flow.data["token"], user.id, mode=mode, shares=flow.data.get("shares"), note=note
         )
     except OrderNotPayable as refusal:
-        await context.bot.send_message(user.id, unpayable(refusal.why, _))
+        await context.bot.send_message(user.id, why_not(refusal.why, _))
         return
     except RequestRefused as refusal:
         await context.bot.send_message(user.id, request_refusal(refusal, locale, _))

@@ -14,7 +14,7 @@ from handlers.common import speak, unless_query_gone
 from handlers.context import DaifuContext
 from handlers.notices import deliver
 from handlers.send_checkout import send_checkout
-from presentation.texts import pre_checkout_refusal, provider_down, unpayable
+from presentation.texts import provider_down, why_not, why_not_charged
 from services.checkout import MethodUnavailable
 from services.metrics import PRE_CHECKOUT_SECONDS
 from services.orders import OrderNotPayable
@@ -43,7 +43,7 @@ async def choose_method(update: Update, context: DaifuContext) -> None:
     try:
         checkout = await context.daifu.checkouts.start(token, provider, payer_id=update.effective_user.id)
     except OrderNotPayable as refusal:
-        await query.answer(unpayable(refusal.why, _), show_alert=True)
+        await query.answer(why_not(refusal.why, _), show_alert=True)
         return
     except MethodUnavailable:
         await query.answer(_("That payment method is not available for this order any more."), show_alert=True)
@@ -67,14 +67,14 @@ async def pre_checkout(update: Update, context: DaifuContext) -> None:
     ):
         # A friend paying an invoice in a group may never have written to the bot: learn their name first.
         _locale, _ = await speak(update, context)
-        refusal = await context.daifu.checkouts.pre_checkout(
+        refusal = await context.daifu.request_checkouts.pre_checkout(
             query.invoice_payload, query.currency, query.total_amount, payer_id=query.from_user.id
         )
         if refusal is None:
             await query.answer(ok=True)
             return
         log.info("pre-checkout refused (%s) for payload %s", refusal.value, query.invoice_payload)
-        await query.answer(ok=False, error_message=pre_checkout_refusal(refusal, _))
+        await query.answer(ok=False, error_message=why_not_charged(refusal, _))
 
 
 async def successful_payment(update: Update, context: DaifuContext) -> None:

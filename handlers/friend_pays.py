@@ -23,8 +23,9 @@ from services.checkout import MethodUnavailable
 from services.flows import Flow
 from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
-from services.pay_requests import RequestRefusal, RequestRefused, RequestView, telegram_holder
+from services.pay_requests import RequestRefused, RequestView, telegram_holder
 from services.providers import PaymentError
+from services.why_not import WhyNot
 from storage.models import RequestMode
 
 FLOW = "chip_in"  # the friend types the amount of their part
@@ -178,7 +179,7 @@ async def pay(update: Update, context: DaifuContext) -> None:
     requests = context.daifu.requests
     try:
         view = await requests.payable(token, holder=telegram_holder(user.id))
-        checkout = await requests.start_checkout(
+        checkout = await context.daifu.request_checkouts.start_checkout(
             view,
             tap.provider,
             holder=telegram_holder(user.id),
@@ -189,7 +190,7 @@ async def pay(update: Update, context: DaifuContext) -> None:
         )
     except RequestRefused as refusal:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
-        if refusal.why == RequestRefusal.BEING_PAID:
+        if refusal.why == WhyNot.BEING_PAID:
             await offer_what_is_left(update, context, token, tap.show, locale, _)
         return
     except MethodUnavailable:

@@ -94,7 +94,7 @@ async def offer_cards(update: Update, context: DaifuContext, query: InlineQuery)
             if not capabilities_of(provider, daifu.providers).paid_inside_telegram:
                 continue
             try:
-                checkout = await daifu.requests.group_invoice(view, provider)
+                checkout = await daifu.request_checkouts.group_invoice(view, provider)
             except MethodUnavailable:
                 continue
             invoice = checkout.invoice

@@ -15,7 +15,7 @@ from handlers.context import DaifuContext
 from presentation.formatting import esc, order_price, paid_amount
 from presentation.texts import status_name, when
 from services.links import deep_link
-from services.orders import why_unpayable
+from services.why_not import why_not_order
 from storage.models import OrderStatus, utcnow
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -51,7 +51,7 @@ async def render_page(update: Update, context: DaifuContext, page: int) -> tuple
                         reference=esc(payment.provider_ref or ""),
                     )
                 )
-        elif why_unpayable(order, now) is None:
+        elif why_not_order(order, now) is None:
             lines.append(_("Pay: {link}").format(link=deep_link(context.bot.username, order.token)))
         lines.append("")
     nav = []

@@ -17,7 +17,7 @@ from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
 from handlers.notices import deliver
 from presentation.formatting import esc
-from presentation.texts import request_refusal, when
+from presentation.texts import request_refusal, status_name, when
 from services.i18n import Gettext
 from services.links import deep_link, qr_png
 from services.money import Money, format_money
@@ -87,11 +87,7 @@ def status_words(view: RequestView, _: Gettext) -> str:
     if status == RequestStatus.OPEN:
         holder = view.holder_now(now)
         return _("{name} is paying…").format(name=esc(holder)) if holder else _("open")
-    return {
-        RequestStatus.PAID: _("paid"),
-        RequestStatus.CANCELLED: _("cancelled"),
-        RequestStatus.EXPIRED: _("expired"),
-    }[status]
+    return status_name(status, _)
 
 
 async def list_requests(update: Update, context: DaifuContext) -> None:

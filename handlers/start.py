@@ -14,7 +14,7 @@ from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.friend_pays import show_request
 from handlers.help import help_text
-from presentation.texts import method_label, order_card, unpayable
+from presentation.texts import method_label, order_card, why_not
 from services.orders import OrderNotPayable
 from services.pay_requests import is_request_token
 
@@ -34,7 +34,7 @@ async def start(update: Update, context: DaifuContext) -> None:
     try:
         order = await daifu.orders.payable(context.args[0])
     except OrderNotPayable as refusal:
-        await message.reply_text(unpayable(refusal.why, _))
+        await message.reply_text(why_not(refusal.why, _))
         return
     buttons = []
     for provider in daifu.checkouts.methods_for(order):

@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 from babel.dates import format_datetime
 
 from presentation.formatting import esc, order_price
-from services.checkout import PreCheckoutRefusal
 from services.i18n import Gettext
 from services.money import AmountProblem, InvalidAmount, Money, format_money
-from services.orders import Unpayable
-from services.pay_requests import RequestRefusal, RequestRefused
-from storage.models import Order, OrderStatus
+from services.pay_requests import RequestRefused
+from services.why_not import WhyNot
+from storage.models import Order, OrderStatus, RequestStatus
 
 
 # A request's expiry is drawn on its card, its kit and its offer, again at every refresh, and Babel is slow to
@@ -23,26 +22,45 @@ def when(moment: datetime, locale: str) -> str:
     return format_datetime(moment, format="medium", tzinfo=UTC, locale=locale) + " UTC"
 
 
-def unpayable(why: Unpayable, _: Gettext) -> str:
+def why_not(why: WhyNot, _: Gettext) -> str:
+    """Why an order or request cannot be paid (or a step on it cannot be taken), told as someone opens or taps it.
+
+    HELD, HOLD_SPENT and BEING_PAID are told with a name, a time or an amount: see request_refusal.
+    """
     return {
-        Unpayable.UNKNOWN: _("This link is not known. Check it, or ask the shop for a new one."),
-        Unpayable.EXPIRED: _("This order has expired and can no longer be paid. Ask the shop for a new link."),
-        Unpayable.CANCELLED: _("This order was cancelled and can no longer be paid."),
-        Unpayable.PAID: _("This order has already been paid. Nothing more to do."),
-        Unpayable.REFUNDED: _("This order was paid and then refunded; it cannot be paid again."),
+        WhyNot.UNKNOWN_ORDER: _("This link is not known. Check it, or ask the shop for a new one."),
+        WhyNot.ORDER_EXPIRED: _("This order has expired and can no longer be paid. Ask the shop for a new link."),
+        WhyNot.ORDER_CANCELLED: _("This order was cancelled and can no longer be paid."),
+        WhyNot.ORDER_PAID: _("This order has already been paid. Nothing more to do."),
+        WhyNot.ORDER_REFUNDED: _("This order was paid and then refunded; it cannot be paid again."),
+        WhyNot.UNKNOWN_REQUEST: _("This request is not known. Check the link, or ask your friend for a new one."),
+        WhyNot.REQUEST_EXPIRED: _("This request has expired; nothing more can be paid."),
+        WhyNot.REQUEST_CANCELLED: _("This request was cancelled; nothing more can be paid."),
+        WhyNot.REQUEST_PAID: _("This request has already been paid. Thank you!"),
+        WhyNot.REQUEST_ORDER_CLOSED: _("The order behind this request can no longer be paid."),
+        WhyNot.BAD_AMOUNT: _("That amount does not fit: more than zero, and no more than what is left."),
+        WhyNot.NOT_ALLOWED: _("The shop does not allow asking friends to pay for this order."),
+        WhyNot.TOO_MANY_OPEN: _("You already have as many open requests as allowed. Cancel one with /requests first."),
+        WhyNot.NOT_REQUESTER: _("Only the person who asked can do that."),
     }[why]
 
 
-def pre_checkout_refusal(why: PreCheckoutRefusal, _: Gettext) -> str:
+def why_not_charged(why: WhyNot, _: Gettext) -> str:
+    """Why Telegram's payment was refused at its last step, the pre-checkout: the payer was not charged."""
+    already_paid = _("This order is already paid; you were not charged.")
+    request_closed = _("This request is no longer open; you were not charged.")
     return {
-        PreCheckoutRefusal.UNKNOWN: _("This invoice does not belong to any order."),
-        PreCheckoutRefusal.EXPIRED: _("This order has expired; you were not charged."),
-        PreCheckoutRefusal.CANCELLED: _("This order was cancelled; you were not charged."),
-        PreCheckoutRefusal.PAID: _("This order is already paid; you were not charged."),
-        PreCheckoutRefusal.CHANGED: _("The invoice no longer matches the order; you were not charged."),
-        PreCheckoutRefusal.HELD: _("Someone else is paying for this right now; you were not charged. Try again later."),
-        PreCheckoutRefusal.REQUEST_CLOSED: _("This request is no longer open; you were not charged."),
-        PreCheckoutRefusal.COVERED: _(
+        WhyNot.UNKNOWN_ORDER: _("This invoice does not belong to any order."),
+        WhyNot.ORDER_EXPIRED: _("This order has expired; you were not charged."),
+        WhyNot.ORDER_CANCELLED: _("This order was cancelled; you were not charged."),
+        WhyNot.ORDER_PAID: already_paid,
+        WhyNot.ORDER_REFUNDED: already_paid,
+        WhyNot.REQUEST_EXPIRED: request_closed,
+        WhyNot.REQUEST_CANCELLED: request_closed,
+        WhyNot.REQUEST_PAID: request_closed,
+        WhyNot.CHANGED: _("The invoice no longer matches the order; you were not charged."),
+        WhyNot.HELD: _("Someone else is paying for this right now; you were not charged. Try again later."),
+        WhyNot.BEING_PAID: _(
             "Friends have paid, or are paying right now, the rest of this request; you were not charged."
         ),
     }[why]
@@ -70,7 +88,8 @@ def bad_amount(error: InvalidAmount, _: Gettext) -> str:
     }[error.problem]
 
 
-def status_name(status: OrderStatus, _: Gettext) -> str:
+def status_name(status: OrderStatus | RequestStatus, _: Gettext) -> str:
+    """A state in words: a request's states are named as an order's of the same name."""
     return {
         OrderStatus.OPEN: _("open"),
         OrderStatus.PENDING: _("awaiting payment"),
@@ -78,7 +97,7 @@ def status_name(status: OrderStatus, _: Gettext) -> str:
         OrderStatus.REFUNDED: _("refunded"),
         OrderStatus.CANCELLED: _("cancelled"),
         OrderStatus.EXPIRED: _("expired"),
-    }[status]
+    }[OrderStatus(status)]
 
 
 def order_card(order: Order, shop_name: str, locale: str, _: Gettext) -> str:
@@ -106,34 +125,23 @@ def method_label(provider: str, price: Money, locale: str, _: Gettext) -> str:
 
 
 def request_refusal(refusal: RequestRefused, locale: str, _: Gettext) -> str:
-    if refusal.why == RequestRefusal.BEING_PAID:
+    """why_not for a request, told with who holds it and until when, or with what is left."""
+    if refusal.why == WhyNot.BEING_PAID:
         left = refusal.available
         if left is None or left.minor <= 0:
             return _("Friends are paying all that is left right now. If one of them does not finish, try again later.")
         return _("Friends are paying part of this right now: {amount} is left for you to chip in.").format(
             amount=format_money(left, locale)
         )
-    if refusal.why == RequestRefusal.HELD:
+    if refusal.why == WhyNot.HELD:
         until = when(refusal.hold_until, locale) if refusal.hold_until else ""
         return _("{name} is paying for this right now. If they have not finished by {time}, you can pay.").format(
             name=refusal.holder_name or _("Someone"), time=until
         )
-    if refusal.why == RequestRefusal.HOLD_SPENT:
+    if refusal.why == WhyNot.HOLD_SPENT:
         until = when(refusal.hold_until, locale) if refusal.hold_until else ""
         return _(
             "You have kept this request for as long as one person may, so your friends can pay it now. "
             "If nobody has paid it by {time}, you can try again."
         ).format(time=until)
-    return {
-        RequestRefusal.UNKNOWN: _("This request is not known. Check the link, or ask your friend for a new one."),
-        RequestRefusal.ORDER_NOT_PAYABLE: _("The order behind this request can no longer be paid."),
-        RequestRefusal.TOO_MANY_OPEN: _(
-            "You already have as many open requests as allowed. Cancel one with /requests first."
-        ),
-        RequestRefusal.EXPIRED: _("This request has expired; nothing more can be paid."),
-        RequestRefusal.CANCELLED: _("This request was cancelled; nothing more can be paid."),
-        RequestRefusal.PAID: _("This request has already been paid. Thank you!"),
-        RequestRefusal.BAD_AMOUNT: _("That amount does not fit: more than zero, and no more than what is left."),
-        RequestRefusal.NOT_REQUESTER: _("Only the person who asked can do that."),
-        RequestRefusal.NOT_ALLOWED: _("The shop does not allow asking friends to pay for this order."),
-    }[refusal.why]
+    return why_not(refusal.why, _)

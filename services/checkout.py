@@ -1,11 +1,12 @@
-"""Starting a payment: which methods an order offers, opening a checkout, checking a pre-checkout query."""
+"""Starting a payment: which methods an order offers, recording an attempt, its checkout, the order's checks at a
+pre-checkout query. Pay-for-me requests are services.request_checkout's: nothing here knows of them."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING
-from enum import StrEnum
 
 from sqlalchemy import bindparam
 from sqlmodel import col, select, update
@@ -15,20 +16,13 @@ from payments.base import Checkout, CheckoutKind, CheckoutRequest, PaymentProvid
 from services.config import ShopRules
 from services.money import STARS, Money, major_units
 from services.order_states import move
-from services.orders import OrderNotPayable, Orders, Unpayable, why_unpayable
+from services.orders import OrderNotPayable, Orders
 from services.providers import capabilities_of
 from services.tokens import new_token
+from services.why_not import ORDER_CLOSED, WhyNot, why_not_order
 from storage.database import Database
-from storage.models import Order, OrderStatus, Payment, PaymentStatus, PayRequest, utcnow
+from storage.models import Order, OrderStatus, Payment, PaymentStatus, utcnow
 
-# Built once: every pre-checkout reads it, and building a statement costs about as much CPU as SQLAlchemy's
-# part of running it (bench.db_floor).
-_ATTEMPT_FOR_PRE_CHECKOUT = (
-    select(Payment, Order, PayRequest)
-    .join(Order, col(Order.id) == col(Payment.order_id))
-    .outerjoin(PayRequest, col(PayRequest.id) == col(Payment.request_id))
-    .where(col(Payment.checkout_ref) == bindparam("payload"))
-)
 # A payer's own open attempts at one order by one method: tapping Pay again shows the one they have.
 _OPEN_ATTEMPTS = (
     select(Payment)
@@ -84,19 +78,18 @@ class MethodUnavailable(Exception):
     pass
 
 
-class PreCheckoutRefusal(StrEnum):
-    UNKNOWN = "unknown"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    PAID = "paid"
-    CHANGED = "changed"  # amount, currency or payload differ from what the order asks
-    HELD = "held"  # a pay-for-me request another friend is paying right now
-    REQUEST_CLOSED = "request_closed"  # the pay-for-me request was paid, covered, cancelled or expired
-    COVERED = "covered"  # a chip-in for more than other friends' payments leave over
+@dataclass(frozen=True, slots=True)
+class NewAttempt:
+    """What a payer starts paying through one provider, before it is recorded as an attempt."""
 
-
-# Decides pre-checkout for attempts that belong to a pay-for-me request (services.pay_requests).
-RequestGuard = Callable[[Payment, Order, PayRequest, int], Awaitable[PreCheckoutRefusal | None]]
+    provider: str
+    price: Money  # what the provider charges (Stars, for an order priced in dollars)
+    payer_id: int | None  # None: an invoice posted in a group, for whoever pays it
+    credit_minor: int | None = None  # what it credits the order, in the order's currency; None: all of it
+    request_id: int | None = None
+    holder: str | None = None  # who holds the request while paying it: "tg:<user id>" or "web:<browser id>"
+    payer_name: str | None = None
+    show_name: bool = True
 
 
 class Checkouts:
@@ -107,7 +100,6 @@ class Checkouts:
         self.rules = rules
         self.orders = orders
         self.providers = providers
-        self.request_guard: RequestGuard | None = None
 
     def price_in(self, order: Order, provider_name: str) -> Money | None:
         """What the payer is charged through this provider, or None where it cannot take the order."""
@@ -143,62 +135,49 @@ class Checkouts:
         price = self.price_in(order, provider_name)
         if price is None or provider_name not in self.methods_for(order):
             raise MethodUnavailable(provider_name)
-        return await self.open_attempt(order, provider_name, price, payer_id=payer_id)
+        async with self.db.transaction() as session:
+            attempt = await self.record_attempt_in(session, order, NewAttempt(provider_name, price, payer_id))
+        return await self.checkout_to_show(attempt, order)
 
-    async def open_attempt(
-        self,
-        order: Order,
-        provider_name: str,
-        price: Money,
-        *,
-        payer_id: int | None,
-        request_id: int | None = None,
-        payer_name: str | None = None,
-        show_name: bool = True,
-        return_url: str | None = None,
-        credit_minor: int | None = None,
-        holder: str | None = None,
-        before: Callable[[AsyncSession], Awaitable[Payment | None]] | None = None,
-        reuse_since: datetime | None = None,
-    ) -> Checkout:
-        """Record the attempt (the order becomes pending), then ask the provider for the checkout.
+    async def record_attempt_in(
+        self, session: AsyncSession, order: Order, new: NewAttempt, *, reuse_since: datetime | None = None
+    ) -> Payment:
+        """In the caller's transaction: the payer's own open attempt asking for the same (made after reuse_since, if
+        given), or else a new one, which makes the order pending. Tapping Pay a hundred times makes one attempt, and
+        one checkout at the provider where its checkouts can be shown again (checkout_to_show).
 
-        before runs first in the same transaction: it may refuse (raise: nothing is recorded), or hand back an
-        attempt still pending to reuse instead of recording a new one. Otherwise the payer's own open attempt
-        for the same thing (made after reuse_since, if given) is reused: tapping Pay a hundred times makes one
-        attempt, and one checkout at the provider where its checkouts can be shown again.
+        OrderNotPayable if the order closed meanwhile: the caller's transaction rolls back with it.
         """
         assert order.id is not None
-        checkout_ref = new_token()
-        attempt = Payment(
+        wanted = Payment(
             order_id=order.id,
-            provider=provider_name,
-            checkout_ref=checkout_ref,
-            amount_minor=price.minor,
-            currency=price.currency,
-            payer_id=payer_id,
-            request_id=request_id,
-            payer_name=payer_name,
-            holder=holder,
-            show_name=show_name,
-            credit_minor=credit_minor if credit_minor is not None else order.amount_minor,
+            provider=new.provider,
+            checkout_ref=new_token(),
+            amount_minor=new.price.minor,
+            currency=new.price.currency,
+            payer_id=new.payer_id,
+            request_id=new.request_id,
+            payer_name=new.payer_name,
+            holder=new.holder,
+            show_name=new.show_name,
+            credit_minor=new.credit_minor if new.credit_minor is not None else order.amount_minor,
         )
-        async with self.db.transaction() as session:
-            reusable = await before(session) if before is not None else None
-            if reusable is None:
-                # After before: its write (the hold, the request's lock) lets one tap at a time look.
-                reusable = await self._open_attempt_like(session, attempt, since=reuse_since)
-            if reusable is not None:
-                attempt = reusable
-            elif order.status == OrderStatus.OPEN:
-                moved = await move(session, order.id, OrderStatus.PENDING, actor_id=payer_id, via=provider_name)
-                if not moved.done and moved.status != OrderStatus.PENDING:
-                    raise OrderNotPayable(Unpayable(moved.status.value), order)
-            if reusable is None:
-                session.add(attempt)
-        provider = self.providers[provider_name]
-        if reusable is not None and provider.capabilities.reuses_open_checkout:
-            kept = stored_checkout(reusable)
+        reusable = await self._open_attempt_like(session, wanted, since=reuse_since)
+        if reusable is not None:
+            return reusable
+        if order.status == OrderStatus.OPEN:
+            moved = await move(session, order.id, OrderStatus.PENDING, actor_id=new.payer_id, via=new.provider)
+            if not moved.done and moved.status != OrderStatus.PENDING:
+                raise OrderNotPayable(ORDER_CLOSED[moved.status], order)
+        session.add(wanted)
+        return wanted
+
+    async def checkout_to_show(self, attempt: Payment, order: Order, *, return_url: str | None = None) -> Checkout:
+        """The checkout of an attempt just recorded: the one kept with it, where the provider's can be shown again;
+        otherwise the provider's new one, kept where it can be."""
+        provider = self.providers[attempt.provider]
+        if provider.capabilities.reuses_open_checkout:
+            kept = stored_checkout(attempt)  # never one for a new attempt
             if kept is not None:
                 return kept
         # A new attempt, or one whose checkout was never made (the provider failed) or is made for each showing.
@@ -230,7 +209,7 @@ class Checkouts:
         elif wanted.payer_id is not None and wanted.request_id is None:
             statement, keys = _OF_PAYER, keys | {"payer_id": wanted.payer_id}
         else:
-            return None  # nobody to recognise again (an invoice posted in a group finds its own in before)
+            return None  # nobody to recognise again (an invoice posted in a group: see RequestCheckouts)
         now = utcnow()
         for attempt in (await session.exec(statement, params=keys)).all():
             if same_ask(attempt, wanted, since=since, now=now):
@@ -250,25 +229,13 @@ class Checkouts:
         )
         return await self.providers[attempt.provider].create_checkout(request)
 
-    async def pre_checkout(
-        self, payload: str, currency: str, total_amount: int, *, payer_id: int
-    ) -> PreCheckoutRefusal | None:
-        """None when Telegram may take the money; otherwise why not. One read, well inside the 10 s limit."""
-        async with self.db.reading() as session:
-            row = (await session.exec(_ATTEMPT_FOR_PRE_CHECKOUT, params={"payload": payload})).first()
-        if row is None:
-            return PreCheckoutRefusal.UNKNOWN
-        attempt, order, request = row
+    def invoice_refusal(self, attempt: Payment, order: Order, currency: str, total_amount: int) -> WhyNot | None:
+        """Why Telegram may not take the money for this attempt's invoice, as far as its order goes; None if it may."""
         if not capabilities_of(attempt.provider, self.providers).paid_inside_telegram:
-            return PreCheckoutRefusal.UNKNOWN
-        why = why_unpayable(order, utcnow())
+            return WhyNot.UNKNOWN_ORDER
+        why = why_not_order(order, utcnow())
         if why is not None:
-            return {
-                Unpayable.EXPIRED: PreCheckoutRefusal.EXPIRED,
-                Unpayable.CANCELLED: PreCheckoutRefusal.CANCELLED,
-            }.get(why, PreCheckoutRefusal.PAID)
+            return why
         if (attempt.currency, attempt.amount_minor) != (currency, total_amount):
-            return PreCheckoutRefusal.CHANGED
-        if request is not None and self.request_guard is not None:
-            return await self.request_guard(attempt, order, request, payer_id)
+            return WhyNot.CHANGED
         return None

@@ -20,6 +20,7 @@ from services.pay_requests import PayRequests
 from services.provider_health import ProviderHealthLog
 from services.provider_notices import NoticeDesk
 from services.reconcile import Reconciler
+from services.request_checkout import RequestCheckouts
 from services.settlement import Settlements
 from services.shop_orders import ShopOrders
 from services.stats_report import StatsReport
@@ -38,8 +39,8 @@ class Daifu:
         self.orders = Orders(db, rules)
         self.checkouts = Checkouts(db, rules, self.orders, providers)
         self.settlements = Settlements(db, providers)
-        self.requests = PayRequests(db, rules, self.orders, self.checkouts, self.users, self.settlements)
-        self.checkouts.request_guard = self.requests.pre_checkout_guard
+        self.requests = PayRequests(db, rules, self.orders, self.users, self.settlements)
+        self.request_checkouts = RequestCheckouts(db, rules, self.checkouts, self.requests)
         self.notices = NoticeDesk(db, providers, self.settlements)
         self.health = ProviderHealthLog(db)
         self.reconciler = Reconciler(db, providers, self.settlements, self.health, after=rules.reconcile_after)

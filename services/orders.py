@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +14,7 @@ from services.config import ShopRules
 from services.money import Money
 from services.order_states import PAYABLE, move, record_event
 from services.tokens import looks_like_token, new_order_token
+from services.why_not import WhyNot, why_not_order
 from storage.database import Database
 from storage.models import Order, OrderEvent, OrderStatus, Payment, Shop, utcnow
 
@@ -25,16 +24,8 @@ TITLE_MAX = 32  # Telegram's invoice title limit
 DESCRIPTION_MAX = 255
 
 
-class Unpayable(StrEnum):
-    UNKNOWN = "unknown"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    PAID = "paid"
-    REFUNDED = "refunded"
-
-
 class OrderNotPayable(Exception):
-    def __init__(self, why: Unpayable, order: Order | None = None) -> None:
+    def __init__(self, why: WhyNot, order: Order | None = None) -> None:
         super().__init__(why.value)
         self.why = why
         self.order = order
@@ -63,17 +54,6 @@ class OrderPage:
     has_more: bool
 
 
-def why_unpayable(order: Order, now: datetime) -> Unpayable | None:
-    if order.status in PAYABLE:
-        return Unpayable.EXPIRED if order.expires_at <= now else None
-    return {
-        OrderStatus.EXPIRED: Unpayable.EXPIRED,
-        OrderStatus.CANCELLED: Unpayable.CANCELLED,
-        OrderStatus.PAID: Unpayable.PAID,
-        OrderStatus.REFUNDED: Unpayable.REFUNDED,
-    }[order.status]
-
-
 _BY_TOKEN = select(Order).where(col(Order.token) == bindparam("token"))  # built once: read at every tap
 
 
@@ -87,8 +67,8 @@ async def payable_in(session: AsyncSession, token: str) -> Order:
     """Orders.payable within a transaction already open."""
     order = await by_token_in(session, token)
     if order is None:
-        raise OrderNotPayable(Unpayable.UNKNOWN)
-    why = why_unpayable(order, utcnow())
+        raise OrderNotPayable(WhyNot.UNKNOWN_ORDER)
+    why = why_not_order(order, utcnow())
     if why is not None:
         raise OrderNotPayable(why, order)
     return order

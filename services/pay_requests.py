@@ -12,7 +12,6 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import bindparam, case, func
 from sqlalchemy import insert as core_insert
@@ -22,16 +21,15 @@ from sqlmodel import col, desc, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-from payments.base import Checkout
-from services.checkout import Checkouts, MethodUnavailable, PreCheckoutRefusal
 from services.config import ShopRules
 from services.money import Money
 from services.notices import Notice, RequestClosed, ReturnReason
 from services.order_states import record_event
-from services.orders import OrderNotPayable, Orders, payable_in, why_unpayable
+from services.orders import Orders, payable_in
 from services.settlement import STILL_OPEN, RefundRefused, Settlements
 from services.tokens import REQUEST_PREFIX, looks_like_token, new_token
 from services.users import Users
+from services.why_not import WhyNot, request_status_now, why_not_request, why_request_closed
 from storage.database import Database, run_core
 from storage.models import (
     Order,
@@ -58,25 +56,10 @@ def telegram_holder(user_id: int) -> str:
     return f"tg:{user_id}"
 
 
-class RequestRefusal(StrEnum):
-    UNKNOWN = "unknown"
-    ORDER_NOT_PAYABLE = "order_not_payable"
-    TOO_MANY_OPEN = "too_many_open"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    PAID = "paid"
-    HELD = "held"  # another friend is paying right now
-    BAD_AMOUNT = "bad_amount"  # a chip-in of nothing, or of more than is left
-    NOT_REQUESTER = "not_requester"
-    NOT_ALLOWED = "not_allowed"  # the shop switched pay-for-me off for this order
-    BEING_PAID = "being_paid"  # a chip-in of more than friends paying right now leave over
-    HOLD_SPENT = "hold_spent"  # this payer held it as long as one may: others may start now, they later
-
-
 class RequestRefused(Exception):
     def __init__(
         self,
-        why: RequestRefusal,
+        why: WhyNot,
         *,
         holder_name: str | None = None,
         hold_until: datetime | None = None,
@@ -87,13 +70,6 @@ class RequestRefused(Exception):
         self.holder_name = holder_name
         self.hold_until = hold_until
         self.available = available  # BEING_PAID: what is left over for this friend now
-
-
-def effective_status(request: PayRequest, now: datetime) -> RequestStatus:
-    """An open request past its time is expired, even before the expiry job has run."""
-    if request.status == RequestStatus.OPEN and request.expires_at <= now:
-        return RequestStatus.EXPIRED
-    return request.status
 
 
 def is_held_by_other(request: PayRequest, holder: str, now: datetime) -> bool:
@@ -138,7 +114,7 @@ class RequestView:
         return Money(min(equal, self.remaining.minor), self.order.currency)
 
     def status(self, now: datetime) -> RequestStatus:
-        return effective_status(self.request, now)
+        return request_status_now(self.request, now)
 
     def holder_now(self, now: datetime) -> str | None:
         """The name of the friend paying right now, if a hold is running."""
@@ -148,11 +124,19 @@ class RequestView:
         return None
 
 
-_CLOSED_REFUSALS = {
-    RequestStatus.EXPIRED: RequestRefusal.EXPIRED,
-    RequestStatus.CANCELLED: RequestRefusal.CANCELLED,
-    RequestStatus.PAID: RequestRefusal.PAID,
-}
+def part_to_pay(view: RequestView, amount: Money | None) -> Money:
+    """What a friend pays of a request found payable moments ago (RequestView from payable): all of a single one;
+    of a split one the part they chose (what is left for them if none), no more than what is not covered yet.
+    What friends paying right now keep is weighed when the part is taken, under a lock (PayRequests.take_in)."""
+    if view.request.mode != RequestMode.SPLIT:
+        return view.total
+    part = amount or view.remaining
+    uncovered = view.order.amount_minor - view.request.covered_minor
+    if part.currency != view.order.currency or not 0 <= part.minor <= uncovered:
+        raise RequestRefused(WhyNot.BAD_AMOUNT)
+    if part.minor == 0:
+        raise RequestRefused(WhyNot.BEING_PAID if view.kept_minor else WhyNot.BAD_AMOUNT, available=view.remaining)
+    return part
 
 
 def _with_order() -> Select[PayRequest, Order]:
@@ -250,24 +234,18 @@ _CONTRIBUTIONS = (
 )
 
 
-class _TakenMeanwhile(Exception):
-    """Between the read and this payer's tap, another payer took the hold, or the request closed."""
-
-
 class PayRequests:
     def __init__(
         self,
         db: Database,
         rules: ShopRules,
         orders: Orders,
-        checkouts: Checkouts,
         users: Users,
         settlements: Settlements,
     ) -> None:
         self.db = db
         self.rules = rules
         self.orders = orders
-        self.checkouts = checkouts
         self.users = users
         self.settlements = settlements
 
@@ -284,10 +262,10 @@ class PayRequests:
             order = await payable_in(session, order_token)
             assert order.id is not None
             if not order.payforme_allowed:
-                raise RequestRefused(RequestRefusal.NOT_ALLOWED)
+                raise RequestRefused(WhyNot.NOT_ALLOWED)
             open_now = (await run_core(session, _OPEN_REQUESTS_OF, {"requester_id": requester_id, "now": now})).one()[0]
             if open_now >= self.rules.payforme_max_open:
-                raise RequestRefused(RequestRefusal.TOO_MANY_OPEN)
+                raise RequestRefused(WhyNot.TOO_MANY_OPEN)
             request = PayRequest(
                 token=new_request_token(),
                 order_id=order.id,
@@ -315,10 +293,10 @@ class PayRequests:
 
     async def view(self, token: str) -> RequestView:
         if not is_request_token(token):
-            raise RequestRefused(RequestRefusal.UNKNOWN)
+            raise RequestRefused(WhyNot.UNKNOWN_REQUEST)
         view = await self._view_where(_VIEW_BY_TOKEN, token)
         if view is None:
-            raise RequestRefused(RequestRefusal.UNKNOWN)
+            raise RequestRefused(WhyNot.UNKNOWN_REQUEST)
         return view
 
     async def view_by_id(self, request_id: int) -> RequestView | None:
@@ -376,20 +354,16 @@ class PayRequests:
     async def payable(self, token: str, *, holder: str) -> RequestView:
         """The request, if this person may pay (part of) it now; otherwise RequestRefused says why."""
         if not is_request_token(token):
-            raise RequestRefused(RequestRefusal.UNKNOWN)
+            raise RequestRefused(WhyNot.UNKNOWN_REQUEST)
         view = await self._view_where(_VIEW_BY_TOKEN, token, for_holder=holder)
         if view is None:
-            raise RequestRefused(RequestRefusal.UNKNOWN)
+            raise RequestRefused(WhyNot.UNKNOWN_REQUEST)
         now = utcnow()
-        status = view.status(now)
-        if status != RequestStatus.OPEN:
-            raise RequestRefused(_CLOSED_REFUSALS[status])
-        if why_unpayable(view.order, now) is not None:
-            raise RequestRefused(RequestRefusal.ORDER_NOT_PAYABLE)
+        why = why_not_request(view.request, view.order, now)
+        if why is not None:
+            raise RequestRefused(why)
         if view.request.mode == RequestMode.SINGLE and is_held_by_other(view.request, holder, now):
-            raise RequestRefused(
-                RequestRefusal.HELD, holder_name=view.request.holder_name, hold_until=view.request.hold_until
-            )
+            raise RequestRefused(WhyNot.HELD, holder_name=view.request.holder_name, hold_until=view.request.hold_until)
         return view
 
     async def contribution(self, payment_id: int, *, requester_id: int) -> Payment | None:
@@ -456,137 +430,68 @@ class PayRequests:
                 .values(holder=None, holder_name=None, hold_until=None)
             )
 
-    async def start_checkout(
-        self,
-        view: RequestView,
-        provider_name: str,
-        *,
-        holder: str,
-        payer_name: str,
-        payer_id: int | None,
-        amount: Money | None = None,
-        show_name: bool = True,
-        return_url: str | None = None,
-    ) -> Checkout:
-        """A friend starts paying a request found payable moments ago (RequestView from payable): hold it
-        (single) or check the part (split), and open the checkout. The hold and the attempt are one transaction.
-        """
-        request = view.request
-        assert request.id is not None
-        if request.mode == RequestMode.SPLIT:
-            part = amount or view.remaining
-            # Against what is not covered yet; what friends paying right now keep is weighed below, under a lock.
-            uncovered = view.order.amount_minor - request.covered_minor
-            if part.currency != view.order.currency or not 0 <= part.minor <= uncovered:
-                raise RequestRefused(RequestRefusal.BAD_AMOUNT)
-            if part.minor == 0:
-                why = RequestRefusal.BEING_PAID if view.kept_minor else RequestRefusal.BAD_AMOUNT
-                raise RequestRefused(why, available=view.remaining)
-        else:
-            part = view.total
-        price = self.checkouts.charge_for(part, provider_name)
-        if price is None or provider_name not in self.checkouts.methods_for(view.order):
-            raise MethodUnavailable(provider_name)
-        request_id = request.id
-
-        async def hold_or_keep_the_part(session: AsyncSession) -> None:
-            if request.mode == RequestMode.SINGLE:
-                if not await self._hold_in(session, request_id, holder, payer_name):
-                    raise _TakenMeanwhile
-                return
-            # Split: the request's row is locked first, so chip-ins started at once are weighed one after another
-            # against what is left; each pending one keeps its part until it is paid, declined or lapses.
-            locked = await session.exec(
-                update(PayRequest)
-                .where(
-                    col(PayRequest.id) == request_id,
-                    col(PayRequest.status) == RequestStatus.OPEN,
-                    col(PayRequest.expires_at) > utcnow(),
-                )
-                .values(covered_minor=col(PayRequest.covered_minor))
+    async def take_in(
+        self, session: AsyncSession, view: RequestView, part: Money, *, holder: str, holder_name: str
+    ) -> bool:
+        """In the caller's transaction, a friend takes a request found payable moments ago (RequestView from
+        payable) to pay part of it (part_to_pay): a single request's hold, or the part of a split one. False if
+        another friend took it, or it closed, meanwhile (why_taken says which); RequestRefused (BEING_PAID) if friends
+        paying right now leave less than the part."""
+        request_id = view.request.id
+        assert request_id is not None
+        if view.request.mode == RequestMode.SINGLE:
+            return await self._hold_in(session, request_id, holder, holder_name)
+        # Split: the request's row is locked first, so chip-ins started at once are weighed one after another
+        # against what is left; each pending one keeps its part until it is paid, declined or lapses.
+        locked = await session.exec(
+            update(PayRequest)
+            .where(
+                col(PayRequest.id) == request_id,
+                col(PayRequest.status) == RequestStatus.OPEN,
+                col(PayRequest.expires_at) > utcnow(),
             )
-            if locked.rowcount != 1:
-                raise _TakenMeanwhile
-            fresh = await session.get(PayRequest, request_id, populate_existing=True)
-            assert fresh is not None
-            left = view.order.amount_minor - fresh.covered_minor - await self._kept_for_others(session, fresh, holder)
-            if part.minor > left:
-                raise RequestRefused(RequestRefusal.BEING_PAID, available=Money(max(0, left), part.currency))
-
-        try:
-            return await self.checkouts.open_attempt(
-                view.order,
-                provider_name,
-                price,
-                payer_id=payer_id,
-                request_id=request.id,
-                payer_name=payer_name[:64],
-                show_name=show_name,
-                return_url=return_url or self.rules.request_url(request.token),
-                credit_minor=part.minor,
-                holder=holder,
-                before=hold_or_keep_the_part,
-                # A chip-in's part is kept for its friend only this long: an older attempt is not the same ask.
-                reuse_since=utcnow() - self.rules.payforme_hold,
-            )
-        except _TakenMeanwhile:
-            fresh = await self.view(request.token)  # someone took it (or closed it) a moment ago: say who
-            now = utcnow()
-            closed = _CLOSED_REFUSALS.get(fresh.status(now))
-            if closed is not None:
-                raise RequestRefused(closed) from None
-            if fresh.request.holder == holder and fresh.request.hold_limit is not None and not fresh.holder_now(now):
-                # Held by this payer to its limit: free for others a while, when this payer may try again.
-                again = fresh.request.hold_limit + self.rules.payforme_hold
-                raise RequestRefused(RequestRefusal.HOLD_SPENT, hold_until=again) from None
-            raise RequestRefused(
-                RequestRefusal.HELD, holder_name=fresh.request.holder_name, hold_until=fresh.request.hold_until
-            ) from None
-        except OrderNotPayable:
-            raise RequestRefused(RequestRefusal.ORDER_NOT_PAYABLE) from None
-
-    async def group_invoice(self, view: RequestView, provider_name: str) -> Checkout:
-        """An invoice for a group chat that any member may pay (single mode); one attempt is reused."""
-        request = view.request
-        price = self.checkouts.price_in(view.order, provider_name)
-        if price is None or view.status(utcnow()) != RequestStatus.OPEN:
-            raise MethodUnavailable(provider_name)
-
-        async def pending_one(session: AsyncSession) -> Payment | None:
-            pending = select(Payment).where(
-                Payment.request_id == request.id,
-                Payment.provider == provider_name,
-                col(Payment.payer_id).is_(None),
-                Payment.status == PaymentStatus.PENDING,
-            )
-            return (await session.exec(pending)).first()
-
-        return await self.checkouts.open_attempt(
-            view.order,
-            provider_name,
-            price,
-            payer_id=None,
-            request_id=request.id,
-            credit_minor=view.total.minor,
-            before=pending_one,
+            .values(covered_minor=col(PayRequest.covered_minor))
         )
+        if locked.rowcount != 1:
+            return False
+        fresh = await session.get(PayRequest, request_id, populate_existing=True)
+        assert fresh is not None
+        left = view.order.amount_minor - fresh.covered_minor - await self._kept_for_others(session, fresh, holder)
+        if part.minor > left:
+            raise RequestRefused(WhyNot.BEING_PAID, available=Money(max(0, left), part.currency))
+        return True
+
+    async def why_taken(self, token: str, holder: str) -> RequestRefused:
+        """Why this payer could not take the request a moment ago (take_in): it closed, they held it to its limit,
+        or another friend holds it (and who)."""
+        fresh = await self.view(token)
+        now = utcnow()
+        closed = why_request_closed(fresh.request, now)
+        if closed is not None:
+            return RequestRefused(closed)
+        if fresh.request.holder == holder and fresh.request.hold_limit is not None and not fresh.holder_now(now):
+            # Held by this payer to its limit: free for others a while, when this payer may try again.
+            again = fresh.request.hold_limit + self.rules.payforme_hold
+            return RequestRefused(WhyNot.HOLD_SPENT, hold_until=again)
+        return RequestRefused(WhyNot.HELD, holder_name=fresh.request.holder_name, hold_until=fresh.request.hold_until)
 
     async def pre_checkout_guard(
         self, attempt: Payment, order: Order, request: PayRequest, payer_id: int
-    ) -> PreCheckoutRefusal | None:
+    ) -> WhyNot | None:
         """Telegram lets anyone in a group pay an invoice, again and again: the hold decides who may. A chip-in
         is let through only while its part still fits, so friends paying at once never pay more than the order.
 
         The request is as read with the attempt, in the same query as the order.
         """
         assert request.id is not None
-        if effective_status(request, utcnow()) != RequestStatus.OPEN:
-            return PreCheckoutRefusal.REQUEST_CLOSED
+        closed = why_request_closed(request, utcnow())
+        if closed is not None:
+            return closed
         if request.mode == RequestMode.SPLIT:
             async with self.db.transaction() as session:
                 kept = await self._kept_for_others(session, request, attempt.holder or "")
             if request.covered_minor + kept + (attempt.credit_minor or 0) > order.amount_minor:
-                return PreCheckoutRefusal.COVERED
+                return WhyNot.BEING_PAID
             return None
         if request.mode == RequestMode.SINGLE:
             holder, now = telegram_holder(payer_id), utcnow()
@@ -596,7 +501,7 @@ class PayRequests:
             if request.holder == holder and request.hold_until is not None and request.hold_until > renew_before:
                 return None
             if not await self.hold(request.id, holder, await self.users.name_of(payer_id), to_pay=True):
-                return PreCheckoutRefusal.HELD
+                return WhyNot.HELD
         return None
 
     # -- closing ---------------------------------------------------------------------------------------
@@ -604,14 +509,13 @@ class PayRequests:
     async def cancel(self, token: str, requester_id: int) -> list[Notice]:
         request = await self.by_token(token)
         if request is None:
-            raise RequestRefused(RequestRefusal.UNKNOWN)
+            raise RequestRefused(WhyNot.UNKNOWN_REQUEST)
         if request.requester_id != requester_id:
-            raise RequestRefused(RequestRefusal.NOT_REQUESTER)
+            raise RequestRefused(WhyNot.NOT_REQUESTER)
         assert request.id is not None
         notices = await self.close(request.id, RequestStatus.CANCELLED, actor_id=requester_id)
         if not notices:
-            status = effective_status(request, utcnow())
-            raise RequestRefused(_CLOSED_REFUSALS.get(status, RequestRefusal.CANCELLED))
+            raise RequestRefused(why_request_closed(request, utcnow()) or WhyNot.REQUEST_CANCELLED)
         return notices
 
     async def expire_due(self) -> list[Notice]:

@@ -31,6 +31,7 @@ from services.order_states import PAYABLE, record_event
 from services.orders import DESCRIPTION_MAX, TITLE_MAX
 from services.settlement import RefundRefused, Settlements
 from services.tokens import new_order_token
+from services.why_not import order_status_now
 from storage.database import Database
 from storage.models import ApiRefundKey, Order, OrderStatus, Payment, PaymentStatus, utcnow
 
@@ -90,10 +91,7 @@ class ShopOrder:
     @property
     def status(self) -> OrderStatus:
         """The status a shop should see: an open order past its time is expired, swept or not."""
-        status = OrderStatus(self.order.status)  # the column is plain text: read back as str
-        if status in PAYABLE and self.order.expires_at <= utcnow():
-            return OrderStatus.EXPIRED
-        return status
+        return order_status_now(self.order, utcnow())
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from services.daifu import Daifu
 from services.i18n import gettext_for
 from services.links import deep_link, qr_png, qr_svg
 from services.money import Money, format_money
-from services.orders import Unpayable, why_unpayable
+from services.order_states import PAYABLE
+from services.why_not import order_status_now
 from storage.models import Order, OrderStatus, utcnow
 from web.pages import message_page, render, visitor_locale
 
@@ -48,8 +49,7 @@ class LandingPages:
             return self._not_found(request)
         locale = visitor_locale(request)
         _ = gettext_for(locale)
-        why = why_unpayable(order, utcnow())
-        status = OrderStatus.EXPIRED if why == Unpayable.EXPIRED else order.status
+        status = order_status_now(order, utcnow())
         base = f"/o/{order.token}"
         return render(
             request,
@@ -60,7 +60,7 @@ class LandingPages:
             amount=format_money(Money(order.amount_minor, order.currency), locale),
             status=status_name(status, _),
             status_class=STATUS_CLASS.get(status, ""),
-            payable=why is None,
+            payable=status in PAYABLE,
             deep_link=deep_link(self.bot_username(), order.token),
             qr_png=f"{base}/qr.png",
             qr_svg=f"{base}/qr.svg",

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from payments.base import Checkout, CheckoutKind, secrets_match
-from presentation.texts import bad_amount, request_refusal, status_name, when  # the chat's wording, so both agree
+from presentation.texts import bad_amount, request_refusal, status_name, when, why_not  # the chat's wording
 from services.app_secrets import app_secret
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
@@ -27,10 +27,11 @@ from services.i18n import Gettext, gettext_for
 from services.links import qr_png
 from services.money import AmountProblem, InvalidAmount, Money, format_money, major_units, parse_amount
 from services.notices import ProviderNotices, RequestChanged
-from services.orders import why_unpayable
-from services.pay_requests import RequestRefusal, RequestRefused, RequestView
+from services.order_states import PAYABLE
+from services.pay_requests import RequestRefused, RequestView
 from services.providers import capabilities_of
 from services.tokens import looks_like_token
+from services.why_not import WhyNot, order_status_now, why_not_request
 from storage.models import OrderStatus, Payment, RequestMode, RequestStatus, utcnow
 from web.form_input import BadForm, read_form
 from web.pages import cross_site_refusal, message_page, render, visitor_locale
@@ -43,12 +44,7 @@ FORM_SECRET = "request_form_secret"
 NAME_MAX = 64  # what a payment row keeps of a payer's name
 
 # A refused POST answers with the page and one of these: the payer can tell a race from a typo.
-_REFUSAL_STATUS = {RequestRefusal.UNKNOWN: 404, RequestRefusal.BAD_AMOUNT: 422}
-_CLOSED = {
-    RequestStatus.PAID: RequestRefusal.PAID,
-    RequestStatus.CANCELLED: RequestRefusal.CANCELLED,
-    RequestStatus.EXPIRED: RequestRefusal.EXPIRED,
-}
+_REFUSAL_STATUS = {WhyNot.UNKNOWN_REQUEST: 404, WhyNot.BAD_AMOUNT: 422}
 
 
 class BadInput(Exception):
@@ -116,7 +112,7 @@ def read_part(view: RequestView, text: str, locale: str, _: Gettext) -> Money:
 
 
 def refusal_text(refusal: RequestRefused, locale: str, _: Gettext) -> str:
-    if refusal.why == RequestRefusal.HELD:
+    if refusal.why == WhyNot.HELD:
         return held_text(refusal.holder_name, refusal.hold_until, _)
     return request_refusal(refusal, locale, _)
 
@@ -125,23 +121,20 @@ def held_text(name: str | None, until: datetime | None, _: Gettext) -> str:
     return _("{name} is paying… try again after {time} UTC").format(name=name or _("someone"), time=clock(until))
 
 
-def closed_text(view: RequestView, now: datetime, locale: str, _: Gettext) -> str | None:
+def closed_text(view: RequestView, now: datetime, _: Gettext) -> str | None:
     """Why nobody can pay this any more, or None while it is open."""
-    why = _CLOSED.get(view.status(now))
-    if why is None and why_unpayable(view.order, now) is not None:
-        why = RequestRefusal.ORDER_NOT_PAYABLE
-    return None if why is None else refusal_text(RequestRefused(why), locale, _)
+    why = why_not_request(view.request, view.order, now)
+    return None if why is None else why_not(why, _)
 
 
 def status_badge(view: RequestView, holder: str, now: datetime, _: Gettext) -> tuple[str, str]:
     """The status as a label and its CSS class."""
     status = view.status(now)
     if status != RequestStatus.OPEN:
-        # Request statuses are a subset of order statuses: the chat's names for them fit.
-        return status_name(OrderStatus(status), _), "paid" if status == RequestStatus.PAID else "closed"
-    why = why_unpayable(view.order, now)
-    if why is not None:
-        return status_name(OrderStatus(why), _), "closed"
+        return status_name(status, _), "paid" if status == RequestStatus.PAID else "closed"
+    order_status = order_status_now(view.order, now)
+    if order_status not in PAYABLE:
+        return status_name(order_status, _), "closed"
     name = view.holder_now(now)
     if view.request.mode == RequestMode.SINGLE and name is not None and view.request.holder != holder:
         return held_text(name, view.request.hold_until, _), "held"
@@ -236,7 +229,7 @@ class RequestPages:
         now = utcnow()
         holder = f"web:{browser}"
         status, status_class = status_badge(view, holder, now, _)
-        closed = closed_text(view, now, locale, _)
+        closed = closed_text(view, now, _)
         payable = closed is None and status_class != "held"
         values = {
             **self._order_values(view, locale),
@@ -335,7 +328,7 @@ class RequestPages:
         try:
             view = await self.daifu.requests.payable(token, holder=holder)
             name, part = self._read_form(view, method, typed, locale, _)
-            checkout = await self.daifu.requests.start_checkout(
+            checkout = await self.daifu.request_checkouts.start_checkout(
                 view,
                 method,
                 holder=holder,

@@ -16,7 +16,8 @@ from payments.sandbox import SandboxGateway
 from services.daifu import Daifu
 from services.i18n import gettext_for
 from services.money import format_money
-from services.orders import OrderNotPayable, Unpayable
+from services.orders import OrderNotPayable
+from services.why_not import WhyNot
 from storage.models import utcnow
 from web.form_input import BadForm, read_form
 from web.pages import cross_site_refusal, message_page, render, visitor_locale
@@ -48,8 +49,8 @@ class SandboxCheckoutPages:
             await self.daifu.orders.payable(session.order_token)
         except OrderNotPayable as refusal:
             text = {
-                Unpayable.PAID: _("This order has already been paid. You were not charged."),
-                Unpayable.REFUNDED: _("This order was paid and then refunded; it cannot be paid again."),
+                WhyNot.ORDER_PAID: _("This order has already been paid. You were not charged."),
+                WhyNot.ORDER_REFUNDED: _("This order was paid and then refunded; it cannot be paid again."),
             }.get(refusal.why, _("This order can no longer be paid. You were not charged."))
             return message_page(request, _("Nothing to pay"), text, status=409)
         return None

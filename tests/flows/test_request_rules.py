@@ -8,7 +8,8 @@ import pytest
 from sqlmodel import col, update
 
 from services.links import deep_link, qr_png
-from services.pay_requests import RequestRefusal, RequestRefused
+from services.pay_requests import RequestRefused
+from services.why_not import WhyNot
 from storage.models import PayRequest, RequestStatus, utcnow
 from tests.flows.payforme_steps import ask_friend, current, open_order, open_request, share_card
 from tests.harness import BOT_USERNAME, RunningShop
@@ -95,7 +96,7 @@ async def test_only_the_requester_cancels_and_shares(shop: RunningShop) -> None:
     assert await shop.emu.inline_query(shop.bob, request, chat_type="group") == []
     with pytest.raises(RequestRefused) as refused:
         await shop.daifu.requests.cancel(request, shop.bob.id)
-    assert refused.value.why == RequestRefusal.NOT_REQUESTER
+    assert refused.value.why == WhyNot.NOT_REQUESTER
     stored = await shop.daifu.requests.by_token(request)
     assert stored is not None and stored.status == RequestStatus.OPEN
 
