@@ -10,13 +10,13 @@ import pytest
 from payments.base import Capabilities
 from payments.currencies import STARS
 from payments.sandbox import SandboxGateway
-from services.checkout import PreCheckoutRefusal
 from services.config import ShopRules
 from services.daifu import Daifu
 from services.money import Money
 from services.notices import ReturnReason
 from services.providers import capabilities_of
 from services.settlement import RefundRefused
+from services.why_not import WhyNot
 from storage.database import Database
 from storage.models import PaymentStatus
 from tests.test_settlement import SHOPPER, deliver, order_state, paid_notice
@@ -77,12 +77,12 @@ def test_an_enabled_providers_own_capabilities_count_and_a_turned_off_one_answer
 
 
 async def test_only_a_provider_paid_inside_telegram_has_its_pre_checkout_answered(db: Database) -> None:
-    for inside, expected in ((True, None), (False, PreCheckoutRefusal.UNKNOWN)):
+    for inside, expected in ((True, None), (False, WhyNot.UNKNOWN_ORDER)):
         daifu = shop_with_sandbox(db, Capabilities(paid_inside_telegram=inside))
         order = await daifu.orders.create(Money(500, "USD"), "Cake", created_by=1)
         checkout = await daifu.checkouts.start(order.token, "sandbox", payer_id=SHOPPER)
 
-        refusal = await daifu.checkouts.pre_checkout(checkout.checkout_ref, "USD", 500, payer_id=SHOPPER)
+        refusal = await daifu.request_checkouts.pre_checkout(checkout.checkout_ref, "USD", 500, payer_id=SHOPPER)
 
         assert refusal == expected
 
