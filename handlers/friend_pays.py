@@ -13,7 +13,6 @@ from telegram.ext import (
 
 from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
-from handlers.request_cards import refresh_cards
 from handlers.send_checkout import send_checkout
 from payments.base import PaymentError
 from presentation.formatting import esc
@@ -171,8 +170,6 @@ async def pay(update: Update, context: DaifuContext) -> None:
         return
     await query.answer()
     await send_checkout(context, user.id, checkout, _)
-    assert view.request.id is not None
-    await refresh_cards(context, view.request.id)
 
 
 async def offer_what_is_left(

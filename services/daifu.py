@@ -19,6 +19,7 @@ from services.provider_notices import NoticeDesk
 from services.reconcile import Reconciler
 from services.settlement import Settlements
 from services.shop_orders import ShopOrders
+from services.telling import Tellings
 from services.users import Users
 from storage.database import Database
 
@@ -33,8 +34,10 @@ class Daifu:
         self.buttons = ButtonStates(db)
         self.orders = Orders(db, rules)
         self.checkouts = Checkouts(db, rules, self.orders, providers)
-        self.settlements = Settlements(db, providers)
-        self.requests = PayRequests(db, rules, self.orders, self.checkouts, self.users, self.settlements)
+        # What people must be told, recorded by the services with each change; the teller sends it.
+        self.tellings = Tellings(db, rules.admin_ids)
+        self.settlements = Settlements(db, providers, self.tellings)
+        self.requests = PayRequests(db, rules, self.orders, self.checkouts, self.users, self.settlements, self.tellings)
         self.checkouts.request_guard = self.requests.pre_checkout_guard
         self.notices = NoticeDesk(db, providers, self.settlements)
         self.health = ProviderHealthLog(db)

@@ -26,10 +26,11 @@ from payments.base import Checkout
 from services.checkout import Checkouts, MethodUnavailable, PreCheckoutRefusal
 from services.config import ShopRules
 from services.money import Money
-from services.notices import Notice, RequestClosed, ReturnReason
+from services.notices import PaymentReturned, ReturnReason
 from services.order_states import record_event
 from services.orders import OrderNotPayable, Orders, payable_in, why_unpayable
 from services.settlement import STILL_OPEN, RefundRefused, Settlements
+from services.telling import Tellings
 from services.tokens import REQUEST_PREFIX, looks_like_token, new_token
 from services.users import Users
 from storage.database import Database, run_core
@@ -263,6 +264,7 @@ class PayRequests:
         checkouts: Checkouts,
         users: Users,
         settlements: Settlements,
+        tellings: Tellings,
     ) -> None:
         self.db = db
         self.rules = rules
@@ -270,6 +272,7 @@ class PayRequests:
         self.checkouts = checkouts
         self.users = users
         self.settlements = settlements
+        self.tellings = tellings
 
     # -- asking ----------------------------------------------------------------------------------------
 
@@ -493,6 +496,7 @@ class PayRequests:
             if request.mode == RequestMode.SINGLE:
                 if not await self._hold_in(session, request_id, holder, payer_name):
                     raise _TakenMeanwhile
+                await self.tellings.card_changed(session, request_id)  # its cards show who is paying
                 return
             # Split: the request's row is locked first, so chip-ins started at once are weighed one after another
             # against what is left; each pending one keeps its part until it is paid, declined or lapses.
@@ -512,6 +516,7 @@ class PayRequests:
             left = view.order.amount_minor - fresh.covered_minor - await self._kept_for_others(session, fresh, holder)
             if part.minor > left:
                 raise RequestRefused(RequestRefusal.BEING_PAID, available=Money(max(0, left), part.currency))
+            await self.tellings.card_changed(session, request_id)
 
         try:
             return await self.checkouts.open_attempt(
@@ -601,20 +606,18 @@ class PayRequests:
 
     # -- closing ---------------------------------------------------------------------------------------
 
-    async def cancel(self, token: str, requester_id: int) -> list[Notice]:
+    async def cancel(self, token: str, requester_id: int) -> None:
         request = await self.by_token(token)
         if request is None:
             raise RequestRefused(RequestRefusal.UNKNOWN)
         if request.requester_id != requester_id:
             raise RequestRefused(RequestRefusal.NOT_REQUESTER)
         assert request.id is not None
-        notices = await self.close(request.id, RequestStatus.CANCELLED, actor_id=requester_id)
-        if not notices:
+        if await self.close(request.id, RequestStatus.CANCELLED, actor_id=requester_id) is None:
             status = effective_status(request, utcnow())
             raise RequestRefused(_CLOSED_REFUSALS.get(status, RequestRefusal.CANCELLED))
-        return notices
 
-    async def expire_due(self) -> list[Notice]:
+    async def expire_due(self) -> None:
         now = utcnow()
         async with self.db.transaction() as session:
             due = (
@@ -624,17 +627,18 @@ class PayRequests:
                     )
                 )
             ).all()
-        notices: list[Notice] = []
         for request_id in due:
             assert request_id is not None
             try:  # each request alone: one that cannot be closed must not keep the others open
-                notices += await self.close(request_id, RequestStatus.EXPIRED, actor_id=None)
+                await self.close(request_id, RequestStatus.EXPIRED, actor_id=None)
             except Exception:
                 logging.getLogger(__name__).exception("expiring pay request %s failed", request_id)
-        return notices
 
-    async def close(self, request_id: int, status: RequestStatus, *, actor_id: int | None) -> list[Notice]:
-        """Close an open request; give back every part friends paid into it. [] if it was not open."""
+    async def close(
+        self, request_id: int, status: RequestStatus, *, actor_id: int | None
+    ) -> list[PaymentReturned] | None:
+        """Close an open request (its cards and, if it expired, its requester are told); give back every part
+        friends paid into it: those refunds, or None if it was not open."""
         async with self.db.transaction() as session:
             closed = await session.exec(
                 update(PayRequest)
@@ -642,9 +646,10 @@ class PayRequests:
                 .values(status=status, holder=None, holder_name=None, hold_until=None)
             )
             if closed.rowcount != 1:
-                return []
+                return None
             request = await session.get(PayRequest, request_id, populate_existing=True)
             assert request is not None
+            await self.tellings.request_closed(session, request, status)
             await record_event(
                 session, request.order_id, f"request_{status.value}", actor_id=actor_id, request_id=request_id
             )
@@ -657,13 +662,13 @@ class PayRequests:
                     )
                 )
             ).all()
-        notices: list[Notice] = [RequestClosed(request, status)]
+        returned: list[PaymentReturned] = []
         why = ReturnReason.REQUEST_EXPIRED if status == RequestStatus.EXPIRED else ReturnReason.REQUEST_CANCELLED
         for payment_id in parts:
             assert payment_id is not None
             with contextlib.suppress(RefundRefused):  # refunded by someone else meanwhile
-                notices.append(await self.settlements.refund(payment_id, reason=why, actor_id=actor_id))
-        return notices
+                returned.append(await self.settlements.refund(payment_id, reason=why, actor_id=actor_id))
+        return returned
 
     # -- reminders and cards ---------------------------------------------------------------------------
 
