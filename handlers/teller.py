@@ -116,11 +116,15 @@ class Teller:
     def start(self) -> None:
         self.context.daifu.tellings.doorbell.listen(self._rung)
 
+    async def settle(self, timeout: float | None = None) -> None:
+        """Until the batches in hand (rung outside an update or a job) are told, or timeout seconds have passed."""
+        if self._batches:
+            await asyncio.wait(list(self._batches), timeout=timeout)
+
     async def stop(self) -> None:
         """Stop listening; wait a while for the batches in hand; let go of those not begun, for any worker."""
         self.context.daifu.tellings.doorbell.listen(None)
-        if self._batches:
-            await asyncio.wait(list(self._batches), timeout=STOP_WAIT_SECONDS)
+        await self.settle(STOP_WAIT_SECONDS)
         left = [(task, rows) for task, rows in self._batches.items() if not task.done()]
         for task, _rows in left:
             task.cancel()

@@ -114,6 +114,11 @@ class RunningShop:
                 .values(claimed_until=utcnow() - timedelta(seconds=1))
             )
 
+    async def all_told(self) -> None:
+        """Until the teller has told what was recorded outside an update (by a test calling a service, say)."""
+        assert self.runtime is not None and self.runtime.teller is not None
+        await self.runtime.teller.settle()
+
     async def run_housekeeping(self) -> None:
         """Run the periodic job (expiry, reminders, reconciliation, callbacks) now instead of waiting."""
         assert self.runtime is not None and self.runtime.application.job_queue is not None
