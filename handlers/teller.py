@@ -150,7 +150,7 @@ class Teller:
     async def _tell(self, rows: list[Claimed]) -> None:
         async with self._slots:
             task = asyncio.current_task()
-            if task is not None:
+            if task in self._batches:  # else an update's or a job's own task, told in its time
                 self._begun.add(task)
             try:
                 await tell(self.context, rows)
