@@ -61,7 +61,7 @@ async def waited() -> AsyncIterator[None]:
 
 
 async def tell(context: DaifuContext, rows: Sequence[Claimed]) -> None:
-    """Tell the rows (held by this worker), in order, and mark them done in one statement."""
+    """Tell the rows (held by this worker), in order; they are marked done together (Tellings.told)."""
     tellings = context.daifu.tellings
     rows = list(rows)
     subjects = await tellings.subjects(rows)
@@ -93,15 +93,18 @@ async def tell(context: DaifuContext, rows: Sequence[Claimed]) -> None:
         done.append(row.id)
         if why is not None:
             await tellings.gave_up(row.id, why)
-    await tellings.done(done)
+    tellings.told(done)
 
 
 async def sweep(context: DaifuContext) -> None:
     """Tell the rows whose lease ran out (a worker died holding them, or a try failed a while ago)."""
-    while rows := await context.daifu.tellings.claim_due():
+    tellings = context.daifu.tellings
+    await tellings.flush_told()  # what this worker told is not taken for left over
+    while rows := await tellings.claim_due():
         await tell(context, rows)
         if len(rows) < CLAIM_BATCH:
-            return
+            break
+    await tellings.flush_told()
 
 
 class Teller:
@@ -133,6 +136,7 @@ class Teller:
                 await task
         unbegun = [row.id for task, rows in left if task not in self._begun for row in rows]
         await self.context.daifu.tellings.release(unbegun)
+        await self.context.daifu.tellings.close()
 
     def _rung(self, rows: list[Claimed]) -> None:
         deferred = _DEFERRED.get()

@@ -15,6 +15,8 @@ sending and marking.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -50,6 +52,10 @@ RETRY_AFTER = timedelta(minutes=1)  # after a try that failed (not a person who 
 # A message a day late would confuse more than it tells: a row not told by then is left, not sent.
 GIVE_UP_AFTER = timedelta(days=1)
 CLAIM_BATCH = 100
+# Rows told within this long of each other are marked done by one UPDATE (as the update inbox marks its updates,
+# services.update_inbox.DoneMarks). A crash can lose the marks of that last fifth of a second: those messages
+# are sent again once their lease runs out, as after a crash in the middle of sending them.
+DONE_BATCH_SECONDS = 0.2
 
 
 class Kind(StrEnum):
@@ -223,6 +229,9 @@ class Tellings:
         self.db = db
         self.admin_ids = tuple(admin_ids)
         self.doorbell = Doorbell()
+        self._told: set[int] = set()
+        self._flushing: asyncio.Task[None] | None = None
+        self._waiting_to_flush = False
 
     # -- recording, in the transaction of the change ----------------------------------------------------
 
@@ -344,11 +353,45 @@ class Tellings:
             kept = {row_id for (row_id,) in (await connection.execute(_KEEP, params)).all()}
         return [_replace_lease(row, until) for row in rows if row.id in kept]
 
-    async def done(self, ids: Sequence[int]) -> None:
-        """Told (or given up on for good: a person who blocked the bot): never sent again."""
-        if ids:
+    def told(self, ids: Iterable[int]) -> None:
+        """Told (or given up on for good: a person who blocked the bot): never sent again. Marked done with the
+        others told within DONE_BATCH_SECONDS (flush_told writes them at once)."""
+        self._told.update(ids)
+        if self._told and (self._flushing is None or self._flushing.done()):
+            self._flushing = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        # Rows told while a batch was being written found this task still running: they go in the next round.
+        while True:
+            self._waiting_to_flush = True
+            try:
+                await asyncio.sleep(DONE_BATCH_SECONDS)
+            finally:
+                self._waiting_to_flush = False
+            await self.flush_told()
+            if not self._told:
+                return
+
+    async def flush_told(self) -> None:
+        """Mark done now the rows told and not marked yet."""
+        told, self._told = self._told, set()
+        if not told:
+            return
+        try:
             async with self.db.alone() as connection:
-                await connection.execute(_DONE, {"ids": list(ids), "now": utcnow()})
+                await connection.execute(_DONE, {"ids": sorted(told), "now": utcnow()})
+        except Exception:  # not marked: sent again once their lease runs out, as after a crash
+            log.exception("could not mark %d tellings done", len(told))
+
+    async def close(self) -> None:
+        """Write the marks still waiting (a stopping worker). A flush already writing is let finish."""
+        flushing = self._flushing
+        if flushing is not None and not flushing.done():
+            if self._waiting_to_flush:
+                flushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flushing
+        await self.flush_told()
 
     async def gave_up(self, row_id: int, why: str) -> None:
         """Why a row done was not sent after all (kept for someone looking into it)."""
