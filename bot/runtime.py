@@ -19,6 +19,7 @@ from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, add_user_throttl
 from bot.update_journal import LAST_GROUP, UpdateJournal
 from bot.webhook import TelegramWebhook
 from handlers.context import attach
+from handlers.teller import Teller
 from payments.base import ProviderContext
 from payments.registry import build_providers
 from services.app_secrets import app_secret
@@ -75,6 +76,7 @@ class Runtime:
     web_runner: web.AppRunner | None = None
     journal: UpdateJournal | None = None
     polling: JournaledPolling | None = None
+    teller: Teller | None = None
 
     @classmethod
     async def assemble(cls, settings: Settings) -> Runtime:
@@ -113,9 +115,11 @@ class Runtime:
         """
         await self.application.initialize()
         await self.application.start()
+        # Before any update or web request: what they record is told at once.
+        self.teller = Teller(self.application)
+        self.teller.start()
         web_app = build_web_app(
             self.daifu,
-            self.application.update_queue,
             lambda: self.application.bot.username,
             self.application.bot.get_me,
             web_limits(self.settings),
@@ -188,6 +192,9 @@ class Runtime:
             await self.polling.stop()
         if self.application.running:
             await self.application.stop()  # the updates in hand are finished first
+        if self.teller is not None:
+            await self.teller.stop()  # what the web requests and jobs in hand recorded, told or let go
+            self.teller = None
         if self.journal is not None:
             await self.journal.close()
         await self.application.shutdown()

@@ -25,7 +25,6 @@ from handlers import (
     my_orders,
     my_requests,
     newlink,
-    notices,
     refunds,
     retention_job,
     start,
@@ -76,7 +75,7 @@ def build_application(settings: Settings) -> DaifuApplication:
     application: DaifuApplication = builder.build()
     features = (start, help, newlink, ask_friend, checkout, friend_pays, inline_share, my_orders, my_requests)
     # fallback last: in the same group as the features, it gets only what none of them took.
-    for feature in (*features, language, refunds, thanks, notices, flow_router, admin_commands, fallback):
+    for feature in (*features, language, refunds, thanks, flow_router, admin_commands, fallback):
         application.add_handlers(feature.handlers())
     for group, handler in update_metrics.grouped_handlers():
         application.add_handler(handler, group=group)

@@ -16,6 +16,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from handlers.teller import waited
+
 CONCURRENT_UPDATES = 32
 
 
@@ -43,14 +45,16 @@ class OnePersonAtATime(BaseUpdateProcessor):
         self._waiting: dict[int, int] = {}  # how many updates hold or wait for each person's lock
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """What the update changed is told once its handlers are done, before the person's next update."""
         person = person_of(update)
         if person is None:
-            await coroutine
+            async with waited():
+                await coroutine
             return
         lock = self._locks.setdefault(person, asyncio.Lock())
         self._waiting[person] = self._waiting.get(person, 0) + 1
         try:
-            async with lock:  # asyncio.Lock wakes its waiters first come, first served: order is kept
+            async with lock, waited():  # asyncio.Lock wakes its waiters first come, first served: order is kept
                 await coroutine
         finally:
             self._waiting[person] -= 1

@@ -1,7 +1,7 @@
 """/cancel <order>: an admin closes an unpaid order; its requests close too and any chip-ins go back.
 
-daifu.closing.cancel does the work and logs it in the order's events with the admin's id; the notices it
-returns redraw the request cards and tell the friends whose chip-ins were refunded.
+daifu.closing.cancel does the work and logs it in the order's events with the admin's id, and records what the
+request cards and the friends whose chip-ins were refunded are told (the teller sends it).
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ from telegram.ext import BaseHandler, CommandHandler
 from handlers.admin_common import named_order
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
-from handlers.notices import deliver
 from presentation.formatting import esc
 from services.i18n import Gettext
-from services.notices import PaymentReturned, RequestClosed
 from services.order_closing import OrderNotCancellable
 from services.why_not import order_status_now
 from storage.models import Order, OrderStatus, utcnow
@@ -48,23 +46,16 @@ async def cancel_order(update: Update, context: DaifuContext) -> None:
         await message.reply_text(refusal(order, OrderStatus.EXPIRED, _))
         return
     try:
-        notices = await context.daifu.closing.cancel(order.id, actor_id=update.effective_user.id)
+        closed = await context.daifu.closing.cancel(order.id, actor_id=update.effective_user.id)
     except OrderNotCancellable as refused:
         await message.reply_text(refusal(order, refused.status, _))
         return
-    requests = sum(isinstance(notice, RequestClosed) for notice in notices)
-    returned = sum(isinstance(notice, PaymentReturned) for notice in notices)
     lines = [_("🚫 Cancelled order #{number}, <b>{title}</b>.").format(number=order.id, title=esc(order.title))]
-    if requests:
-        lines.append(_("Pay-for-me requests closed: {count}").format(count=requests))
-    if returned:
-        lines.append(_("Chip-ins given back to friends: {count}").format(count=returned))
-    try:
-        await message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
-    finally:
-        # The order is cancelled and chip-ins are given back already: friends, cards and the other admins are
-        # told even if the reply to this admin fails.
-        await deliver(context, notices)
+    if closed.requests:
+        lines.append(_("Pay-for-me requests closed: {count}").format(count=closed.requests))
+    if closed.returned:
+        lines.append(_("Chip-ins given back to friends: {count}").format(count=closed.returned))
+    await message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

@@ -22,12 +22,12 @@ from handlers.admin_common import admin_tapped, edit_quietly, named_order, reply
 from handlers.callback_data import CallbackData
 from handlers.common import admin_only, speak, unless_unchanged
 from handlers.context import DaifuContext
-from handlers.notices import deliver, payer_display_name
+from handlers.notices import payer_display_name
 from presentation.formatting import esc
 from presentation.texts import bad_amount
 from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
-from services.notices import Notice, PaymentReturned, ReturnReason
+from services.notices import PaymentReturned, ReturnReason
 from services.providers import PaymentError, capabilities_of
 from services.settlement import RefundRefused
 from storage.models import Order, OrderStatus, Payment
@@ -166,7 +166,7 @@ async def ask_refund(update: Update, context: DaifuContext) -> None:
 
 
 async def carry_out(context: DaifuContext, plan: RefundPlan, admin_id: int, locale: str, _: Gettext) -> list[str]:
-    """Refund what the plan says, charge by charge; tells the payers and admins; returns what happened."""
+    """Refund what the plan says, charge by charge (the payers and admins are told); returns what happened."""
     daifu = context.daifu
     order = await context.daifu.order_lookup.find_order(str(plan.order_id))
     charges = await context.daifu.order_lookup.charges_to_refund(order) if order else []
@@ -174,7 +174,6 @@ async def carry_out(context: DaifuContext, plan: RefundPlan, admin_id: int, loca
         charges = [charge for charge in charges if charge.id == plan.payment_id]
     if order is None or not charges:
         return [nothing_to_refund(order, _) if order else _("Nothing was refunded.")]
-    notices: list[Notice] = []
     outcome: list[str] = []
     for charge in charges:
         assert charge.id is not None
@@ -196,9 +195,7 @@ async def carry_out(context: DaifuContext, plan: RefundPlan, admin_id: int, loca
                 )
             )
             continue
-        notices.append(notice)
         outcome.append(await refunded_line(context, notice, locale, _))
-    await deliver(context, notices)
     return outcome
 
 

@@ -12,7 +12,6 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, PreC
 from handlers.callback_data import CallbackData
 from handlers.common import speak, unless_query_gone
 from handlers.context import DaifuContext
-from handlers.notices import deliver
 from handlers.send_checkout import send_checkout
 from presentation.texts import provider_down, why_not, why_not_charged
 from services.checkout import MethodUnavailable
@@ -92,7 +91,7 @@ async def successful_payment(update: Update, context: DaifuContext) -> None:
         provider_charge_id=paid.provider_payment_charge_id,
     )
     try:
-        notices = await context.daifu.settlements.receive(event)
+        await context.daifu.settlements.receive(event)
     except UnknownCheckout:
         # Money moved for an invoice daifu does not know: keep the evidence for the admins.
         log.error(
@@ -100,8 +99,6 @@ async def successful_payment(update: Update, context: DaifuContext) -> None:
             paid.telegram_payment_charge_id,
             paid.invoice_payload,
         )
-        return
-    await deliver(context, notices)
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

@@ -15,7 +15,6 @@ from telegram.ext import (
 from handlers.callback_data import CallbackData
 from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
-from handlers.request_cards import refresh_cards
 from handlers.send_checkout import send_checkout
 from presentation.formatting import esc
 from presentation.texts import bad_amount, method_label, provider_down, request_refusal, when
@@ -201,8 +200,6 @@ async def pay(update: Update, context: DaifuContext) -> None:
         return
     await query.answer()
     await send_checkout(context, user.id, checkout, _)
-    assert view.request.id is not None
-    await refresh_cards(context, view.request.id)
 
 
 async def offer_what_is_left(

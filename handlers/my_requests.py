@@ -15,7 +15,6 @@ from handlers.callback_data import CallbackData
 from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
-from handlers.notices import deliver
 from presentation.formatting import esc
 from presentation.texts import request_refusal, status_name, when
 from services.i18n import Gettext
@@ -152,17 +151,14 @@ async def request_action(update: Update, context: DaifuContext) -> None:
             await send_share_kit(context, user.id, view, locale, _)
         return
     try:
-        notices = await requests.cancel(token, user.id)
+        await requests.cancel(token, user.id)
     except RequestRefused as refusal:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
         return
-    # The request is cancelled and what friends paid is given back already: the answer to the tap only tidies up
-    # (its failure is no error to report), and friends, admins and cards are told even if the message fails.
+    # The request is cancelled and what friends paid is given back already (friends, admins and cards are told of
+    # it by the teller): the answer to the tap only tidies up (its failure is no error to report).
     await cosmetic(query.answer(_("Request cancelled.")), "answering a cancel tap")
-    try:
-        await context.bot.send_message(user.id, _("Request cancelled. Nothing more will be accepted for it."))
-    finally:
-        await deliver(context, notices)
+    await context.bot.send_message(user.id, _("Request cancelled. Nothing more will be accepted for it."))
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

@@ -1,43 +1,29 @@
-"""Telling people what happened: receipts to payers, notes to the shop's admins, refunds and declines.
-
-Notices come from a successful_payment handled here, or from a provider's web notice that the web server
-has already verified and applied; those arrive on PTB's update queue as ProviderNotices.
+"""What the teller (handlers.teller) says: receipts to payers, notes to the shop's admins and to requesters, refund
+and decline notices. Each row of the outbox (services.telling) is one message, rendered from what the database
+says when it is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
-from telegram.ext import BaseHandler, TypeHandler
 
 from handlers.context import DaifuContext
 from handlers.refund_button import RefundStep, RefundTap
-from handlers.request_cards import refresh_cards
 from handlers.thanks import ThanksTap
 from presentation.formatting import esc, order_price, paid_amount
 from presentation.texts import when
 from services.daifu import Daifu
 from services.i18n import Gettext, gettext_for
 from services.money import Money, format_money
-from services.notices import (
-    ChippedIn,
-    Notice,
-    OrderPaid,
-    OrphanCharged,
-    PaymentDeclined,
-    PaymentReturned,
-    ProviderNotices,
-    RefundFailed,
-    RequestClosed,
-    ReturnReason,
-)
+from services.notices import ReturnReason
 from services.providers import capabilities_of
-from storage.models import Order, OrphanCharge, Payment, PaymentStatus, PayRequest, RequestMode, RequestStatus
+from services.telling import AFTER_DONE, COVERED, Claimed, Kind, Subjects
+from storage.models import Order, OrphanCharge, Payment, PaymentStatus, PayRequest, Refund, RequestMode
 
 log = logging.getLogger(__name__)
 # A notice whose send failed for a passing reason is tried again, soon: 0.5 s, then 1 s later.
@@ -45,18 +31,20 @@ SEND_TRIES = 3
 SEND_BACKOFF_SECONDS = 0.5
 
 
-async def _send(context: DaifuContext, chat_id: int, text: str, **kwargs: object) -> None:
+async def _send(context: DaifuContext, chat_id: int, text: str, **kwargs: object) -> str | None:
+    """Send, trying again after a passing failure; None once sent, else why it was not (it is not tried again)."""
     for attempt in range(1, SEND_TRIES + 1):
         try:
             await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, **kwargs)  # type: ignore[arg-type]
-            return
+            return None
         except TelegramError as error:
             if attempt < SEND_TRIES and _worth_another_try(error):
                 await asyncio.sleep(SEND_BACKOFF_SECONDS * 2 ** (attempt - 1))
                 continue
             # A person who blocked the bot must not stop the others from being told.
             log.warning("could not notify chat %s: %s", chat_id, error)
-            return
+            return f"{type(error).__name__}: {error}"
+    return None  # not reached: the last try returns
 
 
 def _worth_another_try(error: TelegramError) -> bool:
@@ -70,9 +58,54 @@ async def payer_display_name(daifu: Daifu, payment: Payment) -> str:
     return payment.payer_name or await daifu.users.name_of(payment.payer_id)
 
 
-async def _send_receipt(context: DaifuContext, daifu: Daifu, order: Order, payment: Payment, for_name: str) -> None:
+async def say(context: DaifuContext, row: Claimed, subjects: Subjects) -> str | None:
+    """Send the message the row owes; None once sent (or if what it tells of is gone), else why it was not."""
+    daifu, chat_id = context.daifu, row.chat_id
+    if chat_id is None:
+        return None
+    if row.kind in (Kind.RECEIPT, Kind.PAID_NOTE, Kind.REQUESTER_NOTE, Kind.DECLINED):
+        charge = subjects.charges.get(row.payment_id or 0)
+        if charge is None:
+            return None
+        payment, order, request = charge
+        if row.kind == Kind.DECLINED:
+            return await _tell_payer_declined(context, daifu, order, chat_id)
+        if row.kind == Kind.REQUESTER_NOTE:
+            assert request is not None
+            return await _tell_requester(context, daifu, request, order, payment, covered=row.reason == COVERED)
+        for_name = ""
+        if request is not None and payment.payer_id != request.requester_id:
+            for_name = await daifu.users.name_of(request.requester_id)
+        if row.kind == Kind.RECEIPT:
+            return await _send_receipt(context, daifu, order, payment, for_name)
+        return await _tell_admin(context, daifu, chat_id, order, payment, for_name)
+    if row.kind in (Kind.REFUNDED, Kind.REFUND_NOTE, Kind.REFUND_PENDING, Kind.REFUND_FAILED):
+        returned = subjects.refunds.get(row.refund_id or 0)
+        if returned is None:
+            return None
+        refund, payment, order = returned
+        if row.kind == Kind.REFUNDED:
+            return await _tell_payer_returned(context, daifu, chat_id, refund, payment, order)
+        if row.kind == Kind.REFUND_NOTE:
+            return await _tell_admin_returned(context, daifu, chat_id, refund, payment, order)
+        if row.kind == Kind.REFUND_PENDING:
+            return await _tell_pending(context, daifu, chat_id, refund, payment, order)
+        return await _tell_refund_failed(context, daifu, chat_id, row, refund, payment, order)
+    if row.kind == Kind.REQUEST_EXPIRED:
+        closed = subjects.requests.get(row.request_id or 0)
+        return await _tell_expired(context, daifu, chat_id, closed[1]) if closed is not None else None
+    if row.kind == Kind.ORPHAN:
+        orphan = subjects.orphans.get(row.orphan_id or 0)
+        return await _tell_orphan(context, daifu, chat_id, orphan) if orphan is not None else None
+    log.warning("nothing to say for a %s telling (%s)", row.kind.value, row.id)
+    return None
+
+
+async def _send_receipt(
+    context: DaifuContext, daifu: Daifu, order: Order, payment: Payment, for_name: str
+) -> str | None:
     if payment.payer_id is None:
-        return  # paid on the web by someone without Telegram: the provider's page was their receipt
+        return None  # paid on the web by someone without Telegram: the provider's page was their receipt
     locale = await daifu.users.locale_of(payment.payer_id)
     _ = gettext_for(locale)
     receipt = [
@@ -88,37 +121,40 @@ async def _send_receipt(context: DaifuContext, daifu: Daifu, order: Order, payme
         receipt.insert(1, _("You paid for {name}. They have been told.").format(name=esc(for_name)))
     if payment.settled_at:
         receipt.append(_("Time: {time}").format(time=when(payment.settled_at, locale)))
-    await _send(context, payment.payer_id, "\n".join(receipt))
+    return await _send(context, payment.payer_id, "\n".join(receipt))
 
 
-async def _tell_admins(context: DaifuContext, daifu: Daifu, order: Order, payment: Payment, for_name: str) -> None:
+async def _tell_admin(
+    context: DaifuContext, daifu: Daifu, admin_id: int, order: Order, payment: Payment, for_name: str
+) -> str | None:
     payer = await payer_display_name(daifu, payment)
     # No Refund button where the provider cannot give money back through the bot (Telegram card payments).
     refundable = capabilities_of(payment.provider, daifu.providers).refunds
-    for admin_id in daifu.rules.admin_ids:
-        locale = await daifu.users.locale_of(admin_id)
-        _ = gettext_for(locale)
-        text = _("💰 {payer} paid {amount} for <b>{title}</b> (order {token}, via {provider}).").format(
-            payer=esc(payer),
-            amount=paid_amount(payment, locale),
-            title=esc(order.title),
-            token=order.token,
-            provider=payment.provider,
+    locale = await daifu.users.locale_of(admin_id)
+    _ = gettext_for(locale)
+    text = _("💰 {payer} paid {amount} for <b>{title}</b> (order {token}, via {provider}).").format(
+        payer=esc(payer),
+        amount=paid_amount(payment, locale),
+        title=esc(order.title),
+        token=order.token,
+        provider=payment.provider,
+    )
+    if for_name:
+        text += "\n" + _("Paid on behalf of {name}.").format(name=esc(for_name))
+    markup = None
+    if refundable:
+        assert payment.id is not None
+        markup = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("Refund"), callback_data=RefundTap(RefundStep.ASK, payment.id).pack())]]
         )
-        if for_name:
-            text += "\n" + _("Paid on behalf of {name}.").format(name=esc(for_name))
-        markup = None
-        if refundable:
-            assert payment.id is not None
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(_("Refund"), callback_data=RefundTap(RefundStep.ASK, payment.id).pack())]]
-            )
-        await _send(context, admin_id, text, reply_markup=markup)
+    return await _send(context, admin_id, text, reply_markup=markup)
 
 
 async def _tell_requester(
-    context: DaifuContext, daifu: Daifu, request: PayRequest, order: Order, payment: Payment
-) -> None:
+    context: DaifuContext, daifu: Daifu, request: PayRequest, order: Order, payment: Payment, *, covered: bool
+) -> str | None:
+    """covered: this payment paid what was left of the request. The total shown is the one now (friends' notes may
+    be told out of order: two workers, a retried one), so it never goes backwards from one message to the next."""
     locale = await daifu.users.locale_of(request.requester_id)
     _ = gettext_for(locale)
     name = await payer_display_name(daifu, payment) if payment.show_name else _("A friend")
@@ -129,20 +165,14 @@ async def _tell_requester(
         text = _("🎉 {name} chipped in {amount} for <b>{title}</b>: {covered} of {total} covered.")
     else:
         text = _("🎉 {name} paid for you: <b>{title}</b>, {amount}.")
-    covered = request.covered_minor
-    if request.mode == RequestMode.SPLIT:
-        # Friends' notices may be told out of order (two workers, a retried one): the total shown is the one
-        # now, so it never goes backwards from one message to the next.
-        now = await daifu.requests.by_token(request.token)
-        covered = max(covered, now.covered_minor if now is not None else 0)
     text = text.format(
         name=esc(name),
         amount=amount,
         title=esc(order.title),
-        covered=format_money(Money(covered, order.currency), locale),
+        covered=format_money(Money(request.covered_minor, order.currency), locale),
         total=format_money(Money(order.amount_minor, order.currency), locale),
     )
-    if request.mode == RequestMode.SPLIT and request.status == RequestStatus.PAID:
+    if request.mode == RequestMode.SPLIT and covered:
         text += "\n" + _("Your friends have covered the whole order. 🎉")
     markup = None
     if payment.payer_id is not None and payment.payer_id != request.requester_id:
@@ -150,71 +180,56 @@ async def _tell_requester(
         markup = InlineKeyboardMarkup(
             [[InlineKeyboardButton(_("Say thanks"), callback_data=ThanksTap(payment.id).pack())]]
         )
-    await _send(context, request.requester_id, text, reply_markup=markup)
+    return await _send(context, request.requester_id, text, reply_markup=markup)
 
 
-async def _tell_paid(context: DaifuContext, daifu: Daifu, notice: OrderPaid | ChippedIn) -> None:
-    order, payment, request = notice.order, notice.payment, notice.request
-    for_name = ""
-    if request is not None and payment.payer_id != request.requester_id:
-        for_name = await daifu.users.name_of(request.requester_id)
-    await _send_receipt(context, daifu, order, payment, for_name)
-    await _tell_admins(context, daifu, order, payment, for_name)
-    if request is not None and request.id is not None:
-        await _tell_requester(context, daifu, request, order, payment)
-        await refresh_cards(context, request.id, closed=isinstance(notice, OrderPaid))
-    assert payment.id is not None
-    await daifu.settlements.mark_told(payment.id)
+async def _tell_expired(context: DaifuContext, daifu: Daifu, requester_id: int, order: Order) -> str | None:
+    _ = gettext_for(await daifu.users.locale_of(requester_id))
+    text = _("⌛ Your request for <b>{title}</b> expired. Nothing more will be accepted for it.")
+    return await _send(context, requester_id, text.format(title=esc(order.title)))
 
 
-async def _tell_closed(context: DaifuContext, daifu: Daifu, notice: RequestClosed) -> None:
-    request = notice.request
-    assert request.id is not None
-    await refresh_cards(context, request.id, closed=True)
-    if notice.status == RequestStatus.EXPIRED:
-        view = await daifu.requests.view_by_id(request.id)
-        if view is not None:
-            _ = gettext_for(await daifu.users.locale_of(request.requester_id))
-            text = _("⌛ Your request for <b>{title}</b> expired. Nothing more will be accepted for it.")
-            await _send(context, request.requester_id, text.format(title=esc(view.order.title)))
-
-
-async def _tell_pending(context: DaifuContext, daifu: Daifu, notice: PaymentReturned) -> None:
+async def _tell_pending(
+    context: DaifuContext, daifu: Daifu, admin_id: int, refund: Refund, payment: Payment, order: Order
+) -> str | None:
     """The provider took the refund but has not finished it: the payer hears nothing until it has."""
-    for admin_id in daifu.rules.admin_ids:
-        locale = await daifu.users.locale_of(admin_id)
-        _ = gettext_for(locale)
-        text = _(
-            "⏳ Refund of {amount} for order {token} is pending at {provider}. "
-            "You will be told when {provider} says it is done (the payer too) or failed."
-        )
-        amount = format_money(notice.amount, locale)
-        await _send(
-            context, admin_id, text.format(amount=amount, token=notice.order.token, provider=notice.payment.provider)
-        )
+    locale = await daifu.users.locale_of(admin_id)
+    _ = gettext_for(locale)
+    text = _(
+        "⏳ Refund of {amount} for order {token} is pending at {provider}. "
+        "You will be told when {provider} says it is done (the payer too) or failed."
+    )
+    amount = format_money(Money(refund.amount_minor, refund.currency), locale)
+    return await _send(context, admin_id, text.format(amount=amount, token=order.token, provider=payment.provider))
 
 
-async def _tell_refund_failed(context: DaifuContext, daifu: Daifu, notice: RefundFailed) -> None:
+async def _tell_refund_failed(
+    context: DaifuContext,
+    daifu: Daifu,
+    admin_id: int,
+    row: Claimed,
+    refund: Refund,
+    payment: Payment,
+    order: Order,
+) -> str | None:
     """To the admins only: the payer was never told the money was back, and it is not."""
-    order, payment = notice.order, notice.payment
-    for admin_id in daifu.rules.admin_ids:
-        locale = await daifu.users.locale_of(admin_id)
-        _ = gettext_for(locale)
-        text = _(
-            "❌ Refund of {amount} for order {token} failed at {provider}: {why}\n"
-            "The payer was not told it was refunded. Payment #{number} can be refunded again with /refund {order}, "
-            "or the money returned another way."
-        ).format(
-            amount=format_money(notice.amount, locale),
-            token=order.token,
-            provider=payment.provider,
-            why=esc(notice.why),
-            number=payment.id,
-            order=order.id,
-        )
-        await _send(context, admin_id, text)
-    if notice.refund_id is not None:
-        await daifu.settlements.mark_refund_told(notice.refund_id)
+    # What was asked to go back; for one that failed after it had succeeded, what the provider said it gave.
+    minor = refund.amount_minor if row.reason == AFTER_DONE else refund.asked_minor or refund.amount_minor
+    locale = await daifu.users.locale_of(admin_id)
+    _ = gettext_for(locale)
+    text = _(
+        "❌ Refund of {amount} for order {token} failed at {provider}: {why}\n"
+        "The payer was not told it was refunded. Payment #{number} can be refunded again with /refund {order}, "
+        "or the money returned another way."
+    ).format(
+        amount=format_money(Money(minor, refund.currency), locale),
+        token=order.token,
+        provider=payment.provider,
+        why=esc(row.detail or refund.error or "failed"),
+        number=payment.id,
+        order=order.id,
+    )
+    return await _send(context, admin_id, text)
 
 
 def orphan_lines(charge: OrphanCharge, payer: str, locale: str, _: Gettext) -> list[str]:
@@ -258,102 +273,64 @@ def orphan_lines(charge: OrphanCharge, payer: str, locale: str, _: Gettext) -> l
     return lines
 
 
-async def _tell_orphan(context: DaifuContext, daifu: Daifu, notice: OrphanCharged) -> None:
+async def _tell_orphan(context: DaifuContext, daifu: Daifu, admin_id: int, charge: OrphanCharge) -> str | None:
     """To the admins: money that no order of daifu's was waiting for, and what became of it."""
-    charge = notice.charge
     payer = await daifu.users.name_of(charge.payer_id)
-    for admin_id in daifu.rules.admin_ids:
-        locale = await daifu.users.locale_of(admin_id)
-        await _send(context, admin_id, "\n".join(orphan_lines(charge, payer, locale, gettext_for(locale))))
+    locale = await daifu.users.locale_of(admin_id)
+    return await _send(context, admin_id, "\n".join(orphan_lines(charge, payer, locale, gettext_for(locale))))
 
 
-async def _tell_returned(context: DaifuContext, daifu: Daifu, notice: PaymentReturned) -> None:
-    if notice.pending:
-        await _tell_pending(context, daifu, notice)
-        return
-    order, payment = notice.order, notice.payment
-    if payment.payer_id is not None:
-        locale = await daifu.users.locale_of(payment.payer_id)
-        _ = gettext_for(locale)
-        why = {
-            ReturnReason.ALREADY_PAID: _("The order had already been paid by someone else."),
-            ReturnReason.ORDER_CLOSED: _("The order was closed before your payment arrived."),
-            ReturnReason.REQUEST_CANCELLED: _("The request was cancelled, so your chip-in is given back."),
-            ReturnReason.REQUEST_EXPIRED: _(
-                "The request expired before friends covered the order, so your chip-in is given back."
-            ),
-            ReturnReason.COVERED: _("Friends covered the order before your chip-in arrived."),
-            ReturnReason.AMOUNT_MISMATCH: _("The amount paid did not match the order."),
-            ReturnReason.SHOP_REFUND: _("The shop refunded your payment."),
-        }[notice.reason]
-        if notice.reason == ReturnReason.ALREADY_PAID and order.payer_id == payment.payer_id:
-            why = _("You had already paid for this order; this second payment goes back to you.")
-        whole = payment.credit_minor is None or payment.credit_minor >= order.amount_minor
-        if whole and notice.reason == ReturnReason.REQUEST_CANCELLED:  # one friend paying it all, not a chip-in
-            why = _("The request was cancelled before your payment arrived, so it is given back.")
-        elif whole and notice.reason == ReturnReason.REQUEST_EXPIRED:
-            why = _("The request expired before your payment arrived, so it is given back.")
-        if notice.owed:
-            then = _(
-                "Your card payment of {amount} will be refunded by the shop through its payment provider; "
-                "it usually reaches your card within a few business days."
-            )
-        else:
-            then = _("Your payment of {amount} has been refunded.")
-        lines = [f"<b>{esc(order.title)}</b>", why, then.format(amount=format_money(notice.amount, locale))]
-        await _send(context, payment.payer_id, "\n".join(lines))
-    for admin_id in daifu.rules.admin_ids:
-        _ = gettext_for(await daifu.users.locale_of(admin_id))
-        if payment.status == PaymentStatus.REFUND_OWED:
-            text = _("⚠️ Refund owed: {amount} for order {token} must be refunded at {provider}.")
-        else:
-            text = _("↩️ Refunded {amount} for order {token} ({provider}).")
-        locale = await daifu.users.locale_of(admin_id)
-        await _send(
-            context,
-            admin_id,
-            text.format(amount=format_money(notice.amount, locale), token=order.token, provider=payment.provider),
+async def _tell_payer_returned(
+    context: DaifuContext, daifu: Daifu, payer_id: int, refund: Refund, payment: Payment, order: Order
+) -> str | None:
+    reason = ReturnReason(refund.reason)
+    locale = await daifu.users.locale_of(payer_id)
+    _ = gettext_for(locale)
+    why = {
+        ReturnReason.ALREADY_PAID: _("The order had already been paid by someone else."),
+        ReturnReason.ORDER_CLOSED: _("The order was closed before your payment arrived."),
+        ReturnReason.REQUEST_CANCELLED: _("The request was cancelled, so your chip-in is given back."),
+        ReturnReason.REQUEST_EXPIRED: _(
+            "The request expired before friends covered the order, so your chip-in is given back."
+        ),
+        ReturnReason.COVERED: _("Friends covered the order before your chip-in arrived."),
+        ReturnReason.AMOUNT_MISMATCH: _("The amount paid did not match the order."),
+        ReturnReason.SHOP_REFUND: _("The shop refunded your payment."),
+    }[reason]
+    if reason == ReturnReason.ALREADY_PAID and order.payer_id == payment.payer_id:
+        why = _("You had already paid for this order; this second payment goes back to you.")
+    whole = payment.credit_minor is None or payment.credit_minor >= order.amount_minor
+    if whole and reason == ReturnReason.REQUEST_CANCELLED:  # one friend paying it all, not a chip-in
+        why = _("The request was cancelled before your payment arrived, so it is given back.")
+    elif whole and reason == ReturnReason.REQUEST_EXPIRED:
+        why = _("The request expired before your payment arrived, so it is given back.")
+    if refund.status == "owed":
+        then = _(
+            "Your card payment of {amount} will be refunded by the shop through its payment provider; "
+            "it usually reaches your card within a few business days."
         )
-    if notice.refund_id is not None:
-        await daifu.settlements.mark_refund_told(notice.refund_id)
+    else:
+        then = _("Your payment of {amount} has been refunded.")
+    amount = format_money(Money(refund.amount_minor, refund.currency), locale)
+    lines = [f"<b>{esc(order.title)}</b>", why, then.format(amount=amount)]
+    return await _send(context, payer_id, "\n".join(lines))
 
 
-async def _tell_declined(context: DaifuContext, daifu: Daifu, notice: PaymentDeclined) -> None:
-    if notice.payer_id is not None:
-        await _tell_payer_declined(context, daifu, notice.order, notice.payer_id)
-    if notice.payment_id is not None:
-        await daifu.settlements.mark_decline_told(notice.payment_id)
+async def _tell_admin_returned(
+    context: DaifuContext, daifu: Daifu, admin_id: int, refund: Refund, payment: Payment, order: Order
+) -> str | None:
+    _ = gettext_for(await daifu.users.locale_of(admin_id))
+    if payment.status == PaymentStatus.REFUND_OWED:
+        text = _("⚠️ Refund owed: {amount} for order {token} must be refunded at {provider}.")
+    else:
+        text = _("↩️ Refunded {amount} for order {token} ({provider}).")
+    locale = await daifu.users.locale_of(admin_id)
+    amount = format_money(Money(refund.amount_minor, refund.currency), locale)
+    return await _send(context, admin_id, text.format(amount=amount, token=order.token, provider=payment.provider))
 
 
-async def _tell_payer_declined(context: DaifuContext, daifu: Daifu, order: Order, payer_id: int) -> None:
+async def _tell_payer_declined(context: DaifuContext, daifu: Daifu, order: Order, payer_id: int) -> str | None:
     locale = await daifu.users.locale_of(payer_id)
     _ = gettext_for(locale)
     text = _("Your payment for <b>{title}</b> ({amount}) was declined. You were not charged; you can try again.")
-    await _send(context, payer_id, text.format(title=esc(order.title), amount=order_price(order, locale)))
-
-
-async def deliver(context: DaifuContext, notices: list[Notice] | tuple[Notice, ...]) -> None:
-    daifu = context.daifu
-    for notice in notices:
-        if isinstance(notice, OrderPaid | ChippedIn):
-            await _tell_paid(context, daifu, notice)
-        elif isinstance(notice, PaymentReturned):
-            await _tell_returned(context, daifu, notice)
-        elif isinstance(notice, PaymentDeclined):
-            await _tell_declined(context, daifu, notice)
-        elif isinstance(notice, RequestClosed):
-            await _tell_closed(context, daifu, notice)
-        elif isinstance(notice, RefundFailed):
-            await _tell_refund_failed(context, daifu, notice)
-        elif isinstance(notice, OrphanCharged):
-            await _tell_orphan(context, daifu, notice)
-        else:
-            await refresh_cards(context, notice.request_id)
-
-
-async def on_provider_notices(update: ProviderNotices, context: DaifuContext) -> None:
-    await deliver(context, update.notices)
-
-
-def handlers() -> list[BaseHandler[Any, Any, Any]]:
-    return [TypeHandler(ProviderNotices, on_provider_notices)]
+    return await _send(context, payer_id, text.format(title=esc(order.title), amount=order_price(order, locale)))

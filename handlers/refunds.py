@@ -10,7 +10,6 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
-from handlers.notices import deliver
 from handlers.refund_button import RefundStep, RefundTap
 from presentation.texts import provider_down
 from services.notices import ReturnReason
@@ -47,11 +46,10 @@ async def refund_button(update: Update, context: DaifuContext) -> None:
     except PaymentError:
         await query.answer(provider_down(_), show_alert=True)
         return
-    # The refund is made and recorded: the payer and the admins are told even if the tidying-up calls fail.
+    # The refund is made and recorded, and with it what the payer and the admins are told: these only tidy up.
     answer = _("Refund asked for: it is pending at the provider.") if notice.pending else _("Refunded.")
     await cosmetic(query.answer(answer), "answering a refund tap")
     await cosmetic(query.edit_message_reply_markup(None), "taking the refund buttons off")
-    await deliver(context, [notice])
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

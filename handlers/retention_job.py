@@ -1,4 +1,5 @@
-"""The periodic job that prunes finished Telegram updates and rejected provider notices (services.retention).
+"""The periodic job that prunes finished Telegram updates, messages told and rejected provider notices
+(services.retention).
 
 Its own job rather than a step of housekeeping: a first run on a long backlog must not hold up expiries. A
 backlog is pruned a capped number of batches a run, each run followed a moment later by the next until none

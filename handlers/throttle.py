@@ -2,7 +2,7 @@
 
 Payments are never stopped (a pre-checkout query must be answered within ten seconds, a successful payment
 must be recorded), nor inline queries and their chosen results (sharing a request to friends), nor anything
-that is not a Telegram update (providers' notices).
+that is not a Telegram update.
 """
 
 from __future__ import annotations

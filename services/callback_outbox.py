@@ -1,7 +1,9 @@
 """Callbacks to shops, written to an outbox in the same transaction as the change they report.
 
 A row per event with a stable event id: the delivery job (services.callback_delivery) POSTs it, signed,
-until the shop answers 2xx, so a crash between the change and the POST loses nothing.
+until the shop answers 2xx, so a crash between the change and the POST loses nothing. It is the same habit as
+what people are told in the chat (services.telling), with a delivery of its own: shops are retried for a day
+with backoff and de-duplicate on the event id, people are told once by the teller.
 """
 
 from __future__ import annotations

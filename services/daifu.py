@@ -24,6 +24,7 @@ from services.request_checkout import RequestCheckouts
 from services.settlement import Settlements
 from services.shop_orders import ShopOrders
 from services.stats_report import StatsReport
+from services.telling import Tellings
 from services.users import Users
 from storage.database import Database
 
@@ -38,8 +39,10 @@ class Daifu:
         self.buttons = ButtonStates(db)
         self.orders = Orders(db, rules)
         self.checkouts = Checkouts(db, rules, self.orders, providers)
-        self.settlements = Settlements(db, providers)
-        self.requests = PayRequests(db, rules, self.orders, self.users, self.settlements)
+        # What people must be told, recorded by the services with each change; the teller sends it.
+        self.tellings = Tellings(db, rules.admin_ids)
+        self.settlements = Settlements(db, providers, self.tellings)
+        self.requests = PayRequests(db, rules, self.orders, self.users, self.settlements, self.tellings)
         self.request_checkouts = RequestCheckouts(db, rules, self.checkouts, self.requests)
         self.notices = NoticeDesk(db, providers, self.settlements)
         self.health = ProviderHealthLog(db)

@@ -31,7 +31,7 @@ REJECTED_NOTICES = Counter(
 )
 PARKED = Counter(
     "daifu_parked_total",
-    "Provider notices and refunds the housekeeping job stopped retrying after failing again and again, by kind",
+    "Provider notices, refunds and messages owed that daifu stopped retrying after failing again and again, by kind",
     ["kind"],
     registry=REGISTRY,
 )

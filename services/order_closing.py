@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlmodel import col, select, update
 
 from payments.base import CheckoutRef, PaymentError, PaymentProvider
 from services.money import Money
-from services.notices import Notice
 from services.order_states import move
 from services.orders import Orders
 from services.pay_requests import PayRequests
@@ -26,6 +26,14 @@ class OrderNotCancellable(Exception):
         self.status = status
 
 
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """What closing an order closed with it (its people are told: services.telling)."""
+
+    requests: int = 0  # pay-for-me requests closed
+    returned: int = 0  # chip-ins given back
+
+
 class OrderClosing:
     def __init__(
         self, db: Database, orders: Orders, requests: PayRequests, providers: Mapping[str, PaymentProvider]
@@ -35,23 +43,21 @@ class OrderClosing:
         self.requests = requests
         self.providers = providers
 
-    async def cancel(self, order_id: int, *, actor_id: int | None) -> list[Notice]:
+    async def cancel(self, order_id: int, *, actor_id: int | None) -> Closed:
         async with self.db.transaction() as session:
             moved = await move(session, order_id, OrderStatus.CANCELLED, actor_id=actor_id)
         if not moved.done:
             raise OrderNotCancellable(moved.status)
         return await self._close_dependents(order_id, RequestStatus.CANCELLED, actor_id)
 
-    async def expire_due(self) -> list[Notice]:
-        notices: list[Notice] = []
+    async def expire_due(self) -> None:
         for order_id in await self.orders.expire_due():
             try:  # each order alone: one whose requests or checkouts cannot be closed must not keep the others open
-                notices += await self._close_dependents(order_id, RequestStatus.EXPIRED, None)
+                await self._close_dependents(order_id, RequestStatus.EXPIRED, None)
             except Exception:
                 log.exception("closing what depends on expired order %s failed", order_id)
-        return notices
 
-    async def _close_dependents(self, order_id: int, status: RequestStatus, actor_id: int | None) -> list[Notice]:
+    async def _close_dependents(self, order_id: int, status: RequestStatus, actor_id: int | None) -> Closed:
         async with self.db.transaction() as session:
             request_ids = (
                 await session.exec(
@@ -73,10 +79,12 @@ class OrderClosing:
                 .where(col(Payment.order_id) == order_id, col(Payment.status) == PaymentStatus.PENDING)
                 .values(status=PaymentStatus.DECLINED)
             )
-        notices: list[Notice] = []
+        requests = returned = 0
         for request_id in request_ids:
             assert request_id is not None
-            notices += await self.requests.close(request_id, status, actor_id=actor_id)
+            given_back = await self.requests.close(request_id, status, actor_id=actor_id)
+            if given_back is not None:
+                requests, returned = requests + 1, returned + len(given_back)
         for attempt in attempts:
             provider = self.providers.get(attempt.provider)
             if provider is None:
@@ -91,4 +99,4 @@ class OrderClosing:
                 )
             except PaymentError as error:
                 log.warning("could not close %s checkout %s: %s", attempt.provider, attempt.checkout_ref, error)
-        return notices
+        return Closed(requests, returned)

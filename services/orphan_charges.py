@@ -26,7 +26,7 @@ from payments.base import (
     RefundRequest,
     RefundStatus,
 )
-from services.notices import Notice, OrphanCharged
+from services.telling import Tellings
 from storage.database import Database
 from storage.models import OrphanCharge, utcnow
 
@@ -37,13 +37,14 @@ GIVE_UP_AFTER = timedelta(days=1)
 
 
 class OrphanCharges:
-    def __init__(self, db: Database, providers: Mapping[str, PaymentProvider]) -> None:
+    def __init__(self, db: Database, providers: Mapping[str, PaymentProvider], tellings: Tellings) -> None:
         self.db = db
         self.providers = providers
+        self.tellings = tellings
 
-    async def receive(self, event: PaymentEvent) -> list[Notice]:
-        """Keep the charge (once: a second delivery of it changes nothing), give it back if it is the bot's to
-        give back, and say what the admins must be told."""
+    async def receive(self, event: PaymentEvent) -> None:
+        """Keep the charge (once: a second delivery of it changes nothing) and give it back if it is the bot's to
+        give back; the admins are told what became of it."""
         provider = self.providers.get(event.provider)
         ours = provider is not None and provider.capabilities.charges_are_ours
         charge = OrphanCharge(
@@ -62,9 +63,12 @@ class OrphanCharges:
             async with self.db.transaction() as session:
                 session.add(charge)
                 await session.flush()
+                assert charge.id is not None
+                if not ours:  # else told once it has been given back (or could not be)
+                    await self.tellings.orphan_charged(session, charge.id)
         except IntegrityError:
             log.info("%s charge %s for an unknown checkout was kept already", event.provider, event.charge_ref)
-            return []
+            return
         assert charge.id is not None
         log.error(
             "%s charge %s (%s %s) for unknown checkout %r kept as orphan charge %s",
@@ -76,10 +80,9 @@ class OrphanCharges:
             charge.id,
         )
         if ours and provider is not None:
-            charge = await self._give_back(provider, charge, event)
-        return [OrphanCharged(charge)]
+            await self._give_back(provider, charge, event)
 
-    async def resume(self, limit: int = 20) -> list[Notice]:
+    async def resume(self, limit: int = 20) -> None:
         """Orphan charges whose worker died before giving them back: give them back now, under the same refund
         key (a Stars payment refunded already counts as given back), one worker per charge."""
         now = utcnow()
@@ -98,7 +101,6 @@ class OrphanCharges:
                     .limit(limit)
                 )
             ).all()
-        notices: list[Notice] = []
         for charge_id in due:
             async with self.db.transaction() as session:
                 claimed = await session.exec(
@@ -119,10 +121,9 @@ class OrphanCharges:
                 amount=Amount(charge.amount_minor, charge.currency),
                 payer_ref=str(charge.payer_id) if charge.payer_id is not None else None,
             )
-            notices.append(OrphanCharged(await self._give_back(provider, charge, event)))
-        return notices
+            await self._give_back(provider, charge, event)
 
-    async def _give_back(self, provider: PaymentProvider, charge: OrphanCharge, event: PaymentEvent) -> OrphanCharge:
+    async def _give_back(self, provider: PaymentProvider, charge: OrphanCharge, event: PaymentEvent) -> None:
         request = RefundRequest(
             charge_ref=event.charge_ref,
             amount=event.amount,
@@ -143,8 +144,7 @@ class OrphanCharges:
             values = {"status": status.get(answer.status, "refunding"), "refund_ref": answer.refund_ref}
             if answer.failure:
                 values["error"] = answer.failure
+        assert charge.id is not None
         async with self.db.transaction() as session:
             await session.exec(update(OrphanCharge).where(col(OrphanCharge.id) == charge.id).values(**values))
-            fresh = await session.get(OrphanCharge, charge.id, populate_existing=True)
-        assert fresh is not None
-        return fresh
+            await self.tellings.orphan_charged(session, charge.id)

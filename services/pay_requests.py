@@ -23,10 +23,11 @@ from sqlmodel.sql.expression import Select
 
 from services.config import ShopRules
 from services.money import Money
-from services.notices import Notice, RequestClosed, ReturnReason
+from services.notices import PaymentReturned, ReturnReason
 from services.order_states import record_event
 from services.orders import Orders, payable_in
 from services.settlement import STILL_OPEN, RefundRefused, Settlements
+from services.telling import Tellings
 from services.tokens import REQUEST_PREFIX, looks_like_token, new_token
 from services.users import Users
 from services.why_not import WhyNot, request_status_now, why_not_request, why_request_closed
@@ -242,12 +243,14 @@ class PayRequests:
         orders: Orders,
         users: Users,
         settlements: Settlements,
+        tellings: Tellings,
     ) -> None:
         self.db = db
         self.rules = rules
         self.orders = orders
         self.users = users
         self.settlements = settlements
+        self.tellings = tellings
 
     # -- asking ----------------------------------------------------------------------------------------
 
@@ -440,7 +443,10 @@ class PayRequests:
         request_id = view.request.id
         assert request_id is not None
         if view.request.mode == RequestMode.SINGLE:
-            return await self._hold_in(session, request_id, holder, holder_name)
+            if not await self._hold_in(session, request_id, holder, holder_name):
+                return False
+            await self.tellings.card_changed(session, request_id)  # its cards show who is paying
+            return True
         # Split: the request's row is locked first, so chip-ins started at once are weighed one after another
         # against what is left; each pending one keeps its part until it is paid, declined or lapses.
         locked = await session.exec(
@@ -459,6 +465,7 @@ class PayRequests:
         left = view.order.amount_minor - fresh.covered_minor - await self._kept_for_others(session, fresh, holder)
         if part.minor > left:
             raise RequestRefused(WhyNot.BEING_PAID, available=Money(max(0, left), part.currency))
+        await self.tellings.card_changed(session, request_id)
         return True
 
     async def why_taken(self, token: str, holder: str) -> RequestRefused:
@@ -506,19 +513,17 @@ class PayRequests:
 
     # -- closing ---------------------------------------------------------------------------------------
 
-    async def cancel(self, token: str, requester_id: int) -> list[Notice]:
+    async def cancel(self, token: str, requester_id: int) -> None:
         request = await self.by_token(token)
         if request is None:
             raise RequestRefused(WhyNot.UNKNOWN_REQUEST)
         if request.requester_id != requester_id:
             raise RequestRefused(WhyNot.NOT_REQUESTER)
         assert request.id is not None
-        notices = await self.close(request.id, RequestStatus.CANCELLED, actor_id=requester_id)
-        if not notices:
+        if await self.close(request.id, RequestStatus.CANCELLED, actor_id=requester_id) is None:
             raise RequestRefused(why_request_closed(request, utcnow()) or WhyNot.REQUEST_CANCELLED)
-        return notices
 
-    async def expire_due(self) -> list[Notice]:
+    async def expire_due(self) -> None:
         now = utcnow()
         async with self.db.transaction() as session:
             due = (
@@ -528,17 +533,18 @@ class PayRequests:
                     )
                 )
             ).all()
-        notices: list[Notice] = []
         for request_id in due:
             assert request_id is not None
             try:  # each request alone: one that cannot be closed must not keep the others open
-                notices += await self.close(request_id, RequestStatus.EXPIRED, actor_id=None)
+                await self.close(request_id, RequestStatus.EXPIRED, actor_id=None)
             except Exception:
                 logging.getLogger(__name__).exception("expiring pay request %s failed", request_id)
-        return notices
 
-    async def close(self, request_id: int, status: RequestStatus, *, actor_id: int | None) -> list[Notice]:
-        """Close an open request; give back every part friends paid into it. [] if it was not open."""
+    async def close(
+        self, request_id: int, status: RequestStatus, *, actor_id: int | None
+    ) -> list[PaymentReturned] | None:
+        """Close an open request (its cards and, if it expired, its requester are told); give back every part
+        friends paid into it: those refunds, or None if it was not open."""
         async with self.db.transaction() as session:
             closed = await session.exec(
                 update(PayRequest)
@@ -546,9 +552,10 @@ class PayRequests:
                 .values(status=status, holder=None, holder_name=None, hold_until=None)
             )
             if closed.rowcount != 1:
-                return []
+                return None
             request = await session.get(PayRequest, request_id, populate_existing=True)
             assert request is not None
+            await self.tellings.request_closed(session, request, status)
             await record_event(
                 session, request.order_id, f"request_{status.value}", actor_id=actor_id, request_id=request_id
             )
@@ -561,13 +568,13 @@ class PayRequests:
                     )
                 )
             ).all()
-        notices: list[Notice] = [RequestClosed(request, status)]
+        returned: list[PaymentReturned] = []
         why = ReturnReason.REQUEST_EXPIRED if status == RequestStatus.EXPIRED else ReturnReason.REQUEST_CANCELLED
         for payment_id in parts:
             assert payment_id is not None
             with contextlib.suppress(RefundRefused):  # refunded by someone else meanwhile
-                notices.append(await self.settlements.refund(payment_id, reason=why, actor_id=actor_id))
-        return notices
+                returned.append(await self.settlements.refund(payment_id, reason=why, actor_id=actor_id))
+        return returned
 
     # -- reminders and cards ---------------------------------------------------------------------------
 

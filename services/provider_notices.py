@@ -21,7 +21,6 @@ from sqlmodel import col, select, update
 
 from payments.base import Amount, ChargeOutcome, InvalidNotice, NoticeReply, PaymentEvent, PaymentProvider
 from services.metrics import PARKED, REJECTED_NOTICES
-from services.notices import Notice
 from services.parking import PARK_AFTER_ATTEMPTS, error_text, storable
 from services.settlement import Settlements, UnknownCheckout
 from storage.database import Database
@@ -58,7 +57,7 @@ class NoticeDesk:
 
     async def receive(
         self, provider_name: str, headers: Mapping[str, str], body: bytes, *, remote: str | None
-    ) -> tuple[NoticeReply, list[Notice]]:
+    ) -> NoticeReply:
         """Verify, store, apply; the reply tells the provider whether to send the notice again."""
         provider = self.providers[provider_name]
         try:
@@ -74,18 +73,17 @@ class NoticeDesk:
         await self._reject(provider_name, body, remote, reason)
         reply = provider.acknowledge(False, "invalid notice")
         # What the sender got wrong is a 4xx; a 5xx would say the fault was daifu's (WeChat Pay takes either).
-        return (reply if reply.status < 500 else dataclasses.replace(reply, status=400)), []
+        return reply if reply.status < 500 else dataclasses.replace(reply, status=400)
 
-    async def reapply(self, notice_id: int) -> list[Notice]:
+    async def reapply(self, notice_id: int) -> None:
         """Apply a notice that failed before (its verified event was kept); idempotent like the first time."""
         async with self.db.transaction() as session:
             notice = await session.get(ProviderNotice, notice_id)
         if notice is None or notice.event is None or notice.status != "failed":
-            return []
-        _reply, notices = await self._apply(notice_id, self.providers[notice.provider], event_from_json(notice.event))
-        return notices
+            return
+        await self._apply(notice_id, self.providers[notice.provider], event_from_json(notice.event))
 
-    async def resume(self) -> list[Notice]:
+    async def resume(self) -> None:
         """Notices kept but not applied (the worker died in between, and the provider may never send them
         again) or whose applying failed: apply them now. Each alone: one that fails is logged and counted, and
         the others go on; after PARK_AFTER_ATTEMPTS failures it is parked, no longer tried."""
@@ -104,17 +102,15 @@ class NoticeDesk:
                     .limit(RESUME_BATCH)
                 )
             ).all()
-        notices: list[Notice] = []
         for notice_id in stuck:
             assert notice_id is not None
             try:
-                notices += await self._resume(notice_id, now)
+                await self._resume(notice_id, now)
             except Exception as error:
                 log.exception("resuming provider notice %s failed", notice_id)
                 await self._failed(notice_id, error)
-        return notices
 
-    async def _resume(self, notice_id: int, now: datetime) -> list[Notice]:
+    async def _resume(self, notice_id: int, now: datetime) -> None:
         processed_at = col(ProviderNotice.processed_at)
         unclaimed = processed_at.is_(None) | (processed_at <= now - RESUME_AFTER)
         async with self.db.transaction() as session:
@@ -126,7 +122,7 @@ class NoticeDesk:
             )
             notice = await session.get(ProviderNotice, notice_id)
         if claimed.rowcount != 1 or notice is None:
-            return []
+            return
         provider = self.providers[notice.provider]
         log.warning("resuming %s notice %s, left unapplied since %s", notice.provider, notice_id, notice.received_at)
         if notice.event is not None:
@@ -139,10 +135,9 @@ class NoticeDesk:
                 event = await provider.parse_notice(headers, notice.body.encode())
             except InvalidNotice as error:
                 await self._mark(notice_id, "rejected", error=storable(str(error), REASON_CHARS), forget=True)
-                return []
+                return
             await self._mark(notice_id, "received", event=event)
-        _reply, notices = await self._apply(notice_id, provider, event)
-        return notices
+        await self._apply(notice_id, provider, event)
 
     async def _failed(self, notice_id: int, error: Exception) -> None:
         """Record a failed try; the one that reaches PARK_AFTER_ATTEMPTS parks the notice."""
@@ -156,22 +151,20 @@ class NoticeDesk:
             PARKED.labels(kind="notice").inc()
         await self._mark(notice_id, "parked" if parked else "failed", error=error_text(error))
 
-    async def _apply(
-        self, notice_id: int, provider: PaymentProvider, event: PaymentEvent
-    ) -> tuple[NoticeReply, list[Notice]]:
+    async def _apply(self, notice_id: int, provider: PaymentProvider, event: PaymentEvent) -> NoticeReply:
         try:
-            notices = await self.settlements.receive(event)
+            await self.settlements.receive(event)
         except UnknownCheckout:
             # Nothing daifu opened: sending it again would not change that. Kept for the admins to see.
             log.warning("%s notice %s names an unknown checkout %s", provider.name, notice_id, event.checkout_ref)
             await self._mark(notice_id, "ignored", error="unknown checkout")
-            return provider.acknowledge(True), []
+            return provider.acknowledge(True)
         except Exception as error:
             log.exception("%s notice %s could not be applied", provider.name, notice_id)
             await self._failed(notice_id, error)
-            return provider.acknowledge(False, "try again later"), []
+            return provider.acknowledge(False, "try again later")
         await self._mark(notice_id, "applied")
-        return provider.acknowledge(True), notices
+        return provider.acknowledge(True)
 
     async def _store(
         self, provider: str, headers: Mapping[str, str], body: bytes, remote: str | None, event: PaymentEvent

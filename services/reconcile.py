@@ -11,7 +11,6 @@ from sqlmodel import col, select, update
 
 from payments.base import CheckoutRef, PaymentError, PaymentProvider
 from services.money import Money
-from services.notices import Notice
 from services.provider_health import ProviderHealthLog
 from services.settlement import Settlements
 from storage.database import Database
@@ -51,7 +50,7 @@ class Reconciler:
             )
         return claimed.rowcount == 1
 
-    async def run(self) -> list[Notice]:
+    async def run(self) -> None:
         now = utcnow()
         async with self.db.transaction() as session:
             pending = list(
@@ -70,17 +69,15 @@ class Reconciler:
                     )
                 ).all()
             )
-        notices: list[Notice] = []
         for attempt in pending:
             try:
-                notices += await self._reconcile(attempt, now)
+                await self._reconcile(attempt, now)
             except Exception:  # each checkout alone; this one is asked about again after `after`
                 log.exception("reconciling payment %s (checkout %s) failed", attempt.id, attempt.checkout_ref)
-        return notices
 
-    async def _reconcile(self, attempt: Payment, now: datetime) -> list[Notice]:
+    async def _reconcile(self, attempt: Payment, now: datetime) -> None:
         if not await self._claim(attempt, now):
-            return []  # another worker is asking about this one
+            return  # another worker is asking about this one
         provider = self.providers[attempt.provider]
         checkout = CheckoutRef(
             attempt.checkout_ref, attempt.provider_checkout_id, Money(attempt.amount_minor, attempt.currency)
@@ -89,9 +86,9 @@ class Reconciler:
             event = await provider.query(checkout)
         except PaymentError as error:
             await self.health.record(attempt.provider, ok=False, error=str(error))
-            return []
+            return
         await self.health.record(attempt.provider, ok=True)
         if event is None:
-            return []
+            return
         log.info("reconciliation found %s for checkout %s", event.outcome.value, attempt.checkout_ref)
-        return await self.settlements.receive(event)
+        await self.settlements.receive(event)

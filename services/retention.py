@@ -1,5 +1,6 @@
-"""Pruning what is kept only for a while: finished Telegram updates and the short records of rejected provider
-notices. In batches, one worker at a time; never an unfinished update, never a verified notice (money records)."""
+"""Pruning what is kept only for a while: finished Telegram updates, messages told (rows of the outbox done) and
+the short records of rejected provider notices. In batches, one worker at a time; never an unfinished update nor
+a message not told yet, never a verified notice (money records)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlmodel import col, delete, select, update
 
 from services.update_inbox import forget_finished
 from storage.database import Database
-from storage.models import JobLease, RejectedNotice, utcnow
+from storage.models import JobLease, RejectedNotice, Telling, utcnow
 
 log = logging.getLogger(__name__)
 BATCH = 1000  # rows a statement: short transactions, so nothing else waits long on the tables
@@ -25,7 +26,7 @@ NEVER = datetime(2000, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
-    updates: timedelta  # finished Telegram updates (RETAIN_UPDATES)
+    updates: timedelta  # finished Telegram updates, and messages told with them (RETAIN_UPDATES)
     rejected_notices: timedelta  # short records of notices that failed verification (RETAIN_REJECTED_NOTICES)
 
 
@@ -35,6 +36,7 @@ class Pruned:
     rejected_notices: int
     left: bool  # a batch cap was reached: more to prune soon
     ran: bool = True  # False when another worker held the lease
+    told: int = 0  # rows of the outbox told
 
 
 class Retention:
@@ -47,12 +49,13 @@ class Retention:
             return Pruned(0, 0, left=False, ran=False)
         try:
             updates, updates_left = await self._in_batches(self._forget_updates)
+            told, told_left = await self._in_batches(self._forget_told)
             rejected, rejected_left = await self._in_batches(self._forget_rejected_notices)
         finally:
             await self._release_lease()
-        if updates or rejected:
-            log.info("pruned %d finished updates and %d rejected notices", updates, rejected)
-        return Pruned(updates, rejected, left=updates_left or rejected_left)
+        if updates or told or rejected:
+            log.info("pruned %d finished updates, %d messages told, %d rejected notices", updates, told, rejected)
+        return Pruned(updates, rejected, left=updates_left or told_left or rejected_left, told=told)
 
     @staticmethod
     async def _in_batches(prune: Callable[[], Awaitable[int]]) -> tuple[int, bool]:
@@ -66,6 +69,19 @@ class Retention:
 
     async def _forget_updates(self) -> int:
         return await forget_finished(self.db, self.policy.updates, limit=BATCH)
+
+    async def _forget_told(self) -> int:
+        oldest = (
+            select(Telling.id)
+            .where(col(Telling.done_at) < utcnow() - self.policy.updates)
+            .order_by(col(Telling.done_at))
+            .limit(BATCH)
+        )
+        async with self.db.transaction() as session:
+            ids = list((await session.exec(oldest)).all())
+            if ids:
+                await session.exec(delete(Telling).where(col(Telling.id).in_(ids)))
+        return len(ids)
 
     async def _forget_rejected_notices(self) -> int:
         oldest = (

@@ -35,19 +35,11 @@ from services.callback_outbox import enqueue_callback
 from services.log_context import about
 from services.metrics import PARKED, PAYMENTS
 from services.money import Money
-from services.notices import (
-    ChippedIn,
-    Notice,
-    OrderPaid,
-    PaymentDeclined,
-    PaymentReturned,
-    RefundFailed,
-    RequestChanged,
-    ReturnReason,
-)
+from services.notices import PaymentReturned, ReturnReason
 from services.order_states import move, record_event
 from services.orphan_charges import OrphanCharges
 from services.parking import PARK_AFTER_ATTEMPTS, error_text
+from services.telling import Tellings
 from services.tokens import new_token
 from storage.database import Database, keep_in_step, run_core
 from storage.models import (
@@ -63,9 +55,6 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
-# A receipt is normally sent within a second of the charge; after this long it is taken to be lost.
-TELL_AGAIN_AFTER = timedelta(minutes=1)
-GIVE_UP_TELLING_AFTER = timedelta(days=1)
 # A provider answers a refund within seconds; one still pending after this long lost its worker mid-call.
 RESUME_REFUNDS_AFTER = timedelta(minutes=2)
 # A refund the provider is still working on is asked about again less and less often, but at least this often.
@@ -118,7 +107,6 @@ _RELEASE_OPEN_REQUEST = core_update(_requests).where(*STILL_OPEN).values(holder=
 _REQUEST_PAID = (
     core_update(_requests).where(_requests.c.id == bindparam("w_id")).values(status=RequestStatus.PAID.value)
 )
-_TOLD = core_update(_payments).where(_payments.c.id == bindparam("w_id")).values(notified_at=bindparam("v_notified_at"))
 
 
 class UnknownCheckout(Exception):
@@ -159,15 +147,19 @@ def _refund_id(refund_key: str | None) -> int | None:
 
 
 class Settlements:
-    def __init__(self, db: Database, providers: Mapping[str, PaymentProvider]) -> None:
+    """The books of charges and refunds. Who must be told of each change is recorded with it (services.telling)."""
+
+    def __init__(self, db: Database, providers: Mapping[str, PaymentProvider], tellings: Tellings) -> None:
         self.db = db
         self.providers = providers
-        self.orphans = OrphanCharges(db, providers)
+        self.tellings = tellings
+        self.orphans = OrphanCharges(db, providers, tellings)
 
-    async def receive(self, event: PaymentEvent) -> list[Notice]:
-        """Apply the event, give back money the order could not take, and say who must be told what."""
+    async def receive(self, event: PaymentEvent) -> None:
+        """Apply the event, and give back money the order could not take."""
         if event.outcome == ChargeOutcome.REFUNDED:
-            return await self.follow_refund(event)
+            await self.follow_refund(event)
+            return
         try:
             settlement = await self.apply(event)
         except UnknownCheckout:
@@ -175,37 +167,22 @@ class Settlements:
                 raise
             # Money moved all the same: it is kept and told, never only logged.
             PAYMENTS.labels(event.provider, "orphan").inc()
-            return await self.orphans.receive(event)
+            await self.orphans.receive(event)
+            return
         PAYMENTS.labels(event.provider, settlement.applied.value).inc()
         request = settlement.request
         with about(order_id=settlement.order.id, request_id=request.id if request else None):
-            return await self._follow_up(settlement)
+            await self._follow_up(settlement)
 
-    async def _follow_up(self, settlement: Settlement) -> list[Notice]:
-        request = settlement.request
-        if settlement.applied == Applied.CREDITED and settlement.payment:
-            if request is not None and request.status == RequestStatus.OPEN:
-                return [ChippedIn(settlement.order, settlement.payment, request)]
-            return [OrderPaid(settlement.order, settlement.payment, request)]
-        if settlement.applied == Applied.DECLINED:
-            payer = settlement.payment.payer_id if settlement.payment else None
-            payment_id = settlement.payment.id if settlement.payment else None
-            declined: list[Notice] = [PaymentDeclined(settlement.order, payer, payment_id)]
-            if request is not None and request.id is not None:
-                declined.append(RequestChanged(request.id))
-            return declined
+    async def _follow_up(self, settlement: Settlement) -> None:
         if settlement.applied == Applied.NOT_CREDITED and settlement.payment:
             assert settlement.payment.id is not None and settlement.reason is not None
             try:
-                return [await self.refund(settlement.payment.id, reason=settlement.reason, actor_id=None)]
-            except PaymentError as error:
-                # The charge stays recorded as succeeded and not credited: in plain sight for the admins,
-                # and refundable again later. The provider's notice itself was applied, so it is not failed.
+                await self.refund(settlement.payment.id, reason=settlement.reason, actor_id=None, tell_failure=True)
+            except PaymentError:
+                # The charge stays recorded as succeeded and not credited: in plain sight for the admins (told
+                # why), and refundable again later. The provider's notice itself was applied, so it is not failed.
                 log.exception("automatic refund of payment %s failed", settlement.payment.id)
-                payment = settlement.payment
-                left = Money(payment.amount_minor - payment.refunded_minor, payment.currency)
-                return [RefundFailed(settlement.order, payment, left, str(error))]
-        return []
 
     async def apply(self, event: PaymentEvent) -> Settlement:
         try:
@@ -244,7 +221,7 @@ class Settlements:
                 declined = await session.exec(
                     update(Payment)
                     .where(col(Payment.id) == attempt.id, col(Payment.status) == PaymentStatus.PENDING)
-                    .values(status=PaymentStatus.DECLINED, declined_at=now, notified_at=None)
+                    .values(status=PaymentStatus.DECLINED, declined_at=now)
                 )
                 if declined.rowcount != 1:
                     # Paid, refunded or closed already: a late decline (events arrive out of order; closing
@@ -258,6 +235,7 @@ class Settlements:
                         .values(holder=None, holder_name=None, hold_until=None)
                     )
                 await record_event(session, order.id, "payment_declined", actor_id=attempt.payer_id)
+                await self.tellings.declined(session, attempt)
                 return Settlement(Applied.DECLINED, order, attempt, request=request)
             if event.outcome != ChargeOutcome.SUCCEEDED:
                 return Settlement(Applied.IGNORED, order, attempt)
@@ -270,7 +248,6 @@ class Settlements:
                 "provider_ref": event.charge_ref,
                 "provider_charge_ref": event.extra.get("provider_charge_ref"),
                 "settled_at": now,
-                "notified_at": None,  # a declined attempt paid after all: its payer was told of the decline only
                 "payer_id": payer_id,
                 # What was actually charged: a refund gives back this, never what was asked for.
                 "amount_minor": event.amount.minor,
@@ -312,6 +289,7 @@ class Settlements:
                 # objects carry them: nothing to read again.
                 charge = await session.get(Payment, charge_id)
                 assert charge is not None
+                await self.tellings.paid(session, charge, request)
                 return Settlement(Applied.CREDITED, order, charge, None, request)
             await session.exec(update(Payment).where(col(Payment.id) == charge_id).values(credited=False))
             await record_event(
@@ -396,110 +374,22 @@ class Settlements:
             return ReturnReason.REQUEST_EXPIRED
         return ReturnReason.COVERED  # still open: the chip-in would have paid more than the order
 
-    async def mark_told(self, payment_id: int) -> None:
-        """The payer, the requester and the admins have been told of this charge."""
-        async with self.db.alone() as connection:
-            await connection.execute(_TOLD, {"w_id": payment_id, "v_notified_at": utcnow()})
-
-    async def mark_decline_told(self, payment_id: int) -> None:
-        """The payer has been told of this decline (unless the attempt was paid meanwhile: then the receipt is owed)."""
-        async with self.db.transaction() as session:
-            await session.exec(
-                update(Payment)
-                .where(col(Payment.id) == payment_id, col(Payment.status) == PaymentStatus.DECLINED)
-                .values(notified_at=utcnow())
-            )
-
-    async def mark_refund_told(self, refund_id: int) -> None:
-        """The payer and the admins have been told of this refund."""
-        async with self.db.transaction() as session:
-            await session.exec(update(Refund).where(col(Refund.id) == refund_id).values(notified_at=utcnow()))
-
-    async def untold(self) -> list[Notice]:
-        """Charges, refunds and declines of a while ago that nobody was told of (a worker died in between):
-        tell them now.
-
-        At least once: two workers may both tell, and a crash after telling but before marking tells again.
-        """
-        now = utcnow()
-        due, too_old = now - TELL_AGAIN_AFTER, now - GIVE_UP_TELLING_AFTER
-        notices: list[Notice] = []
-        async with self.db.transaction() as session:
-            charges = (
-                await session.exec(
-                    select(Payment, Order)
-                    .join(Order, Order.id == Payment.order_id)  # type: ignore[arg-type]
-                    .where(
-                        col(Payment.credited).is_(True),
-                        col(Payment.notified_at).is_(None),
-                        col(Payment.settled_at) <= due,
-                        col(Payment.settled_at) > too_old,
-                    )
-                    .limit(100)
-                )
-            ).all()
-            for payment, order in charges:
-                try:  # each alone: one that cannot be told must not keep the others untold
-                    request = await session.get(PayRequest, payment.request_id) if payment.request_id else None
-                    if request is not None and request.status == RequestStatus.OPEN:
-                        notices.append(ChippedIn(order, payment, request))
-                    else:
-                        notices.append(OrderPaid(order, payment, request))
-                except Exception:
-                    log.exception("could not tell of charge %s", payment.id)
-            refunds = (
-                await session.exec(
-                    select(Refund, Payment, Order)
-                    .join(Payment, Payment.id == Refund.payment_id)  # type: ignore[arg-type]
-                    .join(Order, Order.id == Payment.order_id)  # type: ignore[arg-type]
-                    .where(
-                        col(Refund.status).in_(["done", "owed", "failed"]),
-                        col(Refund.notified_at).is_(None),
-                        func.coalesce(col(Refund.finished_at), col(Refund.created_at)) <= due,
-                        func.coalesce(col(Refund.finished_at), col(Refund.created_at)) > too_old,
-                    )
-                    .order_by(col(Refund.id))
-                    .limit(100)
-                )
-            ).all()
-            for refund, payment, order in refunds:
-                try:
-                    money = Money(refund.amount_minor, refund.currency)
-                    if refund.status == "failed":  # the provider said so later: the admins were not told yet
-                        notices.append(RefundFailed(order, payment, money, refund.error or "failed", refund.id))
-                        continue
-                    reason = ReturnReason(refund.reason)
-                    notices.append(PaymentReturned(order, payment, reason, refund.status == "owed", money, refund.id))
-                except Exception:
-                    log.exception("could not tell of refund %s", refund.id)
-            declines = (
-                await session.exec(
-                    select(Payment, Order)
-                    .join(Order, Order.id == Payment.order_id)  # type: ignore[arg-type]
-                    .where(
-                        col(Payment.status) == PaymentStatus.DECLINED,
-                        col(Payment.notified_at).is_(None),
-                        col(Payment.declined_at) <= due,
-                        col(Payment.declined_at) > too_old,
-                    )
-                    .limit(100)
-                )
-            ).all()
-            for payment, order in declines:
-                notices.append(PaymentDeclined(order, payment.payer_id, payment.id))
-                if payment.request_id is not None:
-                    notices.append(RequestChanged(payment.request_id))
-        return notices
-
     async def refund(
-        self, payment_id: int, *, reason: ReturnReason, actor_id: int | None, amount: Money | None = None
+        self,
+        payment_id: int,
+        *,
+        reason: ReturnReason,
+        actor_id: int | None,
+        amount: Money | None = None,
+        tell_failure: bool = False,
     ) -> PaymentReturned:
         """Give a charge back (all that is left of it, or `amount`) through the provider that took it.
 
         The part is reserved on the charge first by one conditional UPDATE, so concurrent refunds can never
         give back more than was paid; if the provider call fails, or the provider says the refund failed, the
-        reservation is released and PaymentError raised. A refund the provider took but has not finished comes
-        back pending (only the admins hear of it); it is followed by the provider's refund events or by asking.
+        reservation is released and PaymentError raised (the caller answers whoever asked; tell_failure: nobody
+        asked, so the admins are told why). A refund the provider took but has not finished comes back pending
+        (only the admins hear of it); it is followed by the provider's refund events or by asking.
         """
         async with self.db.transaction() as session:
             payment = await session.get(Payment, payment_id)
@@ -540,18 +430,22 @@ class Settlements:
         try:
             answer = await self._ask_provider(payment, self._refund_request(payment, refund_id, money))
         except Exception as error:
-            # The caller hears of it (the admin who asked sees why): nothing is left to tell.
-            await self._fail(refund_id, f"{type(error).__name__}: {error}", told=True)
+            # The caller hears of it (the admin who asked sees why): nothing is left to tell, unless nobody asked.
+            tell = str(error) if tell_failure and isinstance(error, PaymentError) else None
+            await self._fail(refund_id, f"{type(error).__name__}: {error}", told=True, tell=tell)
             raise
         if answer is not None and answer.status == RefundStatus.FAILED:
-            await self._fail(refund_id, answer.failure or "failed", told=True)
-            raise PaymentError(f"{payment.provider} refund {answer.refund_ref} failed: {answer.failure or 'failed'}")
-        returned = await self._record_refund(refund_id, answer)
+            failed = PaymentError(f"{payment.provider} refund {answer.refund_ref} failed: {answer.failure or 'failed'}")
+            await self._fail(
+                refund_id, answer.failure or "failed", told=True, tell=str(failed) if tell_failure else None
+            )
+            raise failed
+        returned = await self._record_refund(refund_id, answer, tell_pending=True)
         return returned if returned is not None else await self._as_recorded(refund_id)
 
     async def _as_recorded(self, refund_id: int) -> PaymentReturned:
         """The refund as another path recorded it first (a provider's event that overtook the answer to the call
-        that asked for it). Telling it again is possible then: at least once, like every notice."""
+        that asked for it), and recorded what people must be told of it."""
         async with self.db.transaction() as session:
             refund = await session.get(Refund, refund_id)
             assert refund is not None
@@ -583,7 +477,7 @@ class Settlements:
         except NotSupported:
             return None
 
-    async def resume_refunds(self, limit: int = 20) -> list[Notice]:
+    async def resume_refunds(self, limit: int = 20) -> None:
         """Refunds still pending a while after they were asked for: either their worker died during the provider
         call (with the part reserved on the charge), or the provider took them and has not finished. The first
         are asked for again under the same refund key (so money that did go back is not given twice), unless the
@@ -605,19 +499,15 @@ class Settlements:
                     .limit(limit)
                 )
             ).all()
-        notices: list[Notice] = []
         for refund_id in due:
             assert refund_id is not None
             try:
-                notice = await self._resume_one_refund(refund_id, now, lapsed)
+                await self._resume_one_refund(refund_id, now, lapsed)
             except Exception as error:  # each refund alone: the next ones are still resumed
                 await self._count_failed_try(refund_id, error)
-                continue
-            if notice is not None:
-                notices.append(notice)
-        return notices + await self.orphans.resume()
+        await self.orphans.resume()
 
-    async def _resume_one_refund(self, refund_id: int, now: datetime, lapsed: Any) -> Notice | None:
+    async def _resume_one_refund(self, refund_id: int, now: datetime, lapsed: Any) -> None:
         async with self.db.transaction() as session:
             refund = await session.get(Refund, refund_id)
             assert refund is not None
@@ -627,10 +517,10 @@ class Settlements:
                 .values(leased_until=now + self._follow_up_after(refund, now))
             )
             if claimed.rowcount != 1:
-                return None
+                return
             payment = await session.get(Payment, refund.payment_id)
             assert payment is not None
-        return await self._resume_refund(refund, payment, now)
+        await self._resume_refund(refund, payment, now)
 
     async def _count_failed_try(self, refund_id: int, error: Exception) -> None:
         """A try that raised (the provider unreachable, an answer not understood) is counted: after
@@ -654,7 +544,7 @@ class Settlements:
         take days over one), never less than RESUME_REFUNDS_AFTER nor more than FOLLOW_REFUNDS_AT_MOST."""
         return min(max(RESUME_REFUNDS_AFTER, (now - refund.created_at) / 10), FOLLOW_REFUNDS_AT_MOST)
 
-    async def _resume_refund(self, refund: Refund, payment: Payment, now: datetime) -> Notice | None:
+    async def _resume_refund(self, refund: Refund, payment: Payment, now: datetime) -> None:
         assert refund.id is not None
         provider = self.providers[payment.provider]
         asked = Money(refund.asked_minor or refund.amount_minor, refund.currency)
@@ -674,13 +564,12 @@ class Settlements:
                 log.warning("refund %s (%s) is unknown to %s", refund.id, refund.provider_refund_ref, provider.name)
             answer = await self._ask_provider(payment, request)
         if answer is not None and answer.status == RefundStatus.FAILED:
-            return await self._fail(refund.id, answer.failure or "failed")
-        returned = await self._record_refund(refund.id, answer, late=True)
-        if isinstance(returned, PaymentReturned) and returned.pending and refund.provider_refund_ref is not None:
-            return None  # still pending, as the admins were told already
-        return returned
+            await self._fail(refund.id, answer.failure or "failed")
+            return
+        # Still pending with a reference the provider gave before: the admins were told it was pending then.
+        await self._record_refund(refund.id, answer, late=True, tell_pending=refund.provider_refund_ref is None)
 
-    async def follow_refund(self, event: PaymentEvent) -> list[Notice]:
+    async def follow_refund(self, event: PaymentEvent) -> None:
         """A provider's refund event: a refund daifu asked for succeeded or failed (or is still on its way).
         Applied once: only a refund still pending moves, so a repeated or late event changes nothing."""
         reported = refund_of(event)
@@ -696,40 +585,38 @@ class Settlements:
         if refund is None or refund.id is None:
             # Made outside daifu (in the provider's dashboard): the admins who made it know of it.
             log.info("%s refund %s is not one of daifu's", event.provider, reported.refund_ref)
-            return []
+            return
         if refund.status == "done" and reported.status == RefundStatus.FAILED:
             # Stripe may fail a refund it had reported succeeded (the payer's bank returned it): the books say
             # refunded, the money is not back. The admins must sort it out with the payer.
             log.error("%s refund %s failed after it succeeded: %s", event.provider, refund.id, reported.failure)
-            return await self._failed_after_done(refund, reported.failure or "failed")
+            await self._failed_after_done(refund, reported.failure or "failed")
+            return
         if refund.status != "pending":
-            return []
+            return
         if reported.status == RefundStatus.FAILED:
-            failed = await self._fail(refund.id, reported.failure or "failed")
-            return [failed] if failed is not None else []
-        returned = await self._record_refund(refund.id, reported, late=True)
-        if returned is None or (isinstance(returned, PaymentReturned) and returned.pending):
-            return []  # the admins heard it was pending when it was asked for
-        return [returned]
+            await self._fail(refund.id, reported.failure or "failed")
+            return
+        # Still pending: the admins heard it was pending when it was asked for.
+        await self._record_refund(refund.id, reported, late=True, tell_pending=False)
 
-    async def _failed_after_done(self, refund: Refund, why: str) -> list[Notice]:
+    async def _failed_after_done(self, refund: Refund, why: str) -> None:
         async with self.db.transaction() as session:
             changed = await session.exec(
                 update(Refund)
                 .where(col(Refund.id) == refund.id, col(Refund.status) == "done")
-                .values(status="failed", error=why[:1000], finished_at=utcnow(), notified_at=None)
+                .values(status="failed", error=why[:1000], finished_at=utcnow())
             )
             if changed.rowcount != 1:
-                return []
+                return
             payment = await session.get(Payment, refund.payment_id)
-            assert payment is not None
-            order = await session.get(Order, payment.order_id)
-            assert order is not None
-        return [RefundFailed(order, payment, Money(refund.amount_minor, refund.currency), why, refund.id)]
+            assert payment is not None and refund.id is not None
+            await self.tellings.refund_failed(session, refund.id, payment, why, after_done=True)
 
-    async def _fail(self, refund_id: int, why: str, *, told: bool = False) -> RefundFailed | None:
+    async def _fail(self, refund_id: int, why: str, *, told: bool = False, tell: str | None = None) -> None:
         """The refund did not go back: its reservation on the charge is released, so it can be asked again.
-        Once: only a refund still pending fails. told: whoever asked for it heard why already."""
+        Once: only a refund still pending fails. The admins are told why (tell, if given, in those words), unless
+        whoever asked for it heard why already (told)."""
         now = utcnow()
         async with self.db.transaction() as session:
             refund = await session.get(Refund, refund_id)
@@ -737,15 +624,10 @@ class Settlements:
             failed = await session.exec(
                 update(Refund)
                 .where(col(Refund.id) == refund_id, col(Refund.status) == "pending")
-                .values(
-                    status="failed",
-                    error=why[:1000],
-                    finished_at=None if told else now,
-                    notified_at=now if told else None,
-                )
+                .values(status="failed", error=why[:1000], finished_at=None if told else now)
             )
             if failed.rowcount != 1:
-                return None
+                return
             asked = refund.asked_minor or refund.amount_minor
             await session.exec(
                 update(Payment)
@@ -754,8 +636,6 @@ class Settlements:
             )
             payment = await session.get(Payment, refund.payment_id, populate_existing=True)
             assert payment is not None
-            order = await session.get(Order, payment.order_id)
-            assert order is not None
             await record_event(
                 session,
                 payment.order_id,
@@ -764,17 +644,19 @@ class Settlements:
                 payment_id=payment.id,
                 why=why[:200],
             )
-        return RefundFailed(order, payment, Money(asked, refund.currency), why, refund_id)
+            if tell is not None or not told:
+                await self.tellings.refund_failed(session, refund_id, payment, tell if tell is not None else why)
 
     async def _record_refund(
-        self, refund_id: int, answer: ProviderRefund | None, *, late: bool = False
+        self, refund_id: int, answer: ProviderRefund | None, *, tell_pending: bool, late: bool = False
     ) -> PaymentReturned | None:
         """What the provider answered, on the books: pending (its reference kept), succeeded (the amount it
         gave back recorded, the charge and the order moved), or None: owed, made at the provider by hand.
-        None is returned when another worker (or event) recorded the outcome first.
+        None is returned when another worker (or event) recorded the outcome first. Who must be told is recorded
+        with it: the payer and the admins, or only the admins while it is pending (if tell_pending).
 
         late: the outcome came after the call that asked for it (an event, a resumed refund): finished_at then
-        says when, so that telling it again if its worker dies counts from then, not from when it was asked."""
+        says when."""
         async with self.db.transaction() as session:
             refund = await session.get(Refund, refund_id, populate_existing=True)
             assert refund is not None
@@ -796,6 +678,8 @@ class Settlements:
                 )
                 order = await session.get(Order, payment.order_id)
                 assert order is not None
+                if tell_pending:
+                    await self.tellings.refunded(session, refund_id, payment, pending=True)
                 return PaymentReturned(order, payment, reason, False, money, refund_id, pending=True)
             owed = answer is None
             refund_ref = answer.refund_ref if answer is not None else None
@@ -853,7 +737,8 @@ class Settlements:
                     await enqueue_callback(session, payment.order_id, "order.refunded")
             fresh = await session.get(Payment, payment_id, populate_existing=True)
             order = await session.get(Order, payment.order_id, populate_existing=True)
-        assert fresh is not None and order is not None
+            assert fresh is not None and order is not None
+            await self.tellings.refunded(session, refund_id, fresh, pending=False)
         return PaymentReturned(order, fresh, reason, owed, money, refund_id)
 
     @staticmethod

@@ -25,7 +25,7 @@ from services.callback_targets import callback_url_problem
 from services.checkout import Checkouts
 from services.config import ShopRules
 from services.money import MAX_MAJOR_UNITS, AmountProblem, InvalidAmount, Money, major_units, normalise_currency
-from services.notices import Notice, PaymentReturned, ReturnReason
+from services.notices import PaymentReturned, ReturnReason
 from services.order_closing import OrderClosing, OrderNotCancellable
 from services.order_states import PAYABLE, record_event
 from services.orders import DESCRIPTION_MAX, TITLE_MAX
@@ -381,16 +381,16 @@ class ShopOrders:
 
     # -- closing and refunding -------------------------------------------------------------------------
 
-    async def cancel(self, shop_id: int, order_id: int) -> tuple[ShopOrder, list[Notice]]:
-        """Cancel an open or pending order; the notices (requests closed, chip-ins returned) are for the chat."""
+    async def cancel(self, shop_id: int, order_id: int) -> ShopOrder:
+        """Cancel an open or pending order (its requests close and chip-ins go back; their people are told)."""
         await self._own(shop_id, order_id)
         try:
-            notices = await self.closing.cancel(order_id, actor_id=None)
+            await self.closing.cancel(order_id, actor_id=None)
         except OrderNotCancellable as refusal:
             raise ShopOrderError(
                 Problem.CONFLICT, f"an order that is {refusal.status.value} cannot be cancelled"
             ) from None
-        return await self.get(shop_id, order_id), notices
+        return await self.get(shop_id, order_id)
 
     async def refund(self, shop_id: int, order_id: int, amount_minor: int | None) -> RefundOutcome:
         """Give back all that is left of the order's charges, or `amount_minor` of it (in the charges' currency),

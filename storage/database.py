@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -44,6 +44,15 @@ def keep_in_step(session: AsyncSession, model: type[Any], key: Any, values: Mapp
     if loaded is not None:
         for name, value in values.items():
             set_committed_value(loaded, name, value)
+
+
+_AFTER_COMMIT = "daifu_after_commit"  # a key of the session's info
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Call callback once the transaction of this session (Database.transaction) has committed; never if it rolls
+    back. For work that must see the change committed (waking the teller: services.telling)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -107,8 +116,11 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work is committed on success and rolled back on any exception."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        async with self._sessions() as session:
+            async with session.begin():
+                yield session
+            for callback in session.info.pop(_AFTER_COMMIT, ()):
+                callback()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

@@ -155,10 +155,6 @@ class Payment(SQLModel, table=True):
     # When reconciliation last asked the provider about this checkout: its claim, so that with several
     # workers each pending checkout is looked up by one of them per round.
     checked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
-    # When the payer, the requester and the admins were told of this charge; a charge credited but not told
-    # after a while (a worker died in between) is told again by the housekeeping job: at least once.
-    # The same for a decline: when its payer was told (a declined attempt paid later is told afresh).
-    notified_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     settled_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     declined_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
@@ -237,9 +233,6 @@ class Refund(SQLModel, table=True):
     provider_refund_ref: str | None = Field(default=None, max_length=255)
     actor_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
-    # When the payer and the admins were told of it; a refund made but not told after a while (a worker
-    # died in between) is told by the housekeeping job, like a receipt.
-    notified_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     # A refund still "pending" a while after it was asked for lost its worker during the provider call: the
     # housekeeping job asks the provider again under the same refund key, one worker at a time (this lease).
     leased_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
@@ -496,3 +489,37 @@ class JobLease(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=32)
     leased_until: datetime = Field(sa_column=_timestamp())
+
+
+class Telling(SQLModel, table=True):
+    """The outbox of what people must be told: one row per message (a receipt, a requester's note, an admin's
+    note, a refund or decline notice) or card redraw, written in the transaction of the change it tells of.
+
+    The teller (handlers.teller) sends it and marks it done. claimed_until is its lease: the worker that recorded
+    it holds it first, and a row whose worker died is claimed again once it runs out, by one conditional UPDATE.
+    """
+
+    __tablename__ = "tellings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24)  # services.telling.Kind
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # None: a card redraw
+    # What it tells of; which are set depends on the kind. No foreign keys: these rows are written on every
+    # payment, and what they name is a money record, never deleted.
+    order_id: int | None = Field(default=None)
+    payment_id: int | None = Field(default=None)
+    request_id: int | None = Field(default=None)
+    refund_id: int | None = Field(default=None)
+    orphan_id: int | None = Field(default=None)
+    reason: str | None = Field(default=None, max_length=24)  # a detail of the kind (services.telling)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # why a refund failed
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    claimed_until: datetime = Field(sa_column=_timestamp())
+    # Tries that failed (an error while rendering or sending, not a person who blocked the bot): after a few the
+    # row is parked, like a provider notice, and no longer tried.
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    done_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+    # The teller's sweep looks for rows not done whose lease ran out: few among many done ones.
+    __table_args__ = (Index("ix_tellings_due", "done_at", "claimed_until"),)

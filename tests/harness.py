@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
+from sqlmodel import col, update
 
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -14,6 +16,7 @@ from emulator import BotApiEmulator
 from emulator.state import User
 from services.daifu import Daifu
 from storage.database import Database
+from storage.models import Telling, utcnow
 from tests.limits import UNTHROTTLED
 
 BOT_USERNAME = "daifu_bot"
@@ -91,6 +94,30 @@ class RunningShop:
             yield db
         finally:
             await db.dispose()
+
+    @asynccontextmanager
+    async def another_worker(self) -> AsyncIterator[Daifu]:
+        """daifu's services as a second worker of this shop has them, one that dies before telling anyone what
+        it changed: what it records in the outbox waits for its lease to run out (lease_runs_out)."""
+        db = Database(self.settings.database_url)
+        try:
+            yield Daifu(db, self.daifu.rules, self.daifu.providers)
+        finally:
+            await db.dispose()
+
+    async def lease_runs_out(self) -> None:
+        """Time passes until the outbox's rows not yet told are free to be claimed again (their worker died)."""
+        async with self.daifu.db.transaction() as session:
+            await session.exec(
+                update(Telling)
+                .where(col(Telling.done_at).is_(None))
+                .values(claimed_until=utcnow() - timedelta(seconds=1))
+            )
+
+    async def all_told(self) -> None:
+        """Until the teller has told what was recorded outside an update (by a test calling a service, say)."""
+        assert self.runtime is not None and self.runtime.teller is not None
+        await self.runtime.teller.settle()
 
     async def run_housekeeping(self) -> None:
         """Run the periodic job (expiry, reminders, reconciliation, callbacks) now instead of waiting."""

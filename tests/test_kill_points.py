@@ -2,9 +2,9 @@
 after a restart the order ends paid once, every message owed is sent, and the shop gets its callback.
 
 The worker is a real `python -m bot --webhook` process, stopped at the chosen point without any hook in the
-bot: the test holds a PostgreSQL row lock the worker needs next (and sees it waiting on it), or the shop's
-callback server never answers. The minute the bot waits before taking work as lost with its worker is let
-pass by moving the stored times back while the worker is down.
+bot: the test holds a PostgreSQL row lock the worker needs next (and sees it waiting on it), Telegram never
+answers the message the worker is sending, or the shop's callback server never answers. The minute the bot waits
+before taking work as lost with its worker is let pass by moving the stored times back while the worker is down.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlmodel import col, select, update
 
 from emulator import BotApiEmulator
+from emulator.faults import timeout
 from emulator.state import User
 from payments.base import ChargeOutcome
 from payments.sandbox import SandboxGateway
@@ -39,6 +40,7 @@ from storage.models import (
     PaymentStatus,
     ProviderNotice,
     Refund,
+    Telling,
     utcnow,
 )
 from tests.api.test_callbacks import verify
@@ -240,16 +242,25 @@ async def a_minute_passes(books: Database) -> None:
         await session.exec(update(Payment).where(col(Payment.settled_at).is_not(None)).values(settled_at=earlier))
         await session.exec(update(Payment).where(col(Payment.declined_at).is_not(None)).values(declined_at=earlier))
         await session.exec(update(Refund).values(created_at=earlier))
+        # The dead worker's lease on what it was telling runs out.
+        await session.exec(update(Telling).where(col(Telling.done_at).is_(None)).values(claimed_until=earlier))
+
+
+async def outbox(books: Database) -> list[Telling]:
+    async with books.transaction() as session:
+        return list((await session.exec(select(Telling).order_by(col(Telling.id)))).all())
 
 
 async def killed_after_applying(
-    worker: Worker, locks: Locks, attempt: str, notice: Notice, applied: Callable[[], Any]
+    emu: BotApiEmulator, worker: Worker, locks: Locks, attempt: str, notice: Notice, applied: Callable[[], Any]
 ) -> None:
-    """Send the notice and kill the worker once it is applied, before it is marked applied and answered.
+    """Send the notice and kill the worker once it is applied, before it is marked applied and answered, and while
+    it is sending the first message the change owes (Telegram does not answer, and gets nothing).
 
     The worker is held at the attempt's row (the notice stored and verified), then at the notice's own row,
     so it goes on to apply the notice and stops before marking it applied: `applied` says when it has.
     """
+    emu.faults.fail("sendMessage", fault=timeout(30))
     held_attempt = await locks.hold(attempt)
     sending = asyncio.create_task(send_notice(*notice))
     await locks.worker_waits()
@@ -257,7 +268,9 @@ async def killed_after_applying(
     await locks.release(held_attempt)
     await eventually(applied)
     await locks.worker_waits()
+    await emu.wait_for(lambda: emu.faults.count("sendMessage") > 0)
     await dies_mid_notice(worker, sending)
+    emu.faults.clear()
     await locks.close()
 
 
@@ -306,9 +319,12 @@ async def test_killed_after_the_payment_was_applied_before_the_provider_or_anyon
         async def paid() -> bool:
             return (await the_books(books))[0].status == OrderStatus.PAID
 
-        await killed_after_applying(worker, locks, "SELECT id FROM payments FOR UPDATE", notice, paid)
+        await killed_after_applying(emu, worker, locks, "SELECT id FROM payments FOR UPDATE", notice, paid)
         order, [charge], [notice] = await the_books(books)
-        assert charge.credited and charge.notified_at is None and notice.status == "received"
+        assert charge.credited and notice.status == "received"
+        told_of_it = await outbox(books)
+        assert [row.payment_id for row in told_of_it] == [charge.id, charge.id]  # the receipt and the admin's note
+        assert all(row.done_at is None for row in told_of_it)
         assert times_told(emu, alice, "Payment received") == 0
 
         # The provider sends the notice again, as real ones do when they got no answer.
@@ -321,7 +337,7 @@ async def test_killed_after_the_payment_was_applied_before_the_provider_or_anyon
     order, charges, notices = await the_books(books)
     assert order.status == OrderStatus.PAID
     assert [(charge.credited, charge.amount_minor) for charge in charges] == [(True, 700)]
-    assert charges[0].notified_at is not None
+    assert all(row.done_at is not None for row in await outbox(books))
     assert {notice.status for notice in notices} == {"applied"}
 
 
@@ -338,7 +354,7 @@ async def test_killed_after_a_decline_was_applied_the_payer_is_told_after_the_re
         async def applied() -> bool:
             return [charge.status for charge in await attempts(books)] == [PaymentStatus.DECLINED]
 
-        await killed_after_applying(worker, locks, "SELECT id FROM payments FOR UPDATE", declined, applied)
+        await killed_after_applying(emu, worker, locks, "SELECT id FROM payments FOR UPDATE", declined, applied)
         assert times_told(emu, alice, "was declined") == 0
 
         await a_minute_passes(books)  # the sandbox sends nothing again: the stored notice and the books say it all
@@ -377,7 +393,7 @@ async def test_killed_after_giving_back_a_late_second_payment_its_payer_is_told_
 
         # Bob paid too, a moment later: his money goes back at once; the worker dies before telling anyone.
         bob_attempt = f"SELECT id FROM payments WHERE payer_id = {bob.id} FOR UPDATE"
-        await killed_after_applying(worker, locks, bob_attempt, bobs, given_back)
+        await killed_after_applying(emu, worker, locks, bob_attempt, bobs, given_back)
         assert times_told(emu, bob, "refunded") == 0
 
         await a_minute_passes(books)

@@ -15,8 +15,11 @@ from services.config import ShopRules
 from services.daifu import Daifu
 from services.money import Money
 from services.provider_notices import event_to_json
+from services.telling import Kind
 from storage.database import Database
-from storage.models import OrderStatus, ProviderNotice, RejectedNotice, utcnow
+from storage.models import OrderStatus, ProviderNotice, RejectedNotice, Telling, utcnow
+
+TOLD_OF_A_PAYMENT = [Kind.RECEIPT, Kind.PAID_NOTE]  # the payer's receipt and the admin's note
 
 
 @pytest.fixture
@@ -36,6 +39,12 @@ async def signed_payment(daifu: Daifu) -> tuple[str, dict[str, str], bytes]:
     return order.token, headers, body
 
 
+async def recorded(daifu: Daifu) -> list[Kind]:
+    """What the outbox says people are to be told, in order."""
+    async with daifu.db.transaction() as session:
+        return [Kind(row.kind) for row in (await session.exec(select(Telling).order_by(col(Telling.id)))).all()]
+
+
 def tampered(signature: str) -> str:
     """The signature with its last hex digit changed; always a different one, so the forgery never matches."""
     last = signature[-1]
@@ -48,12 +57,12 @@ async def test_a_notice_that_failed_is_kept_and_can_be_applied_again(
     token, headers, body = await signed_payment(daifu)
     real_receive = daifu.settlements.receive
 
-    async def database_hiccup(event: object) -> list[object]:
+    async def database_hiccup(event: object) -> None:
         raise ConnectionError("the database went away for a moment")
 
     monkeypatch.setattr(daifu.settlements, "receive", database_hiccup)
-    reply, notices = await daifu.notices.receive("sandbox", headers, body, remote="203.0.113.9")
-    assert reply.status >= 400 and notices == []  # the provider will send it again
+    reply = await daifu.notices.receive("sandbox", headers, body, remote="203.0.113.9")
+    assert reply.status >= 400 and await recorded(daifu) == []  # the provider will send it again
     async with daifu.db.transaction() as session:
         stored = (await session.exec(select(ProviderNotice))).one()
     assert stored.status == "failed" and "ConnectionError" in (stored.error or "")
@@ -63,21 +72,22 @@ async def test_a_notice_that_failed_is_kept_and_can_be_applied_again(
 
     monkeypatch.setattr(daifu.settlements, "receive", real_receive)
     assert stored.id is not None
-    notices = await daifu.notices.reapply(stored.id)
+    await daifu.notices.reapply(stored.id)
 
-    assert [type(n).__name__ for n in notices] == ["OrderPaid"]
+    assert await recorded(daifu) == TOLD_OF_A_PAYMENT
     assert (await daifu.orders.by_token(token)).status == OrderStatus.PAID  # type: ignore[union-attr]
     async with daifu.db.transaction() as session:
         again = await session.get(ProviderNotice, stored.id)
     assert again is not None and again.status == "applied"
-    assert await daifu.notices.reapply(stored.id) == []  # applied notices are not applied twice
+    await daifu.notices.reapply(stored.id)
+    assert await recorded(daifu) == TOLD_OF_A_PAYMENT  # applied notices are not applied twice
 
 
 async def test_a_forged_notice_is_kept_only_as_a_short_record(daifu: Daifu) -> None:
     _token, headers, body = await signed_payment(daifu)
     forged = dict(headers, **{SIGNATURE_HEADER: tampered(headers[SIGNATURE_HEADER])})
-    reply, notices = await daifu.notices.receive("sandbox", forged, body, remote="198.51.100.7")
-    assert reply.status == 400 and notices == []
+    reply = await daifu.notices.receive("sandbox", forged, body, remote="198.51.100.7")
+    assert reply.status == 400 and await recorded(daifu) == []
     async with daifu.db.transaction() as session:
         assert (await session.exec(select(ProviderNotice))).all() == []  # neither its body nor its headers
         record = (await session.exec(select(RejectedNotice))).one()
@@ -116,25 +126,26 @@ async def test_a_notice_whose_worker_died_before_applying_it_is_applied_once_lat
     async with daifu.db.transaction() as session:
         await session.exec(update(ProviderNotice).where(col(ProviderNotice.id) == fresh).values(received_at=utcnow()))
 
-    notices = await daifu.notices.resume()
-    assert [type(n).__name__ for n in notices] == ["OrderPaid"]
+    await daifu.notices.resume()
+    assert await recorded(daifu) == TOLD_OF_A_PAYMENT
     assert (await daifu.orders.by_token(token)).status == OrderStatus.PAID  # type: ignore[union-attr]
     assert await status_of(daifu, unverified) == "applied"
     assert await status_of(daifu, fresh) == "received"  # its worker may still be at it: left alone for now
-    assert await daifu.notices.resume() == []
+    await daifu.notices.resume()
+    assert await recorded(daifu) == TOLD_OF_A_PAYMENT
 
     # A notice stuck after it was verified is applied from its stored event: its signature may be too old by now.
     second_token, headers, body = await signed_payment(daifu)
     event = await daifu.providers["sandbox"].parse_notice(headers, body)
     verified = await stuck(daifu, {}, b"{}", event=event_to_json(event))
-    returned = await daifu.notices.resume()
-    assert [type(n).__name__ for n in returned] == ["OrderPaid"] and await status_of(daifu, verified) == "applied"
+    await daifu.notices.resume()
+    assert await recorded(daifu) == TOLD_OF_A_PAYMENT * 2 and await status_of(daifu, verified) == "applied"
     assert (await daifu.orders.by_token(second_token)).status == OrderStatus.PAID  # type: ignore[union-attr]
 
 
 async def test_a_stuck_notice_that_does_not_verify_is_rejected_and_changes_nothing(daifu: Daifu) -> None:
     token, headers, body = await signed_payment(daifu)
     forged = await stuck(daifu, dict(headers, **{SIGNATURE_HEADER: tampered(headers[SIGNATURE_HEADER])}), body)
-    assert await daifu.notices.resume() == []
-    assert await status_of(daifu, forged) == "rejected"
+    await daifu.notices.resume()
+    assert await recorded(daifu) == [] and await status_of(daifu, forged) == "rejected"
     assert (await daifu.orders.by_token(token)).status == OrderStatus.PENDING  # type: ignore[union-attr]

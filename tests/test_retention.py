@@ -1,5 +1,6 @@
-"""Retention: finished Telegram updates and rejected notices older than their settings are pruned, in batches, by
-one worker at a time; unfinished updates and verified notices (money records) are never touched."""
+"""Retention: finished Telegram updates, messages told and rejected notices older than their settings are pruned, in
+batches, by one worker at a time; unfinished updates, messages not told yet and verified notices (money records)
+are never touched."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bot.settings import Settings
 from services.retention import LEASE_NAME, Retention, RetentionPolicy
 from storage.database import Database
 from storage.migrate import alembic_config
-from storage.models import JobLease, ProviderNotice, RejectedNotice, TelegramUpdate, utcnow
+from storage.models import JobLease, ProviderNotice, RejectedNotice, TelegramUpdate, Telling, utcnow
 from tests.harness import RunningShop
 
 POLICY = RetentionPolicy(updates=timedelta(days=7), rejected_notices=timedelta(days=30))
@@ -71,6 +72,20 @@ async def test_what_is_past_its_retention_is_pruned_and_nothing_else(db: Databas
     assert [utcnow() - record.received_at < timedelta(days=30) for record in kept] == [True]
     assert sorted(notices) == ["applied", "parked", "received"]
     assert await Retention(db, POLICY).run() == services.retention.Pruned(0, 0, left=False)
+
+
+async def test_messages_told_go_with_the_finished_updates(db: Database) -> None:
+    long_ago = utcnow() - timedelta(days=8)
+    async with db.transaction() as session:
+        for kind, done_at in (("receipt", long_ago), ("paid_note", utcnow()), ("card", None)):
+            session.add(Telling(kind=kind, created_at=long_ago, claimed_until=long_ago, done_at=done_at))
+
+    pruned = await Retention(db, POLICY).run()
+
+    assert pruned.told == 1
+    async with db.transaction() as session:
+        kept = (await session.exec(select(Telling.kind).order_by(col(Telling.id)))).all()
+    assert list(kept) == ["paid_note", "card"]  # told lately, and not told yet (a parked row is kept for a look)
 
 
 async def test_a_backlog_is_pruned_in_batches_over_several_runs(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,5 @@
-"""Money is credited exactly once, whatever arrives twice, late or at the same moment (both databases)."""
+"""Money is credited exactly once, whatever arrives twice, late or at the same moment (both databases); and what
+people are told of it is recorded once, with the change (services.telling)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 from services.config import ShopRules
 from services.daifu import Daifu
 from services.money import Money
-from services.notices import OrderPaid, PaymentDeclined, PaymentReturned, ReturnReason
+from services.notices import PaymentReturned, ReturnReason
 from services.order_states import move
+from services.telling import Kind
 from storage.database import Database
-from storage.models import Order, OrderEvent, OrderStatus, Payment, PaymentStatus
+from storage.models import Order, OrderEvent, OrderStatus, Payment, PaymentStatus, Refund, Telling
 
 SHOPPER = 1001
 
@@ -45,10 +47,26 @@ async def paid_notice(
     return headers[SIGNATURE_HEADER].encode() + b"\n" + body
 
 
-async def deliver(daifu: Daifu, notice: bytes) -> list[object]:
+async def recorded(daifu: Daifu) -> list[Telling]:
+    """Every row of the outbox: what people are to be told."""
+    async with daifu.db.transaction() as session:
+        return list((await session.exec(select(Telling).order_by(Telling.id))).all())  # type: ignore[arg-type]
+
+
+async def deliver(daifu: Daifu, notice: bytes) -> list[Telling]:
+    """Apply the notice; the rows it recorded in the outbox."""
+    before = len(await recorded(daifu))
     signature, body = notice.split(b"\n", 1)
     event = await gateway(daifu).parse_notice({SIGNATURE_HEADER: signature.decode()}, body)
-    return list(await daifu.settlements.receive(event))
+    await daifu.settlements.receive(event)
+    return (await recorded(daifu))[before:]
+
+
+async def refund_of(daifu: Daifu, row: Telling) -> Refund:
+    async with daifu.db.transaction() as session:
+        refund = await session.get(Refund, row.refund_id)
+    assert refund is not None
+    return refund
 
 
 async def order_state(daifu: Daifu, token: str) -> tuple[Order, list[Payment]]:
@@ -65,7 +83,7 @@ async def test_a_repeated_notice_credits_once(daifu: Daifu) -> None:
     first = await deliver(daifu, notice)
     again = await deliver(daifu, notice)
 
-    assert [type(n) for n in first] == [OrderPaid]
+    assert [(row.kind, row.chat_id) for row in first] == [(Kind.RECEIPT, SHOPPER), (Kind.PAID_NOTE, 1)]
     assert again == []
     stored, payments = await order_state(daifu, order.token)
     assert stored.status == OrderStatus.PAID and stored.payer_id == SHOPPER
@@ -76,9 +94,9 @@ async def test_the_same_notice_delivered_concurrently_credits_once(daifu: Daifu)
     order = await daifu.orders.create(Money(999, "EUR"), "Tea", created_by=1)
     notice = await paid_notice(daifu, order.token)
 
-    results = await asyncio.gather(*(deliver(daifu, notice) for _ in range(5)))
+    await asyncio.gather(*(deliver(daifu, notice) for _ in range(5)))
 
-    assert sum(len(r) for r in results) == 1
+    assert [row.kind for row in await recorded(daifu)] == [Kind.RECEIPT, Kind.PAID_NOTE]
     _stored, payments = await order_state(daifu, order.token)
     assert len([p for p in payments if p.status == PaymentStatus.SUCCEEDED]) == 1
 
@@ -93,8 +111,9 @@ async def test_a_second_payment_for_a_paid_order_goes_back_to_its_payer(daifu: D
     await deliver(daifu, first)
     late = await deliver(daifu, second)
 
-    assert len(late) == 1 and isinstance(late[0], PaymentReturned)
-    assert late[0].reason == ReturnReason.ALREADY_PAID and not late[0].owed
+    assert [(row.kind, row.chat_id) for row in late] == [(Kind.REFUNDED, SHOPPER + 1), (Kind.REFUND_NOTE, 1)]
+    refund = await refund_of(daifu, late[0])
+    assert refund.reason == ReturnReason.ALREADY_PAID and refund.status == "done"
     stored, payments = await order_state(daifu, order.token)
     assert stored.status == OrderStatus.PAID
     assert sorted((p.status, p.credited) for p in payments) == [
@@ -112,7 +131,8 @@ async def test_money_for_a_cancelled_order_is_refunded(daifu: Daifu) -> None:
 
     told = await deliver(daifu, notice)
 
-    assert isinstance(told[0], PaymentReturned) and told[0].reason == ReturnReason.ORDER_CLOSED
+    assert told[0].kind == Kind.REFUNDED
+    assert (await refund_of(daifu, told[0])).reason == ReturnReason.ORDER_CLOSED
     stored, payments = await order_state(daifu, order.token)
     assert stored.status == OrderStatus.CANCELLED
     assert [p.status for p in payments] == [PaymentStatus.REFUNDED]
@@ -121,7 +141,7 @@ async def test_money_for_a_cancelled_order_is_refunded(daifu: Daifu) -> None:
 async def test_a_declined_payment_leaves_the_order_payable(daifu: Daifu) -> None:
     order = await daifu.orders.create(Money(500, "USD"), "Cake", created_by=1)
     declined = await deliver(daifu, await paid_notice(daifu, order.token, ChargeOutcome.DECLINED))
-    assert [type(n) for n in declined] == [PaymentDeclined]
+    assert [(row.kind, row.chat_id) for row in declined] == [(Kind.DECLINED, SHOPPER)]
     assert (await daifu.orders.payable(order.token)).status == OrderStatus.PENDING
 
     await deliver(daifu, await paid_notice(daifu, order.token))
@@ -141,6 +161,7 @@ async def test_refund_happens_once_and_the_order_shows_refunded(daifu: Daifu) ->
     )
 
     assert len([r for r in results if isinstance(r, PaymentReturned)]) == 1
+    assert [row.kind for row in await recorded(daifu)].count(Kind.REFUNDED) == 1  # and its payer is told once
     stored, payments = await order_state(daifu, order.token)
     assert stored.status == OrderStatus.REFUNDED and payments[0].status == PaymentStatus.REFUNDED
     async with daifu.db.transaction() as session:

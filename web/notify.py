@@ -1,26 +1,21 @@
 """Provider notify endpoints: hand the notice to the desk (verified, then kept and applied; a forged one kept only
-as a short record), answer as the provider expects, then give the resulting notices to the bot.
+as a short record) and answer as the provider expects.
 
-Telling people happens on PTB's update queue (handlers.notices.ProviderNotices), so a provider's notice
-flows through the same machinery as a Telegram update.
+What people must be told of it is recorded with the change it made; the teller (handlers.teller) tells it.
 """
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from services.daifu import Daifu
-from services.notices import ProviderNotices
 
 MAX_NOTICE_BYTES = 64 * 1024
 
 
 class NotifyEndpoints:
-    def __init__(self, daifu: Daifu, update_queue: asyncio.Queue[object]) -> None:
+    def __init__(self, daifu: Daifu) -> None:
         self.daifu = daifu
-        self.update_queue = update_queue
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/notify/{provider}", self.receive)]
@@ -37,7 +32,5 @@ class NotifyEndpoints:
             return web.json_response({"error": "notice too large"}, status=413)
         if len(body) > MAX_NOTICE_BYTES:
             return web.json_response({"error": "notice too large"}, status=413)
-        reply, notices = await self.daifu.notices.receive(name, request.headers, body, remote=request.remote)
-        if notices:
-            await self.update_queue.put(ProviderNotices(tuple(notices)))
+        reply = await self.daifu.notices.receive(name, request.headers, body, remote=request.remote)
         return web.Response(status=reply.status, text=reply.body, content_type=reply.content_type)

@@ -7,7 +7,6 @@ Telegram friend takes, so a chat and a page can never both be paying one request
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -26,7 +25,6 @@ from services.daifu import Daifu
 from services.i18n import Gettext, gettext_for
 from services.links import qr_png
 from services.money import AmountProblem, InvalidAmount, Money, format_money, major_units, parse_amount
-from services.notices import ProviderNotices, RequestChanged
 from services.order_states import PAYABLE
 from services.pay_requests import RequestRefused, RequestView
 from services.providers import capabilities_of
@@ -155,9 +153,8 @@ def credited_part(payment: Payment, view: RequestView) -> Money:
 
 
 class RequestPages:
-    def __init__(self, daifu: Daifu, update_queue: asyncio.Queue[object]) -> None:
+    def __init__(self, daifu: Daifu) -> None:
         self.daifu = daifu
-        self.update_queue = update_queue
         self._form_key: bytes | None = None
 
     def routes(self) -> list[web.RouteDef]:
@@ -344,8 +341,6 @@ class RequestPages:
             return await self._page(request, view, browser, http_status=422, error=str(problem), typed=typed)
         except MethodUnavailable:
             return await self._unavailable(request, view, browser, typed)
-        assert view.request.id is not None
-        await self.update_queue.put(ProviderNotices((RequestChanged(view.request.id),)))
         if checkout.kind == CheckoutKind.URL and checkout.url:
             raise web.HTTPSeeOther(location=checkout.url)
         if checkout.kind == CheckoutKind.QR and checkout.qr_payload:

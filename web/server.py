@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
@@ -29,7 +28,6 @@ async def home(_request: web.Request) -> web.Response:
 
 def build_web_app(
     daifu: Daifu,
-    update_queue: asyncio.Queue[object],
     bot_username: Callable[[], str],
     bot_api_reachable: Callable[[], Awaitable[object]],
     limits: WebLimits | None = None,
@@ -48,9 +46,9 @@ def build_web_app(
     app.router.add_get("/static/daifu.css", stylesheet)
     app.add_routes(HealthEndpoints(daifu, bot_api_reachable).routes())
     app.add_routes(LandingPages(daifu, bot_username).routes())
-    app.add_routes(NotifyEndpoints(daifu, update_queue).routes())
-    app.add_routes(RequestPages(daifu, update_queue).routes())
-    app.add_routes(ShopApi(daifu, update_queue, bot_username).routes())
+    app.add_routes(NotifyEndpoints(daifu).routes())
+    app.add_routes(RequestPages(daifu).routes())
+    app.add_routes(ShopApi(daifu, bot_username).routes())
     for gateway in daifu.providers.values():
         if isinstance(gateway, SandboxGateway):  # the sandbox's checkout page is served here, on daifu's own site
             app.add_routes(SandboxCheckoutPages(daifu, gateway).routes())

@@ -7,7 +7,6 @@ document at /api/v1/openapi.json).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,7 +17,7 @@ from pydantic import ValidationError
 
 from services.daifu import Daifu
 from services.links import deep_link
-from services.notices import Notice, PaymentReturned, ProviderNotices
+from services.notices import PaymentReturned
 from services.shop_orders import (
     IDEMPOTENCY_KEY_MAX,
     OrderRequest,
@@ -127,9 +126,8 @@ Handler = Callable[[web.Request, Shop], Awaitable[web.Response]]
 
 
 class ShopApi:
-    def __init__(self, daifu: Daifu, update_queue: asyncio.Queue[object], bot_username: Callable[[], str]) -> None:
+    def __init__(self, daifu: Daifu, bot_username: Callable[[], str]) -> None:
         self.daifu = daifu
-        self.update_queue = update_queue
         self.bot_username = bot_username
         self.orders = daifu.shop_orders
         self.document = openapi_document(daifu.rules.public_base_url, list(daifu.providers))
@@ -241,8 +239,7 @@ class ShopApi:
 
     async def cancel(self, request: web.Request, shop: Shop) -> web.Response:
         assert shop.id is not None
-        view, notices = await self.orders.cancel(shop.id, _order_id(request))
-        await self._tell(notices)
+        view = await self.orders.cancel(shop.id, _order_id(request))
         return web.json_response(self.render(view))
 
     async def refund(self, request: web.Request, shop: Shop) -> web.Response:
@@ -275,13 +272,7 @@ class ShopApi:
         answer = self.render_refund(outcome)
         if key:
             await self.orders.keep_refund_answer(shop.id, key, json.dumps(answer))
-        await self._tell(list(outcome.returned))
         return web.json_response(answer, status=201)
-
-    async def _tell(self, notices: list[Notice]) -> None:
-        # Payers and requesters hear of it in the chat, the same way as after a provider's notice.
-        if notices:
-            await self.update_queue.put(ProviderNotices(tuple(notices)))
 
     # -- rendering: through the models the OpenAPI document's schemas come from ------------------------
 

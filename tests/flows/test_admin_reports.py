@@ -118,6 +118,7 @@ async def test_stats_count_orders_money_friends_refunds_and_providers(shop: Runn
         coffee_charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=admin, amount=Money(200, "USD")
     )
     await daifu.settlements.refund(card_charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=admin)  # owed
+    await shop.all_told()  # the payers and the admin hear of the refunds first
 
     stats = (await say(shop, shop.admin, "/stats"))["text"]
 
@@ -145,6 +146,7 @@ async def test_order_lookup_shows_payments_requests_refunds_and_the_timeline(sho
     await shop.daifu.settlements.refund(
         charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id, amount=Money(100, "USD")
     )
+    await shop.all_told()  # Bob and the admin hear of the refund first
 
     for reference in (tea, f"#{order.id}", request):
         text = (await say(shop, shop.admin, f"/order {reference}"))["text"]

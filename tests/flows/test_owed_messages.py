@@ -1,17 +1,16 @@
 """A charge, refund or decline applied by a worker that died before telling anyone is told later by the
-housekeeping job: every receipt, refund notice and decline notice owed is sent, once."""
+housekeeping job, once the dead worker's lease on its rows of the outbox has run out: every receipt, refund notice
+and decline notice owed is sent, once."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from sqlmodel import col, select, update
 
 from emulator.state import User
 from payments.base import ChargeOutcome, PaymentEvent
 from payments.sandbox import SIGNATURE_HEADER, SandboxGateway
-from services.notices import PaymentReturned, ReturnReason
-from storage.models import Order, Payment, Refund, utcnow
+from services.notices import ReturnReason
+from storage.models import Order, Payment, Refund
 from tests.flows.test_admin_reports import pay_on_sandbox, say
 from tests.harness import RunningShop
 
@@ -29,20 +28,20 @@ async def test_a_receipt_never_sent_is_sent_by_the_housekeeping_job_once(shop: R
     headers, body = gateway.signed_notice(session, ChargeOutcome.SUCCEEDED)
     event = await gateway.parse_notice({SIGNATURE_HEADER: headers[SIGNATURE_HEADER]}, body)
 
-    # The notice is applied, then the worker dies before anyone is told.
-    await shop.daifu.settlements.receive(event)
-    async with shop.daifu.db.transaction() as db_session:
-        await db_session.exec(
-            update(Payment).where(col(Payment.credited).is_(True)).values(settled_at=utcnow() - timedelta(minutes=2))
-        )
+    # The notice is applied by another worker, which dies before anyone is told.
+    async with shop.another_worker() as other:
+        await other.settlements.receive(event)
+    await shop.run_housekeeping()  # its rows are still that worker's
     assert shop.times_told(alice, "Payment received") == 0
 
+    await shop.lease_runs_out()
     await shop.run_housekeeping()
     receipt = await shop.told(alice, "Payment received")
     assert "$9.00" in receipt["text"]
     await shop.told(shop.admin, "Alice paid $9.00")
 
-    await shop.run_housekeeping()  # told once: the charge is marked as told
+    await shop.lease_runs_out()
+    await shop.run_housekeeping()  # told once: its rows are done
     await emu.send_text(alice, "/help")
     await emu.wait_for(lambda: "/my" in emu.bot_messages(alice)[-1].get("text", ""))
     assert shop.times_told(alice, "Payment received") == 1
@@ -75,15 +74,6 @@ async def charge_of(shop: RunningShop, token: str) -> int:
     return charge_id
 
 
-async def a_while_ago(shop: RunningShop) -> None:
-    """Two minutes pass: whatever was done by then and not told is taken to be lost with its worker."""
-    earlier = utcnow() - timedelta(minutes=2)
-    async with shop.daifu.db.transaction() as db_session:
-        await db_session.exec(update(Refund).values(created_at=earlier))
-        await db_session.exec(update(Payment).where(col(Payment.declined_at).is_not(None)).values(declined_at=earlier))
-        await db_session.exec(update(Payment).where(col(Payment.settled_at).is_not(None)).values(settled_at=earlier))
-
-
 async def settled(shop: RunningShop, person: User) -> None:
     """Everything the bot was doing for this person is done (its answer to /help comes after it)."""
     sent = await shop.emu.send_text(person, "/help")
@@ -98,17 +88,19 @@ async def test_a_refund_never_told_is_told_by_the_housekeeping_job_once(shop: Ru
     await shop.emu.click(admin, question, "Yes, refund")
     await shop.told(alice, "Your payment of $4.00 has been refunded")  # told at once, and remembered as told
 
-    # The rest is refunded, then the worker dies before anyone is told.
+    # The rest is refunded by another worker, which dies before anyone is told.
     charge = await charge_of(shop, token)
-    await shop.daifu.settlements.refund(charge, reason=ReturnReason.SHOP_REFUND, actor_id=admin.id)
-    await a_while_ago(shop)
+    async with shop.another_worker() as other:
+        await other.settlements.refund(charge, reason=ReturnReason.SHOP_REFUND, actor_id=admin.id)
     assert shop.times_told(alice, "Your payment of $5.00 has been refunded") == 0
 
+    await shop.lease_runs_out()
     await shop.run_housekeeping()
     told = await shop.told(alice, "Your payment of $5.00 has been refunded")
     assert "The shop refunded your payment." in told["text"] and "Candles" in told["text"]
     await shop.told(admin, f"↩️ Refunded $5.00 for order {token} (sandbox)")
 
+    await shop.lease_runs_out()
     await shop.run_housekeeping()
     await settled(shop, alice)
     await settled(shop, admin)
@@ -125,11 +117,13 @@ async def test_a_late_second_payment_given_back_unannounced_is_announced_once(sh
     token = await shop.new_link("/newlink 9 USD Candles")
     alices = (await sandbox_events(shop, token, alice))[ChargeOutcome.SUCCEEDED]
     bobs = (await sandbox_events(shop, token, bob))[ChargeOutcome.SUCCEEDED]
-    await shop.daifu.settlements.receive(alices)
-    # Bob's money arrives after Alice's: it goes back to him at once, then the worker dies before telling him.
-    (returned,) = await shop.daifu.settlements.receive(bobs)
-    assert isinstance(returned, PaymentReturned) and not returned.owed
-    await a_while_ago(shop)
+    async with shop.another_worker() as other:
+        await other.settlements.receive(alices)
+        # Bob's money arrives after Alice's: it goes back to him at once, then the worker dies before telling him.
+        await other.settlements.receive(bobs)
+    async with shop.daifu.db.transaction() as db_session:
+        assert [refund.status for refund in (await db_session.exec(select(Refund))).all()] == ["done"]  # not owed
+    await shop.lease_runs_out()
 
     await shop.run_housekeeping()
     told = await shop.told(bob, "Your payment of $9.00 has been refunded")
@@ -137,6 +131,7 @@ async def test_a_late_second_payment_given_back_unannounced_is_announced_once(sh
     await shop.told(admin, f"↩️ Refunded $9.00 for order {token} (sandbox)")
     await shop.told(alice, "Payment received")  # her receipt was owed too
 
+    await shop.lease_runs_out()
     await shop.run_housekeeping()
     await settled(shop, bob)
     await settled(shop, alice)
@@ -151,19 +146,22 @@ async def test_a_decline_never_told_is_told_once_and_a_payment_after_it_gets_its
     token = await shop.new_link("/newlink 9 USD Candles")
     events = await sandbox_events(shop, token, alice)
     # Applied; the worker died before telling Alice.
-    await shop.daifu.settlements.receive(events[ChargeOutcome.DECLINED])
-    await a_while_ago(shop)
+    async with shop.another_worker() as other:
+        await other.settlements.receive(events[ChargeOutcome.DECLINED])
+    await shop.lease_runs_out()
 
     await shop.run_housekeeping()
     told = await shop.told(alice, "was declined")
     assert "Candles" in told["text"] and "You were not charged" in told["text"]
 
     # She pays on the same checkout after all; that worker dies too before the receipt.
-    await shop.daifu.settlements.receive(events[ChargeOutcome.SUCCEEDED])
-    await a_while_ago(shop)
+    async with shop.another_worker() as other:
+        await other.settlements.receive(events[ChargeOutcome.SUCCEEDED])
+    await shop.lease_runs_out()
     await shop.run_housekeeping()
     await shop.told(alice, "Payment received")
 
+    await shop.lease_runs_out()
     await shop.run_housekeeping()
     await settled(shop, alice)
     assert shop.times_told(alice, "was declined") == 1 and shop.times_told(alice, "Payment received") == 1
@@ -179,9 +177,10 @@ async def test_a_shopper_who_paid_twice_is_told_it_was_their_own_second_payment(
     async with shop.daifu.db.transaction() as db_session:
         await db_session.exec(update(Payment).values(checkout_expires_at=col(Payment.created_at)))
     second = (await sandbox_events(shop, token, alice))[ChargeOutcome.SUCCEEDED]
-    await shop.daifu.settlements.receive(first)
-    await shop.daifu.settlements.receive(second)
-    await a_while_ago(shop)
+    async with shop.another_worker() as other:
+        await other.settlements.receive(first)
+        await other.settlements.receive(second)
+    await shop.lease_runs_out()
 
     await shop.run_housekeeping()
     told = await shop.told(alice, "Your payment of $9.00 has been refunded")
