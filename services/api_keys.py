@@ -12,11 +12,11 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select, update
 
 from services.redaction import remember
 from storage.database import Database
 from storage.models import ApiKey, Shop, utcnow
+from storage.queries import api_keys as queries
 from storage.secrets import seal, unseal
 
 KEY_PREFIX = "dfk_"
@@ -47,7 +47,7 @@ class ApiKeys:
         name = " ".join(name.split())[:128]
         try:
             async with self.db.transaction() as session:
-                shop = (await session.exec(select(Shop).where(Shop.name == name))).first()
+                shop = await queries.shop_named(session, name=name)
                 if shop is None:
                     shop = Shop(name=name)
                 if not shop.callback_secret:
@@ -59,7 +59,9 @@ class ApiKeys:
                 return shop
         except IntegrityError:  # made by another worker at the same moment
             async with self.db.transaction() as session:
-                return (await session.exec(select(Shop).where(Shop.name == name))).one()
+                winner = await queries.shop_named(session, name=name)
+            assert winner is not None
+            return winner
 
     @staticmethod
     def callback_secret(shop: Shop) -> str:
@@ -82,23 +84,11 @@ class ApiKeys:
 
     async def revoke(self, prefix: str, *, revoked_by: int | None) -> bool:
         async with self.db.transaction() as session:
-            done = await session.exec(
-                update(ApiKey)
-                .where(col(ApiKey.prefix) == prefix, col(ApiKey.revoked_at).is_(None))
-                .values(revoked_at=utcnow(), revoked_by=revoked_by)
-            )
-        return done.rowcount == 1
+            return await queries.revoke_key(session, prefix=prefix, revoked_by=revoked_by, at=utcnow())
 
     async def shop_for(self, key: str) -> Shop | None:
         """The shop a presented key belongs to, if the key is known and not revoked."""
         if not key.startswith(KEY_PREFIX):
             return None
         async with self.db.transaction() as session:
-            row = (
-                await session.exec(
-                    select(Shop)
-                    .join(ApiKey, ApiKey.shop_id == Shop.id)  # type: ignore[arg-type]
-                    .where(ApiKey.key_hash == hash_key(key), col(ApiKey.revoked_at).is_(None))
-                )
-            ).first()
-        return row
+            return await queries.shop_with_key(session, key_hash=hash_key(key))

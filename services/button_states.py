@@ -12,10 +12,9 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import col, delete, update
-
 from storage.database import Database
 from storage.models import ButtonState, utcnow
+from storage.queries import button_states as queries
 
 KEPT_FOR = timedelta(days=1)
 
@@ -29,11 +28,7 @@ class ButtonStates:
         state_id = secrets.token_hex(6)
         async with self.db.transaction() as session:
             # This person's stale states go as new ones come: no job needed, and the table stays small.
-            await session.exec(
-                delete(ButtonState).where(
-                    col(ButtonState.user_id) == user_id, col(ButtonState.created_at) < utcnow() - KEPT_FOR
-                )
-            )
+            await queries.delete_stale(session, user_id=user_id, made_before=utcnow() - KEPT_FOR)
             session.add(ButtonState(id=state_id, user_id=user_id, kind=kind, data=json.dumps(data)))
         return state_id
 
@@ -47,19 +42,8 @@ class ButtonStates:
     async def take(self, state_id: str, user_id: int, kind: str) -> dict[str, Any] | None:
         """The state, to this tap only: None if it was taken before (here or on another worker) or is unknown."""
         async with self.db.transaction() as session:
-            taken = await session.exec(
-                update(ButtonState)
-                .where(
-                    col(ButtonState.id) == state_id,
-                    col(ButtonState.user_id) == user_id,
-                    col(ButtonState.kind) == kind,
-                    col(ButtonState.used_at).is_(None),
-                    col(ButtonState.created_at) >= utcnow() - KEPT_FOR,
-                )
-                .values(used_at=utcnow())
+            now = utcnow()
+            row = await queries.take_state(
+                session, state_id=state_id, user_id=user_id, kind=kind, made_since=now - KEPT_FOR, at=now
             )
-            if taken.rowcount != 1:
-                return None
-            row = await session.get(ButtonState, state_id)
-        assert row is not None
-        return dict(json.loads(row.data))
+        return None if row is None else dict(json.loads(row.data))

@@ -22,7 +22,10 @@ from services.provider_notices import NoticeDesk
 from services.reconcile import Reconciler
 from services.request_checkout import RequestCheckouts
 from services.settlement import Settlements
-from services.shop_orders import ShopOrders
+from services.shop_order_closing import ShopOrderClosing
+from services.shop_order_intake import ShopOrderIntake
+from services.shop_order_views import ShopOrderViews
+from services.shop_refund_keys import RefundKeys
 from services.stats_report import StatsReport
 from services.telling import Tellings
 from services.users import Users
@@ -55,4 +58,8 @@ class Daifu:
         self.order_listing = OrderListing(db)
         self.order_export = OrderExport(db)
         self.callback_backlog = CallbackBacklog(db)
-        self.shop_orders = ShopOrders(db, rules, self.checkouts, self.settlements, self.closing)
+        # What the shop API calls.
+        self.shop_order_views = ShopOrderViews(db)
+        self.shop_order_intake = ShopOrderIntake(db, rules, self.checkouts, self.shop_order_views)
+        self.shop_order_closing = ShopOrderClosing(self.shop_order_views, self.settlements, self.closing)
+        self.refund_keys = RefundKeys(db)

@@ -17,8 +17,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.period_tally import REFUND_METRICS, SETTLED_METRICS, TIME_TO_PAY, Tally
-from services.stats_rollup import DAY, HOUR, SLICE, Span, figure_sums, floor_to, minutes
+from services.stats_rollup import DAY, HOUR, SLICE, Span, floor_to, minutes
 from storage.models import RolledPeriod
+from storage.queries.stats_rollups import figure_sums
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ async def rolled_tally(session: AsyncSession, cover: Coverage) -> Tally:
         *((HOUR, span, REFUND_METRICS) for span in cover.refunds),
     ]
     for length, span, metrics in reads:
-        for name, label, count, amount in (await session.exec(figure_sums(metrics, length, span))).all():
+        for name, label, count, amount in (await session.exec(figure_sums(metrics, minutes(length), *span))).all():
             if name == TIME_TO_PAY:
                 tally.histogram[int(label)] += int(count)
             else:

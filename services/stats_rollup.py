@@ -26,12 +26,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, delete, func, select, update
+from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.period_tally import REFUND_METRICS, SETTLED_METRICS, count_refunds, count_settled
-from storage.database import Database, run_core
-from storage.models import Order, RolledPeriod, StatsFigure, utcnow
+from storage.database import Database
+from storage.models import Order, StatsFigure, utcnow
+from storage.queries import stats_rollups
+from storage.queries.stats_rollups import figure_sums
 
 SLICE, HOUR, DAY = timedelta(minutes=10), timedelta(hours=1), timedelta(days=1)
 SETTLE = timedelta(minutes=5)  # writers take their timestamps a moment before they commit
@@ -62,7 +64,6 @@ class RollupRun:
 class StatsRollup:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._claims = db.insert(RolledPeriod.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
 
     async def run(self, *, now: datetime | None = None, batch: int = BATCH) -> RollupRun:
         """Count up to `batch` complete slices (newest first: /stats today and 7d benefit soonest), recount the
@@ -84,15 +85,7 @@ class StatsRollup:
     async def _due_slices(self, now: datetime, oldest: datetime | None) -> list[datetime]:
         first, end = floor_to(now - HORIZON, DAY), floor_to(now - SETTLE, SLICE)
         async with self.db.transaction() as session:
-            rolled = set(
-                (
-                    await session.exec(
-                        select(RolledPeriod.start).where(
-                            RolledPeriod.minutes == minutes(SLICE), col(RolledPeriod.start) >= first
-                        )
-                    )
-                ).all()
-            )
+            rolled = await stats_rollups.rolled_starts(session, minutes=minutes(SLICE), since=first)
         due = [start for start in _steps(first, end, SLICE) if start not in rolled]
         empty = await self._claim_empty(SLICE, due, oldest)
         return sorted(set(due) - set(empty), reverse=True)
@@ -117,35 +110,15 @@ class StatsRollup:
 
     async def recount_pending_refunds(self) -> None:
         async with self.db.transaction() as session:
-            pending = (
-                await session.exec(
-                    select(RolledPeriod.start).where(
-                        RolledPeriod.minutes == minutes(HOUR), col(RolledPeriod.pending_refunds) > 0
-                    )
-                )
-            ).all()
+            pending = await stats_rollups.starts_with_pending_refunds(session, minutes=minutes(HOUR))
         for start in pending:
             async with self.db.transaction() as session:
-                # The row lock taken here makes a second worker wait, then see whether anything is left to do.
-                claimed = await session.exec(
-                    update(RolledPeriod)
-                    .where(
-                        col(RolledPeriod.minutes) == minutes(HOUR),
-                        col(RolledPeriod.start) == start,
-                        col(RolledPeriod.pending_refunds) > 0,
-                    )
-                    .values(rolled_at=utcnow())
-                )
-                if claimed.rowcount != 1:
+                if not await stats_rollups.take_pending_period(
+                    session, minutes=minutes(HOUR), start=start, at=utcnow()
+                ):
                     continue
                 tally = await count_refunds(session, start, start + HOUR)
-                await session.exec(
-                    delete(StatsFigure).where(
-                        col(StatsFigure.metric).in_(REFUND_METRICS),
-                        col(StatsFigure.minutes) == minutes(HOUR),
-                        col(StatsFigure.start) == start,
-                    )
-                )
+                await stats_rollups.delete_figures(session, metrics=REFUND_METRICS, minutes=minutes(HOUR), start=start)
                 session.add_all(_figures(HOUR, start, tally.rows()))
                 await self._set_pending(session, start, tally.pending_refunds)
 
@@ -154,14 +127,7 @@ class StatsRollup:
         hour also counts its refunds (its last slice was rolled SETTLE after the hour's end)."""
         first, parts = floor_to(now - HORIZON, DAY), length // part
         async with self.db.transaction() as session:
-            rolled = (
-                await session.exec(
-                    select(RolledPeriod.minutes, RolledPeriod.start).where(
-                        col(RolledPeriod.minutes).in_([minutes(length), minutes(part)]),
-                        col(RolledPeriod.start) >= first,
-                    )
-                )
-            ).all()
+            rolled = await stats_rollups.rolled_periods(session, minutes=[minutes(length), minutes(part)], since=first)
         found: dict[datetime, int] = {}
         for size, start in rolled:
             if size == minutes(part):
@@ -173,7 +139,7 @@ class StatsRollup:
             async with self.db.transaction() as session:
                 if await self._claim(session, length, [period]) != 1:
                     continue
-                sums = (await session.exec(figure_sums(SETTLED_METRICS, part, (period, period + length)))).all()
+                sums = (await session.exec(figure_sums(SETTLED_METRICS, minutes(part), period, period + length))).all()
                 session.add_all(_figures(length, period, [tuple(row) for row in sums]))
                 if length == HOUR:
                     refunds = await count_refunds(session, period, period + HOUR)
@@ -183,51 +149,15 @@ class StatsRollup:
     async def _prune(self, now: datetime) -> None:
         cutoff = now - KEEP
         async with self.db.transaction() as session:
-            old = (await session.exec(select(RolledPeriod.start).where(RolledPeriod.start < cutoff).limit(1))).first()
-            if old is None:
-                return
-            await session.exec(delete(StatsFigure).where(col(StatsFigure.start) < cutoff))
-            await session.exec(delete(RolledPeriod).where(col(RolledPeriod.start) < cutoff))
+            await stats_rollups.delete_before(session, cutoff=cutoff)
 
-    async def _claim(self, session: AsyncSession, length: timedelta, starts: Sequence[datetime]) -> int:
-        """Insert the periods' claims (those not claimed yet); how many were new, when there was one."""
-        claimed = utcnow()
-        rows = [
-            {"minutes": minutes(length), "start": start, "rolled_at": claimed, "pending_refunds": 0} for start in starts
-        ]
-        # One compiled statement, its rows as parameters: a statement with the rows written into its VALUES
-        # was compiled anew for every claim, CPU growing with the rows, all in one stretch, while every update
-        # waited (a fresh start claims the whole 31-day horizon this way).
-        result = await run_core(session, self._claims, rows[0] if len(rows) == 1 else rows)
-        return int(result.rowcount)
+    @staticmethod
+    async def _claim(session: AsyncSession, length: timedelta, starts: Sequence[datetime]) -> int:
+        return await stats_rollups.claim_periods(session, minutes=minutes(length), starts=starts, at=utcnow())
 
     @staticmethod
     async def _set_pending(session: AsyncSession, start: datetime, pending: int) -> None:
-        await session.exec(
-            update(RolledPeriod)
-            .where(col(RolledPeriod.minutes) == minutes(HOUR), col(RolledPeriod.start) == start)
-            .values(pending_refunds=pending)
-        )
-
-
-def figure_sums(metrics: Sequence[str], length: timedelta, span: Span) -> Any:
-    """(metric, label, count, amount) summed over the rolled periods of this length that start in the span."""
-    start, end = span
-    return (
-        select(
-            StatsFigure.metric,
-            StatsFigure.label,
-            func.sum(col(StatsFigure.count)),
-            func.sum(col(StatsFigure.amount_minor)),
-        )
-        .where(
-            col(StatsFigure.metric).in_(metrics),
-            col(StatsFigure.minutes) == minutes(length),
-            col(StatsFigure.start) >= start,
-            col(StatsFigure.start) < end,
-        )
-        .group_by(col(StatsFigure.metric), col(StatsFigure.label))
-    )
+        await stats_rollups.set_pending_refunds(session, minutes=minutes(HOUR), start=start, pending=pending)
 
 
 def _steps(start: datetime, end: datetime, step: timedelta) -> Iterable[datetime]:

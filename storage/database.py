@@ -36,6 +36,12 @@ async def run_core(
     return await connection.execute(statement, params)
 
 
+def dialect_insert(dialect_name: str, model: Any) -> Any:
+    """An INSERT in the named dialect, which takes ON CONFLICT clauses (both spell them alike)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(model)
+
+
 def keep_in_step(session: AsyncSession, model: type[Any], key: Any, values: Mapping[str, Any]) -> None:
     """After a conditional UPDATE that left the session's objects alone (run_core, or AS_WRITTEN) matched its row:
     the object this session loaded for that row (if any) shows the values written, as loaded state (nothing
@@ -150,8 +156,7 @@ class Database:
 
     def insert(self, model: Any) -> Any:
         """An INSERT in this database's dialect, which takes ON CONFLICT clauses (both spell them alike)."""
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(model)
+        return dialect_insert(self.engine.dialect.name, model)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -17,7 +17,8 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 
 from services.callback_delivery import GIVE_UP_AFTER, TIMEOUT_SECONDS
 from services.callback_outbox import CallbackEvent
-from services.shop_orders import IDEMPOTENCY_KEY_MAX, ORDER_ID_MAX, PAGE_MAX
+from services.shop_order_errors import IDEMPOTENCY_KEY_MAX
+from services.shop_order_views import ORDER_ID_MAX, PAGE_MAX
 from web.shop_schemas import ANSWERS, REQUESTS
 
 PAGE_DEFAULT = 20

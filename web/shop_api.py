@@ -1,6 +1,6 @@
 """The shop HTTP API under /api/v1: JSON in and out, a Bearer API key per shop.
 
-A thin layer: it authenticates, caps and parses bodies, and renders orders; services.shop_orders decides.
+A thin layer: it authenticates, caps and parses bodies, and renders orders; the services.shop_order_* modules decide.
 Every error is `{"error": {"code": ..., "message": ...}}` with a stable code (docs/shop-api.md, and the OpenAPI
 document at /api/v1/openapi.json).
 """
@@ -18,15 +18,10 @@ from pydantic import ValidationError
 from services.daifu import Daifu
 from services.links import deep_link
 from services.notices import PaymentReturned
-from services.shop_orders import (
-    IDEMPOTENCY_KEY_MAX,
-    OrderRequest,
-    Problem,
-    RefundOutcome,
-    ShopOrder,
-    ShopOrderError,
-    request_hash,
-)
+from services.shop_order_closing import RefundOutcome
+from services.shop_order_errors import IDEMPOTENCY_KEY_MAX, Problem, ShopOrderError
+from services.shop_order_intake import OrderRequest, request_hash
+from services.shop_order_views import ShopOrder
 from storage.models import OrderStatus, Shop
 from web import shop_schemas as schemas
 from web.json_input import BadJson, JsonTooDeep, read_json
@@ -129,7 +124,7 @@ class ShopApi:
     def __init__(self, daifu: Daifu, bot_username: Callable[[], str]) -> None:
         self.daifu = daifu
         self.bot_username = bot_username
-        self.orders = daifu.shop_orders
+        self.orders = daifu.shop_order_views
         self.document = openapi_document(daifu.rules.public_base_url, list(daifu.providers))
 
     def routes(self) -> list[web.RouteDef]:
@@ -203,7 +198,7 @@ class ShopApi:
         except ValidationError as error:
             raise _validation_problem(error) from None
         assert shop.id is not None
-        created = await self.orders.create(
+        created = await self.daifu.shop_order_intake.create(
             shop.id,
             key,
             OrderRequest(**body.model_dump()),
@@ -239,7 +234,7 @@ class ShopApi:
 
     async def cancel(self, request: web.Request, shop: Shop) -> web.Response:
         assert shop.id is not None
-        view = await self.orders.cancel(shop.id, _order_id(request))
+        view = await self.daifu.shop_order_closing.cancel(shop.id, _order_id(request))
         return web.json_response(self.render(view))
 
     async def refund(self, request: web.Request, shop: Shop) -> web.Response:
@@ -260,18 +255,18 @@ class ShopApi:
             if len(key) > IDEMPOTENCY_KEY_MAX or not _printable_ascii(key):
                 raise ApiError(400, "bad_request", "an Idempotency-Key is 1 to 255 printable ASCII characters")
             fingerprint = request_hash({"order": order_id, "amount_minor": amount_minor})
-            earlier = await self.orders.claim_refund_key(shop.id, key, fingerprint)
+            earlier = await self.daifu.refund_keys.claim(shop.id, key, fingerprint)
             if earlier is not None:
                 return web.json_response(text=earlier, status=201, headers={"Idempotent-Replayed": "true"})
         try:
-            outcome = await self.orders.refund(shop.id, order_id, amount_minor)
+            outcome = await self.daifu.shop_order_closing.refund(shop.id, order_id, amount_minor)
         except ShopOrderError:
             if key:
-                await self.orders.release_refund_key(shop.id, key)
+                await self.daifu.refund_keys.release(shop.id, key)
             raise
         answer = self.render_refund(outcome)
         if key:
-            await self.orders.keep_refund_answer(shop.id, key, json.dumps(answer))
+            await self.daifu.refund_keys.keep_answer(shop.id, key, json.dumps(answer))
         return web.json_response(answer, status=201)
 
     # -- rendering: through the models the OpenAPI document's schemas come from ------------------------

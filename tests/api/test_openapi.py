@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.orders import DESCRIPTION_MAX, TITLE_MAX
-from services.shop_orders import CALLBACK_URL_MAX, EXTERNAL_ID_MAX, MAX_TTL, MIN_TTL
+from services.shop_order_intake import CALLBACK_URL_MAX, EXTERNAL_ID_MAX, MAX_TTL, MIN_TTL
 from tests.api.client import ApiClient
 from tests.harness import RunningShop
 from web.shop_schemas import METHODS_MAX, REQUESTS
