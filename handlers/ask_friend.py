@@ -152,9 +152,7 @@ async def create(update: Update, context: DaifuContext, flow: Flow, note: str) -
         return
     mode = RequestMode.SPLIT if flow.data["mode"] == AskMode.SPLIT else RequestMode.SINGLE
     try:
-        view = await daifu.requests.ask(
-            flow.data["token"], user.id, mode=mode, shares=flow.data.get("shares"), note=note
-        )
+        view = await daifu.asking.ask(flow.data["token"], user.id, mode=mode, shares=flow.data.get("shares"), note=note)
     except OrderNotPayable as refusal:
         await context.bot.send_message(user.id, why_not(refusal.why, _))
         return

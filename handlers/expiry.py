@@ -45,12 +45,12 @@ async def reconcile(context: DaifuContext) -> None:
 
 
 async def expire_requests(context: DaifuContext) -> None:
-    await context.daifu.requests.expire_due()
+    await context.daifu.request_closing.expire_due()
 
 
 async def remind_requesters(context: DaifuContext) -> None:
     daifu = context.daifu
-    for view in await daifu.requests.reminders_due():
+    for view in await daifu.request_reminders.reminders_due():
         try:
             locale = await daifu.users.locale_of(view.request.requester_id)
             _ = gettext_for(locale)

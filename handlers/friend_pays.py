@@ -124,7 +124,7 @@ async def show_request(update: Update, context: DaifuContext, token: str) -> Non
     if message is None or user is None:
         return
     try:
-        view = await context.daifu.requests.payable(token, holder=telegram_holder(user.id))
+        view = await context.daifu.request_views.payable(token, holder=telegram_holder(user.id))
     except RequestRefused as refusal:
         await message.reply_text(request_refusal(refusal, locale, _))
         return
@@ -145,7 +145,7 @@ async def choose_part(update: Update, context: DaifuContext) -> None:
         return
     locale, _ = await speak(update, context)
     try:
-        view = await context.daifu.requests.payable(tap.token, holder=telegram_holder(update.effective_user.id))
+        view = await context.daifu.request_views.payable(tap.token, holder=telegram_holder(update.effective_user.id))
     except RequestRefused as refusal:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
         return
@@ -175,9 +175,8 @@ async def pay(update: Update, context: DaifuContext) -> None:
         return
     locale, _ = await speak(update, context)
     token = tap.token
-    requests = context.daifu.requests
     try:
-        view = await requests.payable(token, holder=telegram_holder(user.id))
+        view = await context.daifu.request_views.payable(token, holder=telegram_holder(user.id))
         checkout = await context.daifu.request_checkouts.start_checkout(
             view,
             tap.provider,
@@ -209,7 +208,7 @@ async def offer_what_is_left(
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
     try:
-        view = await context.daifu.requests.payable(token, holder=telegram_holder(user.id))
+        view = await context.daifu.request_views.payable(token, holder=telegram_holder(user.id))
     except RequestRefused:
         return  # closed meanwhile: the alert said enough, and the offer's buttons fail the same way
     if view.remaining.minor > 0:
@@ -227,7 +226,7 @@ async def ask_amount(update: Update, context: DaifuContext) -> None:
         return
     locale, _ = await speak(update, context)
     try:
-        view = await context.daifu.requests.payable(tap.token, holder=telegram_holder(update.effective_user.id))
+        view = await context.daifu.request_views.payable(tap.token, holder=telegram_holder(update.effective_user.id))
     except RequestRefused as refusal:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
         return
@@ -249,7 +248,7 @@ async def got_amount(update: Update, context: DaifuContext, flow: Flow) -> None:
     if message is None or message.text is None or user is None:
         return
     try:
-        view = await context.daifu.requests.payable(flow.data["token"], holder=telegram_holder(user.id))
+        view = await context.daifu.request_views.payable(flow.data["token"], holder=telegram_holder(user.id))
     except RequestRefused as refusal:
         await context.daifu.flows.end(user.id, FLOW)
         await message.reply_text(request_refusal(refusal, locale, _))

@@ -68,7 +68,7 @@ async def offer_cards(update: Update, context: DaifuContext, query: InlineQuery)
     token = query.query.strip()
     daifu = context.daifu
     try:
-        view = await daifu.requests.view(token)
+        view = await daifu.request_views.view(token)
     except RequestRefused:  # not a request token, or an unknown one
         view = None
     # Only the requester shares their request: a forwarded token shows nothing to anyone else.
@@ -129,12 +129,12 @@ async def card_posted(update: Update, context: DaifuContext) -> None:
     if chosen is None or result is None or chosen.inline_message_id is None:
         return
     daifu = context.daifu
-    card = await daifu.requests.add_card(result.token, inline_message_id=chosen.inline_message_id)
+    card = await daifu.request_cards.add_card(result.token, inline_message_id=chosen.inline_message_id)
     if card is None:
         return
     # Read after the card is written (its own transaction): a refresh that missed the card has changed the
     # request before this read, so the card is then drawn again here.
-    view = await daifu.requests.view_by_id(card.request_id)
+    view = await daifu.request_views.view_by_id(card.request_id)
     if view is None:
         return
     text, markup = await render_card(context, view)

@@ -94,7 +94,7 @@ async def list_requests(update: Update, context: DaifuContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return
-    views = await context.daifu.requests.list_for(user.id)
+    views = await context.daifu.request_views.list_for(user.id)
     if not views:
         await message.reply_text(
             _("You have not asked anyone to pay yet. Open an order and tap “Ask a friend to pay”.")
@@ -134,10 +134,9 @@ async def request_action(update: Update, context: DaifuContext) -> None:
         return
     locale, _ = await speak(update, context)
     action, token = tap.action, tap.token
-    requests = context.daifu.requests
     if action in (RequestAction.SHARE, RequestAction.QR):
         try:
-            view = await requests.payable(token, holder="")
+            view = await context.daifu.request_views.payable(token, holder="")
         except RequestRefused as refusal:
             await query.answer(request_refusal(refusal, locale, _), show_alert=True)
             return
@@ -151,7 +150,7 @@ async def request_action(update: Update, context: DaifuContext) -> None:
             await send_share_kit(context, user.id, view, locale, _)
         return
     try:
-        await requests.cancel(token, user.id)
+        await context.daifu.request_closing.cancel(token, user.id)
     except RequestRefused as refusal:
         await query.answer(request_refusal(refusal, locale, _), show_alert=True)
         return

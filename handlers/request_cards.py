@@ -180,7 +180,7 @@ async def _rest_then_redraw(context: DaifuContext, request_id: int, redraw: _Red
 async def _draw(context: DaifuContext, request_id: int, redraw: _Redraw) -> None:
     """Read the request and its cards, and edit the cards if they would look different from the last drawing."""
     async with redraw.lock:
-        found = await context.daifu.requests.view_with_cards(request_id)
+        found = await context.daifu.request_views.view_with_cards(request_id)
         if found is None or not found[1]:
             redraw.drawn = None  # no card was posted (a card posted later draws itself as it is then)
             return

@@ -60,7 +60,7 @@ async def offer_thanks(update: Update, context: DaifuContext) -> None:
         return
     _locale, _ = await speak(update, context)
     payment_id = tap.payment_id
-    payment = await context.daifu.requests.contribution(payment_id, requester_id=user.id)
+    payment = await context.daifu.request_views.contribution(payment_id, requester_id=user.id)
     if payment is None or payment.payer_id is None:
         await query.answer(_("That button is out of date."), show_alert=True)
         return
@@ -107,7 +107,7 @@ async def typed_thanks(update: Update, context: DaifuContext, flow: Flow) -> Non
             )
         )
         return
-    payment = await context.daifu.requests.contribution(int(flow.data["payment_id"]), requester_id=user.id)
+    payment = await context.daifu.request_views.contribution(int(flow.data["payment_id"]), requester_id=user.id)
     # Ending the flow is the claim: the same words sent twice reach the friend once.
     if not await context.daifu.flows.end(user.id, FLOW, at_step="text"):
         return

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from payments.base import PaymentProvider
 from services.api_keys import ApiKeys
+from services.asking import Asking
 from services.button_states import ButtonStates
 from services.callback_backlog import CallbackBacklog
 from services.checkout import Checkouts
@@ -16,11 +17,15 @@ from services.order_export import OrderExport
 from services.order_listing import OrderListing
 from services.order_lookup import OrderLookup
 from services.orders import Orders
-from services.pay_requests import PayRequests
 from services.provider_health import ProviderHealthLog
 from services.provider_notices import NoticeDesk
 from services.reconcile import Reconciler
+from services.request_cards import RequestCards
 from services.request_checkout import RequestCheckouts
+from services.request_closing import RequestClosing
+from services.request_holds import RequestHolds
+from services.request_reminders import RequestReminders
+from services.request_views import RequestViews
 from services.settlement import Settlements
 from services.shop_order_closing import ShopOrderClosing
 from services.shop_order_intake import ShopOrderIntake
@@ -45,12 +50,18 @@ class Daifu:
         # What people must be told, recorded by the services with each change; the teller sends it.
         self.tellings = Tellings(db, rules.admin_ids)
         self.settlements = Settlements(db, providers, self.tellings)
-        self.requests = PayRequests(db, rules, self.orders, self.users, self.settlements, self.tellings)
-        self.request_checkouts = RequestCheckouts(db, rules, self.checkouts, self.requests)
+        # Pay for me, one service for each thing a reader looks for.
+        self.request_views = RequestViews(db, rules, self.users)
+        self.asking = Asking(db, rules, self.users)
+        self.request_holds = RequestHolds(db, rules, self.users, self.request_views, self.tellings)
+        self.request_checkouts = RequestCheckouts(db, rules, self.checkouts, self.request_holds)
+        self.request_closing = RequestClosing(db, self.request_views, self.settlements, self.tellings)
+        self.request_reminders = RequestReminders(db, rules, self.request_views)
+        self.request_cards = RequestCards(db)
         self.notices = NoticeDesk(db, providers, self.settlements)
         self.health = ProviderHealthLog(db)
         self.reconciler = Reconciler(db, providers, self.settlements, self.health, after=rules.reconcile_after)
-        self.closing = OrderClosing(db, self.orders, self.requests, providers)
+        self.closing = OrderClosing(db, self.orders, self.request_closing, providers)
         self.api_keys = ApiKeys(db)
         # What the admin commands read.
         self.stats_report = StatsReport(db)

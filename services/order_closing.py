@@ -13,7 +13,7 @@ from payments.base import CheckoutRef, PaymentError, PaymentProvider
 from services.money import Money
 from services.order_states import move
 from services.orders import Orders
-from services.pay_requests import PayRequests
+from services.request_closing import RequestClosing
 from storage.database import Database
 from storage.models import OrderStatus, Payment, PaymentStatus, PayRequest, RequestStatus
 
@@ -36,7 +36,7 @@ class Closed:
 
 class OrderClosing:
     def __init__(
-        self, db: Database, orders: Orders, requests: PayRequests, providers: Mapping[str, PaymentProvider]
+        self, db: Database, orders: Orders, requests: RequestClosing, providers: Mapping[str, PaymentProvider]
     ) -> None:
         self.db = db
         self.orders = orders

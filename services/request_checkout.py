@@ -1,6 +1,6 @@
 """Paying a pay-for-me request: a friend's checkout, a group's invoice, and Telegram's last check before it takes money.
 
-Checkouts records attempts and asks providers for checkouts, and knows nothing of requests; PayRequests keeps a
+Checkouts records attempts and asks providers for checkouts, and knows nothing of requests; RequestHolds keeps a
 request's hold and the parts kept for friends, and knows nothing of checkouts. Here the two meet: the hold (or the
 part) and the attempt are written in one transaction, or neither is.
 """
@@ -15,7 +15,8 @@ from services.checkout import Checkouts, MethodUnavailable, NewAttempt
 from services.config import ShopRules
 from services.money import Money
 from services.orders import OrderNotPayable
-from services.pay_requests import PayRequests, RequestRefused, RequestView, part_to_pay
+from services.pay_requests import RequestRefused, RequestView, part_to_pay
+from services.request_holds import RequestHolds
 from services.why_not import WhyNot
 from storage.database import Database
 from storage.models import Order, Payment, PaymentStatus, PayRequest, RequestStatus, utcnow
@@ -42,11 +43,11 @@ class _TakenMeanwhile(Exception):
 
 
 class RequestCheckouts:
-    def __init__(self, db: Database, rules: ShopRules, checkouts: Checkouts, requests: PayRequests) -> None:
+    def __init__(self, db: Database, rules: ShopRules, checkouts: Checkouts, holds: RequestHolds) -> None:
         self.db = db
         self.rules = rules
         self.checkouts = checkouts
-        self.requests = requests
+        self.holds = holds
 
     async def start_checkout(
         self,
@@ -60,7 +61,7 @@ class RequestCheckouts:
         show_name: bool = True,
         return_url: str | None = None,
     ) -> Checkout:
-        """A friend starts paying a request found payable moments ago (RequestView from PayRequests.payable): hold
+        """A friend starts paying a request found payable moments ago (RequestView from RequestViews.payable): hold
         it (single) or keep the part (split), and open the checkout. The hold and the attempt are one transaction.
         """
         request = view.request
@@ -81,14 +82,14 @@ class RequestCheckouts:
         )
         try:
             async with self.db.transaction() as session:
-                if not await self.requests.take_in(session, view, part, holder=holder, holder_name=payer_name):
+                if not await self.holds.take_in(session, view, part, holder=holder, holder_name=payer_name):
                     raise _TakenMeanwhile
                 # After the hold (or the request's lock): one tap at a time looks for an attempt to reuse. A chip-in's
                 # part is kept for its friend only a hold's time: an older attempt is not the same ask.
                 since = utcnow() - self.rules.payforme_hold
                 attempt = await self.checkouts.record_attempt_in(session, view.order, new, reuse_since=since)
         except _TakenMeanwhile:
-            raise await self.requests.why_taken(request.token, holder) from None
+            raise await self.holds.why_taken(request.token, holder) from None
         except OrderNotPayable:
             raise RequestRefused(WhyNot.REQUEST_ORDER_CLOSED) from None
         return_url = return_url or self.rules.request_url(request.token)
@@ -120,4 +121,4 @@ class RequestCheckouts:
         why = self.checkouts.invoice_refusal(attempt, order, currency, total_amount)
         if why is not None or request is None:
             return why
-        return await self.requests.pre_checkout_guard(attempt, order, request, payer_id)
+        return await self.holds.pre_checkout_guard(attempt, order, request, payer_id)

@@ -170,7 +170,7 @@ async def test_hostile_form_tokens_on_a_request_page_are_refused(shop: RunningSh
     await shop.emu.send_text(shop.alice, "/help")
     await shop.emu.next_bot_message(shop.alice)
     order_token = await shop.new_link("/newlink 7 USD Tea")
-    request = (await shop.daifu.requests.ask(order_token, shop.alice.id, mode=RequestMode.SINGLE)).request
+    request = (await shop.daifu.asking.ask(order_token, shop.alice.id, mode=RequestMode.SINGLE)).request
     cookie = (b"Cookie", b"daifu_browser=" + b"b" * 22)
     for what, value in {**HOSTILE, "percent-encoded invalid UTF-8": b"%ff%fe" * 16}.items():
         encoded = value if what.startswith("percent") else quote_from_bytes(value).encode()

@@ -198,7 +198,7 @@ class RequestPages:
 
     async def _view(self, token: str) -> RequestView | None:
         try:
-            return await self.daifu.requests.view(token)
+            return await self.daifu.request_views.view(token)
         except RequestRefused:
             return None
 
@@ -323,7 +323,7 @@ class RequestPages:
         _ = gettext_for(locale)
         holder = f"web:{browser}"
         try:
-            view = await self.daifu.requests.payable(token, holder=holder)
+            view = await self.daifu.request_views.payable(token, holder=holder)
             name, part = self._read_form(view, method, typed, locale, _)
             checkout = await self.daifu.request_checkouts.start_checkout(
                 view,

@@ -205,7 +205,7 @@ async def test_chip_ins_given_back_from_an_order_never_paid_call_the_shop_about_
     await chip_in(shop, shop.bob, request, "30")
     await shop.told(shop.alice, "Bob chipped in")
 
-    await shop.daifu.requests.cancel(request, shop.alice.id)  # Bob's $30.00 goes back to him
+    await shop.daifu.request_closing.cancel(request, shop.alice.id)  # Bob's $30.00 goes back to him
     async with shop.daifu.db.transaction() as session:
         given_back = (await session.exec(select(Payment.status).where(col(Payment.provider_ref).is_not(None)))).all()
     assert given_back == [PaymentStatus.REFUNDED]

@@ -174,7 +174,7 @@ async def test_the_chat_offers_only_the_methods_the_shop_allowed(shop: RunningSh
     with pytest.raises(MethodUnavailable):
         await shop.daifu.checkouts.start(order["token"], "telegram", payer_id=shop.alice.id)
     with pytest.raises(RequestRefused):
-        await shop.daifu.requests.ask(order["token"], shop.alice.id, mode=RequestMode.SINGLE)
+        await shop.daifu.asking.ask(order["token"], shop.alice.id, mode=RequestMode.SINGLE)
 
 
 async def test_each_shop_sees_only_its_own_orders(shop: RunningShop, api: ApiClient, acme_key: NewKey) -> None:

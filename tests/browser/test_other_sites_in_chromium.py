@@ -117,7 +117,7 @@ async def test_a_form_another_site_submits_pays_nothing(shop: RunningShop, brows
     order = await shop.daifu.orders.by_token(token)
     assert order is not None and order.status != OrderStatus.PAID
     assert shop.times_told(shop.alice, "Payment received") == 0
-    held = await shop.daifu.requests.by_token(request.token)
+    held = await shop.daifu.request_views.by_token(request.token)
     assert held is not None and held.holder is None and await attempts(shop, held) == []
 
 

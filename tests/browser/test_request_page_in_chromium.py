@@ -19,7 +19,7 @@ async def ask(
     await shop.emu.send_text(shop.alice, "/help")  # Alice must be known to the bot to ask
     await shop.emu.next_bot_message(shop.alice)
     order_token = await shop.new_link(command)
-    return (await shop.daifu.requests.ask(order_token, shop.alice.id, mode=mode, note=note, shares=shares)).request
+    return (await shop.daifu.asking.ask(order_token, shop.alice.id, mode=mode, note=note, shares=shares)).request
 
 
 async def fits_sideways(page: Page) -> bool:
@@ -61,7 +61,7 @@ async def test_a_friend_pays_a_request_from_a_phone(shop: RunningShop, browser: 
     await page.screenshot(path=str(screenshots / "request-phone-paid.png"), full_page=True)
     await context.close()
 
-    order = await shop.daifu.orders.by_token((await shop.daifu.requests.view(request.token)).order.token)
+    order = await shop.daifu.orders.by_token((await shop.daifu.request_views.view(request.token)).order.token)
     assert order is not None and order.status == OrderStatus.PAID
 
 
@@ -104,4 +104,4 @@ async def test_friends_chip_in_on_a_narrow_screen(shop: RunningShop, browser: Br
         await context.close()
 
     await shop.told(shop.alice, "covered the whole order")
-    assert (await shop.daifu.requests.view(request.token)).request.status == RequestStatus.PAID
+    assert (await shop.daifu.request_views.view(request.token)).request.status == RequestStatus.PAID

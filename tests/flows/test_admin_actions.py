@@ -178,7 +178,7 @@ async def test_cancel_closes_the_request_edits_its_card_and_gives_chip_ins_back(
     assert not current(shop, card).get("reply_markup")
     await shop.told(shop.bob, "Your payment of $30.00 has been refunded")
     assert (await order_of(shop, dinner)).status == OrderStatus.CANCELLED
-    stored = await shop.daifu.requests.by_token(request)
+    stored = await shop.daifu.request_views.by_token(request)
     assert stored is not None and stored.status == RequestStatus.CANCELLED
     logged = await events(shop, dinner)
     assert ("cancelled", admin) in logged and ("request_cancelled", admin) in logged

@@ -116,7 +116,7 @@ async def test_an_order_offers_only_what_the_shop_allowed_for_it(shop: RunningSh
     with pytest.raises(MethodUnavailable):
         await shop.daifu.checkouts.start(token, "telegram", payer_id=shop.alice.id)
     with pytest.raises(RequestRefused):
-        await shop.daifu.requests.ask(token, shop.alice.id, mode=RequestMode.SINGLE)
+        await shop.daifu.asking.ask(token, shop.alice.id, mode=RequestMode.SINGLE)
 
 
 async def test_forged_and_stale_buttons_get_a_clear_answer_and_change_nothing(shop: RunningShop) -> None:
@@ -163,5 +163,5 @@ async def test_forged_and_stale_buttons_get_a_clear_answer_and_change_nothing(sh
     assert await attempts_and_holder(shop, request) == (0, None)
     order = await shop.daifu.orders.by_token(token)
     assert order is not None and order.status == OrderStatus.OPEN
-    asked = await shop.daifu.requests.by_token(request)
+    asked = await shop.daifu.request_views.by_token(request)
     assert asked is not None and asked.status == RequestStatus.OPEN

@@ -106,7 +106,7 @@ async def test_an_expired_split_gives_every_part_back(shop: RunningShop) -> None
             )
         ).all()
     assert sorted(statuses) == [PaymentStatus.REFUNDED, PaymentStatus.REFUNDED]
-    stored = await shop.daifu.requests.by_token(request)
+    stored = await shop.daifu.request_views.by_token(request)
     assert stored is not None and stored.status == RequestStatus.EXPIRED
 
 

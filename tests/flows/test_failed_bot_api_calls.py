@@ -31,7 +31,7 @@ async def test_a_cancel_whose_answer_fails_still_gives_back_and_tells_everyone(s
 
     await shop.told(bob, "your chip-in is given back")
     await emu.wait_for(lambda: "Cancelled" in current(shop, card)["text"])
-    view = await shop.daifu.requests.by_token(request)
+    view = await shop.daifu.request_views.by_token(request)
     assert view is not None and view.status == RequestStatus.CANCELLED
     async with shop.daifu.db.transaction() as session:
         (payment,) = (await session.exec(select(Payment).where(col(Payment.provider_ref).is_not(None)))).all()

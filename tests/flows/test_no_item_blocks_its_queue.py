@@ -218,7 +218,7 @@ async def test_a_requester_who_blocked_the_bot_keeps_no_one_else_unreminded(shop
         await shop.emu.send_text(person, "/help")
         await shop.emu.next_bot_message(person)
         token = await shop.new_link(f"/newlink 4 USD Tea for {person.first_name}")
-        requests.append((await daifu.requests.ask(token, person.id, mode=RequestMode.SINGLE)).request)
+        requests.append((await daifu.asking.ask(token, person.id, mode=RequestMode.SINGLE)).request)
     due = await daifu.orders.create(Money(300, "USD"), "Expiring tea", created_by=shop.admin.id)
     async with daifu.db.transaction() as session:
         await session.exec(

@@ -51,7 +51,7 @@ async def test_a_friend_in_the_group_pays_and_everyone_is_told(shop: RunningShop
     assert "already been paid" in after["text"]
     order_now = await shop.daifu.orders.by_token(order)
     assert order_now is not None and order_now.status == OrderStatus.PAID and order_now.payer_id == bob.id
-    stored = await shop.daifu.requests.by_token(request)
+    stored = await shop.daifu.request_views.by_token(request)
     assert stored is not None and stored.status == RequestStatus.PAID and stored.requester_id == alice.id
 
 
@@ -166,11 +166,11 @@ async def test_pre_checkout_renews_a_friends_hold_only_when_it_is_running_out(sh
     request = await ask_friend(shop, shop.alice, await shop.new_link("/newlink 12.50 USD Coffee beans"))
     await emu.click(bob, await open_request(shop, bob, request), "Pay by card")
     invoice = await emu.wait_for(lambda: next((m for m in emu.bot_messages(bob) if "invoice" in m), None))
-    held = await shop.daifu.requests.by_token(request)
+    held = await shop.daifu.request_views.by_token(request)
     assert held is not None and held.hold_until is not None
 
     assert (await emu.pre_checkout(bob, invoice))["ok"] is True  # moments after the tap: the hold stands as is
-    same = await shop.daifu.requests.by_token(request)
+    same = await shop.daifu.request_views.by_token(request)
     assert same is not None and same.hold_until == held.hold_until
 
     async with shop.daifu.db.transaction() as session:  # Bob dawdled on the payment sheet
@@ -180,6 +180,6 @@ async def test_pre_checkout_renews_a_friends_hold_only_when_it_is_running_out(sh
             .values(hold_until=utcnow() + timedelta(seconds=30))
         )
     assert (await emu.pre_checkout(bob, invoice))["ok"] is True
-    renewed = await shop.daifu.requests.by_token(request)
+    renewed = await shop.daifu.request_views.by_token(request)
     assert renewed is not None and renewed.hold_until is not None
     assert renewed.hold_until > utcnow() + timedelta(minutes=1)

@@ -95,9 +95,9 @@ async def test_only_the_requester_cancels_and_shares(shop: RunningShop) -> None:
     request = await ask_friend(shop, shop.alice, await shop.new_link("/newlink 5 USD Tea"))
     assert await shop.emu.inline_query(shop.bob, request, chat_type="group") == []
     with pytest.raises(RequestRefused) as refused:
-        await shop.daifu.requests.cancel(request, shop.bob.id)
+        await shop.daifu.request_closing.cancel(request, shop.bob.id)
     assert refused.value.why == WhyNot.NOT_REQUESTER
-    stored = await shop.daifu.requests.by_token(request)
+    stored = await shop.daifu.request_views.by_token(request)
     assert stored is not None and stored.status == RequestStatus.OPEN
 
 
@@ -186,5 +186,5 @@ async def test_money_for_a_request_that_expired_while_the_friend_was_paying_goes
     refund = await shop.told(bob, "has been refunded")
     assert "The request expired before your payment arrived, so it is given back." in refund["text"]
     assert shop.times_told(bob, "Payment received") == 0
-    stored = await shop.daifu.requests.by_token(request)
+    stored = await shop.daifu.request_views.by_token(request)
     assert stored is not None and stored.covered_minor == 0

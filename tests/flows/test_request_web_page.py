@@ -75,11 +75,11 @@ async def ask(shop: RunningShop, command: str, mode: RequestMode = RequestMode.S
     await shop.emu.send_text(shop.alice, "/help")
     await shop.emu.next_bot_message(shop.alice)
     order_token = await shop.new_link(command)
-    return (await shop.daifu.requests.ask(order_token, shop.alice.id, mode=mode, **kwargs)).request
+    return (await shop.daifu.asking.ask(order_token, shop.alice.id, mode=mode, **kwargs)).request
 
 
 async def fresh(shop: RunningShop, request: PayRequest) -> PayRequest:
-    found = await shop.daifu.requests.by_token(request.token)
+    found = await shop.daifu.request_views.by_token(request.token)
     assert found is not None
     return found
 
@@ -90,7 +90,7 @@ async def attempts(shop: RunningShop, request: PayRequest) -> list[Payment]:
 
 
 async def order_status(shop: RunningShop, request: PayRequest) -> OrderStatus:
-    view = await shop.daifu.requests.view(request.token)
+    view = await shop.daifu.request_views.view(request.token)
     order = await shop.daifu.orders.by_token(view.order.token)
     assert order is not None
     return order.status
@@ -254,7 +254,7 @@ async def test_friends_chip_in_on_the_web_until_it_is_paid(shop: RunningShop, fr
 
 async def test_tokens_are_single_purpose(shop: RunningShop, friends: Callable[[], WebFriend]) -> None:
     request = await ask(shop, "/newlink 3 EUR Croissant")
-    order_token = (await shop.daifu.requests.view(request.token)).order.token
+    order_token = (await shop.daifu.request_views.view(request.token)).order.token
     friend = friends()
     for path in [f"/r/{order_token}", f"/o/{request.token}", "/r/r_AAAAAAAAAAAAAAAAAAAAAA", "/r/<script>"]:
         status, page = await friend.get(path)
@@ -269,8 +269,8 @@ async def test_an_expired_or_cancelled_request_cannot_be_paid(
 ) -> None:
     request = await ask(shop, "/newlink 3 EUR Croissant")
     cancelled = (
-        await shop.daifu.requests.ask(
-            (await shop.daifu.requests.view(request.token)).order.token, shop.alice.id, mode=RequestMode.SINGLE
+        await shop.daifu.asking.ask(
+            (await shop.daifu.request_views.view(request.token)).order.token, shop.alice.id, mode=RequestMode.SINGLE
         )
     ).request
     wei = friends()
@@ -288,7 +288,7 @@ async def test_an_expired_or_cancelled_request_cannot_be_paid(
     assert status == 409 and "This request has expired" in page
     assert await attempts(shop, request) == []
 
-    await shop.daifu.requests.cancel(cancelled.token, shop.alice.id)
+    await shop.daifu.request_closing.cancel(cancelled.token, shop.alice.id)
     status, page = await wei.get(f"/r/{cancelled.token}")
     assert 'data-testid="status">cancelled<' in page and "was cancelled" in page
 

@@ -150,7 +150,7 @@ async def refused_then_served(shop: RunningShop, victim: WebFriend, token: str) 
             victim.url(f"/r/{token}"), data=form, headers=headers, allow_redirects=False
         ) as answer:
             assert answer.status == 403 and "Another website sent this form" in await answer.text()
-    request = await shop.daifu.requests.by_token(token)
+    request = await shop.daifu.request_views.by_token(token)
     assert request is not None and request.holder is None
     assert await attempts(shop, request) == []
 
