@@ -22,11 +22,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from services.config import ShopRules
+from services.crediting import STILL_OPEN
 from services.money import Money
 from services.notices import PaymentReturned, ReturnReason
 from services.order_states import record_event
 from services.orders import Orders, payable_in
-from services.settlement import STILL_OPEN, RefundRefused, Settlements
+from services.refunds import RefundRefused, Refunds
 from services.telling import Tellings
 from services.tokens import REQUEST_PREFIX, looks_like_token, new_token
 from services.users import Users
@@ -242,14 +243,14 @@ class PayRequests:
         rules: ShopRules,
         orders: Orders,
         users: Users,
-        settlements: Settlements,
+        refunds: Refunds,
         tellings: Tellings,
     ) -> None:
         self.db = db
         self.rules = rules
         self.orders = orders
         self.users = users
-        self.settlements = settlements
+        self.refunds = refunds
         self.tellings = tellings
 
     # -- asking ----------------------------------------------------------------------------------------
@@ -573,7 +574,7 @@ class PayRequests:
         for payment_id in parts:
             assert payment_id is not None
             with contextlib.suppress(RefundRefused):  # refunded by someone else meanwhile
-                returned.append(await self.settlements.refund(payment_id, reason=why, actor_id=actor_id))
+                returned.append(await self.refunds.refund(payment_id, reason=why, actor_id=actor_id))
         return returned
 
     # -- reminders and cards ---------------------------------------------------------------------------
