@@ -70,6 +70,27 @@ class Refunds:
         asked, so the admins are told why). A refund the provider took but has not finished comes back pending
         (only the admins hear of it); it is followed by the provider's refund events or by asking.
         """
+        payment, refund_id, money = await self._reserve(payment_id, reason=reason, actor_id=actor_id, amount=amount)
+        try:
+            answer = await self.ask_provider(payment, refund_request(payment, refund_id, money))
+        except Exception as error:
+            # The caller hears of it (the admin who asked sees why): nothing is left to tell, unless nobody asked.
+            tell = str(error) if tell_failure and isinstance(error, PaymentError) else None
+            await self.fail(refund_id, f"{type(error).__name__}: {error}", told=True, tell=tell)
+            raise
+        if answer is not None and answer.status == RefundStatus.FAILED:
+            failed = PaymentError(f"{payment.provider} refund {answer.refund_ref} failed: {answer.failure or 'failed'}")
+            await self.fail(
+                refund_id, answer.failure or "failed", told=True, tell=str(failed) if tell_failure else None
+            )
+            raise failed
+        returned = await self.record(refund_id, answer, tell_pending=True)
+        return returned if returned is not None else await self._as_recorded(refund_id)
+
+    async def _reserve(
+        self, payment_id: int, *, reason: ReturnReason, actor_id: int | None, amount: Money | None
+    ) -> tuple[Payment, int, Money]:
+        """The part reserved on the charge and a pending refund recorded for it, or RefundRefused."""
         async with self.db.transaction() as session:
             payment = await session.get(Payment, payment_id)
             if payment is None or payment.status != PaymentStatus.SUCCEEDED or payment.provider_ref is None:
@@ -104,23 +125,7 @@ class Refunds:
             session.add(record)
             await session.flush()
             assert record.id is not None
-            refund_id = record.id
-        money = Money(part, payment.currency)
-        try:
-            answer = await self.ask_provider(payment, refund_request(payment, refund_id, money))
-        except Exception as error:
-            # The caller hears of it (the admin who asked sees why): nothing is left to tell, unless nobody asked.
-            tell = str(error) if tell_failure and isinstance(error, PaymentError) else None
-            await self.fail(refund_id, f"{type(error).__name__}: {error}", told=True, tell=tell)
-            raise
-        if answer is not None and answer.status == RefundStatus.FAILED:
-            failed = PaymentError(f"{payment.provider} refund {answer.refund_ref} failed: {answer.failure or 'failed'}")
-            await self.fail(
-                refund_id, answer.failure or "failed", told=True, tell=str(failed) if tell_failure else None
-            )
-            raise failed
-        returned = await self.record(refund_id, answer, tell_pending=True)
-        return returned if returned is not None else await self._as_recorded(refund_id)
+            return payment, record.id, Money(part, payment.currency)
 
     async def _as_recorded(self, refund_id: int) -> PaymentReturned:
         """The refund as another path recorded it first (a provider's event that overtook the answer to the call
@@ -225,28 +230,8 @@ class Refunds:
             )
             if finished.rowcount != 1:
                 return None
-            if given < asked and payment.refunded_minor < payment.amount_minor:
-                # A part came back short: only what the provider gave back is counted as refunded. (A whole
-                # refund that came back short gave back all that was left: the rest went back outside daifu,
-                # so the reservation of the whole stands.)
-                await session.exec(
-                    update(Payment)
-                    .where(col(Payment.id) == payment.id)
-                    .values(refunded_minor=col(Payment.refunded_minor) - (asked - given))
-                )
-                payment = await session.get(Payment, refund.payment_id, populate_existing=True)
-                assert payment is not None
+            payment = await self._charge_after_refund(session, refund, payment, asked=asked, given=given, owed=owed)
             payment_id, actor_id = refund.payment_id, refund.actor_id
-            if payment.refunded_minor >= payment.amount_minor:
-                await session.exec(
-                    update(Payment)
-                    .where(col(Payment.id) == payment_id)
-                    .values(
-                        status=PaymentStatus.REFUND_OWED if owed else PaymentStatus.REFUNDED,
-                        refunded_at=None if owed else utcnow(),
-                    )
-                )
-            kind = "refund_owed" if owed else "refunded_payment"
             detail: dict[str, Any] = {
                 "payment_id": payment_id,
                 "amount": money.minor,
@@ -254,22 +239,57 @@ class Refunds:
                 "why": reason.value,
                 "refund_ref": refund_ref,
             }
-            moved = None
-            if payment.credited and not owed and not await self._credited_left(session, payment.order_id):
-                # Nothing credited to the order is left with the shop: the order is refunded.
-                moved = await move(session, payment.order_id, OrderStatus.REFUNDED, actor_id=actor_id, **detail)
-            if moved is None or not moved.done:
-                await record_event(session, payment.order_id, kind, actor_id=actor_id, **detail)
-                paid_order = await session.get(Order, payment.order_id)
-                # A part of a paid order given back: the shop hears of it too. Chip-ins given back from an order
-                # never paid (its request cancelled) are no news to the shop, which was never told it was paid.
-                if payment.credited and not owed and paid_order is not None and paid_order.status == OrderStatus.PAID:
-                    await enqueue_callback(session, payment.order_id, "order.refunded")
+            await self._order_after_refund(session, payment, owed=owed, actor_id=actor_id, detail=detail)
             fresh = await session.get(Payment, payment_id, populate_existing=True)
             order = await session.get(Order, payment.order_id, populate_existing=True)
             assert fresh is not None and order is not None
             await self.tellings.refunded(session, refund_id, fresh, pending=False)
         return PaymentReturned(order, fresh, reason, owed, money, refund_id)
+
+    @staticmethod
+    async def _charge_after_refund(
+        session: AsyncSession, refund: Refund, payment: Payment, *, asked: int, given: int, owed: bool
+    ) -> Payment:
+        """The charge with what the refund gave back counted, moved to refunded (or owed) once nothing is left."""
+        if given < asked and payment.refunded_minor < payment.amount_minor:
+            # A part came back short: only what the provider gave back is counted as refunded. (A whole
+            # refund that came back short gave back all that was left: the rest went back outside daifu,
+            # so the reservation of the whole stands.)
+            await session.exec(
+                update(Payment)
+                .where(col(Payment.id) == payment.id)
+                .values(refunded_minor=col(Payment.refunded_minor) - (asked - given))
+            )
+            shorter = await session.get(Payment, refund.payment_id, populate_existing=True)
+            assert shorter is not None
+            payment = shorter
+        if payment.refunded_minor >= payment.amount_minor:
+            await session.exec(
+                update(Payment)
+                .where(col(Payment.id) == payment.id)
+                .values(
+                    status=PaymentStatus.REFUND_OWED if owed else PaymentStatus.REFUNDED,
+                    refunded_at=None if owed else utcnow(),
+                )
+            )
+        return payment
+
+    async def _order_after_refund(
+        self, session: AsyncSession, payment: Payment, *, owed: bool, actor_id: int | None, detail: dict[str, Any]
+    ) -> None:
+        """The order refunded when nothing credited to it is left with the shop; else the refund is an event on it."""
+        kind = "refund_owed" if owed else "refunded_payment"
+        moved = None
+        if payment.credited and not owed and not await self._credited_left(session, payment.order_id):
+            # Nothing credited to the order is left with the shop: the order is refunded.
+            moved = await move(session, payment.order_id, OrderStatus.REFUNDED, actor_id=actor_id, **detail)
+        if moved is None or not moved.done:
+            await record_event(session, payment.order_id, kind, actor_id=actor_id, **detail)
+            paid_order = await session.get(Order, payment.order_id)
+            # A part of a paid order given back: the shop hears of it too. Chip-ins given back from an order
+            # never paid (its request cancelled) are no news to the shop, which was never told it was paid.
+            if payment.credited and not owed and paid_order is not None and paid_order.status == OrderStatus.PAID:
+                await enqueue_callback(session, payment.order_id, "order.refunded")
 
     @staticmethod
     async def _credited_left(session: AsyncSession, order_id: int) -> int:
