@@ -199,11 +199,7 @@ class Refunds:
             assert payment is not None
             reason = ReturnReason(refund.reason)
             asked = refund.asked_minor or refund.amount_minor
-            # What the provider says it gives back, in the charge's currency (a provider answering in another
-            # currency is not believed on the amount).
-            given = asked
-            if answer is not None and answer.amount.currency == refund.currency and answer.amount.minor > 0:
-                given = answer.amount.minor
+            given = self._given(refund, answer)
             money = Money(given, refund.currency)
             if answer is not None and answer.status == RefundStatus.PENDING:
                 await session.exec(
@@ -245,6 +241,14 @@ class Refunds:
             assert fresh is not None and order is not None
             await self.tellings.refunded(session, refund_id, fresh, pending=False)
         return PaymentReturned(order, fresh, reason, owed, money, refund_id)
+
+    @staticmethod
+    def _given(refund: Refund, answer: ProviderRefund | None) -> int:
+        """What the provider says it gives back, in the charge's currency (a provider answering in another
+        currency is not believed on the amount)."""
+        if answer is not None and answer.amount.currency == refund.currency and answer.amount.minor > 0:
+            return answer.amount.minor
+        return refund.asked_minor or refund.amount_minor
 
     @staticmethod
     async def _charge_after_refund(
