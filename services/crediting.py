@@ -6,16 +6,12 @@ by a conditional update, and the order moves to paid only through services.order
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import Update, bindparam
-from sqlalchemy import update as core_update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select, update
+from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from payments.base import ChargeOutcome, PaymentEvent
@@ -24,7 +20,7 @@ from services.notices import ReturnReason
 from services.order_states import move, record_event
 from services.telling import Tellings
 from services.tokens import new_token
-from storage.database import Database, keep_in_step, run_core
+from storage.database import Database
 from storage.models import (
     Order,
     OrderStatus,
@@ -35,53 +31,13 @@ from storage.models import (
     RequestStatus,
     utcnow,
 )
-
-# Built once: every payment reads them, and building a statement costs about as much CPU as SQLAlchemy's part
-# of running it (bench.db_floor).
-_ATTEMPT_TO_SETTLE = (
-    select(Payment, Order, PayRequest)
-    .join(Order, col(Order.id) == col(Payment.order_id))
-    .outerjoin(PayRequest, col(PayRequest.id) == col(Payment.request_id))
-    .where(col(Payment.checkout_ref) == bindparam("checkout_ref"), col(Payment.provider) == bindparam("provider"))
-)
-_CHARGE = select(Payment).where(
-    col(Payment.provider) == bindparam("provider"), col(Payment.provider_ref) == bindparam("charge_ref")
-)
-
-# The writes every payment makes, on the tables (no object of the session is involved, or keep_in_step says
-# what was written): built once.
-_payments, _requests = Payment.__table__, PayRequest.__table__  # type: ignore[attr-defined]
-
-
-@functools.cache
-def _claim_charge(columns: tuple[str, ...]) -> Update:
-    """The attempt becomes the charge, once: only while no charge was recorded on it."""
-    return (
-        core_update(_payments)
-        .where(
-            _payments.c.id == bindparam("w_id"),
-            _payments.c.status.in_([PaymentStatus.PENDING.value, PaymentStatus.DECLINED.value]),
-            _payments.c.provider_ref.is_(None),
-        )
-        .values({name: bindparam(f"v_{name}") for name in columns})
-    )
-
-
-# The request w_id, while it is open and not past its time at w_now (a condition of the writes that need it so).
-STILL_OPEN = (
-    _requests.c.id == bindparam("w_id"),
-    _requests.c.status == RequestStatus.OPEN.value,
-    _requests.c.expires_at > bindparam("w_now"),
-)
-# A chip-in counted into what the request has covered, only while that stays within the order's total.
-_COVER_PART = (
-    core_update(_requests)
-    .where(*STILL_OPEN, _requests.c.covered_minor + bindparam("w_credit") <= bindparam("w_total"))
-    .values(covered_minor=_requests.c.covered_minor + bindparam("w_credit"))
-)
-_RELEASE_OPEN_REQUEST = core_update(_requests).where(*STILL_OPEN).values(holder=None, holder_name=None, hold_until=None)
-_REQUEST_PAID = (
-    core_update(_requests).where(_requests.c.id == bindparam("w_id")).values(status=RequestStatus.PAID.value)
+from storage.queries.crediting import (
+    attempt_to_settle,
+    claim_charge,
+    cover_part,
+    mark_request_paid,
+    recorded_charge,
+    release_open_request,
 )
 
 
@@ -123,29 +79,21 @@ class Crediting:
 
     async def _already_applied(self, event: PaymentEvent) -> Settlement:
         async with self.db.transaction() as session:
-            charge = await self._charge(session, event)
+            charge = await recorded_charge(session, provider=event.provider, charge_ref=event.charge_ref)
             assert charge is not None
             order = await session.get(Order, charge.order_id)
         assert order is not None
         return Settlement(Applied.ALREADY_APPLIED, order, charge)
 
-    @staticmethod
-    async def _charge(session: AsyncSession, event: PaymentEvent) -> Payment | None:
-        """The charge already recorded for this event, if any."""
-        params = {"provider": event.provider, "charge_ref": event.charge_ref}
-        return (await session.exec(_CHARGE, params=params)).first()
-
     async def _apply(self, event: PaymentEvent) -> Settlement:
         now = utcnow()
         async with self.db.transaction() as session:
-            params = {"checkout_ref": event.checkout_ref, "provider": event.provider}
-            found = (await session.exec(_ATTEMPT_TO_SETTLE, params=params)).first()
+            found = await attempt_to_settle(session, checkout_ref=event.checkout_ref, provider=event.provider)
             if found is None:
                 raise UnknownCheckout(event.checkout_ref)
-            attempt, order = found[0], found[1]
-            request: PayRequest | None = found[2]  # an outer join: None for an order's own checkout
+            attempt, order, request = found
             assert order.id is not None and attempt.id is not None
-            if await self._charge(session, event) is not None:
+            if await recorded_charge(session, provider=event.provider, charge_ref=event.charge_ref) is not None:
                 return Settlement(Applied.ALREADY_APPLIED, order, attempt)
             if event.outcome == ChargeOutcome.DECLINED:
                 return await self._decline(session, attempt, order, request, now)
@@ -212,14 +160,8 @@ class Crediting:
             # charge; taken back if it could not be credited.
             "credited": True,
         }
-        claim: dict[str, Any] = {
-            "w_id": attempt.id,
-            **{f"v_{name}": value for name, value in charge_values.items()},
-        }
-        claimed = await run_core(session, _claim_charge(tuple(charge_values)), claim)
-        if claimed.rowcount == 1:
-            assert attempt.id is not None
-            keep_in_step(session, Payment, attempt.id, charge_values)
+        assert attempt.id is not None
+        if await claim_charge(session, attempt_id=attempt.id, values=charge_values):
             return attempt.id
         # A second charge on one checkout (an invoice paid twice): its own row, so it can go back.
         extra = Payment(
@@ -301,11 +243,10 @@ class Crediting:
     ) -> ReturnReason | None:
         """Credit a friend's payment to a request: all of it (single), or a part of it (split)."""
         now = utcnow()
+        assert request.id is not None
         if request.mode == RequestMode.SPLIT:
             credit = attempt.credit_minor or 0
-            cover = {"w_id": request.id, "w_now": now, "w_credit": credit, "w_total": order.amount_minor}
-            taken = await run_core(session, _COVER_PART, cover)
-            if taken.rowcount != 1:
+            if not await cover_part(session, request_id=request.id, now=now, credit=credit, total=order.amount_minor):
                 return await self._why_request_refused(session, request)
             fresh = await session.get(PayRequest, request.id, populate_existing=True)
             assert fresh is not None
@@ -313,14 +254,11 @@ class Crediting:
                 return None
             payer_id = None  # a split order has many payers: they are the request's contributions
         else:
-            taken = await run_core(session, _RELEASE_OPEN_REQUEST, {"w_id": request.id, "w_now": now})
-            if taken.rowcount != 1:
+            if not await release_open_request(session, request_id=request.id, now=now):
                 return await self._why_request_refused(session, request)
-            keep_in_step(session, PayRequest, request.id, {"holder": None, "holder_name": None, "hold_until": None})
         reason = await self._pay_order(session, order, charge_id, payer_id, attempt.provider)
         if reason is None:
-            await run_core(session, _REQUEST_PAID, {"w_id": request.id})
-            keep_in_step(session, PayRequest, request.id, {"status": RequestStatus.PAID})
+            await mark_request_paid(session, request_id=request.id)
         return reason
 
     @staticmethod

@@ -22,7 +22,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from services.config import ShopRules
-from services.crediting import STILL_OPEN
 from services.money import Money
 from services.notices import PaymentReturned, ReturnReason
 from services.order_states import record_event
@@ -44,6 +43,7 @@ from storage.models import (
     User,
     utcnow,
 )
+from storage.queries.crediting import STILL_OPEN
 
 
 def new_request_token() -> str:
