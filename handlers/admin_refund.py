@@ -3,7 +3,7 @@
 Without an amount every charge of the order is refunded in turn (a chip-in has several); with one, only an
 order paid in one charge, and the amount is read in that charge's currency. The plan waits in the database
 (daifu.buttons) under a one-time id carried by the Yes button, so a second tap (or an old message) refunds nothing.
-Refunds themselves go through daifu.settlements.refund, which never gives back more than was paid and turns a
+Refunds themselves go through daifu.refunds.refund, which never gives back more than was paid and turns a
 card payment made through a provider token into a refund owed.
 """
 
@@ -29,7 +29,7 @@ from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
 from services.notices import PaymentReturned, ReturnReason
 from services.providers import PaymentError, capabilities_of
-from services.settlement import RefundRefused
+from services.refunds import RefundRefused
 from storage.models import Order, OrderStatus, Payment
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ async def carry_out(context: DaifuContext, plan: RefundPlan, admin_id: int, loca
         assert charge.id is not None
         part = Money(plan.minor, charge.currency) if plan.minor is not None else None
         try:
-            notice = await daifu.settlements.refund(
+            notice = await daifu.refunds.refund(
                 charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=admin_id, amount=part
             )
         except RefundRefused as refused:

@@ -15,10 +15,10 @@ from handlers.context import DaifuContext
 from handlers.send_checkout import send_checkout
 from presentation.texts import provider_down, why_not, why_not_charged
 from services.checkout import MethodUnavailable
+from services.crediting import UnknownCheckout
 from services.metrics import PRE_CHECKOUT_SECONDS
 from services.orders import OrderNotPayable
 from services.providers import PaymentError, event_from_successful_payment
-from services.settlement import UnknownCheckout
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ async def successful_payment(update: Update, context: DaifuContext) -> None:
         provider_charge_id=paid.provider_payment_charge_id,
     )
     try:
-        await context.daifu.settlements.receive(event)
+        await context.daifu.payment_intake.receive(event)
     except UnknownCheckout:
         # Money moved for an invoice daifu does not know: keep the evidence for the admins.
         log.error(

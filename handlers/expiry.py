@@ -33,7 +33,7 @@ async def tell_what_was_left(context: DaifuContext) -> None:
 
 
 async def resume_refunds(context: DaifuContext) -> None:
-    await context.daifu.settlements.resume_refunds()
+    await context.daifu.refund_resumption.resume_refunds()
 
 
 async def resume_notices(context: DaifuContext) -> None:

@@ -14,7 +14,7 @@ from handlers.refund_button import RefundStep, RefundTap
 from presentation.texts import provider_down
 from services.notices import ReturnReason
 from services.providers import PaymentError
-from services.settlement import RefundRefused
+from services.refunds import RefundRefused
 
 
 async def refund_button(update: Update, context: DaifuContext) -> None:
@@ -37,7 +37,7 @@ async def refund_button(update: Update, context: DaifuContext) -> None:
         await query.edit_message_reply_markup(None)
         return
     try:
-        notice = await context.daifu.settlements.refund(
+        notice = await context.daifu.refunds.refund(
             tap.payment_id, reason=ReturnReason.SHOP_REFUND, actor_id=update.effective_user.id
         )
     except RefundRefused:

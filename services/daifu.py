@@ -11,22 +11,27 @@ from services.button_states import ButtonStates
 from services.callback_backlog import CallbackBacklog
 from services.checkout import Checkouts
 from services.config import ShopRules
+from services.crediting import Crediting
 from services.flows import Flows
 from services.order_closing import OrderClosing
 from services.order_export import OrderExport
 from services.order_listing import OrderListing
 from services.order_lookup import OrderLookup
 from services.orders import Orders
+from services.orphan_charges import OrphanCharges
+from services.payment_intake import PaymentIntake
 from services.provider_health import ProviderHealthLog
 from services.provider_notices import NoticeDesk
 from services.reconcile import Reconciler
+from services.refund_events import RefundEvents
+from services.refund_resumption import RefundResumption
+from services.refunds import Refunds
 from services.request_cards import RequestCards
 from services.request_checkout import RequestCheckouts
 from services.request_closing import RequestClosing
 from services.request_holds import RequestHolds
 from services.request_reminders import RequestReminders
 from services.request_views import RequestViews
-from services.settlement import Settlements
 from services.shop_order_closing import ShopOrderClosing
 from services.shop_order_intake import ShopOrderIntake
 from services.shop_order_views import ShopOrderViews
@@ -49,18 +54,24 @@ class Daifu:
         self.checkouts = Checkouts(db, rules, self.orders, providers)
         # What people must be told, recorded by the services with each change; the teller sends it.
         self.tellings = Tellings(db, rules.admin_ids)
-        self.settlements = Settlements(db, providers, self.tellings)
+        # The books of charges and refunds: each event credited, refunded, resumed or kept as an orphan.
+        self.crediting = Crediting(db, self.tellings)
+        self.refunds = Refunds(db, providers, self.tellings)
+        self.refund_events = RefundEvents(db, self.refunds, self.tellings)
+        orphans = OrphanCharges(db, providers, self.tellings)
+        self.payment_intake = PaymentIntake(self.crediting, self.refunds, self.refund_events, orphans)
+        self.refund_resumption = RefundResumption(db, providers, self.refunds, orphans)
         # Pay for me, one service for each thing a reader looks for.
         self.request_views = RequestViews(db, rules, self.users)
         self.asking = Asking(db, rules, self.users)
         self.request_holds = RequestHolds(db, rules, self.users, self.request_views, self.tellings)
         self.request_checkouts = RequestCheckouts(db, rules, self.checkouts, self.request_holds)
-        self.request_closing = RequestClosing(db, self.request_views, self.settlements, self.tellings)
+        self.request_closing = RequestClosing(db, self.request_views, self.refunds, self.tellings)
         self.request_reminders = RequestReminders(db, rules, self.request_views)
         self.request_cards = RequestCards(db)
-        self.notices = NoticeDesk(db, providers, self.settlements)
+        self.notices = NoticeDesk(db, providers, self.payment_intake)
         self.health = ProviderHealthLog(db)
-        self.reconciler = Reconciler(db, providers, self.settlements, self.health, after=rules.reconcile_after)
+        self.reconciler = Reconciler(db, providers, self.payment_intake, self.health, after=rules.reconcile_after)
         self.closing = OrderClosing(db, self.orders, self.request_closing, providers)
         self.api_keys = ApiKeys(db)
         # What the admin commands read.
@@ -72,5 +83,5 @@ class Daifu:
         # What the shop API calls.
         self.shop_order_views = ShopOrderViews(db)
         self.shop_order_intake = ShopOrderIntake(db, rules, self.checkouts, self.shop_order_views)
-        self.shop_order_closing = ShopOrderClosing(self.shop_order_views, self.settlements, self.closing)
+        self.shop_order_closing = ShopOrderClosing(self.shop_order_views, self.refunds, self.closing)
         self.refund_keys = RefundKeys(db)

@@ -4,7 +4,7 @@ Only a notice that verifies is kept as it arrived (headers, body, source, time, 
 applied, so one whose worker died before applying it is applied by the housekeeping job (resume), and one
 that failed is tried again a few times and then parked for the admins. A notice that fails verification is
 kept only as a short record (time, provider, size, source, why) and counted: strangers cannot fill the
-database with forged notices. Applying is idempotent on the provider's charge id (services.settlement), so a
+database with forged notices. Applying is idempotent on the provider's charge id (services.crediting), so a
 repeated notice changes nothing.
 """
 
@@ -20,9 +20,10 @@ from multidict import CIMultiDict
 from sqlmodel import col, select, update
 
 from payments.base import Amount, ChargeOutcome, InvalidNotice, NoticeReply, PaymentEvent, PaymentProvider
+from services.crediting import UnknownCheckout
 from services.metrics import PARKED, REJECTED_NOTICES
 from services.parking import PARK_AFTER_ATTEMPTS, error_text, storable
-from services.settlement import Settlements, UnknownCheckout
+from services.payment_intake import PaymentIntake
 from storage.database import Database
 from storage.models import ProviderNotice, RejectedNotice, utcnow
 
@@ -50,10 +51,10 @@ def event_from_json(text: str) -> PaymentEvent:
 
 
 class NoticeDesk:
-    def __init__(self, db: Database, providers: Mapping[str, PaymentProvider], settlements: Settlements) -> None:
+    def __init__(self, db: Database, providers: Mapping[str, PaymentProvider], payment_intake: PaymentIntake) -> None:
         self.db = db
         self.providers = providers
-        self.settlements = settlements
+        self.payment_intake = payment_intake
 
     async def receive(
         self, provider_name: str, headers: Mapping[str, str], body: bytes, *, remote: str | None
@@ -153,7 +154,7 @@ class NoticeDesk:
 
     async def _apply(self, notice_id: int, provider: PaymentProvider, event: PaymentEvent) -> NoticeReply:
         try:
-            await self.settlements.receive(event)
+            await self.payment_intake.receive(event)
         except UnknownCheckout:
             # Nothing daifu opened: sending it again would not change that. Kept for the admins to see.
             log.warning("%s notice %s names an unknown checkout %s", provider.name, notice_id, event.checkout_ref)

@@ -11,8 +11,8 @@ from sqlmodel import col, select, update
 
 from payments.base import CheckoutRef, PaymentError, PaymentProvider
 from services.money import Money
+from services.payment_intake import PaymentIntake
 from services.provider_health import ProviderHealthLog
-from services.settlement import Settlements
 from storage.database import Database
 from storage.models import Payment, PaymentStatus, utcnow
 
@@ -27,14 +27,14 @@ class Reconciler:
         self,
         db: Database,
         providers: Mapping[str, PaymentProvider],
-        settlements: Settlements,
+        payment_intake: PaymentIntake,
         health: ProviderHealthLog,
         *,
         after: timedelta,
     ) -> None:
         self.db = db
         self.providers = providers
-        self.settlements = settlements
+        self.payment_intake = payment_intake
         self.health = health
         self.after = after
 
@@ -91,4 +91,4 @@ class Reconciler:
         if event is None:
             return
         log.info("reconciliation found %s for checkout %s", event.outcome.value, attempt.checkout_ref)
-        await self.settlements.receive(event)
+        await self.payment_intake.receive(event)

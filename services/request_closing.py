@@ -10,8 +10,8 @@ from sqlmodel import col, select, update
 from services.notices import PaymentReturned, ReturnReason
 from services.order_states import record_event
 from services.pay_requests import RequestRefused
+from services.refunds import RefundRefused, Refunds
 from services.request_views import RequestViews
-from services.settlement import RefundRefused, Settlements
 from services.telling import Tellings
 from services.why_not import WhyNot, why_request_closed
 from storage.database import Database
@@ -19,10 +19,10 @@ from storage.models import Payment, PaymentStatus, PayRequest, RequestStatus, ut
 
 
 class RequestClosing:
-    def __init__(self, db: Database, views: RequestViews, settlements: Settlements, tellings: Tellings) -> None:
+    def __init__(self, db: Database, views: RequestViews, refunds: Refunds, tellings: Tellings) -> None:
         self.db = db
         self.views = views
-        self.settlements = settlements
+        self.refunds = refunds
         self.tellings = tellings
 
     async def cancel(self, token: str, requester_id: int) -> None:
@@ -85,5 +85,5 @@ class RequestClosing:
         for payment_id in parts:
             assert payment_id is not None
             with contextlib.suppress(RefundRefused):  # refunded by someone else meanwhile
-                returned.append(await self.settlements.refund(payment_id, reason=why, actor_id=actor_id))
+                returned.append(await self.refunds.refund(payment_id, reason=why, actor_id=actor_id))
         return returned

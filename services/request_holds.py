@@ -16,12 +16,12 @@ from services.config import ShopRules
 from services.money import Money
 from services.pay_requests import RequestRefused, RequestView, telegram_holder
 from services.request_views import RequestViews, kept_for_others
-from services.settlement import STILL_OPEN
 from services.telling import Tellings
 from services.users import Users
 from services.why_not import WhyNot, why_request_closed
 from storage.database import Database, run_core
 from storage.models import Order, Payment, PayRequest, RequestMode, RequestStatus, utcnow
+from storage.queries.crediting import STILL_OPEN
 
 _requests = PayRequest.__table__  # type: ignore[attr-defined]
 _moment = _requests.c.hold_until.type

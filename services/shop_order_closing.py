@@ -8,7 +8,7 @@ from payments.base import PaymentError
 from services.money import Money
 from services.notices import PaymentReturned, ReturnReason
 from services.order_closing import OrderClosing, OrderNotCancellable
-from services.settlement import RefundRefused, Settlements
+from services.refunds import RefundRefused, Refunds
 from services.shop_order_errors import Problem, ShopOrderError
 from services.shop_order_views import ShopOrder, ShopOrderViews
 from storage.models import Payment, PaymentStatus
@@ -25,9 +25,9 @@ class RefundOutcome:
 
 
 class ShopOrderClosing:
-    def __init__(self, views: ShopOrderViews, settlements: Settlements, closing: OrderClosing) -> None:
+    def __init__(self, views: ShopOrderViews, refunds: Refunds, closing: OrderClosing) -> None:
         self.views = views
-        self.settlements = settlements
+        self.refunds = refunds
         self.closing = closing
 
     async def cancel(self, shop_id: int, order_id: int) -> ShopOrder:
@@ -43,7 +43,7 @@ class ShopOrderClosing:
 
     async def refund(self, shop_id: int, order_id: int, amount_minor: int | None) -> RefundOutcome:
         """Give back all that is left of the order's charges, or `amount_minor` of it (in the charges' currency),
-        each part through the provider that took it. Settlements reserves every part before the provider is
+        each part through the provider that took it. Refunds reserves every part before the provider is
         asked, so concurrent refunds can never give back more than was paid."""
         order = await self.views.own(shop_id, order_id)
         view = await self.views.view(order)
@@ -60,9 +60,7 @@ class ShopOrderClosing:
             assert charge.id is not None
             try:
                 returned.append(
-                    await self.settlements.refund(
-                        charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=None, amount=part
-                    )
+                    await self.refunds.refund(charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=None, amount=part)
                 )
             except RefundRefused as refusal:
                 if returned:  # part of it went back; the answer shows how much

@@ -15,7 +15,7 @@ from services.daifu import Daifu
 from services.money import Money
 from services.notices import ReturnReason
 from services.providers import capabilities_of
-from services.settlement import RefundRefused
+from services.refunds import RefundRefused
 from services.why_not import WhyNot
 from storage.database import Database
 from storage.models import PaymentStatus
@@ -41,13 +41,11 @@ async def test_a_sandbox_that_refunds_only_whole_payments_refuses_a_part_and_giv
     token, payment_id = await paid_order(daifu)
 
     with pytest.raises(RefundRefused, match="whole"):
-        await daifu.settlements.refund(
-            payment_id, reason=ReturnReason.SHOP_REFUND, actor_id=1, amount=Money(200, "USD")
-        )
+        await daifu.refunds.refund(payment_id, reason=ReturnReason.SHOP_REFUND, actor_id=1, amount=Money(200, "USD"))
     _order, [untouched] = await order_state(daifu, token)
     assert untouched.refunded_minor == 0 and untouched.status == PaymentStatus.SUCCEEDED
 
-    await daifu.settlements.refund(payment_id, reason=ReturnReason.SHOP_REFUND, actor_id=1)
+    await daifu.refunds.refund(payment_id, reason=ReturnReason.SHOP_REFUND, actor_id=1)
     _order, [refunded] = await order_state(daifu, token)
     assert refunded.refunded_minor == 500 and refunded.status == PaymentStatus.REFUNDED
 
@@ -56,7 +54,7 @@ async def test_the_sandbox_as_it_comes_gives_back_a_part(db: Database) -> None:
     daifu = shop_with_sandbox(db, SandboxGateway.capabilities)
     token, payment_id = await paid_order(daifu)
 
-    await daifu.settlements.refund(payment_id, reason=ReturnReason.SHOP_REFUND, actor_id=1, amount=Money(200, "USD"))
+    await daifu.refunds.refund(payment_id, reason=ReturnReason.SHOP_REFUND, actor_id=1, amount=Money(200, "USD"))
 
     _order, [payment] = await order_state(daifu, token)
     assert payment.refunded_minor == 200

@@ -55,12 +55,12 @@ async def test_a_notice_that_failed_is_kept_and_can_be_applied_again(
     daifu: Daifu, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token, headers, body = await signed_payment(daifu)
-    real_receive = daifu.settlements.receive
+    real_receive = daifu.payment_intake.receive
 
     async def database_hiccup(event: object) -> None:
         raise ConnectionError("the database went away for a moment")
 
-    monkeypatch.setattr(daifu.settlements, "receive", database_hiccup)
+    monkeypatch.setattr(daifu.payment_intake, "receive", database_hiccup)
     reply = await daifu.notices.receive("sandbox", headers, body, remote="203.0.113.9")
     assert reply.status >= 400 and await recorded(daifu) == []  # the provider will send it again
     async with daifu.db.transaction() as session:
@@ -70,7 +70,7 @@ async def test_a_notice_that_failed_is_kept_and_can_be_applied_again(
     assert stored.remote == "203.0.113.9" and stored.event_id is not None
     assert (await daifu.orders.by_token(token)).status == OrderStatus.PENDING  # type: ignore[union-attr]
 
-    monkeypatch.setattr(daifu.settlements, "receive", real_receive)
+    monkeypatch.setattr(daifu.payment_intake, "receive", real_receive)
     assert stored.id is not None
     await daifu.notices.reapply(stored.id)
 

@@ -58,7 +58,7 @@ async def deliver(daifu: Daifu, notice: bytes) -> list[Telling]:
     before = len(await recorded(daifu))
     signature, body = notice.split(b"\n", 1)
     event = await gateway(daifu).parse_notice({SIGNATURE_HEADER: signature.decode()}, body)
-    await daifu.settlements.receive(event)
+    await daifu.payment_intake.receive(event)
     return (await recorded(daifu))[before:]
 
 
@@ -156,7 +156,7 @@ async def test_refund_happens_once_and_the_order_shows_refunded(daifu: Daifu) ->
     assert payments[0].id is not None
 
     results = await asyncio.gather(
-        *(daifu.settlements.refund(payments[0].id, reason=ReturnReason.SHOP_REFUND, actor_id=1) for _ in range(3)),
+        *(daifu.refunds.refund(payments[0].id, reason=ReturnReason.SHOP_REFUND, actor_id=1) for _ in range(3)),
         return_exceptions=True,
     )
 

@@ -114,10 +114,10 @@ async def test_stats_count_orders_money_friends_refunds_and_providers(shop: Runn
     admin = shop.admin.id
     coffee_charge, card_charge = await charge_of(shop, coffee), await charge_of(shop, postcard)
     assert coffee_charge.id is not None and card_charge.id is not None
-    await daifu.settlements.refund(
+    await daifu.refunds.refund(
         coffee_charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=admin, amount=Money(200, "USD")
     )
-    await daifu.settlements.refund(card_charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=admin)  # owed
+    await daifu.refunds.refund(card_charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=admin)  # owed
     await shop.all_told()  # the payers and the admin hear of the refunds first
 
     stats = (await say(shop, shop.admin, "/stats"))["text"]
@@ -143,7 +143,7 @@ async def test_order_lookup_shows_payments_requests_refunds_and_the_timeline(sho
     order = await order_of(shop, tea)
     charge = await charge_of(shop, tea)
     assert charge.id is not None
-    await shop.daifu.settlements.refund(
+    await shop.daifu.refunds.refund(
         charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id, amount=Money(100, "USD")
     )
     await shop.all_told()  # Bob and the admin hear of the refund first

@@ -30,7 +30,7 @@ async def test_a_receipt_never_sent_is_sent_by_the_housekeeping_job_once(shop: R
 
     # The notice is applied by another worker, which dies before anyone is told.
     async with shop.another_worker() as other:
-        await other.settlements.receive(event)
+        await other.payment_intake.receive(event)
     await shop.run_housekeeping()  # its rows are still that worker's
     assert shop.times_told(alice, "Payment received") == 0
 
@@ -91,7 +91,7 @@ async def test_a_refund_never_told_is_told_by_the_housekeeping_job_once(shop: Ru
     # The rest is refunded by another worker, which dies before anyone is told.
     charge = await charge_of(shop, token)
     async with shop.another_worker() as other:
-        await other.settlements.refund(charge, reason=ReturnReason.SHOP_REFUND, actor_id=admin.id)
+        await other.refunds.refund(charge, reason=ReturnReason.SHOP_REFUND, actor_id=admin.id)
     assert shop.times_told(alice, "Your payment of $5.00 has been refunded") == 0
 
     await shop.lease_runs_out()
@@ -118,9 +118,9 @@ async def test_a_late_second_payment_given_back_unannounced_is_announced_once(sh
     alices = (await sandbox_events(shop, token, alice))[ChargeOutcome.SUCCEEDED]
     bobs = (await sandbox_events(shop, token, bob))[ChargeOutcome.SUCCEEDED]
     async with shop.another_worker() as other:
-        await other.settlements.receive(alices)
+        await other.payment_intake.receive(alices)
         # Bob's money arrives after Alice's: it goes back to him at once, then the worker dies before telling him.
-        await other.settlements.receive(bobs)
+        await other.payment_intake.receive(bobs)
     async with shop.daifu.db.transaction() as db_session:
         assert [refund.status for refund in (await db_session.exec(select(Refund))).all()] == ["done"]  # not owed
     await shop.lease_runs_out()
@@ -147,7 +147,7 @@ async def test_a_decline_never_told_is_told_once_and_a_payment_after_it_gets_its
     events = await sandbox_events(shop, token, alice)
     # Applied; the worker died before telling Alice.
     async with shop.another_worker() as other:
-        await other.settlements.receive(events[ChargeOutcome.DECLINED])
+        await other.payment_intake.receive(events[ChargeOutcome.DECLINED])
     await shop.lease_runs_out()
 
     await shop.run_housekeeping()
@@ -156,7 +156,7 @@ async def test_a_decline_never_told_is_told_once_and_a_payment_after_it_gets_its
 
     # She pays on the same checkout after all; that worker dies too before the receipt.
     async with shop.another_worker() as other:
-        await other.settlements.receive(events[ChargeOutcome.SUCCEEDED])
+        await other.payment_intake.receive(events[ChargeOutcome.SUCCEEDED])
     await shop.lease_runs_out()
     await shop.run_housekeeping()
     await shop.told(alice, "Payment received")
@@ -178,8 +178,8 @@ async def test_a_shopper_who_paid_twice_is_told_it_was_their_own_second_payment(
         await db_session.exec(update(Payment).values(checkout_expires_at=col(Payment.created_at)))
     second = (await sandbox_events(shop, token, alice))[ChargeOutcome.SUCCEEDED]
     async with shop.another_worker() as other:
-        await other.settlements.receive(first)
-        await other.settlements.receive(second)
+        await other.payment_intake.receive(first)
+        await other.payment_intake.receive(second)
     await shop.lease_runs_out()
 
     await shop.run_housekeeping()

@@ -69,7 +69,7 @@ async def paid_by_a_worker_that_died(shop: RunningShop, payer: User, title: str)
     headers, body = gateway.signed_notice(session, ChargeOutcome.SUCCEEDED)
     event = await gateway.parse_notice({SIGNATURE_HEADER: headers[SIGNATURE_HEADER]}, body)
     async with shop.another_worker() as dead:
-        await dead.settlements.receive(event)
+        await dead.payment_intake.receive(event)
 
 
 async def test_two_workers_sweeping_at_once_tell_each_row_once(

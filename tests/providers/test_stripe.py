@@ -480,7 +480,7 @@ async def test_a_refund_whose_worker_died_during_the_call_is_finished_once(
     # Stripe makes the refund, but its answer never reaches the worker: the worker dies waiting for it.
     fake.refund_answers_held = asyncio.Event()
     asking = asyncio.create_task(
-        shop.daifu.settlements.refund(charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
+        shop.daifu.refunds.refund(charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
     )
     await shop.emu.wait_for(lambda: len(fake.refunds) == 1)
     asking.cancel()  # what SIGKILL does to the call: no except clause runs, the refund stays pending

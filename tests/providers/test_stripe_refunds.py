@@ -132,7 +132,7 @@ async def test_a_pending_refund_is_told_to_the_payer_only_when_stripe_says_it_su
     shop, fake = shop_and_stripe
     token, _charge = await paid_order(shop, fake)
     fake.refund_status = answered
-    await shop.daifu.settlements.refund(_charge, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
+    await shop.daifu.refunds.refund(_charge, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
     [pending] = await refunds_of(shop)
     assert pending.status == "pending" and pending.provider_refund_ref == fake.refunds[0]["id"]
     order, [charge] = await order_and_charges(shop, token)
@@ -162,7 +162,7 @@ async def test_a_refund_that_fails_later_is_told_to_the_admins_and_never_to_the_
     shop, fake = shop_and_stripe
     token, charge_id = await paid_order(shop, fake)
     fake.refund_status = "pending"
-    await shop.daifu.settlements.refund(charge_id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
+    await shop.daifu.refunds.refund(charge_id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
 
     await fake.finish_refund(fake.refunds[0]["id"], "failed", failure_reason="expired_or_canceled_card")
     failed = await shop.told(shop.admin, "failed at stripe")
@@ -178,7 +178,7 @@ async def test_a_refund_that_fails_later_is_told_to_the_admins_and_never_to_the_
     assert shop.times_told(shop.admin, "failed at stripe") == 1
 
     fake.refund_status = "succeeded"
-    again = await shop.daifu.settlements.refund(charge_id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
+    again = await shop.daifu.refunds.refund(charge_id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
     assert not again.pending and again.amount == Amount(1250, "USD")
 
 
@@ -188,7 +188,7 @@ async def test_a_pending_refund_whose_events_are_lost_is_asked_about(
     shop, fake = shop_and_stripe
     token, charge_id = await paid_order(shop, fake)
     fake.refund_status = "pending"
-    await shop.daifu.settlements.refund(charge_id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
+    await shop.daifu.refunds.refund(charge_id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
     await fake.finish_refund(fake.refunds[0]["id"], notify=False)  # the webhook never arrives
 
     await minutes_pass(shop)
@@ -210,7 +210,7 @@ async def test_the_amount_recorded_is_what_stripe_gave_back(shop_and_stripe: tup
     assert charge.provider_ref is not None
     fake.dashboard_refund(charge.provider_ref, 250)  # $2.50 refunded in Stripe's Dashboard, outside daifu
 
-    returned = await shop.daifu.settlements.refund(charge_id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
+    returned = await shop.daifu.refunds.refund(charge_id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
     assert returned.amount == Amount(1000, "USD")
     [refund] = await refunds_of(shop)
     assert (refund.amount_minor, refund.asked_minor, refund.status) == (1000, 1250, "done")
@@ -226,7 +226,7 @@ async def test_a_refund_resumed_after_stripe_forgot_its_key_asks_before_sending_
     # Stripe makes the refund, but its answer never reaches the worker, which dies waiting for it.
     fake.refund_answers_held = asyncio.Event()
     asking = asyncio.create_task(
-        shop.daifu.settlements.refund(charge_id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
+        shop.daifu.refunds.refund(charge_id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
     )
     await shop.emu.wait_for(lambda: len(fake.refunds) == 1)
     asking.cancel()
@@ -266,7 +266,7 @@ async def test_order_shows_the_payment_intent_and_the_refund_at_stripe(
     shop, fake = shop_and_stripe
     token, charge_id = await paid_order(shop, fake)
     fake.refund_status = "pending"
-    await shop.daifu.settlements.refund(charge_id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
+    await shop.daifu.refunds.refund(charge_id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
     _order, [charge] = await order_and_charges(shop, token)
 
     sent = await shop.emu.send_text(shop.admin, f"/order {token}")

@@ -264,7 +264,7 @@ async def test_a_refund_wechat_pay_could_not_make_is_told_to_the_admins_only(
     assert charge.id is not None
     wechat.refunds_finish_as = "ABNORMAL"  # the payer's account was closed: the money cannot go back there
 
-    await shop.daifu.settlements.refund(charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
+    await shop.daifu.refunds.refund(charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
     await refunds_finish(shop)
     failed = await shop.told(shop.admin, "failed at wechatpay")
     assert "WeChat Pay says ABNORMAL" in failed["text"] and "CN¥88.00" in failed["text"]
