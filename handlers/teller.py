@@ -100,9 +100,19 @@ class Teller:
             task.add_done_callback(self._forget)
 
     async def settle(self, timeout: float | None = None) -> None:
-        """Until the batches in hand are told, or timeout seconds have passed."""
-        if self._batches:
-            await asyncio.wait(list(self._batches), timeout=timeout)
+        """Until what was rung is told (the batches in hand, and those rung and not taken yet), or timeout seconds
+        have passed."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        answering = self._answering is not None and not self._answering.done()
+        while self._batches or (answering and self.doorbell.waiting):
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return
+            if self._batches:
+                await asyncio.wait(list(self._batches), timeout=left)
+            else:
+                await asyncio.sleep(0)  # rung: taken on the next turn of the loop
 
     async def stop(self) -> None:
         """Stop taking what is rung; wait a while for the batches in hand; let go of those not begun, for any

@@ -166,6 +166,11 @@ class Doorbell:
         self._batches.append(batch)
         self._rung.set()
 
+    @property
+    def waiting(self) -> int:
+        """Batches rung and not taken by the teller yet."""
+        return len(self._batches)
+
     async def next_batch(self) -> Batch:
         """The next rows to tell, as soon as a commit recorded them (for the teller)."""
         self._answered = True
