@@ -289,7 +289,7 @@ class Settlements:
                 # objects carry them: nothing to read again.
                 charge = await session.get(Payment, charge_id)
                 assert charge is not None
-                await self.tellings.paid(session, charge, request)
+                await self.tellings.paid(session, charge, order, request)
                 return Settlement(Applied.CREDITED, order, charge, None, request)
             await session.exec(update(Payment).where(col(Payment.id) == charge_id).values(credited=False))
             await record_event(

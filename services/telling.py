@@ -42,6 +42,7 @@ from storage.models import (
     Payment,
     PayRequest,
     Refund,
+    RequestMode,
     RequestStatus,
     Telling,
     utcnow,
@@ -95,6 +96,9 @@ class Claimed:
     orphan_id: int | None = None
     reason: str | None = None
     detail: str | None = None
+    # The charge, its order and request as the transaction that recorded the row wrote them, for the teller of
+    # that worker: straight after the commit they are what the database says (see Tellings.subjects).
+    written: tuple[Payment, Order, PayRequest | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +312,7 @@ class Tellings:
 
     # -- recording, in the transaction of the change ----------------------------------------------------
 
-    async def paid(self, session: AsyncSession, payment: Payment, request: PayRequest | None) -> None:
+    async def paid(self, session: AsyncSession, payment: Payment, order: Order, request: PayRequest | None) -> None:
         """A charge was credited: a receipt to the payer and a note to each admin; for a request, a note to the
         requester and its cards redrawn (closed, when this payment paid the order)."""
         assert payment.id is not None
@@ -323,7 +327,7 @@ class Tellings:
             reason = COVERED if covered else None
             rows.append(about_charge(Kind.REQUESTER_NOTE, request.requester_id, request_id=request.id, reason=reason))
             rows.append(_Row(Kind.CARD, request_id=request.id, reason=CLOSED if covered else None))
-        await self._record(session, rows)
+        await self._record(session, rows, written=(payment, order, request))
 
     async def declined(self, session: AsyncSession, payment: Payment) -> None:
         """A payment was declined: its payer is told, and the request's cards drop the friend who was paying."""
@@ -386,7 +390,12 @@ class Tellings:
         """Something a request's cards show changed (a friend started paying): redraw them."""
         await self._record(session, [_Row(Kind.CARD, request_id=request_id)])
 
-    async def _record(self, session: AsyncSession, rows: Sequence[_Row]) -> None:
+    async def _record(
+        self,
+        session: AsyncSession,
+        rows: Sequence[_Row],
+        written: tuple[Payment, Order, PayRequest | None] | None = None,
+    ) -> None:
         if not rows:
             return
         now = utcnow()
@@ -399,7 +408,7 @@ class Tellings:
         ]
         ids = [row_id for (row_id,) in (await run_core(session, _RECORD, values)).all()]
         claimed = [
-            Claimed(row_id, row.kind, until, **{name: getattr(row, name) for name in _REFS})
+            Claimed(row_id, row.kind, until, **{name: getattr(row, name) for name in _REFS}, written=written)
             for row_id, row in zip(ids, rows, strict=True)
         ]
         doorbell = self.doorbell
@@ -487,12 +496,28 @@ class Tellings:
                 await connection.execute(_RELEASE, {"ids": list(ids), "now": utcnow()})
 
     async def subjects(self, rows: Sequence[Claimed]) -> Subjects:
-        """What the rows tell of, read in one statement per kind of thing (charges, refunds, requests, orphans)."""
-        charge_ids = {row.payment_id for row in rows if row.kind in _CHARGE_KINDS and row.payment_id is not None}
+        """What the rows tell of, read in one statement per kind of thing (charges, refunds, requests, orphans).
+
+        A charge recorded by this worker's own transaction moments ago is taken as that transaction wrote it (no
+        read on the hot path of every payment): the payment, order and request texts show do not change after
+        it. Not a chip-in's: its note shows what friends have covered now, which later chip-ins change."""
+        found = Subjects({}, {}, {}, {})
+        for row in rows:
+            written = row.written
+            if row.kind not in _CHARGE_KINDS or written is None or row.payment_id is None:
+                continue
+            if written[2] is None or written[2].mode != RequestMode.SPLIT:
+                found.charges[row.payment_id] = written
+        charge_ids = {
+            row.payment_id
+            for row in rows
+            if row.kind in _CHARGE_KINDS and row.payment_id is not None and row.payment_id not in found.charges
+        }
         refund_ids = {row.refund_id for row in rows if row.kind in _REFUND_KINDS and row.refund_id is not None}
         request_ids = {row.request_id for row in rows if row.kind == Kind.REQUEST_EXPIRED and row.request_id}
         orphan_ids = {row.orphan_id for row in rows if row.kind == Kind.ORPHAN and row.orphan_id is not None}
-        found = Subjects({}, {}, {}, {})
+        if not (charge_ids or refund_ids or request_ids or orphan_ids):
+            return found
         async with self.db.reading() as session:
             if charge_ids:
                 for payment, order, request in await _all(session, _CHARGES, charge_ids):
