@@ -16,7 +16,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-from handlers.teller import waited
+from services.telling import tell_at_the_end
 
 CONCURRENT_UPDATES = 32
 
@@ -48,13 +48,14 @@ class OnePersonAtATime(BaseUpdateProcessor):
         """What the update changed is told once its handlers are done, before the person's next update."""
         person = person_of(update)
         if person is None:
-            async with waited():
+            async with tell_at_the_end():
                 await coroutine
             return
         lock = self._locks.setdefault(person, asyncio.Lock())
         self._waiting[person] = self._waiting.get(person, 0) + 1
         try:
-            async with lock, waited():  # asyncio.Lock wakes its waiters first come, first served: order is kept
+            # asyncio.Lock wakes its waiters first come, first served: order is kept.
+            async with lock, tell_at_the_end():
                 await coroutine
         finally:
             self._waiting[person] -= 1

@@ -15,10 +15,11 @@ from collections.abc import Awaitable, Callable
 from telegram.constants import ParseMode
 
 from handlers.context import DaifuContext
-from handlers.teller import sweep, waited
+from handlers.teller import sweep
 from presentation.formatting import esc
 from presentation.texts import when
 from services.i18n import gettext_for
+from services.telling import tell_at_the_end
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 60
@@ -80,7 +81,7 @@ STEPS: tuple[Callable[[DaifuContext], Awaitable[None]], ...] = (
 async def housekeeping(context: DaifuContext) -> None:
     for step in STEPS:
         try:
-            async with waited():
+            async with tell_at_the_end():
                 await step(context)
         except Exception:  # one step failing must not keep the others from their work
             log.exception("housekeeping step %s failed", step.__name__)

@@ -1,11 +1,10 @@
 """The teller: sends what the outbox (services.telling) says people must be told, and marks it done.
 
-It is woken by the doorbell right after a commit that recorded something, and handed those rows (held by this
-worker from the start): each batch is told in a task of its own, its rows in the order they were recorded. What
-an update or a job step records is told once its handlers are done (`waited`), and it waits for it: so the
-person hears the answer to what they did first, then what it changed, and their next update is answered after
-both, as when the handlers told it themselves. The housekeeping job sweeps for rows whose lease ran out
-(`sweep`): a worker died holding them, or a try failed a while ago.
+It awaits the doorbell of this worker's outbox, which hands it the rows a commit recorded (held by this worker
+from the start) right after the commit: each batch is told in a task of its own, its rows in the order they were
+recorded. What an update or a job step records is handed over once its handlers are done, and they wait for it
+(services.telling.tell_at_the_end). The housekeeping job sweeps for rows whose lease ran out (`sweep`): a
+worker died holding them, or a try failed a while ago.
 
 A row is told alone: one that cannot be sent (a person who blocked the bot) is done all the same, and one whose
 telling raised is tried again later, then parked; neither keeps the others untold. Sending holds no transaction.
@@ -16,9 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from collections.abc import Sequence
 from typing import Any
 
 from telegram.ext import Application
@@ -26,38 +23,12 @@ from telegram.ext import Application
 from handlers.context import DaifuContext
 from handlers.notices import say
 from handlers.request_cards import refresh_cards
-from services.telling import CLAIM_BATCH, CLOSED, LEASE, Claimed, Kind
+from services.telling import CLAIM_BATCH, CLOSED, LEASE, Batch, Claimed, Kind
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = 32  # batches told at once: as many as updates handled at once (bot.update_order)
 STOP_WAIT_SECONDS = 10.0  # how long a stopping worker waits for the batches it holds before letting go of them
-
-
-class _Deferred:
-    """The batches rung while an update or a job step runs: told when it is done."""
-
-    def __init__(self) -> None:
-        self.batches: list[Callable[[], Awaitable[None]]] = []
-        self.open = True  # a task the block started may outlive it: what it rings later is told at once
-
-
-_DEFERRED: ContextVar[_Deferred | None] = ContextVar("daifu_tellings_deferred", default=None)
-
-
-@asynccontextmanager
-async def waited() -> AsyncIterator[None]:
-    """What the code inside records is told when the block ends (by the teller), and the block waits for it; even
-    if the code raised: what it committed before stands."""
-    deferred = _Deferred()
-    token = _DEFERRED.set(deferred)
-    try:
-        yield
-    finally:
-        _DEFERRED.reset(token)
-        deferred.open = False
-        for batch in deferred.batches:
-            await batch()
 
 
 async def tell(context: DaifuContext, rows: Sequence[Claimed]) -> None:
@@ -108,55 +79,74 @@ async def sweep(context: DaifuContext) -> None:
 
 
 class Teller:
-    """Listens at the doorbell of this worker's outbox while the application runs (bot.runtime starts and stops it)."""
+    """Takes what the doorbell hands over while the application runs (bot.runtime starts and stops it)."""
 
     def __init__(self, application: Application[Any, DaifuContext, Any, Any, Any, Any]) -> None:
         self.context = DaifuContext(application)
+        self.doorbell = self.context.daifu.tellings.doorbell
         self._slots = asyncio.Semaphore(IN_FLIGHT)
-        self._batches: dict[asyncio.Task[None], Sequence[Claimed]] = {}
+        self._answering: asyncio.Task[None] | None = None
+        self._batches: dict[asyncio.Task[None], Batch] = {}
         self._begun: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
-        self.context.daifu.tellings.doorbell.listen(self._rung)
+        self._answering = asyncio.get_running_loop().create_task(self._answer())
+
+    async def _answer(self) -> None:
+        while True:
+            batch = await self.doorbell.next_batch()
+            task = asyncio.get_running_loop().create_task(self._tell(batch))
+            self._batches[task] = batch
+            task.add_done_callback(self._forget)
 
     async def settle(self, timeout: float | None = None) -> None:
-        """Until the batches in hand (rung outside an update or a job) are told, or timeout seconds have passed."""
-        if self._batches:
-            await asyncio.wait(list(self._batches), timeout=timeout)
+        """Until what was rung is told (the batches in hand, and those rung and not taken yet), or timeout seconds
+        have passed."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        answering = self._answering is not None and not self._answering.done()
+        while self._batches or (answering and self.doorbell.waiting):
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return
+            if self._batches:
+                await asyncio.wait(list(self._batches), timeout=left)
+            else:
+                await asyncio.sleep(0)  # rung: taken on the next turn of the loop
 
     async def stop(self) -> None:
-        """Stop listening; wait a while for the batches in hand; let go of those not begun, for any worker."""
-        self.context.daifu.tellings.doorbell.listen(None)
+        """Stop taking what is rung; wait a while for the batches in hand; let go of those not begun, for any
+        worker to tell."""
+        if self._answering is not None:
+            self._answering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._answering
+        unbegun = self.doorbell.close()
         await self.settle(STOP_WAIT_SECONDS)
-        left = [(task, rows) for task, rows in self._batches.items() if not task.done()]
-        for task, _rows in left:
+        left = [(task, batch) for task, batch in self._batches.items() if not task.done()]
+        for task, _batch in left:
             task.cancel()
-        for task, _rows in left:
+        for task, _batch in left:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        unbegun = [row.id for task, rows in left if task not in self._begun for row in rows]
-        await self.context.daifu.tellings.release(unbegun)
+        unbegun += [batch for task, batch in left if task not in self._begun]
+        for batch in unbegun:
+            batch.done()
+        await self.context.daifu.tellings.release([row.id for batch in unbegun for row in batch.rows])
         await self.context.daifu.tellings.close()
-
-    def _rung(self, rows: list[Claimed]) -> None:
-        deferred = _DEFERRED.get()
-        if deferred is not None and deferred.open:
-            deferred.batches.append(lambda: self._tell(rows))
-            return
-        task = asyncio.get_running_loop().create_task(self._tell(rows))
-        self._batches[task] = rows
-        task.add_done_callback(self._forget)
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._batches.pop(task, None)
         self._begun.discard(task)
 
-    async def _tell(self, rows: list[Claimed]) -> None:
-        async with self._slots:
-            task = asyncio.current_task()
-            if task in self._batches:  # else an update's or a job's own task, told in its time
-                self._begun.add(task)
-            try:
-                await tell(self.context, rows)
-            except Exception:  # the rows wait for their lease to run out, then a sweep tells them
-                log.exception("telling %d rows failed", len(rows))
+    async def _tell(self, batch: Batch) -> None:
+        try:
+            async with self._slots:
+                task = asyncio.current_task()
+                if task is not None:
+                    self._begun.add(task)
+                await tell(self.context, batch.rows)
+        except Exception:  # the rows wait for their lease to run out, then a sweep tells them
+            log.exception("telling %d rows failed", len(batch.rows))
+        finally:
+            batch.done()

@@ -182,7 +182,7 @@ class Crediting:
         # nothing to read again.
         charge = await session.get(Payment, charge_id)
         assert charge is not None
-        await self.tellings.paid(session, charge, request)
+        await self.tellings.paid(session, charge, order, request)
         return Settlement(Applied.CREDITED, order, charge, None, request)
 
     @staticmethod

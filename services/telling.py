@@ -18,7 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -39,6 +42,7 @@ from storage.models import (
     Payment,
     PayRequest,
     Refund,
+    RequestMode,
     RequestStatus,
     Telling,
     utcnow,
@@ -92,6 +96,9 @@ class Claimed:
     orphan_id: int | None = None
     reason: str | None = None
     detail: str | None = None
+    # The charge, its order and request as the transaction that recorded the row wrote them, for the teller of
+    # that worker: straight after the commit they are what the database says (see Tellings.subjects).
+    written: tuple[Payment, Order, PayRequest | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,26 +119,96 @@ class _Row:
 _REFS = tuple(field.name for field in fields(_Row) if field.name != "kind")
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """The rows one commit recorded, handed to the teller; told, once it is done (when someone waits for it)."""
+
+    rows: list[Claimed]
+    told: asyncio.Future[None] | None = None
+
+    def done(self) -> None:
+        if self.told is not None and not self.told.done():
+            self.told.set_result(None)
+
+
+class _Held:
+    """What a unit of work (an update, a job step) recorded: handed to the teller when it ends, in one batch (told
+    in the order it was recorded)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Doorbell, list[Claimed]] = {}
+        self.open = True  # a task the unit started may outlive it: what it records later is handed at once
+
+
+_HELD: ContextVar[_Held | None] = ContextVar("daifu_tellings_held", default=None)
+
+
 class Doorbell:
-    """Wakes this worker's teller right after a commit that recorded something to tell, handing it the rows.
+    """Wakes this worker's teller right after a commit that recorded something to tell: the teller awaits it
+    (next_batch) and is handed the rows.
 
     Rung only after the commit (storage.database.after_commit), so the teller never reads a change not yet
-    visible. With no teller listening (a process that only records), the rows wait for their lease to run out.
+    visible. With no teller awaiting it (a process that only records), the rows wait for their lease to run out.
     """
 
     def __init__(self) -> None:
-        self._listener: Callable[[list[Claimed]], None] | None = None
-
-    def listen(self, listener: Callable[[list[Claimed]], None] | None) -> None:
-        self._listener = listener
-
-    @property
-    def listening(self) -> bool:
-        return self._listener is not None
+        self._batches: deque[Batch] = deque()
+        self._rung = asyncio.Event()
+        self._answered = False  # a teller is taking what is rung
 
     def ring(self, rows: list[Claimed]) -> None:
-        if self._listener is not None:
-            self._listener(rows)
+        held = _HELD.get()
+        if held is not None and held.open:
+            held.rows.setdefault(self, []).extend(rows)
+        else:
+            self.hand(Batch(rows))
+
+    def hand(self, batch: Batch) -> None:
+        if not self._answered:
+            batch.done()  # nobody tells it here: another worker will, once its lease has run out
+            return
+        self._batches.append(batch)
+        self._rung.set()
+
+    @property
+    def waiting(self) -> int:
+        """Batches rung and not taken by the teller yet."""
+        return len(self._batches)
+
+    async def next_batch(self) -> Batch:
+        """The next rows to tell, as soon as a commit recorded them (for the teller)."""
+        self._answered = True
+        while not self._batches:
+            self._rung.clear()
+            await self._rung.wait()
+        return self._batches.popleft()
+
+    def close(self) -> list[Batch]:
+        """No teller takes what is rung from now on; the batches rung and not taken yet are handed back."""
+        self._answered = False
+        left = list(self._batches)
+        self._batches.clear()
+        return left
+
+
+@asynccontextmanager
+async def tell_at_the_end() -> AsyncIterator[None]:
+    """What the code inside records is handed to the teller when the block ends (even if it raised: what it
+    committed stands), and the block waits until it is told. So a person hears the answer to what they did first,
+    then what it changed, and their next update is answered after both (bot.update_order, the housekeeping job)."""
+    held = _Held()
+    token = _HELD.set(held)
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
+        held.open = False
+        told: list[asyncio.Future[None]] = []
+        for doorbell, rows in held.rows.items():
+            told.append(asyncio.get_running_loop().create_future())
+            doorbell.hand(Batch(rows, told[-1]))
+        if told:
+            await asyncio.gather(*told)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +312,7 @@ class Tellings:
 
     # -- recording, in the transaction of the change ----------------------------------------------------
 
-    async def paid(self, session: AsyncSession, payment: Payment, request: PayRequest | None) -> None:
+    async def paid(self, session: AsyncSession, payment: Payment, order: Order, request: PayRequest | None) -> None:
         """A charge was credited: a receipt to the payer and a note to each admin; for a request, a note to the
         requester and its cards redrawn (closed, when this payment paid the order)."""
         assert payment.id is not None
@@ -250,7 +327,7 @@ class Tellings:
             reason = COVERED if covered else None
             rows.append(about_charge(Kind.REQUESTER_NOTE, request.requester_id, request_id=request.id, reason=reason))
             rows.append(_Row(Kind.CARD, request_id=request.id, reason=CLOSED if covered else None))
-        await self._record(session, rows)
+        await self._record(session, rows, written=(payment, order, request))
 
     async def declined(self, session: AsyncSession, payment: Payment) -> None:
         """A payment was declined: its payer is told, and the request's cards drop the friend who was paying."""
@@ -313,7 +390,12 @@ class Tellings:
         """Something a request's cards show changed (a friend started paying): redraw them."""
         await self._record(session, [_Row(Kind.CARD, request_id=request_id)])
 
-    async def _record(self, session: AsyncSession, rows: Sequence[_Row]) -> None:
+    async def _record(
+        self,
+        session: AsyncSession,
+        rows: Sequence[_Row],
+        written: tuple[Payment, Order, PayRequest | None] | None = None,
+    ) -> None:
         if not rows:
             return
         now = utcnow()
@@ -326,7 +408,7 @@ class Tellings:
         ]
         ids = [row_id for (row_id,) in (await run_core(session, _RECORD, values)).all()]
         claimed = [
-            Claimed(row_id, row.kind, until, **{name: getattr(row, name) for name in _REFS})
+            Claimed(row_id, row.kind, until, **{name: getattr(row, name) for name in _REFS}, written=written)
             for row_id, row in zip(ids, rows, strict=True)
         ]
         doorbell = self.doorbell
@@ -343,14 +425,14 @@ class Tellings:
         return sorted((_claimed(row._mapping) for row in found), key=lambda row: row.id)
 
     async def keep(self, rows: Sequence[Claimed]) -> list[Claimed]:
-        """Renew this worker's lease on rows it holds (all held until the same time); those it no longer holds
-        (it ran out, and another worker may have them) are left out."""
-        if not rows:
-            return []
+        """Renew this worker's lease on rows it holds; those it no longer holds (it ran out, and another worker may
+        have them) are left out. One statement for each time the rows were held until (one, or a few)."""
         until = utcnow() + LEASE
-        params = {"ids": [row.id for row in rows], "mine": rows[0].claimed_until, "until": until}
-        async with self.db.alone() as connection:
-            kept = {row_id for (row_id,) in (await connection.execute(_KEEP, params)).all()}
+        kept: set[int] = set()
+        for mine in sorted({row.claimed_until for row in rows}):
+            params = {"ids": [row.id for row in rows if row.claimed_until == mine], "mine": mine, "until": until}
+            async with self.db.alone() as connection:
+                kept |= {row_id for (row_id,) in (await connection.execute(_KEEP, params)).all()}
         return [_replace_lease(row, until) for row in rows if row.id in kept]
 
     def told(self, ids: Iterable[int]) -> None:
@@ -414,12 +496,28 @@ class Tellings:
                 await connection.execute(_RELEASE, {"ids": list(ids), "now": utcnow()})
 
     async def subjects(self, rows: Sequence[Claimed]) -> Subjects:
-        """What the rows tell of, read in one statement per kind of thing (charges, refunds, requests, orphans)."""
-        charge_ids = {row.payment_id for row in rows if row.kind in _CHARGE_KINDS and row.payment_id is not None}
+        """What the rows tell of, read in one statement per kind of thing (charges, refunds, requests, orphans).
+
+        A charge recorded by this worker's own transaction moments ago is taken as that transaction wrote it (no
+        read on the hot path of every payment): the payment, order and request texts show do not change after
+        it. Not a chip-in's: its note shows what friends have covered now, which later chip-ins change."""
+        found = Subjects({}, {}, {}, {})
+        for row in rows:
+            written = row.written
+            if row.kind not in _CHARGE_KINDS or written is None or row.payment_id is None:
+                continue
+            if written[2] is None or written[2].mode != RequestMode.SPLIT:
+                found.charges[row.payment_id] = written
+        charge_ids = {
+            row.payment_id
+            for row in rows
+            if row.kind in _CHARGE_KINDS and row.payment_id is not None and row.payment_id not in found.charges
+        }
         refund_ids = {row.refund_id for row in rows if row.kind in _REFUND_KINDS and row.refund_id is not None}
         request_ids = {row.request_id for row in rows if row.kind == Kind.REQUEST_EXPIRED and row.request_id}
         orphan_ids = {row.orphan_id for row in rows if row.kind == Kind.ORPHAN and row.orphan_id is not None}
-        found = Subjects({}, {}, {}, {})
+        if not (charge_ids or refund_ids or request_ids or orphan_ids):
+            return found
         async with self.db.reading() as session:
             if charge_ids:
                 for payment, order, request in await _all(session, _CHARGES, charge_ids):

@@ -1,10 +1,11 @@
 """The outbox of what people must be told (services.telling), on both databases: a row is held by one worker at a
-time, workers claiming at once never both get one, and a row whose worker died is claimable again once its lease
-has run out."""
+time, workers claiming at once never both get one, a row whose worker died is claimable again once its lease has
+run out, and the doorbell hands the teller what a commit recorded, after the commit."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from sqlmodel import col, select, update
 
 from services.config import ShopRules
 from services.daifu import Daifu
-from services.telling import Kind, Tellings
+from services.telling import Claimed, Kind, Tellings, tell_at_the_end
 from storage.database import Database
 from storage.models import Telling, utcnow
 
@@ -23,6 +24,24 @@ ADMINS = frozenset({1, 2})
 def daifu(db: Database) -> Daifu:
     rules = ShopRules(shop_name="Test shop", admin_ids=ADMINS, public_base_url="http://shop.test")
     return Daifu(db, rules, {})
+
+
+@pytest.fixture
+async def handed(daifu: Daifu) -> AsyncIterator[list[list[Claimed]]]:
+    """The batches the doorbell hands a teller (this one tells them at once, by doing nothing)."""
+    batches: list[list[Claimed]] = []
+
+    async def teller() -> None:
+        while True:
+            batch = await daifu.tellings.doorbell.next_batch()
+            batches.append(batch.rows)
+            batch.done()
+
+    answering = asyncio.create_task(teller())
+    await asyncio.sleep(0)  # at the doorbell
+    yield batches
+    answering.cancel()
+    await asyncio.gather(answering, return_exceptions=True)
 
 
 async def redraws(tellings: Tellings, count: int) -> None:
@@ -39,19 +58,19 @@ async def lease_runs_out(db: Database) -> None:
         )
 
 
-async def test_a_row_is_held_by_its_worker_until_its_lease_runs_out(daifu: Daifu) -> None:
-    rung: list[list[int]] = []
-    daifu.tellings.doorbell.listen(lambda rows: rung.append([row.id for row in rows]))
+async def test_a_row_is_held_by_its_worker_until_its_lease_runs_out(daifu: Daifu, handed: list[list[Claimed]]) -> None:
     async with daifu.db.transaction() as session:
         await daifu.tellings.card_changed(session, 7)
-        assert rung == []  # not before the commit: the teller must see the change
-    assert len(rung) == 1 and len(rung[0]) == 1
+        await asyncio.sleep(0.01)
+        assert handed == []  # not before the commit: the teller must see the change
+    await asyncio.sleep(0.01)
+    [[recorded]] = handed
 
     assert await daifu.tellings.claim_due() == []  # its worker holds it
 
     await lease_runs_out(daifu.db)  # that worker died
     [claimed] = await daifu.tellings.claim_due()
-    assert (claimed.id, claimed.kind, claimed.request_id) == (rung[0][0], Kind.CARD, 7)
+    assert (claimed.id, claimed.kind, claimed.request_id) == (recorded.id, Kind.CARD, 7)
     assert await daifu.tellings.claim_due() == []  # held again, by the worker that claimed it
 
     daifu.tellings.told([claimed.id])
@@ -60,16 +79,17 @@ async def test_a_row_is_held_by_its_worker_until_its_lease_runs_out(daifu: Daifu
     assert await daifu.tellings.claim_due() == []  # told: never again
 
 
-async def test_nothing_is_recorded_or_rung_when_the_change_rolls_back(daifu: Daifu) -> None:
-    rung: list[object] = []
-    daifu.tellings.doorbell.listen(rung.append)
+async def test_nothing_is_recorded_or_rung_when_the_change_rolls_back(
+    daifu: Daifu, handed: list[list[Claimed]]
+) -> None:
     with pytest.raises(RuntimeError):
         async with daifu.db.transaction() as session:
             await daifu.tellings.card_changed(session, 7)
             raise RuntimeError("the change failed")
     async with daifu.db.transaction() as session:
         assert (await session.exec(select(Telling))).all() == []
-    assert rung == []
+    await asyncio.sleep(0.01)
+    assert handed == []
 
 
 async def test_workers_claiming_at_once_never_both_get_a_row(db: Database, daifu: Daifu) -> None:
@@ -108,9 +128,32 @@ async def test_a_lease_is_renewed_only_by_the_worker_that_holds_it(daifu: Daifu)
     assert await daifu.tellings.keep(kept) == []
 
 
-async def test_a_change_records_all_its_rows_at_once_one_per_person(daifu: Daifu) -> None:
-    rung: list[list[tuple[Kind, int | None]]] = []
-    daifu.tellings.doorbell.listen(lambda rows: rung.append([(row.kind, row.chat_id) for row in rows]))
+async def test_a_change_records_all_its_rows_at_once_one_per_person(daifu: Daifu, handed: list[list[Claimed]]) -> None:
     async with daifu.db.transaction() as session:
         await daifu.tellings.orphan_charged(session, 3)
-    assert sorted(rung[0]) == [(Kind.ORPHAN, 1), (Kind.ORPHAN, 2)]
+    await asyncio.sleep(0.01)
+    assert [sorted((row.kind, row.chat_id) for row in batch) for batch in handed] == [
+        [(Kind.ORPHAN, 1), (Kind.ORPHAN, 2)]
+    ]
+
+
+async def test_what_an_update_records_is_handed_over_when_it_is_done_and_it_waits_for_it(
+    daifu: Daifu, handed: list[list[Claimed]]
+) -> None:
+    async with tell_at_the_end():
+        async with daifu.db.transaction() as session:
+            await daifu.tellings.card_changed(session, 7)
+        async with daifu.db.transaction() as session:
+            await daifu.tellings.orphan_charged(session, 3)
+        await asyncio.sleep(0.01)
+        assert handed == []  # the handlers first say what they say
+    # One batch, told in the order recorded, and told by the time the block is left.
+    assert [[row.kind for row in batch] for batch in handed] == [[Kind.CARD, Kind.ORPHAN, Kind.ORPHAN]]
+
+
+async def test_with_no_teller_the_rows_wait_for_their_lease_and_nobody_waits_for_them(daifu: Daifu) -> None:
+    async with tell_at_the_end(), daifu.db.transaction() as session:
+        await daifu.tellings.card_changed(session, 7)
+    assert await daifu.tellings.claim_due() == []  # held, as if by a worker that died
+    await lease_runs_out(daifu.db)
+    assert [row.request_id for row in await daifu.tellings.claim_due()] == [7]
