@@ -47,9 +47,9 @@ async def share_card(shop: RunningShop, person: User, request_token: str, chat: 
     return await shop.emu.choose_inline_result(person, card, chat=chat)
 
 
-async def open_request(shop: RunningShop, friend: User, request_token: str) -> dict[str, Any]:
+async def open_request(shop: RunningShop, friend: User, request_token: str, *, timeout: float = 5.0) -> dict[str, Any]:
     await shop.emu.open_link(friend, f"https://t.me/{BOT_USERNAME}?start={request_token}")
-    return await shop.emu.next_bot_message(friend)
+    return await shop.emu.next_bot_message(friend, timeout=timeout)
 
 
 def current(shop: RunningShop, message: dict[str, Any]) -> dict[str, Any]:
