@@ -186,7 +186,7 @@ def test_a_codec_defined_wrong_is_refused_when_first_used() -> None:
     @dataclass(frozen=True)
     class FloatField(CallbackData):
         prefix: ClassVar[str] = "bad"
-        amount: float
+        weight: float  # a float field of any name is refused
 
     @dataclass(frozen=True)
     class ColonAtTheEnd(CallbackData):
