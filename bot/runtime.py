@@ -15,6 +15,7 @@ from aiohttp import web
 from bot.logs import secrets_of
 from bot.polling import JournaledPolling
 from bot.settings import Settings
+from bot.start_failures import bot_api_at, database_at, listening_on, webhook_at
 from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, add_user_throttle, build_application
 from bot.update_journal import LAST_GROUP, UpdateJournal
 from bot.webhook import TelegramWebhook
@@ -29,7 +30,7 @@ from services.redaction import remember as remember_secrets
 from services.update_inbox import RENEW_LEASES_SECONDS, UpdateInbox
 from storage.database import Database
 from storage.migrate import upgrade_to_head
-from storage.secrets import SecretsKeyError, check_readable, use_keys
+from storage.secrets import check_readable, use_keys
 from web.rate_limit import Rate, WebLimits, in_networks, parse_networks
 from web.server import build_web_app
 from web.slow_clients import CappedSite
@@ -82,13 +83,19 @@ class Runtime:
     async def assemble(cls, settings: Settings) -> Runtime:
         remember_secrets(*secrets_of(settings))
         use_keys(settings.secrets_keys)
-        db = Database(settings.database_url)
-        await upgrade_to_head(db)
+        with database_at(settings.database_url):
+            db = Database(settings.database_url)
         try:
-            await check_readable(db)  # a wrong SECRETS_KEY stops the start with a clear message, not later
-        except SecretsKeyError:
+            return await cls._assemble_on(db, settings)
+        except BaseException:  # a failed start leaves no connection open
             await db.dispose()
             raise
+
+    @classmethod
+    async def _assemble_on(cls, db: Database, settings: Settings) -> Runtime:
+        with database_at(settings.database_url):
+            await upgrade_to_head(db)
+        await check_readable(db)  # a wrong SECRETS_KEY stops the start with a clear message, not later
         application = build_application(settings)
 
         async def kept_secret(name: str) -> str:
@@ -113,7 +120,8 @@ class Runtime:
 
         extra_web may add routes to the web application before it starts (the playground does).
         """
-        await self.application.initialize()
+        with bot_api_at(self.settings.telegram_api_base_url):
+            await self.application.initialize()
         await self.application.start()
         # Before any update or web request: what they record is told at once.
         self.teller = Teller(self.application)
@@ -154,14 +162,15 @@ class Runtime:
         header_timeout = self.settings.web_header_timeout.total_seconds()
         self.web_runner = web.AppRunner(web_app, access_log=None, keepalive_timeout=header_timeout)
         await self.web_runner.setup()
-        await CappedSite(
-            self.web_runner,
-            self.settings.web_host,
-            self.settings.web_port,
-            max_per_address=self.settings.web_max_connections_per_address,
-            # A reverse proxy carries everyone's connections: the cap is for clients, not for it.
-            uncapped=partial(in_networks, networks=parse_networks(self.settings.trusted_proxies)),
-        ).start()
+        with listening_on(self.settings.web_host, self.settings.web_port):
+            await CappedSite(
+                self.web_runner,
+                self.settings.web_host,
+                self.settings.web_port,
+                max_per_address=self.settings.web_max_connections_per_address,
+                # A reverse proxy carries everyone's connections: the cap is for clients, not for it.
+                uncapped=partial(in_networks, networks=parse_networks(self.settings.trusted_proxies)),
+            ).start()
         log.info(
             "daifu is running as @%s; web side at %s",
             self.application.bot.username,
@@ -176,13 +185,12 @@ class Runtime:
         )
         remember_secrets(secret)
         web_app.add_routes(TelegramWebhook(journal, secret).routes(self.settings.webhook_path))
-        # Pending updates are never dropped: among them may be payments.
-        await self.application.bot.set_webhook(
-            url=self.settings.public_base_url + self.settings.webhook_path,
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=False,
-        )
+        url = self.settings.public_base_url + self.settings.webhook_path
+        with webhook_at(url):
+            # Pending updates are never dropped: among them may be payments.
+            await self.application.bot.set_webhook(
+                url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+            )
 
     async def stop(self) -> None:
         if self.web_runner is not None:
@@ -198,6 +206,9 @@ class Runtime:
         if self.journal is not None:
             await self.journal.close()
         await self.application.shutdown()
+        # A start refused at getMe left the application uninitialised, which PTB's shutdown then takes as
+        # nothing to close; the bot's own shutdown closes its HTTP sessions all the same.
+        await self.application.bot.shutdown()
         for provider in self.daifu.providers.values():
             # Providers holding an HTTP session (Stripe's client, the aiohttp ones) close it here.
             closer = getattr(provider, "aclose", None)
@@ -214,7 +225,7 @@ async def serve_forever(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await runtime.start()
-    except BaseException:  # a refused token, say: close what was opened, then let __main__ report it
+    except BaseException:  # a refused token, say: close what was opened, then let the CLI report it
         await runtime.stop()
         raise
     # Everything made at start (PTB, SQLAlchemy's mappers, Babel's data, the handlers) lives as long as the

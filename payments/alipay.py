@@ -55,7 +55,7 @@ from payments.sdk import load_when_used
 if TYPE_CHECKING:
     import alipay as alipay_sdk
 else:
-    alipay_sdk = load_when_used("alipay")  # its package loads alipay.exceptions too
+    alipay_sdk = load_when_used("alipay", extra="alipay")  # its package loads alipay.exceptions too
 
 log = logging.getLogger(__name__)
 

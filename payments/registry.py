@@ -6,6 +6,7 @@ listed in the module's PROVIDERS) and its line in MODULES; nothing else names it
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, cast
@@ -15,6 +16,7 @@ from pydantic_settings import BaseSettings
 
 from payments import alipay, sandbox, stripe_checkout, telegram_invoice, wechat_pay
 from payments.base import Capabilities, PaymentProvider, ProviderContext, ProviderKind, ProviderSettings
+from payments.sdk import absent_sdks
 
 MODULES: tuple[ModuleType, ...] = (sandbox, telegram_invoice, stripe_checkout, wechat_pay, alipay)
 
@@ -73,12 +75,18 @@ async def build_providers(
     context: ProviderContext,
     kinds: Mapping[str, ProviderKind] = KINDS,
 ) -> dict[str, PaymentProvider]:
-    """The enabled providers, in the order named, each built from its own settings."""
-    providers: dict[str, PaymentProvider] = {}
+    """The enabled providers, in the order named, each built from its own settings; none is built while one
+    of them lacks its SDK (MissingSdk)."""
     for name in names:
         kind = kinds.get(name)
         if kind is None:
             raise UnknownProvider(f"unknown payment provider {name!r}; known: {', '.join(kinds)}")
+        absent = absent_sdks(sys.modules[kind.__module__])
+        if absent:
+            raise absent[0].error(provider=name)
+    providers: dict[str, PaymentProvider] = {}
+    for name in names:
+        kind = kinds[name]
         if kind.settings_class is not None and not isinstance(settings, kind.settings_class):
             raise TypeError(f"the settings do not include {kind.settings_class.__name__}, which {name} reads")
         providers[name] = await kind.from_settings(settings, context)

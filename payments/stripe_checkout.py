@@ -43,7 +43,7 @@ from payments.sdk import load_when_used
 if TYPE_CHECKING:
     import stripe
 else:
-    stripe = load_when_used("stripe")
+    stripe = load_when_used("stripe", extra="stripe")
 
 log = logging.getLogger(__name__)
 

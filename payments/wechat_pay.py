@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     import wechatpayv3
     import wechatpayv3.utils
 else:
-    wechatpayv3 = load_when_used("wechatpayv3")  # its package loads wechatpayv3.utils too
+    wechatpayv3 = load_when_used("wechatpayv3", extra="wechatpay")  # its package loads wechatpayv3.utils too
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import sys
 
 from pydantic import ValidationError
 
-from bot.__main__ import invalid_settings
-from bot.__main__ import main as bot_main
+from bot.cli import invalid_settings
+from bot.cli import main as bot_main
 from bot.logs import configure as configure_logging
 from bot.logs import secrets_of
 from bot.settings import Settings

@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.metadata
 import os
+import re
+import socket
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from telegram.error import BadRequest, TimedOut
+
+from bot.cli import main, with_default_command
+from bot.start_failures import StartFailure, bot_api_at, webhook_at
+from emulator import BotApiEmulator
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_bot(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PAYMENT_", "ADMIN_"))}
+def run_bot(tmp_path: Path, *args: str, module: str | None = "bot", **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PAYMENT_", "ADMIN_", "STRIPE_"))}
     clean["PYTHONPATH"] = str(ROOT)
+    command = [sys.executable, *(["-m", module] if module else []), *args]
     # Run from an empty folder, so no developer's .env is read.
-    return subprocess.run(
-        [sys.executable, "-m", "bot"], cwd=tmp_path, env={**clean, **env}, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run(command, cwd=tmp_path, env={**clean, **env}, capture_output=True, text=True, timeout=60)
+
+
+def ensure_postgres() -> None:
+    subprocess.run([ROOT / "scripts" / "ensure-postgres"], check=False, capture_output=True, timeout=60)
 
 
 def test_without_a_token_the_bot_says_where_to_get_one(tmp_path: Path) -> None:
@@ -50,3 +64,155 @@ def test_bad_settings_are_named_without_echoing_secrets(tmp_path: Path, env: dic
     assert result.returncode == 2
     assert named in result.stderr and "Traceback" not in result.stderr
     assert "very-secret" not in result.stderr and "123456" not in result.stderr
+
+
+# --- every start failure is one line and exit status 2, with no secret and no traceback ---
+
+TOKEN = "123456:very-secret-token"
+PASSWORD = "hunter2-db-password"
+
+
+def quiet(tmp_path: Path, **env: str) -> dict[str, str]:
+    """Settings for a start that fails: the INFO lines of a normal start (migrations, jobs) left out."""
+    return {"TELEGRAM_BOT_TOKEN": TOKEN, "LOG_LEVEL": "WARNING", "DATABASE_URL": sqlite_in(tmp_path)} | env
+
+
+def sqlite_in(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'daifu.db'}"
+
+
+def one_clear_line(result: subprocess.CompletedProcess[str], *secrets: str) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("daifu: "), result.stderr  # no unclosed-session warning either
+    for secret in ("very-secret", *secrets):
+        assert secret not in result.stdout + result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("base_url", "reason"),
+    [
+        ("http://127.0.0.1:1/bot", "the connection was refused"),
+        ("http://daifu-no-such-host.invalid/bot", "its host name does not resolve"),
+    ],
+)
+def test_a_bot_api_server_out_of_reach(tmp_path: Path, base_url: str, reason: str) -> None:
+    line = one_clear_line(run_bot(tmp_path, **quiet(tmp_path, TELEGRAM_API_BASE_URL=base_url)))
+    assert "cannot reach the Bot API server at" in line and reason in line and "TELEGRAM_API_BASE_URL" in line
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("nonsense", "is not a database URL daifu can use"),
+        (f"postgresql://daifu:{PASSWORD}@127.0.0.1/daifu", "an async driver is needed"),
+        (f"postgresql+asyncpg://daifu:{PASSWORD}@127.0.0.1:1/daifu", "the connection was refused"),
+        # Refused as a wrong password or as no such role, as the server's pg_hba.conf has it: either way, named.
+        (f"postgresql+asyncpg://nobody:{PASSWORD}@127.0.0.1:5432/daifu", '"nobody"'),
+        ("sqlite+aiosqlite:////no-such-folder/daifu.db", "unable to open database file"),
+    ],
+    ids=["unparsed", "sync-driver", "refused", "wrong-password", "no-folder"],
+)
+def test_a_database_that_cannot_be_used(tmp_path: Path, url: str, says: str) -> None:
+    if "5432" in url:
+        ensure_postgres()
+    line = one_clear_line(run_bot(tmp_path, **quiet(tmp_path, DATABASE_URL=url)), PASSWORD)
+    assert "DATABASE_URL" in line and says in line
+
+
+def test_migrate_says_the_same_of_a_database_out_of_reach(tmp_path: Path) -> None:
+    url = f"postgresql+asyncpg://daifu:{PASSWORD}@127.0.0.1:1/daifu"
+    line = one_clear_line(run_bot(tmp_path, "migrate", **quiet(tmp_path, DATABASE_URL=url)), PASSWORD)
+    assert line.startswith("daifu: cannot use the database at DATABASE_URL (postgresql+asyncpg://daifu:***@127.0.0.1:1")
+
+
+def test_a_provider_enabled_without_its_sdk_names_the_extra(tmp_path: Path) -> None:
+    # As if stripe were not installed: an import of it then fails, as it does where the package is absent.
+    without_stripe = "import sys; sys.modules['stripe'] = None; from bot.cli import main; sys.exit(main([]))"
+    env = quiet(tmp_path, PAYMENT_PROVIDERS="stripe", STRIPE_API_KEY="sk_test_secret", STRIPE_WEBHOOK_SECRET="whsec_x")
+    line = one_clear_line(run_bot(tmp_path, "-c", without_stripe, module=None, **env), "sk_test_secret")
+    assert line == (
+        "daifu: PAYMENT_PROVIDERS has stripe, but its SDK (the Python package stripe) is not installed: "
+        "pip install 'daifu[stripe]'"
+    )
+
+
+async def test_a_port_in_use(tmp_path: Path) -> None:
+    async with BotApiEmulator(token=TOKEN, bot_username="daifu_bot", bot_name="daifu") as emu:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", free_port()))
+            taken.listen()
+            port = taken.getsockname()[1]
+            env = quiet(tmp_path, TELEGRAM_API_BASE_URL=emu.base_url, WEB_PORT=str(port))
+            result = await asyncio.to_thread(run_bot, tmp_path, **env)
+    line = one_clear_line(result)
+    assert (
+        line
+        == f"daifu: WEB_PORT {port} is in use on 127.0.0.1 by another program: stop it, or set WEB_PORT to a free port"
+    )
+
+
+def test_the_mapping_of_what_happens_rarely_here() -> None:
+    """A Bot API server that does not answer, and a webhook address Telegram refuses."""
+    refused = r"at https://api.example:8443 \(no answer in time\)"
+    with pytest.raises(StartFailure, match=refused), bot_api_at("https://user:pass@api.example:8443/bot"):
+        raise TimedOut
+    https = "PUBLIC_BASE_URL must be a public HTTPS address"
+    with pytest.raises(StartFailure, match=https), webhook_at("http://127.0.0.1:8080/telegram/webhook"):
+        raise BadRequest("Bad webhook: HTTPS url must be provided for webhook")
+    # A refused call that is not about reaching the server is no start failure.
+    with pytest.raises(BadRequest), bot_api_at("https://api.telegram.org/bot"):
+        raise BadRequest("chat not found")
+
+
+# --- the command line ---
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ([], "run the bot and its web server"),
+        (["run"], "--webhook"),
+        (["migrate"], "newest schema"),
+        (["apikey"], "revoke an API key by its prefix"),
+        (["apikey", "create"], "SHOP"),
+        (["apikey", "revoke"], "PREFIX"),
+        (["rotate-secrets"], "first key of SECRETS_KEY"),
+    ],
+)
+def test_each_command_has_its_help(command: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main([*command, "--help"], prog="daifu")
+    assert exit.value.code == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith(f"usage: daifu {' '.join(command)}".rstrip()) and says in shown
+
+
+def test_the_top_help_describes_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"], prog="daifu")
+    shown = capsys.readouterr().out
+    for command in ("run", "migrate", "apikey", "rotate-secrets"):
+        assert re.search(rf"^ +{command}\s+\w", shown, re.MULTILINE), shown
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, "--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"daifu {importlib.metadata.version('daifu')}"
+
+
+def test_run_is_the_default_command() -> None:
+    assert with_default_command([]) == ["run"]
+    assert with_default_command(["--webhook"]) == ["run", "--webhook"]
+    assert with_default_command(["--help"]) == ["--help"] and with_default_command(["migrate"]) == ["migrate"]
+
+
+def test_the_console_script_is_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # This checkout's pyproject.toml, not the installed metadata: the venv may hold another checkout's.
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    entry = importlib.metadata.EntryPoint(name="daifu", value=scripts["daifu"], group="console_scripts")
+    assert entry.load() is main
+    with pytest.raises(SystemExit) as exit:
+        entry.load()(["--version"])
+    assert exit.value.code == 0 and capsys.readouterr().out.startswith("daifu ")
