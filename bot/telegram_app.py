@@ -31,6 +31,7 @@ from handlers import (
     stats_job,
     thanks,
     update_metrics,
+    whoami,
 )
 from handlers.context import DaifuContext
 from handlers.errors import on_error
@@ -73,7 +74,7 @@ def build_application(settings: Settings) -> DaifuApplication:
     # journaled before Telegram hears they arrived; PTB's updater confirms them before they are handled.
     builder = builder.updater(None)
     application: DaifuApplication = builder.build()
-    features = (start, help, newlink, ask_friend, checkout, friend_pays, inline_share, my_orders, my_requests)
+    features = (start, help, whoami, newlink, ask_friend, checkout, friend_pays, inline_share, my_orders, my_requests)
     # fallback last: in the same group as the features, it gets only what none of them took.
     for feature in (*features, language, refunds, thanks, flow_router, admin_commands, fallback):
         application.add_handlers(feature.handlers())

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 
 from telegram import Update
+from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from handlers.context import DaifuContext
@@ -36,8 +37,18 @@ async def admin_only(update: Update, context: DaifuContext, _: Gettext) -> bool:
         return True
     log.warning("refused admin command from user %s", user.id if user else None)
     if update.effective_message:
-        await update.effective_message.reply_text(_("Sorry, only the shop's admins can do that."))
+        refused = _("Sorry, only the shop's admins can do that.")
+        text = f"{refused}\n{your_id(_, user.id)}" if user else refused
+        await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)
     return False
+
+
+def your_id(_: Gettext, user_id: int) -> str:
+    """A person's id, and how to become an admin: the owner finds the id to put in ADMIN_IDS this way."""
+    return _(
+        "Your Telegram user id is <code>{user_id}</code>. To make you an admin, the shop's owner adds it to "
+        "ADMIN_IDS in daifu's settings and restarts daifu."
+    ).format(user_id=user_id)
 
 
 @contextlib.contextmanager

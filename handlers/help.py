@@ -22,6 +22,7 @@ def help_text(_: Gettext) -> str:
             _("/my - your orders and payments"),
             _("/language - choose English or Chinese"),
             _("/help - this message"),
+            _("/whoami - your Telegram user id (for ADMIN_IDS)"),
             _("Shop admins: /newlink - create a checkout link (e.g. /newlink 12.50 USD Coffee beans)"),
             _("Shop admins: /stats, /order, /orders, /refund, /cancel, /export, /providers, /apikey"),
         ]
