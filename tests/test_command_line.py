@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from telegram.error import BadRequest, TimedOut
 
-from bot.cli import main, with_default_command
+from bot.cli import main, run, with_default_command
+from bot.settings import Settings
 from bot.start_failures import StartFailure, bot_api_at, webhook_at
 from emulator import BotApiEmulator
 from tests.ports import free_port
@@ -216,3 +217,15 @@ def test_the_console_script_is_the_command_line(capsys: pytest.CaptureFixture[st
     with pytest.raises(SystemExit) as exit:
         entry.load()(["--version"])
     assert exit.value.code == 0 and capsys.readouterr().out.startswith("daifu ")
+
+
+def test_anything_unexpected_is_logged_with_its_traceback_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(_settings: Settings) -> None:
+        raise RuntimeError("a bug, not a setting")
+
+    monkeypatch.setattr("bot.runtime.serve_forever", broken)
+    assert run(Settings(telegram_bot_token="123456:very-secret-token", _env_file=None)) == 1  # type: ignore[call-arg]
+    (record,) = [record for record in caplog.records if record.name == "daifu"]
+    assert record.getMessage() == "daifu stopped on an error" and "a bug, not a setting" in caplog.text
