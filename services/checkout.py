@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING
 
-from sqlalchemy import bindparam
-from sqlmodel import col, select, update
+from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from payments.base import Checkout, CheckoutKind, CheckoutRequest, PaymentProvider
@@ -21,27 +20,9 @@ from services.providers import capabilities_of
 from services.tokens import new_token
 from services.why_not import ORDER_CLOSED, WhyNot, why_not_order
 from storage.database import Database
-from storage.models import Order, OrderStatus, Payment, PaymentStatus, utcnow
+from storage.models import Order, OrderStatus, Payment, utcnow
+from storage.queries.attempts import open_attempts_of_holder, open_attempts_of_payer
 
-# A payer's own open attempts at one order by one method: tapping Pay again shows the one they have.
-_OPEN_ATTEMPTS = (
-    select(Payment)
-    .where(
-        col(Payment.order_id) == bindparam("order_id"),
-        col(Payment.provider) == bindparam("provider"),
-        col(Payment.status) == PaymentStatus.PENDING,
-    )
-    .order_by(col(Payment.id).desc())
-    .limit(20)
-)
-_OF_HOLDER = _OPEN_ATTEMPTS.where(
-    col(Payment.holder) == bindparam("holder"), col(Payment.request_id) == bindparam("request_id")
-)
-_OF_PAYER = _OPEN_ATTEMPTS.where(
-    col(Payment.payer_id) == bindparam("payer_id"),
-    col(Payment.holder).is_(None),
-    col(Payment.request_id).is_(None),
-)
 # A checkout about to end is not handed out again: the payer needs the time to pay it.
 REUSE_MARGIN = timedelta(minutes=5)
 
@@ -203,15 +184,17 @@ class Checkouts:
         self, session: AsyncSession, wanted: Payment, *, since: datetime | None
     ) -> Payment | None:
         """The payer's own pending attempt asking for the same as wanted, if one can still be paid."""
-        keys: dict[str, object] = {"order_id": wanted.order_id, "provider": wanted.provider}
+        order_id, provider = wanted.order_id, wanted.provider
         if wanted.holder is not None:
-            statement, keys = _OF_HOLDER, keys | {"holder": wanted.holder, "request_id": wanted.request_id}
+            mine = await open_attempts_of_holder(
+                session, order_id=order_id, provider=provider, holder=wanted.holder, request_id=wanted.request_id
+            )
         elif wanted.payer_id is not None and wanted.request_id is None:
-            statement, keys = _OF_PAYER, keys | {"payer_id": wanted.payer_id}
+            mine = await open_attempts_of_payer(session, order_id=order_id, provider=provider, payer_id=wanted.payer_id)
         else:
             return None  # nobody to recognise again (an invoice posted in a group: see RequestCheckouts)
         now = utcnow()
-        for attempt in (await session.exec(statement, params=keys)).all():
+        for attempt in mine:
             if same_ask(attempt, wanted, since=since, now=now):
                 return attempt
         return None

@@ -1,0 +1,72 @@
+"""Checkout attempts (payments not charged yet), as a tap and a pre-checkout query look for them. Built once: each
+is read at every tap or pre-checkout (the rule is in storage's docstring)."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Order, Payment, PaymentStatus, PayRequest
+
+# A payer's own open attempts at one order by one method: tapping Pay again shows the one they have.
+_OPEN_ATTEMPTS = (
+    select(Payment)
+    .where(
+        col(Payment.order_id) == bindparam("order_id"),
+        col(Payment.provider) == bindparam("provider"),
+        col(Payment.status) == PaymentStatus.PENDING,
+    )
+    .order_by(col(Payment.id).desc())
+    .limit(20)
+)
+_OF_HOLDER = _OPEN_ATTEMPTS.where(
+    col(Payment.holder) == bindparam("holder"), col(Payment.request_id) == bindparam("request_id")
+)
+_OF_PAYER = _OPEN_ATTEMPTS.where(
+    col(Payment.payer_id) == bindparam("payer_id"),
+    col(Payment.holder).is_(None),
+    col(Payment.request_id).is_(None),
+)
+_WITH_ORDER_AND_REQUEST = (
+    select(Payment, Order, PayRequest)
+    .join(Order, col(Order.id) == col(Payment.order_id))
+    .outerjoin(PayRequest, col(PayRequest.id) == col(Payment.request_id))
+    .where(col(Payment.checkout_ref) == bindparam("checkout_ref"))
+)
+# The invoice a request's group was shown, still pending: whoever in the group pays, pays that one.
+_GROUP_INVOICE = select(Payment).where(
+    col(Payment.request_id) == bindparam("request_id"),
+    col(Payment.provider) == bindparam("provider"),
+    col(Payment.payer_id).is_(None),
+    col(Payment.status) == PaymentStatus.PENDING,
+)
+
+
+async def open_attempts_of_holder(
+    session: AsyncSession, *, order_id: int, provider: str, holder: str, request_id: int | None
+) -> list[Payment]:
+    """A request's friend's pending attempts (as they hold it), newest first."""
+    keys = {"order_id": order_id, "provider": provider, "holder": holder, "request_id": request_id}
+    return list((await session.exec(_OF_HOLDER, params=keys)).all())
+
+
+async def open_attempts_of_payer(
+    session: AsyncSession, *, order_id: int, provider: str, payer_id: int
+) -> list[Payment]:
+    """A payer's own pending attempts at an order, not for a request, newest first."""
+    keys = {"order_id": order_id, "provider": provider, "payer_id": payer_id}
+    return list((await session.exec(_OF_PAYER, params=keys)).all())
+
+
+async def attempt_with_order_and_request(
+    session: AsyncSession, *, checkout_ref: str
+) -> tuple[Payment, Order, PayRequest | None] | None:
+    """The attempt an invoice's payload names, with its order and the request it pays for (if any), in one read."""
+    row = (await session.exec(_WITH_ORDER_AND_REQUEST, params={"checkout_ref": checkout_ref})).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+async def pending_group_invoice(session: AsyncSession, *, request_id: int, provider: str) -> Payment | None:
+    found = await session.exec(_GROUP_INVOICE, params={"request_id": request_id, "provider": provider})
+    return found.first()

@@ -1,0 +1,136 @@
+"""A pay-for-me request's hold and chip-in parts (pay_requests): conditional writes built once, as a friend's
+tap and Telegram's pre-checkout take them (the rule is in storage's docstring)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import bindparam, case, func
+from sqlalchemy import select as core_select
+from sqlalchemy import update as core_update
+from sqlmodel import col, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.database import run_core
+from storage.models import PayRequest, RequestStatus
+from storage.queries.crediting import STILL_OPEN
+
+_requests = PayRequest.__table__  # type: ignore[attr-defined]
+_moment = _requests.c.hold_until.type
+_holds_it_now = (_requests.c.holder == bindparam("w_holder")) & (_requests.c.hold_until > bindparam("w_now"))
+_lapsed = _requests.c.holder.is_(None) | (_requests.c.hold_until <= bindparam("w_now"))
+# Renewing never moves a hold past the limit set when it was first taken.
+_renewed_until = case(
+    (_holds_it_now & (_requests.c.hold_limit < bindparam("v_hold_until", type_=_moment)), _requests.c.hold_limit),
+    else_=bindparam("v_hold_until", type_=_moment),
+)
+_limit_kept = case(
+    (
+        _requests.c.holder == bindparam("w_holder"),
+        func.coalesce(_requests.c.hold_limit, bindparam("v_hold_limit", type_=_moment)),
+    ),
+    else_=bindparam("v_hold_limit", type_=_moment),
+)
+# A friend takes the hold (or renews their own, up to its limit) only while the request is open and nobody else
+# holds it. A holder whose hold ran to its limit may take it again only a hold's time later (w_spent_before):
+# one browser posting again and again cannot keep friends out.
+_TAKE_HOLD = (
+    core_update(_requests)
+    .where(
+        *STILL_OPEN,
+        _holds_it_now
+        | _requests.c.holder.is_(None)
+        | (
+            (_requests.c.hold_until <= bindparam("w_now"))
+            & (
+                (_requests.c.holder != bindparam("w_holder"))
+                | _requests.c.hold_limit.is_(None)
+                | (_requests.c.hold_limit <= bindparam("w_spent_before"))
+            )
+        ),
+    )
+    .values(
+        holder=bindparam("v_holder"),
+        holder_name=bindparam("v_holder_name"),
+        hold_until=_renewed_until,
+        hold_limit=case((_holds_it_now, _limit_kept), else_=bindparam("v_hold_limit", type_=_moment)),
+    )
+)
+# At Telegram's pre-checkout the payer is paying already: their own hold is renewed past its limit, as before.
+_HOLD_TO_PAY = (
+    core_update(_requests)
+    .where(*STILL_OPEN, _lapsed | (_requests.c.holder == bindparam("w_holder")))
+    .values(
+        holder=bindparam("v_holder"),
+        holder_name=bindparam("v_holder_name"),
+        hold_until=bindparam("v_hold_until"),
+        hold_limit=_limit_kept,
+    )
+)
+_OPEN_REQUESTS_OF = (
+    core_select(func.count())
+    .select_from(_requests)
+    .where(
+        _requests.c.requester_id == bindparam("requester_id"),
+        _requests.c.status == RequestStatus.OPEN.value,
+        _requests.c.expires_at > bindparam("now"),
+    )
+)
+
+
+async def take_hold(
+    session: AsyncSession,
+    *,
+    request_id: int,
+    holder: str,
+    holder_name: str,
+    now: datetime,
+    hold_until: datetime,
+    hold_limit: datetime,
+    spent_before: datetime | None,
+) -> bool:
+    """Take or renew the hold; with spent_before None, to pay an invoice sent already (_HOLD_TO_PAY). True if
+    granted."""
+    params = {
+        "w_id": request_id,
+        "w_now": now,
+        "w_holder": holder,
+        "v_holder": holder,
+        "v_holder_name": holder_name,
+        "v_hold_until": hold_until,
+        "v_hold_limit": hold_limit,
+    }
+    if spent_before is not None:
+        params["w_spent_before"] = spent_before
+    granted = await run_core(session, _HOLD_TO_PAY if spent_before is None else _TAKE_HOLD, params)
+    return bool(granted.rowcount == 1)
+
+
+async def release_hold(session: AsyncSession, *, request_id: int, holder: str) -> None:
+    await session.exec(
+        update(PayRequest)
+        .where(col(PayRequest.id) == request_id, col(PayRequest.holder) == holder)
+        .values(holder=None, holder_name=None, hold_until=None)
+    )
+
+
+async def lock_open_request(session: AsyncSession, *, request_id: int, now: datetime) -> PayRequest | None:
+    """Lock the request's row while it is open and not past its time, and read it as it is now; None if it
+    closed."""
+    locked = await session.exec(
+        update(PayRequest)
+        .where(
+            col(PayRequest.id) == request_id,
+            col(PayRequest.status) == RequestStatus.OPEN,
+            col(PayRequest.expires_at) > now,
+        )
+        .values(covered_minor=col(PayRequest.covered_minor))
+    )
+    if locked.rowcount != 1:
+        return None
+    return await session.get(PayRequest, request_id, populate_existing=True)
+
+
+async def open_requests_of(session: AsyncSession, *, requester_id: int, now: datetime) -> int:
+    counted = await run_core(session, _OPEN_REQUESTS_OF, {"requester_id": requester_id, "now": now})
+    return int(counted.one()[0])
