@@ -103,37 +103,15 @@ class WeChatPayNative(ProviderDefaults):
     # Refunds in part too: at most 50 per order (WeChat Pay refuses the 51st).
     capabilities = Capabilities(currencies=frozenset({CURRENCY}))
 
-    def __init__(
-        self,
-        *,
-        mchid: str,
-        appid: str,
-        private_key_pem: str,
-        cert_serial_no: str,
-        apiv3_key: str,
-        platform_public_key_pem: str,
-        platform_public_key_id: str,
-        api_base: str,
-        notify_url: str,
-    ) -> None:
-        self.mchid = mchid
-        self.appid = appid
-        self.notify_url = notify_url
-        self._api = WeChatPayApi(
-            mchid=mchid,
-            appid=appid,
-            private_key_pem=private_key_pem,
-            cert_serial_no=cert_serial_no,
-            apiv3_key=apiv3_key,
-            platform_public_key_pem=platform_public_key_pem,
-            platform_public_key_id=platform_public_key_id,
-            api_base=api_base,
-            notify_url=notify_url,
-        )
+    def __init__(self, api: WeChatPayApi) -> None:
+        self.mchid = api.mchid
+        self.appid = api.appid
+        self.notify_url = api.notify_url
+        self._api = api
 
     @classmethod
     async def from_settings(cls, settings: WeChatPaySettings, context: ProviderContext) -> WeChatPayNative:
-        return cls(
+        api = WeChatPayApi(
             mchid=settings.wechatpay_mchid,
             appid=settings.wechatpay_appid,
             private_key_pem=settings.wechatpay_private_key.get_secret_value(),
@@ -144,6 +122,7 @@ class WeChatPayNative(ProviderDefaults):
             api_base=settings.wechatpay_api_base,
             notify_url=context.notify_url(cls.name),
         )
+        return cls(api)
 
     async def aclose(self) -> None:
         await self._api.aclose()

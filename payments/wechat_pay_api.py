@@ -91,6 +91,8 @@ class WeChatPayApi:
             # Without both, the SDK would download platform certificates, synchronously, right here.
             raise ValueError("WECHATPAY_PUBLIC_KEY and WECHATPAY_PUBLIC_KEY_ID are both needed")
         self.mchid = mchid
+        self.appid = appid
+        self.notify_url = notify_url
         self.api_base = api_base.rstrip("/")
         self._cert_serial_no = cert_serial_no
         self._public_key_id = platform_public_key_id
