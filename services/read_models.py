@@ -17,6 +17,7 @@ from storage.models import OrderStatus, PaymentStatus, RequestMode, RequestStatu
 __all__ = [
     "CallbackInfo",
     "CardInfo",
+    "OrderEventInfo",
     "OrderInfo",
     "OrderStatus",
     "OrphanChargeInfo",
@@ -97,6 +98,7 @@ class PaymentInfo(_Copied):
     checkout_kind: str | None
     checkout_link: str | None
     checkout_expires_at: datetime | None
+    provider_checkout_id: str | None
 
     @property
     def amount(self) -> Money:
@@ -142,6 +144,7 @@ class RefundInfo(_Copied):
     created_at: datetime
     error: str | None
     finished_at: datetime | None
+    asked_minor: int | None  # what was asked of the provider, when it gave back less
 
     @property
     def amount(self) -> Money:
@@ -212,3 +215,15 @@ class ShopInfo(_Copied):
 
     id: int
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEventInfo(_Copied):
+    """One line of an order's timeline, as /order shows it."""
+
+    id: int
+    order_id: int
+    kind: str
+    actor_id: int | None
+    detail: str  # JSON
+    created_at: datetime
