@@ -22,6 +22,7 @@ from services.i18n import Gettext, gettext_for
 from services.money import Money, format_money
 from services.notices import ReturnReason
 from services.providers import capabilities_of
+from services.read_models import OrphanChargeInfo, PaymentInfo
 from services.telling import AFTER_DONE, COVERED, Claimed, Kind, Subjects
 from storage.models import Order, OrphanCharge, Payment, PaymentStatus, PayRequest, Refund, RequestMode
 
@@ -54,7 +55,7 @@ def _worth_another_try(error: TelegramError) -> bool:
     return isinstance(error, NetworkError) and not isinstance(error, BadRequest | TimedOut)
 
 
-async def payer_display_name(daifu: Daifu, payment: Payment) -> str:
+async def payer_display_name(daifu: Daifu, payment: Payment | PaymentInfo) -> str:
     return payment.payer_name or await daifu.users.name_of(payment.payer_id)
 
 
@@ -232,7 +233,7 @@ async def _tell_refund_failed(
     return await _send(context, admin_id, text)
 
 
-def orphan_lines(charge: OrphanCharge, payer: str, locale: str, _: Gettext) -> list[str]:
+def orphan_lines(charge: OrphanCharge | OrphanChargeInfo, payer: str, locale: str, _: Gettext) -> list[str]:
     """What the admins are shown of money no order was waiting for: what, from whom, the ids, what became of it."""
     lines = [
         _("⚠️ {amount} arrived via {provider} for a checkout the bot does not know (payload {payload}).").format(

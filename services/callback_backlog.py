@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col, desc, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.read_models import CallbackInfo
 from storage.database import Database
 from storage.models import CallbackDelivery
 
@@ -17,7 +18,7 @@ from storage.models import CallbackDelivery
 class OutboxState:
     pending: int  # callbacks not delivered yet
     failing: int  # of those, the ones a shop has already refused or not answered
-    worst: list[CallbackDelivery]  # the failing ones with the most attempts
+    worst: list[CallbackInfo]  # the failing ones with the most attempts
 
 
 class CallbackBacklog:
@@ -39,7 +40,7 @@ class CallbackBacklog:
                     .limit(worst)
                 )
             ).all()
-        return OutboxState(pending, failing_count, list(rows))
+            return OutboxState(pending, failing_count, [CallbackInfo.of(row) for row in rows])
 
 
 async def _count(session: AsyncSession, table: Any, *where: ColumnElement[bool]) -> int:

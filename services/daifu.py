@@ -13,6 +13,7 @@ from services.checkout import Checkouts
 from services.config import ShopRules
 from services.crediting import Crediting
 from services.flows import Flows
+from services.operations_probes import OperationsProbes
 from services.order_closing import OrderClosing
 from services.order_export import OrderExport
 from services.order_listing import OrderListing
@@ -80,6 +81,7 @@ class Daifu:
         self.order_listing = OrderListing(db)
         self.order_export = OrderExport(db)
         self.callback_backlog = CallbackBacklog(db)
+        self.probes = OperationsProbes(db)
         # What the shop API calls.
         self.shop_order_views = ShopOrderViews(db)
         self.shop_order_intake = ShopOrderIntake(db, rules, self.checkouts, self.shop_order_views)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
+from services.read_models import OrderInfo, PaymentInfo
 from storage.database import Database
 from storage.models import Order, Payment, Shop
 
@@ -20,9 +21,9 @@ EXPORT_CHUNK = 500  # orders read per query while exporting
 
 @dataclass(frozen=True, slots=True)
 class ExportedOrder:
-    order: Order
+    order: OrderInfo
     shop_name: str
-    payments: list[Payment]  # every attempt, oldest first; none for an order nobody tried to pay
+    payments: list[PaymentInfo]  # every attempt, oldest first; none for an order nobody tried to pay
 
 
 class OrderExport:
@@ -38,7 +39,6 @@ class OrderExport:
                 return
             for exported in chunk:  # yielded outside the chunk's transaction: a slow reader holds none open
                 yield exported
-            assert chunk[-1].order.id is not None
             last_id = chunk[-1].order.id
 
     async def _chunk(self, since: datetime, until: datetime, *, after_id: int) -> list[ExportedOrder]:
@@ -54,16 +54,15 @@ class OrderExport:
             ).all()
             if not orders:
                 return []
-            payments: dict[int, list[Payment]] = {}
+            payments: dict[int, list[PaymentInfo]] = {}
             found = await session.exec(
                 select(Payment)
                 .where(col(Payment.order_id).in_([order.id for order, _shop in orders]))
                 .order_by(col(Payment.id))
             )
             for charge in found.all():
-                payments.setdefault(charge.order_id, []).append(charge)
-        chunk = []
-        for order, shop_name in orders:
-            assert order.id is not None
-            chunk.append(ExportedOrder(order, shop_name, payments.get(order.id, [])))
-        return chunk
+                payments.setdefault(charge.order_id, []).append(PaymentInfo.of(charge))
+            return [
+                ExportedOrder(OrderInfo.of(order), shop_name, payments.get(order.id or 0, []))
+                for order, shop_name in orders
+            ]

@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import asc, col, desc, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.read_models import OrderInfo
 from storage.database import Database
 from storage.models import Order, OrderStatus
 
@@ -22,9 +23,13 @@ class OrderFilter:
 
 @dataclass(frozen=True, slots=True)
 class OrderListPage:
-    orders: list[Order]
+    orders: list[OrderInfo]
     has_newer: bool
     has_older: bool
+
+    @classmethod
+    def of(cls, rows: list[Order], *, has_newer: bool, has_older: bool) -> OrderListPage:
+        return cls([OrderInfo.of(row) for row in rows], has_newer, has_older)
 
 
 class OrderListing:
@@ -59,7 +64,7 @@ class OrderListing:
             )
             page = rows[:PAGE_SIZE]
             has_newer = bool(page) and await _exists(session, filters, _after(page[0]))
-            return OrderListPage(page, has_newer, len(rows) > PAGE_SIZE)
+            return OrderListPage.of(page, has_newer=has_newer, has_older=len(rows) > PAGE_SIZE)
 
 
 async def _newer_page(session: AsyncSession, filters: list[ColumnElement[bool]], anchor: Order) -> OrderListPage | None:
@@ -77,7 +82,7 @@ async def _newer_page(session: AsyncSession, filters: list[ColumnElement[bool]],
     if len(rows) <= PAGE_SIZE:
         return None
     page = rows[:PAGE_SIZE][::-1]
-    return OrderListPage(page, True, await _exists(session, filters, _before(page[-1])))
+    return OrderListPage.of(page, has_newer=True, has_older=await _exists(session, filters, _before(page[-1])))
 
 
 def _filters(where: OrderFilter) -> list[ColumnElement[bool]]:

@@ -11,6 +11,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from services.pay_requests import is_request_token
+from services.read_models import (
+    CallbackInfo,
+    OrderEventInfo,
+    OrderInfo,
+    OrphanChargeInfo,
+    PaymentInfo,
+    RefundInfo,
+    RequestInfo,
+)
 from services.tokens import looks_like_token
 from storage.database import Database
 from storage.models import (
@@ -35,13 +44,13 @@ MAX_ORDER_ID = 2**63 - 1  # a longer run of digits is a token, not an id
 class OrderDossier:
     """Everything known about one order, for /order."""
 
-    order: Order
+    order: OrderInfo
     shop_name: str
-    payments: list[Payment]
-    refunds: list[Refund]
-    requests: list[PayRequest]
-    callbacks: list[CallbackDelivery]
-    events: list[OrderEvent]
+    payments: list[PaymentInfo]
+    refunds: list[RefundInfo]
+    requests: list[RequestInfo]
+    callbacks: list[CallbackInfo]
+    events: list[OrderEventInfo]
     names: dict[int, str]  # first names of every person mentioned above
 
 
@@ -49,37 +58,23 @@ class OrderLookup:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def find_order(self, reference: str) -> Order | None:
+    async def find_order(self, reference: str) -> OrderInfo | None:
         """The order an admin names: its number ("12" or "#12"), its token, or one of its requests' tokens."""
-        reference = reference.strip().removeprefix("#")
         async with self.db.transaction() as session:
-            if reference.isdigit() and int(reference) <= MAX_ORDER_ID:
-                found = await session.get(Order, int(reference))
-                if found is not None:
-                    return found
-            if is_request_token(reference):
-                return (
-                    await session.exec(
-                        select(Order)
-                        .join(PayRequest, col(PayRequest.order_id) == col(Order.id))
-                        .where(PayRequest.token == reference)
-                    )
-                ).first()
-            if looks_like_token(reference):
-                return (await session.exec(select(Order).where(Order.token == reference))).first()
-        return None
+            found = await _named_order(session, reference.strip().removeprefix("#"))
+            return OrderInfo.of(found) if found is not None else None
 
-    async def orphan_charge(self, reference: str) -> OrphanCharge | None:
+    async def orphan_charge(self, reference: str) -> OrphanChargeInfo | None:
         """Money kept for a checkout daifu does not know, by the charge id the admins were told of (Telegram's
         or the provider's)."""
         if not reference or len(reference) > 255:
             return None
         named = or_(col(OrphanCharge.charge_ref) == reference, col(OrphanCharge.provider_charge_ref) == reference)
         async with self.db.transaction() as session:
-            return (await session.exec(select(OrphanCharge).where(named).order_by(col(OrphanCharge.id)))).first()
+            found = (await session.exec(select(OrphanCharge).where(named).order_by(col(OrphanCharge.id)))).first()
+            return OrphanChargeInfo.of(found) if found is not None else None
 
-    async def dossier(self, order: Order) -> OrderDossier:
-        assert order.id is not None
+    async def dossier(self, order: OrderInfo) -> OrderDossier:
         async with self.db.transaction() as session:
 
             async def of_order(statement: SelectOfScalar[T]) -> list[T]:
@@ -112,10 +107,18 @@ class OrderLookup:
             people |= {request.requester_id for request in requests}
             people |= {event.actor_id for event in events}
             names = await _names(session, {person for person in people if person is not None})
-        shop_name = shop.name if shop else ""
-        return OrderDossier(order, shop_name, payments, refunds, requests, callbacks, events, names)
+            return OrderDossier(
+                order,
+                shop.name if shop else "",
+                [PaymentInfo.of(payment) for payment in payments],
+                [RefundInfo.of(refund) for refund in refunds],
+                [RequestInfo.of(request) for request in requests],
+                [CallbackInfo.of(callback) for callback in callbacks],
+                [OrderEventInfo.of(event) for event in events],
+                names,
+            )
 
-    async def charges_to_refund(self, order: Order) -> list[Payment]:
+    async def charges_to_refund(self, order: OrderInfo) -> list[PaymentInfo]:
         """The charges of the order that still hold money a refund can give back, oldest first.
 
         Charges credited to the order count only once it is paid: the chip-ins of an order still being
@@ -131,7 +134,26 @@ class OrderLookup:
         if order.status != OrderStatus.PAID:
             conditions.append(col(Payment.credited).is_(False))
         async with self.db.transaction() as session:
-            return list((await session.exec(select(Payment).where(*conditions).order_by(col(Payment.id)))).all())
+            charges = (await session.exec(select(Payment).where(*conditions).order_by(col(Payment.id)))).all()
+            return [PaymentInfo.of(charge) for charge in charges]
+
+
+async def _named_order(session: AsyncSession, reference: str) -> Order | None:
+    if reference.isdigit() and int(reference) <= MAX_ORDER_ID:
+        found = await session.get(Order, int(reference))
+        if found is not None:
+            return found
+    if is_request_token(reference):
+        return (
+            await session.exec(
+                select(Order)
+                .join(PayRequest, col(PayRequest.order_id) == col(Order.id))
+                .where(PayRequest.token == reference)
+            )
+        ).first()
+    if looks_like_token(reference):
+        return (await session.exec(select(Order).where(Order.token == reference))).first()
+    return None
 
 
 async def _names(session: AsyncSession, ids: set[int]) -> dict[int, str]:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
 from services.parking import PARK_AFTER_ATTEMPTS
+from services.read_models import ProviderHealthInfo
 from storage.database import Database
 from storage.models import ProviderHealth, ProviderNotice, Refund, utcnow
 
@@ -46,9 +47,10 @@ class ProviderHealthLog:
         except IntegrityError:
             pass  # another worker recorded the first call at the same moment; the next call updates it
 
-    async def all(self) -> dict[str, ProviderHealth]:
+    async def all(self) -> dict[str, ProviderHealthInfo]:
         async with self.db.transaction() as session:
-            return {row.provider: row for row in (await session.exec(select(ProviderHealth))).all()}
+            rows = (await session.exec(select(ProviderHealth))).all()
+            return {row.provider: ProviderHealthInfo.of(row) for row in rows}
 
     async def parked(self, latest: int = 5) -> ParkedWork:
         """Notices and refunds that kept failing and are no longer tried: how many, and the last few."""

@@ -16,6 +16,7 @@ from services.callback_outbox import enqueue_callback
 from services.money import Money
 from services.notices import PaymentReturned, ReturnReason
 from services.order_states import move, record_event
+from services.read_models import OrderInfo, PaymentInfo
 from services.telling import Tellings
 from storage.database import Database
 from storage.models import Order, OrderStatus, Payment, PaymentStatus, Refund, utcnow
@@ -137,9 +138,17 @@ class Refunds:
             assert payment is not None
             order = await session.get(Order, payment.order_id)
             assert order is not None
-        money = Money(refund.amount_minor, refund.currency)
-        owed, pending = refund.status == "owed", refund.status == "pending"
-        return PaymentReturned(order, payment, ReturnReason(refund.reason), owed, money, refund_id, pending=pending)
+            money = Money(refund.amount_minor, refund.currency)
+            owed, pending = refund.status == "owed", refund.status == "pending"
+            return PaymentReturned(
+                OrderInfo.of(order),
+                PaymentInfo.of(payment),
+                ReturnReason(refund.reason),
+                owed,
+                money,
+                refund_id,
+                pending=pending,
+            )
 
     async def ask_provider(self, payment: Payment, request: RefundRequest) -> ProviderRefund | None:
         """The provider's refund, or None when it cannot refund through daifu: the refund is owed instead."""
@@ -211,7 +220,9 @@ class Refunds:
                 assert order is not None
                 if tell_pending:
                     await self.tellings.refunded(session, refund_id, payment, pending=True)
-                return PaymentReturned(order, payment, reason, False, money, refund_id, pending=True)
+                return PaymentReturned(
+                    OrderInfo.of(order), PaymentInfo.of(payment), reason, False, money, refund_id, pending=True
+                )
             owed = answer is None
             refund_ref = answer.refund_ref if answer is not None else None
             finished = await session.exec(
@@ -240,7 +251,7 @@ class Refunds:
             order = await session.get(Order, payment.order_id, populate_existing=True)
             assert fresh is not None and order is not None
             await self.tellings.refunded(session, refund_id, fresh, pending=False)
-        return PaymentReturned(order, fresh, reason, owed, money, refund_id)
+            return PaymentReturned(OrderInfo.of(order), PaymentInfo.of(fresh), reason, owed, money, refund_id)
 
     @staticmethod
     def _given(refund: Refund, answer: ProviderRefund | None) -> int:

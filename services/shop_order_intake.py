@@ -18,6 +18,7 @@ from services.config import ShopRules
 from services.money import MAX_MAJOR_UNITS, AmountProblem, InvalidAmount, Money, major_units, normalise_currency
 from services.order_states import record_event
 from services.orders import DESCRIPTION_MAX, TITLE_MAX
+from services.read_models import OrderInfo
 from services.shop_order_errors import Problem, ShopOrderError, require_idempotency_key
 from services.shop_order_views import ShopOrder, ShopOrderViews
 from services.tokens import new_order_token
@@ -81,13 +82,14 @@ class ShopOrderIntake:
                 await record_event(
                     session, order.id, "created", amount=order.amount_minor, currency=order.currency, via="api"
                 )
+                made = OrderInfo.of(order)
         except IntegrityError:
             # The same key won a race with us (the unique constraint on shop and key decides): answer with it.
             earlier = await self._by_key(shop_id, idempotency_key)
             if earlier is None:
                 raise
             return await self._replay(earlier, fingerprint)
-        return Created(ShopOrder(order), replayed=False)
+        return Created(ShopOrder(made), replayed=False)
 
     async def _by_key(self, shop_id: int, key: str) -> Order | None:
         async with self.db.transaction() as session:

@@ -14,6 +14,7 @@ from sqlmodel import and_, col, desc, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from services.order_states import PAYABLE
+from services.read_models import OrderInfo, PaymentInfo
 from services.shop_order_errors import Problem, ShopOrderError
 from services.why_not import order_status_now
 from storage.database import Database
@@ -25,8 +26,8 @@ ORDER_ID_MAX = 2**31 - 1  # orders.id is a 32-bit INTEGER: a larger id is unknow
 
 @dataclass(frozen=True, slots=True)
 class ShopOrder:
-    order: Order
-    charges: list[Payment] = field(default_factory=list)  # the credited charges: what was paid and refunded
+    order: OrderInfo
+    charges: list[PaymentInfo] = field(default_factory=list)  # the credited charges: what was paid and refunded
 
     @property
     def status(self) -> OrderStatus:
@@ -86,8 +87,8 @@ class ShopOrderViews:
                 .where(col(Payment.order_id).in_(ids), col(Payment.credited).is_(True))
                 .order_by(col(Payment.id))
             )
-            charges = list((await session.exec(statement)).all())
-        return [ShopOrder(order, [c for c in charges if c.order_id == order.id]) for order in orders]
+            charges = [PaymentInfo.of(charge) for charge in (await session.exec(statement)).all()]
+        return [ShopOrder(OrderInfo.of(order), [c for c in charges if c.order_id == order.id]) for order in orders]
 
     async def page(self, shop_id: int, *, status: OrderStatus | None, limit: int, cursor: str | None) -> OrderPage:
         """The shop's orders, newest first; keyset paging on (created_at, id) so pages never shift."""

@@ -9,6 +9,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from services.order_states import PAYABLE
+from services.read_models import OrderInfo
 from storage.models import Order, OrderStatus, PayRequest, RequestStatus
 
 
@@ -56,7 +57,7 @@ REQUEST_CLOSED: Mapping[RequestStatus, WhyNot] = MappingProxyType(
 )
 
 
-def order_status_now(order: Order, now: datetime) -> OrderStatus:
+def order_status_now(order: Order | OrderInfo, now: datetime) -> OrderStatus:
     """An open or pending order past its time is expired, even before the expiry job has run."""
     status = OrderStatus(order.status)  # the column is plain text: read back as str
     return OrderStatus.EXPIRED if status in PAYABLE and order.expires_at <= now else status
