@@ -22,7 +22,8 @@ from services.i18n import Gettext, gettext_for
 from services.money import Money, format_money
 from services.notices import ReturnReason
 from services.providers import capabilities_of
-from services.telling import AFTER_DONE, COVERED, Claimed, Kind, Subjects
+from services.telling_rows import AFTER_DONE, COVERED, Claimed, Kind
+from services.telling_subjects import Subjects
 from storage.models import Order, OrphanCharge, Payment, PaymentStatus, PayRequest, Refund, RequestMode
 
 log = logging.getLogger(__name__)
