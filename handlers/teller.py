@@ -23,10 +23,10 @@ from telegram.ext import Application
 from handlers.context import DaifuContext
 from handlers.notices import say
 from handlers.request_cards import refresh_cards
+from services.read_models import utcnow
 from services.telling_doorbell import Batch
 from services.telling_leases import CLAIM_BATCH, LEASE
 from services.telling_rows import CLOSED, Claimed, Kind
-from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = 32  # batches told at once: as many as updates handled at once (bot.update_order)

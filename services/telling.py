@@ -24,12 +24,13 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.read_models import OrderInfo, PaymentInfo, RequestInfo
 from services.telling_doorbell import Doorbell
 from services.telling_leases import LEASE, TellingLeases
 from services.telling_rows import AFTER_DONE, CLOSED, COVERED, FIELDS, Charge, Claimed, Kind, Told
 from services.telling_subjects import TellingSubjects
 from storage.database import Database, after_commit
-from storage.models import Order, Payment, PayRequest, RequestStatus, utcnow
+from storage.models import Order, Payment, PayRequest, RequestMode, RequestStatus, utcnow
 from storage.queries.tellings import record_tellings
 
 
@@ -59,7 +60,13 @@ class Tellings:
             reason = COVERED if covered else None
             rows.append(about_charge(Kind.REQUESTER_NOTE, request.requester_id, request_id=request.id, reason=reason))
             rows.append(Told(Kind.CARD, request_id=request.id, reason=CLOSED if covered else None))
-        await self._record(session, rows, written=(payment, order, request))
+        # Its receipt and notes are told as this transaction wrote the charge, copied here at the end of the change
+        # (no read on the hot path of every payment): the payment, order and request they show do not change after
+        # it. Not a chip-in's: its note shows what friends have covered when it is told, which later chip-ins change.
+        written = None
+        if request is None or request.mode != RequestMode.SPLIT:
+            written = PaymentInfo.of(payment), OrderInfo.of(order), None if request is None else RequestInfo.of(request)
+        await self._record(session, rows, written)
 
     async def declined(self, session: AsyncSession, payment: Payment) -> None:
         """A payment was declined: its payer is told, and the request's cards drop the friend who was paying."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 
-from storage.models import Order, Payment, PayRequest
+from services.read_models import OrderInfo, PaymentInfo, RequestInfo
 
 
 class Kind(StrEnum):
@@ -31,7 +31,7 @@ CHARGE_KINDS = frozenset({Kind.RECEIPT, Kind.PAID_NOTE, Kind.REQUESTER_NOTE, Kin
 REFUND_KINDS = frozenset({Kind.REFUNDED, Kind.REFUND_NOTE, Kind.REFUND_PENDING, Kind.REFUND_FAILED})
 
 # A charge with its order and the request it paid (if any).
-Charge = tuple[Payment, Order, PayRequest | None]
+Charge = tuple[PaymentInfo, OrderInfo, RequestInfo | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,5 +59,5 @@ class Claimed(Told):
     id: int
     claimed_until: datetime
     # The charge, its order and request as the transaction that recorded the row wrote them, for the teller of
-    # that worker: straight after the commit they are what the database says (see TellingSubjects.read).
+    # that worker: straight after the commit they are what the database says (see Tellings.paid).
     written: Charge | None = None

@@ -6,20 +6,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from services.read_models import OrderInfo, OrphanChargeInfo, PaymentInfo, RefundInfo, RequestInfo
 from services.telling_rows import CHARGE_KINDS, REFUND_KINDS, Charge, Claimed, Kind
 from storage.database import Database
-from storage.models import Order, OrphanCharge, Payment, PayRequest, Refund, RequestMode
 from storage.queries import tellings as read
 
 
 @dataclass(frozen=True, slots=True)
 class Subjects:
-    """What a batch of rows tells of, as the database says it now."""
+    """What a batch of rows tells of, as the database says it now (read models, for the teller to render)."""
 
     charges: dict[int, Charge]  # by payment id
-    refunds: dict[int, tuple[Refund, Payment, Order]]  # by refund id
-    requests: dict[int, tuple[PayRequest, Order]]  # by request id
-    orphans: dict[int, OrphanCharge]  # by orphan charge id
+    refunds: dict[int, tuple[RefundInfo, PaymentInfo, OrderInfo]]  # by refund id
+    requests: dict[int, tuple[RequestInfo, OrderInfo]]  # by request id
+    orphans: dict[int, OrphanChargeInfo]  # by orphan charge id
 
 
 class TellingSubjects:
@@ -27,18 +27,12 @@ class TellingSubjects:
         self.db = db
 
     async def read(self, rows: Sequence[Claimed]) -> Subjects:
-        """What the rows tell of, read in one statement per kind of thing (charges, refunds, requests, orphans).
-
-        A charge recorded by this worker's own transaction moments ago is taken as that transaction wrote it (no
-        read on the hot path of every payment): the payment, order and request texts show do not change after
-        it. Not a chip-in's: its note shows what friends have covered now, which later chip-ins change."""
+        """What the rows tell of, read in one statement per kind of thing (charges, refunds, requests, orphans),
+        but for a charge this worker's own transaction wrote moments ago (Claimed.written)."""
         found = Subjects({}, {}, {}, {})
         for row in rows:
-            written = row.written
-            if row.kind not in CHARGE_KINDS or written is None or row.payment_id is None:
-                continue
-            if written[2] is None or written[2].mode != RequestMode.SPLIT:
-                found.charges[row.payment_id] = written
+            if row.kind in CHARGE_KINDS and row.written is not None and row.payment_id is not None:
+                found.charges[row.payment_id] = row.written
         charge_ids = {
             row.payment_id
             for row in rows
@@ -52,14 +46,19 @@ class TellingSubjects:
         async with self.db.reading() as session:
             if charge_ids:
                 for payment, order, request in await read.charges(session, payment_ids=charge_ids):
-                    found.charges[payment.id] = (payment, order, request)
+                    paid = None if request is None else RequestInfo.of(request)
+                    charge = PaymentInfo.of(payment), OrderInfo.of(order), paid
+                    found.charges[charge[0].id] = charge
             if refund_ids:
                 for refund, payment, order in await read.refunds(session, refund_ids=refund_ids):
-                    found.refunds[refund.id] = (refund, payment, order)
+                    returned = RefundInfo.of(refund), PaymentInfo.of(payment), OrderInfo.of(order)
+                    found.refunds[returned[0].id] = returned
             if request_ids:
                 for request, order in await read.requests(session, request_ids=request_ids):
-                    found.requests[request.id] = (request, order)
+                    closed = RequestInfo.of(request), OrderInfo.of(order)
+                    found.requests[closed[0].id] = closed
             if orphan_ids:
-                for charge in await read.orphan_charges(session, orphan_ids=orphan_ids):
-                    found.orphans[charge.id] = charge
+                for orphan in await read.orphan_charges(session, orphan_ids=orphan_ids):
+                    info = OrphanChargeInfo.of(orphan)
+                    found.orphans[info.id] = info
         return found
