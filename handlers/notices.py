@@ -31,7 +31,7 @@ from services.read_models import (
     RequestInfo,
     RequestMode,
 )
-from services.telling_rows import AFTER_DONE, COVERED, Claimed, Kind
+from services.telling_rows import AFTER_DONE, CHARGE_KINDS, COVERED, REFUND_KINDS, Claimed, Kind
 from services.telling_subjects import Subjects
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ async def say(context: DaifuContext, row: Claimed, subjects: Subjects) -> str | 
     daifu, chat_id = context.daifu, row.chat_id
     if chat_id is None:
         return None
-    if row.kind in (Kind.RECEIPT, Kind.PAID_NOTE, Kind.REQUESTER_NOTE, Kind.DECLINED):
+    if row.kind in CHARGE_KINDS:
         charge = subjects.charges.get(row.payment_id or 0)
         if charge is None:
             return None
@@ -88,18 +88,13 @@ async def say(context: DaifuContext, row: Claimed, subjects: Subjects) -> str | 
         if row.kind == Kind.RECEIPT:
             return await _send_receipt(context, daifu, order, payment, for_name)
         return await _tell_admin(context, daifu, chat_id, order, payment, for_name)
-    if row.kind in (Kind.REFUNDED, Kind.REFUND_NOTE, Kind.REFUND_PENDING, Kind.REFUND_FAILED):
+    if row.kind in REFUND_KINDS:
         returned = subjects.refunds.get(row.refund_id or 0)
         if returned is None:
             return None
-        refund, payment, order = returned
-        if row.kind == Kind.REFUNDED:
-            return await _tell_payer_returned(context, daifu, chat_id, refund, payment, order)
-        if row.kind == Kind.REFUND_NOTE:
-            return await _tell_admin_returned(context, daifu, chat_id, refund, payment, order)
-        if row.kind == Kind.REFUND_PENDING:
-            return await _tell_pending(context, daifu, chat_id, refund, payment, order)
-        return await _tell_refund_failed(context, daifu, chat_id, row, refund, payment, order)
+        if row.kind == Kind.REFUND_FAILED:
+            return await _tell_refund_failed(context, daifu, chat_id, row, *returned)
+        return await _ABOUT_A_REFUND[row.kind](context, daifu, chat_id, *returned)
     if row.kind == Kind.REQUEST_EXPIRED:
         closed = subjects.requests.get(row.request_id or 0)
         return await _tell_expired(context, daifu, chat_id, closed[1]) if closed is not None else None
@@ -341,3 +336,11 @@ async def _tell_payer_declined(context: DaifuContext, daifu: Daifu, order: Order
     _ = gettext_for(locale)
     text = _("Your payment for <b>{title}</b> ({amount}) was declined. You were not charged; you can try again.")
     return await _send(context, payer_id, text.format(title=esc(order.title), amount=order_price(order, locale)))
+
+
+# What the payer or an admin is told of a refund, by kind (but a failed one's, which says why: the row's detail).
+_ABOUT_A_REFUND = {
+    Kind.REFUNDED: _tell_payer_returned,
+    Kind.REFUND_NOTE: _tell_admin_returned,
+    Kind.REFUND_PENDING: _tell_pending,
+}
