@@ -23,6 +23,8 @@ class Subjects:
 
 
 class TellingSubjects:
+    """Reads, for the teller, what the rows it is about to tell are about, as read models."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
