@@ -144,7 +144,7 @@ class RefundInfo(_Copied):
     created_at: datetime
     error: str | None
     finished_at: datetime | None
-    asked_minor: int | None  # what was asked of the provider, when it gave back less
+    asked_minor: int | None  # what daifu asked to give back (amount_minor: what the provider says it gave)
 
     @property
     def amount(self) -> Money:

@@ -4,23 +4,19 @@ cannot be parsed kept aside with the reason."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam
-from sqlalchemy import update as core_update
 from sqlmodel import col, delete, select, update
 
 from storage.database import AS_WRITTEN, Database
 from storage.models import TelegramUpdate, utcnow
+from storage.queries.done_marks import mark_done
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 100  # updates written down in one transaction, at most
-# Updates finished within this long of each other are marked done in one statement.
-DONE_BATCH_SECONDS = 0.2
 # An update not done this long after it arrived, and whose worker has stopped renewing its lease, is taken to be
 # lost with a crashed worker.
 RECOVER_AFTER = timedelta(seconds=30)
@@ -29,13 +25,6 @@ RECOVER_AFTER = timedelta(seconds=30)
 RENEW_LEASES_SECONDS = 10
 # Telegram stops retrying after a day; done rows older than that can never be duplicated any more.
 KEEP_DONE = timedelta(days=2)
-_updates = TelegramUpdate.__table__  # type: ignore[attr-defined]
-# Built once, for any number of ids (an expanding IN).
-_MARK_DONE = (
-    core_update(_updates)
-    .where(_updates.c.update_id.in_(bindparam("w_ids", expanding=True)))
-    .values(done_at=bindparam("v_done_at"))
-)
 
 
 class UpdateInbox:
@@ -132,7 +121,7 @@ class UpdateInbox:
 
     async def done(self, *update_ids: int) -> None:
         async with self.db.alone() as connection:
-            await connection.execute(_MARK_DONE, {"w_ids": list(update_ids), "v_done_at": utcnow()})
+            await mark_done(connection, model=TelegramUpdate, key="update_id", ids=update_ids, at=utcnow())
 
     async def unfinished(self, limit: int = 100) -> list[dict[str, Any]]:
         """Updates a worker received but never finished (and no live worker holds), each claimed for this one."""
@@ -191,60 +180,3 @@ async def forget_finished(db: Database, older_than: timedelta, *, limit: int) ->
         if ids:
             await session.exec(delete(TelegramUpdate).where(col(TelegramUpdate.update_id).in_(ids), finished))
     return len(ids)
-
-
-class DoneMarks:
-    """Marks finished updates done in batches, one UPDATE for all those finished within a fifth of a second.
-
-    A transaction per update was a large share of the bot's CPU in the benchmark. A crash can lose the marks
-    of at most that last fifth of a second: those updates are then handled again by the recovery job, which
-    is what happens already to an update a worker crashed in the middle of.
-    """
-
-    def __init__(self, inbox: UpdateInbox, every: float = DONE_BATCH_SECONDS) -> None:
-        self.inbox = inbox
-        self.every = every
-        self._finished: set[int] = set()
-        self._flushing: asyncio.Task[None] | None = None
-        self._waiting_to_flush = False
-
-    def add(self, update_id: int) -> None:
-        self._finished.add(update_id)
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.create_task(self._flush_soon())
-
-    async def _flush_soon(self) -> None:
-        # Updates finished while a batch was being written found this task still running and started none of
-        # their own: they go in the next round, or they would wait for the next update, or the recovery job.
-        while True:
-            self._waiting_to_flush = True
-            try:
-                await asyncio.sleep(self.every)
-            finally:
-                self._waiting_to_flush = False
-            await self.flush()
-            if not self._finished:
-                return
-
-    async def flush(self) -> None:
-        finished, self._finished = self._finished, set()
-        if not finished:
-            return
-        try:
-            await self.inbox.done(*sorted(finished))
-        except Exception:
-            # Not marked: the recovery job will hand them to PTB again, as after a crash.
-            log.exception("could not mark %d updates done", len(finished))
-        for update_id in finished:  # held (and renewed) until marked: the recovery job never takes one finished
-            self.inbox.let_go(update_id)
-
-    async def close(self) -> None:
-        # Only the wait before a flush is cut short. A flush already writing is let finish: broken off, its
-        # statement would go on in the driver with no one left to take the answer (and the marks be lost).
-        flushing = self._flushing
-        if flushing is not None and not flushing.done():
-            if self._waiting_to_flush:
-                flushing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flushing
-        await self.flush()
