@@ -15,8 +15,8 @@ from handlers.context import DaifuContext
 from presentation.formatting import esc, order_price, paid_amount
 from presentation.texts import status_name, when
 from services.links import deep_link
+from services.read_models import OrderStatus, utcnow
 from services.why_not import why_not_order
-from storage.models import OrderStatus, utcnow
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
