@@ -169,7 +169,7 @@ class Checkouts:
         if order.status == OrderStatus.OPEN:
             moved = await move(session, order.id, OrderStatus.PENDING, actor_id=new.payer_id, via=new.provider)
             if not moved.done and moved.status != OrderStatus.PENDING:
-                raise OrderNotPayable(ORDER_CLOSED[moved.status], order)
+                raise OrderNotPayable(ORDER_CLOSED[moved.status])
         session.add(wanted)
         return wanted
 

@@ -26,10 +26,9 @@ DESCRIPTION_MAX = 255
 
 
 class OrderNotPayable(Exception):
-    def __init__(self, why: WhyNot, order: Order | OrderInfo | None = None) -> None:
+    def __init__(self, why: WhyNot) -> None:
         super().__init__(why.value)
         self.why = why
-        self.order = order
 
 
 class InvalidTitle(ValueError):
@@ -71,7 +70,7 @@ async def payable_in(session: AsyncSession, token: str) -> Order:
         raise OrderNotPayable(WhyNot.UNKNOWN_ORDER)
     why = why_not_order(order, utcnow())
     if why is not None:
-        raise OrderNotPayable(why, order)
+        raise OrderNotPayable(why)
     return order
 
 
