@@ -24,8 +24,8 @@ from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
 from services.pay_requests import RequestRefused, RequestView, telegram_holder
 from services.providers import PaymentError
+from services.read_models import RequestMode
 from services.why_not import WhyNot
-from storage.models import RequestMode
 
 FLOW = "chip_in"  # the friend types the amount of their part
 

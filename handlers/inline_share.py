@@ -30,7 +30,7 @@ from presentation.texts import method_label
 from services.checkout import MethodUnavailable
 from services.pay_requests import RequestRefused
 from services.providers import capabilities_of
-from storage.models import RequestMode, RequestStatus, utcnow
+from services.read_models import RequestMode, RequestStatus, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from presentation.formatting import esc, order_price
 from services.i18n import Gettext
 from services.money import AmountProblem, InvalidAmount, Money, format_money
 from services.pay_requests import RequestRefused
-from services.why_not import WhyNot
 from services.read_models import OrderInfo, OrderStatus, RequestStatus
+from services.why_not import WhyNot
 
 
 # A request's expiry is drawn on its card, its kit and its offer, again at every refresh, and Babel is slow to

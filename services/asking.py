@@ -6,6 +6,7 @@ from services.config import ShopRules
 from services.order_states import record_event
 from services.orders import payable_in
 from services.pay_requests import RequestRefused, RequestView, new_request_token
+from services.read_models import OrderInfo, RequestInfo
 from services.users import Users
 from services.why_not import WhyNot
 from storage.database import Database
@@ -49,4 +50,5 @@ class Asking:
             await record_event(
                 session, order.id, "request_created", actor_id=requester_id, request_id=request.id, mode=mode.value
             )
-        return RequestView(request, order, await self.users.name_of(requester_id), [])
+            asked, of_order = RequestInfo.of(request), OrderInfo.of(order)
+        return RequestView(asked, of_order, await self.users.name_of(requester_id), [])

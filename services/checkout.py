@@ -17,6 +17,7 @@ from services.money import STARS, Money, major_units
 from services.order_states import move
 from services.orders import OrderNotPayable, Orders
 from services.providers import capabilities_of
+from services.read_models import OrderInfo
 from services.tokens import new_token
 from services.why_not import ORDER_CLOSED, WhyNot, why_not_order
 from storage.database import Database
@@ -82,7 +83,7 @@ class Checkouts:
         self.orders = orders
         self.providers = providers
 
-    def price_in(self, order: Order, provider_name: str) -> Money | None:
+    def price_in(self, order: Order | OrderInfo, provider_name: str) -> Money | None:
         """What the payer is charged through this provider, or None where it cannot take the order."""
         return self.charge_for(Money(order.amount_minor, order.currency), provider_name)
 
@@ -101,7 +102,7 @@ class Checkouts:
         # Stars prices are for digital goods sold in Stars only: no provider but Stars takes them.
         return price if can.takes(price.currency) else None
 
-    def methods_for(self, order: Order) -> list[str]:
+    def methods_for(self, order: Order | OrderInfo) -> list[str]:
         """The enabled providers that can take this order, limited to those the shop allowed for it."""
         allowed = set(order.allowed_methods.split(",")) if order.allowed_methods else None
         return [
@@ -121,7 +122,7 @@ class Checkouts:
         return await self.checkout_to_show(attempt, order)
 
     async def record_attempt_in(
-        self, session: AsyncSession, order: Order, new: NewAttempt, *, reuse_since: datetime | None = None
+        self, session: AsyncSession, order: Order | OrderInfo, new: NewAttempt, *, reuse_since: datetime | None = None
     ) -> Payment:
         """In the caller's transaction: the payer's own open attempt asking for the same (made after reuse_since, if
         given), or else a new one, which makes the order pending. Tapping Pay a hundred times makes one attempt, and
@@ -149,11 +150,13 @@ class Checkouts:
         if order.status == OrderStatus.OPEN:
             moved = await move(session, order.id, OrderStatus.PENDING, actor_id=new.payer_id, via=new.provider)
             if not moved.done and moved.status != OrderStatus.PENDING:
-                raise OrderNotPayable(ORDER_CLOSED[moved.status], order)
+                raise OrderNotPayable(ORDER_CLOSED[moved.status])
         session.add(wanted)
         return wanted
 
-    async def checkout_to_show(self, attempt: Payment, order: Order, *, return_url: str | None = None) -> Checkout:
+    async def checkout_to_show(
+        self, attempt: Payment, order: Order | OrderInfo, *, return_url: str | None = None
+    ) -> Checkout:
         """The checkout of an attempt just recorded: the one kept with it, where the provider's can be shown again;
         otherwise the provider's new one, kept where it can be."""
         provider = self.providers[attempt.provider]
@@ -199,7 +202,9 @@ class Checkouts:
                 return attempt
         return None
 
-    async def checkout_for(self, attempt: Payment, order: Order, *, return_url: str | None = None) -> Checkout:
+    async def checkout_for(
+        self, attempt: Payment, order: Order | OrderInfo, *, return_url: str | None = None
+    ) -> Checkout:
         """Ask the attempt's provider for its checkout (again: invoices and signed pages are stateless)."""
         request = CheckoutRequest(
             checkout_ref=attempt.checkout_ref,

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.config import ShopRules
 from services.money import Money
 from services.order_states import PAYABLE, move, record_event
+from services.read_models import OrderInfo, PaymentInfo
 from services.tokens import looks_like_token, new_order_token
 from services.why_not import WhyNot, why_not_order
 from storage.database import Database
@@ -25,10 +26,9 @@ DESCRIPTION_MAX = 255
 
 
 class OrderNotPayable(Exception):
-    def __init__(self, why: WhyNot, order: Order | None = None) -> None:
+    def __init__(self, why: WhyNot) -> None:
         super().__init__(why.value)
         self.why = why
-        self.order = order
 
 
 class InvalidTitle(ValueError):
@@ -43,13 +43,13 @@ def chat_message_key(chat_id: int, message_id: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class OrderView:
-    order: Order
+    order: OrderInfo
     shop_name: str
 
 
 @dataclass(frozen=True, slots=True)
 class OrderPage:
-    orders: list[Order]
+    orders: list[OrderInfo]
     page: int
     has_more: bool
 
@@ -70,7 +70,7 @@ async def payable_in(session: AsyncSession, token: str) -> Order:
         raise OrderNotPayable(WhyNot.UNKNOWN_ORDER)
     why = why_not_order(order, utcnow())
     if why is not None:
-        raise OrderNotPayable(why, order)
+        raise OrderNotPayable(why)
     return order
 
 
@@ -106,7 +106,7 @@ class Orders:
         created_by: int | None,
         description: str = "",
         asked_in: str | None = None,
-    ) -> Order:
+    ) -> OrderInfo:
         """A new order; or, when asked_in names the chat message that asked for it (see chat_message_key) and
         that message made one already, that order: a command handled twice makes one order."""
         title = " ".join(title.split())
@@ -138,15 +138,16 @@ class Orders:
                     amount=amount.minor,
                     currency=amount.currency,
                 )
+                made = OrderInfo.of(order)
         except IntegrityError:
             # The shop's unique idempotency key: this message made its order before (or at the same moment).
             earlier = await self.made_in(asked_in, created_by=created_by) if asked_in is not None else None
             if earlier is None:
                 raise
             return earlier
-        return order
+        return made
 
-    async def made_in(self, asked_in: str, *, created_by: int | None) -> Order | None:
+    async def made_in(self, asked_in: str, *, created_by: int | None) -> OrderInfo | None:
         """The order a chat message made (Orders.create's asked_in), if any."""
         shop_id = await self.shop_id()
         async with self.db.reading() as session:
@@ -156,16 +157,18 @@ class Orders:
                 col(Order.created_by) == created_by,
                 col(Order.request_hash).is_(None),  # never an order of the shop API under the same key
             )
-            return (await session.exec(statement)).first()
+            order = (await session.exec(statement)).first()
+            return None if order is None else OrderInfo.of(order)
 
-    async def by_token(self, token: str) -> Order | None:
+    async def by_token(self, token: str) -> OrderInfo | None:
         async with self.db.reading() as session:
-            return await by_token_in(session, token)
+            order = await by_token_in(session, token)
+            return None if order is None else OrderInfo.of(order)
 
-    async def payable(self, token: str) -> Order:
+    async def payable(self, token: str) -> OrderInfo:
         """The order behind a link, if it can still be paid; otherwise OrderNotPayable says why."""
         async with self.db.reading() as session:
-            return await payable_in(session, token)
+            return OrderInfo.of(await payable_in(session, token))
 
     async def page_for_person(self, user_id: int, page: int, size: int = 5) -> OrderPage:
         """Orders the person paid, tried to pay or created; newest first."""
@@ -178,13 +181,14 @@ class Orders:
             .limit(size + 1)
         )
         async with self.db.transaction() as session:
-            rows = list((await session.exec(statement)).all())
-        return OrderPage(rows[:size], page, len(rows) > size)
+            orders = [OrderInfo.of(order) for order in await session.exec(statement)]
+        return OrderPage(orders[:size], page, len(orders) > size)
 
-    async def successful_payment(self, order_id: int) -> Payment | None:
+    async def successful_payment(self, order_id: int) -> PaymentInfo | None:
         async with self.db.transaction() as session:
             statement = select(Payment).where(Payment.order_id == order_id, col(Payment.credited).is_(True))
-            return (await session.exec(statement)).first()
+            payment = (await session.exec(statement)).first()
+            return None if payment is None else PaymentInfo.of(payment)
 
     async def events(self, order_id: int) -> list[OrderEvent]:
         async with self.db.transaction() as session:

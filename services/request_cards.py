@@ -7,6 +7,7 @@ from sqlalchemy import insert as core_insert
 from sqlalchemy import select as core_select
 
 from services.pay_requests import is_request_token
+from services.read_models import CardInfo
 from storage.database import Database
 from storage.models import PayRequest, RequestCard, utcnow
 
@@ -31,7 +32,7 @@ class RequestCards:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def add_card(self, token: str, *, inline_message_id: str) -> RequestCard | None:
+    async def add_card(self, token: str, *, inline_message_id: str) -> CardInfo | None:
         """Remember a card posted for the request (None if there is no such request)."""
         if not is_request_token(token):
             return None
@@ -42,4 +43,4 @@ class RequestCards:
         if row is None:
             return None
         card_id, request_id = row
-        return RequestCard(id=card_id, request_id=request_id, inline_message_id=inline_message_id, created_at=now)
+        return CardInfo(card_id, request_id, inline_message_id, chat_id=None, message_id=None)

@@ -31,7 +31,6 @@ class RequestClosing:
             raise RequestRefused(WhyNot.UNKNOWN_REQUEST)
         if request.requester_id != requester_id:
             raise RequestRefused(WhyNot.NOT_REQUESTER)
-        assert request.id is not None
         if await self.close(request.id, RequestStatus.CANCELLED, actor_id=requester_id) is None:
             raise RequestRefused(why_request_closed(request, utcnow()) or WhyNot.REQUEST_CANCELLED)
 

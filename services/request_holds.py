@@ -77,7 +77,7 @@ class RequestHolds:
         left = (
             view.order.amount_minor
             - fresh.covered_minor
-            - await kept_for_others(session, fresh, holder, hold=self.rules.payforme_hold)
+            - await kept_for_others(session, request_id, holder, hold=self.rules.payforme_hold)
         )
         if part.minor > left:
             raise RequestRefused(WhyNot.BEING_PAID, available=Money(max(0, left), part.currency))
@@ -112,7 +112,7 @@ class RequestHolds:
             return closed
         if request.mode == RequestMode.SPLIT:
             async with self.db.transaction() as session:
-                kept = await kept_for_others(session, request, attempt.holder or "", hold=self.rules.payforme_hold)
+                kept = await kept_for_others(session, request.id, attempt.holder or "", hold=self.rules.payforme_hold)
             if request.covered_minor + kept + (attempt.credit_minor or 0) > order.amount_minor:
                 return WhyNot.BEING_PAID
             return None

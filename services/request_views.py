@@ -11,6 +11,7 @@ from sqlmodel.sql.expression import Select
 
 from services.config import ShopRules
 from services.pay_requests import RequestRefused, RequestView, is_held_by_other, is_request_token
+from services.read_models import CardInfo, OrderInfo, PaymentInfo, RequestInfo
 from services.users import Users
 from services.why_not import WhyNot, why_not_request
 from storage.database import Database
@@ -34,10 +35,10 @@ _CONTRIBUTIONS = (
 )
 
 
-async def kept_for_others(session: AsyncSession, request: PayRequest, holder: str, *, hold: timedelta) -> int:
+async def kept_for_others(session: AsyncSession, request_id: int, holder: str, *, hold: timedelta) -> int:
     """The parts of chip-ins other friends started within the hold time and have not finished."""
     statement = select(func.coalesce(func.sum(Payment.credit_minor), 0)).where(
-        Payment.request_id == request.id,
+        Payment.request_id == request_id,
         Payment.status == PaymentStatus.PENDING,
         col(Payment.holder).is_not(None),
         col(Payment.holder) != holder,
@@ -46,12 +47,14 @@ async def kept_for_others(session: AsyncSession, request: PayRequest, holder: st
     return int((await session.exec(statement)).one() or 0)
 
 
-async def _contributions(session: AsyncSession, request: PayRequest) -> list[Payment]:
+async def _contributions(session: AsyncSession, request: PayRequest) -> list[PaymentInfo]:
     # Crediting a single request closes it in the same transaction, and a split one counts what it was
     # credited in covered_minor: an open request with nothing covered has no contributions to read.
     if request.status == RequestStatus.OPEN and (request.mode == RequestMode.SINGLE or not request.covered_minor):
         return []
-    return list((await session.exec(_CONTRIBUTIONS, params={"request_id": request.id})).all())
+    return [
+        PaymentInfo.of(payment) for payment in await session.exec(_CONTRIBUTIONS, params={"request_id": request.id})
+    ]
 
 
 class RequestViews:
@@ -60,11 +63,12 @@ class RequestViews:
         self.rules = rules
         self.users = users
 
-    async def by_token(self, token: str) -> PayRequest | None:
+    async def by_token(self, token: str) -> RequestInfo | None:
         if not is_request_token(token):
             return None
         async with self.db.transaction() as session:
-            return (await session.exec(select(PayRequest).where(PayRequest.token == token))).first()
+            request = (await session.exec(select(PayRequest).where(PayRequest.token == token))).first()
+            return None if request is None else RequestInfo.of(request)
 
     async def view(self, token: str) -> RequestView:
         if not is_request_token(token):
@@ -77,14 +81,14 @@ class RequestViews:
     async def view_by_id(self, request_id: int) -> RequestView | None:
         return await self._view_where(_VIEW_BY_ID, request_id)
 
-    async def view_with_cards(self, request_id: int) -> tuple[RequestView, list[RequestCard]] | None:
+    async def view_with_cards(self, request_id: int) -> tuple[RequestView, list[CardInfo]] | None:
         """The request as it is now, and the cards showing it in chats: what a refresh of its cards needs."""
         async with self.db.reading() as session:
             view = await self._view_in(session, _VIEW_BY_ID, request_id)
             if view is None:
                 return None
-            cards = (await session.exec(_CARDS_OF, params={"request_id": request_id})).all()
-        return view, list(cards)
+            cards = [CardInfo.of(card) for card in (await session.exec(_CARDS_OF, params={"request_id": request_id}))]
+        return view, cards
 
     async def _view_where(
         self, which: Select[PayRequest, Order], key: str | int, *, for_holder: str | None = None
@@ -103,9 +107,10 @@ class RequestViews:
         contributions = await _contributions(session, request)
         kept = 0
         if for_holder is not None and request.mode == RequestMode.SPLIT and request.status == RequestStatus.OPEN:
-            kept = await kept_for_others(session, request, for_holder, hold=self.rules.payforme_hold)
+            assert request.id is not None
+            kept = await kept_for_others(session, request.id, for_holder, hold=self.rules.payforme_hold)
         name = await self.users.name_of(request.requester_id)
-        return RequestView(request, order, name, contributions, kept)
+        return RequestView(RequestInfo.of(request), OrderInfo.of(order), name, contributions, kept)
 
     async def payable(self, token: str, *, holder: str) -> RequestView:
         """The request, if this person may pay (part of) it now; otherwise RequestRefused says why."""
@@ -122,7 +127,7 @@ class RequestViews:
             raise RequestRefused(WhyNot.HELD, holder_name=view.request.holder_name, hold_until=view.request.hold_until)
         return view
 
-    async def contribution(self, payment_id: int, *, requester_id: int) -> Payment | None:
+    async def contribution(self, payment_id: int, *, requester_id: int) -> PaymentInfo | None:
         """A friend's credited payment to one of this person's requests (for thanking them)."""
         async with self.db.transaction() as session:
             row = (
@@ -136,7 +141,7 @@ class RequestViews:
                     )
                 )
             ).first()
-        return row
+            return None if row is None else PaymentInfo.of(row)
 
     async def list_for(self, requester_id: int, limit: int = 10) -> list[RequestView]:
         newest = (
@@ -147,6 +152,9 @@ class RequestViews:
         )
         async with self.db.transaction() as session:
             rows = (await session.exec(newest)).all()
-            found = [(request, order, await _contributions(session, request)) for request, order in rows]
+            found = [
+                (RequestInfo.of(request), OrderInfo.of(order), await _contributions(session, request))
+                for request, order in rows
+            ]
         name = await self.users.name_of(requester_id)
         return [RequestView(request, order, name, contributions) for request, order, contributions in found]
