@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from storage.database import Database
 from storage.queries import operations as queries
+from storage.queries.callbacks import count_undelivered
 
 
 class OperationsProbes:
@@ -18,4 +19,4 @@ class OperationsProbes:
     async def callbacks_waiting(self) -> int:
         """Callbacks to shops not delivered yet."""
         async with self.db.transaction() as session:
-            return await queries.count_undelivered_callbacks(session)
+            return await count_undelivered(session)

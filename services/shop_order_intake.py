@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
 from services.callback_targets import callback_url_problem
 from services.checkout import Checkouts
@@ -24,6 +23,7 @@ from services.shop_order_views import ShopOrder, ShopOrderViews
 from services.tokens import new_order_token
 from storage.database import Database
 from storage.models import Order, utcnow
+from storage.queries.api_keys import order_by_idempotency_key
 
 MIN_TTL = timedelta(minutes=1)
 MAX_TTL = timedelta(days=30)
@@ -93,8 +93,7 @@ class ShopOrderIntake:
 
     async def _by_key(self, shop_id: int, key: str) -> Order | None:
         async with self.db.transaction() as session:
-            statement = select(Order).where(Order.shop_id == shop_id, Order.idempotency_key == key)
-            return (await session.exec(statement)).first()
+            return await order_by_idempotency_key(session, shop_id=shop_id, key=key)
 
     async def _replay(self, order: Order, fingerprint: str) -> Created:
         if order.request_hash != fingerprint:

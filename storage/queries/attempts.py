@@ -1,10 +1,15 @@
-"""Checkout attempts (payments not charged yet), as a tap and a pre-checkout query look for them. Built once: each
-is read at every tap or pre-checkout (the rule is in storage's docstring)."""
+"""Checkout attempts (payments not charged yet): as a tap and a pre-checkout query look for them, built once
+since each is read at every tap or pre-checkout (the rule is in storage's docstring); and the pending ones that
+closing an order declines and reconciliation asks the providers about."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import bindparam
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Order, Payment, PaymentStatus, PayRequest
@@ -70,3 +75,57 @@ async def attempt_with_order_and_request(
 async def pending_group_invoice(session: AsyncSession, *, request_id: int, provider: str) -> Payment | None:
     found = await session.exec(_GROUP_INVOICE, params={"request_id": request_id, "provider": provider})
     return found.first()
+
+
+async def pending_attempts_of_order(session: AsyncSession, *, order_id: int) -> list[Payment]:
+    statement = select(Payment).where(Payment.order_id == order_id, Payment.status == PaymentStatus.PENDING)
+    return list((await session.exec(statement)).all())
+
+
+async def decline_pending_attempts(session: AsyncSession, *, order_id: int) -> None:
+    """Every attempt at the order still pending is declined (the order closed)."""
+    await session.exec(
+        update(Payment)
+        .where(col(Payment.order_id) == order_id, col(Payment.status) == PaymentStatus.PENDING)
+        .values(status=PaymentStatus.DECLINED)
+    )
+
+
+def _unchecked_since(checked_before: datetime) -> Any:
+    """Not asked about yet, or last asked about before the moment."""
+    return (col(Payment.checked_at).is_(None)) | (col(Payment.checked_at) <= checked_before)
+
+
+async def attempts_to_reconcile(
+    session: AsyncSession,
+    *,
+    made_before: datetime,
+    made_after: datetime,
+    providers: Sequence[str],
+    limit: int,
+) -> list[Payment]:
+    """Pending attempts with these providers made between the two moments and not asked about since
+    made_before, oldest first."""
+    statement = (
+        select(Payment)
+        .where(
+            Payment.status == PaymentStatus.PENDING,
+            col(Payment.created_at) <= made_before,
+            _unchecked_since(made_before),
+            col(Payment.created_at) > made_after,
+            col(Payment.provider).in_(providers),
+        )
+        .order_by(col(Payment.created_at))
+        .limit(limit)
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def claim_reconcile_check(
+    session: AsyncSession, *, attempt_id: int, now: datetime, checked_before: datetime
+) -> bool:
+    """Whether this worker is the one to ask the provider about the attempt now (nobody did since the moment)."""
+    claimed = await session.exec(
+        update(Payment).where(col(Payment.id) == attempt_id, _unchecked_since(checked_before)).values(checked_at=now)
+    )
+    return bool(claimed.rowcount == 1)

@@ -1,5 +1,6 @@
-"""A pay-for-me request's hold and chip-in parts (pay_requests): conditional writes built once, as a friend's
-tap and Telegram's pre-checkout take them (the rule is in storage's docstring)."""
+"""Pay-for-me requests (pay_requests): a request's hold and chip-in parts, conditional writes built once as a
+friend's tap and Telegram's pre-checkout take them (the rule is in storage's docstring); and the open requests
+that close, expire or want a reminder."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, case, func
 from sqlalchemy import select as core_select
 from sqlalchemy import update as core_update
-from sqlmodel import col, update
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.database import run_core
@@ -134,3 +135,45 @@ async def lock_open_request(session: AsyncSession, *, request_id: int, now: date
 async def open_requests_of(session: AsyncSession, *, requester_id: int, now: datetime) -> int:
     counted = await run_core(session, _OPEN_REQUESTS_OF, {"requester_id": requester_id, "now": now})
     return int(counted.one()[0])
+
+
+async def open_requests_of_order(session: AsyncSession, *, order_id: int) -> list[int]:
+    statement = select(PayRequest.id).where(PayRequest.order_id == order_id, PayRequest.status == RequestStatus.OPEN)
+    return [request_id for request_id in (await session.exec(statement)).all() if request_id is not None]
+
+
+async def open_requests_past_time(session: AsyncSession, *, now: datetime) -> list[int]:
+    """Requests still open whose time ran out by now: the expiry job closes them."""
+    statement = select(PayRequest.id).where(PayRequest.status == RequestStatus.OPEN, col(PayRequest.expires_at) <= now)
+    return [request_id for request_id in (await session.exec(statement)).all() if request_id is not None]
+
+
+async def close_open_request(session: AsyncSession, *, request_id: int, status: RequestStatus) -> bool:
+    """Whether the request, open until now, was closed with this status (its hold released)."""
+    closed = await session.exec(
+        update(PayRequest)
+        .where(col(PayRequest.id) == request_id, col(PayRequest.status) == RequestStatus.OPEN)
+        .values(status=status, holder=None, holder_name=None, hold_until=None)
+    )
+    return bool(closed.rowcount == 1)
+
+
+async def requests_to_remind(session: AsyncSession, *, now: datetime, expiring_by: datetime) -> list[int]:
+    """Open requests whose requester was not reminded yet, expiring after now but by the moment."""
+    statement = select(PayRequest.id).where(
+        PayRequest.status == RequestStatus.OPEN,
+        col(PayRequest.reminded_at).is_(None),
+        col(PayRequest.expires_at) > now,
+        col(PayRequest.expires_at) <= expiring_by,
+    )
+    return [request_id for request_id in (await session.exec(statement)).all() if request_id is not None]
+
+
+async def claim_reminder(session: AsyncSession, *, request_id: int, now: datetime) -> bool:
+    """Whether the request's one reminder is this worker's to send."""
+    claimed = await session.exec(
+        update(PayRequest)
+        .where(col(PayRequest.id) == request_id, col(PayRequest.reminded_at).is_(None))
+        .values(reminded_at=now)
+    )
+    return bool(claimed.rowcount == 1)
