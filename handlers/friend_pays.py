@@ -13,9 +13,9 @@ from telegram.ext import (
 )
 
 from handlers.callback_data import CallbackData
+from handlers.checkout import send_checkout
 from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
-from handlers.send_checkout import send_checkout
 from presentation.formatting import esc
 from presentation.texts import bad_amount, method_label, provider_down, request_refusal, when
 from services.checkout import MethodUnavailable

@@ -31,8 +31,8 @@ from services.read_models import (
     RequestInfo,
     RequestMode,
 )
+from services.telling_delivery import Subjects
 from services.telling_rows import AFTER_DONE, CHARGE_KINDS, COVERED, REFUND_KINDS, Claimed, Kind
-from services.telling_subjects import Subjects
 
 log = logging.getLogger(__name__)
 # A notice whose send failed for a passing reason is tried again, soon: 0.5 s, then 1 s later.

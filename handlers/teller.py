@@ -3,7 +3,7 @@
 It awaits the doorbell of this worker's outbox, which hands it the rows a commit recorded (held by this worker
 from the start) right after the commit: each batch is told in a task of its own, its rows in the order they were
 recorded. What an update or a job step records is handed over once its handlers are done, and they wait for it
-(services.telling_doorbell.tell_at_the_end). The housekeeping job sweeps for rows whose lease ran out (`sweep`): a
+(services.telling_delivery.tell_at_the_end). The housekeeping job sweeps for rows whose lease ran out (`sweep`): a
 worker died holding them, or a try failed a while ago.
 
 A row is told alone: one that cannot be sent (a person who blocked the bot) is done all the same, and one whose
@@ -24,8 +24,7 @@ from handlers.context import DaifuContext
 from handlers.notices import say
 from handlers.request_cards import refresh_cards
 from services.read_models import utcnow
-from services.telling_doorbell import Batch
-from services.telling_leases import CLAIM_BATCH, LEASE
+from services.telling_delivery import CLAIM_BATCH, LEASE, Batch
 from services.telling_rows import CLOSED, Claimed, Kind
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """Marking finished work done in batches: one UPDATE for all that finished within a fifth of a second (the
-updates of the inbox, services.update_inbox; the tellings, services.telling_leases).
+updates of the inbox, services.update_inbox; the tellings, services.telling_delivery).
 
 A transaction a mark was a large share of the bot's CPU in the benchmark. A crash can lose the marks of at most
 that last fifth of a second: that work is then taken up again as after a crash in the middle of it (the inbox's

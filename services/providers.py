@@ -8,7 +8,6 @@ from collections.abc import Mapping
 
 from payments.base import Capabilities, Checkout, CheckoutKind, PaymentError, PaymentProvider
 from payments.registry import capabilities_of as capabilities_of_kind
-from payments.telegram_invoice import event_from_successful_payment
 
 __all__ = [
     "Capabilities",
@@ -16,7 +15,6 @@ __all__ = [
     "CheckoutKind",
     "PaymentError",
     "capabilities_of",
-    "event_from_successful_payment",
 ]
 
 

@@ -8,13 +8,12 @@ and nothing is handed back up to be told by whoever called.
 
 A row is claimed by a lease (claimed_until). The worker that records it holds it first, and its doorbell wakes
 its teller as soon as the transaction commits; a row whose worker died before telling it is claimed again, by
-one conditional UPDATE, once its lease has run out (services.telling_leases, from the housekeeping job). A row
+one conditional UPDATE, once its lease has run out (services.telling_delivery, from the housekeeping job). A row
 is sent by one worker at a time, then marked done: told at least once, and twice only if a worker dies between
 sending and marking.
 
-The outbox in modules: what a row says (services.telling_rows); recording it (here); the doorbell that hands
-the teller what a commit recorded (services.telling_doorbell); the leases on rows (services.telling_leases);
-what the rows tell of, read for rendering (services.telling_subjects).
+The outbox in three modules: what a row says (services.telling_rows); recording it (here); handing rows to the
+teller, with the doorbell, the leases on rows and what the rows tell of (services.telling_delivery).
 """
 
 from __future__ import annotations
@@ -25,10 +24,8 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.read_models import OrderInfo, PaymentInfo, RequestInfo
-from services.telling_doorbell import Doorbell
-from services.telling_leases import LEASE, TellingLeases
+from services.telling_delivery import LEASE, Doorbell, TellingLeases, TellingSubjects
 from services.telling_rows import AFTER_DONE, CLOSED, COVERED, FIELDS, Charge, Claimed, Kind, Told
-from services.telling_subjects import TellingSubjects
 from storage.database import Database, after_commit
 from storage.models import Order, Payment, PayRequest, RequestMode, RequestStatus, utcnow
 from storage.queries.tellings import record_tellings

@@ -14,7 +14,7 @@ from sqlmodel import col, select, update
 from services.config import ShopRules
 from services.daifu import Daifu
 from services.telling import Tellings
-from services.telling_doorbell import tell_at_the_end
+from services.telling_delivery import tell_at_the_end
 from services.telling_rows import Claimed, Kind
 from storage.database import Database
 from storage.models import Telling, utcnow
