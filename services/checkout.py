@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING
 
-from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from payments.base import Checkout, CheckoutKind, CheckoutRequest, PaymentProvider
@@ -22,7 +21,7 @@ from services.tokens import new_token
 from services.why_not import ORDER_CLOSED, WhyNot, why_not_order
 from storage.database import Database
 from storage.models import Order, OrderStatus, Payment, utcnow
-from storage.queries.attempts import open_attempts_of_holder, open_attempts_of_payer
+from storage.queries.attempts import keep_checkout, open_attempts_of_holder, open_attempts_of_payer
 
 # A checkout about to end is not handed out again: the payer needs the time to pay it.
 REUSE_MARGIN = timedelta(minutes=5)
@@ -178,9 +177,7 @@ class Checkouts:
             }
         if values:
             async with self.db.transaction() as session:
-                await session.exec(
-                    update(Payment).where(col(Payment.checkout_ref) == attempt.checkout_ref).values(**values)
-                )
+                await keep_checkout(session, checkout_ref=attempt.checkout_ref, values=values)
         return checkout
 
     async def _open_attempt_like(

@@ -26,7 +26,6 @@ from services.period_tally import (
     Tally,
     count_refunds,
     count_settled,
-    seconds_to_pay,
 )
 from services.stats_coverage import coverage, rolled_tally
 from storage.database import Database
@@ -158,17 +157,14 @@ class StatsReport:
             paid_by_friends = await live.paid_by_friends(session, since=since, until=until)
             split_requests = await live.split_requests_opened(session, since=since, until=until)
             contributions = await live.contributions_credited(session, since=since, until=until)
-            refunds = await live.refunds_made_or_owed(session, since=since, until=until)
+            refunds = await live.refunds_by_status(session, statuses=("done", "owed"), since=since, until=until)
             refunded = _totals([row[1:] for row in refunds if row[0] == "done"])
             owed = _totals([row[1:] for row in refunds if row[0] == "owed"])
             # The median of paid_at - created_at, computed by the database: PostgreSQL has percentile_cont but
             # SQLite has no median at all, so both read the middle row or two of the sorted durations.
             median: timedelta | None = None
             if paid:
-                seconds = seconds_to_pay(session)
-                median = _median(
-                    await live.middle_seconds_to_pay(session, seconds=seconds, since=since, until=until, paid=paid)
-                )
+                median = _median(await live.middle_seconds_to_pay(session, since=since, until=until, paid=paid))
         return PeriodStats(
             since=since,
             until=until,

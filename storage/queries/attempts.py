@@ -1,14 +1,15 @@
 """Checkout attempts (payments not charged yet): as a tap and a pre-checkout query look for them, built once
 since each is read at every tap or pre-checkout (the rule is in storage's docstring); and the pending ones that
-closing an order declines and reconciliation asks the providers about."""
+closing an order declines and reconciliation asks the providers about; what other friends' attempts at a
+request keep for them; the checkout kept with an attempt."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -129,3 +130,20 @@ async def claim_reconcile_check(
         update(Payment).where(col(Payment.id) == attempt_id, _unchecked_since(checked_before)).values(checked_at=now)
     )
     return bool(claimed.rowcount == 1)
+
+
+async def kept_for_others(session: AsyncSession, *, request_id: int, holder: str, since: datetime) -> int:
+    """What the pending chip-ins to the request that other friends started after the moment credit."""
+    statement = select(func.coalesce(func.sum(Payment.credit_minor), 0)).where(
+        Payment.request_id == request_id,
+        Payment.status == PaymentStatus.PENDING,
+        col(Payment.holder).is_not(None),
+        col(Payment.holder) != holder,
+        col(Payment.created_at) > since,
+    )
+    return int((await session.exec(statement)).one() or 0)
+
+
+async def keep_checkout(session: AsyncSession, *, checkout_ref: str, values: Mapping[str, object]) -> None:
+    """Keep what the provider made for the attempt (its checkout's id, link and end) with it."""
+    await session.exec(update(Payment).where(col(Payment.checkout_ref) == checkout_ref).values(**values))

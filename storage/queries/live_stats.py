@@ -1,5 +1,6 @@
 """The /stats figures of a period counted live from the base tables (orders, payments, pay_requests, refunds),
-each aggregated by the database (COUNT, SUM, GROUP BY) over a range of a timestamp column.
+each aggregated by the database (COUNT, SUM, GROUP BY) over a range of a timestamp column: for /stats itself,
+and for the hourly rollup (services.period_tally).
 
 Each range goes through an index leading with its timestamp (ix_orders_created_at_id, ix_orders_paid_at,
 ix_pay_requests_created_at, ix_payments_settled_at, ix_refunds_created_at).
@@ -7,10 +8,11 @@ ix_pay_requests_created_at, ix_payments_settled_at, ix_refunds_created_at).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, extract, or_
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -94,22 +96,38 @@ async def contributions_credited(session: AsyncSession, *, since: datetime, unti
     return int((await session.exec(statement)).one())
 
 
-async def refunds_made_or_owed(session: AsyncSession, *, since: datetime, until: datetime) -> list[Any]:
-    """(status, currency, count, sum) of the refunds made (done) or recorded as owed in the period."""
+async def refunds_by_status(
+    session: AsyncSession, *, statuses: Sequence[str], since: datetime, until: datetime
+) -> list[Any]:
+    """(status, currency, count, sum) of the refunds with these statuses created in the period, in one statement:
+    one snapshot, so a refund finishing meanwhile is counted in one status, never in none."""
     statement = (
         select(col(Refund.status), col(Refund.currency), func.count(col(Refund.id)), func.sum(col(Refund.amount_minor)))
-        .where(col(Refund.status).in_(["done", "owed"]), *_in_period(Refund.created_at, since, until))
+        .where(col(Refund.status).in_(list(statuses)), *_in_period(Refund.created_at, since, until))
         .group_by(col(Refund.status), col(Refund.currency))
     )
     return list((await session.exec(statement)).all())
 
 
-async def middle_seconds_to_pay(
-    session: AsyncSession, *, seconds: ColumnElement[Any], since: datetime, until: datetime, paid: int
-) -> list[Any]:
+def _seconds_to_pay(session: AsyncSession) -> ColumnElement[Any]:
+    """paid_at - created_at in seconds, computed by the database: cheaper than reading two timestamps."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite keeps these as ISO text; julianday() reads them as fractional days.
+        return (func.julianday(col(Order.paid_at)) - func.julianday(col(Order.created_at))) * 86400.0
+    return extract("epoch", col(Order.paid_at) - col(Order.created_at))
+
+
+async def seconds_to_pay(session: AsyncSession, *, since: datetime, until: datetime) -> list[float]:
+    """How long each order paid in the period took to pay, in seconds (one row per order: keep periods short)."""
+    paid = await session.exec(select(_seconds_to_pay(session)).where(*_in_period(Order.paid_at, since, until)))
+    return [float(seconds) for seconds in paid.all()]
+
+
+async def middle_seconds_to_pay(session: AsyncSession, *, since: datetime, until: datetime, paid: int) -> list[Any]:
     """The middle row (two rows for an even count) of the period's paid orders sorted by the seconds they took
     to pay, `paid` being how many there are. Portable: the database sorts only those orders (found through
-    ix_orders_paid_at) and reads the middle with LIMIT/OFFSET; seconds is the dialect's duration expression."""
+    ix_orders_paid_at) and reads the middle with LIMIT/OFFSET."""
+    seconds = _seconds_to_pay(session)
     statement = (
         select(seconds)
         .where(*_in_period(Order.paid_at, since, until))

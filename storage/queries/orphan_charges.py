@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from sqlalchemy import or_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -39,3 +40,9 @@ async def lease_charge(session: AsyncSession, *, charge_id: int, now: datetime, 
 async def record_outcome(session: AsyncSession, *, charge_id: int, values: Mapping[str, object]) -> None:
     """What became of giving the charge back (its status, the provider's refund reference, an error)."""
     await session.exec(update(OrphanCharge).where(col(OrphanCharge.id) == charge_id).values(**values))
+
+
+async def orphan_charge_named(session: AsyncSession, *, reference: str) -> OrphanCharge | None:
+    """The first charge kept with this id (Telegram's or the provider's)."""
+    named = or_(col(OrphanCharge.charge_ref) == reference, col(OrphanCharge.provider_charge_ref) == reference)
+    return (await session.exec(select(OrphanCharge).where(named).order_by(col(OrphanCharge.id)))).first()

@@ -1,6 +1,6 @@
 """Pay-for-me requests (pay_requests): a request's hold and chip-in parts, conditional writes built once as a
 friend's tap and Telegram's pre-checkout take them (the rule is in storage's docstring); and the open requests
-that close, expire or want a reminder."""
+that close, expire or want a reminder; a request read with its order (built once: read at every tap)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from datetime import datetime
 from sqlalchemy import bindparam, case, func
 from sqlalchemy import select as core_select
 from sqlalchemy import update as core_update
-from sqlmodel import col, select, update
+from sqlmodel import col, desc, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from storage.database import run_core
-from storage.models import PayRequest, RequestStatus
+from storage.models import Order, PayRequest, RequestStatus
 from storage.queries.crediting import STILL_OPEN
 
 _requests = PayRequest.__table__  # type: ignore[attr-defined]
@@ -177,3 +178,36 @@ async def claim_reminder(session: AsyncSession, *, request_id: int, now: datetim
         .values(reminded_at=now)
     )
     return bool(claimed.rowcount == 1)
+
+
+def _with_order() -> Select[PayRequest, Order]:
+    """A request with its order, in one query."""
+    return select(PayRequest, Order).join(Order, col(Order.id) == col(PayRequest.order_id))
+
+
+# A request is read with its order several times for each tap and payment, so these are built once: building one
+# (and its cache key) costs about as much CPU as SQLAlchemy's part of running it (bench.db_floor).
+_WITH_ORDER_BY_TOKEN = _with_order().where(col(PayRequest.token) == bindparam("key"))
+_WITH_ORDER_BY_ID = _with_order().where(col(PayRequest.id) == bindparam("key"))
+
+
+async def request_with_order(session: AsyncSession, *, key: str | int) -> tuple[PayRequest, Order] | None:
+    """The request with its order, by its token (a str) or its id (an int)."""
+    which = _WITH_ORDER_BY_TOKEN if isinstance(key, str) else _WITH_ORDER_BY_ID
+    row = (await session.exec(which, params={"key": key})).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def request_by_token(session: AsyncSession, *, token: str) -> PayRequest | None:
+    return (await session.exec(select(PayRequest).where(PayRequest.token == token))).first()
+
+
+async def newest_requests_of(session: AsyncSession, *, requester_id: int, limit: int) -> list[tuple[PayRequest, Order]]:
+    """The person's requests with their orders, newest first."""
+    newest = (
+        _with_order()
+        .where(PayRequest.requester_id == requester_id)
+        .order_by(desc(PayRequest.created_at), desc(PayRequest.id))
+        .limit(limit)
+    )
+    return [(request, order) for request, order in (await session.exec(newest)).all()]
