@@ -25,6 +25,7 @@ from services.provider_health import ProviderHealthLog
 from services.provider_notices import NoticeDesk
 from services.reconcile import Reconciler
 from services.refund_events import RefundEvents
+from services.refund_outcomes import RefundOutcomes
 from services.refund_resumption import RefundResumption
 from services.refunds import Refunds
 from services.request_cards import RequestCards
@@ -57,11 +58,12 @@ class Daifu:
         self.tellings = Tellings(db, rules.admin_ids)
         # The books of charges and refunds: each event credited, refunded, resumed or kept as an orphan.
         self.crediting = Crediting(db, self.tellings)
-        self.refunds = Refunds(db, providers, self.tellings)
-        self.refund_events = RefundEvents(db, self.refunds, self.tellings)
+        self.refund_outcomes = RefundOutcomes(db, self.tellings)
+        self.refunds = Refunds(db, providers, self.refund_outcomes)
+        self.refund_events = RefundEvents(db, self.refund_outcomes, self.tellings)
         orphans = OrphanCharges(db, providers, self.tellings)
         self.payment_intake = PaymentIntake(self.crediting, self.refunds, self.refund_events, orphans)
-        self.refund_resumption = RefundResumption(db, providers, self.refunds, orphans)
+        self.refund_resumption = RefundResumption(db, providers, self.refund_outcomes, orphans)
         # Pay for me, one service for each thing a reader looks for.
         self.request_views = RequestViews(db, rules, self.users)
         self.asking = Asking(db, rules, self.users)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 
 from payments.base import PaymentEvent, RefundStatus, refund_of
-from services.refunds import REFUND_KEY_PREFIX, Refunds
+from services.refund_outcomes import RefundOutcomes
+from services.refunds import REFUND_KEY_PREFIX
 from services.telling import Tellings
 from storage.database import Database
 from storage.models import Payment, Refund, utcnow
-from storage.queries.refunds import fail_done_refund, reported_refund
+from storage.queries.refunds import fail_refund, reported_refund
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,9 @@ def _refund_id(refund_key: str | None) -> int | None:
 class RefundEvents:
     """Applies the providers' refund events to the refunds daifu asked for."""
 
-    def __init__(self, db: Database, refunds: Refunds, tellings: Tellings) -> None:
+    def __init__(self, db: Database, outcomes: RefundOutcomes, tellings: Tellings) -> None:
         self.db = db
-        self.refunds = refunds
+        self.outcomes = outcomes
         self.tellings = tellings
 
     async def follow(self, event: PaymentEvent) -> None:
@@ -56,15 +57,15 @@ class RefundEvents:
         if refund.status != "pending":
             return
         if reported.status == RefundStatus.FAILED:
-            await self.refunds.fail(refund.id, reported.failure or "failed")
+            await self.outcomes.fail(refund.id, reported.failure or "failed")
             return
         # Still pending: the admins heard it was pending when it was asked for.
-        await self.refunds.record(refund.id, reported, late=True, tell_pending=False)
+        await self.outcomes.record(refund.id, reported, late=True, tell_pending=False)
 
     async def _failed_after_done(self, refund: Refund, why: str) -> None:
         async with self.db.transaction() as session:
             assert refund.id is not None
-            if not await fail_done_refund(session, refund_id=refund.id, why=why[:1000], at=utcnow()):
+            if not await fail_refund(session, refund_id=refund.id, was="done", why=why[:1000], finished_at=utcnow()):
                 return
             payment = await session.get(Payment, refund.payment_id)
             assert payment is not None

@@ -12,7 +12,8 @@ from services.metrics import PARKED
 from services.money import Money
 from services.orphan_charges import OrphanCharges
 from services.parking import PARK_AFTER_ATTEMPTS, error_text
-from services.refunds import Refunds, refund_request
+from services.refund_outcomes import RefundOutcomes
+from services.refunds import ask_provider, refund_request
 from storage.database import Database
 from storage.models import Payment, Refund, utcnow
 from storage.queries.refunds import count_failed_try, lease_refund, pending_refunds_due
@@ -27,11 +28,15 @@ class RefundResumption:
     """The refunds (and the orphan charges) a worker left unfinished, taken up again by the expiry job."""
 
     def __init__(
-        self, db: Database, providers: Mapping[str, PaymentProvider], refunds: Refunds, orphans: OrphanCharges
+        self,
+        db: Database,
+        providers: Mapping[str, PaymentProvider],
+        outcomes: RefundOutcomes,
+        orphans: OrphanCharges,
     ) -> None:
         self.db = db
         self.providers = providers
-        self.refunds = refunds
+        self.outcomes = outcomes
         self.orphans = orphans
 
     async def resume_refunds(self, limit: int = 20) -> None:
@@ -103,9 +108,9 @@ class RefundResumption:
         if answer is None:
             if refund.provider_refund_ref is not None and asked_already:
                 log.warning("refund %s (%s) is unknown to %s", refund.id, refund.provider_refund_ref, provider.name)
-            answer = await self.refunds.ask_provider(payment, request)
+            answer = await ask_provider(provider, request)
         if answer is not None and answer.status == RefundStatus.FAILED:
-            await self.refunds.fail(refund.id, answer.failure or "failed")
+            await self.outcomes.fail(refund.id, answer.failure or "failed")
             return
         # Still pending with a reference the provider gave before: the admins were told it was pending then.
-        await self.refunds.record(refund.id, answer, late=True, tell_pending=refund.provider_refund_ref is None)
+        await self.outcomes.record(refund.id, answer, late=True, tell_pending=refund.provider_refund_ref is None)

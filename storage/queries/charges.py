@@ -1,11 +1,13 @@
-"""Charges on the books: the payments credited to an order or to a request, and the payments of orders."""
+"""Charges on the books: the payments credited to an order or to a request, what is refunded of each, and the
+payments of orders."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import bindparam
-from sqlmodel import col, select
+from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Payment, PaymentStatus, PayRequest
@@ -55,3 +57,41 @@ async def contribution_to_requester(session: AsyncSession, *, payment_id: int, r
         .where(Payment.id == payment_id, PayRequest.requester_id == requester_id, col(Payment.credited).is_(True))
     )
     return (await session.exec(statement)).first()
+
+
+async def credited_left(session: AsyncSession, *, order_id: int) -> int:
+    """What of the charges credited to the order is not refunded: still with the shop."""
+    kept = func.coalesce(func.sum(col(Payment.amount_minor) - col(Payment.refunded_minor)), 0)
+    statement = select(kept).where(Payment.order_id == order_id, col(Payment.credited).is_(True))
+    return int((await session.exec(statement)).one())
+
+
+async def reserve_refund(session: AsyncSession, *, payment_id: int, part: int) -> bool:
+    """Whether the part was reserved on the succeeded charge: one conditional UPDATE, so concurrent refunds can
+    never reserve more than was paid."""
+    reserved = await session.exec(
+        update(Payment)
+        .where(
+            col(Payment.id) == payment_id,
+            col(Payment.status) == PaymentStatus.SUCCEEDED,
+            col(Payment.refunded_minor) + part <= col(Payment.amount_minor),
+        )
+        .values(refunded_minor=col(Payment.refunded_minor) + part)
+    )
+    return bool(reserved.rowcount == 1)
+
+
+async def release_refund(session: AsyncSession, *, payment_id: int, part: int) -> None:
+    """The part no longer counted as refunded on the charge (its refund failed, or gave back less)."""
+    await session.exec(
+        update(Payment).where(col(Payment.id) == payment_id).values(refunded_minor=col(Payment.refunded_minor) - part)
+    )
+
+
+async def close_refunded(
+    session: AsyncSession, *, payment_id: int, status: PaymentStatus, refunded_at: datetime | None
+) -> None:
+    """The charge, nothing of it left, moved to refunded (or refund owed)."""
+    await session.exec(
+        update(Payment).where(col(Payment.id) == payment_id).values(status=status, refunded_at=refunded_at)
+    )

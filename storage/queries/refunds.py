@@ -1,9 +1,11 @@
-"""Refunds daifu asked a provider for: those a worker left pending, the lease one worker takes on one, and the
-refund a provider's event names."""
+"""Refunds daifu asked a provider for: those a worker left pending, the lease one worker takes on one, the
+refund a provider's event names, and each refund moved on by one conditional UPDATE (kept pending, finished,
+failed)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -56,11 +58,42 @@ async def reported_refund(
     return (await session.exec(found)).first()
 
 
-async def fail_done_refund(session: AsyncSession, *, refund_id: int, why: str, at: datetime) -> bool:
-    """Whether the refund, done until now, was marked failed (only one event moves it)."""
+async def fail_refund(
+    session: AsyncSession, *, refund_id: int, was: str, why: str, finished_at: datetime | None
+) -> bool:
+    """Whether the refund, still in the status it was, was marked failed (only one path moves it)."""
+    return await _move_refund(session, refund_id, was, status="failed", error=why, finished_at=finished_at)
+
+
+async def keep_refund_pending(session: AsyncSession, *, refund_id: int, refund_ref: str, amount_minor: int) -> None:
+    """The provider's reference for the refund it took and has not finished, and what it says it gives back."""
+    await _move_refund(session, refund_id, "pending", provider_refund_ref=refund_ref, amount_minor=amount_minor)
+
+
+async def finish_refund(
+    session: AsyncSession,
+    *,
+    refund_id: int,
+    status: str,
+    refund_ref: str | None,
+    amount_minor: int,
+    finished_at: datetime | None,
+) -> bool:
+    """Whether the refund, pending until now, was finished (done or owed) with what the provider gave back."""
+    return await _move_refund(
+        session,
+        refund_id,
+        "pending",
+        status=status,
+        provider_refund_ref=refund_ref,
+        amount_minor=amount_minor,
+        finished_at=finished_at,
+    )
+
+
+async def _move_refund(session: AsyncSession, refund_id: int, was: str, **values: Any) -> bool:
+    """One conditional UPDATE: whether the refund, still in the status it was, took the values."""
     changed = await session.exec(
-        update(Refund)
-        .where(col(Refund.id) == refund_id, col(Refund.status) == "done")
-        .values(status="failed", error=why, finished_at=at)
+        update(Refund).where(col(Refund.id) == refund_id, col(Refund.status) == was).values(**values)
     )
     return bool(changed.rowcount == 1)
