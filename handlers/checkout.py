@@ -20,7 +20,7 @@ from services.i18n import Gettext
 from services.links import qr_png
 from services.metrics import PRE_CHECKOUT_SECONDS
 from services.orders import OrderNotPayable
-from services.providers import Checkout, CheckoutKind, PaymentError
+from services.providers import Checkout, CheckoutKind, InvoiceSpec, PaidInTelegram, PaymentError
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +58,22 @@ async def choose_method(update: Update, context: DaifuContext) -> None:
     await send_checkout(context, update.effective_user.id, checkout, _)
 
 
+def invoice_fields(invoice: InvoiceSpec) -> dict[str, Any]:
+    """An invoice as sendInvoice and an inline invoice message both take it."""
+    return {
+        "title": invoice.title,
+        "description": invoice.description,
+        "payload": invoice.payload,
+        "provider_token": invoice.provider_token or None,
+        "currency": invoice.currency,
+        "prices": [LabeledPrice(invoice.title, invoice.amount_minor)],
+    }
+
+
 async def send_checkout(context: DaifuContext, chat_id: int, checkout: Checkout, _: Gettext) -> None:
     """Show the payer what to do: pay the invoice, open the page, or scan the code."""
     if checkout.kind == CheckoutKind.INVOICE and checkout.invoice is not None:
-        invoice = checkout.invoice
-        await context.bot.send_invoice(
-            chat_id,
-            title=invoice.title,
-            description=invoice.description,
-            payload=invoice.payload,
-            provider_token=invoice.provider_token or None,
-            currency=invoice.currency,
-            prices=[LabeledPrice(invoice.title, invoice.amount_minor)],
-        )
+        await context.bot.send_invoice(chat_id, **invoice_fields(checkout.invoice))
     elif checkout.kind == CheckoutKind.URL and checkout.url is not None:
         await context.bot.send_message(
             chat_id,
@@ -113,12 +116,14 @@ async def successful_payment(update: Update, context: DaifuContext) -> None:
     await speak(update, context)  # remember the payer, who may be new to the bot
     try:
         await context.daifu.payment_intake.paid_in_telegram(
-            payer_id=update.effective_user.id,
-            payload=paid.invoice_payload,
-            currency=paid.currency,
-            total_amount=paid.total_amount,
-            telegram_charge_id=paid.telegram_payment_charge_id,
-            provider_charge_id=paid.provider_payment_charge_id,
+            PaidInTelegram(
+                payer_id=update.effective_user.id,
+                payload=paid.invoice_payload,
+                currency=paid.currency,
+                total_amount=paid.total_amount,
+                telegram_charge_id=paid.telegram_payment_charge_id,
+                provider_charge_id=paid.provider_payment_charge_id,
+            )
         )
     except UnknownCheckout:
         # Money moved for an invoice daifu does not know: keep the evidence for the admins.

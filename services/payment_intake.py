@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from payments.base import ChargeOutcome, PaymentError, PaymentEvent
-from payments.telegram_invoice import event_from_successful_payment
+from payments.telegram_invoice import PaidInTelegram, event_from_successful_payment
 from services.crediting import Applied, Crediting, Settlement, UnknownCheckout
 from services.log_context import about
 from services.metrics import PAYMENTS
@@ -49,27 +49,9 @@ class PaymentIntake:
         with about(order_id=settlement.order.id, request_id=request.id if request else None):
             await self._give_back_uncredited(settlement)
 
-    async def paid_in_telegram(
-        self,
-        *,
-        payer_id: int,
-        payload: str,
-        currency: str,
-        total_amount: int,
-        telegram_charge_id: str,
-        provider_charge_id: str | None,
-    ) -> None:
+    async def paid_in_telegram(self, paid: PaidInTelegram) -> None:
         """A successful_payment message (an invoice paid by card or in Stars), taken in as its provider's event."""
-        await self.receive(
-            event_from_successful_payment(
-                payer_id=payer_id,
-                payload=payload,
-                currency=currency,
-                total_amount=total_amount,
-                telegram_charge_id=telegram_charge_id,
-                provider_charge_id=provider_charge_id,
-            )
-        )
+        await self.receive(event_from_successful_payment(paid))
 
     async def _give_back_uncredited(self, settlement: Settlement) -> None:
         if settlement.applied == Applied.NOT_CREDITED and settlement.payment:
