@@ -14,8 +14,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, TypeHandler
 
+from services.done_marks import DoneMarks
 from services.metrics import REJECTED_UPDATES
-from services.update_inbox import DoneMarks, UpdateInbox
+from services.update_inbox import UpdateInbox
 
 log = logging.getLogger(__name__)
 LAST_GROUP = 1_000_000  # after every feature's handlers

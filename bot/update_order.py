@@ -16,7 +16,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-from services.telling import tell_at_the_end
+from services.telling_delivery import tell_at_the_end
 
 CONCURRENT_UPDATES = 32
 

@@ -18,11 +18,11 @@ from handlers.context import DaifuContext
 from presentation.formatting import esc
 from services.i18n import Gettext
 from services.order_closing import OrderNotCancellable
+from services.read_models import OrderInfo, OrderStatus, utcnow
 from services.why_not import order_status_now
-from storage.models import Order, OrderStatus, utcnow
 
 
-def refusal(order: Order, status: OrderStatus, _: Gettext) -> str:
+def refusal(order: OrderInfo, status: OrderStatus, _: Gettext) -> str:
     text = {
         OrderStatus.PAID: _("Order #{number} is paid and cannot be cancelled. /refund {number} gives the money back."),
         OrderStatus.REFUNDED: _("Order #{number} was paid and refunded; there is nothing to cancel."),
@@ -40,7 +40,6 @@ async def cancel_order(update: Update, context: DaifuContext) -> None:
     order = await named_order(update, context, _, _("Usage: /cancel ORDER (its number or the token of its link)"))
     if order is None:
         return
-    assert order.id is not None
     if order_status_now(order, utcnow()) == OrderStatus.EXPIRED:
         # Past its time, swept by the expiry job or not: for shoppers it is expired already.
         await message.reply_text(refusal(order, OrderStatus.EXPIRED, _))

@@ -12,7 +12,7 @@ from handlers.common import unless_unchanged
 from handlers.context import DaifuContext
 from presentation.formatting import esc
 from services.i18n import Gettext
-from storage.models import Order
+from services.read_models import OrderInfo
 
 log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -86,7 +86,7 @@ async def reply_long(message: Message, lines: Iterable[str], markup: InlineKeybo
         )
 
 
-async def named_order(update: Update, context: DaifuContext, _: Gettext, usage: str) -> Order | None:
+async def named_order(update: Update, context: DaifuContext, _: Gettext, usage: str) -> OrderInfo | None:
     """The order the command's first argument names; otherwise the admin is told how to name one."""
     message = update.effective_message
     if message is None:

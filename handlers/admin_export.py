@@ -17,7 +17,7 @@ from telegram.ext import BaseHandler, CommandHandler
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
 from presentation.orders_csv import write_orders_csv
-from storage.models import utcnow
+from services.read_models import utcnow
 
 DEFAULT_DAYS = 30  # today and the 29 days before it
 SPOOL_BYTES = 1024 * 1024

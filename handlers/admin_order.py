@@ -23,7 +23,15 @@ from services.money import Money, format_money
 from services.notices import ReturnReason
 from services.order_lookup import OrderDossier
 from services.providers import capabilities_of
-from storage.models import CallbackDelivery, Payment, PaymentStatus, PayRequest, Refund, RequestMode, RequestStatus
+from services.read_models import (
+    CallbackInfo,
+    PaymentInfo,
+    PaymentStatus,
+    RefundInfo,
+    RequestInfo,
+    RequestMode,
+    RequestStatus,
+)
 
 
 def payment_status(status: PaymentStatus, _: Gettext) -> str:
@@ -82,7 +90,7 @@ def header(dossier: OrderDossier, locale: str, _: Gettext) -> list[str]:
     return lines
 
 
-def payment_line(dossier: OrderDossier, payment: Payment, locale: str, _: Gettext) -> str:
+def payment_line(dossier: OrderDossier, payment: PaymentInfo, locale: str, _: Gettext) -> str:
     payer = person(dossier.names, payment.payer_id, esc(payment.payer_name or _("someone on the web page")))
     line = _("#{number} {provider} · {amount} · {status} · {payer}").format(
         number=payment.id,
@@ -101,7 +109,7 @@ def payment_line(dossier: OrderDossier, payment: Payment, locale: str, _: Gettex
     return "\n  ".join(["• " + line, *charge_ids(payment, _)])
 
 
-def charge_ids(payment: Payment, _: Gettext) -> list[str]:
+def charge_ids(payment: PaymentInfo, _: Gettext) -> list[str]:
     """What finds the payment at its provider: Telegram's charge id and the card provider's for an invoice;
     the provider's own charge id (a Stripe PaymentIntent, a WeChat Pay transaction_id, an Alipay trade_no)."""
     code = "<code>{}</code>".format
@@ -119,7 +127,7 @@ def charge_ids(payment: Payment, _: Gettext) -> list[str]:
     return ids
 
 
-def refund_line(dossier: OrderDossier, refund: Refund, locale: str, _: Gettext) -> str:
+def refund_line(dossier: OrderDossier, refund: RefundInfo, locale: str, _: Gettext) -> str:
     line = "• " + _("{amount} from payment #{number} · {status} · {why} · by {who} · {time}").format(
         amount=format_money(Money(refund.amount_minor, refund.currency), locale),
         number=refund.payment_id,
@@ -140,7 +148,7 @@ def refund_line(dossier: OrderDossier, refund: Refund, locale: str, _: Gettext) 
     return line
 
 
-def request_line(dossier: OrderDossier, request: PayRequest, locale: str, _: Gettext) -> str:
+def request_line(dossier: OrderDossier, request: RequestInfo, locale: str, _: Gettext) -> str:
     line = _("#{number} {mode} · {status} · asked by {who} · until {time}").format(
         number=request.id,
         mode=_("chip-in") if request.mode == RequestMode.SPLIT else _("one friend pays"),
@@ -158,7 +166,7 @@ def request_line(dossier: OrderDossier, request: PayRequest, locale: str, _: Get
     return "• " + line
 
 
-def callback_line(callback: CallbackDelivery, locale: str, _: Gettext) -> str:
+def callback_line(callback: CallbackInfo, locale: str, _: Gettext) -> str:
     if callback.delivered_at is not None:
         state = _("delivered {time}").format(time=when(callback.delivered_at, locale))
     elif callback.attempts:

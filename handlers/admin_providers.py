@@ -17,10 +17,10 @@ from presentation.texts import when
 from services.callback_backlog import OutboxState
 from services.i18n import Gettext
 from services.provider_health import ParkedWork
-from storage.models import ProviderHealth
+from services.read_models import ProviderHealthInfo
 
 
-def health_line(name: str, health: ProviderHealth | None, locale: str, _: Gettext) -> str:
+def health_line(name: str, health: ProviderHealthInfo | None, locale: str, _: Gettext) -> str:
     if health is None:
         return "• " + _("{provider}: no calls yet").format(provider=name)
     if health.ok:

@@ -29,8 +29,8 @@ from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
 from services.notices import PaymentReturned, ReturnReason
 from services.providers import PaymentError, capabilities_of
+from services.read_models import OrderInfo, OrderStatus, PaymentInfo
 from services.refunds import RefundRefused
-from storage.models import Order, OrderStatus, Payment
 
 log = logging.getLogger(__name__)
 BUTTON_KIND = "refund"  # the plan behind the Yes button, in daifu.buttons
@@ -57,11 +57,7 @@ class RefundPlan:
     minor: int | None = None  # a part of that one charge
 
 
-def left_on(payment: Payment) -> Money:
-    return Money(payment.amount_minor - payment.refunded_minor, payment.currency)
-
-
-async def charge_line(context: DaifuContext, payment: Payment, amount: Money, locale: str, _: Gettext) -> str:
+async def charge_line(context: DaifuContext, payment: PaymentInfo, amount: Money, locale: str, _: Gettext) -> str:
     line = _("{amount} to {payer} (payment #{number}, {provider})").format(
         amount=format_money(amount, locale),
         payer=esc(await payer_display_name(context.daifu, payment) or _("someone on the web page")),
@@ -73,7 +69,7 @@ async def charge_line(context: DaifuContext, payment: Payment, amount: Money, lo
     return "• " + line
 
 
-def nothing_to_refund(order: Order, _: Gettext) -> str:
+def nothing_to_refund(order: OrderInfo, _: Gettext) -> str:
     if order.status in (OrderStatus.OPEN, OrderStatus.PENDING):
         text = _("Order #{number} is not paid. /cancel {number} closes it and gives back any chip-ins.")
     elif order.status == OrderStatus.REFUNDED:
@@ -84,7 +80,7 @@ def nothing_to_refund(order: Order, _: Gettext) -> str:
 
 
 async def plan_part(
-    context: DaifuContext, order: Order, charges: list[Payment], typed: str, locale: str, _: Gettext
+    context: DaifuContext, order: OrderInfo, charges: list[PaymentInfo], typed: str, locale: str, _: Gettext
 ) -> tuple[RefundPlan | None, str]:
     """A partial refund, if it is possible: the plan, or None and why not."""
     if len(charges) > 1:
@@ -94,14 +90,14 @@ async def plan_part(
                 "can be refunded in part. Send /refund {number} to refund all of them:"
             ).format(number=order.id, count=len(charges))
         ]
-        lines += [await charge_line(context, charge, left_on(charge), locale, _) for charge in charges]
+        lines += [await charge_line(context, charge, charge.left_to_refund, locale, _) for charge in charges]
         return None, "\n".join(lines)
     charge = charges[0]
     try:
         amount = parse_amount(typed, charge.currency)
     except InvalidAmount as error:
         return None, bad_amount(error, _)
-    left = left_on(charge)
+    left = charge.left_to_refund
     if amount.minor > left.minor:
         return None, _("That is more than was paid: at most {amount} is left to refund on order #{number}.").format(
             amount=format_money(left, locale), number=order.id
@@ -111,7 +107,6 @@ async def plan_part(
         return None, _(
             "{provider} payments can only be refunded whole: send /refund {number} without an amount."
         ).format(provider=charge.provider, number=order.id)
-    assert order.id is not None
     return RefundPlan(order.id, charge.id, amount.minor), ""
 
 
@@ -137,7 +132,6 @@ async def ask_refund(update: Update, context: DaifuContext) -> None:
     order = await named_order(update, context, _, usage)
     if order is None:
         return
-    assert order.id is not None
     charges = await context.daifu.order_lookup.charges_to_refund(order)
     if not charges:
         await message.reply_text(nothing_to_refund(order, _))
@@ -153,7 +147,7 @@ async def ask_refund(update: Update, context: DaifuContext) -> None:
         charges = [charge for charge in charges if charge.id == plan.payment_id]
     lines = [_("Refund order #{number}, <b>{title}</b>?").format(number=order.id, title=esc(order.title))]
     for charge in charges:
-        amount = Money(plan.minor, charge.currency) if plan.minor is not None else left_on(charge)
+        amount = Money(plan.minor, charge.currency) if plan.minor is not None else charge.left_to_refund
         lines.append(await charge_line(context, charge, amount, locale, _))
     lines.append(_("The payers will be told."))
     assert update.effective_user is not None  # admin_only let the command through
@@ -176,7 +170,6 @@ async def carry_out(context: DaifuContext, plan: RefundPlan, admin_id: int, loca
         return [nothing_to_refund(order, _) if order else _("Nothing was refunded.")]
     outcome: list[str] = []
     for charge in charges:
-        assert charge.id is not None
         part = Money(plan.minor, charge.currency) if plan.minor is not None else None
         try:
             notice = await daifu.refunds.refund(

@@ -16,8 +16,8 @@ from handlers.context import DaifuContext
 from presentation.texts import when
 from services.i18n import Gettext
 from services.money import Money, format_money
+from services.read_models import utcnow
 from services.stats_report import Period, PeriodStats, Totals, period_start
-from storage.models import utcnow
 
 
 def amounts(money: Sequence[Money], locale: str, _: Gettext) -> str:

@@ -22,7 +22,7 @@ from services.flows import Flow
 from services.i18n import Gettext
 from services.orders import OrderNotPayable
 from services.pay_requests import RequestRefused
-from storage.models import RequestMode
+from services.read_models import RequestMode
 
 FLOW = "ask_friend"
 SHARE_CHOICES = (2, 3, 4, 5, 6)

@@ -1,4 +1,5 @@
-"""Paying: a tap on a payment method, Telegram's pre-checkout query, and the successful payment."""
+"""Paying in the chat: a tap on a payment method, the checkout shown to the payer (the invoice, the page to open or
+the code to scan), Telegram's pre-checkout query, and the successful payment."""
 
 from __future__ import annotations
 
@@ -6,19 +7,20 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, PreCheckoutQueryHandler, filters
 
 from handlers.callback_data import CallbackData
 from handlers.common import speak, unless_query_gone
 from handlers.context import DaifuContext
-from handlers.send_checkout import send_checkout
 from presentation.texts import provider_down, why_not, why_not_charged
 from services.checkout import MethodUnavailable
 from services.crediting import UnknownCheckout
+from services.i18n import Gettext
+from services.links import qr_png
 from services.metrics import PRE_CHECKOUT_SECONDS
 from services.orders import OrderNotPayable
-from services.providers import PaymentError, event_from_successful_payment
+from services.providers import Checkout, CheckoutKind, InvoiceSpec, PaidInTelegram, PaymentError
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,36 @@ async def choose_method(update: Update, context: DaifuContext) -> None:
     await send_checkout(context, update.effective_user.id, checkout, _)
 
 
+def invoice_fields(invoice: InvoiceSpec) -> dict[str, Any]:
+    """An invoice as sendInvoice and an inline invoice message both take it."""
+    return {
+        "title": invoice.title,
+        "description": invoice.description,
+        "payload": invoice.payload,
+        "provider_token": invoice.provider_token or None,
+        "currency": invoice.currency,
+        "prices": [LabeledPrice(invoice.title, invoice.amount_minor)],
+    }
+
+
+async def send_checkout(context: DaifuContext, chat_id: int, checkout: Checkout, _: Gettext) -> None:
+    """Show the payer what to do: pay the invoice, open the page, or scan the code."""
+    if checkout.kind == CheckoutKind.INVOICE and checkout.invoice is not None:
+        await context.bot.send_invoice(chat_id, **invoice_fields(checkout.invoice))
+    elif checkout.kind == CheckoutKind.URL and checkout.url is not None:
+        await context.bot.send_message(
+            chat_id,
+            _("Open the checkout page to pay. I will tell you here as soon as the payment arrives."),
+            reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(_("Open checkout page"), url=checkout.url)]]),
+        )
+    elif checkout.qr_payload is not None:
+        await context.bot.send_photo(
+            chat_id,
+            qr_png(checkout.qr_payload),
+            caption=_("Scan this code with the payment app to pay. I will tell you here when it is paid."),
+        )
+
+
 async def pre_checkout(update: Update, context: DaifuContext) -> None:
     query = update.pre_checkout_query
     if query is None:
@@ -82,16 +114,17 @@ async def successful_payment(update: Update, context: DaifuContext) -> None:
         return
     paid = message.successful_payment
     await speak(update, context)  # remember the payer, who may be new to the bot
-    event = event_from_successful_payment(
-        payer_id=update.effective_user.id,
-        payload=paid.invoice_payload,
-        currency=paid.currency,
-        total_amount=paid.total_amount,
-        telegram_charge_id=paid.telegram_payment_charge_id,
-        provider_charge_id=paid.provider_payment_charge_id,
-    )
     try:
-        await context.daifu.payment_intake.receive(event)
+        await context.daifu.payment_intake.paid_in_telegram(
+            PaidInTelegram(
+                payer_id=update.effective_user.id,
+                payload=paid.invoice_payload,
+                currency=paid.currency,
+                total_amount=paid.total_amount,
+                telegram_charge_id=paid.telegram_payment_charge_id,
+                provider_charge_id=paid.provider_payment_charge_id,
+            )
+        )
     except UnknownCheckout:
         # Money moved for an invoice daifu does not know: keep the evidence for the admins.
         log.error(

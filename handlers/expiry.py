@@ -19,7 +19,7 @@ from handlers.teller import sweep
 from presentation.formatting import esc
 from presentation.texts import when
 from services.i18n import gettext_for
-from services.telling import tell_at_the_end
+from services.telling_delivery import tell_at_the_end
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 60

@@ -13,9 +13,9 @@ from telegram.ext import (
 )
 
 from handlers.callback_data import CallbackData
+from handlers.checkout import send_checkout
 from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
-from handlers.send_checkout import send_checkout
 from presentation.formatting import esc
 from presentation.texts import bad_amount, method_label, provider_down, request_refusal, when
 from services.checkout import MethodUnavailable
@@ -24,8 +24,8 @@ from services.i18n import Gettext
 from services.money import InvalidAmount, Money, format_money, parse_amount
 from services.pay_requests import RequestRefused, RequestView, telegram_holder
 from services.providers import PaymentError
+from services.read_models import RequestMode
 from services.why_not import WhyNot
-from storage.models import RequestMode
 
 FLOW = "chip_in"  # the friend types the amount of their part
 

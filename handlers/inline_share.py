@@ -16,13 +16,13 @@ from telegram import (
     InlineQueryResultArticle,
     InputInvoiceMessageContent,
     InputTextMessageContent,
-    LabeledPrice,
     Update,
 )
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, ChosenInlineResultHandler, InlineQueryHandler
 
 from handlers.callback_data import CallbackData
+from handlers.checkout import invoice_fields
 from handlers.common import speak, unless_query_gone
 from handlers.context import DaifuContext
 from handlers.request_cards import card_digest, edit_card, render_card
@@ -30,7 +30,7 @@ from presentation.texts import method_label
 from services.checkout import MethodUnavailable
 from services.pay_requests import RequestRefused
 from services.providers import capabilities_of
-from storage.models import RequestMode, RequestStatus, utcnow
+from services.read_models import RequestMode, RequestStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +104,7 @@ async def offer_cards(update: Update, context: DaifuContext, query: InlineQuery)
                     id=InvoiceResult(provider, token).pack(),
                     title=method_label(provider, checkout.amount, locale, _),
                     description=_("An invoice anyone in the chat can pay for you"),
-                    input_message_content=InputInvoiceMessageContent(
-                        title=invoice.title,
-                        description=invoice.description,
-                        payload=invoice.payload,
-                        provider_token=invoice.provider_token or None,
-                        currency=invoice.currency,
-                        prices=[LabeledPrice(invoice.title, invoice.amount_minor)],
-                    ),
+                    input_message_content=InputInvoiceMessageContent(**invoice_fields(invoice)),
                 )
             )
     await query.answer(results, cache_time=0, is_personal=True)

@@ -15,8 +15,8 @@ from handlers.context import DaifuContext
 from presentation.formatting import esc, order_price, paid_amount
 from presentation.texts import status_name, when
 from services.links import deep_link
+from services.read_models import OrderStatus, utcnow
 from services.why_not import why_not_order
-from storage.models import OrderStatus, utcnow
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -39,7 +39,6 @@ async def render_page(update: Update, context: DaifuContext, page: int) -> tuple
     lines = [_("<b>Your orders</b> (page {page})").format(page=page + 1), ""]
     now = utcnow()
     for order in result.orders:
-        assert order.id is not None
         lines.append(f"<b>{esc(order.title)}</b> · {order_price(order, locale)} · {status_name(order.status, _)}")
         if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
             payment = await daifu.orders.successful_payment(order.id)

@@ -21,7 +21,7 @@ from services.i18n import Gettext
 from services.links import deep_link, qr_png
 from services.money import Money, format_money
 from services.pay_requests import RequestRefused, RequestView
-from storage.models import RequestMode, RequestStatus, utcnow
+from services.read_models import RequestMode, RequestStatus, utcnow
 
 
 class RequestAction(StrEnum):

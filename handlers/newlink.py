@@ -40,7 +40,7 @@ from services.money import (
     to_minor,
 )
 from services.orders import TITLE_MAX, InvalidTitle, chat_message_key
-from storage.models import Order
+from services.read_models import OrderInfo
 
 log = logging.getLogger(__name__)
 STEP = "nl"  # the first word of every step's button: nl:cur:<code>, nl:ok, nl:cancel
@@ -76,14 +76,14 @@ async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None =
 
 async def make_link(
     context: DaifuContext, asked_in: Message | MaybeInaccessibleMessage, amount: Money, title: str, creator_id: int
-) -> Order:
+) -> OrderInfo:
     """The order asked for by this message (a /newlink command, or the confirmation tapped): made once, however
     often the message is handled (a redelivered update, a second tap)."""
     key = chat_message_key(asked_in.chat.id, asked_in.message_id)
     return await context.daifu.orders.create(amount, title, created_by=creator_id, asked_in=key)
 
 
-async def send_link(context: DaifuContext, chat_id: int, order: Order, _: Gettext, locale: str) -> None:
+async def send_link(context: DaifuContext, chat_id: int, order: OrderInfo, _: Gettext, locale: str) -> None:
     link = deep_link(context.bot.username, order.token)
     caption = "\n".join(
         [

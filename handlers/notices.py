@@ -22,8 +22,17 @@ from services.i18n import Gettext, gettext_for
 from services.money import Money, format_money
 from services.notices import ReturnReason
 from services.providers import capabilities_of
-from services.telling import AFTER_DONE, COVERED, Claimed, Kind, Subjects
-from storage.models import Order, OrphanCharge, Payment, PaymentStatus, PayRequest, Refund, RequestMode
+from services.read_models import (
+    OrderInfo,
+    OrphanChargeInfo,
+    PaymentInfo,
+    PaymentStatus,
+    RefundInfo,
+    RequestInfo,
+    RequestMode,
+)
+from services.telling_delivery import Subjects
+from services.telling_rows import AFTER_DONE, CHARGE_KINDS, COVERED, REFUND_KINDS, Claimed, Kind
 
 log = logging.getLogger(__name__)
 # A notice whose send failed for a passing reason is tried again, soon: 0.5 s, then 1 s later.
@@ -54,7 +63,7 @@ def _worth_another_try(error: TelegramError) -> bool:
     return isinstance(error, NetworkError) and not isinstance(error, BadRequest | TimedOut)
 
 
-async def payer_display_name(daifu: Daifu, payment: Payment) -> str:
+async def payer_display_name(daifu: Daifu, payment: PaymentInfo) -> str:
     return payment.payer_name or await daifu.users.name_of(payment.payer_id)
 
 
@@ -63,7 +72,7 @@ async def say(context: DaifuContext, row: Claimed, subjects: Subjects) -> str | 
     daifu, chat_id = context.daifu, row.chat_id
     if chat_id is None:
         return None
-    if row.kind in (Kind.RECEIPT, Kind.PAID_NOTE, Kind.REQUESTER_NOTE, Kind.DECLINED):
+    if row.kind in CHARGE_KINDS:
         charge = subjects.charges.get(row.payment_id or 0)
         if charge is None:
             return None
@@ -79,18 +88,13 @@ async def say(context: DaifuContext, row: Claimed, subjects: Subjects) -> str | 
         if row.kind == Kind.RECEIPT:
             return await _send_receipt(context, daifu, order, payment, for_name)
         return await _tell_admin(context, daifu, chat_id, order, payment, for_name)
-    if row.kind in (Kind.REFUNDED, Kind.REFUND_NOTE, Kind.REFUND_PENDING, Kind.REFUND_FAILED):
+    if row.kind in REFUND_KINDS:
         returned = subjects.refunds.get(row.refund_id or 0)
         if returned is None:
             return None
-        refund, payment, order = returned
-        if row.kind == Kind.REFUNDED:
-            return await _tell_payer_returned(context, daifu, chat_id, refund, payment, order)
-        if row.kind == Kind.REFUND_NOTE:
-            return await _tell_admin_returned(context, daifu, chat_id, refund, payment, order)
-        if row.kind == Kind.REFUND_PENDING:
-            return await _tell_pending(context, daifu, chat_id, refund, payment, order)
-        return await _tell_refund_failed(context, daifu, chat_id, row, refund, payment, order)
+        if row.kind == Kind.REFUND_FAILED:
+            return await _tell_refund_failed(context, daifu, chat_id, row, *returned)
+        return await _ABOUT_A_REFUND[row.kind](context, daifu, chat_id, *returned)
     if row.kind == Kind.REQUEST_EXPIRED:
         closed = subjects.requests.get(row.request_id or 0)
         return await _tell_expired(context, daifu, chat_id, closed[1]) if closed is not None else None
@@ -102,7 +106,7 @@ async def say(context: DaifuContext, row: Claimed, subjects: Subjects) -> str | 
 
 
 async def _send_receipt(
-    context: DaifuContext, daifu: Daifu, order: Order, payment: Payment, for_name: str
+    context: DaifuContext, daifu: Daifu, order: OrderInfo, payment: PaymentInfo, for_name: str
 ) -> str | None:
     if payment.payer_id is None:
         return None  # paid on the web by someone without Telegram: the provider's page was their receipt
@@ -125,7 +129,7 @@ async def _send_receipt(
 
 
 async def _tell_admin(
-    context: DaifuContext, daifu: Daifu, admin_id: int, order: Order, payment: Payment, for_name: str
+    context: DaifuContext, daifu: Daifu, admin_id: int, order: OrderInfo, payment: PaymentInfo, for_name: str
 ) -> str | None:
     payer = await payer_display_name(daifu, payment)
     # No Refund button where the provider cannot give money back through the bot (Telegram card payments).
@@ -143,7 +147,6 @@ async def _tell_admin(
         text += "\n" + _("Paid on behalf of {name}.").format(name=esc(for_name))
     markup = None
     if refundable:
-        assert payment.id is not None
         markup = InlineKeyboardMarkup(
             [[InlineKeyboardButton(_("Refund"), callback_data=RefundTap(RefundStep.ASK, payment.id).pack())]]
         )
@@ -151,7 +154,7 @@ async def _tell_admin(
 
 
 async def _tell_requester(
-    context: DaifuContext, daifu: Daifu, request: PayRequest, order: Order, payment: Payment, *, covered: bool
+    context: DaifuContext, daifu: Daifu, request: RequestInfo, order: OrderInfo, payment: PaymentInfo, *, covered: bool
 ) -> str | None:
     """covered: this payment paid what was left of the request. The total shown is the one now (friends' notes may
     be told out of order: two workers, a retried one), so it never goes backwards from one message to the next."""
@@ -176,21 +179,20 @@ async def _tell_requester(
         text += "\n" + _("Your friends have covered the whole order. 🎉")
     markup = None
     if payment.payer_id is not None and payment.payer_id != request.requester_id:
-        assert payment.id is not None
         markup = InlineKeyboardMarkup(
             [[InlineKeyboardButton(_("Say thanks"), callback_data=ThanksTap(payment.id).pack())]]
         )
     return await _send(context, request.requester_id, text, reply_markup=markup)
 
 
-async def _tell_expired(context: DaifuContext, daifu: Daifu, requester_id: int, order: Order) -> str | None:
+async def _tell_expired(context: DaifuContext, daifu: Daifu, requester_id: int, order: OrderInfo) -> str | None:
     _ = gettext_for(await daifu.users.locale_of(requester_id))
     text = _("⌛ Your request for <b>{title}</b> expired. Nothing more will be accepted for it.")
     return await _send(context, requester_id, text.format(title=esc(order.title)))
 
 
 async def _tell_pending(
-    context: DaifuContext, daifu: Daifu, admin_id: int, refund: Refund, payment: Payment, order: Order
+    context: DaifuContext, daifu: Daifu, admin_id: int, refund: RefundInfo, payment: PaymentInfo, order: OrderInfo
 ) -> str | None:
     """The provider took the refund but has not finished it: the payer hears nothing until it has."""
     locale = await daifu.users.locale_of(admin_id)
@@ -208,9 +210,9 @@ async def _tell_refund_failed(
     daifu: Daifu,
     admin_id: int,
     row: Claimed,
-    refund: Refund,
-    payment: Payment,
-    order: Order,
+    refund: RefundInfo,
+    payment: PaymentInfo,
+    order: OrderInfo,
 ) -> str | None:
     """To the admins only: the payer was never told the money was back, and it is not."""
     # What was asked to go back; for one that failed after it had succeeded, what the provider said it gave.
@@ -232,7 +234,7 @@ async def _tell_refund_failed(
     return await _send(context, admin_id, text)
 
 
-def orphan_lines(charge: OrphanCharge, payer: str, locale: str, _: Gettext) -> list[str]:
+def orphan_lines(charge: OrphanChargeInfo, payer: str, locale: str, _: Gettext) -> list[str]:
     """What the admins are shown of money no order was waiting for: what, from whom, the ids, what became of it."""
     lines = [
         _("⚠️ {amount} arrived via {provider} for a checkout the bot does not know (payload {payload}).").format(
@@ -273,7 +275,7 @@ def orphan_lines(charge: OrphanCharge, payer: str, locale: str, _: Gettext) -> l
     return lines
 
 
-async def _tell_orphan(context: DaifuContext, daifu: Daifu, admin_id: int, charge: OrphanCharge) -> str | None:
+async def _tell_orphan(context: DaifuContext, daifu: Daifu, admin_id: int, charge: OrphanChargeInfo) -> str | None:
     """To the admins: money that no order of daifu's was waiting for, and what became of it."""
     payer = await daifu.users.name_of(charge.payer_id)
     locale = await daifu.users.locale_of(admin_id)
@@ -281,7 +283,7 @@ async def _tell_orphan(context: DaifuContext, daifu: Daifu, admin_id: int, charg
 
 
 async def _tell_payer_returned(
-    context: DaifuContext, daifu: Daifu, payer_id: int, refund: Refund, payment: Payment, order: Order
+    context: DaifuContext, daifu: Daifu, payer_id: int, refund: RefundInfo, payment: PaymentInfo, order: OrderInfo
 ) -> str | None:
     reason = ReturnReason(refund.reason)
     locale = await daifu.users.locale_of(payer_id)
@@ -317,7 +319,7 @@ async def _tell_payer_returned(
 
 
 async def _tell_admin_returned(
-    context: DaifuContext, daifu: Daifu, admin_id: int, refund: Refund, payment: Payment, order: Order
+    context: DaifuContext, daifu: Daifu, admin_id: int, refund: RefundInfo, payment: PaymentInfo, order: OrderInfo
 ) -> str | None:
     _ = gettext_for(await daifu.users.locale_of(admin_id))
     if payment.status == PaymentStatus.REFUND_OWED:
@@ -329,8 +331,16 @@ async def _tell_admin_returned(
     return await _send(context, admin_id, text.format(amount=amount, token=order.token, provider=payment.provider))
 
 
-async def _tell_payer_declined(context: DaifuContext, daifu: Daifu, order: Order, payer_id: int) -> str | None:
+async def _tell_payer_declined(context: DaifuContext, daifu: Daifu, order: OrderInfo, payer_id: int) -> str | None:
     locale = await daifu.users.locale_of(payer_id)
     _ = gettext_for(locale)
     text = _("Your payment for <b>{title}</b> ({amount}) was declined. You were not charged; you can try again.")
     return await _send(context, payer_id, text.format(title=esc(order.title), amount=order_price(order, locale)))
+
+
+# What the payer or an admin is told of a refund, by kind (but a failed one's, which says why: the row's detail).
+_ABOUT_A_REFUND = {
+    Kind.REFUNDED: _tell_payer_returned,
+    Kind.REFUND_NOTE: _tell_admin_returned,
+    Kind.REFUND_PENDING: _tell_pending,
+}

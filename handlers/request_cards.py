@@ -23,7 +23,7 @@ from services.i18n import Gettext, gettext_for
 from services.links import deep_link
 from services.money import Money, format_money
 from services.pay_requests import RequestView
-from storage.models import RequestCard, RequestMode, RequestStatus, utcnow
+from services.read_models import CardInfo, RequestMode, RequestStatus, utcnow
 
 log = logging.getLogger(__name__)
 BAR_WIDTH = 10
@@ -195,7 +195,7 @@ async def _draw(context: DaifuContext, request_id: int, redraw: _Redraw) -> None
         redraw.final = view.status(utcnow()) != RequestStatus.OPEN
 
 
-async def edit_card(context: DaifuContext, card: RequestCard, text: str, markup: InlineKeyboardMarkup | None) -> None:
+async def edit_card(context: DaifuContext, card: CardInfo, text: str, markup: InlineKeyboardMarkup | None) -> None:
     try:
         if card.inline_message_id is not None:
             await context.bot.edit_message_text(

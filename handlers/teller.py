@@ -3,7 +3,7 @@
 It awaits the doorbell of this worker's outbox, which hands it the rows a commit recorded (held by this worker
 from the start) right after the commit: each batch is told in a task of its own, its rows in the order they were
 recorded. What an update or a job step records is handed over once its handlers are done, and they wait for it
-(services.telling.tell_at_the_end). The housekeeping job sweeps for rows whose lease ran out (`sweep`): a
+(services.telling_delivery.tell_at_the_end). The housekeeping job sweeps for rows whose lease ran out (`sweep`): a
 worker died holding them, or a try failed a while ago.
 
 A row is told alone: one that cannot be sent (a person who blocked the bot) is done all the same, and one whose
@@ -23,8 +23,9 @@ from telegram.ext import Application
 from handlers.context import DaifuContext
 from handlers.notices import say
 from handlers.request_cards import refresh_cards
-from services.telling import CLAIM_BATCH, CLOSED, LEASE, Batch, Claimed, Kind
-from storage.models import utcnow
+from services.read_models import utcnow
+from services.telling_delivery import CLAIM_BATCH, LEASE, Batch
+from services.telling_rows import CLOSED, Claimed, Kind
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = 32  # batches told at once: as many as updates handled at once (bot.update_order)
@@ -32,10 +33,11 @@ STOP_WAIT_SECONDS = 10.0  # how long a stopping worker waits for the batches it 
 
 
 async def tell(context: DaifuContext, rows: Sequence[Claimed]) -> None:
-    """Tell the rows (held by this worker), in order; they are marked done together (Tellings.told)."""
+    """Tell the rows (held by this worker), in order; they are marked done together (TellingLeases.told)."""
     tellings = context.daifu.tellings
     rows = list(rows)
-    subjects = await tellings.subjects(rows)
+    subjects = await tellings.subjects.read(rows)
+    leases = tellings.leases
     done: list[int] = []
     drawn: set[int] = set()
     index = 0
@@ -44,7 +46,7 @@ async def tell(context: DaifuContext, rows: Sequence[Claimed]) -> None:
         if row.claimed_until - utcnow() < LEASE / 2:
             # A long batch (a backlog, flood waits): the lease on what is left is renewed; rows this worker no
             # longer holds (it ran out, another worker may have them) are left out.
-            rows[index:] = await tellings.keep(rows[index:])
+            rows[index:] = await leases.keep(rows[index:])
             continue
         index += 1
         try:
@@ -59,23 +61,23 @@ async def tell(context: DaifuContext, rows: Sequence[Claimed]) -> None:
                 why = await say(context, row, subjects)
         except Exception as error:
             log.exception("could not tell %s telling %s", row.kind.value, row.id)
-            await tellings.failed(row, error)
+            await leases.failed(row, error)
             continue
         done.append(row.id)
         if why is not None:
-            await tellings.gave_up(row.id, why)
-    tellings.told(done)
+            await leases.gave_up(row.id, why)
+    leases.told(done)
 
 
 async def sweep(context: DaifuContext) -> None:
     """Tell the rows whose lease ran out (a worker died holding them, or a try failed a while ago)."""
-    tellings = context.daifu.tellings
-    await tellings.flush_told()  # what this worker told is not taken for left over
-    while rows := await tellings.claim_due():
+    leases = context.daifu.tellings.leases
+    await leases.flush_told()  # what this worker told is not taken for left over
+    while rows := await leases.claim_due():
         await tell(context, rows)
         if len(rows) < CLAIM_BATCH:
             break
-    await tellings.flush_told()
+    await leases.flush_told()
 
 
 class Teller:
@@ -132,8 +134,9 @@ class Teller:
         unbegun += [batch for task, batch in left if task not in self._begun]
         for batch in unbegun:
             batch.done()
-        await self.context.daifu.tellings.release([row.id for batch in unbegun for row in batch.rows])
-        await self.context.daifu.tellings.close()
+        leases = self.context.daifu.tellings.leases
+        await leases.release([row.id for batch in unbegun for row in batch.rows])
+        await leases.close()
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._batches.pop(task, None)

@@ -53,5 +53,11 @@ def load_when_used(name: str, extra: str) -> ModuleType:
 
 
 def absent_sdks(module: ModuleType) -> list[AbsentSdk]:
-    """The SDKs a provider's module loads with load_when_used that are not installed."""
-    return [value for value in vars(module).values() if isinstance(value, AbsentSdk)]
+    """The SDKs a provider's module loads with load_when_used that are not installed, its own or those of the
+    payments modules whose classes it builds on (WeChat Pay's provider on its API client)."""
+    modules = {module.__name__: module}
+    for value in vars(module).values():
+        home = getattr(value, "__module__", "") if isinstance(value, type) else ""
+        if home.startswith("payments.") and home in sys.modules:
+            modules.setdefault(home, sys.modules[home])
+    return [value for each in modules.values() for value in vars(each).values() if isinstance(value, AbsentSdk)]

@@ -8,6 +8,7 @@ a PaymentEvent with event_from_successful_payment. Card payments cannot be refun
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import ClassVar
 
 from pydantic import SecretStr
@@ -140,26 +141,30 @@ class TelegramStars(ProviderDefaults):
         return Refund(refund_ref=request.charge_ref, amount=request.amount, status=RefundStatus.SUCCEEDED)
 
 
-def event_from_successful_payment(
-    *,
-    payer_id: int,
-    payload: str,
-    currency: str,
-    total_amount: int,
-    telegram_charge_id: str,
-    provider_charge_id: str | None,
-) -> PaymentEvent:
+@dataclass(frozen=True, slots=True)
+class PaidInTelegram:
+    """What a successful_payment message says: who paid which invoice (its payload), how much, and the charge ids."""
+
+    payer_id: int
+    payload: str
+    currency: str
+    total_amount: int
+    telegram_charge_id: str
+    provider_charge_id: str | None
+
+
+def event_from_successful_payment(paid: PaidInTelegram) -> PaymentEvent:
     """A successful_payment update as the event settlement receives, from whichever of the two was paid."""
-    provider = TelegramStars if TelegramStars.capabilities.takes(currency) else TelegramCardInvoices
+    provider = TelegramStars if TelegramStars.capabilities.takes(paid.currency) else TelegramCardInvoices
     return PaymentEvent(
         provider=provider.name,
-        event_id=telegram_charge_id,
-        checkout_ref=payload,
-        charge_ref=telegram_charge_id,
+        event_id=paid.telegram_charge_id,
+        checkout_ref=paid.payload,
+        charge_ref=paid.telegram_charge_id,
         outcome=ChargeOutcome.SUCCEEDED,
-        amount=Amount(total_amount, currency),
-        payer_ref=str(payer_id),
-        extra={"provider_charge_ref": provider_charge_id} if provider_charge_id else {},
+        amount=Amount(paid.total_amount, paid.currency),
+        payer_ref=str(paid.payer_id),
+        extra={"provider_charge_ref": paid.provider_charge_id} if paid.provider_charge_id else {},
     )
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import html
 
-from services.money import Money, format_money
-from storage.models import Order, Payment
+from services.money import format_money
+from services.read_models import OrderInfo, PaymentInfo
 
 
-def order_price(order: Order, locale: str) -> str:
-    return format_money(Money(order.amount_minor, order.currency), locale)
+def order_price(order: OrderInfo, locale: str) -> str:
+    return format_money(order.amount, locale)
 
 
-def paid_amount(payment: Payment, locale: str) -> str:
-    return format_money(Money(payment.amount_minor, payment.currency), locale)
+def paid_amount(payment: PaymentInfo, locale: str) -> str:
+    return format_money(payment.amount, locale)
 
 
 def esc(text: str) -> str:

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from services.money import Money, major_units
 from services.order_export import ExportedOrder
-from storage.models import Order, Payment
+from services.read_models import OrderInfo, PaymentInfo
 
 EXPORT_COLUMNS = (
     "order_id",  # daifu's number for the order (/order <id>)
@@ -53,14 +53,14 @@ async def write_orders_csv(orders: AsyncIterable[ExportedOrder], out: TextIO) ->
     writer.writerow(EXPORT_COLUMNS)
     written = 0
     async for exported in orders:
-        attempts: list[Payment | None] = [*exported.payments] or [None]
+        attempts: list[PaymentInfo | None] = [*exported.payments] or [None]
         for payment in attempts:
             writer.writerow(export_row(exported.order, exported.shop_name, payment))
             written += 1
     return written
 
 
-def export_row(order: Order, shop_name: str, payment: Payment | None) -> list[object]:
+def export_row(order: OrderInfo, shop_name: str, payment: PaymentInfo | None) -> list[object]:
     row: list[object] = [
         order.id,
         order.token,

@@ -11,8 +11,8 @@ from presentation.formatting import esc, order_price
 from services.i18n import Gettext
 from services.money import AmountProblem, InvalidAmount, Money, format_money
 from services.pay_requests import RequestRefused
+from services.read_models import OrderInfo, OrderStatus, RequestStatus
 from services.why_not import WhyNot
-from storage.models import Order, OrderStatus, RequestStatus
 
 
 # A request's expiry is drawn on its card, its kit and its offer, again at every refresh, and Babel is slow to
@@ -100,7 +100,7 @@ def status_name(status: OrderStatus | RequestStatus, _: Gettext) -> str:
     }[OrderStatus(status)]
 
 
-def order_card(order: Order, shop_name: str, locale: str, _: Gettext) -> str:
+def order_card(order: OrderInfo, shop_name: str, locale: str, _: Gettext) -> str:
     lines = [
         f"<b>{esc(order.title)}</b>",
         _("Shop: {shop}").format(shop=esc(shop_name)),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
+from services.read_models import ShopInfo
 from services.redaction import remember
 from storage.database import Database
 from storage.models import ApiKey, Shop, utcnow
@@ -31,7 +32,7 @@ def hash_key(key: str) -> str:
 class NewKey:
     key: str  # shown to the shop once, never stored
     prefix: str
-    shop: Shop
+    shop: ShopInfo
     callback_secret: str  # signs the callbacks to this shop (see docs/shop-api.md)
 
 
@@ -80,15 +81,16 @@ class ApiKeys:
             session.add(
                 ApiKey(shop_id=shop.id, prefix=key[:PREFIX_LENGTH], key_hash=hash_key(key), created_by=created_by)
             )
-        return NewKey(key, key[:PREFIX_LENGTH], shop, self.callback_secret(shop))
+        return NewKey(key, key[:PREFIX_LENGTH], ShopInfo.of(shop), self.callback_secret(shop))
 
     async def revoke(self, prefix: str, *, revoked_by: int | None) -> bool:
         async with self.db.transaction() as session:
             return await queries.revoke_key(session, prefix=prefix, revoked_by=revoked_by, at=utcnow())
 
-    async def shop_for(self, key: str) -> Shop | None:
+    async def shop_for(self, key: str) -> ShopInfo | None:
         """The shop a presented key belongs to, if the key is known and not revoked."""
         if not key.startswith(KEY_PREFIX):
             return None
         async with self.db.transaction() as session:
-            return await queries.shop_with_key(session, key_hash=hash_key(key))
+            shop = await queries.shop_with_key(session, key_hash=hash_key(key))
+            return ShopInfo.of(shop) if shop is not None else None

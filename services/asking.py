@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func
-from sqlalchemy import select as core_select
-
 from services.config import ShopRules
 from services.order_states import record_event
 from services.orders import payable_in
 from services.pay_requests import RequestRefused, RequestView, new_request_token
+from services.read_models import OrderInfo, RequestInfo
 from services.users import Users
 from services.why_not import WhyNot
-from storage.database import Database, run_core
-from storage.models import PayRequest, RequestMode, RequestStatus, User, utcnow
-
-_requests = PayRequest.__table__  # type: ignore[attr-defined]
-_users = User.__table__  # type: ignore[attr-defined]
-# Both read at every ask (built once).
-_LOCK_REQUESTER = core_select(_users.c.id).where(_users.c.id == bindparam("requester_id")).with_for_update()
-_OPEN_REQUESTS_OF = (
-    core_select(func.count())
-    .select_from(_requests)
-    .where(
-        _requests.c.requester_id == bindparam("requester_id"),
-        _requests.c.status == RequestStatus.OPEN.value,
-        _requests.c.expires_at > bindparam("now"),
-    )
-)
+from storage.database import Database
+from storage.models import PayRequest, RequestMode, utcnow
+from storage.queries.pay_requests import open_requests_of
+from storage.queries.users import lock_user
 
 
 class Asking:
@@ -42,13 +28,12 @@ class Asking:
         now = utcnow()
         async with self.db.transaction() as session:
             # Lock the requester's row so that two asks at once cannot both slip under the limit.
-            await run_core(session, _LOCK_REQUESTER, {"requester_id": requester_id})
+            await lock_user(session, user_id=requester_id)
             order = await payable_in(session, order_token)
             assert order.id is not None
             if not order.payforme_allowed:
                 raise RequestRefused(WhyNot.NOT_ALLOWED)
-            open_now = (await run_core(session, _OPEN_REQUESTS_OF, {"requester_id": requester_id, "now": now})).one()[0]
-            if open_now >= self.rules.payforme_max_open:
+            if await open_requests_of(session, requester_id=requester_id, now=now) >= self.rules.payforme_max_open:
                 raise RequestRefused(WhyNot.TOO_MANY_OPEN)
             request = PayRequest(
                 token=new_request_token(),
@@ -65,4 +50,5 @@ class Asking:
             await record_event(
                 session, order.id, "request_created", actor_id=requester_id, request_id=request.id, mode=mode.value
             )
-        return RequestView(request, order, await self.users.name_of(requester_id), [])
+            asked, of_order = RequestInfo.of(request), OrderInfo.of(order)
+        return RequestView(asked, of_order, await self.users.name_of(requester_id), [])

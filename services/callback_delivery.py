@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-from sqlmodel import col, or_, select, update
 
 from services.callback_targets import (
     BadCallbackUrl,
@@ -33,7 +32,8 @@ from services.callback_targets import (
 )
 from services.redaction import remember
 from storage.database import Database
-from storage.models import CallbackDelivery, Shop, utcnow
+from storage.models import utcnow
+from storage.queries.callbacks import callbacks_with_secrets, due_callbacks, lease_callbacks, record_try
 from storage.secrets import unseal
 
 log = logging.getLogger(__name__)
@@ -135,38 +135,18 @@ def public_connector(resolver: PublicOnlyResolver) -> aiohttp.TCPConnector:
 
 
 async def _claim(db: Database, now: datetime, limit: int) -> list[Claimed]:
-    free = or_(col(CallbackDelivery.leased_until).is_(None), col(CallbackDelivery.leased_until) <= now)
-    due = (
-        col(CallbackDelivery.delivered_at).is_(None),
-        col(CallbackDelivery.next_attempt_at) <= now,
-        free,
-    )
     async with db.transaction() as session:
-        candidates = (
-            select(CallbackDelivery.id).where(*due).order_by(col(CallbackDelivery.next_attempt_at)).limit(limit)
-        )
-        ids = [row_id for row_id in (await session.exec(candidates)).all() if row_id is not None]
+        ids = await due_callbacks(session, now=now, limit=limit)
     if not ids:
         return []
     async with db.transaction() as session:
-        # The conditions again in the UPDATE: of two workers that picked the same rows, each row goes to one.
-        taken = await session.exec(
-            update(CallbackDelivery)
-            .where(col(CallbackDelivery.id).in_(ids), *due)
-            .values(leased_until=now + LEASE)
-            .returning(col(CallbackDelivery.id))
-        )
-        mine = [row_id for (row_id,) in taken.all()]
+        mine = await lease_callbacks(session, ids=ids, now=now, until=now + LEASE)
         if not mine:
             return []
-        rows = await session.exec(
-            select(CallbackDelivery, Shop.callback_secret)
-            .join(Shop, Shop.id == CallbackDelivery.shop_id)  # type: ignore[arg-type]
-            .where(col(CallbackDelivery.id).in_(mine))
-        )
+        rows = await callbacks_with_secrets(session, ids=mine)
         return [
             Claimed(row.id, row.order_id, row.event_id, row.url, row.payload, row.attempts, row.created_at, secret)
-            for row, stored in rows.all()
+            for row, stored in rows
             if row.id is not None
             for secret in [_readable(stored)]
         ]
@@ -217,7 +197,6 @@ async def _post(client: aiohttp.ClientSession, row: Claimed, *, private_allowed:
 
 async def _record(db: Database, row: Claimed, error: str | None, now: datetime) -> str:
     attempts = row.attempts + 1
-    target = update(CallbackDelivery).where(col(CallbackDelivery.id) == row.id)
     if error is None:
         values: dict[str, object] = {"delivered_at": now, "attempts": attempts, "leased_until": None}
         outcome = "delivered"
@@ -232,5 +211,5 @@ async def _record(db: Database, row: Claimed, error: str | None, now: datetime) 
         outcome = "failed"
         log.info("callback %s to %s failed (attempt %d): %s", row.event_id, row.url, attempts, error)
     async with db.transaction() as session:
-        await session.exec(target.values(**values))
+        await record_try(session, delivery_id=row.id, values=values)
     return outcome

@@ -13,10 +13,10 @@ import secrets
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import CallbackDelivery, Order, OrderStatus, Payment, PayRequest, RequestMode, utcnow
+from storage.queries.charges import credited_to_order
 
 CallbackKind = Literal["order.paid", "order.refunded", "order.cancelled", "order.expired"]
 PayerKind = Literal["shopper", "friend", "friends"]
@@ -96,9 +96,7 @@ async def enqueue_callback(session: AsyncSession, order_id: int, kind: CallbackK
     if order is None or not order.callback_url:
         return
     assert order.id is not None
-    payments = list(
-        (await session.exec(select(Payment).where(Payment.order_id == order.id, col(Payment.credited).is_(True)))).all()
-    )
+    payments = await credited_to_order(session, order_id=order.id)
     event_id = "evt_" + secrets.token_hex(16)
     event = CallbackEvent(
         id=event_id,

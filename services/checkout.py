@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING
 
-from sqlalchemy import bindparam
-from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from payments.base import Checkout, CheckoutKind, CheckoutRequest, PaymentProvider
@@ -18,30 +16,13 @@ from services.money import STARS, Money, major_units
 from services.order_states import move
 from services.orders import OrderNotPayable, Orders
 from services.providers import capabilities_of
+from services.read_models import OrderInfo
 from services.tokens import new_token
 from services.why_not import ORDER_CLOSED, WhyNot, why_not_order
 from storage.database import Database
-from storage.models import Order, OrderStatus, Payment, PaymentStatus, utcnow
+from storage.models import Order, OrderStatus, Payment, utcnow
+from storage.queries.attempts import keep_checkout, open_attempts_of_holder, open_attempts_of_payer
 
-# A payer's own open attempts at one order by one method: tapping Pay again shows the one they have.
-_OPEN_ATTEMPTS = (
-    select(Payment)
-    .where(
-        col(Payment.order_id) == bindparam("order_id"),
-        col(Payment.provider) == bindparam("provider"),
-        col(Payment.status) == PaymentStatus.PENDING,
-    )
-    .order_by(col(Payment.id).desc())
-    .limit(20)
-)
-_OF_HOLDER = _OPEN_ATTEMPTS.where(
-    col(Payment.holder) == bindparam("holder"), col(Payment.request_id) == bindparam("request_id")
-)
-_OF_PAYER = _OPEN_ATTEMPTS.where(
-    col(Payment.payer_id) == bindparam("payer_id"),
-    col(Payment.holder).is_(None),
-    col(Payment.request_id).is_(None),
-)
 # A checkout about to end is not handed out again: the payer needs the time to pay it.
 REUSE_MARGIN = timedelta(minutes=5)
 
@@ -101,7 +82,7 @@ class Checkouts:
         self.orders = orders
         self.providers = providers
 
-    def price_in(self, order: Order, provider_name: str) -> Money | None:
+    def price_in(self, order: Order | OrderInfo, provider_name: str) -> Money | None:
         """What the payer is charged through this provider, or None where it cannot take the order."""
         return self.charge_for(Money(order.amount_minor, order.currency), provider_name)
 
@@ -120,7 +101,7 @@ class Checkouts:
         # Stars prices are for digital goods sold in Stars only: no provider but Stars takes them.
         return price if can.takes(price.currency) else None
 
-    def methods_for(self, order: Order) -> list[str]:
+    def methods_for(self, order: Order | OrderInfo) -> list[str]:
         """The enabled providers that can take this order, limited to those the shop allowed for it."""
         allowed = set(order.allowed_methods.split(",")) if order.allowed_methods else None
         return [
@@ -140,7 +121,7 @@ class Checkouts:
         return await self.checkout_to_show(attempt, order)
 
     async def record_attempt_in(
-        self, session: AsyncSession, order: Order, new: NewAttempt, *, reuse_since: datetime | None = None
+        self, session: AsyncSession, order: Order | OrderInfo, new: NewAttempt, *, reuse_since: datetime | None = None
     ) -> Payment:
         """In the caller's transaction: the payer's own open attempt asking for the same (made after reuse_since, if
         given), or else a new one, which makes the order pending. Tapping Pay a hundred times makes one attempt, and
@@ -168,11 +149,13 @@ class Checkouts:
         if order.status == OrderStatus.OPEN:
             moved = await move(session, order.id, OrderStatus.PENDING, actor_id=new.payer_id, via=new.provider)
             if not moved.done and moved.status != OrderStatus.PENDING:
-                raise OrderNotPayable(ORDER_CLOSED[moved.status], order)
+                raise OrderNotPayable(ORDER_CLOSED[moved.status])
         session.add(wanted)
         return wanted
 
-    async def checkout_to_show(self, attempt: Payment, order: Order, *, return_url: str | None = None) -> Checkout:
+    async def checkout_to_show(
+        self, attempt: Payment, order: Order | OrderInfo, *, return_url: str | None = None
+    ) -> Checkout:
         """The checkout of an attempt just recorded: the one kept with it, where the provider's can be shown again;
         otherwise the provider's new one, kept where it can be."""
         provider = self.providers[attempt.provider]
@@ -194,29 +177,31 @@ class Checkouts:
             }
         if values:
             async with self.db.transaction() as session:
-                await session.exec(
-                    update(Payment).where(col(Payment.checkout_ref) == attempt.checkout_ref).values(**values)
-                )
+                await keep_checkout(session, checkout_ref=attempt.checkout_ref, values=values)
         return checkout
 
     async def _open_attempt_like(
         self, session: AsyncSession, wanted: Payment, *, since: datetime | None
     ) -> Payment | None:
         """The payer's own pending attempt asking for the same as wanted, if one can still be paid."""
-        keys: dict[str, object] = {"order_id": wanted.order_id, "provider": wanted.provider}
+        order_id, provider = wanted.order_id, wanted.provider
         if wanted.holder is not None:
-            statement, keys = _OF_HOLDER, keys | {"holder": wanted.holder, "request_id": wanted.request_id}
+            mine = await open_attempts_of_holder(
+                session, order_id=order_id, provider=provider, holder=wanted.holder, request_id=wanted.request_id
+            )
         elif wanted.payer_id is not None and wanted.request_id is None:
-            statement, keys = _OF_PAYER, keys | {"payer_id": wanted.payer_id}
+            mine = await open_attempts_of_payer(session, order_id=order_id, provider=provider, payer_id=wanted.payer_id)
         else:
             return None  # nobody to recognise again (an invoice posted in a group: see RequestCheckouts)
         now = utcnow()
-        for attempt in (await session.exec(statement, params=keys)).all():
+        for attempt in mine:
             if same_ask(attempt, wanted, since=since, now=now):
                 return attempt
         return None
 
-    async def checkout_for(self, attempt: Payment, order: Order, *, return_url: str | None = None) -> Checkout:
+    async def checkout_for(
+        self, attempt: Payment, order: Order | OrderInfo, *, return_url: str | None = None
+    ) -> Checkout:
         """Ask the attempt's provider for its checkout (again: invoices and signed pages are stateless)."""
         request = CheckoutRequest(
             checkout_ref=attempt.checkout_ref,

@@ -11,7 +11,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from payments.base import ChargeOutcome, PaymentEvent
@@ -35,9 +34,12 @@ from storage.queries.crediting import (
     attempt_to_settle,
     claim_charge,
     cover_part,
+    decline_attempt,
     mark_request_paid,
     recorded_charge,
     release_open_request,
+    release_request_hold,
+    uncredit_charge,
 )
 
 
@@ -118,22 +120,15 @@ class Crediting:
         self, session: AsyncSession, attempt: Payment, order: Order, request: PayRequest | None, now: datetime
     ) -> Settlement:
         assert order.id is not None
-        declined = await session.exec(
-            update(Payment)
-            .where(col(Payment.id) == attempt.id, col(Payment.status) == PaymentStatus.PENDING)
-            .values(status=PaymentStatus.DECLINED, declined_at=now)
-        )
-        if declined.rowcount != 1:
+        assert attempt.id is not None
+        if not await decline_attempt(session, attempt_id=attempt.id, now=now):
             # Paid, refunded or closed already: a late decline (events arrive out of order; closing
             # a checkout makes the provider report it expired) is old news.
             return Settlement(Applied.IGNORED, order, attempt)
         if request is not None:
             # Whoever declined was paying: let the next friend try at once.
-            await session.exec(
-                update(PayRequest)
-                .where(col(PayRequest.id) == request.id, col(PayRequest.status) == RequestStatus.OPEN)
-                .values(holder=None, holder_name=None, hold_until=None)
-            )
+            assert request.id is not None
+            await release_request_hold(session, request_id=request.id)
         await record_event(session, order.id, "payment_declined", actor_id=attempt.payer_id)
         await self.tellings.declined(session, attempt)
         return Settlement(Applied.DECLINED, order, attempt, request=request)
@@ -195,7 +190,7 @@ class Crediting:
         request: PayRequest | None,
     ) -> Settlement:
         assert order.id is not None
-        await session.exec(update(Payment).where(col(Payment.id) == charge_id).values(credited=False))
+        await uncredit_charge(session, charge_id=charge_id)
         await record_event(
             session,
             order.id,

@@ -13,6 +13,7 @@ from services.checkout import Checkouts
 from services.config import ShopRules
 from services.crediting import Crediting
 from services.flows import Flows
+from services.operations_probes import OperationsProbes
 from services.order_closing import OrderClosing
 from services.order_export import OrderExport
 from services.order_listing import OrderListing
@@ -24,6 +25,7 @@ from services.provider_health import ProviderHealthLog
 from services.provider_notices import NoticeDesk
 from services.reconcile import Reconciler
 from services.refund_events import RefundEvents
+from services.refund_outcomes import RefundOutcomes
 from services.refund_resumption import RefundResumption
 from services.refunds import Refunds
 from services.request_cards import RequestCards
@@ -56,11 +58,12 @@ class Daifu:
         self.tellings = Tellings(db, rules.admin_ids)
         # The books of charges and refunds: each event credited, refunded, resumed or kept as an orphan.
         self.crediting = Crediting(db, self.tellings)
-        self.refunds = Refunds(db, providers, self.tellings)
-        self.refund_events = RefundEvents(db, self.refunds, self.tellings)
+        self.refund_outcomes = RefundOutcomes(db, self.tellings)
+        self.refunds = Refunds(db, providers, self.refund_outcomes)
+        self.refund_events = RefundEvents(db, self.refund_outcomes, self.tellings)
         orphans = OrphanCharges(db, providers, self.tellings)
         self.payment_intake = PaymentIntake(self.crediting, self.refunds, self.refund_events, orphans)
-        self.refund_resumption = RefundResumption(db, providers, self.refunds, orphans)
+        self.refund_resumption = RefundResumption(db, providers, self.refund_outcomes, orphans)
         # Pay for me, one service for each thing a reader looks for.
         self.request_views = RequestViews(db, rules, self.users)
         self.asking = Asking(db, rules, self.users)
@@ -80,6 +83,7 @@ class Daifu:
         self.order_listing = OrderListing(db)
         self.order_export = OrderExport(db)
         self.callback_backlog = CallbackBacklog(db)
+        self.probes = OperationsProbes(db)
         # What the shop API calls.
         self.shop_order_views = ShopOrderViews(db)
         self.shop_order_intake = ShopOrderIntake(db, rules, self.checkouts, self.shop_order_views)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from payments.base import Amount as Money
-from storage.models import Order, Payment
+from services.read_models import OrderInfo, PaymentInfo
 
 
 class ReturnReason(StrEnum):
@@ -26,8 +26,8 @@ class ReturnReason(StrEnum):
 class PaymentReturned:
     """Money came back (or, for Telegram card payments, is owed back through the provider)."""
 
-    order: Order
-    payment: Payment
+    order: OrderInfo  # as the refund left them
+    payment: PaymentInfo
     reason: ReturnReason
     owed: bool  # True when the bot could not refund it itself
     amount: Money  # what was (or is owed to be) given back: all of the payment, or a part

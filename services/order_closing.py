@@ -7,15 +7,15 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlmodel import col, select, update
-
 from payments.base import CheckoutRef, PaymentError, PaymentProvider
 from services.money import Money
 from services.order_states import move
 from services.orders import Orders
 from services.request_closing import RequestClosing
 from storage.database import Database
-from storage.models import OrderStatus, Payment, PaymentStatus, PayRequest, RequestStatus
+from storage.models import OrderStatus, RequestStatus
+from storage.queries.attempts import decline_pending_attempts, pending_attempts_of_order
+from storage.queries.pay_requests import open_requests_of_order
 
 log = logging.getLogger(__name__)
 
@@ -59,29 +59,12 @@ class OrderClosing:
 
     async def _close_dependents(self, order_id: int, status: RequestStatus, actor_id: int | None) -> Closed:
         async with self.db.transaction() as session:
-            request_ids = (
-                await session.exec(
-                    select(PayRequest.id).where(
-                        PayRequest.order_id == order_id, PayRequest.status == RequestStatus.OPEN
-                    )
-                )
-            ).all()
-            attempts = list(
-                (
-                    await session.exec(
-                        select(Payment).where(Payment.order_id == order_id, Payment.status == PaymentStatus.PENDING)
-                    )
-                ).all()
-            )
+            request_ids = await open_requests_of_order(session, order_id=order_id)
+            attempts = await pending_attempts_of_order(session, order_id=order_id)
             # A checkout that completes anyway after this is refunded (settlement sees the order closed).
-            await session.exec(
-                update(Payment)
-                .where(col(Payment.order_id) == order_id, col(Payment.status) == PaymentStatus.PENDING)
-                .values(status=PaymentStatus.DECLINED)
-            )
+            await decline_pending_attempts(session, order_id=order_id)
         requests = returned = 0
         for request_id in request_ids:
-            assert request_id is not None
             given_back = await self.requests.close(request_id, status, actor_id=actor_id)
             if given_back is not None:
                 requests, returned = requests + 1, returned + len(given_back)

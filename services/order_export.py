@@ -10,19 +10,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
-
+from services.read_models import OrderInfo, PaymentInfo
 from storage.database import Database
-from storage.models import Order, Payment, Shop
+from storage.queries.charges import payments_of_orders
+from storage.queries.orders import orders_with_shop_names
 
 EXPORT_CHUNK = 500  # orders read per query while exporting
 
 
 @dataclass(frozen=True, slots=True)
 class ExportedOrder:
-    order: Order
+    order: OrderInfo
     shop_name: str
-    payments: list[Payment]  # every attempt, oldest first; none for an order nobody tried to pay
+    payments: list[PaymentInfo]  # every attempt, oldest first; none for an order nobody tried to pay
 
 
 class OrderExport:
@@ -38,32 +38,21 @@ class OrderExport:
                 return
             for exported in chunk:  # yielded outside the chunk's transaction: a slow reader holds none open
                 yield exported
-            assert chunk[-1].order.id is not None
             last_id = chunk[-1].order.id
 
     async def _chunk(self, since: datetime, until: datetime, *, after_id: int) -> list[ExportedOrder]:
         async with self.db.transaction() as session:
-            orders = (
-                await session.exec(
-                    select(Order, Shop.name)
-                    .join(Shop, col(Shop.id) == col(Order.shop_id))
-                    .where(col(Order.id) > after_id, col(Order.created_at) >= since, col(Order.created_at) < until)
-                    .order_by(col(Order.id))
-                    .limit(EXPORT_CHUNK)
-                )
-            ).all()
+            orders = await orders_with_shop_names(
+                session, since=since, until=until, after_id=after_id, limit=EXPORT_CHUNK
+            )
             if not orders:
                 return []
-            payments: dict[int, list[Payment]] = {}
-            found = await session.exec(
-                select(Payment)
-                .where(col(Payment.order_id).in_([order.id for order, _shop in orders]))
-                .order_by(col(Payment.id))
-            )
-            for charge in found.all():
-                payments.setdefault(charge.order_id, []).append(charge)
-        chunk = []
-        for order, shop_name in orders:
-            assert order.id is not None
-            chunk.append(ExportedOrder(order, shop_name, payments.get(order.id, [])))
-        return chunk
+            payments: dict[int, list[PaymentInfo]] = {}
+            order_ids = [order.id for order, _shop in orders if order.id is not None]
+            found = await payments_of_orders(session, order_ids=order_ids, credited_only=False)
+            for charge in found:
+                payments.setdefault(charge.order_id, []).append(PaymentInfo.of(charge))
+            return [
+                ExportedOrder(OrderInfo.of(order), shop_name, payments.get(order.id or 0, []))
+                for order, shop_name in orders
+            ]

@@ -5,18 +5,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, desc, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.config import ShopRules
 from services.money import Money
 from services.order_states import PAYABLE, move, record_event
+from services.read_models import OrderInfo, PaymentInfo
 from services.tokens import looks_like_token, new_order_token
 from services.why_not import WhyNot, why_not_order
 from storage.database import Database
-from storage.models import Order, OrderEvent, OrderStatus, Payment, Shop, utcnow
+from storage.models import Order, OrderEvent, OrderStatus, Shop, utcnow
+from storage.queries.api_keys import shop_named
+from storage.queries.charges import credited_to_order
+from storage.queries.order_records import events_of_order
+from storage.queries.orders import order_by_token, order_made_in, orders_of_person, orders_past_time, shop_id_named
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +28,9 @@ DESCRIPTION_MAX = 255
 
 
 class OrderNotPayable(Exception):
-    def __init__(self, why: WhyNot, order: Order | None = None) -> None:
+    def __init__(self, why: WhyNot) -> None:
         super().__init__(why.value)
         self.why = why
-        self.order = order
 
 
 class InvalidTitle(ValueError):
@@ -43,24 +45,21 @@ def chat_message_key(chat_id: int, message_id: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class OrderView:
-    order: Order
+    order: OrderInfo
     shop_name: str
 
 
 @dataclass(frozen=True, slots=True)
 class OrderPage:
-    orders: list[Order]
+    orders: list[OrderInfo]
     page: int
     has_more: bool
-
-
-_BY_TOKEN = select(Order).where(col(Order.token) == bindparam("token"))  # built once: read at every tap
 
 
 async def by_token_in(session: AsyncSession, token: str) -> Order | None:
     if not looks_like_token(token):
         return None
-    return (await session.exec(_BY_TOKEN, params={"token": token})).first()
+    return await order_by_token(session, token=token)
 
 
 async def payable_in(session: AsyncSession, token: str) -> Order:
@@ -70,7 +69,7 @@ async def payable_in(session: AsyncSession, token: str) -> Order:
         raise OrderNotPayable(WhyNot.UNKNOWN_ORDER)
     why = why_not_order(order, utcnow())
     if why is not None:
-        raise OrderNotPayable(why, order)
+        raise OrderNotPayable(why)
     return order
 
 
@@ -86,7 +85,7 @@ class Orders:
             name = self.rules.shop_name
             try:
                 async with self.db.transaction() as session:
-                    shop = (await session.exec(select(Shop).where(Shop.name == name))).first()
+                    shop = await shop_named(session, name=name)
                     if shop is None:
                         shop = Shop(name=name)
                         session.add(shop)
@@ -94,7 +93,7 @@ class Orders:
                     self._shop_id = shop.id
             except IntegrityError:  # another worker created it at the same moment
                 async with self.db.transaction() as session:
-                    self._shop_id = (await session.exec(select(Shop.id).where(Shop.name == name))).one()
+                    self._shop_id = await shop_id_named(session, name=name)
         assert self._shop_id is not None
         return self._shop_id
 
@@ -106,7 +105,7 @@ class Orders:
         created_by: int | None,
         description: str = "",
         asked_in: str | None = None,
-    ) -> Order:
+    ) -> OrderInfo:
         """A new order; or, when asked_in names the chat message that asked for it (see chat_message_key) and
         that message made one already, that order: a command handled twice makes one order."""
         title = " ".join(title.split())
@@ -138,65 +137,53 @@ class Orders:
                     amount=amount.minor,
                     currency=amount.currency,
                 )
+                made = OrderInfo.of(order)
         except IntegrityError:
             # The shop's unique idempotency key: this message made its order before (or at the same moment).
             earlier = await self.made_in(asked_in, created_by=created_by) if asked_in is not None else None
             if earlier is None:
                 raise
             return earlier
-        return order
+        return made
 
-    async def made_in(self, asked_in: str, *, created_by: int | None) -> Order | None:
+    async def made_in(self, asked_in: str, *, created_by: int | None) -> OrderInfo | None:
         """The order a chat message made (Orders.create's asked_in), if any."""
         shop_id = await self.shop_id()
         async with self.db.reading() as session:
-            statement = select(Order).where(
-                col(Order.shop_id) == shop_id,
-                col(Order.idempotency_key) == asked_in,
-                col(Order.created_by) == created_by,
-                col(Order.request_hash).is_(None),  # never an order of the shop API under the same key
-            )
-            return (await session.exec(statement)).first()
+            order = await order_made_in(session, shop_id=shop_id, key=asked_in, created_by=created_by)
+            return None if order is None else OrderInfo.of(order)
 
-    async def by_token(self, token: str) -> Order | None:
+    async def by_token(self, token: str) -> OrderInfo | None:
         async with self.db.reading() as session:
-            return await by_token_in(session, token)
+            order = await by_token_in(session, token)
+            return None if order is None else OrderInfo.of(order)
 
-    async def payable(self, token: str) -> Order:
+    async def payable(self, token: str) -> OrderInfo:
         """The order behind a link, if it can still be paid; otherwise OrderNotPayable says why."""
         async with self.db.reading() as session:
-            return await payable_in(session, token)
+            return OrderInfo.of(await payable_in(session, token))
 
     async def page_for_person(self, user_id: int, page: int, size: int = 5) -> OrderPage:
         """Orders the person paid, tried to pay or created; newest first."""
-        paid_or_tried = select(Payment.order_id).where(Payment.payer_id == user_id)
-        statement = (
-            select(Order)
-            .where(or_(col(Order.created_by) == user_id, col(Order.id).in_(paid_or_tried)))
-            .order_by(desc(Order.created_at), desc(Order.id))
-            .offset(page * size)
-            .limit(size + 1)
-        )
         async with self.db.transaction() as session:
-            rows = list((await session.exec(statement)).all())
-        return OrderPage(rows[:size], page, len(rows) > size)
+            found = await orders_of_person(session, user_id=user_id, offset=page * size, limit=size + 1)
+            orders = [OrderInfo.of(order) for order in found]
+        return OrderPage(orders[:size], page, len(orders) > size)
 
-    async def successful_payment(self, order_id: int) -> Payment | None:
+    async def successful_payment(self, order_id: int) -> PaymentInfo | None:
         async with self.db.transaction() as session:
-            statement = select(Payment).where(Payment.order_id == order_id, col(Payment.credited).is_(True))
-            return (await session.exec(statement)).first()
+            credited = await credited_to_order(session, order_id=order_id)
+            return PaymentInfo.of(credited[0]) if credited else None
 
     async def events(self, order_id: int) -> list[OrderEvent]:
         async with self.db.transaction() as session:
-            statement = select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(col(OrderEvent.id))
-            return list((await session.exec(statement)).all())
+            return await events_of_order(session, order_id=order_id)
 
     async def expire_due(self) -> list[int]:
         """Expire every open or pending order past its time; returns the ids that moved."""
         now = utcnow()
         async with self.db.transaction() as session:
-            due = select(Order.id).where(col(Order.status).in_(PAYABLE), col(Order.expires_at) <= now)
-            ids = [order_id for order_id in (await session.exec(due)).all() if order_id is not None]
+            ids = await orders_past_time(session, statuses=PAYABLE, now=now)
         expired = []
         for order_id in ids:
             try:

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select, update
 
 from payments.base import (
     Amount,
@@ -29,6 +28,7 @@ from payments.base import (
 from services.telling import Tellings
 from storage.database import Database
 from storage.models import OrphanCharge, utcnow
+from storage.queries.orphan_charges import charges_to_give_back, lease_charge, record_outcome
 
 log = logging.getLogger(__name__)
 # Given back within a second of its arrival; one still being given back after this long lost its worker.
@@ -86,31 +86,16 @@ class OrphanCharges:
         """Orphan charges whose worker died before giving them back: give them back now, under the same refund
         key (a Stars payment refunded already counts as given back), one worker per charge."""
         now = utcnow()
-        lapsed = col(OrphanCharge.leased_until).is_(None) | (col(OrphanCharge.leased_until) <= now)
         async with self.db.transaction() as session:
-            due = (
-                await session.exec(
-                    select(OrphanCharge.id)
-                    .where(
-                        col(OrphanCharge.status) == "refunding",
-                        col(OrphanCharge.created_at) <= now - RESUME_AFTER,
-                        col(OrphanCharge.created_at) > now - GIVE_UP_AFTER,
-                        lapsed,
-                    )
-                    .order_by(col(OrphanCharge.id))
-                    .limit(limit)
-                )
-            ).all()
+            due = await charges_to_give_back(
+                session, now=now, kept_before=now - RESUME_AFTER, kept_after=now - GIVE_UP_AFTER, limit=limit
+            )
         for charge_id in due:
             async with self.db.transaction() as session:
-                claimed = await session.exec(
-                    update(OrphanCharge)
-                    .where(col(OrphanCharge.id) == charge_id, col(OrphanCharge.status) == "refunding", lapsed)
-                    .values(leased_until=now + RESUME_AFTER)
-                )
+                claimed = await lease_charge(session, charge_id=charge_id, now=now, until=now + RESUME_AFTER)
                 charge = await session.get(OrphanCharge, charge_id)
             provider = self.providers.get(charge.provider) if charge is not None else None
-            if claimed.rowcount != 1 or charge is None or provider is None:
+            if not claimed or charge is None or provider is None:
                 continue
             event = PaymentEvent(
                 provider=charge.provider,
@@ -146,5 +131,5 @@ class OrphanCharges:
                 values["error"] = answer.failure
         assert charge.id is not None
         async with self.db.transaction() as session:
-            await session.exec(update(OrphanCharge).where(col(OrphanCharge.id) == charge.id).values(**values))
+            await record_outcome(session, charge_id=charge.id, values=values)
             await self.tellings.orphan_charged(session, charge.id)

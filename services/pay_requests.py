@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.money import Money
+from services.read_models import OrderInfo, PaymentInfo, RequestInfo, RequestMode, RequestStatus
 from services.tokens import REQUEST_PREFIX, looks_like_token, new_token
 from services.why_not import WhyNot, request_status_now
-from storage.models import Order, Payment, PayRequest, RequestMode, RequestStatus
 
 
 def new_request_token() -> str:
@@ -51,7 +51,7 @@ class RequestRefused(Exception):
         self.available = available  # BEING_PAID: what is left over for this friend now
 
 
-def is_held_by_other(request: PayRequest, holder: str, now: datetime) -> bool:
+def is_held_by_other(request: RequestInfo, holder: str, now: datetime) -> bool:
     return (
         request.holder is not None
         and request.holder != holder
@@ -62,10 +62,12 @@ def is_held_by_other(request: PayRequest, holder: str, now: datetime) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class RequestView:
-    request: PayRequest
-    order: Order
+    """A request, its order and the charges credited to it, as read together (read models: see services.read_models)."""
+
+    request: RequestInfo
+    order: OrderInfo
     requester_name: str
-    contributions: list[Payment]  # credited charges, oldest first
+    contributions: list[PaymentInfo]  # credited charges, oldest first
     # Split: parts of chip-ins other friends have started and not finished yet (kept for them a while), as
     # seen by the friend this view was read for (RequestView from RequestViews.payable); 0 otherwise.
     kept_minor: int = 0

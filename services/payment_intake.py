@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from payments.base import ChargeOutcome, PaymentError, PaymentEvent
+from payments.telegram_invoice import PaidInTelegram, event_from_successful_payment
 from services.crediting import Applied, Crediting, Settlement, UnknownCheckout
 from services.log_context import about
 from services.metrics import PAYMENTS
@@ -47,6 +48,10 @@ class PaymentIntake:
         request = settlement.request
         with about(order_id=settlement.order.id, request_id=request.id if request else None):
             await self._give_back_uncredited(settlement)
+
+    async def paid_in_telegram(self, paid: PaidInTelegram) -> None:
+        """A successful_payment message (an invoice paid by card or in Stars), taken in as its provider's event."""
+        await self.receive(event_from_successful_payment(paid))
 
     async def _give_back_uncredited(self, settlement: Settlement) -> None:
         if settlement.applied == Applied.NOT_CREDITED and settlement.payment:

@@ -13,13 +13,10 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, extract, or_
-from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Order, Payment, PayRequest, Refund, RequestMode
+from storage.queries import live_stats as live
 
 CREATED, PAID, BY_FRIENDS = "created", "paid", "by_friends"
 SPLIT_REQUESTS, CONTRIBUTIONS = "split_requests", "contributions"
@@ -99,19 +96,6 @@ class Tally:
         return timedelta(seconds=sum(found) / len(found))
 
 
-def seconds_to_pay(session: AsyncSession) -> ColumnElement[Any]:
-    """paid_at - created_at in seconds, computed by the database: cheaper than reading two timestamps."""
-    assert session.bind is not None
-    if session.bind.dialect.name == "sqlite":
-        # SQLite keeps these as ISO text; julianday() reads them as fractional days.
-        return (func.julianday(col(Order.paid_at)) - func.julianday(col(Order.created_at))) * 86400.0
-    return extract("epoch", col(Order.paid_at) - col(Order.created_at))
-
-
-def _within(column: Any, since: datetime, until: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    return col(column) >= since, col(column) < until
-
-
 async def count_settled(session: AsyncSession, since: datetime, until: datetime) -> Tally:
     """Everything /stats reports about [since, until) but refunds (count_refunds), from the base tables.
 
@@ -120,44 +104,15 @@ async def count_settled(session: AsyncSession, since: datetime, until: datetime)
     whatever the size of the tables. The times to pay come back one per paid order: keep stretches short.
     """
     tally = Tally()
-    paid_within = _within(Order.paid_at, since, until)
-
-    def credited(*columns: Any) -> Any:
-        # The charges credited to the orders paid in the stretch (split orders have several).
-        return (
-            select(*columns)
-            .select_from(Payment)
-            .join(Order, col(Order.id) == col(Payment.order_id))
-            .where(*paid_within, col(Payment.credited).is_(True))
-        )
-
-    created = select(func.count()).select_from(Order).where(*_within(Order.created_at, since, until))
-    tally.add(CREATED, "", (await session.exec(created)).one())
-    paid = (await session.exec(select(seconds_to_pay(session)).where(*paid_within))).all()
-    tally.add(PAID, "", len(paid))
-    tally.durations = [float(seconds) for seconds in paid]
-    charges = credited(
-        col(Payment.provider), col(Payment.currency), func.count(col(Payment.id)), func.sum(col(Payment.amount_minor))
-    ).group_by(col(Payment.provider), col(Payment.currency))
-    for provider, currency, count, total in (await session.exec(charges)).all():
+    stretch = {"since": since, "until": until}
+    tally.add(CREATED, "", await live.orders_created(session, **stretch))
+    tally.durations = await live.seconds_to_pay(session, **stretch)
+    tally.add(PAID, "", len(tally.durations))
+    for provider, currency, count, total in await live.credited_by_provider(session, **stretch):
         tally.add(PROVIDER, f"{provider}/{currency}", count, total)
-    # Paid by friends: a credited charge came through a request from someone other than the person who asked
-    # (payer_id is empty for a friend paying on the request's web page).
-    by_friends = (
-        credited(func.count(func.distinct(col(Order.id))))
-        .join(PayRequest, col(PayRequest.id) == col(Payment.request_id))
-        .where(or_(col(Payment.payer_id).is_(None), col(Payment.payer_id) != col(PayRequest.requester_id)))
-    )
-    tally.add(BY_FRIENDS, "", (await session.exec(by_friends)).one())
-    split = col(PayRequest.mode) == RequestMode.SPLIT
-    requests = select(func.count()).select_from(PayRequest).where(split, *_within(PayRequest.created_at, since, until))
-    tally.add(SPLIT_REQUESTS, "", (await session.exec(requests)).one())
-    contributions = (
-        select(func.count(col(Payment.id)))
-        .join(PayRequest, col(PayRequest.id) == col(Payment.request_id))
-        .where(split, col(Payment.credited).is_(True), *_within(Payment.settled_at, since, until))
-    )
-    tally.add(CONTRIBUTIONS, "", (await session.exec(contributions)).one())
+    tally.add(BY_FRIENDS, "", await live.paid_by_friends(session, **stretch))
+    tally.add(SPLIT_REQUESTS, "", await live.split_requests_opened(session, **stretch))
+    tally.add(CONTRIBUTIONS, "", await live.contributions_credited(session, **stretch))
     return tally
 
 
@@ -165,12 +120,10 @@ async def count_refunds(session: AsyncSession, since: datetime, until: datetime)
     """Refunds done and owed in [since, until), and how many are still pending, in one statement: one snapshot,
     so a refund finishing meanwhile is either pending or done here, never neither."""
     tally = Tally()
-    statement = (
-        select(col(Refund.status), col(Refund.currency), func.count(col(Refund.id)), func.sum(col(Refund.amount_minor)))
-        .where(col(Refund.status).in_(["done", "owed", "pending"]), *_within(Refund.created_at, since, until))
-        .group_by(col(Refund.status), col(Refund.currency))
-    )
-    for status, currency, count, total in (await session.exec(statement)).all():
+    statuses = ("done", "owed", "pending")
+    for status, currency, count, total in await live.refunds_by_status(
+        session, statuses=statuses, since=since, until=until
+    ):
         if status == "pending":
             tally.pending_refunds += int(count)
         else:

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, func, select
 
 from services.parking import PARK_AFTER_ATTEMPTS
+from services.read_models import ProviderHealthInfo
 from storage.database import Database
-from storage.models import ProviderHealth, ProviderNotice, Refund, utcnow
+from storage.models import ProviderHealth, utcnow
+from storage.queries import parked_work
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,27 +47,19 @@ class ProviderHealthLog:
         except IntegrityError:
             pass  # another worker recorded the first call at the same moment; the next call updates it
 
-    async def all(self) -> dict[str, ProviderHealth]:
+    async def all(self) -> dict[str, ProviderHealthInfo]:
         async with self.db.transaction() as session:
-            return {row.provider: row for row in (await session.exec(select(ProviderHealth))).all()}
+            rows = await parked_work.provider_health(session)
+            return {row.provider: ProviderHealthInfo.of(row) for row in rows}
 
     async def parked(self, latest: int = 5) -> ParkedWork:
         """Notices and refunds that kept failing and are no longer tried: how many, and the last few."""
-        refund_parked = (col(Refund.status) == "pending", col(Refund.attempts) >= PARK_AFTER_ATTEMPTS)
+        tries = PARK_AFTER_ATTEMPTS
         async with self.db.transaction() as session:
-            notices = (await session.exec(select(func.count()).where(ProviderNotice.status == "parked"))).one()
-            refunds = (await session.exec(select(func.count()).select_from(Refund).where(*refund_parked))).one()
-            notice_rows = (
-                await session.exec(
-                    select(ProviderNotice)
-                    .where(ProviderNotice.status == "parked")
-                    .order_by(col(ProviderNotice.id).desc())
-                    .limit(latest)
-                )
-            ).all()
-            refund_rows = (
-                await session.exec(select(Refund).where(*refund_parked).order_by(col(Refund.id).desc()).limit(latest))
-            ).all()
+            notices = await parked_work.count_parked_notices(session)
+            refunds = await parked_work.count_parked_refunds(session, attempts=tries)
+            notice_rows = await parked_work.latest_parked_notices(session, limit=latest)
+            refund_rows = await parked_work.latest_parked_refunds(session, attempts=tries, limit=latest)
         items = [
             ParkedItem("notice", row.id or 0, row.provider, row.received_at, row.attempts, row.error or "")
             for row in notice_rows

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from multidict import CIMultiDict
-from sqlmodel import col, select, update
 
 from payments.base import Amount, ChargeOutcome, InvalidNotice, NoticeReply, PaymentEvent, PaymentProvider
 from services.crediting import UnknownCheckout
@@ -26,6 +25,7 @@ from services.parking import PARK_AFTER_ATTEMPTS, error_text, storable
 from services.payment_intake import PaymentIntake
 from storage.database import Database
 from storage.models import ProviderNotice, RejectedNotice, utcnow
+from storage.queries.provider_notices import claim_notice, mark_notice, notices_to_resume
 
 log = logging.getLogger(__name__)
 # A notice is applied within a second of its arrival; one still not applied after this long lost its worker.
@@ -90,21 +90,15 @@ class NoticeDesk:
         the others go on; after PARK_AFTER_ATTEMPTS failures it is parked, no longer tried."""
         now = utcnow()
         async with self.db.transaction() as session:
-            stuck = (
-                await session.exec(
-                    select(ProviderNotice.id)
-                    .where(
-                        col(ProviderNotice.status).in_(RETRIED),
-                        col(ProviderNotice.received_at) <= now - RESUME_AFTER,
-                        col(ProviderNotice.received_at) > now - GIVE_UP_RESUMING_AFTER,
-                        col(ProviderNotice.provider).in_(list(self.providers)),
-                    )
-                    .order_by(col(ProviderNotice.id))
-                    .limit(RESUME_BATCH)
-                )
-            ).all()
+            stuck = await notices_to_resume(
+                session,
+                statuses=RETRIED,
+                providers=list(self.providers),
+                received_before=now - RESUME_AFTER,
+                received_after=now - GIVE_UP_RESUMING_AFTER,
+                limit=RESUME_BATCH,
+            )
         for notice_id in stuck:
-            assert notice_id is not None
             try:
                 await self._resume(notice_id, now)
             except Exception as error:
@@ -112,17 +106,13 @@ class NoticeDesk:
                 await self._failed(notice_id, error)
 
     async def _resume(self, notice_id: int, now: datetime) -> None:
-        processed_at = col(ProviderNotice.processed_at)
-        unclaimed = processed_at.is_(None) | (processed_at <= now - RESUME_AFTER)
         async with self.db.transaction() as session:
             # processed_at is the claim while it is resumed: one worker at a time, and again if that one dies.
-            claimed = await session.exec(
-                update(ProviderNotice)
-                .where(col(ProviderNotice.id) == notice_id, col(ProviderNotice.status).in_(RETRIED), unclaimed)
-                .values(processed_at=now, attempts=col(ProviderNotice.attempts) + 1)
+            claimed = await claim_notice(
+                session, notice_id=notice_id, statuses=RETRIED, now=now, claimed_before=now - RESUME_AFTER
             )
             notice = await session.get(ProviderNotice, notice_id)
-        if claimed.rowcount != 1 or notice is None:
+        if not claimed or notice is None:
             return
         provider = self.providers[notice.provider]
         log.warning("resuming %s notice %s, left unapplied since %s", notice.provider, notice_id, notice.received_at)
@@ -214,4 +204,4 @@ class NoticeDesk:
         if status != "received":
             values["processed_at"] = utcnow()
         async with self.db.transaction() as session:
-            await session.exec(update(ProviderNotice).where(col(ProviderNotice.id) == notice_id).values(**values))
+            await mark_notice(session, notice_id=notice_id, values=values)

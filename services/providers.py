@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from payments.base import Capabilities, Checkout, CheckoutKind, PaymentError, PaymentProvider
+from payments.base import Capabilities, Checkout, CheckoutKind, InvoiceSpec, PaymentError, PaymentProvider
 from payments.registry import capabilities_of as capabilities_of_kind
-from payments.telegram_invoice import event_from_successful_payment
+from payments.telegram_invoice import PaidInTelegram
 
 __all__ = [
     "Capabilities",
     "Checkout",
     "CheckoutKind",
+    "InvoiceSpec",
+    "PaidInTelegram",
     "PaymentError",
     "capabilities_of",
-    "event_from_successful_payment",
 ]
 
 

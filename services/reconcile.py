@@ -7,14 +7,13 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlmodel import col, select, update
-
 from payments.base import CheckoutRef, PaymentError, PaymentProvider
 from services.money import Money
 from services.payment_intake import PaymentIntake
 from services.provider_health import ProviderHealthLog
 from storage.database import Database
-from storage.models import Payment, PaymentStatus, utcnow
+from storage.models import Payment, utcnow
+from storage.queries.attempts import attempts_to_reconcile, claim_reconcile_check
 
 log = logging.getLogger(__name__)
 # Checkouts older than this are not asked about any more: every provider here has closed them by then.
@@ -39,35 +38,19 @@ class Reconciler:
         self.after = after
 
     async def _claim(self, attempt: Payment, now: datetime) -> bool:
+        assert attempt.id is not None
         async with self.db.transaction() as session:
-            claimed = await session.exec(
-                update(Payment)
-                .where(
-                    col(Payment.id) == attempt.id,
-                    (col(Payment.checked_at).is_(None)) | (col(Payment.checked_at) <= now - self.after),
-                )
-                .values(checked_at=now)
-            )
-        return claimed.rowcount == 1
+            return await claim_reconcile_check(session, attempt_id=attempt.id, now=now, checked_before=now - self.after)
 
     async def run(self) -> None:
         now = utcnow()
         async with self.db.transaction() as session:
-            pending = list(
-                (
-                    await session.exec(
-                        select(Payment)
-                        .where(
-                            Payment.status == PaymentStatus.PENDING,
-                            col(Payment.created_at) <= now - self.after,
-                            (col(Payment.checked_at).is_(None)) | (col(Payment.checked_at) <= now - self.after),
-                            col(Payment.created_at) > now - GIVE_UP_AFTER,
-                            col(Payment.provider).in_(list(self.providers)),
-                        )
-                        .order_by(col(Payment.created_at))
-                        .limit(BATCH)
-                    )
-                ).all()
+            pending = await attempts_to_reconcile(
+                session,
+                made_before=now - self.after,
+                made_after=now - GIVE_UP_AFTER,
+                providers=list(self.providers),
+                limit=BATCH,
             )
         for attempt in pending:
             try:

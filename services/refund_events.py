@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from sqlmodel import col, select, update
-
 from payments.base import PaymentEvent, RefundStatus, refund_of
-from services.refunds import REFUND_KEY_PREFIX, Refunds
+from services.refund_outcomes import RefundOutcomes
+from services.refunds import REFUND_KEY_PREFIX
 from services.telling import Tellings
 from storage.database import Database
 from storage.models import Payment, Refund, utcnow
+from storage.queries.refunds import fail_refund, reported_refund
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,9 @@ def _refund_id(refund_key: str | None) -> int | None:
 class RefundEvents:
     """Applies the providers' refund events to the refunds daifu asked for."""
 
-    def __init__(self, db: Database, refunds: Refunds, tellings: Tellings) -> None:
+    def __init__(self, db: Database, outcomes: RefundOutcomes, tellings: Tellings) -> None:
         self.db = db
-        self.refunds = refunds
+        self.outcomes = outcomes
         self.tellings = tellings
 
     async def follow(self, event: PaymentEvent) -> None:
@@ -37,13 +37,13 @@ class RefundEvents:
         reported = refund_of(event)
         refund_id = _refund_id(reported.refund_key)
         async with self.db.transaction() as session:
-            found = select(Refund).join(Payment, col(Payment.id) == col(Refund.payment_id))
-            found = found.where(col(Payment.provider) == event.provider)
-            if refund_id is not None:
-                found = found.where(col(Refund.id) == refund_id, col(Payment.provider_ref) == event.charge_ref)
-            else:
-                found = found.where(col(Refund.provider_refund_ref) == reported.refund_ref)
-            refund = (await session.exec(found)).first()
+            refund = await reported_refund(
+                session,
+                provider=event.provider,
+                refund_id=refund_id,
+                charge_ref=event.charge_ref,
+                refund_ref=reported.refund_ref,
+            )
         if refund is None or refund.id is None:
             # Made outside daifu (in the provider's dashboard): the admins who made it know of it.
             log.info("%s refund %s is not one of daifu's", event.provider, reported.refund_ref)
@@ -57,20 +57,16 @@ class RefundEvents:
         if refund.status != "pending":
             return
         if reported.status == RefundStatus.FAILED:
-            await self.refunds.fail(refund.id, reported.failure or "failed")
+            await self.outcomes.fail(refund.id, reported.failure or "failed")
             return
         # Still pending: the admins heard it was pending when it was asked for.
-        await self.refunds.record(refund.id, reported, late=True, tell_pending=False)
+        await self.outcomes.record(refund.id, reported, late=True, tell_pending=False)
 
     async def _failed_after_done(self, refund: Refund, why: str) -> None:
         async with self.db.transaction() as session:
-            changed = await session.exec(
-                update(Refund)
-                .where(col(Refund.id) == refund.id, col(Refund.status) == "done")
-                .values(status="failed", error=why[:1000], finished_at=utcnow())
-            )
-            if changed.rowcount != 1:
+            assert refund.id is not None
+            if not await fail_refund(session, refund_id=refund.id, was="done", why=why[:1000], finished_at=utcnow()):
                 return
             payment = await session.get(Payment, refund.payment_id)
-            assert payment is not None and refund.id is not None
+            assert payment is not None
             await self.tellings.refund_failed(session, refund.id, payment, why, after_done=True)

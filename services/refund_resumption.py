@@ -5,9 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlmodel import col, select, update
 
 from payments.base import NotSupported, PaymentProvider, RefundStatus
 from payments.base import Refund as ProviderRefund
@@ -15,9 +12,11 @@ from services.metrics import PARKED
 from services.money import Money
 from services.orphan_charges import OrphanCharges
 from services.parking import PARK_AFTER_ATTEMPTS, error_text
-from services.refunds import Refunds, refund_request
+from services.refund_outcomes import RefundOutcomes
+from services.refunds import ask_provider, refund_request
 from storage.database import Database
 from storage.models import Payment, Refund, utcnow
+from storage.queries.refunds import count_failed_try, lease_refund, pending_refunds_due
 
 log = logging.getLogger(__name__)
 RESUME_REFUNDS_AFTER = timedelta(minutes=2)
@@ -29,11 +28,15 @@ class RefundResumption:
     """The refunds (and the orphan charges) a worker left unfinished, taken up again by the expiry job."""
 
     def __init__(
-        self, db: Database, providers: Mapping[str, PaymentProvider], refunds: Refunds, orphans: OrphanCharges
+        self,
+        db: Database,
+        providers: Mapping[str, PaymentProvider],
+        outcomes: RefundOutcomes,
+        orphans: OrphanCharges,
     ) -> None:
         self.db = db
         self.providers = providers
-        self.refunds = refunds
+        self.outcomes = outcomes
         self.orphans = orphans
 
     async def resume_refunds(self, limit: int = 20) -> None:
@@ -43,39 +46,27 @@ class RefundResumption:
         provider may have forgotten the key by now: then, like the second, the provider is asked first what
         became of the refund. One worker per refund; a failure leaves it for a later round."""
         now = utcnow()
-        lapsed = (col(Refund.leased_until).is_(None)) | (col(Refund.leased_until) <= now)
         async with self.db.transaction() as session:
-            due = (
-                await session.exec(
-                    select(Refund.id)
-                    .where(
-                        col(Refund.status) == "pending",
-                        col(Refund.created_at) <= now - RESUME_REFUNDS_AFTER,
-                        lapsed,
-                        col(Refund.attempts) < PARK_AFTER_ATTEMPTS,  # parked: left for an admin (/providers)
-                    )
-                    .order_by(col(Refund.id))
-                    .limit(limit)
-                )
-            ).all()
+            due = await pending_refunds_due(
+                session,
+                now=now,
+                asked_before=now - RESUME_REFUNDS_AFTER,
+                max_attempts=PARK_AFTER_ATTEMPTS,  # parked: left for an admin (/providers)
+                limit=limit,
+            )
         for refund_id in due:
-            assert refund_id is not None
             try:
-                await self._resume_one_refund(refund_id, now, lapsed)
+                await self._resume_one_refund(refund_id, now)
             except Exception as error:  # each refund alone: the next ones are still resumed
                 await self._count_failed_try(refund_id, error)
         await self.orphans.resume()
 
-    async def _resume_one_refund(self, refund_id: int, now: datetime, lapsed: Any) -> None:
+    async def _resume_one_refund(self, refund_id: int, now: datetime) -> None:
         async with self.db.transaction() as session:
             refund = await session.get(Refund, refund_id)
             assert refund is not None
-            claimed = await session.exec(
-                update(Refund)
-                .where(col(Refund.id) == refund_id, col(Refund.status) == "pending", lapsed)
-                .values(leased_until=now + self._follow_up_after(refund, now))
-            )
-            if claimed.rowcount != 1:
+            until = now + self._follow_up_after(refund, now)
+            if not await lease_refund(session, refund_id=refund_id, now=now, until=until):
                 return
             payment = await session.get(Payment, refund.payment_id)
             assert payment is not None
@@ -87,11 +78,7 @@ class RefundResumption:
         Asking about a refund the provider reports still pending is no failed try."""
         log.warning("refund %s is still pending: %s", refund_id, error)
         async with self.db.transaction() as session:
-            await session.exec(
-                update(Refund)
-                .where(col(Refund.id) == refund_id)
-                .values(attempts=col(Refund.attempts) + 1, last_error=error_text(error))
-            )
+            await count_failed_try(session, refund_id=refund_id, error=error_text(error))
             refund = await session.get(Refund, refund_id, populate_existing=True)
         if refund is not None and refund.attempts >= PARK_AFTER_ATTEMPTS:
             log.error("parked refund %s after %d tries; an admin sees it in /providers", refund_id, refund.attempts)
@@ -121,9 +108,9 @@ class RefundResumption:
         if answer is None:
             if refund.provider_refund_ref is not None and asked_already:
                 log.warning("refund %s (%s) is unknown to %s", refund.id, refund.provider_refund_ref, provider.name)
-            answer = await self.refunds.ask_provider(payment, request)
+            answer = await ask_provider(provider, request)
         if answer is not None and answer.status == RefundStatus.FAILED:
-            await self.refunds.fail(refund.id, answer.failure or "failed")
+            await self.outcomes.fail(refund.id, answer.failure or "failed")
             return
         # Still pending with a reference the provider gave before: the admins were told it was pending then.
-        await self.refunds.record(refund.id, answer, late=True, tell_pending=refund.provider_refund_ref is None)
+        await self.outcomes.record(refund.id, answer, late=True, tell_pending=refund.provider_refund_ref is None)

@@ -7,9 +7,6 @@ part) and the attempt are written in one transaction, or neither is.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam
-from sqlmodel import col, select
-
 from payments.base import Checkout
 from services.checkout import Checkouts, MethodUnavailable, NewAttempt
 from services.config import ShopRules
@@ -19,23 +16,8 @@ from services.pay_requests import RequestRefused, RequestView, part_to_pay
 from services.request_holds import RequestHolds
 from services.why_not import WhyNot
 from storage.database import Database
-from storage.models import Order, Payment, PaymentStatus, PayRequest, RequestStatus, utcnow
-
-# Built once: every pre-checkout reads it, and building a statement costs about as much CPU as SQLAlchemy's
-# part of running it (bench.db_floor).
-_ATTEMPT_FOR_PRE_CHECKOUT = (
-    select(Payment, Order, PayRequest)
-    .join(Order, col(Order.id) == col(Payment.order_id))
-    .outerjoin(PayRequest, col(PayRequest.id) == col(Payment.request_id))
-    .where(col(Payment.checkout_ref) == bindparam("payload"))
-)
-# The invoice a request's group was shown, still pending: whoever in the group pays, pays that one.
-_GROUP_INVOICE = select(Payment).where(
-    col(Payment.request_id) == bindparam("request_id"),
-    col(Payment.provider) == bindparam("provider"),
-    col(Payment.payer_id).is_(None),
-    col(Payment.status) == PaymentStatus.PENDING,
-)
+from storage.models import RequestStatus, utcnow
+from storage.queries.attempts import attempt_with_order_and_request, pending_group_invoice
 
 
 class _TakenMeanwhile(Exception):
@@ -101,9 +83,9 @@ class RequestCheckouts:
         price = self.checkouts.price_in(view.order, provider_name)
         if price is None or view.status(utcnow()) != RequestStatus.OPEN:
             raise MethodUnavailable(provider_name)
+        assert request.id is not None
         async with self.db.transaction() as session:
-            shown = {"request_id": request.id, "provider": provider_name}
-            attempt = (await session.exec(_GROUP_INVOICE, params=shown)).first()
+            attempt = await pending_group_invoice(session, request_id=request.id, provider=provider_name)
             if attempt is None:
                 new = NewAttempt(provider_name, price, None, credit_minor=view.total.minor, request_id=request.id)
                 attempt = await self.checkouts.record_attempt_in(session, view.order, new)
@@ -114,7 +96,7 @@ class RequestCheckouts:
         so every pre-checkout comes here: the order's checks, then the request's. One read, well inside the 10 s
         Telegram waits."""
         async with self.db.reading() as session:
-            row = (await session.exec(_ATTEMPT_FOR_PRE_CHECKOUT, params={"payload": payload})).first()
+            row = await attempt_with_order_and_request(session, checkout_ref=payload)
         if row is None:
             return WhyNot.UNKNOWN_ORDER
         attempt, order, request = row

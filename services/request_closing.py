@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from sqlmodel import col, select, update
-
 from services.notices import PaymentReturned, ReturnReason
 from services.order_states import record_event
 from services.pay_requests import RequestRefused
@@ -15,7 +13,9 @@ from services.request_views import RequestViews
 from services.telling import Tellings
 from services.why_not import WhyNot, why_request_closed
 from storage.database import Database
-from storage.models import Payment, PaymentStatus, PayRequest, RequestStatus, utcnow
+from storage.models import PayRequest, RequestStatus, utcnow
+from storage.queries.charges import credited_parts
+from storage.queries.pay_requests import close_open_request, open_requests_past_time
 
 
 class RequestClosing:
@@ -31,22 +31,14 @@ class RequestClosing:
             raise RequestRefused(WhyNot.UNKNOWN_REQUEST)
         if request.requester_id != requester_id:
             raise RequestRefused(WhyNot.NOT_REQUESTER)
-        assert request.id is not None
         if await self.close(request.id, RequestStatus.CANCELLED, actor_id=requester_id) is None:
             raise RequestRefused(why_request_closed(request, utcnow()) or WhyNot.REQUEST_CANCELLED)
 
     async def expire_due(self) -> None:
         now = utcnow()
         async with self.db.transaction() as session:
-            due = (
-                await session.exec(
-                    select(PayRequest.id).where(
-                        PayRequest.status == RequestStatus.OPEN, col(PayRequest.expires_at) <= now
-                    )
-                )
-            ).all()
+            due = await open_requests_past_time(session, now=now)
         for request_id in due:
-            assert request_id is not None
             try:  # each request alone: one that cannot be closed must not keep the others open
                 await self.close(request_id, RequestStatus.EXPIRED, actor_id=None)
             except Exception:
@@ -58,12 +50,7 @@ class RequestClosing:
         """Close an open request (its cards and, if it expired, its requester are told); give back every part
         friends paid into it: those refunds, or None if it was not open."""
         async with self.db.transaction() as session:
-            closed = await session.exec(
-                update(PayRequest)
-                .where(col(PayRequest.id) == request_id, col(PayRequest.status) == RequestStatus.OPEN)
-                .values(status=status, holder=None, holder_name=None, hold_until=None)
-            )
-            if closed.rowcount != 1:
+            if not await close_open_request(session, request_id=request_id, status=status):
                 return None
             request = await session.get(PayRequest, request_id, populate_existing=True)
             assert request is not None
@@ -71,19 +58,10 @@ class RequestClosing:
             await record_event(
                 session, request.order_id, f"request_{status.value}", actor_id=actor_id, request_id=request_id
             )
-            parts = (
-                await session.exec(
-                    select(Payment.id).where(
-                        Payment.request_id == request_id,
-                        col(Payment.credited).is_(True),
-                        Payment.status == PaymentStatus.SUCCEEDED,
-                    )
-                )
-            ).all()
+            parts = await credited_parts(session, request_id=request_id)
         returned: list[PaymentReturned] = []
         why = ReturnReason.REQUEST_EXPIRED if status == RequestStatus.EXPIRED else ReturnReason.REQUEST_CANCELLED
         for payment_id in parts:
-            assert payment_id is not None
             with contextlib.suppress(RefundRefused):  # refunded by someone else meanwhile
                 returned.append(await self.refunds.refund(payment_id, reason=why, actor_id=actor_id))
         return returned

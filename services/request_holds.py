@@ -7,9 +7,6 @@ UPDATE of the request's row, so two workers on one PostgreSQL can never both gra
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, case, func
-from sqlalchemy import update as core_update
-from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.config import ShopRules
@@ -19,62 +16,9 @@ from services.request_views import RequestViews, kept_for_others
 from services.telling import Tellings
 from services.users import Users
 from services.why_not import WhyNot, why_request_closed
-from storage.database import Database, run_core
-from storage.models import Order, Payment, PayRequest, RequestMode, RequestStatus, utcnow
-from storage.queries.crediting import STILL_OPEN
-
-_requests = PayRequest.__table__  # type: ignore[attr-defined]
-_moment = _requests.c.hold_until.type
-_holds_it_now = (_requests.c.holder == bindparam("w_holder")) & (_requests.c.hold_until > bindparam("w_now"))
-_lapsed = _requests.c.holder.is_(None) | (_requests.c.hold_until <= bindparam("w_now"))
-# Renewing never moves a hold past the limit set when it was first taken.
-_renewed_until = case(
-    (_holds_it_now & (_requests.c.hold_limit < bindparam("v_hold_until", type_=_moment)), _requests.c.hold_limit),
-    else_=bindparam("v_hold_until", type_=_moment),
-)
-_limit_kept = case(
-    (
-        _requests.c.holder == bindparam("w_holder"),
-        func.coalesce(_requests.c.hold_limit, bindparam("v_hold_limit", type_=_moment)),
-    ),
-    else_=bindparam("v_hold_limit", type_=_moment),
-)
-# A friend takes the hold (or renews their own, up to its limit) only while the request is open and nobody else
-# holds it. A holder whose hold ran to its limit may take it again only a hold's time later (w_spent_before):
-# one browser posting again and again cannot keep friends out.
-_TAKE_HOLD = (
-    core_update(_requests)
-    .where(
-        *STILL_OPEN,
-        _holds_it_now
-        | _requests.c.holder.is_(None)
-        | (
-            (_requests.c.hold_until <= bindparam("w_now"))
-            & (
-                (_requests.c.holder != bindparam("w_holder"))
-                | _requests.c.hold_limit.is_(None)
-                | (_requests.c.hold_limit <= bindparam("w_spent_before"))
-            )
-        ),
-    )
-    .values(
-        holder=bindparam("v_holder"),
-        holder_name=bindparam("v_holder_name"),
-        hold_until=_renewed_until,
-        hold_limit=case((_holds_it_now, _limit_kept), else_=bindparam("v_hold_limit", type_=_moment)),
-    )
-)
-# At Telegram's pre-checkout the payer is paying already: their own hold is renewed past its limit, as before.
-_HOLD_TO_PAY = (
-    core_update(_requests)
-    .where(*STILL_OPEN, _lapsed | (_requests.c.holder == bindparam("w_holder")))
-    .values(
-        holder=bindparam("v_holder"),
-        holder_name=bindparam("v_holder_name"),
-        hold_until=bindparam("v_hold_until"),
-        hold_limit=_limit_kept,
-    )
-)
+from storage.database import Database
+from storage.models import Order, Payment, PayRequest, RequestMode, utcnow
+from storage.queries.pay_requests import lock_open_request, release_hold, take_hold
 
 
 class RequestHolds:
@@ -96,27 +40,20 @@ class RequestHolds:
     ) -> bool:
         now, rules = utcnow(), self.rules
         # The views that callers hold were read in sessions of their own: no object here to keep in step.
-        params = {
-            "w_id": request_id,
-            "w_now": now,
-            "w_holder": holder,
-            "v_holder": holder,
-            "v_holder_name": holder_name[:64],
-            "v_hold_until": now + rules.payforme_hold,
-            "v_hold_limit": now + rules.hold_limit,
-        }
-        if not to_pay:
-            params["w_spent_before"] = now - rules.payforme_hold
-        granted = await run_core(session, _HOLD_TO_PAY if to_pay else _TAKE_HOLD, params)
-        return bool(granted.rowcount == 1)
+        return await take_hold(
+            session,
+            request_id=request_id,
+            holder=holder,
+            holder_name=holder_name[:64],
+            now=now,
+            hold_until=now + rules.payforme_hold,
+            hold_limit=now + rules.hold_limit,
+            spent_before=None if to_pay else now - rules.payforme_hold,
+        )
 
     async def release(self, request_id: int, holder: str) -> None:
         async with self.db.transaction() as session:
-            await session.exec(
-                update(PayRequest)
-                .where(col(PayRequest.id) == request_id, col(PayRequest.holder) == holder)
-                .values(holder=None, holder_name=None, hold_until=None)
-            )
+            await release_hold(session, request_id=request_id, holder=holder)
 
     async def take_in(
         self, session: AsyncSession, view: RequestView, part: Money, *, holder: str, holder_name: str
@@ -134,23 +71,13 @@ class RequestHolds:
             return True
         # Split: the request's row is locked first, so chip-ins started at once are weighed one after another
         # against what is left; each pending one keeps its part until it is paid, declined or lapses.
-        locked = await session.exec(
-            update(PayRequest)
-            .where(
-                col(PayRequest.id) == request_id,
-                col(PayRequest.status) == RequestStatus.OPEN,
-                col(PayRequest.expires_at) > utcnow(),
-            )
-            .values(covered_minor=col(PayRequest.covered_minor))
-        )
-        if locked.rowcount != 1:
+        fresh = await lock_open_request(session, request_id=request_id, now=utcnow())
+        if fresh is None:
             return False
-        fresh = await session.get(PayRequest, request_id, populate_existing=True)
-        assert fresh is not None
         left = (
             view.order.amount_minor
             - fresh.covered_minor
-            - await kept_for_others(session, fresh, holder, hold=self.rules.payforme_hold)
+            - await kept_for_others(session, request_id, holder, hold=self.rules.payforme_hold)
         )
         if part.minor > left:
             raise RequestRefused(WhyNot.BEING_PAID, available=Money(max(0, left), part.currency))
@@ -185,7 +112,7 @@ class RequestHolds:
             return closed
         if request.mode == RequestMode.SPLIT:
             async with self.db.transaction() as session:
-                kept = await kept_for_others(session, request, attempt.holder or "", hold=self.rules.payforme_hold)
+                kept = await kept_for_others(session, request.id, attempt.holder or "", hold=self.rules.payforme_hold)
             if request.covered_minor + kept + (attempt.credit_minor or 0) > order.amount_minor:
                 return WhyNot.BEING_PAID
             return None

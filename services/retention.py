@@ -7,13 +7,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-
-from sqlmodel import col, delete, select, update
+from datetime import timedelta
 
 from services.update_inbox import forget_finished
 from storage.database import Database
-from storage.models import JobLease, RejectedNotice, Telling, utcnow
+from storage.models import RejectedNotice, Telling, utcnow
+from storage.queries.retention import delete_oldest, release_job_lease, take_job_lease
 
 log = logging.getLogger(__name__)
 BATCH = 1000  # rows a statement: short transactions, so nothing else waits long on the tables
@@ -21,7 +20,6 @@ MAX_BATCHES = 50  # a table, a run: a backlog (a first run on a year of rows) is
 LEASE_NAME = "retention"
 # Longer than a run can take; a worker that dies mid-run holds the lease no longer than this.
 LEASE = timedelta(minutes=10)
-NEVER = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,45 +69,21 @@ class Retention:
         return await forget_finished(self.db, self.policy.updates, limit=BATCH)
 
     async def _forget_told(self) -> int:
-        oldest = (
-            select(Telling.id)
-            .where(col(Telling.done_at) < utcnow() - self.policy.updates)
-            .order_by(col(Telling.done_at))
-            .limit(BATCH)
-        )
         async with self.db.transaction() as session:
-            ids = list((await session.exec(oldest)).all())
-            if ids:
-                await session.exec(delete(Telling).where(col(Telling.id).in_(ids)))
-        return len(ids)
+            before = utcnow() - self.policy.updates
+            return await delete_oldest(session, model=Telling, stamped=Telling.done_at, before=before, limit=BATCH)
 
     async def _forget_rejected_notices(self) -> int:
-        oldest = (
-            select(RejectedNotice.id)
-            .where(col(RejectedNotice.received_at) < utcnow() - self.policy.rejected_notices)
-            .order_by(col(RejectedNotice.received_at))
-            .limit(BATCH)
-        )
         async with self.db.transaction() as session:
-            ids = list((await session.exec(oldest)).all())
-            if ids:
-                await session.exec(delete(RejectedNotice).where(col(RejectedNotice.id).in_(ids)))
-        return len(ids)
+            before = utcnow() - self.policy.rejected_notices
+            stamped = RejectedNotice.received_at
+            return await delete_oldest(session, model=RejectedNotice, stamped=stamped, before=before, limit=BATCH)
 
     async def _take_lease(self) -> bool:
-        """One conditional UPDATE decides which worker prunes (the row is made once, by whoever comes first)."""
         now = utcnow()
         async with self.db.transaction() as session:
-            await session.exec(
-                self.db.insert(JobLease).values(name=LEASE_NAME, leased_until=NEVER).on_conflict_do_nothing()
-            )
-            taken = await session.exec(
-                update(JobLease)
-                .where(col(JobLease.name) == LEASE_NAME, col(JobLease.leased_until) <= now)
-                .values(leased_until=now + LEASE)
-            )
-        return taken.rowcount == 1
+            return await take_job_lease(session, name=LEASE_NAME, now=now, until=now + LEASE)
 
     async def _release_lease(self) -> None:
         async with self.db.transaction() as session:
-            await session.exec(update(JobLease).where(col(JobLease.name) == LEASE_NAME).values(leased_until=NEVER))
+            await release_job_lease(session, name=LEASE_NAME)

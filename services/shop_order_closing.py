@@ -8,10 +8,11 @@ from payments.base import PaymentError
 from services.money import Money
 from services.notices import PaymentReturned, ReturnReason
 from services.order_closing import OrderClosing, OrderNotCancellable
+from services.read_models import PaymentInfo
 from services.refunds import RefundRefused, Refunds
 from services.shop_order_errors import Problem, ShopOrderError
 from services.shop_order_views import ShopOrder, ShopOrderViews
-from storage.models import Payment, PaymentStatus
+from storage.models import PaymentStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +51,13 @@ class ShopOrderClosing:
         left = [c for c in view.charges if c.status == PaymentStatus.SUCCEEDED and c.refunded_minor < c.amount_minor]
         if not left:
             raise ShopOrderError(Problem.NOT_REFUNDABLE, "nothing paid for this order is left to refund")
-        plan: list[tuple[Payment, Money | None]] = [(charge, None) for charge in left]
+        plan: list[tuple[PaymentInfo, Money | None]] = [(charge, None) for charge in left]
         if amount_minor is not None and amount_minor <= 0:
             raise ShopOrderError(Problem.INVALID_AMOUNT, "amount_minor must be above 0")
         if amount_minor is not None:
             plan = self._split_refund(left, amount_minor)
         returned: list[PaymentReturned] = []
         for charge, part in plan:
-            assert charge.id is not None
             try:
                 returned.append(
                     await self.refunds.refund(charge.id, reason=ReturnReason.SHOP_REFUND, actor_id=None, amount=part)
@@ -73,7 +73,7 @@ class ShopOrderClosing:
         return RefundOutcome(await self.views.get(shop_id, order_id), returned)
 
     @staticmethod
-    def _split_refund(left: list[Payment], amount_minor: int) -> list[tuple[Payment, Money | None]]:
+    def _split_refund(left: list[PaymentInfo], amount_minor: int) -> list[tuple[PaymentInfo, Money | None]]:
         """A part refund taken from the newest charges first (one charge, in all but split orders)."""
         currencies = {charge.currency for charge in left}
         if len(currencies) > 1:
@@ -86,7 +86,7 @@ class ShopOrderClosing:
             raise ShopOrderError(
                 Problem.NOT_REFUNDABLE, f"that is more than is left to refund ({remaining} {currency} minor units)"
             )
-        plan: list[tuple[Payment, Money | None]] = []
+        plan: list[tuple[PaymentInfo, Money | None]] = []
         wanted = amount_minor
         for charge in reversed(left):
             part = min(wanted, charge.amount_minor - charge.refunded_minor)

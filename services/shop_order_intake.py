@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
 from services.callback_targets import callback_url_problem
 from services.checkout import Checkouts
@@ -18,11 +17,13 @@ from services.config import ShopRules
 from services.money import MAX_MAJOR_UNITS, AmountProblem, InvalidAmount, Money, major_units, normalise_currency
 from services.order_states import record_event
 from services.orders import DESCRIPTION_MAX, TITLE_MAX
+from services.read_models import OrderInfo
 from services.shop_order_errors import Problem, ShopOrderError, require_idempotency_key
 from services.shop_order_views import ShopOrder, ShopOrderViews
 from services.tokens import new_order_token
 from storage.database import Database
 from storage.models import Order, utcnow
+from storage.queries.api_keys import order_by_idempotency_key
 
 MIN_TTL = timedelta(minutes=1)
 MAX_TTL = timedelta(days=30)
@@ -81,18 +82,18 @@ class ShopOrderIntake:
                 await record_event(
                     session, order.id, "created", amount=order.amount_minor, currency=order.currency, via="api"
                 )
+                made = OrderInfo.of(order)
         except IntegrityError:
             # The same key won a race with us (the unique constraint on shop and key decides): answer with it.
             earlier = await self._by_key(shop_id, idempotency_key)
             if earlier is None:
                 raise
             return await self._replay(earlier, fingerprint)
-        return Created(ShopOrder(order), replayed=False)
+        return Created(ShopOrder(made), replayed=False)
 
     async def _by_key(self, shop_id: int, key: str) -> Order | None:
         async with self.db.transaction() as session:
-            statement = select(Order).where(Order.shop_id == shop_id, Order.idempotency_key == key)
-            return (await session.exec(statement)).first()
+            return await order_by_idempotency_key(session, shop_id=shop_id, key=key)
 
     async def _replay(self, order: Order, fingerprint: str) -> Created:
         if order.request_hash != fingerprint:

@@ -10,14 +10,14 @@ import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import and_, col, desc, or_, select
-from sqlmodel.sql.expression import SelectOfScalar
-
 from services.order_states import PAYABLE
+from services.read_models import OrderInfo, PaymentInfo
 from services.shop_order_errors import Problem, ShopOrderError
 from services.why_not import order_status_now
 from storage.database import Database
-from storage.models import Order, OrderStatus, Payment, utcnow
+from storage.models import Order, OrderStatus, utcnow
+from storage.queries.charges import payments_of_orders
+from storage.queries.orders import shop_order, shop_orders_page
 
 PAGE_MAX = 100
 ORDER_ID_MAX = 2**31 - 1  # orders.id is a 32-bit INTEGER: a larger id is unknown, not an error
@@ -25,8 +25,8 @@ ORDER_ID_MAX = 2**31 - 1  # orders.id is a 32-bit INTEGER: a larger id is unknow
 
 @dataclass(frozen=True, slots=True)
 class ShopOrder:
-    order: Order
-    charges: list[Payment] = field(default_factory=list)  # the credited charges: what was paid and refunded
+    order: OrderInfo
+    charges: list[PaymentInfo] = field(default_factory=list)  # the credited charges: what was paid and refunded
 
     @property
     def status(self) -> OrderStatus:
@@ -69,8 +69,7 @@ class ShopOrderViews:
         order = None
         if 0 < order_id <= ORDER_ID_MAX:  # beyond the column's range PostgreSQL would fail, not answer
             async with self.db.transaction() as session:
-                statement = select(Order).where(Order.id == order_id, Order.shop_id == shop_id)
-                order = (await session.exec(statement)).first()
+                order = await shop_order(session, shop_id=shop_id, order_id=order_id)
         if order is None:
             raise ShopOrderError(Problem.NOT_FOUND, "no such order")
         return order
@@ -79,45 +78,27 @@ class ShopOrderViews:
         return (await self._views([order]))[0]
 
     async def _views(self, orders: list[Order]) -> list[ShopOrder]:
-        ids = [order.id for order in orders]
+        ids = [order.id for order in orders if order.id is not None]
         async with self.db.transaction() as session:
-            statement = (
-                select(Payment)
-                .where(col(Payment.order_id).in_(ids), col(Payment.credited).is_(True))
-                .order_by(col(Payment.id))
-            )
-            charges = list((await session.exec(statement)).all())
-        return [ShopOrder(order, [c for c in charges if c.order_id == order.id]) for order in orders]
+            found = await payments_of_orders(session, order_ids=ids, credited_only=True)
+            charges = [PaymentInfo.of(charge) for charge in found]
+        return [ShopOrder(OrderInfo.of(order), [c for c in charges if c.order_id == order.id]) for order in orders]
 
     async def page(self, shop_id: int, *, status: OrderStatus | None, limit: int, cursor: str | None) -> OrderPage:
         """The shop's orders, newest first; keyset paging on (created_at, id) so pages never shift."""
         if not 1 <= limit <= PAGE_MAX:
             raise ShopOrderError(Problem.BAD_REQUEST, f"limit must be 1 to {PAGE_MAX}")
-        statement = select(Order).where(Order.shop_id == shop_id)
-        if status is not None:
-            statement = self._with_status(statement, status)
-        if cursor is not None:
-            created_at, last_id = decode_cursor(cursor)
-            statement = statement.where(
-                or_(
-                    col(Order.created_at) < created_at,
-                    and_(col(Order.created_at) == created_at, col(Order.id) < last_id),
-                )
-            )
-        statement = statement.order_by(desc(Order.created_at), desc(Order.id)).limit(limit + 1)
+        older_than = decode_cursor(cursor) if cursor is not None else None
         async with self.db.transaction() as session:
-            rows = list((await session.exec(statement)).all())
+            rows = await shop_orders_page(
+                session,
+                shop_id=shop_id,
+                status=status,
+                payable=PAYABLE,
+                now=utcnow(),
+                older_than=older_than,
+                limit=limit + 1,
+            )
         more = len(rows) > limit
         rows = rows[:limit]
         return OrderPage(await self._views(rows), encode_cursor(rows[-1]) if more else None)
-
-    @staticmethod
-    def _with_status(statement: SelectOfScalar[Order], status: OrderStatus) -> SelectOfScalar[Order]:
-        # Filter by the status shops see (ShopOrder.status): open orders past their time count as expired.
-        now = utcnow()
-        if status in PAYABLE:
-            return statement.where(col(Order.status) == status, col(Order.expires_at) > now)
-        if status == OrderStatus.EXPIRED:
-            overdue = and_(col(Order.status).in_(PAYABLE), col(Order.expires_at) <= now)
-            return statement.where(or_(col(Order.status) == status, overdue))
-        return statement.where(col(Order.status) == status)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, delete, update
 
 from services.shop_order_errors import Problem, ShopOrderError, require_idempotency_key
 from storage.database import Database
 from storage.models import ApiRefundKey, utcnow
+from storage.queries.api_keys import keep_refund_answer, release_refund_key
 
 REFUND_KEY_STALE = timedelta(minutes=5)  # a refund's provider call takes seconds; after this it was interrupted
 
@@ -52,15 +52,9 @@ class RefundKeys:
 
     async def keep_answer(self, shop_id: int, key: str, answer: str) -> None:
         async with self.db.transaction() as session:
-            await session.exec(
-                update(ApiRefundKey)
-                .where(col(ApiRefundKey.shop_id) == shop_id, col(ApiRefundKey.key) == key)
-                .values(answer=answer)
-            )
+            await keep_refund_answer(session, shop_id=shop_id, key=key, answer=answer)
 
     async def release(self, shop_id: int, key: str) -> None:
         """Nothing was given back under the key (refused, or the provider failed): the shop may use it again."""
         async with self.db.transaction() as session:
-            await session.exec(
-                delete(ApiRefundKey).where(col(ApiRefundKey.shop_id) == shop_id, col(ApiRefundKey.key) == key)
-            )
+            await release_refund_key(session, shop_id=shop_id, key=key)

@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.period_tally import REFUND_METRICS, SETTLED_METRICS, TIME_TO_PAY, Tally
 from services.stats_rollup import DAY, HOUR, SLICE, Span, floor_to, minutes
-from storage.models import RolledPeriod
-from storage.queries.stats_rollups import figure_sums
+from storage.queries.stats_rollups import figure_sums, rolled_starts_between, rolled_with_pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +45,7 @@ async def coverage(session: AsyncSession, since: datetime, until: datetime) -> C
     first, end = floor_to(since + SLICE - timedelta(microseconds=1), SLICE), floor_to(until, SLICE)
     if first >= end:
         return Coverage(live=[(since, until)], live_refunds=[(since, until)])
-    big = (
-        await session.exec(
-            select(RolledPeriod.minutes, RolledPeriod.start, RolledPeriod.pending_refunds).where(
-                col(RolledPeriod.minutes).in_([minutes(HOUR), minutes(DAY)]),
-                col(RolledPeriod.start) >= first,
-                col(RolledPeriod.start) < end,
-            )
-        )
-    ).all()
+    big = await rolled_with_pending(session, minutes=[minutes(HOUR), minutes(DAY)], start=first, end=end)
     days = sorted(start for size, start, _pending in big if size == minutes(DAY) and start + DAY <= end)
     in_days = set(days)
     rolled_hours = sorted(
@@ -67,7 +56,7 @@ async def coverage(session: AsyncSession, since: datetime, until: datetime) -> C
     larger = sorted([*_runs(days, DAY), *_runs(hours, HOUR)])
     slices: list[datetime] = []
     for gap_start, gap_end in _complement(first, end, larger):
-        slices += (await session.exec(_slices(gap_start, gap_end))).all()
+        slices += await rolled_starts_between(session, minutes=minutes(SLICE), start=gap_start, end=gap_end)
     covered = _merge([*larger, *_runs(sorted(slices), SLICE)])
     return Coverage(
         days=_runs(days, DAY),
@@ -76,12 +65,6 @@ async def coverage(session: AsyncSession, since: datetime, until: datetime) -> C
         refunds=refunds,
         live=_complement(since, until, covered),
         live_refunds=_complement(since, until, refunds),
-    )
-
-
-def _slices(start: datetime, end: datetime) -> Any:
-    return select(RolledPeriod.start).where(
-        col(RolledPeriod.minutes) == minutes(SLICE), col(RolledPeriod.start) >= start, col(RolledPeriod.start) < end
     )
 
 
@@ -94,7 +77,9 @@ async def rolled_tally(session: AsyncSession, cover: Coverage) -> Tally:
         *((HOUR, span, REFUND_METRICS) for span in cover.refunds),
     ]
     for length, span, metrics in reads:
-        for name, label, count, amount in (await session.exec(figure_sums(metrics, minutes(length), *span))).all():
+        start, end = span
+        sums = await figure_sums(session, metrics=metrics, minutes=minutes(length), start=start, end=end)
+        for name, label, count, amount in sums:
             if name == TIME_TO_PAY:
                 tally.histogram[int(label)] += int(count)
             else:

@@ -13,10 +13,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_
-from sqlmodel import col, func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from services.money import Money
 from services.period_tally import (
     BY_FRIENDS,
@@ -30,11 +26,11 @@ from services.period_tally import (
     Tally,
     count_refunds,
     count_settled,
-    seconds_to_pay,
 )
 from services.stats_coverage import coverage, rolled_tally
 from storage.database import Database
-from storage.models import Order, Payment, PayRequest, Refund, RequestMode, utcnow
+from storage.models import utcnow
+from storage.queries import live_stats as live
 
 # /stats counts at most this much of its window live (normally the partial first slice and the last quarter
 # of an hour or so, not rolled yet); beyond it the rollup is catching up, and the whole window is counted live.
@@ -79,10 +75,6 @@ class PeriodStats:
         return self.paid - self.paid_by_friends
 
 
-def _in_period(column: Any, since: datetime, until: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    return col(column) >= since, col(column) < until
-
-
 def _totals(rows: Sequence[Any]) -> Totals:
     """(currency, count, sum) rows -> Totals. PostgreSQL sums BIGINT as NUMERIC, hence int()."""
     count = sum(int(row[1]) for row in rows)
@@ -123,118 +115,11 @@ def _from_tally(since: datetime, until: datetime, tally: Tally) -> PeriodStats:
     )
 
 
-async def _count(session: AsyncSession, table: Any, *where: ColumnElement[bool]) -> int:
-    return int((await session.exec(select(func.count()).select_from(table).where(*where))).one())
-
-
-@dataclass(frozen=True, slots=True)
-class _LiveCount:
-    """One period counted from the base tables, a figure per method, in one session.
-
-    Each range goes through an index leading with its timestamp (ix_orders_created_at_id, ix_orders_paid_at,
-    ix_pay_requests_created_at, ix_payments_settled_at, ix_refunds_created_at).
-    """
-
-    session: AsyncSession
-    since: datetime
-    until: datetime
-
-    @property
-    def paid_in_period(self) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-        return _in_period(Order.paid_at, self.since, self.until)  # ix_orders_paid_at
-
-    def credited(self, *columns: Any) -> Any:
-        """Of the charges credited to the orders paid in the period: found through the paid_at index, then
-        payments.order_id (indexed); split orders have several."""
-        return (
-            select(*columns)
-            .select_from(Payment)
-            .join(Order, col(Order.id) == col(Payment.order_id))
-            .where(*self.paid_in_period, col(Payment.credited).is_(True))
-        )
-
-    async def created(self) -> int:
-        return await _count(self.session, Order, *_in_period(Order.created_at, self.since, self.until))
-
-    async def paid(self) -> int:
-        return await _count(self.session, Order, *self.paid_in_period)
-
-    async def revenue(self) -> tuple[Money, ...]:
-        amount = func.sum(col(Payment.amount_minor))
-        rows = await self.session.exec(
-            self.credited(col(Payment.currency), func.count(col(Payment.id)), amount).group_by(col(Payment.currency))
-        )
-        return _totals([tuple(row) for row in rows.all()]).amounts
-
-    async def providers(self) -> dict[str, Totals]:
-        provider, currency = col(Payment.provider), col(Payment.currency)
-        figures = func.count(col(Payment.id)), func.sum(col(Payment.amount_minor))
-        rows = await self.session.exec(self.credited(provider, currency, *figures).group_by(provider, currency))
-        return _by_provider(rows.all())
-
-    async def paid_by_friends(self) -> int:
-        # A credited charge came through a request from someone other than the person who asked (payer_id is
-        # empty for a friend paying on the request's web page).
-        not_the_asker = or_(col(Payment.payer_id).is_(None), col(Payment.payer_id) != col(PayRequest.requester_id))
-        statement = (
-            self.credited(func.count(func.distinct(col(Order.id))))
-            .join(PayRequest, col(PayRequest.id) == col(Payment.request_id))
-            .where(not_the_asker)
-        )
-        return int((await self.session.exec(statement)).one())
-
-    async def split_requests(self) -> int:
-        opened = _in_period(PayRequest.created_at, self.since, self.until)
-        return await _count(self.session, PayRequest, col(PayRequest.mode) == RequestMode.SPLIT, *opened)
-
-    async def contributions(self) -> int:
-        statement = (
-            select(func.count(col(Payment.id)))
-            .join(PayRequest, col(PayRequest.id) == col(Payment.request_id))
-            .where(
-                col(PayRequest.mode) == RequestMode.SPLIT,
-                col(Payment.credited).is_(True),
-                *_in_period(Payment.settled_at, self.since, self.until),
-            )
-        )
-        return int((await self.session.exec(statement)).one())
-
-    async def refunds(self) -> tuple[Totals, Totals]:
-        """The refunds made, and those recorded as owed."""
-        statement = (
-            select(
-                col(Refund.status), col(Refund.currency), func.count(col(Refund.id)), func.sum(col(Refund.amount_minor))
-            )
-            .where(col(Refund.status).in_(["done", "owed"]), *_in_period(Refund.created_at, self.since, self.until))
-            .group_by(col(Refund.status), col(Refund.currency))
-        )
-        rows = (await self.session.exec(statement)).all()
-        done = _totals([row[1:] for row in rows if row[0] == "done"])
-        return done, _totals([row[1:] for row in rows if row[0] == "owed"])
-
-    async def median_time_to_pay(self, paid: int) -> timedelta | None:
-        """The median of paid_at - created_at over the period's paid orders, computed by the database.
-
-        Portable on purpose: PostgreSQL has percentile_cont but SQLite has no median at all, so both sort the
-        period's paid orders by the duration and read only the middle row (two rows, averaged, for an even
-        count) with LIMIT/OFFSET. The database finds those orders through ix_orders_paid_at and sorts only
-        them; Python receives at most two numbers. Only the duration in seconds is written per dialect.
-        """
-        if paid == 0:
-            return None
-        seconds = seconds_to_pay(self.session)
-        middle = (
-            await self.session.exec(
-                select(seconds)
-                .where(*self.paid_in_period)
-                .order_by(seconds)
-                .offset((paid - 1) // 2)
-                .limit(1 if paid % 2 else 2)
-            )
-        ).all()
-        if not middle:  # the orders moved out of the period between the count and now
-            return None
-        return timedelta(seconds=float(sum(Decimal(str(value)) for value in middle) / len(middle)))
+def _median(middle: Sequence[Any]) -> timedelta | None:
+    """The median time to pay from the middle row or two (storage.queries.live_stats.middle_seconds_to_pay)."""
+    if not middle:  # the orders moved out of the period between the count and now
+        return None
+    return timedelta(seconds=float(sum(Decimal(str(value)) for value in middle) / len(middle)))
 
 
 class StatsReport:
@@ -265,16 +150,21 @@ class StatsReport:
         """The period's figures computed from the base tables alone, with the exact median."""
         until = until or utcnow()
         async with self.db.transaction() as session:
-            live = _LiveCount(session, since, until)
-            created = await live.created()
-            paid = await live.paid()
-            revenue = await live.revenue()
-            providers = await live.providers()
-            paid_by_friends = await live.paid_by_friends()
-            split_requests = await live.split_requests()
-            contributions = await live.contributions()
-            refunded, owed = await live.refunds()
-            median = await live.median_time_to_pay(paid)
+            created = await live.orders_created(session, since=since, until=until)
+            paid = await live.orders_paid(session, since=since, until=until)
+            revenue = _totals(await live.credited_by_currency(session, since=since, until=until)).amounts
+            providers = _by_provider(await live.credited_by_provider(session, since=since, until=until))
+            paid_by_friends = await live.paid_by_friends(session, since=since, until=until)
+            split_requests = await live.split_requests_opened(session, since=since, until=until)
+            contributions = await live.contributions_credited(session, since=since, until=until)
+            refunds = await live.refunds_by_status(session, statuses=("done", "owed"), since=since, until=until)
+            refunded = _totals([row[1:] for row in refunds if row[0] == "done"])
+            owed = _totals([row[1:] for row in refunds if row[0] == "owed"])
+            # The median of paid_at - created_at, computed by the database: PostgreSQL has percentile_cont but
+            # SQLite has no median at all, so both read the middle row or two of the sorted durations.
+            median: timedelta | None = None
+            if paid:
+                median = _median(await live.middle_seconds_to_pay(session, since=since, until=until, paid=paid))
         return PeriodStats(
             since=since,
             until=until,

@@ -26,14 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.period_tally import REFUND_METRICS, SETTLED_METRICS, count_refunds, count_settled
 from storage.database import Database
-from storage.models import Order, StatsFigure, utcnow
+from storage.models import StatsFigure, utcnow
 from storage.queries import stats_rollups
-from storage.queries.stats_rollups import figure_sums
+from storage.queries.live_stats import first_order_time
 
 SLICE, HOUR, DAY = timedelta(minutes=10), timedelta(hours=1), timedelta(days=1)
 SETTLE = timedelta(minutes=5)  # writers take their timestamps a moment before they commit
@@ -71,7 +70,7 @@ class StatsRollup:
         now = now or utcnow()
         async with self.db.transaction() as session:
             # Nothing can have happened before the first order (payments, requests and refunds all follow one).
-            oldest = (await session.exec(select(func.min(Order.created_at)))).one()
+            oldest = await first_order_time(session)
         due = await self._due_slices(now, oldest)
         rolled = 0
         for start in due[:batch]:
@@ -139,8 +138,10 @@ class StatsRollup:
             async with self.db.transaction() as session:
                 if await self._claim(session, length, [period]) != 1:
                     continue
-                sums = (await session.exec(figure_sums(SETTLED_METRICS, minutes(part), period, period + length))).all()
-                session.add_all(_figures(length, period, [tuple(row) for row in sums]))
+                sums = await stats_rollups.figure_sums(
+                    session, metrics=SETTLED_METRICS, minutes=minutes(part), start=period, end=period + length
+                )
+                session.add_all(_figures(length, period, sums))
                 if length == HOUR:
                     refunds = await count_refunds(session, period, period + HOUR)
                     session.add_all(_figures(HOUR, period, refunds.rows()))

@@ -4,23 +4,17 @@ cannot be parsed kept aside with the reason."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam
-from sqlalchemy import update as core_update
-from sqlmodel import col, delete, select, update
-
-from storage.database import AS_WRITTEN, Database
+from storage.database import Database
 from storage.models import TelegramUpdate, utcnow
+from storage.queries import telegram_updates as inbox
+from storage.queries.done_marks import mark_done
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 100  # updates written down in one transaction, at most
-# Updates finished within this long of each other are marked done in one statement.
-DONE_BATCH_SECONDS = 0.2
 # An update not done this long after it arrived, and whose worker has stopped renewing its lease, is taken to be
 # lost with a crashed worker.
 RECOVER_AFTER = timedelta(seconds=30)
@@ -29,13 +23,6 @@ RECOVER_AFTER = timedelta(seconds=30)
 RENEW_LEASES_SECONDS = 10
 # Telegram stops retrying after a day; done rows older than that can never be duplicated any more.
 KEEP_DONE = timedelta(days=2)
-_updates = TelegramUpdate.__table__  # type: ignore[attr-defined]
-# Built once, for any number of ids (an expanding IN).
-_MARK_DONE = (
-    core_update(_updates)
-    .where(_updates.c.update_id.in_(bindparam("w_ids", expanding=True)))
-    .values(done_at=bindparam("v_done_at"))
-)
 
 
 class UpdateInbox:
@@ -49,15 +36,6 @@ class UpdateInbox:
         self._waiting: list[tuple[int, str, asyncio.Future[bool]]] = []
         self._writing: asyncio.Task[None] | None = None
         self.in_hand: set[int] = set()  # written down (or recovered) by this worker and not yet finished
-        # One statement for any number of rows (executemany), so it is compiled once, not for every batch size.
-        self._insert = db.insert(TelegramUpdate).on_conflict_do_nothing().returning(col(TelegramUpdate.update_id))
-        rejecting = db.insert(TelegramUpdate)
-        # A row already there and not done (taken in before it was known to be unparseable) is set aside too.
-        self._reject = rejecting.on_conflict_do_update(
-            index_elements=[col(TelegramUpdate.update_id)],
-            set_={"done_at": rejecting.excluded.done_at, "rejection": rejecting.excluded.rejection},
-            where=col(TelegramUpdate.done_at).is_(None),
-        ).returning(col(TelegramUpdate.update_id))
 
     async def accept(self, update_id: int, payload: str) -> bool:
         """Write the update (its JSON text) down before handling it; False if it was received before (a retry)."""
@@ -76,7 +54,7 @@ class UpdateInbox:
         now = utcnow()
         row = {"update_id": update_id, "payload": payload, "received_at": now, "done_at": now, "rejection": error}
         async with self.db.alone() as connection:
-            rejected = bool((await connection.execute(self._reject, row)).scalars().all())
+            rejected = await inbox.reject_update(connection, row=row)
         self.in_hand.discard(update_id)
         return rejected
 
@@ -89,12 +67,7 @@ class UpdateInbox:
         if not self.in_hand:
             return
         async with self.db.transaction() as session:
-            await session.exec(
-                update(TelegramUpdate)
-                .where(col(TelegramUpdate.update_id).in_(sorted(self.in_hand)), col(TelegramUpdate.done_at).is_(None))
-                .values(leased_until=utcnow() + RECOVER_AFTER),
-                execution_options=AS_WRITTEN,
-            )
+            await inbox.renew_leases(session, update_ids=sorted(self.in_hand), until=utcnow() + RECOVER_AFTER)
 
     async def _write_waiting(self) -> None:
         while self._waiting:
@@ -119,11 +92,11 @@ class UpdateInbox:
         params = [{"update_id": key, "payload": rows[key], "received_at": now} for key in sorted(rows)]
         if len(params) == 1:  # the usual case: Telegram sends one update at a time
             async with self.db.alone() as connection:
-                return set((await connection.execute(self._insert, params[0])).scalars())
+                return await inbox.insert_updates(connection, rows=params)
         # Several rows go in together or not at all: rows left behind by a failed batch would make Telegram's
         # retries of their updates look like duplicates.
         async with self.db.engine.begin() as connection:
-            return set((await connection.execute(self._insert, params)).scalars())
+            return await inbox.insert_updates(connection, rows=params)
 
     async def close(self) -> None:
         """Finish the write on its way, so that no update taken in is left half written at shutdown."""
@@ -132,42 +105,28 @@ class UpdateInbox:
 
     async def done(self, *update_ids: int) -> None:
         async with self.db.alone() as connection:
-            await connection.execute(_MARK_DONE, {"w_ids": list(update_ids), "v_done_at": utcnow()})
+            await mark_done(connection, model=TelegramUpdate, key="update_id", ids=update_ids, at=utcnow())
 
     async def unfinished(self, limit: int = 100) -> list[dict[str, Any]]:
         """Updates a worker received but never finished (and no live worker holds), each claimed for this one."""
         now = utcnow()
         async with self.db.transaction() as session:
-            stale = (
-                await session.exec(
-                    select(TelegramUpdate.update_id)
-                    .where(
-                        col(TelegramUpdate.done_at).is_(None),
-                        col(TelegramUpdate.update_id).not_in(sorted(self.in_hand)),  # slow, not lost
-                        col(TelegramUpdate.received_at) <= now - RECOVER_AFTER,
-                        (col(TelegramUpdate.leased_until).is_(None)) | (col(TelegramUpdate.leased_until) <= now),
-                    )
-                    .order_by(col(TelegramUpdate.update_id))
-                    .limit(limit)
-                )
-            ).all()
+            stale = await inbox.lost_updates(
+                session,
+                besides=sorted(self.in_hand),  # slow, not lost
+                received_by=now - RECOVER_AFTER,
+                now=now,
+                limit=limit,
+            )
         recovered = []
         for update_id in stale:
             async with self.db.transaction() as session:
                 # The lease makes sure only one worker takes each of them up again.
-                claimed = await session.exec(
-                    update(TelegramUpdate)
-                    .where(
-                        col(TelegramUpdate.update_id) == update_id,
-                        col(TelegramUpdate.done_at).is_(None),
-                        (col(TelegramUpdate.leased_until).is_(None)) | (col(TelegramUpdate.leased_until) <= now),
-                    )
-                    .values(leased_until=now + RECOVER_AFTER)
+                payload = await inbox.claim_lost_update(
+                    session, update_id=update_id, now=now, until=now + RECOVER_AFTER
                 )
-                if claimed.rowcount == 1:
-                    row = await session.get(TelegramUpdate, update_id)
-                    assert row is not None
-                    recovered.append(json.loads(row.payload))
+                if payload is not None:
+                    recovered.append(payload)
                     self.in_hand.add(update_id)
         return recovered
 
@@ -179,72 +138,6 @@ class UpdateInbox:
 
 async def forget_finished(db: Database, older_than: timedelta, *, limit: int) -> int:
     """The pruning query of the inbox (services.retention runs it in batches, one worker at a time)."""
-    finished = col(TelegramUpdate.done_at).is_not(None)
-    oldest = (
-        select(TelegramUpdate.update_id)
-        .where(finished, col(TelegramUpdate.done_at) < utcnow() - older_than)
-        .order_by(col(TelegramUpdate.done_at))
-        .limit(limit)
-    )
+    done_before = utcnow() - older_than
     async with db.transaction() as session:
-        ids = list((await session.exec(oldest)).all())
-        if ids:
-            await session.exec(delete(TelegramUpdate).where(col(TelegramUpdate.update_id).in_(ids), finished))
-    return len(ids)
-
-
-class DoneMarks:
-    """Marks finished updates done in batches, one UPDATE for all those finished within a fifth of a second.
-
-    A transaction per update was a large share of the bot's CPU in the benchmark. A crash can lose the marks
-    of at most that last fifth of a second: those updates are then handled again by the recovery job, which
-    is what happens already to an update a worker crashed in the middle of.
-    """
-
-    def __init__(self, inbox: UpdateInbox, every: float = DONE_BATCH_SECONDS) -> None:
-        self.inbox = inbox
-        self.every = every
-        self._finished: set[int] = set()
-        self._flushing: asyncio.Task[None] | None = None
-        self._waiting_to_flush = False
-
-    def add(self, update_id: int) -> None:
-        self._finished.add(update_id)
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.create_task(self._flush_soon())
-
-    async def _flush_soon(self) -> None:
-        # Updates finished while a batch was being written found this task still running and started none of
-        # their own: they go in the next round, or they would wait for the next update, or the recovery job.
-        while True:
-            self._waiting_to_flush = True
-            try:
-                await asyncio.sleep(self.every)
-            finally:
-                self._waiting_to_flush = False
-            await self.flush()
-            if not self._finished:
-                return
-
-    async def flush(self) -> None:
-        finished, self._finished = self._finished, set()
-        if not finished:
-            return
-        try:
-            await self.inbox.done(*sorted(finished))
-        except Exception:
-            # Not marked: the recovery job will hand them to PTB again, as after a crash.
-            log.exception("could not mark %d updates done", len(finished))
-        for update_id in finished:  # held (and renewed) until marked: the recovery job never takes one finished
-            self.inbox.let_go(update_id)
-
-    async def close(self) -> None:
-        # Only the wait before a flush is cut short. A flush already writing is let finish: broken off, its
-        # statement would go on in the driver with no one left to take the answer (and the marks be lost).
-        flushing = self._flushing
-        if flushing is not None and not flushing.done():
-            if self._waiting_to_flush:
-                flushing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flushing
-        await self.flush()
+        return await inbox.forget_done(session, done_before=done_before, limit=limit)

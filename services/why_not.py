@@ -9,6 +9,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from services.order_states import PAYABLE
+from services.read_models import OrderInfo, RequestInfo
 from storage.models import Order, OrderStatus, PayRequest, RequestStatus
 
 
@@ -56,29 +57,29 @@ REQUEST_CLOSED: Mapping[RequestStatus, WhyNot] = MappingProxyType(
 )
 
 
-def order_status_now(order: Order, now: datetime) -> OrderStatus:
+def order_status_now(order: Order | OrderInfo, now: datetime) -> OrderStatus:
     """An open or pending order past its time is expired, even before the expiry job has run."""
     status = OrderStatus(order.status)  # the column is plain text: read back as str
     return OrderStatus.EXPIRED if status in PAYABLE and order.expires_at <= now else status
 
 
-def request_status_now(request: PayRequest, now: datetime) -> RequestStatus:
+def request_status_now(request: PayRequest | RequestInfo, now: datetime) -> RequestStatus:
     """An open request past its time is expired, even before the expiry job has run."""
     status = RequestStatus(request.status)
     return RequestStatus.EXPIRED if status == RequestStatus.OPEN and request.expires_at <= now else status
 
 
-def why_not_order(order: Order, now: datetime) -> WhyNot | None:
+def why_not_order(order: Order | OrderInfo, now: datetime) -> WhyNot | None:
     """Why this order cannot take money now; None while it can."""
     return ORDER_CLOSED.get(order_status_now(order, now))
 
 
-def why_request_closed(request: PayRequest, now: datetime) -> WhyNot | None:
+def why_request_closed(request: PayRequest | RequestInfo, now: datetime) -> WhyNot | None:
     """Why this request, whatever its order, cannot take money now; None while it is open."""
     return REQUEST_CLOSED.get(request_status_now(request, now))
 
 
-def why_not_request(request: PayRequest, order: Order, now: datetime) -> WhyNot | None:
+def why_not_request(request: PayRequest | RequestInfo, order: Order | OrderInfo, now: datetime) -> WhyNot | None:
     """Why this request cannot take money now: its own state first, then its order's. None while it can."""
     why = why_request_closed(request, now)
     if why is None and why_not_order(order, now) is not None:

@@ -77,3 +77,16 @@ def test_handlers_reach_the_providers_only_through_services() -> None:
         if target == "payments"
     ]
     assert reaching == []
+
+
+@pytest.mark.parametrize("package", ["handlers", "web", "presentation"])
+def test_what_people_see_is_drawn_from_read_models_not_tables(package: str) -> None:
+    """The chat, the pages and their texts read frozen read models the services hand them (services.read_models):
+    they import nothing from storage, so none can write a row or reach a closed session."""
+    reaching = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in modules(package)
+        for line, target in imports_of(path)
+        if target == "storage"
+    ]
+    assert reaching == []

@@ -15,7 +15,7 @@ from services.config import ShopRules
 from services.daifu import Daifu
 from services.money import Money
 from services.provider_notices import event_to_json
-from services.telling import Kind
+from services.telling_rows import Kind
 from storage.database import Database
 from storage.models import OrderStatus, ProviderNotice, RejectedNotice, Telling, utcnow
 

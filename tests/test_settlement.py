@@ -16,7 +16,7 @@ from services.daifu import Daifu
 from services.money import Money
 from services.notices import PaymentReturned, ReturnReason
 from services.order_states import move
-from services.telling import Kind
+from services.telling_rows import Kind
 from storage.database import Database
 from storage.models import Order, OrderEvent, OrderStatus, Payment, PaymentStatus, Refund, Telling
 

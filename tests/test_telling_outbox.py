@@ -13,7 +13,9 @@ from sqlmodel import col, select, update
 
 from services.config import ShopRules
 from services.daifu import Daifu
-from services.telling import Claimed, Kind, Tellings, tell_at_the_end
+from services.telling import Tellings
+from services.telling_delivery import tell_at_the_end
+from services.telling_rows import Claimed, Kind
 from storage.database import Database
 from storage.models import Telling, utcnow
 
@@ -66,17 +68,17 @@ async def test_a_row_is_held_by_its_worker_until_its_lease_runs_out(daifu: Daifu
     await asyncio.sleep(0.01)
     [[recorded]] = handed
 
-    assert await daifu.tellings.claim_due() == []  # its worker holds it
+    assert await daifu.tellings.leases.claim_due() == []  # its worker holds it
 
     await lease_runs_out(daifu.db)  # that worker died
-    [claimed] = await daifu.tellings.claim_due()
+    [claimed] = await daifu.tellings.leases.claim_due()
     assert (claimed.id, claimed.kind, claimed.request_id) == (recorded.id, Kind.CARD, 7)
-    assert await daifu.tellings.claim_due() == []  # held again, by the worker that claimed it
+    assert await daifu.tellings.leases.claim_due() == []  # held again, by the worker that claimed it
 
-    daifu.tellings.told([claimed.id])
-    await daifu.tellings.close()  # the marks written (they wait a moment to be written with others)
+    daifu.tellings.leases.told([claimed.id])
+    await daifu.tellings.leases.close()  # the marks written (they wait a moment to be written with others)
     await lease_runs_out(daifu.db)
-    assert await daifu.tellings.claim_due() == []  # told: never again
+    assert await daifu.tellings.leases.claim_due() == []  # told: never again
 
 
 async def test_nothing_is_recorded_or_rung_when_the_change_rolls_back(
@@ -101,7 +103,7 @@ async def test_workers_claiming_at_once_never_both_get_a_row(db: Database, daifu
 
         async def drain(tellings: Tellings) -> list[int]:
             claimed: list[int] = []
-            while rows := await tellings.claim_due(limit=7):
+            while rows := await tellings.leases.claim_due(limit=7):
                 claimed += [row.id for row in rows]
                 await asyncio.sleep(0)
             return claimed
@@ -116,16 +118,16 @@ async def test_workers_claiming_at_once_never_both_get_a_row(db: Database, daifu
 async def test_a_lease_is_renewed_only_by_the_worker_that_holds_it(daifu: Daifu) -> None:
     await redraws(daifu.tellings, 2)
     await lease_runs_out(daifu.db)
-    rows = await daifu.tellings.claim_due()
-    kept = await daifu.tellings.keep(rows)
+    rows = await daifu.tellings.leases.claim_due()
+    kept = await daifu.tellings.leases.keep(rows)
     assert [row.id for row in kept] == [row.id for row in rows]
     assert kept[0].claimed_until > rows[0].claimed_until
 
     # Its lease ran out and another worker claimed the rows: the first worker's hold is gone.
     await lease_runs_out(daifu.db)
-    taken = await daifu.tellings.claim_due()
+    taken = await daifu.tellings.leases.claim_due()
     assert [row.id for row in taken] == [row.id for row in rows]
-    assert await daifu.tellings.keep(kept) == []
+    assert await daifu.tellings.leases.keep(kept) == []
 
 
 async def test_a_change_records_all_its_rows_at_once_one_per_person(daifu: Daifu, handed: list[list[Claimed]]) -> None:
@@ -154,6 +156,6 @@ async def test_what_an_update_records_is_handed_over_when_it_is_done_and_it_wait
 async def test_with_no_teller_the_rows_wait_for_their_lease_and_nobody_waits_for_them(daifu: Daifu) -> None:
     async with tell_at_the_end(), daifu.db.transaction() as session:
         await daifu.tellings.card_changed(session, 7)
-    assert await daifu.tellings.claim_due() == []  # held, as if by a worker that died
+    assert await daifu.tellings.leases.claim_due() == []  # held, as if by a worker that died
     await lease_runs_out(daifu.db)
-    assert [row.request_id for row in await daifu.tellings.claim_due()] == [7]
+    assert [row.request_id for row in await daifu.tellings.leases.claim_due()] == [7]

@@ -9,7 +9,8 @@ import json
 import pytest
 from sqlmodel import col, func, select, update
 
-from services.update_inbox import RECOVER_AFTER, DoneMarks, UpdateInbox
+from services.done_marks import DoneMarks
+from services.update_inbox import RECOVER_AFTER, UpdateInbox
 from storage.database import Database
 from storage.models import TelegramUpdate, utcnow
 

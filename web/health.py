@@ -8,12 +8,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
-from sqlalchemy import text
-from sqlmodel import col, func, select
 
 from services.daifu import Daifu
 from services.metrics import REGISTRY
-from storage.models import CallbackDelivery
 
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 3.0
@@ -40,13 +37,9 @@ class HealthEndpoints:
             return "failing"
         return "ok"
 
-    async def _database(self) -> None:
-        async with self.daifu.db.transaction() as session:
-            await session.exec(select(text("1")))
-
     async def readyz(self, _request: web.Request) -> web.Response:
         checks = {
-            "database": await self._check("database", self._database),
+            "database": await self._check("database", self.daifu.probes.database_answers),
             "bot_api": await self._check("bot_api", self.bot_api_reachable),
         }
         ready = all(state == "ok" for state in checks.values())
@@ -55,14 +48,6 @@ class HealthEndpoints:
         )
 
     async def metrics(self, _request: web.Request) -> web.Response:
-        async with self.daifu.db.transaction() as session:
-            backlog = (
-                await session.exec(
-                    select(func.count())
-                    .select_from(CallbackDelivery)
-                    .where(col(CallbackDelivery.delivered_at).is_(None))
-                )
-            ).one()
-        OUTBOX_BACKLOG.set(backlog)
+        OUTBOX_BACKLOG.set(await self.daifu.probes.callbacks_waiting())
         body = generate_latest(REGISTRY)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -12,8 +12,8 @@ from services.i18n import gettext_for
 from services.links import deep_link, qr_png, qr_svg
 from services.money import Money, format_money
 from services.order_states import PAYABLE
+from services.read_models import OrderInfo, OrderStatus, utcnow
 from services.why_not import order_status_now
-from storage.models import Order, OrderStatus, utcnow
 from web.pages import message_page, render, visitor_locale
 
 STATUS_CLASS = {OrderStatus.PAID: "paid", OrderStatus.CANCELLED: "closed", OrderStatus.EXPIRED: "closed"}
@@ -31,7 +31,7 @@ class LandingPages:
             web.get("/o/{token}/qr.svg", self.svg),
         ]
 
-    async def _order(self, request: web.Request) -> Order | None:
+    async def _order(self, request: web.Request) -> OrderInfo | None:
         return await self.daifu.orders.by_token(request.match_info["token"])
 
     def _not_found(self, request: web.Request) -> web.Response:

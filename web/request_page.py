@@ -28,9 +28,9 @@ from services.money import AmountProblem, InvalidAmount, Money, format_money, ma
 from services.order_states import PAYABLE
 from services.pay_requests import RequestRefused, RequestView
 from services.providers import capabilities_of
+from services.read_models import OrderStatus, PaymentInfo, RequestMode, RequestStatus, utcnow
 from services.tokens import looks_like_token
 from services.why_not import WhyNot, order_status_now, why_not_request
-from storage.models import OrderStatus, Payment, RequestMode, RequestStatus, utcnow
 from web.form_input import BadForm, read_form
 from web.pages import cross_site_refusal, message_page, render, visitor_locale
 from web.security import CSP_HEADER, REQUEST_PAGE_POLICY, cross_site
@@ -146,7 +146,7 @@ def holds_it(view: RequestView, holder: str, now: datetime) -> bool:
     )
 
 
-def credited_part(payment: Payment, view: RequestView) -> Money:
+def credited_part(payment: PaymentInfo, view: RequestView) -> Money:
     # credit_minor is in the order's currency even when the charge was in Stars.
     minor = payment.credit_minor if payment.credit_minor is not None else payment.amount_minor
     return Money(minor, view.order.currency)
@@ -270,7 +270,7 @@ class RequestPages:
             }
         }
 
-    async def _chip_name(self, payment: Payment, _: Gettext) -> str:
+    async def _chip_name(self, payment: PaymentInfo, _: Gettext) -> str:
         if not payment.show_name:
             return _("someone")
         if payment.payer_name:

@@ -17,8 +17,8 @@ from services.daifu import Daifu
 from services.i18n import gettext_for
 from services.money import format_money
 from services.orders import OrderNotPayable
+from services.read_models import utcnow
 from services.why_not import WhyNot
-from storage.models import utcnow
 from web.form_input import BadForm, read_form
 from web.pages import cross_site_refusal, message_page, render, visitor_locale
 from web.security import cross_site

@@ -18,11 +18,11 @@ from pydantic import ValidationError
 from services.daifu import Daifu
 from services.links import deep_link
 from services.notices import PaymentReturned
+from services.read_models import OrderStatus, ShopInfo
 from services.shop_order_closing import RefundOutcome
 from services.shop_order_errors import IDEMPOTENCY_KEY_MAX, Problem, ShopOrderError
 from services.shop_order_intake import OrderRequest, request_hash
 from services.shop_order_views import ShopOrder
-from storage.models import OrderStatus, Shop
 from web import shop_schemas as schemas
 from web.json_input import BadJson, JsonTooDeep, read_json
 from web.openapi import PAGE_DEFAULT, openapi_document
@@ -117,7 +117,7 @@ def _order_id(request: web.Request) -> int:
 
 
 LIST_QUERY = frozenset({"status", "limit", "cursor"})
-Handler = Callable[[web.Request, Shop], Awaitable[web.Response]]
+Handler = Callable[[web.Request, ShopInfo], Awaitable[web.Response]]
 
 
 class ShopApi:
@@ -151,7 +151,7 @@ class ShopApi:
                     if limiter is not None:
                         limiter.key_refused(request)
                     raise
-                waiting = limiter.take_for_key(shop.id or 0) if limiter is not None else 0
+                waiting = limiter.take_for_key(shop.id) if limiter is not None else 0
                 if waiting:
                     answer = error_response(429, "too_many_requests", "this API key made too many calls; slow down")
                     answer.headers["Retry-After"] = retry_after(waiting)
@@ -172,7 +172,7 @@ class ShopApi:
 
         return endpoint
 
-    async def _shop(self, request: web.Request) -> Shop:
+    async def _shop(self, request: web.Request) -> ShopInfo:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or not key or not _printable_ascii(key):
@@ -187,7 +187,7 @@ class ShopApi:
     async def openapi(self, _request: web.Request) -> web.Response:
         return web.json_response(self.document)
 
-    async def create(self, request: web.Request, shop: Shop) -> web.Response:
+    async def create(self, request: web.Request, shop: ShopInfo) -> web.Response:
         key = request.headers.get("Idempotency-Key", "").strip()
         if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not _printable_ascii(key):
             raise ApiError(400, "bad_request", "send an Idempotency-Key header: 1 to 255 printable ASCII characters")
@@ -197,7 +197,6 @@ class ShopApi:
             body = schemas.NewOrder.model_validate_json(raw)
         except ValidationError as error:
             raise _validation_problem(error) from None
-        assert shop.id is not None
         created = await self.daifu.shop_order_intake.create(
             shop.id,
             key,
@@ -208,11 +207,10 @@ class ShopApi:
             return web.json_response(self.render(created.order), headers={"Idempotent-Replayed": "true"})
         return web.json_response(self.render(created.order), status=201)
 
-    async def read(self, request: web.Request, shop: Shop) -> web.Response:
-        assert shop.id is not None
+    async def read(self, request: web.Request, shop: ShopInfo) -> web.Response:
         return web.json_response(self.render(await self.orders.get(shop.id, _order_id(request))))
 
-    async def list_orders(self, request: web.Request, shop: Shop) -> web.Response:
+    async def list_orders(self, request: web.Request, shop: ShopInfo) -> web.Response:
         query = request.query
         status = query.get("status")
         if status is not None and status not in {known.value for known in OrderStatus}:
@@ -220,7 +218,6 @@ class ShopApi:
         limit_text = query.get("limit", str(PAGE_DEFAULT))
         if not (limit_text.isascii() and limit_text.isdigit()) or len(limit_text) > 3:
             raise ApiError(400, "bad_request", "limit must be a whole number from 1 to 100")
-        assert shop.id is not None
         page = await self.orders.page(
             shop.id,
             status=OrderStatus(status) if status is not None else None,
@@ -232,12 +229,11 @@ class ShopApi:
         )
         return web.json_response(listed.model_dump(mode="json"))
 
-    async def cancel(self, request: web.Request, shop: Shop) -> web.Response:
-        assert shop.id is not None
+    async def cancel(self, request: web.Request, shop: ShopInfo) -> web.Response:
         view = await self.daifu.shop_order_closing.cancel(shop.id, _order_id(request))
         return web.json_response(self.render(view))
 
-    async def refund(self, request: web.Request, shop: Shop) -> web.Response:
+    async def refund(self, request: web.Request, shop: ShopInfo) -> web.Response:
         order_id = _order_id(request)
         raw = await _read_body(request)
         amount_minor = None
@@ -247,7 +243,6 @@ class ShopApi:
                 amount_minor = schemas.NewRefund.model_validate_json(raw).amount_minor
             except ValidationError as error:
                 raise _validation_problem(error) from None
-        assert shop.id is not None
         # Optional here (a whole refund is safe to repeat: nothing is left the second time), but a part refund
         # retried after a time-out without one would give back the part twice.
         key = request.headers.get("Idempotency-Key", "").strip()
@@ -276,7 +271,6 @@ class ShopApi:
 
     def order_answer(self, view: ShopOrder) -> schemas.Order:
         order = view.order
-        assert order.id is not None
         landing = self.daifu.rules.landing_url(order.token)
         return schemas.Order(
             id=order.id,
@@ -316,7 +310,6 @@ class ShopApi:
 
     @staticmethod
     def _refund(notice: PaymentReturned) -> schemas.Refund:
-        assert notice.payment.id is not None
         return schemas.Refund(
             payment_id=notice.payment.id,
             provider=notice.payment.provider,

@@ -13,9 +13,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
 from services.orders import DESCRIPTION_MAX, TITLE_MAX
+from services.read_models import OrderStatus
 from services.shop_order_errors import Problem
 from services.shop_order_intake import CALLBACK_URL_MAX, EXTERNAL_ID_MAX, MAX_TTL, MIN_TTL
-from storage.models import OrderStatus
 
 # Wider than any one currency allows (1,000,000 major units with up to 4 decimals); the exact bound per
 # currency is checked by the service and answered with invalid_amount.

@@ -1,13 +1,13 @@
-"""Shops and their API keys."""
+"""Shops, their API keys, and the idempotency keys of their API calls (orders, refunds)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select, update
+from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import ApiKey, Shop
+from storage.models import ApiKey, ApiRefundKey, Order, Shop
 
 
 async def shop_named(session: AsyncSession, *, name: str) -> Shop | None:
@@ -32,3 +32,21 @@ async def revoke_key(session: AsyncSession, *, prefix: str, revoked_by: int | No
         .values(revoked_at=at, revoked_by=revoked_by)
     )
     return bool(done.rowcount == 1)
+
+
+async def order_by_idempotency_key(session: AsyncSession, *, shop_id: int, key: str) -> Order | None:
+    statement = select(Order).where(Order.shop_id == shop_id, Order.idempotency_key == key)
+    return (await session.exec(statement)).first()
+
+
+async def keep_refund_answer(session: AsyncSession, *, shop_id: int, key: str, answer: str) -> None:
+    """The answer a refund under the key gave, replayed to a retry."""
+    await session.exec(
+        update(ApiRefundKey)
+        .where(col(ApiRefundKey.shop_id) == shop_id, col(ApiRefundKey.key) == key)
+        .values(answer=answer)
+    )
+
+
+async def release_refund_key(session: AsyncSession, *, shop_id: int, key: str) -> None:
+    await session.exec(delete(ApiRefundKey).where(col(ApiRefundKey.shop_id) == shop_id, col(ApiRefundKey.key) == key))

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Update, bindparam
 from sqlalchemy import update as core_update
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.database import keep_in_step, run_core
@@ -105,3 +105,27 @@ async def release_open_request(session: AsyncSession, *, request_id: int, now: d
 async def mark_request_paid(session: AsyncSession, *, request_id: int) -> None:
     await run_core(session, _REQUEST_PAID, {"w_id": request_id})
     keep_in_step(session, PayRequest, request_id, {"status": RequestStatus.PAID})
+
+
+async def decline_attempt(session: AsyncSession, *, attempt_id: int, now: datetime) -> bool:
+    """Whether the attempt, still pending, was marked declined (a late decline finds it paid or closed)."""
+    declined = await session.exec(
+        update(Payment)
+        .where(col(Payment.id) == attempt_id, col(Payment.status) == PaymentStatus.PENDING)
+        .values(status=PaymentStatus.DECLINED, declined_at=now)
+    )
+    return bool(declined.rowcount == 1)
+
+
+async def release_request_hold(session: AsyncSession, *, request_id: int) -> None:
+    """Whoever held the open request lets it go (their payment was declined)."""
+    await session.exec(
+        update(PayRequest)
+        .where(col(PayRequest.id) == request_id, col(PayRequest.status) == RequestStatus.OPEN)
+        .values(holder=None, holder_name=None, hold_until=None)
+    )
+
+
+async def uncredit_charge(session: AsyncSession, *, charge_id: int) -> None:
+    """The charge is taken off the books' credit: it could not be credited and must go back."""
+    await session.exec(update(Payment).where(col(Payment.id) == charge_id).values(credited=False))

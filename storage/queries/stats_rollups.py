@@ -92,9 +92,11 @@ async def delete_before(session: AsyncSession, *, cutoff: datetime) -> None:
     await session.exec(delete(RolledPeriod).where(col(RolledPeriod.start) < cutoff))
 
 
-def figure_sums(metrics: Sequence[str], minutes: int, start: datetime, end: datetime) -> Any:
+async def figure_sums(
+    session: AsyncSession, *, metrics: Sequence[str], minutes: int, start: datetime, end: datetime
+) -> list[tuple[Any, ...]]:
     """(metric, label, count, amount) summed over the rolled periods of this length that start in [start, end)."""
-    return (
+    statement = (
         select(
             StatsFigure.metric,
             StatsFigure.label,
@@ -109,3 +111,26 @@ def figure_sums(metrics: Sequence[str], minutes: int, start: datetime, end: date
         )
         .group_by(col(StatsFigure.metric), col(StatsFigure.label))
     )
+    return [tuple(row) for row in (await session.exec(statement)).all()]
+
+
+async def rolled_with_pending(
+    session: AsyncSession, *, minutes: Sequence[int], start: datetime, end: datetime
+) -> list[tuple[int, datetime, int]]:
+    """(minutes, start, pending_refunds) of the rolled periods of these lengths that start in [start, end)."""
+    statement = select(RolledPeriod.minutes, RolledPeriod.start, RolledPeriod.pending_refunds).where(
+        col(RolledPeriod.minutes).in_(minutes),
+        col(RolledPeriod.start) >= start,
+        col(RolledPeriod.start) < end,
+    )
+    return [(size, begins, pending) for size, begins, pending in (await session.exec(statement)).all()]
+
+
+async def rolled_starts_between(
+    session: AsyncSession, *, minutes: int, start: datetime, end: datetime
+) -> list[datetime]:
+    """The starts of the rolled periods of this length that start in [start, end)."""
+    statement = select(RolledPeriod.start).where(
+        col(RolledPeriod.minutes) == minutes, col(RolledPeriod.start) >= start, col(RolledPeriod.start) < end
+    )
+    return list((await session.exec(statement)).all())

@@ -17,7 +17,7 @@ from services.metrics import REGISTRY
 from services.money import Money
 from services.parking import PARK_AFTER_ATTEMPTS
 from services.provider_notices import event_to_json
-from services.telling import Kind
+from services.telling_rows import Kind
 from storage.models import (
     Order,
     OrderStatus,

@@ -12,6 +12,7 @@ from sqlmodel import update
 
 from payments.base import Amount, CheckoutRef, CheckoutRequest, PaymentError
 from payments.wechat_pay import WeChatPayNative
+from payments.wechat_pay_api import WeChatPayApi
 from services.links import qr_png
 from services.notices import ReturnReason
 from storage.models import OrderStatus, PaymentStatus, Refund, utcnow
@@ -216,15 +217,17 @@ async def test_a_payment_for_a_cancelled_order_goes_back(shop: RunningShop, wech
 async def test_answers_not_signed_by_wechat_pay_are_not_trusted(wechat: FakeWeChatPay) -> None:
     keys = wechat.keys
     provider = WeChatPayNative(
-        mchid=keys.mchid,
-        appid=keys.appid,
-        private_key_pem=keys.merchant.private_pem,
-        cert_serial_no=keys.merchant_serial_no,
-        apiv3_key=keys.apiv3_key,
-        platform_public_key_pem=keys.platform.public_pem,
-        platform_public_key_id=keys.public_key_id,
-        api_base=wechat.base_url,
-        notify_url="https://shop.example/notify/wechatpay",
+        WeChatPayApi(
+            mchid=keys.mchid,
+            appid=keys.appid,
+            private_key_pem=keys.merchant.private_pem,
+            cert_serial_no=keys.merchant_serial_no,
+            apiv3_key=keys.apiv3_key,
+            platform_public_key_pem=keys.platform.public_pem,
+            platform_public_key_id=keys.public_key_id,
+            api_base=wechat.base_url,
+            notify_url="https://shop.example/notify/wechatpay",
+        )
     )
     request = CheckoutRequest(
         checkout_ref="ref_0123456789abcdefXYZ",
