@@ -16,6 +16,11 @@ from tests.harness import RunningShop, running_shop
 from tests.ports import free_port
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked runs_long go first: xdist then runs them beside the rest, not alone at the end of the run."""
+    items.sort(key=lambda item: item.get_closest_marker("runs_long") is None)
+
+
 @pytest.fixture(autouse=True)
 async def nothing_left_running() -> AsyncIterator[None]:
     """Each test ends with nothing of its own still running. A task that outlives its test and ignores being

@@ -1091,11 +1091,13 @@ async def scene(postgres_url: str, tmp_path: Path) -> AsyncIterator[tuple[Scene,
             await db.dispose()
 
 
+@pytest.mark.runs_long
 async def test_a_thousand_random_journeys_on_two_workers(scene: tuple[Scene, Database, list[Path]]) -> None:
     report = await run_journeys(*scene, JOURNEYS)
     assert not report, f"seed {SEED}:\n" + "\n\n".join(report[:40])
 
 
+@pytest.mark.runs_long
 async def test_random_journeys_with_faults_on_two_workers(scene: tuple[Scene, Database, list[Path]]) -> None:
     """The same journeys, fewer, while Telegram fails some of the bot's calls (5xx, time-outs) and sends some
     updates the library cannot parse. A journey a fault strands (a checkout or an answer that never came) is left
