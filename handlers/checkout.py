@@ -11,13 +11,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, U
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, PreCheckoutQueryHandler, filters
 
 from handlers.callback_data import CallbackData
-from handlers.common import speak, unless_query_gone
+from handlers.common import qr_photo, speak, unless_query_gone
 from handlers.context import DaifuContext
 from presentation.texts import provider_down, why_not, why_not_charged
 from services.checkout import MethodUnavailable
 from services.crediting import UnknownCheckout
 from services.i18n import Gettext
-from services.links import qr_png
 from services.metrics import PRE_CHECKOUT_SECONDS
 from services.orders import OrderNotPayable
 from services.providers import Checkout, CheckoutKind, InvoiceSpec, PaidInTelegram, PaymentError
@@ -83,7 +82,7 @@ async def send_checkout(context: DaifuContext, chat_id: int, checkout: Checkout,
     elif checkout.qr_payload is not None:
         await context.bot.send_photo(
             chat_id,
-            qr_png(checkout.qr_payload),
+            qr_photo(checkout.qr_payload),
             caption=_("Scan this code with the payment app to pay. I will tell you here when it is paid."),
         )
 

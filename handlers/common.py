@@ -6,12 +6,13 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from telegram import Update
+from telegram import InputFile, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from handlers.context import DaifuContext
 from services.i18n import Gettext, gettext_for
+from services.links import qr_png
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +75,8 @@ def unless_query_gone(kind: str, query_id: str) -> contextlib.AbstractContextMan
 def unless_unchanged() -> contextlib.AbstractContextManager[None]:
     """Around an edit a repeated tap may make twice: Telegram refuses to set what a message shows already."""
     return unless_telegram_says("not modified")
+
+
+def qr_photo(data: str) -> InputFile:
+    """A QR code to send as a photo, uploaded as qr.png (image/png): a name and type, not bytes of no kind."""
+    return InputFile(qr_png(data), filename="qr.png")

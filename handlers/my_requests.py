@@ -12,13 +12,13 @@ from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from handlers.callback_data import CallbackData
-from handlers.common import speak
+from handlers.common import qr_photo, speak
 from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
 from presentation.formatting import esc
 from presentation.texts import request_refusal, status_name, when
 from services.i18n import Gettext
-from services.links import deep_link, qr_png
+from services.links import deep_link
 from services.money import Money, format_money
 from services.pay_requests import RequestRefused, RequestView
 from services.read_models import RequestMode, RequestStatus, utcnow
@@ -77,7 +77,7 @@ async def send_share_kit(context: DaifuContext, chat_id: int, view: RequestView,
 
 async def send_request_qr(context: DaifuContext, chat_id: int, view: RequestView, _: Gettext) -> None:
     link = deep_link(context.bot.username, view.request.token)
-    await context.bot.send_photo(chat_id, qr_png(link), caption=_("Let your friend scan this code with their phone."))
+    await context.bot.send_photo(chat_id, qr_photo(link), caption=_("Let your friend scan this code with their phone."))
 
 
 def status_words(view: RequestView, _: Gettext) -> str:

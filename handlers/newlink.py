@@ -22,14 +22,14 @@ from telegram.ext import (
 )
 
 from handlers.callback_data import CallbackData, any_button_under
-from handlers.common import admin_only, speak
+from handlers.common import admin_only, qr_photo, speak
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
 from presentation.formatting import esc, order_price
 from presentation.texts import bad_amount
 from services.flows import Flow
 from services.i18n import Gettext
-from services.links import deep_link, qr_png
+from services.links import deep_link
 from services.money import (
     AmountProblem,
     InvalidAmount,
@@ -96,7 +96,7 @@ async def send_link(context: DaifuContext, chat_id: int, order: OrderInfo, _: Ge
         ]
     )
     try:
-        await context.bot.send_photo(chat_id, qr_png(link), caption=caption, parse_mode=ParseMode.HTML)
+        await context.bot.send_photo(chat_id, qr_photo(link), caption=caption, parse_mode=ParseMode.HTML)
     except TelegramError as error:
         # The order is made: without its link the admin would ask again and make a second one. The links alone
         # do all the QR code does but be scanned; the web page shows the code too.

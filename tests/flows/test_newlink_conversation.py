@@ -35,6 +35,8 @@ async def test_guided_newlink_survives_a_restart_between_steps(shop: RunningShop
     link = await shop.told(admin, "New checkout link")
 
     assert "Tea for two" in link["caption"] and "€12.50" in link["caption"]
+    [upload] = [params["photo"] for params in emu.calls_to("sendPhoto")]
+    assert (upload["filename"], upload["content_type"]) == ("qr.png", "image/png")  # named and typed, as Telegram asks
     async with shop.daifu.db.transaction() as session:
         order = (await session.exec(select(Order))).one()
     assert (order.amount_minor, order.currency, order.title, order.created_by) == (1250, "EUR", "Tea for two", admin.id)
