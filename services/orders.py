@@ -44,12 +44,6 @@ def chat_message_key(chat_id: int, message_id: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class OrderView:
-    order: OrderInfo
-    shop_name: str
-
-
-@dataclass(frozen=True, slots=True)
 class OrderPage:
     orders: list[OrderInfo]
     page: int
