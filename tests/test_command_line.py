@@ -128,15 +128,67 @@ def test_migrate_says_the_same_of_a_database_out_of_reach(tmp_path: Path) -> Non
     assert line.startswith("daifu: cannot use the database at DATABASE_URL (postgresql+asyncpg://daifu:***@127.0.0.1:1")
 
 
-def test_a_provider_enabled_without_its_sdk_names_the_extra(tmp_path: Path) -> None:
-    # As if stripe were not installed: an import of it then fails, as it does where the package is absent.
-    without_stripe = "import sys; sys.modules['stripe'] = None; from bot.cli import main; sys.exit(main([]))"
-    env = quiet(tmp_path, PAYMENT_PROVIDERS="stripe", STRIPE_API_KEY="sk_test_secret", STRIPE_WEBHOOK_SECRET="whsec_x")
-    line = one_clear_line(run_bot(tmp_path, "-c", without_stripe, module=None, **env), "sk_test_secret")
+# As if no provider SDK were installed (pip install daifu, without an extra): an import of any of them then fails,
+# as it does where the package is absent.
+WITHOUT_SDKS = "import sys; sys.modules.update(dict.fromkeys(['stripe', 'wechatpayv3', 'alipay']))\n"
+
+# Every module production runs, imported, then the bot started and stopped against the emulator.
+START_EVERYTHING = """
+import asyncio, importlib, pkgutil
+from bot.runtime import Runtime
+from bot.settings import Settings
+from emulator import BotApiEmulator
+
+for package in ("bot", "handlers", "web", "presentation", "services", "payments", "storage"):
+    for found in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
+        if not found.name.startswith(("bot.__main__", "storage.migrations.")):  # these run when imported
+            importlib.import_module(found.name)
+
+async def start_and_stop():
+    async with BotApiEmulator(token="123456:TEST", bot_username="daifu_bot", bot_name="daifu") as emu:
+        settings = Settings(telegram_bot_token="123456:TEST", telegram_api_base_url=emu.base_url)
+        runtime = await Runtime.assemble(settings)
+        try:
+            await runtime.start(poll_timeout=0)
+            print("started with", ",".join(runtime.daifu.providers))
+        finally:
+            await runtime.stop()
+
+asyncio.run(start_and_stop())
+"""
+
+
+def test_a_sandbox_bot_runs_without_any_provider_sdk(tmp_path: Path) -> None:
+    """A plain `pip install daifu` (no extra): the SDKs of the providers not enabled are never imported."""
+    env = quiet(tmp_path, WEB_PORT=str(free_port()), OPS_PORT="0")
+    result = run_bot(tmp_path, "-c", WITHOUT_SDKS + START_EVERYTHING, module=None, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "started with sandbox"
+
+
+WECHATPAY_KEYS = ("MCHID", "APPID", "PRIVATE_KEY", "CERT_SERIAL_NO", "APIV3_KEY", "PUBLIC_KEY", "PUBLIC_KEY_ID")
+ALIPAY_KEYS = ("APP_ID", "APP_PRIVATE_KEY", "PUBLIC_KEY")
+
+
+@pytest.mark.parametrize(
+    ("provider", "package", "keys"),
+    [
+        ("stripe", "stripe", {"STRIPE_API_KEY": "sk_test_secret", "STRIPE_WEBHOOK_SECRET": "whsec_x"}),
+        ("wechatpay", "wechatpayv3", {f"WECHATPAY_{key}": "sk_test_secret" for key in WECHATPAY_KEYS}),
+        ("alipay", "alipay", {f"ALIPAY_{key}": "sk_test_secret" for key in ALIPAY_KEYS}),
+    ],
+)
+def test_a_provider_enabled_without_its_sdk_names_the_extra(
+    tmp_path: Path, provider: str, package: str, keys: dict[str, str]
+) -> None:
+    without_sdks = WITHOUT_SDKS + "from bot.cli import main; sys.exit(main([]))"
+    env = quiet(tmp_path, PAYMENT_PROVIDERS=f"sandbox,{provider}", **keys)
+    line = one_clear_line(run_bot(tmp_path, "-c", without_sdks, module=None, **env), "sk_test_secret")
     assert line == (
-        "daifu: PAYMENT_PROVIDERS has stripe, but its SDK (the Python package stripe) is not installed: "
-        "pip install 'daifu[stripe]'"
+        f"daifu: PAYMENT_PROVIDERS has {provider}, but its SDK (the Python package {package}) is not installed: "
+        f"pip install 'daifu[{provider}]'"
     )
+    assert provider in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
 
 
 async def test_a_port_in_use(tmp_path: Path) -> None:
