@@ -17,9 +17,9 @@ from bot.cli import parser
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [README, ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
 CODE = ("bot", "handlers", "web", "presentation", "services", "payments", "storage", "emulator", "playground", "bench")
-FOLDERS = (*CODE, "tests", "scripts", "docs")
+FOLDERS = (*CODE, "tests", "scripts", "docs", "requirements")
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
 PATH = re.compile(rf"^(?:{'|'.join(FOLDERS)})/[\w./-]*$")
