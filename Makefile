@@ -22,6 +22,7 @@ lint: $(STAMP)
 test: lint
 	scripts/ensure-postgres
 	scripts/ensure-chromium
+	scripts/ensure-nginx
 	$(BIN)/pytest -q -n 2
 
 bench: $(STAMP)
