@@ -91,7 +91,8 @@ class Nginx:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen([*self.argv, "-g", "daemon off;"], stderr=subprocess.PIPE)
+        with (self.prefix / "stderr.log").open("ab") as stderr:  # the child keeps its own copy of the file
+            self.process = subprocess.Popen([*self.argv, "-g", "daemon off;"], stderr=stderr)
 
     def access_log(self) -> list[str]:
         path = self.prefix / "access.log"
