@@ -213,11 +213,9 @@ async def test_the_shipped_topology_serves_a_journey_on_both_workers_and_keeps_o
         async with client.get(topology.plain_http_url + "/r/anything", allow_redirects=False) as answer:
             assert answer.status == 301 and answer.headers["Location"] == "https://localhost/r/anything"
 
-
-async def test_a_notice_through_the_proxy_records_the_client_nginx_saw(topology: Topology) -> None:
-    # A client's own X-Forwarded-For is passed over: nginx appends the address it saw, which the workers do not
-    # trust, so that one is the client.
+    # A notice records the client nginx saw. A client's own X-Forwarded-For is passed over: nginx appends the
+    # address it was reached from, which the workers do not trust, so that one is the client.
     assert await send_forged_notice(topology.proxy_url, source=CLIENT, forwarded_for="198.51.100.1") >= 400
-    # Behind a proxy the shop trusts, the chain goes on to the address that proxy saw.
+    # Behind a proxy the shop also trusts, the chain goes on to the address that proxy saw.
     assert await send_forged_notice(topology.proxy_url, source=CDN, forwarded_for=FORWARDED_BY_CDN) >= 400
     assert await rejected_from(topology.database_url) == [CLIENT, FORWARDED_BY_CDN]
