@@ -77,11 +77,9 @@ async def topology(postgres: PostgresDatabases, tmp_path: Path) -> AsyncIterator
         }
         workers = []
         for name in ("first", "second"):
-            (tmp_path / name).mkdir()
-            env = settings | {"OPS_PORT": str(free_port())}
-            workers.append(
-                Worker(emu, database_url, shop.admin.id, tmp_path / name, public_base_url=proxy_url, env=env)
-            )
+            workdir = tmp_path / name
+            workdir.mkdir()
+            workers.append(Worker(emu, database_url, shop.admin.id, workdir, public_base_url=proxy_url, env=settings))
 
         # compose's `migrate` service: once, before any worker.
         migrated = await asyncio.to_thread(
@@ -161,7 +159,7 @@ async def updates_handled(worker: Worker) -> float:
     """The updates a worker handled, from its own /metrics on the operations port."""
     async with (
         aiohttp.ClientSession() as client,
-        client.get(f"http://127.0.0.1:{worker.env['OPS_PORT']}/metrics") as answer,
+        client.get(f"http://127.0.0.1:{worker.ops_port}/metrics") as answer,
     ):
         assert answer.status == 200
         text = await answer.text()
@@ -210,8 +208,10 @@ async def test_the_shipped_topology_serves_a_journey_on_both_workers_and_keeps_o
         # The orchestrator may ask over plain HTTP; anything else there is sent to HTTPS.
         async with client.get(topology.plain_http_url + "/healthz") as answer:
             assert answer.status == 200
-        async with client.get(topology.plain_http_url + "/r/anything", allow_redirects=False) as answer:
-            assert answer.status == 301 and answer.headers["Location"] == "https://localhost/r/anything"
+        async with client.get(
+            topology.plain_http_url + "/r/anything", headers={"Host": "shop.example.com"}, allow_redirects=False
+        ) as answer:
+            assert answer.status == 301 and answer.headers["Location"] == "https://shop.example.com/r/anything"
 
     # A notice records the client nginx saw. A client's own X-Forwarded-For is passed over: nginx appends the
     # address it was reached from, which the workers do not trust, so that one is the client.
