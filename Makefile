@@ -26,6 +26,7 @@ lint: $(STAMP)
 test: lint
 	scripts/ensure-postgres
 	scripts/ensure-chromium
+	scripts/ensure-nginx
 	$(BIN)/pytest -q -n 2
 
 # Refresh the lock after a change to pyproject.toml's dependencies: pins already in the lock are kept unless

@@ -55,6 +55,7 @@ def daifu_process(
         "PUBLIC_BASE_URL": webhook.public_url if webhook is not None else f"http://127.0.0.1:{port}",
         "WEB_HOST": "127.0.0.1",
         "WEB_PORT": str(port),
+        "OPS_PORT": "0",  # nothing here reads the metrics; several bots of a run would otherwise all want 9090
         "ADMIN_IDS": str(admin_id),
         "PAYMENT_PROVIDERS": "telegram,stars,sandbox",
         "TELEGRAM_PROVIDER_TOKEN": "284685063:TEST:bench",

@@ -31,8 +31,9 @@ from services.update_inbox import RENEW_LEASES_SECONDS, UpdateInbox
 from storage.database import Database
 from storage.migrate import upgrade_to_head
 from storage.secrets import check_readable, use_keys
-from web.rate_limit import Rate, WebLimits, in_networks, parse_networks
-from web.server import build_web_app
+from web.client_address import in_networks, parse_networks
+from web.rate_limit import Rate, WebLimits
+from web.server import build_ops_app, build_web_app
 from web.slow_clients import CappedSite
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,7 @@ def web_limits(settings: Settings) -> WebLimits:
         per_address=Rate(settings.web_rate_per_address, settings.web_burst_per_address),
         forms_per_address=Rate(settings.web_form_rate_per_address, settings.web_form_burst_per_address),
         per_api_key=Rate(settings.api_rate_per_key, settings.api_burst_per_key),
-        trusted_proxies=parse_networks(settings.trusted_proxies),
-        unthrottled_paths=frozenset({"/healthz", "/readyz", "/metrics", settings.webhook_path}),
+        unthrottled_paths=frozenset({"/healthz", settings.webhook_path}),
     )
 
 
@@ -75,6 +75,7 @@ class Runtime:
     application: DaifuApplication
     daifu: Daifu
     web_runner: web.AppRunner | None = None
+    ops_runner: web.AppRunner | None = None
     journal: UpdateJournal | None = None
     polling: JournaledPolling | None = None
     teller: Teller | None = None
@@ -126,11 +127,13 @@ class Runtime:
         # Before any update or web request: what they record is told at once.
         self.teller = Teller(self.application)
         self.teller.start()
+        # Before updates are taken: a port in use stops the start before Telegram is told of a webhook.
+        await self._serve_operations()
         web_app = build_web_app(
             self.daifu,
             lambda: self.application.bot.username,
-            self.application.bot.get_me,
             web_limits(self.settings),
+            trusted_proxies=parse_networks(self.settings.trusted_proxies),
             body_timeout=self.settings.web_body_timeout.total_seconds(),
         )
         journal = self.journal = UpdateJournal(self.application, UpdateInbox(self.db))
@@ -177,6 +180,17 @@ class Runtime:
             self.settings.public_base_url,
         )
 
+    async def _serve_operations(self) -> None:
+        """/metrics, /readyz and /healthz on OPS_HOST:OPS_PORT, in this process and event loop (nothing if 0)."""
+        host, port = self.settings.ops_host, self.settings.ops_port
+        if not port:
+            return
+        self.ops_runner = web.AppRunner(build_ops_app(self.daifu, self.application.bot.get_me), access_log=None)
+        await self.ops_runner.setup()
+        with listening_on(host, port, named="OPS"):
+            await web.TCPSite(self.ops_runner, host, port).start()
+        log.info("operations endpoints (/metrics, /readyz, /healthz) at http://%s:%s", host, port)
+
     async def _receive_by_webhook(self, web_app: web.Application, journal: UpdateJournal) -> None:
         secret = (
             self.settings.webhook_secret.get_secret_value()
@@ -193,9 +207,10 @@ class Runtime:
             )
 
     async def stop(self) -> None:
-        if self.web_runner is not None:
-            await self.web_runner.cleanup()
-            self.web_runner = None
+        for runner in (self.ops_runner, self.web_runner):
+            if runner is not None:
+                await runner.cleanup()
+        self.ops_runner = self.web_runner = None
         if self.polling is not None:
             await self.polling.stop()
         if self.application.running:

@@ -125,6 +125,11 @@ class Settings(EveryProviderSettings):
     retain_updates: timedelta = Field(default=timedelta(days=7), ge=timedelta(days=2))
     retain_rejected_notices: timedelta = Field(default=timedelta(days=30), gt=timedelta(0))
 
+    # --- operations listener ---
+    # /metrics, /readyz and /healthz for Prometheus and the orchestrator, apart from the public port; 0: none.
+    ops_host: str = "127.0.0.1"
+    ops_port: int = Field(default=9090, ge=0, le=65535)
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _ids(cls, value: object) -> list[int]:

@@ -118,17 +118,24 @@ def webhook_at(url: str) -> Iterator[None]:
 
 
 @contextmanager
-def listening_on(host: str, port: int) -> Iterator[None]:
-    """Around opening the web server's port."""
+def listening_on(host: str, port: int, *, named: str = "WEB") -> Iterator[None]:
+    """Around opening a listener: the public web server (WEB_HOST, WEB_PORT) or the operations one (named="OPS")."""
+    host_setting, port_setting = f"{named}_HOST", f"{named}_PORT"
     try:
         yield
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
-            line = f"WEB_PORT {port} is in use on {host} by another program: stop it, or set WEB_PORT to a free port"
+            line = (
+                f"{port_setting} {port} is in use on {host} by another program: stop it, "
+                f"or set {port_setting} to a free port"
+            )
         elif error.errno == errno.EACCES:
-            line = f"not allowed to listen on WEB_PORT {port} (ports below 1024 need privileges): set another"
+            line = f"not allowed to listen on {port_setting} {port} (ports below 1024 need privileges): set another"
         else:
-            line = f"cannot listen on WEB_HOST {host}, WEB_PORT {port}: {error.strerror or type(error).__name__}"
+            line = (
+                f"cannot listen on {host_setting} {host}, {port_setting} {port}: "
+                f"{error.strerror or type(error).__name__}"
+            )
         raise StartFailure(line) from error
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.update_journal import UpdateJournal, update_id_of
 from payments.base import secrets_match
+from web.client_address import client_address
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -32,7 +33,7 @@ class TelegramWebhook:
 
     async def receive(self, request: web.Request) -> web.Response:
         if not secrets_match(request.headers.get(SECRET_HEADER), self.secret):
-            log.warning("refused a webhook request without the right secret token from %s", request.remote)
+            log.warning("refused a webhook request without the right secret token from %s", client_address(request))
             return web.Response(status=403)
         if (request.content_length or 0) > MAX_UPDATE_BYTES:
             return web.Response(status=413)

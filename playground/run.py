@@ -82,6 +82,8 @@ class Playground:
             public_base_url=self.public_base_url,
             web_host=self.host,
             web_port=self.port,
+            # No operations listener: nothing scrapes a playground, and a second fixed port could be taken.
+            ops_port=0,
             admin_ids=[self.world.cast.admin.id],
             payment_providers=["sandbox", "telegram", "stars"],
             telegram_provider_token=SecretStr(PROVIDER_TOKEN),

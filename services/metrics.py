@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, GCCollector, Histogram, PlatformCollector, ProcessCollector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# The standard process_*, python_info and python_gc_* figures (memory, CPU, open files, collections), as any
+# Python exporter has them. Registered here, once per process: a module runs once however many bots the process
+# starts (the tests start several), and registering one twice would raise.
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
 
 UPDATES = Counter("daifu_updates_total", "Telegram updates handled, by type", ["type"], registry=REGISTRY)
 HANDLER_SECONDS = Histogram(

@@ -18,6 +18,7 @@ from services.daifu import Daifu
 from storage.database import Database
 from storage.models import Telling, utcnow
 from tests.limits import UNTHROTTLED
+from tests.ports import free_port
 
 BOT_USERNAME = "daifu_bot"
 
@@ -55,6 +56,8 @@ class RunningShop:
             "public_base_url": f"http://127.0.0.1:{port}",
             "web_host": "127.0.0.1",
             "web_port": port,
+            # The operations listener on a port of its own: tests run side by side, and 9090 may be taken.
+            "ops_port": free_port(),
             "admin_ids": [self.admin.id],
             "payment_providers": ["sandbox", "telegram", "stars"],
             "telegram_provider_token": "284685063:TEST:daifu",
@@ -76,6 +79,11 @@ class RunningShop:
     @property
     def web_url(self) -> str:
         return self.settings.public_base_url
+
+    @property
+    def ops_url(self) -> str:
+        """The operations listener (/metrics, /readyz, /healthz)."""
+        return f"http://{self.settings.ops_host}:{self.settings.ops_port}"
 
     async def start(self) -> None:
         self.runtime = await Runtime.assemble(self.settings)

@@ -197,12 +197,27 @@ async def test_a_port_in_use(tmp_path: Path) -> None:
             taken.bind(("127.0.0.1", free_port()))
             taken.listen()
             port = taken.getsockname()[1]
-            env = quiet(tmp_path, TELEGRAM_API_BASE_URL=emu.base_url, WEB_PORT=str(port))
+            env = quiet(tmp_path, TELEGRAM_API_BASE_URL=emu.base_url, WEB_PORT=str(port), OPS_PORT="0")
             result = await asyncio.to_thread(run_bot, tmp_path, **env)
     line = one_clear_line(result)
     assert (
         line
         == f"daifu: WEB_PORT {port} is in use on 127.0.0.1 by another program: stop it, or set WEB_PORT to a free port"
+    )
+
+
+async def test_the_operations_port_in_use(tmp_path: Path) -> None:
+    async with BotApiEmulator(token=TOKEN, bot_username="daifu_bot", bot_name="daifu") as emu:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", free_port()))
+            taken.listen()
+            port = taken.getsockname()[1]
+            env = quiet(tmp_path, TELEGRAM_API_BASE_URL=emu.base_url, WEB_PORT=str(free_port()), OPS_PORT=str(port))
+            result = await asyncio.to_thread(run_bot, tmp_path, **env)
+    line = one_clear_line(result)
+    assert (
+        line
+        == f"daifu: OPS_PORT {port} is in use on 127.0.0.1 by another program: stop it, or set OPS_PORT to a free port"
     )
 
 

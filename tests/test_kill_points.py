@@ -141,7 +141,7 @@ async def up(emu: BotApiEmulator, worker: Worker) -> None:
         try:
             async with (
                 aiohttp.ClientSession() as client,
-                client.get(worker.env["PUBLIC_BASE_URL"] + "/readyz") as answer,
+                client.get(f"http://127.0.0.1:{worker.ops_port}/readyz") as answer,
             ):
                 return answer.status == 200
         except aiohttp.ClientError:

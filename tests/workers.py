@@ -36,6 +36,7 @@ class Worker:
         env: settings on top of the defaults below; polling: getUpdates instead of a webhook."""
         self.argv = [sys.executable, "-m", "bot"] + ([] if polling else ["--webhook"])
         self.port = free_port()
+        self.ops_port = free_port()
         self.workdir = workdir
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PAYMENT_", "ADMIN_"))}
         self.env |= {
@@ -46,6 +47,7 @@ class Worker:
             "DATABASE_URL": database_url,
             "PUBLIC_BASE_URL": public_base_url or f"http://127.0.0.1:{self.port}",
             "WEB_PORT": str(self.port),
+            "OPS_PORT": str(self.ops_port),
             "ADMIN_IDS": str(admin_id),
             "PAYMENT_PROVIDERS": "telegram,sandbox",
             "TELEGRAM_PROVIDER_TOKEN": "284685063:TEST:crash",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.daifu import Daifu
+from web.client_address import client_address
 
 MAX_NOTICE_BYTES = 64 * 1024
 
@@ -32,5 +33,5 @@ class NotifyEndpoints:
             return web.json_response({"error": "notice too large"}, status=413)
         if len(body) > MAX_NOTICE_BYTES:
             return web.json_response({"error": "notice too large"}, status=413)
-        reply = await self.daifu.notices.receive(name, request.headers, body, remote=request.remote)
+        reply = await self.daifu.notices.receive(name, request.headers, body, remote=client_address(request))
         return web.Response(status=reply.status, text=reply.body, content_type=reply.content_type)

@@ -1,8 +1,7 @@
 """Throttling on the web side: a token bucket per client address, a stricter one for form posts, one per API key.
 
-A refused request gets 429 with Retry-After. The client's address is the connection's peer, or, when the peer is
-one of the trusted proxies, the right-most address in X-Forwarded-For that is not one of them (what a client
-writes to the left of that is its own say-so). Memory is bounded: each set of buckets remembers a fixed number
+A refused request gets 429 with Retry-After. The client's address is web.client_address's: behind a trusted proxy,
+the client the proxy names, not the proxy. Memory is bounded: each set of buckets remembers a fixed number
 of keys and forgets the least recently seen first, so a flood of addresses cannot fill it.
 """
 
@@ -12,12 +11,13 @@ import ipaddress
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from web.client_address import client_address
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Per set of buckets: a full entry is about 250 bytes, so at most some 16 MB each.
@@ -39,28 +39,11 @@ class WebLimits:
     per_address: Rate
     forms_per_address: Rate  # POSTs of the pages' forms (a request page, the sandbox checkout)
     per_api_key: Rate
-    trusted_proxies: tuple[IPNetwork, ...] = ()
-    # Never throttled by address: probes, metrics, and Telegram's own servers posting updates.
-    unthrottled_paths: frozenset[str] = frozenset({"/healthz", "/readyz", "/metrics"})
+    # Never throttled by address: the orchestrator's probe, and Telegram's own servers posting updates.
+    unthrottled_paths: frozenset[str] = frozenset({"/healthz"})
     form_prefixes: tuple[str, ...] = ("/r/", "/sandbox/")
     # Paths a shop calls with its API key: limited per key, and per address only for keys that are refused.
     keyed_prefixes: tuple[str, ...] = ()
-
-
-def parse_networks(texts: Iterable[str]) -> tuple[IPNetwork, ...]:
-    """Addresses and CIDR ranges as a setting lists them ("10.0.0.1, 192.168.0.0/16")."""
-    return tuple(ipaddress.ip_network(text.strip(), strict=False) for text in texts if text.strip())
-
-
-def in_networks(address: str, networks: Iterable[IPNetwork]) -> bool:
-    """Whether an address (a peer's, zone id and IPv4-mapped spelling allowed) is in one of the networks."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in network for network in networks)
 
 
 @dataclass(slots=True)
@@ -144,31 +127,12 @@ class RateLimiter:
         self.forms = TokenBuckets(limits.forms_per_address, clock=clock)
         self.api_keys = TokenBuckets(limits.per_api_key, clock=clock)
 
-    def _trusted(self, address: str) -> bool:
-        return in_networks(address, self.limits.trusted_proxies)
-
-    def client_address(self, request: web.Request) -> str:
-        """The peer, or behind trusted proxies the right-most forwarded address that is not one of them."""
-        address = request.remote or ""
-        if not self._trusted(address):
-            return address
-        forwarded = ",".join(request.headers.getall("X-Forwarded-For", []))
-        for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
-            try:
-                ipaddress.ip_address(hop.split("%", 1)[0])
-            except ValueError:
-                return address  # garbage where a proxy's address should be: the last known hop answers for it
-            if not self._trusted(hop):
-                return hop
-            address = hop
-        return address
-
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         limits, path = self.limits, request.path
         if path in limits.unthrottled_paths:
             return await handler(request)
-        key = address_key(self.client_address(request))
+        key = address_key(client_address(request))
         request[CLIENT_ADDRESS] = key
         keyed = path.startswith(limits.keyed_prefixes)
         if keyed:
@@ -186,7 +150,7 @@ class RateLimiter:
 
     def key_refused(self, request: web.Request) -> None:
         """A request's API key was refused: it counts against its address, as any stranger's request does."""
-        self.addresses.take(request.get(CLIENT_ADDRESS) or address_key(self.client_address(request)))
+        self.addresses.take(request.get(CLIENT_ADDRESS) or address_key(client_address(request)))
 
     def take_for_key(self, key_id: int) -> float:
         """A call with a known API key: 0 if it may go ahead, else the seconds to wait."""

@@ -1,4 +1,4 @@
-"""The aiohttp application: every web route daifu serves, on one server."""
+"""The aiohttp applications: every public web route daifu serves on one, the operations endpoints on the other."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from aiohttp import web
 from payments.sandbox import SandboxGateway
 from services.daifu import Daifu
 from web import security
-from web.health import HealthEndpoints
+from web.client_address import IPNetwork, trust_proxies
+from web.health import OperationsEndpoints, public_routes
 from web.landing import LandingPages
 from web.notify import NotifyEndpoints
 from web.pages import stylesheet
@@ -29,12 +30,13 @@ async def home(_request: web.Request) -> web.Response:
 def build_web_app(
     daifu: Daifu,
     bot_username: Callable[[], str],
-    bot_api_reachable: Callable[[], Awaitable[object]],
     limits: WebLimits | None = None,
     *,
+    trusted_proxies: tuple[IPNetwork, ...] = (),
     body_timeout: float = 30.0,
 ) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
+    trust_proxies(app, trusted_proxies)
     if limits is not None:
         # First: a flood is refused before any other work is done for it.
         limiter = RateLimiter(replace(limits, keyed_prefixes=(f"{API_PREFIX}/orders",)))
@@ -44,7 +46,7 @@ def build_web_app(
     security.install(app)
     app.router.add_get("/", home)
     app.router.add_get("/static/daifu.css", stylesheet)
-    app.add_routes(HealthEndpoints(daifu, bot_api_reachable).routes())
+    app.add_routes(public_routes())
     app.add_routes(LandingPages(daifu, bot_username).routes())
     app.add_routes(NotifyEndpoints(daifu).routes())
     app.add_routes(RequestPages(daifu).routes())
@@ -52,4 +54,13 @@ def build_web_app(
     for gateway in daifu.providers.values():
         if isinstance(gateway, SandboxGateway):  # the sandbox's checkout page is served here, on daifu's own site
             app.add_routes(SandboxCheckoutPages(daifu, gateway).routes())
+    return app
+
+
+def build_ops_app(daifu: Daifu, bot_api_reachable: Callable[[], Awaitable[object]]) -> web.Application:
+    """The operations listener's application: /healthz, /readyz and /metrics, for the machines that watch daifu.
+
+    Unthrottled and without the pages' headers: it is reached only by Prometheus and the orchestrator."""
+    app = web.Application(client_max_size=1024)
+    app.add_routes(OperationsEndpoints(daifu, bot_api_reachable).routes())
     return app

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from web.client_address import client_address
+
 log = logging.getLogger(__name__)
 
 
@@ -53,7 +55,7 @@ def body_deadline(seconds: float) -> Middleware:
                 return response
         finally:
             timer.cancel()
-        log.info("cut off %s: its body to %s took longer than %s s", request.remote, request.path, seconds)
+        log.info("cut off %s: its body to %s took longer than %s s", client_address(request), request.path, seconds)
         return await _answer_and_close(request)
 
     return deadline

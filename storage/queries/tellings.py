@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, insert, select, update
+from sqlalchemy import RowMapping, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 from sqlmodel import select as orm_select
@@ -108,6 +108,16 @@ async def count_failure(connection: AsyncConnection, *, row_id: int, error: str,
 
 async def note_given_up(connection: AsyncConnection, *, row_id: int, why: str) -> None:
     await connection.execute(_GAVE_UP, {"w_id": row_id, "error": why})
+
+
+async def count_parked(session: AsyncSession, *, attempts: int) -> int:
+    """Rows not done that failed `attempts` times or more: no longer claimed, kept for someone to look into."""
+    statement = (
+        orm_select(func.count())
+        .select_from(Telling)
+        .where(col(Telling.done_at).is_(None), col(Telling.attempts) >= attempts)
+    )
+    return int((await session.exec(statement)).one())
 
 
 # What the rows tell of, read for many rows at once (an expanding IN): one statement per kind of thing.

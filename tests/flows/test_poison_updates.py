@@ -46,7 +46,7 @@ async def rejected_rows(shop: RunningShop) -> list[TelegramUpdate]:
 
 
 async def rejected_so_far(shop: RunningShop) -> float:
-    status, metrics = await shop.get("/metrics")
+    status, metrics = await shop.get(shop.ops_url + "/metrics")
     assert status == 200
     found = re.search(r"^daifu_updates_rejected_total (\S+)$", metrics, re.MULTILINE)
     assert found, "the metric is not exposed"
