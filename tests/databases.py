@@ -64,6 +64,13 @@ class PostgresDatabases:
         self.made.append(name)
         return _with_database(POSTGRES_URL, name)
 
+    async def empty(self) -> str:
+        """A database with nothing in it, not even the schema (as a shop's new one is)."""
+        name = f"{self.prefix}_{len(self.made)}"
+        await _admin(f'CREATE DATABASE "{name}"')
+        self.made.append(name)
+        return _with_database(POSTGRES_URL, name)
+
     def drop_all(self) -> None:
         async def drop() -> None:
             # Each DROP DATABASE waits for a checkpoint; several at once share one, so a run's hundreds of copies
