@@ -65,7 +65,7 @@ class PostgresDatabases:
         return _with_database(POSTGRES_URL, name)
 
     async def empty(self) -> str:
-        """A database with no schema yet, for a test that runs the migration itself."""
+        """A database with nothing in it, not even the schema (as a shop's new one is)."""
         name = f"{self.prefix}_{len(self.made)}"
         await _admin(f'CREATE DATABASE "{name}"')
         self.made.append(name)
