@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -20,6 +21,7 @@ from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, add_user_throttl
 from bot.update_journal import LAST_GROUP, UpdateJournal
 from bot.webhook import TelegramWebhook
 from handlers.context import attach
+from handlers.introduction import introduce
 from handlers.teller import Teller
 from payments.base import ProviderContext
 from payments.registry import build_providers
@@ -55,6 +57,9 @@ def shop_rules(settings: Settings) -> ShopRules:
         payforme_reminder=settings.payforme_reminder,
         reconcile_after=settings.reconcile_after,
         callback_private_allowed=settings.callback_allow_private_addresses,
+        support_contact=settings.support_contact,
+        terms_url=settings.terms_url,
+        terms_text=settings.terms_text,
     )
 
 
@@ -78,6 +83,7 @@ class Runtime:
     journal: UpdateJournal | None = None
     polling: JournaledPolling | None = None
     teller: Teller | None = None
+    introduction: asyncio.Task[None] | None = None
 
     @classmethod
     async def assemble(cls, settings: Settings) -> Runtime:
@@ -171,6 +177,9 @@ class Runtime:
                 # A reverse proxy carries everyone's connections: the cap is for clients, not for it.
                 uncapped=partial(in_networks, networks=parse_networks(self.settings.trusted_proxies)),
             ).start()
+        # In the background: the menus and descriptions are not needed to take payments, and a slow Bot API must not
+        # hold up the start.
+        self.introduction = asyncio.create_task(introduce(self.application.bot, self.daifu.rules), name="introduce")
         log.info(
             "daifu is running as @%s; web side at %s",
             self.application.bot.username,
@@ -193,6 +202,11 @@ class Runtime:
             )
 
     async def stop(self) -> None:
+        if self.introduction is not None:
+            self.introduction.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.introduction
+            self.introduction = None
         if self.web_runner is not None:
             await self.web_runner.cleanup()
             self.web_runner = None
