@@ -27,17 +27,29 @@ def menu(_: Gettext, *, admin: bool) -> list[BotCommand]:
     return [BotCommand(command.name, _(command.description)) for command in commands_for(admin=admin)]
 
 
+DESCRIPTION_MAX = 512  # Telegram's limits, in characters
+SHORT_DESCRIPTION_MAX = 120
+
+
 def description(_: Gettext, shop_name: str) -> str:
-    """What an empty chat with the bot shows, above its Start button (at most 512 characters)."""
-    return _(
+    """What an empty chat with the bot shows, above its Start button."""
+    text = _(
         "{shop} takes payments in this chat. Open a checkout link or scan its QR code to see an order and pay it, "
         "or ask friends to pay it for you. Send /help to see what I can do, /paysupport for help with a payment."
     ).format(shop=shop_name)
+    return _clipped(text, DESCRIPTION_MAX)
 
 
 def short_description(_: Gettext, shop_name: str) -> str:
-    """What the bot's profile and a shared link to it show (at most 120 characters)."""
-    return _("{shop}: pay in this chat, or ask friends to pay for you.").format(shop=shop_name)
+    """What the bot's profile and a shared link to it show."""
+    return _clipped(
+        _("{shop}: pay in this chat, or ask friends to pay for you.").format(shop=shop_name), SHORT_DESCRIPTION_MAX
+    )
+
+
+def _clipped(text: str, limit: int) -> str:
+    # A long SHOP_NAME must not cost the bot its description: Telegram refuses a text over the limit whole.
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def introduce(bot: Bot, rules: ShopRules) -> None:

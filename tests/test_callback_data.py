@@ -22,8 +22,8 @@ from handlers.inline_share import CardResult, InvoiceResult
 from handlers.language import LanguageTap
 from handlers.my_orders import PageTap as MyOrdersPageTap
 from handlers.my_requests import RequestAction, RequestTap
-from handlers.pay_support import QuoteTap
 from handlers.newlink import CancelLinkTap, CreateLinkTap, CurrencyTap
+from handlers.pay_support import QuoteTap
 from handlers.refund_button import RefundStep, RefundTap
 from handlers.thanks import ThanksPick, ThanksTap
 

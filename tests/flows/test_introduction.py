@@ -12,7 +12,7 @@ from telegram.error import BadRequest
 
 from emulator import BotApiEmulator
 from emulator.faults import server_error, telegram_error
-from tests.harness import BOT_USERNAME, RunningShop
+from tests.harness import BOT_USERNAME, RunningShop, running_shop
 
 PEOPLE = ["my", "requests", "paysupport", "terms", "language", "help", "whoami"]
 ADMINS = ["newlink", "orders", "order", "stats", "refund", "cancel", "export", "providers", "apikey"]
@@ -114,3 +114,12 @@ async def test_a_bot_api_that_refuses_the_introduction_stops_nothing(
             assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
         finally:
             await shop.stop()
+
+
+async def test_a_long_shop_name_is_clipped_to_telegrams_limits(database_url: str, unused_tcp_port: int) -> None:
+    async with running_shop(database_url, unused_tcp_port, shop_name="The Very Long Name of a Shop " * 20) as shop:
+        await introduced(shop)
+        for language_code in (None, "zh"):
+            about = (await bot_of(shop).get_my_description(language_code=language_code)).description
+            short = (await bot_of(shop).get_my_short_description(language_code=language_code)).short_description
+            assert len(about) == 512 and len(short) == 120 and short.startswith("The Very Long Name")
