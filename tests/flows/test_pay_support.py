@@ -46,7 +46,8 @@ async def test_someone_without_payments_is_told_so_and_the_admins_hear_once(shop
     await ask(shop, shop.bob)
     await shop.told(admin, "Bob")
     assert shop.times_told(admin, "asks for help with a payment") == 3
-    assert not emu.errors
+    # Nothing refused but Ada's own menu at start (she had not started the bot yet).
+    assert [error for error in emu.errors if error[0] != "setMyCommands"] == []
 
 
 async def test_recent_payments_are_listed_and_one_can_be_quoted_to_the_admins(shop: RunningShop) -> None:
