@@ -39,6 +39,7 @@ from web.slow_clients import CappedSite
 
 log = logging.getLogger(__name__)
 INBOX_RECOVERY_SECONDS = 30
+INTRODUCTION_WAIT_SECONDS = 5
 
 
 def shop_rules(settings: Settings) -> ShopRules:
@@ -132,6 +133,10 @@ class Runtime:
         # Before any update or web request: what they record is told at once.
         self.teller = Teller(self.application)
         self.teller.start()
+        # The menus and descriptions, set before the first update is taken; but they are not needed to take payments:
+        # if Telegram is slow to take them, the start goes on and they are finished in the background.
+        self.introduction = asyncio.create_task(introduce(self.application.bot, self.daifu.rules), name="introduce")
+        await asyncio.wait({self.introduction}, timeout=INTRODUCTION_WAIT_SECONDS)
         web_app = build_web_app(
             self.daifu,
             lambda: self.application.bot.username,
@@ -177,9 +182,6 @@ class Runtime:
                 # A reverse proxy carries everyone's connections: the cap is for clients, not for it.
                 uncapped=partial(in_networks, networks=parse_networks(self.settings.trusted_proxies)),
             ).start()
-        # In the background: the menus and descriptions are not needed to take payments, and a slow Bot API must not
-        # hold up the start.
-        self.introduction = asyncio.create_task(introduce(self.application.bot, self.daifu.rules), name="introduce")
         log.info(
             "daifu is running as @%s; web side at %s",
             self.application.bot.username,

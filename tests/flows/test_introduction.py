@@ -5,13 +5,15 @@ take payments: Telegram refusing it stops nothing."""
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from telegram import Bot, BotCommandScopeChat
 from telegram.error import BadRequest
 
+from bot.runtime import INTRODUCTION_WAIT_SECONDS, Runtime
 from emulator import BotApiEmulator
-from emulator.faults import server_error, telegram_error
+from emulator.faults import server_error, telegram_error, timeout
 from tests.harness import BOT_USERNAME, RunningShop, running_shop
 
 PEOPLE = ["my", "requests", "paysupport", "terms", "language", "help", "whoami"]
@@ -123,3 +125,21 @@ async def test_a_long_shop_name_is_clipped_to_telegrams_limits(database_url: str
             about = (await bot_of(shop).get_my_description(language_code=language_code)).description
             short = (await bot_of(shop).get_my_short_description(language_code=language_code)).short_description
             assert len(about) == 512 and len(short) == 120 and short.startswith("The Very Long Name")
+
+
+async def test_a_bot_api_slow_to_take_the_introduction_does_not_hold_up_the_start(
+    database_url: str, unused_tcp_port: int
+) -> None:
+    async with BotApiEmulator(token="123456:TEST-daifu", bot_username=BOT_USERNAME, bot_name="daifu") as emu:
+        emu.faults.fail("setMyCommands", fault=timeout(30))
+        shop = RunningShop(emu, database_url, unused_tcp_port)
+        began = time.monotonic()
+        shop.runtime = await Runtime.assemble(shop.settings)
+        try:
+            await shop.runtime.start(poll_timeout=1)
+            assert time.monotonic() - began < INTRODUCTION_WAIT_SECONDS + 3
+            assert shop.runtime.introduction is not None and not shop.runtime.introduction.done()  # still trying
+            await emu.send_text(shop.alice, "/help")
+            assert "/my - your orders and payments" in (await emu.next_bot_message(shop.alice))["text"]
+        finally:
+            await shop.stop()
