@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable
 
 from telegram import Bot, BotCommand, BotCommandScopeChat
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from handlers.command_list import commands_for
 from services.config import ShopRules
@@ -78,13 +78,19 @@ async def introduce_to_admin(bot: Bot, admin_id: int, language_code: str | None)
     await _tried(
         f"the admin menu of {admin_id} ({language_code or 'default'})",
         bot.set_my_commands(menu(_, admin=True), scope=BotCommandScopeChat(admin_id), language_code=language_code),
+        # Nothing is wrong: the admin has not opened the bot yet (a new shop), and their /start sets it.
+        fine_if=("chat not found", f"admin {admin_id} has not started the bot yet: their menu is set at their /start"),
     )
 
 
-async def _tried(what: str, call: Awaitable[bool]) -> None:
+async def _tried(what: str, call: Awaitable[bool], *, fine_if: tuple[str, str] | None = None) -> None:
+    """fine_if: the words of a refusal that means nothing is wrong, and what it means (logged as information)."""
     try:
         await call
     except TelegramError as error:  # refused, timed out, unreachable: the bot works without it
+        if fine_if is not None and isinstance(error, BadRequest) and fine_if[0] in error.message.lower():
+            log.info("%s", fine_if[1])
+            return
         log.warning("could not set %s: %s", what, error)
     except Exception:  # a bug here must not stop the start either (nor go unseen in its background task)
         log.exception("could not set %s", what)

@@ -48,16 +48,22 @@ async def test_the_menus_and_descriptions_are_set_at_start_in_both_languages(sho
     assert (await bot.get_my_short_description(language_code="zh")).short_description.startswith("Bean There：")
 
 
-async def test_an_admin_gets_the_admin_commands_in_their_own_chat(shop: RunningShop) -> None:
+async def test_an_admin_gets_the_admin_commands_in_their_own_chat(
+    shop: RunningShop, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="handlers.introduction")
     emu, admin = shop.emu, shop.admin
-    await introduced(shop)
-    bot, scope = bot_of(shop), BotCommandScopeChat(admin.id)
-    # Ada never started the bot: Telegram refused her menu at start. Her /start sets it.
+    await shop.restart()  # a start whose log this test captures
+    scope = BotCommandScopeChat(admin.id)
+    # Ada never started the bot: Telegram refused her menu at start, and nothing is wrong. Her /start sets it.
     with pytest.raises(BadRequest, match="Chat not found"):
-        await bot.get_my_commands(scope=scope)
+        await bot_of(shop).get_my_commands(scope=scope)
+    assert f"admin {admin.id} has not started the bot yet" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     await emu.send_text(admin, "/start")
     await emu.next_bot_message(admin)
     await emu.wait_for(lambda: len(emu.world.commands) == 4)  # everyone's and hers, in English and Chinese
+    bot = bot_of(shop)
     assert [c.command for c in await bot.get_my_commands(scope=scope)] == PEOPLE + ADMINS
     zh = {c.command: c.description for c in await bot.get_my_commands(scope=scope, language_code="zh")}
     assert list(zh) == PEOPLE + ADMINS and zh["refund"] == "为订单退款"
@@ -65,7 +71,7 @@ async def test_an_admin_gets_the_admin_commands_in_their_own_chat(shop: RunningS
     # From the next start on, her menu is set with everyone's.
     emu.world.commands.clear()
     await shop.restart()
-    await introduced(shop, starts=2)
+    await introduced(shop, starts=3)
     assert [c.command for c in await bot_of(shop).get_my_commands(scope=scope)] == PEOPLE + ADMINS
     # Someone else's chat has no menu of its own: they see everyone's.
     await emu.send_text(shop.alice, "/help")
