@@ -6,6 +6,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings
 from emulator.state import User
 from tests.flows.payforme_steps import open_order
 from tests.harness import RunningShop, running_shop
@@ -131,3 +135,11 @@ async def test_terms_as_text_then_link(database_url: str, unused_tcp_port: int) 
         carol = shop.emu.add_user("Carol", language_code="zh-hans")
         await shop.emu.send_text(carol, "/terms")
         assert "完整条款：https://bean.example/terms" in (await shop.emu.next_bot_message(carol))["text"]
+
+
+def test_terms_settings_that_could_not_be_shown_stop_the_start() -> None:
+    with pytest.raises(ValidationError, match="must be a web address"):
+        Settings(_env_file=None, terms_url="bean.example/terms")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="at most 3500 characters"):
+        Settings(_env_file=None, terms_text="x" * 3501)  # type: ignore[call-arg]
+    assert Settings(_env_file=None, terms_url=" https://bean.example/terms ").terms_url == "https://bean.example/terms"  # type: ignore[call-arg]
