@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -20,6 +21,7 @@ from bot.telegram_app import ALLOWED_UPDATES, DaifuApplication, add_user_throttl
 from bot.update_journal import LAST_GROUP, UpdateJournal
 from bot.webhook import TelegramWebhook
 from handlers.context import attach
+from handlers.introduction import introduce
 from handlers.teller import Teller
 from payments.base import ProviderContext
 from payments.registry import build_providers
@@ -38,6 +40,7 @@ from web.slow_clients import CappedSite
 
 log = logging.getLogger(__name__)
 INBOX_RECOVERY_SECONDS = 30
+INTRODUCTION_WAIT_SECONDS = 5
 
 
 def shop_rules(settings: Settings) -> ShopRules:
@@ -56,6 +59,9 @@ def shop_rules(settings: Settings) -> ShopRules:
         payforme_reminder=settings.payforme_reminder,
         reconcile_after=settings.reconcile_after,
         callback_private_allowed=settings.callback_allow_private_addresses,
+        support_contact=settings.support_contact,
+        terms_url=settings.terms_url,
+        terms_text=settings.terms_text,
     )
 
 
@@ -79,6 +85,7 @@ class Runtime:
     journal: UpdateJournal | None = None
     polling: JournaledPolling | None = None
     teller: Teller | None = None
+    introduction: asyncio.Task[None] | None = None
 
     @classmethod
     async def assemble(cls, settings: Settings) -> Runtime:
@@ -129,6 +136,10 @@ class Runtime:
         self.teller.start()
         # Before updates are taken: a port in use stops the start before Telegram is told of a webhook.
         await self._serve_operations()
+        # The menus and descriptions, set before the first update is taken; but they are not needed to take payments:
+        # if Telegram is slow to take them, the start goes on and they are finished in the background.
+        self.introduction = asyncio.create_task(introduce(self.application.bot, self.daifu.rules), name="introduce")
+        await asyncio.wait({self.introduction}, timeout=INTRODUCTION_WAIT_SECONDS)
         web_app = build_web_app(
             self.daifu,
             lambda: self.application.bot.username,
@@ -207,6 +218,11 @@ class Runtime:
             )
 
     async def stop(self) -> None:
+        if self.introduction is not None:
+            self.introduction.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.introduction
+            self.introduction = None
         for runner in (self.ops_runner, self.web_runner):
             if runner is not None:
                 await runner.cleanup()

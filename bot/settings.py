@@ -106,6 +106,14 @@ class Settings(EveryProviderSettings):
     # Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client; from any other peer it is ignored.
     trusted_proxies: CommaList = Field(default_factory=list)
 
+    # --- introduction ---
+    # Where people reach the shop about a payment (/paysupport): "@shop_support", an email address or a URL.
+    support_contact: str | None = None
+    # The shop's terms (/terms): a link, a text shown in the chat, or both (the text, then the link).
+    terms_url: str | None = None
+    # Room left in one Telegram message (4096 characters) for the heading and the link.
+    terms_text: str | None = Field(default=None, max_length=3500)
+
     @field_validator("payforme_hold_max", mode="before")
     @classmethod
     def _hold_max(cls, value: object) -> object:
@@ -187,6 +195,13 @@ class Settings(EveryProviderSettings):
     @classmethod
     def _seconds(cls, value: object) -> object:
         return seconds_or_iso(value)
+
+    @field_validator("terms_url")
+    @classmethod
+    def _terms_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"https?://\S+\Z", value.strip()):
+            raise ValueError("must be a web address starting with https:// (or http://)")
+        return value.strip() if value is not None else None
 
     @field_validator("public_base_url", "telegram_api_base_url")
     @classmethod

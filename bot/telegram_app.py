@@ -25,10 +25,12 @@ from handlers import (
     my_orders,
     my_requests,
     newlink,
+    pay_support,
     refunds,
     retention_job,
     start,
     stats_job,
+    terms,
     thanks,
     update_metrics,
     whoami,
@@ -74,7 +76,8 @@ def build_application(settings: Settings) -> DaifuApplication:
     # journaled before Telegram hears they arrived; PTB's updater confirms them before they are handled.
     builder = builder.updater(None)
     application: DaifuApplication = builder.build()
-    features = (start, help, whoami, newlink, ask_friend, checkout, friend_pays, inline_share, my_orders, my_requests)
+    features = [start, help, whoami, pay_support, terms, newlink, ask_friend, checkout, friend_pays, inline_share]
+    features += [my_orders, my_requests]
     # fallback last: in the same group as the features, it gets only what none of them took.
     for feature in (*features, language, refunds, thanks, flow_router, admin_commands, fallback):
         application.add_handlers(feature.handlers())

@@ -1,4 +1,4 @@
-"""Bot API methods about the bot itself: identity, receiving updates, commands and the menu button."""
+"""Bot API methods about the bot itself: identity, receiving updates, commands, descriptions and the menu button."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from .params import Params
 from .state import World
 
 COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
+LANGUAGE_CODE_RE = re.compile(r"[a-z]{2}")  # ISO 639-1, or empty for everyone without a language of their own
+MAX_COMMANDS = 100
+MAX_DESCRIPTION = 512
+MAX_SHORT_DESCRIPTION = 120
 SCOPES = frozenset(
     {
         "default",
@@ -115,25 +119,37 @@ async def get_webhook_info(w: World, p: Params) -> Any:
     return info
 
 
-def _commands_key(p: Params) -> tuple[str, str]:
+def _language_code(p: Params) -> str:
+    code = p.get_str("language_code") or ""
+    if code and not LANGUAGE_CODE_RE.fullmatch(code):
+        raise bad_request("invalid language code specified")
+    return code
+
+
+def _commands_key(w: World, p: Params) -> tuple[str, str]:
     scope = p.get_json("scope") or {"type": "default"}
     if not isinstance(scope, dict) or scope.get("type") not in SCOPES:
         raise bad_request("can't parse BotCommandScope JSON object")
-    if scope["type"].startswith("chat") and "chat_id" not in scope:
-        raise bad_request("chat_id is empty")
-    return json.dumps(scope, sort_keys=True), p.get_str("language_code") or ""
+    if scope["type"].startswith("chat"):
+        if "chat_id" not in scope:
+            raise bad_request("chat_id is empty")
+        # A chat the bot cannot see (a person who never started it) is refused, as Telegram does.
+        w.find_chat(scope["chat_id"])
+    return json.dumps(scope, sort_keys=True), _language_code(p)
 
 
 async def set_my_commands(w: World, p: Params) -> Any:
     commands = p.get_json("commands")
-    if not isinstance(commands, list) or len(commands) > 100:
+    if not isinstance(commands, list):
         raise bad_request("can't parse commands JSON object")
+    if len(commands) > MAX_COMMANDS:
+        raise bad_request("BOT_COMMANDS_TOO_MUCH")
     for command in commands:
         if not isinstance(command, dict) or not COMMAND_RE.fullmatch(str(command.get("command", ""))):
             raise bad_request("BOT_COMMAND_INVALID")
         if not 1 <= len(str(command.get("description", ""))) <= 256:
             raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-    key = _commands_key(p)
+    key = _commands_key(w, p)
     if commands:
         w.commands[key] = [{"command": c["command"], "description": c["description"]} for c in commands]
     else:
@@ -142,12 +158,47 @@ async def set_my_commands(w: World, p: Params) -> Any:
 
 
 async def get_my_commands(w: World, p: Params) -> Any:
-    return list(w.commands.get(_commands_key(p), []))
+    return list(w.commands.get(_commands_key(w, p), []))
 
 
 async def delete_my_commands(w: World, p: Params) -> Any:
-    w.commands.pop(_commands_key(p), None)
+    w.commands.pop(_commands_key(w, p), None)
     return True
+
+
+def _description(p: Params, name: str, limit: int, too_long: str) -> str:
+    text = p.get_str(name) or ""
+    if len(text) > limit:  # Telegram counts characters, not bytes: a Chinese text has as many as an English one
+        raise bad_request(too_long)
+    return text
+
+
+async def set_my_description(w: World, p: Params) -> Any:
+    text = _description(p, "description", MAX_DESCRIPTION, "BOT_DESCRIPTION_INVALID")
+    _keep(w.descriptions, _language_code(p), text)
+    return True
+
+
+async def get_my_description(w: World, p: Params) -> Any:
+    return {"description": w.descriptions.get(_language_code(p), "")}
+
+
+async def set_my_short_description(w: World, p: Params) -> Any:
+    text = _description(p, "short_description", MAX_SHORT_DESCRIPTION, "BOT_ABOUT_INVALID")
+    _keep(w.short_descriptions, _language_code(p), text)
+    return True
+
+
+async def get_my_short_description(w: World, p: Params) -> Any:
+    return {"short_description": w.short_descriptions.get(_language_code(p), "")}
+
+
+def _keep(texts: dict[str, str], language_code: str, text: str) -> None:
+    """An empty text removes the language's own, as in Telegram (the default one shows instead)."""
+    if text:
+        texts[language_code] = text
+    else:
+        texts.pop(language_code, None)
 
 
 def _menu_button(p: Params) -> dict[str, Any]:
@@ -198,6 +249,10 @@ METHODS: dict[str, Method] = {
     "setMyCommands": set_my_commands,
     "getMyCommands": get_my_commands,
     "deleteMyCommands": delete_my_commands,
+    "setMyDescription": set_my_description,
+    "getMyDescription": get_my_description,
+    "setMyShortDescription": set_my_short_description,
+    "getMyShortDescription": get_my_short_description,
     "setChatMenuButton": set_chat_menu_button,
     "getChatMenuButton": get_chat_menu_button,
     "close": close,

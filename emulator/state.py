@@ -197,6 +197,9 @@ class World:
         self.star_refunds: list[dict[str, Any]] = []
         self.queries: dict[str, PendingQuery] = {}
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # The bot's description and short description, by language_code ("" for everyone else).
+        self.descriptions: dict[str, str] = {}
+        self.short_descriptions: dict[str, str] = {}
         self.default_menu_button: dict[str, Any] = {"type": "commands"}
         self.webhook: dict[str, Any] | None = None
         # Telegram insists on HTTPS webhooks; a test server on loopback has no certificate.

@@ -32,7 +32,7 @@ from services.read_models import (
     RequestMode,
 )
 from services.telling_delivery import Subjects
-from services.telling_rows import AFTER_DONE, CHARGE_KINDS, COVERED, REFUND_KINDS, Claimed, Kind
+from services.telling_rows import AFTER_DONE, CHARGE_KINDS, COVERED, REFUND_KINDS, Charge, Claimed, Kind
 
 log = logging.getLogger(__name__)
 # A notice whose send failed for a passing reason is tried again, soon: 0.5 s, then 1 s later.
@@ -72,6 +72,9 @@ async def say(context: DaifuContext, row: Claimed, subjects: Subjects) -> str | 
     daifu, chat_id = context.daifu, row.chat_id
     if chat_id is None:
         return None
+    if row.kind == Kind.SUPPORT_ASKED:
+        quoted = subjects.charges.get(row.payment_id) if row.payment_id is not None else None
+        return await _tell_support_asked(context, daifu, chat_id, int(row.detail or 0), quoted)
     if row.kind in CHARGE_KINDS:
         charge = subjects.charges.get(row.payment_id or 0)
         if charge is None:
@@ -151,6 +154,35 @@ async def _tell_admin(
             [[InlineKeyboardButton(_("Refund"), callback_data=RefundTap(RefundStep.ASK, payment.id).pack())]]
         )
     return await _send(context, admin_id, text, reply_markup=markup)
+
+
+async def _tell_support_asked(
+    context: DaifuContext, daifu: Daifu, admin_id: int, asker_id: int, quoted: Charge | None
+) -> str | None:
+    """To an admin: someone asked for help with a payment (/paysupport), and which, if they named one."""
+    locale = await daifu.users.locale_of(admin_id)
+    _ = gettext_for(locale)
+    name, username = await daifu.users.name_of(asker_id), await daifu.users.username_of(asker_id)
+    # A mention opens the person's profile, so the admin can write to them (their username too, where known).
+    asker = f'<a href="tg://user?id={asker_id}">{esc(name)}</a> ({asker_id}{f", @{username}" if username else ""})'
+    lines = [_("🆘 {person} asks for help with a payment (/paysupport).").format(person=asker)]
+    if quoted is not None:
+        payment, order, _request = quoted
+        lines.append(
+            _(
+                "About <b>{title}</b>: {amount} via {provider} on {time}, order {token}, payment reference {reference}."
+            ).format(
+                title=esc(order.title),
+                amount=paid_amount(payment, locale),
+                provider=payment.provider,
+                time=when(payment.settled_at or payment.created_at, locale),
+                token=order.token,
+                reference=esc(payment.provider_ref or "-"),
+            )
+        )
+        lines.append(_("Its whole story: /order {token}").format(token=order.token))
+    lines.append(_("They are waiting for an answer from you in Telegram."))
+    return await _send(context, admin_id, "\n".join(lines))
 
 
 async def _tell_requester(

@@ -14,6 +14,7 @@ from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.friend_pays import show_request
 from handlers.help import help_text
+from handlers.introduction import MENU_LANGUAGES, introduce_to_admin
 from presentation.texts import method_label, order_card, why_not
 from services.orders import OrderNotPayable
 from services.pay_requests import is_request_token
@@ -25,7 +26,13 @@ async def start(update: Update, context: DaifuContext) -> None:
     if message is None:
         return
     if not context.args:
-        await message.reply_text(help_text(_), parse_mode=ParseMode.HTML)
+        user = update.effective_user
+        admin = context.daifu.rules.is_admin(user.id if user else None)
+        await message.reply_text(help_text(_, admin=admin), parse_mode=ParseMode.HTML)
+        if admin and user is not None:
+            # Telegram refused the admin's own menu at start if they had not started the bot yet: now they have.
+            for language_code in MENU_LANGUAGES:
+                await introduce_to_admin(context.bot, user.id, language_code)
         return
     daifu = context.daifu
     if is_request_token(context.args[0]):

@@ -29,6 +29,10 @@ class ShopRules:
     reconcile_after: timedelta = timedelta(minutes=15)
     # Shops' callbacks may go to private and loopback addresses (a shop on the same private network).
     callback_private_allowed: bool = False
+    # How people reach the shop about a payment; the shop's terms as a link and/or a text (None: not given).
+    support_contact: str | None = None
+    terms_url: str | None = None
+    terms_text: str | None = None
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admin_ids

@@ -20,6 +20,7 @@ from services.order_listing import OrderListing
 from services.order_lookup import OrderLookup
 from services.orders import Orders
 from services.orphan_charges import OrphanCharges
+from services.pay_support import PaySupport
 from services.payment_intake import PaymentIntake
 from services.provider_health import ProviderHealthLog
 from services.provider_notices import NoticeDesk
@@ -72,6 +73,8 @@ class Daifu:
         self.request_closing = RequestClosing(db, self.request_views, self.refunds, self.tellings)
         self.request_reminders = RequestReminders(db, rules, self.request_views)
         self.request_cards = RequestCards(db)
+        # Help with a payment: a person's recent charges, and the admins told they asked.
+        self.pay_support = PaySupport(db, self.tellings)
         self.notices = NoticeDesk(db, providers, self.payment_intake)
         self.health = ProviderHealthLog(db)
         self.reconciler = Reconciler(db, providers, self.payment_intake, self.health, after=rules.reconcile_after)

@@ -122,6 +122,15 @@ class Tellings:
             )
         await self._record(session, rows)
 
+    async def support_asked(self, session: AsyncSession, asker_id: int, payment: Payment | None) -> None:
+        """A person asked for help with a payment (/paysupport), or with this one: each admin is told."""
+        order_id, payment_id = (None, None) if payment is None else (payment.order_id, payment.id)
+        rows = [
+            Told(Kind.SUPPORT_ASKED, admin_id, order_id, payment_id, detail=str(asker_id))
+            for admin_id in self.admin_ids
+        ]
+        await self._record(session, rows)
+
     async def card_changed(self, session: AsyncSession, request_id: int) -> None:
         """Something a request's cards show changed (a friend started paying): redraw them."""
         await self._record(session, [Told(Kind.CARD, request_id=request_id)])

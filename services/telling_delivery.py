@@ -24,7 +24,7 @@ from services.done_marks import DoneMarks
 from services.metrics import PARKED
 from services.parking import PARK_AFTER_ATTEMPTS, error_text
 from services.read_models import OrderInfo, OrphanChargeInfo, PaymentInfo, RefundInfo, RequestInfo
-from services.telling_rows import CHARGE_KINDS, FIELDS, REFUND_KINDS, Charge, Claimed, Kind
+from services.telling_rows import ABOUT_A_CHARGE, CHARGE_KINDS, FIELDS, REFUND_KINDS, Charge, Claimed, Kind
 from storage.database import Database
 from storage.models import Telling, utcnow
 from storage.queries import tellings as read
@@ -241,7 +241,7 @@ class TellingSubjects:
         charge_ids = {
             row.payment_id
             for row in rows
-            if row.kind in CHARGE_KINDS and row.payment_id is not None and row.payment_id not in found.charges
+            if row.kind in ABOUT_A_CHARGE and row.payment_id is not None and row.payment_id not in found.charges
         }
         refund_ids = {row.refund_id for row in rows if row.kind in REFUND_KINDS and row.refund_id is not None}
         request_ids = {row.request_id for row in rows if row.kind == Kind.REQUEST_EXPIRED and row.request_id}

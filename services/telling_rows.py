@@ -21,6 +21,7 @@ class Kind(StrEnum):
     REFUND_PENDING = "refund_pending"  # to an admin: refund_id (the provider has not finished it)
     REFUND_FAILED = "refund_failed"  # to an admin: refund_id, detail: why; reason AFTER_DONE if it had succeeded
     ORPHAN = "orphan"  # to an admin: orphan_id
+    SUPPORT_ASKED = "support_asked"  # to an admin: detail: who asked (their id); payment_id: the one they quoted
 
 
 COVERED = "covered"
@@ -28,6 +29,8 @@ CLOSED = "closed"
 AFTER_DONE = "after_done"
 
 CHARGE_KINDS = frozenset({Kind.RECEIPT, Kind.PAID_NOTE, Kind.REQUESTER_NOTE, Kind.DECLINED})
+# The kinds whose rows need their charge read to be told.
+ABOUT_A_CHARGE = CHARGE_KINDS | {Kind.SUPPORT_ASKED}
 REFUND_KINDS = frozenset({Kind.REFUNDED, Kind.REFUND_NOTE, Kind.REFUND_PENDING, Kind.REFUND_FAILED})
 
 # A charge with its order and the request it paid (if any).

@@ -89,6 +89,10 @@ class Users:
         known = await self._lookup(user_id)
         return known.first_name if known else str(user_id)
 
+    async def username_of(self, user_id: int) -> str | None:
+        known = await self._lookup(user_id)
+        return known.username if known else None
+
     async def choose_locale(self, user_id: int, locale: str) -> bool:
         if locale not in LOCALE_NAMES:
             return False

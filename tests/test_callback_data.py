@@ -23,6 +23,7 @@ from handlers.language import LanguageTap
 from handlers.my_orders import PageTap as MyOrdersPageTap
 from handlers.my_requests import RequestAction, RequestTap
 from handlers.newlink import CancelLinkTap, CreateLinkTap, CurrencyTap
+from handlers.pay_support import QuoteTap
 from handlers.refund_button import RefundStep, RefundTap
 from handlers.thanks import ThanksPick, ThanksTap
 
@@ -68,6 +69,7 @@ TODAY: list[tuple[CallbackData, str]] = [
     (CardResult(REQUEST, "3f9a0c1d2e4b"), f"card:{REQUEST}:3f9a0c1d2e4b"),
     (CardResult(REQUEST), f"card:{REQUEST}"),  # as cards were offered before they carried a digest
     (InvoiceResult("stars", REQUEST), f"invoice:stars:{REQUEST}"),
+    (QuoteTap(42), "support:42"),
 ]
 CODECS = sorted({type(tap) for tap, _ in TODAY}, key=lambda codec: codec.__qualname__)
 

@@ -160,3 +160,20 @@ async def requests(session: AsyncSession, *, request_ids: set[int]) -> Sequence[
 
 async def orphan_charges(session: AsyncSession, *, orphan_ids: set[int]) -> Sequence[OrphanCharge]:
     return (await session.exec(_ORPHANS, params={"ids": sorted(orphan_ids)})).all()
+
+
+async def told_since(session: AsyncSession, *, kind: str, detail: str, payment_id: int | None, since: datetime) -> bool:
+    """Whether a row of this kind and detail, about this payment (None: about none), was recorded since then.
+    For /paysupport's notes to the admins (detail: who asked), which are rare: no index of their own."""
+    about = col(Telling.payment_id).is_(None) if payment_id is None else col(Telling.payment_id) == payment_id
+    statement = (
+        orm_select(Telling.id)
+        .where(
+            col(Telling.kind) == kind,
+            col(Telling.detail) == detail,
+            about,
+            col(Telling.created_at) > since,
+        )
+        .limit(1)
+    )
+    return (await session.exec(statement)).first() is not None

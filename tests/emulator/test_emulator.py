@@ -542,3 +542,40 @@ async def test_person_side_extras(emu: BotApiEmulator, app: Application) -> None
     assert (await emu.next_bot_message(quiet))["text"] == "Hello! payload="
     # Privacy mode hid the chatter, so the bot (which echoes text) only answered the command.
     assert [m["text"] for m in emu.bot_messages(quiet)] == ["Hello! payload="]
+
+
+# --- the bot's commands and descriptions: Telegram's limits -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "refusal"),
+    [
+        ("setMyDescription", {"description": "x" * 513}, "BOT_DESCRIPTION_INVALID"),
+        ("setMyDescription", {"description": "说" * 513, "language_code": "zh"}, "BOT_DESCRIPTION_INVALID"),
+        ("setMyShortDescription", {"short_description": "说" * 121}, "BOT_ABOUT_INVALID"),
+        ("setMyDescription", {"description": "hello", "language_code": "zh-hans"}, "invalid language code specified"),
+        ("setMyCommands", {"commands": [{"command": "Help", "description": "d"}]}, "BOT_COMMAND_INVALID"),
+        ("setMyCommands", {"commands": [{"command": "x" * 33, "description": "d"}]}, "BOT_COMMAND_INVALID"),
+        ("setMyCommands", {"commands": [{"command": "help", "description": ""}]}, "BOT_COMMAND_DESCRIPTION_INVALID"),
+        ("setMyCommands", {"commands": [{"command": "help", "description": "说" * 257}]}, "DESCRIPTION_INVALID"),
+        ("setMyCommands", {"commands": [{"command": f"c{n}", "description": "d"} for n in range(101)]}, "TOO_MUCH"),
+        ("setMyCommands", {"commands": [], "scope": {"type": "chat", "chat_id": 4242}}, "chat not found"),
+    ],
+)
+async def test_commands_and_descriptions_over_telegrams_limits_are_refused(
+    emu: BotApiEmulator, method: str, params: dict[str, Any], refusal: str
+) -> None:
+    status, answer = await raw_call(emu, method, **params)
+    assert status == 400 and refusal in answer["description"]
+
+
+async def test_descriptions_up_to_the_limits_are_kept_per_language(emu: BotApiEmulator) -> None:
+    # Characters count, not bytes: 512 Chinese characters fit.
+    assert (await raw_call(emu, "setMyDescription", description="说" * 512, language_code="zh"))[0] == 200
+    assert (await raw_call(emu, "setMyShortDescription", short_description="x" * 120))[0] == 200
+    assert (await raw_call(emu, "getMyDescription", language_code="zh"))[1]["result"] == {"description": "说" * 512}
+    assert (await raw_call(emu, "getMyDescription"))[1]["result"] == {"description": ""}
+    assert (await raw_call(emu, "getMyShortDescription"))[1]["result"] == {"short_description": "x" * 120}
+    # An empty text removes the language's own.
+    assert (await raw_call(emu, "setMyDescription", description="", language_code="zh"))[0] == 200
+    assert (await raw_call(emu, "getMyDescription", language_code="zh"))[1]["result"] == {"description": ""}
