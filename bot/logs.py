@@ -140,3 +140,6 @@ def configure(level: str, fmt: str, secrets: Iterable[str], *, stream: IO[str] |
     logging.getLogger("httpx").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
     # Alembic announces each of its plugins at every start: noise above the lines that matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # The job queue's scheduler logs two lines for every run of every job (several a minute): below DEBUG, noise
+    # that buries what happened; a job that fails is still logged, at ERROR.
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
