@@ -87,7 +87,13 @@ class RunningShop:
 
     async def start(self) -> None:
         self.runtime = await Runtime.assemble(self.settings)
-        await self.runtime.start(poll_timeout=1)
+        try:
+            await self.runtime.start(poll_timeout=1)
+        except BaseException:
+            # As serve_forever does: what the failed start opened is closed here, not left to the garbage
+            # collector, whose "unclosed" warnings would then fail whichever later test it ran in.
+            await self.stop()
+            raise
         if self.runtime.introduction is not None:
             await self.runtime.introduction  # its calls are done before a test counts the bot's
 

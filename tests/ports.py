@@ -9,6 +9,7 @@ already in use". Below that range no outgoing connection ever lands.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import socket
 from collections.abc import AsyncIterator
@@ -27,6 +28,11 @@ def _candidates() -> itertools.cycle[int]:
         first_ephemeral = 32768
     low = max(1024, first_ephemeral - WINDOW)
     ports = list(range(low, first_ephemeral))
+    # Each xdist worker walks its own share of the window: two workers of one run never hand out the same port.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker.startswith("gw") and worker[2:].isdigit() and workers > 1:
+        ports = ports[int(worker[2:]) % workers :: workers]
     start = random.randrange(len(ports))  # two test runs at once rarely walk the same ports
     return itertools.cycle(ports[start:] + ports[:start])
 
