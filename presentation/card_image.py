@@ -13,6 +13,7 @@ import functools
 import hashlib
 import io
 import logging
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -79,6 +80,7 @@ class CardFace:
 @functools.cache
 def _font_path() -> str | None:
     try:
+        # Imported here: an install without it still draws cards (see the module's docstring).
         import pylopdf_fonts_zh_cn
 
         path = pylopdf_fonts_zh_cn.sans_path()
@@ -89,10 +91,19 @@ def _font_path() -> str | None:
         return None
 
 
-@functools.cache
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+# FreeType's faces are not safe to use from two threads at once, and cards are drawn in worker threads: each
+# thread opens its own.
+_thread_fonts = threading.local()
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+def _font(size: int) -> Font:
     path = _font_path()
-    return ImageFont.truetype(path, size) if path else ImageFont.load_default(size)
+    fonts: dict[tuple[str | None, int], Font] = _thread_fonts.__dict__.setdefault("fonts", {})
+    font = fonts.get((path, size))
+    if font is None:
+        font = fonts[path, size] = ImageFont.truetype(path, size) if path else ImageFont.load_default(size)
+    return font
 
 
 def _glyph(char: str) -> bytes:
@@ -102,18 +113,22 @@ def _glyph(char: str) -> bytes:
 
 
 @functools.cache
-def _missing_glyph() -> bytes:
+def _missing_glyph(path: str | None) -> bytes:
     # A code point no font has (plane 15 is private use): what the font draws for a character it lacks.
     return _glyph("\U000f0001")
 
 
 @functools.lru_cache(maxsize=8192)
-def _drawable(char: str) -> bool:
+def _has_glyph(char: str, path: str | None) -> bool:
     if char.isspace():
         return True
-    if _font_path() is None:
+    if path is None:
         return ord(char) < 0x250 or 0x2000 <= ord(char) < 0x20D0  # Latin, punctuation, currency signs
-    return _glyph(char) != _missing_glyph()
+    return _glyph(char) != _missing_glyph(path)
+
+
+def _drawable(char: str) -> bool:
+    return _has_glyph(char, _font_path())
 
 
 def drawable(text: str) -> str:
@@ -206,10 +221,12 @@ def draw_card(face: CardFace) -> bytes:
         if share > 0:
             end = MARGIN + max(22, round(TEXT_WIDTH * share))
             draw.rounded_rectangle((MARGIN, y, end, y + 22), radius=11, fill=STATE_COLOURS["paid"])
-        y = _text(draw, (MARGIN, y + 32), wrap(draw, drawable(progress.label), 28, TEXT_WIDTH, 1)[0], 28, MUTED)
+        if _whole_enough(progress.label):
+            label = wrap(draw, drawable(progress.label), 28, TEXT_WIDTH, 1)[0]
+            y = _text(draw, (MARGIN, y + 32), label, 28, MUTED)
 
     # The state, and daifu's name, in the band at the foot, where no title or progress can reach them.
-    status = drawable(face.status)
+    status = drawable(face.status) if _whole_enough(face.status) else ""
     band = HEIGHT - BAND_HEIGHT
     if status:
         width = round(draw.textlength(status, font=_font(28)))

@@ -193,6 +193,8 @@ class ShareCards:
     async def _answer(self, request: web.Request, face: CardFace) -> web.Response:
         etag = f'"{face.version}"'
         headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+        if "lang" not in request.query:
+            headers["Vary"] = "Accept-Language"
         if _etag_matches(request, etag):
             return web.Response(status=304, headers=headers)
         return web.Response(body=await self.card(face), content_type="image/png", headers=headers)

@@ -4,7 +4,7 @@ Card tags, and the picture they point to, drawn again when a friend chips in."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
@@ -179,15 +179,8 @@ def test_drawn_cards_stay_within_their_budget() -> None:
 
 
 @pytest.fixture
-def without_cjk_font(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    caches = (card_image._font, card_image._drawable, card_image._missing_glyph)
-    for cached in caches:
-        cached.cache_clear()
+def without_cjk_font(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(card_image, "_font_path", lambda: None)
-    yield
-    monkeypatch.undo()
-    for cached in caches:
-        cached.cache_clear()
 
 
 def test_without_a_chinese_font_the_card_still_shows_the_amount(without_cjk_font: None) -> None:
