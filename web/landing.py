@@ -15,6 +15,7 @@ from services.order_states import PAYABLE
 from services.read_models import OrderInfo, OrderStatus, utcnow
 from services.why_not import order_status_now
 from web.pages import message_page, render, visitor_locale
+from web.share_cards import order_tags
 
 STATUS_CLASS = {OrderStatus.PAID: "paid", OrderStatus.CANCELLED: "closed", OrderStatus.EXPIRED: "closed"}
 
@@ -65,6 +66,7 @@ class LandingPages:
             qr_png=f"{base}/qr.png",
             qr_svg=f"{base}/qr.svg",
             expires=when(order.expires_at, locale),
+            share=order_tags(order, self.daifu.rules, locale),
         )
 
     async def png(self, request: web.Request) -> web.Response:

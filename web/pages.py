@@ -69,6 +69,17 @@ def message_page(
     )
 
 
+def unknown_link_page(request: web.Request) -> web.Response:
+    """What an address with a token daifu does not know gets: the same 404 page for every kind of link."""
+    _ = gettext_for(visitor_locale(request))
+    return message_page(
+        request,
+        _("Unknown link"),
+        _("This link is not known. Check it, or ask the shop for a new one."),
+        status=404,
+    )
+
+
 def cross_site_refusal(request: web.Request) -> web.Response:
     """What a browser gets for a form another site made it send: nothing was done."""
     _ = gettext_for(visitor_locale(request))

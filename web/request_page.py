@@ -34,6 +34,7 @@ from services.why_not import WhyNot, order_status_now, why_not_request
 from web.form_input import BadForm, read_form
 from web.pages import cross_site_refusal, message_page, render, visitor_locale
 from web.security import CSP_HEADER, REQUEST_PAGE_POLICY, cross_site
+from web.share_cards import request_tags
 
 BROWSER_COOKIE = "daifu_browser"
 # Long enough to come back to a running hold after closing the tab; no longer, as it identifies a browser.
@@ -239,6 +240,7 @@ class RequestPages:
             # Said already by the status or the closed notice: once is enough.
             "error": None if error in (status, closed) else error,
             "form": await self._form_values(view, browser, typed or Typed(), locale, _) if payable else None,
+            "share": request_tags(view, self.daifu.rules, locale),
         }
         response = render(request, "request.html", http_status=http_status, locale=locale, **values)
         response.headers[CSP_HEADER] = REQUEST_PAGE_POLICY

@@ -18,6 +18,7 @@ from web.pages import stylesheet
 from web.rate_limit import RATE_LIMITER, RateLimiter, WebLimits
 from web.request_page import RequestPages
 from web.sandbox_checkout import SandboxCheckoutPages
+from web.share_cards import ShareCards
 from web.shop_api import PREFIX as API_PREFIX
 from web.shop_api import ShopApi
 from web.slow_clients import body_deadline
@@ -50,6 +51,7 @@ def build_web_app(
     app.add_routes(LandingPages(daifu, bot_username).routes())
     app.add_routes(NotifyEndpoints(daifu).routes())
     app.add_routes(RequestPages(daifu).routes())
+    app.add_routes(ShareCards(daifu).routes())
     app.add_routes(ShopApi(daifu, bot_username).routes())
     for gateway in daifu.providers.values():
         if isinstance(gateway, SandboxGateway):  # the sandbox's checkout page is served here, on daifu's own site
