@@ -15,7 +15,7 @@ from handlers.tidying import short_date
 from storage.models import LiveMessage, Order, PayRequest, Telling, utcnow
 from tests.flows.payforme_steps import ask_friend, current, open_order, open_request, share_card
 from tests.flows.test_admin_actions import confirm
-from tests.flows.test_admin_reports import say
+from tests.flows.test_admin_reports import friend_pays_on_sandbox, say
 from tests.harness import RunningShop
 
 
@@ -156,18 +156,16 @@ async def test_an_edit_telegram_refuses_is_done_and_a_passing_failure_is_tried_a
 
 
 async def test_a_shop_refund_of_what_a_friend_paid_tells_the_requester_and_the_payer(shop: RunningShop) -> None:
-    emu, bob = shop.emu, shop.bob
-    wei = emu.add_user("Wei", language_code="zh-hans")  # asks in Chinese; Bob pays, and reads, in English
+    emu, alice, bob = shop.emu, shop.alice, shop.bob
     order = await shop.new_link("/newlink 12.50 USD Coffee beans")
-    request = await ask_friend(shop, wei, order)
-    await emu.click(bob, await open_request(shop, bob, request), "sandbox")
-    page = await emu.click(bob, await shop.told(bob, "Open the checkout page"), "Open checkout page")
-    assert (await shop.post(page, data={"decision": "pay"}))[0] == 200
-    await shop.told(wei, "Bob")
+    request = await ask_friend(shop, alice, order)
+    await friend_pays_on_sandbox(shop, bob, request)
+    await emu.click(alice, await say(shop, alice, "/language"), "简体中文")  # Alice reads Chinese; Bob, English
+    await shop.told(alice, "中文")
 
     await confirm(shop, await say(shop, shop.admin, f"/refund {order}"))
 
     told_bob = await shop.told(bob, "was refunded")
-    assert "Your payment of $12.50 for Wei's Coffee beans was refunded." in told_bob["text"]
-    told_wei = await shop.told(wei, "已退款给 Bob")
-    assert "Coffee beans" in told_wei["text"] and "12.50" in told_wei["text"]
+    assert "Your payment of $12.50 for Alice's Coffee beans was refunded." in told_bob["text"]
+    told_alice = await shop.told(alice, "已退款给 Bob")
+    assert "Coffee beans" in told_alice["text"] and "12.50" in told_alice["text"]
