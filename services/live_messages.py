@@ -93,9 +93,11 @@ class LiveMessages:
             if order is None:
                 return
             if order.status in _FINISHED:
-                await self.tellings.tidy(session, order_id=order_id, reason=_FINISHED[order.status])
+                await self.tellings.tidy(session, order_id=order_id, reason=_FINISHED[OrderStatus(order.status)])
             elif request is not None and request.status != RequestStatus.OPEN:
-                await self.tellings.tidy(session, order_id=order_id, request_id=request_id, reason=request.status.value)
+                await self.tellings.tidy(
+                    session, order_id=order_id, request_id=request_id, reason=RequestStatus(request.status).value
+                )
 
     async def remember_checkout(
         self, kind: LiveKind, *, checkout_ref: str, chat_id: int, message_id: int, locale: str, text: str | None
