@@ -88,16 +88,16 @@ class LiveMessages:
         async with self.db.transaction() as session:
             await add_live_message(session, values=values)
         # Read after the row is committed: a tidying that did not see it was recorded before this read.
-        async with self.db.transaction() as session:
+        async with self.db.reading() as session:
             order, request = await subject_statuses(session, order_id=order_id, request_id=request_id)
-            if order is None:
-                return
-            if order.status in _FINISHED:
-                await self.tellings.tidy(session, order_id=order_id, reason=_FINISHED[OrderStatus(order.status)])
-            elif request is not None and request.status != RequestStatus.OPEN:
-                await self.tellings.tidy(
-                    session, order_id=order_id, request_id=request_id, reason=RequestStatus(request.status).value
-                )
+            order_status = None if order is None else OrderStatus(order.status)
+            request_status = None if request is None else RequestStatus(request.status)
+        if order_status in _FINISHED:
+            async with self.db.transaction() as session:
+                await self.tellings.tidy(session, order_id=order_id, reason=_FINISHED[order_status])
+        elif request_status not in (None, RequestStatus.OPEN):
+            async with self.db.transaction() as session:
+                await self.tellings.tidy(session, order_id=order_id, request_id=request_id, reason=str(request_status))
 
     async def remember_checkout(
         self, kind: LiveKind, *, checkout_ref: str, chat_id: int, message_id: int, locale: str, text: str | None
