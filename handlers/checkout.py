@@ -17,6 +17,7 @@ from presentation.texts import provider_down, why_not, why_not_charged
 from services.checkout import MethodUnavailable
 from services.crediting import UnknownCheckout
 from services.i18n import Gettext
+from services.live_messages import LiveKind
 from services.metrics import PRE_CHECKOUT_SECONDS
 from services.orders import OrderNotPayable
 from services.providers import Checkout, CheckoutKind, InvoiceSpec, PaidInTelegram, PaymentError
@@ -38,7 +39,7 @@ async def choose_method(update: Update, context: DaifuContext) -> None:
     tap = MethodTap.unpack(query.data) if query else None
     if query is None or tap is None or update.effective_user is None:
         return
-    _locale, _ = await speak(update, context)
+    locale, _ = await speak(update, context)
     provider, token = tap.provider, tap.token
     try:
         checkout = await context.daifu.checkouts.start(token, provider, payer_id=update.effective_user.id)
@@ -54,7 +55,7 @@ async def choose_method(update: Update, context: DaifuContext) -> None:
         return
     await query.answer()
     # Checkouts happen in the private chat, whatever chat the tap came from.
-    await send_checkout(context, update.effective_user.id, checkout, _)
+    await send_checkout(context, update.effective_user.id, checkout, locale, _)
 
 
 def invoice_fields(invoice: InvoiceSpec) -> dict[str, Any]:
@@ -69,15 +70,34 @@ def invoice_fields(invoice: InvoiceSpec) -> dict[str, Any]:
     }
 
 
-async def send_checkout(context: DaifuContext, chat_id: int, checkout: Checkout, _: Gettext) -> None:
-    """Show the payer what to do: pay the invoice, open the page, or scan the code."""
+async def send_checkout(context: DaifuContext, chat_id: int, checkout: Checkout, locale: str, _: Gettext) -> None:
+    """Show the payer what to do: pay the invoice, open the page, or scan the code. The invoice and the page's
+    link are remembered, to be tidied once the order is finished (handlers.tidying)."""
+    live = context.daifu.live_messages
     if checkout.kind == CheckoutKind.INVOICE and checkout.invoice is not None:
-        await context.bot.send_invoice(chat_id, **invoice_fields(checkout.invoice))
+        sent = await context.bot.send_invoice(chat_id, **invoice_fields(checkout.invoice))
+        await live.remember_checkout(
+            LiveKind.INVOICE,
+            checkout_ref=checkout.checkout_ref,
+            chat_id=chat_id,
+            message_id=sent.message_id,
+            locale=locale,
+            text=None,
+        )
     elif checkout.kind == CheckoutKind.URL and checkout.url is not None:
-        await context.bot.send_message(
+        text = _("Open the checkout page to pay. I will tell you here as soon as the payment arrives.")
+        sent = await context.bot.send_message(
             chat_id,
-            _("Open the checkout page to pay. I will tell you here as soon as the payment arrives."),
+            text,
             reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(_("Open checkout page"), url=checkout.url)]]),
+        )
+        await live.remember_checkout(
+            LiveKind.CHECKOUT_LINK,
+            checkout_ref=checkout.checkout_ref,
+            chat_id=chat_id,
+            message_id=sent.message_id,
+            locale=locale,
+            text=text,
         )
     elif checkout.qr_payload is not None:
         await context.bot.send_photo(

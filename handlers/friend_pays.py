@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     BaseHandler,
@@ -21,6 +21,7 @@ from presentation.texts import bad_amount, method_label, provider_down, request_
 from services.checkout import MethodUnavailable
 from services.flows import Flow
 from services.i18n import Gettext
+from services.live_messages import LiveKind
 from services.money import InvalidAmount, Money, format_money, parse_amount
 from services.pay_requests import RequestRefused, RequestView, telegram_holder
 from services.providers import PaymentError
@@ -135,7 +136,21 @@ async def show_request(update: Update, context: DaifuContext, token: str) -> Non
         rows = part_buttons(view, True, locale, _)
     else:
         rows = method_buttons(context, view, view.total, True, locale, _)
-    await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
+    sent = await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
+    await remember_offer(context, sent, view, locale, text)
+
+
+async def remember_offer(context: DaifuContext, sent: Message, view: RequestView, locale: str, text: str) -> None:
+    """A request offered to a friend, tidied once the request is finished (handlers.tidying)."""
+    await context.daifu.live_messages.remember(
+        LiveKind.REQUEST_OFFER,
+        chat_id=sent.chat_id,
+        message_id=sent.message_id,
+        order_id=view.order.id,
+        request_id=view.request.id,
+        locale=locale,
+        text=text,
+    )
 
 
 async def choose_part(update: Update, context: DaifuContext) -> None:
@@ -198,7 +213,7 @@ async def pay(update: Update, context: DaifuContext) -> None:
         await query.answer(provider_down(_), show_alert=True)
         return
     await query.answer()
-    await send_checkout(context, user.id, checkout, _)
+    await send_checkout(context, user.id, checkout, locale, _)
 
 
 async def offer_what_is_left(
@@ -265,7 +280,8 @@ async def got_amount(update: Update, context: DaifuContext, flow: Flow) -> None:
         return
     await context.daifu.flows.end(user.id, FLOW)
     text, rows = chip_in_offer(context, view, part, flow.data["show"] == "1", locale, _)
-    await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
+    sent = await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
+    await remember_offer(context, sent, view, locale, text)
 
 
 TEXT_STEPS: dict[str, TextStep] = {"amount": got_amount}

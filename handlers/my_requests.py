@@ -19,6 +19,7 @@ from presentation.formatting import esc
 from presentation.texts import request_refusal, status_name, when
 from services.i18n import Gettext
 from services.links import deep_link
+from services.live_messages import LiveKind
 from services.money import Money, format_money
 from services.pay_requests import RequestRefused, RequestView
 from services.read_models import RequestMode, RequestStatus, utcnow
@@ -72,7 +73,16 @@ async def send_share_kit(context: DaifuContext, chat_id: int, view: RequestView,
     qr = InlineKeyboardButton(_("Show a QR code to scan"), callback_data=RequestTap(RequestAction.QR, token).pack())
     cancel = InlineKeyboardButton(_("Cancel request"), callback_data=RequestTap(RequestAction.CANCEL, token).pack())
     markup = InlineKeyboardMarkup([[share_button(view, _)], [qr], [cancel]])
-    await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    sent = await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await context.daifu.live_messages.remember(
+        LiveKind.SHARE_KIT,
+        chat_id=chat_id,
+        message_id=sent.message_id,
+        order_id=view.order.id,
+        request_id=view.request.id,
+        locale=locale,
+        text=text,
+    )
 
 
 async def send_request_qr(context: DaifuContext, chat_id: int, view: RequestView, _: Gettext) -> None:
@@ -89,17 +99,13 @@ def status_words(view: RequestView, _: Gettext) -> str:
     return status_name(status, _)
 
 
-async def list_requests(update: Update, context: DaifuContext) -> None:
-    locale, _ = await speak(update, context)
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
-        return
-    views = await context.daifu.request_views.list_for(user.id)
+async def requests_list(
+    context: DaifuContext, user_id: int, locale: str, _: Gettext
+) -> tuple[str, InlineKeyboardMarkup | None, list[RequestView]]:
+    """The person's requests as /requests shows them: the text, the buttons of the open ones, and the requests."""
+    views = await context.daifu.request_views.list_for(user_id)
     if not views:
-        await message.reply_text(
-            _("You have not asked anyone to pay yet. Open an order and tap “Ask a friend to pay”.")
-        )
-        return
+        return _("You have not asked anyone to pay yet. Open an order and tap “Ask a friend to pay”."), None, views
     lines, rows = [_("<b>Your requests</b>"), ""], []
     for number, view in enumerate(views, start=1):
         order, request = view.order, view.request
@@ -122,9 +128,28 @@ async def list_requests(update: Update, context: DaifuContext) -> None:
                     ),
                 ]
             )
-    await message.reply_text(
-        "\n".join(lines), parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows) if rows else None
-    )
+    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None, views
+
+
+async def list_requests(update: Update, context: DaifuContext) -> None:
+    locale, _ = await speak(update, context)
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    text, markup, views = await requests_list(context, user.id, locale, _)
+    sent = await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    # Redrawn when one of its open requests is finished (handlers.tidying), so no Cancel stays up on a closed one.
+    now = utcnow()
+    for view in views:
+        if view.status(now) == RequestStatus.OPEN:
+            await context.daifu.live_messages.remember(
+                LiveKind.REQUEST_LIST,
+                chat_id=sent.chat_id,
+                message_id=sent.message_id,
+                order_id=view.order.id,
+                request_id=view.request.id,
+                locale=locale,
+            )
 
 
 async def request_action(update: Update, context: DaifuContext) -> None:

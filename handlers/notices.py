@@ -347,7 +347,37 @@ async def _tell_payer_returned(
         then = _("Your payment of {amount} has been refunded.")
     amount = format_money(Money(refund.amount_minor, refund.currency), locale)
     lines = [f"<b>{esc(order.title)}</b>", why, then.format(amount=amount)]
+    asker = await _asked_by_someone_else(daifu, payment) if reason == ReturnReason.SHOP_REFUND else None
+    if asker is not None and refund.status != "owed":  # paid for a friend: say whose order it was
+        lines[-1] = _("Your payment of {amount} for {name}'s {title} was refunded.").format(
+            amount=amount, name=esc(asker), title=f"<b>{esc(order.title)}</b>"
+        )
     return await _send(context, payer_id, "\n".join(lines))
+
+
+async def _asked_by_someone_else(daifu: Daifu, payment: PaymentInfo) -> str | None:
+    """The name of who asked friends to pay, when this payment was a friend's for them."""
+    if payment.request_id is None:
+        return None
+    view = await daifu.request_views.view_by_id(payment.request_id)
+    if view is None or view.request.requester_id == payment.payer_id:
+        return None
+    return view.requester_name
+
+
+async def _tell_requester_refunded(
+    context: DaifuContext, daifu: Daifu, requester_id: int, refund: RefundInfo, payment: PaymentInfo, order: OrderInfo
+) -> str | None:
+    """To whoever asked: the shop gave back what a friend paid for their order, to that friend."""
+    locale = await daifu.users.locale_of(requester_id)
+    _ = gettext_for(locale)
+    name = await payer_display_name(daifu, payment) if payment.show_name else _("a friend")
+    if refund.status == "owed":
+        text = _("Your order <b>{title}</b>, paid by {name}, is being refunded to {name} by the shop ({amount}).")
+    else:
+        text = _("Your order <b>{title}</b>, paid by {name}, was refunded to {name} ({amount}).")
+    amount = format_money(Money(refund.amount_minor, refund.currency), locale)
+    return await _send(context, requester_id, text.format(title=esc(order.title), name=esc(name), amount=amount))
 
 
 async def _tell_admin_returned(
@@ -375,4 +405,5 @@ _ABOUT_A_REFUND = {
     Kind.REFUNDED: _tell_payer_returned,
     Kind.REFUND_NOTE: _tell_admin_returned,
     Kind.REFUND_PENDING: _tell_pending,
+    Kind.REQUESTER_REFUNDED: _tell_requester_refunded,
 }

@@ -16,6 +16,7 @@ from handlers.friend_pays import show_request
 from handlers.help import help_text
 from handlers.introduction import MENU_LANGUAGES, introduce_to_admin
 from presentation.texts import method_label, order_card, why_not
+from services.live_messages import LiveKind
 from services.orders import OrderNotPayable
 from services.pay_requests import is_request_token
 
@@ -65,9 +66,18 @@ async def start(update: Update, context: DaifuContext) -> None:
                 InlineKeyboardButton(_("Split with friends"), callback_data=AskTap(AskMode.SPLIT, order.token).pack()),
             ]
         )
-    await message.reply_text(
+    sent = await message.reply_text(
         text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
     )
+    if buttons:  # its buttons go, and a status line comes, once the order is paid, cancelled or expired
+        await daifu.live_messages.remember(
+            LiveKind.ORDER_VIEW,
+            chat_id=sent.chat_id,
+            message_id=sent.message_id,
+            order_id=order.id,
+            locale=locale,
+            text=text,
+        )
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

@@ -23,6 +23,7 @@ from telegram.ext import Application
 from handlers.context import DaifuContext
 from handlers.notices import say
 from handlers.request_cards import refresh_cards
+from handlers.tidying import tidy
 from services.read_models import utcnow
 from services.telling_delivery import CLAIM_BATCH, LEASE, Batch
 from services.telling_rows import CLOSED, Claimed, Kind
@@ -56,6 +57,9 @@ async def tell(context: DaifuContext, rows: Sequence[Claimed]) -> None:
                     drawn.add(row.request_id)
                     cards = [other for other in rows if other.kind == Kind.CARD and other.request_id == row.request_id]
                     await refresh_cards(context, row.request_id, closed=any(card.reason == CLOSED for card in cards))
+                why = None
+            elif row.kind == Kind.TIDY:
+                await tidy(context, row)
                 why = None
             else:
                 why = await say(context, row, subjects)

@@ -13,6 +13,7 @@ from services.checkout import Checkouts
 from services.config import ShopRules
 from services.crediting import Crediting
 from services.flows import Flows
+from services.live_messages import LiveMessages
 from services.operations_probes import OperationsProbes
 from services.order_closing import OrderClosing
 from services.order_export import OrderExport
@@ -53,10 +54,12 @@ class Daifu:
         self.users = Users(db)
         self.flows = Flows(db)
         self.buttons = ButtonStates(db)
-        self.orders = Orders(db, rules)
-        self.checkouts = Checkouts(db, rules, self.orders, providers)
         # What people must be told, recorded by the services with each change; the teller sends it.
         self.tellings = Tellings(db, rules.admin_ids)
+        self.orders = Orders(db, rules, self.tellings)
+        self.checkouts = Checkouts(db, rules, self.orders, providers)
+        # Messages offering to pay, share or cancel, tidied once what they offer is finished.
+        self.live_messages = LiveMessages(db, self.tellings)
         # The books of charges and refunds: each event credited, refunded, resumed or kept as an orphan.
         self.crediting = Crediting(db, self.tellings)
         self.refund_outcomes = RefundOutcomes(db, self.tellings)
@@ -78,7 +81,7 @@ class Daifu:
         self.notices = NoticeDesk(db, providers, self.payment_intake)
         self.health = ProviderHealthLog(db)
         self.reconciler = Reconciler(db, providers, self.payment_intake, self.health, after=rules.reconcile_after)
-        self.closing = OrderClosing(db, self.orders, self.request_closing, providers)
+        self.closing = OrderClosing(db, self.orders, self.request_closing, providers, self.tellings)
         self.api_keys = ApiKeys(db)
         # What the admin commands read.
         self.stats_report = StatsReport(db)

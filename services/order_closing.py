@@ -12,6 +12,7 @@ from services.money import Money
 from services.order_states import move
 from services.orders import Orders
 from services.request_closing import RequestClosing
+from services.telling import Tellings
 from storage.database import Database
 from storage.models import OrderStatus, RequestStatus
 from storage.queries.attempts import decline_pending_attempts, pending_attempts_of_order
@@ -36,9 +37,15 @@ class Closed:
 
 class OrderClosing:
     def __init__(
-        self, db: Database, orders: Orders, requests: RequestClosing, providers: Mapping[str, PaymentProvider]
+        self,
+        db: Database,
+        orders: Orders,
+        requests: RequestClosing,
+        providers: Mapping[str, PaymentProvider],
+        tellings: Tellings,
     ) -> None:
         self.db = db
+        self.tellings = tellings
         self.orders = orders
         self.requests = requests
         self.providers = providers
@@ -46,6 +53,8 @@ class OrderClosing:
     async def cancel(self, order_id: int, *, actor_id: int | None) -> Closed:
         async with self.db.transaction() as session:
             moved = await move(session, order_id, OrderStatus.CANCELLED, actor_id=actor_id)
+            if moved.done:
+                await self.tellings.tidy(session, order_id=order_id, reason=OrderStatus.CANCELLED.value)
         if not moved.done:
             raise OrderNotCancellable(moved.status)
         return await self._close_dependents(order_id, RequestStatus.CANCELLED, actor_id)

@@ -12,6 +12,7 @@ from services.config import ShopRules
 from services.money import Money
 from services.order_states import PAYABLE, move, record_event
 from services.read_models import OrderInfo, PaymentInfo
+from services.telling import Tellings
 from services.tokens import looks_like_token, new_order_token
 from services.why_not import WhyNot, why_not_order
 from storage.database import Database
@@ -68,9 +69,10 @@ async def payable_in(session: AsyncSession, token: str) -> Order:
 
 
 class Orders:
-    def __init__(self, db: Database, rules: ShopRules) -> None:
+    def __init__(self, db: Database, rules: ShopRules, tellings: Tellings) -> None:
         self.db = db
         self.rules = rules
+        self.tellings = tellings
         self._shop_id: int | None = None
 
     async def shop_id(self) -> int:
@@ -183,6 +185,7 @@ class Orders:
             try:
                 async with self.db.transaction() as session:
                     if (await move(session, order_id, OrderStatus.EXPIRED)).done:
+                        await self.tellings.tidy(session, order_id=order_id, reason=OrderStatus.EXPIRED.value)
                         expired.append(order_id)
             except Exception:  # each order alone: one that cannot move holds up none of the others
                 log.exception("could not expire order %s", order_id)

@@ -17,6 +17,7 @@ from storage.models import OrderStatus, PaymentStatus, RequestMode, RequestStatu
 __all__ = [
     "CallbackInfo",
     "CardInfo",
+    "LiveMessageInfo",
     "OrderEventInfo",
     "OrderInfo",
     "OrderStatus",
@@ -227,3 +228,18 @@ class OrderEventInfo(_Copied):
     actor_id: int | None
     detail: str  # JSON
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LiveMessageInfo(_Copied):
+    """A message that offers to pay, share, cancel or chip in, to tidy once its order or request is finished."""
+
+    id: int
+    kind: str
+    chat_id: int
+    message_id: int
+    order_id: int
+    request_id: int | None
+    checkout_ref: str | None
+    locale: str
+    text: str | None

@@ -161,7 +161,7 @@ class RefundOutcomes:
         fresh = await session.get(Payment, payment_id, populate_existing=True)
         order = await session.get(Order, payment.order_id, populate_existing=True)
         assert fresh is not None and order is not None
-        await self.tellings.refunded(session, refund_id, fresh, pending=False)
+        await self.tellings.refunded(session, refund_id, fresh, pending=False, reason=refund.reason)
         return PaymentReturned(OrderInfo.of(order), PaymentInfo.of(fresh), reason, owed, money, refund_id)
 
 

@@ -1,6 +1,6 @@
-"""Pruning what is kept only for a while: finished Telegram updates, messages told (rows of the outbox done) and
-the short records of rejected provider notices. In batches, one worker at a time; never an unfinished update nor
-a message not told yet, never a verified notice (money records)."""
+"""Pruning what is kept only for a while: finished Telegram updates, messages told (rows of the outbox done), the
+short records of rejected provider notices, and messages remembered to be tidied that never were. In batches, one
+worker at a time; never an unfinished update nor a message not told yet, never a verified notice (money records)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from services.update_inbox import forget_finished
 from storage.database import Database
-from storage.models import RejectedNotice, Telling, utcnow
+from storage.models import LiveMessage, RejectedNotice, Telling, utcnow
 from storage.queries.retention import delete_oldest, release_job_lease, take_job_lease
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,9 @@ MAX_BATCHES = 50  # a table, a run: a backlog (a first run on a year of rows) is
 LEASE_NAME = "retention"
 # Longer than a run can take; a worker that dies mid-run holds the lease no longer than this.
 LEASE = timedelta(minutes=10)
+# A message remembered to be tidied is forgotten when it is; one left this long belongs to an order that ended
+# long ago (its tidying parked, or a worker's lost): no one looks at it any more.
+LIVE_MESSAGES_KEPT = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +52,12 @@ class Retention:
             updates, updates_left = await self._in_batches(self._forget_updates)
             told, told_left = await self._in_batches(self._forget_told)
             rejected, rejected_left = await self._in_batches(self._forget_rejected_notices)
+            _live, live_left = await self._in_batches(self._forget_live_messages)
         finally:
             await self._release_lease()
         if updates or told or rejected:
             log.info("pruned %d finished updates, %d messages told, %d rejected notices", updates, told, rejected)
-        return Pruned(updates, rejected, left=updates_left or told_left or rejected_left, told=told)
+        return Pruned(updates, rejected, left=updates_left or told_left or rejected_left or live_left, told=told)
 
     @staticmethod
     async def _in_batches(prune: Callable[[], Awaitable[int]]) -> tuple[int, bool]:
@@ -78,6 +82,12 @@ class Retention:
             before = utcnow() - self.policy.rejected_notices
             stamped = RejectedNotice.received_at
             return await delete_oldest(session, model=RejectedNotice, stamped=stamped, before=before, limit=BATCH)
+
+    async def _forget_live_messages(self) -> int:
+        async with self.db.transaction() as session:
+            before = utcnow() - LIVE_MESSAGES_KEPT
+            stamped = LiveMessage.created_at
+            return await delete_oldest(session, model=LiveMessage, stamped=stamped, before=before, limit=BATCH)
 
     async def _take_lease(self) -> bool:
         now = utcnow()

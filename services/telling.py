@@ -23,12 +23,15 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.notices import ReturnReason
 from services.read_models import OrderInfo, PaymentInfo, RequestInfo
 from services.telling_delivery import LEASE, Doorbell, TellingLeases, TellingSubjects
 from services.telling_rows import AFTER_DONE, CLOSED, COVERED, FIELDS, Charge, Claimed, Kind, Told
 from storage.database import Database, after_commit
-from storage.models import Order, Payment, PayRequest, RequestMode, RequestStatus, utcnow
+from storage.models import Order, OrderStatus, Payment, PayRequest, RequestMode, RequestStatus, utcnow
 from storage.queries.tellings import record_tellings
+
+PAID = OrderStatus.PAID.value
 
 
 class Tellings:
@@ -57,6 +60,8 @@ class Tellings:
             reason = COVERED if covered else None
             rows.append(about_charge(Kind.REQUESTER_NOTE, request.requester_id, request_id=request.id, reason=reason))
             rows.append(Told(Kind.CARD, request_id=request.id, reason=CLOSED if covered else None))
+        if request is None or covered:  # the order is paid: what still offers to pay for it is tidied
+            rows.append(Told(Kind.TIDY, order_id=payment.order_id, payment_id=payment.id, reason=PAID))
         # Its receipt and notes are told as this transaction wrote the charge, copied here at the end of the change
         # (no read on the hot path of every payment): the payment, order and request they show do not change after
         # it. Not a chip-in's: its note shows what friends have covered when it is told, which later chip-ins change.
@@ -75,9 +80,12 @@ class Tellings:
             rows.append(Told(Kind.CARD, request_id=payment.request_id))
         await self._record(session, rows)
 
-    async def refunded(self, session: AsyncSession, refund_id: int, payment: Payment, *, pending: bool) -> None:
-        """Money went back (or is owed back): the payer and the admins are told. pending: the provider took the
-        refund but has not finished it; only the admins hear of it now."""
+    async def refunded(
+        self, session: AsyncSession, refund_id: int, payment: Payment, *, pending: bool, reason: str | None = None
+    ) -> None:
+        """Money went back (or is owed back): the payer and the admins are told, and when the shop refunded what a
+        friend paid for someone, that someone too. pending: the provider took the refund but has not finished it;
+        only the admins hear of it now."""
 
         def about_refund(kind: Kind, chat_id: int | None) -> Told:
             return Told(kind, chat_id, order_id=payment.order_id, payment_id=payment.id, refund_id=refund_id)
@@ -86,6 +94,10 @@ class Tellings:
             rows = [about_refund(Kind.REFUND_PENDING, admin_id) for admin_id in self.admin_ids]
         else:
             rows = [about_refund(Kind.REFUNDED, payment.payer_id)] if payment.payer_id is not None else []
+            if reason == ReturnReason.SHOP_REFUND and payment.request_id is not None:
+                request = await session.get(PayRequest, payment.request_id)
+                if request is not None and request.requester_id != payment.payer_id:
+                    rows.append(about_refund(Kind.REQUESTER_REFUNDED, request.requester_id))
             rows += [about_refund(Kind.REFUND_NOTE, admin_id) for admin_id in self.admin_ids]
         await self._record(session, rows)
 
@@ -113,9 +125,13 @@ class Tellings:
         await self._record(session, [Told(Kind.ORPHAN, admin_id, orphan_id=charge_id) for admin_id in self.admin_ids])
 
     async def request_closed(self, session: AsyncSession, request: PayRequest, status: RequestStatus) -> None:
-        """A request was cancelled or expired: its cards say so, and an expired one's requester is told."""
+        """A request was cancelled or expired: its cards and the messages still offering to pay for it say so,
+        and an expired one's requester is told."""
         assert request.id is not None
-        rows = [Told(Kind.CARD, request_id=request.id, reason=CLOSED)]
+        rows = [
+            Told(Kind.CARD, request_id=request.id, reason=CLOSED),
+            Told(Kind.TIDY, order_id=request.order_id, request_id=request.id, reason=status.value),
+        ]
         if status == RequestStatus.EXPIRED:
             rows.append(
                 Told(Kind.REQUEST_EXPIRED, request.requester_id, order_id=request.order_id, request_id=request.id)
@@ -130,6 +146,11 @@ class Tellings:
             for admin_id in self.admin_ids
         ]
         await self._record(session, rows)
+
+    async def tidy(self, session: AsyncSession, *, order_id: int, reason: str, request_id: int | None = None) -> None:
+        """The order (or, if named, the request) is finished (reason: paid, cancelled or expired): the messages that
+        still offer to pay for it are tidied (services.live_messages)."""
+        await self._record(session, [Told(Kind.TIDY, order_id=order_id, request_id=request_id, reason=reason)])
 
     async def card_changed(self, session: AsyncSession, request_id: int) -> None:
         """Something a request's cards show changed (a friend started paying): redraw them."""

@@ -22,6 +22,11 @@ class Kind(StrEnum):
     REFUND_FAILED = "refund_failed"  # to an admin: refund_id, detail: why; reason AFTER_DONE if it had succeeded
     ORPHAN = "orphan"  # to an admin: orphan_id
     SUPPORT_ASKED = "support_asked"  # to an admin: detail: who asked (their id); payment_id: the one they quoted
+    # No chat: the messages still offering to pay for the order (or, with request_id, the request) are tidied;
+    # reason: paid, cancelled or expired; payment_id: the charge that paid it, if known.
+    TIDY = "tidy"
+    # To the requester of an order a friend paid: refund_id (services.telling.Tellings.refunded)
+    REQUESTER_REFUNDED = "requester_refunded"
 
 
 COVERED = "covered"
@@ -31,7 +36,9 @@ AFTER_DONE = "after_done"
 CHARGE_KINDS = frozenset({Kind.RECEIPT, Kind.PAID_NOTE, Kind.REQUESTER_NOTE, Kind.DECLINED})
 # The kinds whose rows need their charge read to be told.
 ABOUT_A_CHARGE = CHARGE_KINDS | {Kind.SUPPORT_ASKED}
-REFUND_KINDS = frozenset({Kind.REFUNDED, Kind.REFUND_NOTE, Kind.REFUND_PENDING, Kind.REFUND_FAILED})
+REFUND_KINDS = frozenset(
+    {Kind.REFUNDED, Kind.REFUND_NOTE, Kind.REFUND_PENDING, Kind.REFUND_FAILED, Kind.REQUESTER_REFUNDED}
+)
 
 # A charge with its order and the request it paid (if any).
 Charge = tuple[PaymentInfo, OrderInfo, RequestInfo | None]

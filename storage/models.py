@@ -523,3 +523,23 @@ class Telling(SQLModel, table=True):
 
     # The teller's sweep looks for rows not done whose lease ran out: few among many done ones.
     __table_args__ = (Index("ix_tellings_due", "done_at", "claimed_until"),)
+
+
+class LiveMessage(SQLModel, table=True):
+    """A message in a chat that offers to pay, share, cancel or chip in for an order or a request, remembered when
+    it is sent: once the order or request is finished, the teller takes its buttons off and puts a status line in
+    their place (an invoice, which cannot be edited, gets a note under it), and the row goes."""
+
+    __tablename__ = "live_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # services.live_messages.LiveKind
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    message_id: int
+    # No foreign keys, as for the outbox: written on the path of every order shown.
+    order_id: int = Field(index=True)
+    request_id: int | None = Field(default=None, index=True)
+    checkout_ref: str | None = Field(default=None, max_length=64)  # the checkout an invoice or page link is for
+    locale: str = Field(max_length=16)  # the language it was sent in: its status line is written in it too
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # the HTML as sent, if a text
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))

@@ -17,7 +17,7 @@ from bot.settings import Settings
 from services.retention import LEASE_NAME, Retention, RetentionPolicy
 from storage.database import Database
 from storage.migrate import alembic_config
-from storage.models import JobLease, ProviderNotice, RejectedNotice, TelegramUpdate, Telling, utcnow
+from storage.models import JobLease, LiveMessage, ProviderNotice, RejectedNotice, TelegramUpdate, Telling, utcnow
 from tests.harness import RunningShop
 
 POLICY = RetentionPolicy(updates=timedelta(days=7), rejected_notices=timedelta(days=30))
@@ -86,6 +86,21 @@ async def test_messages_told_go_with_the_finished_updates(db: Database) -> None:
     async with db.transaction() as session:
         kept = (await session.exec(select(Telling.kind).order_by(col(Telling.id)))).all()
     assert list(kept) == ["paid_note", "card"]  # told lately, and not told yet (a parked row is kept for a look)
+
+
+async def test_messages_left_to_tidy_long_after_their_order_ended_are_forgotten(db: Database) -> None:
+    async with db.transaction() as session:
+        for message_id, days in ((1, 31), (2, 2)):
+            at = utcnow() - timedelta(days=days)
+            session.add(
+                LiveMessage(kind="order_view", chat_id=7, message_id=message_id, order_id=1, locale="en", created_at=at)
+            )
+
+    await Retention(db, POLICY).run()
+
+    async with db.transaction() as session:
+        kept = (await session.exec(select(LiveMessage.message_id))).all()
+    assert list(kept) == [2]  # a message of an order that may still be paid stays, to be tidied when it is
 
 
 async def test_a_backlog_is_pruned_in_batches_over_several_runs(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:

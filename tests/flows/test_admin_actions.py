@@ -153,8 +153,11 @@ async def test_refund_a_chip_in_gives_every_part_back_and_refuses_a_part(shop: R
     assert "$60.00 to Bob" in question["text"] and "$40.00 to Carol" in question["text"]
     done = await confirm(shop, question)
     assert "Refunded $60.00 to Bob" in done["text"] and "Refunded $40.00 to Carol" in done["text"]
-    await shop.told(shop.bob, "Your payment of $60.00 has been refunded")
-    await shop.told(shop.carol, "Your payment of $40.00 has been refunded")
+    # Each friend hears whose order they had paid into; Alice, that it went back to them.
+    await shop.told(shop.bob, "Your payment of $60.00 for Alice's Team dinner was refunded")
+    await shop.told(shop.carol, "Your payment of $40.00 for Alice's Team dinner was refunded")
+    await shop.told(shop.alice, "Your order Team dinner, paid by Bob, was refunded to Bob ($60.00)")
+    await shop.told(shop.alice, "Your order Team dinner, paid by Carol, was refunded to Carol ($40.00)")
     assert await charges(shop, dinner) == [(PaymentStatus.REFUNDED, 6000), (PaymentStatus.REFUNDED, 4000)]
     assert (await order_of(shop, dinner)).status == OrderStatus.REFUNDED
 

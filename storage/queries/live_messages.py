@@ -1,0 +1,47 @@
+"""Messages that still offer to pay, share, cancel or chip in for an order or request (live_messages)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import LiveMessage, Order, Payment, PayRequest
+
+
+async def add_live_message(session: AsyncSession, *, values: dict[str, Any]) -> None:
+    session.add(LiveMessage(**values))
+
+
+async def checkout_subject(session: AsyncSession, *, checkout_ref: str) -> tuple[int, int | None] | None:
+    """The order and request (if any) a checkout was opened for."""
+    found = (
+        await session.exec(
+            select(Payment.order_id, Payment.request_id).where(col(Payment.checkout_ref) == checkout_ref)
+        )
+    ).first()
+    return None if found is None else (found[0], found[1])
+
+
+async def subject_statuses(
+    session: AsyncSession, *, order_id: int, request_id: int | None
+) -> tuple[Order | None, PayRequest | None]:
+    order = await session.get(Order, order_id, populate_existing=True)
+    request = None if request_id is None else await session.get(PayRequest, request_id, populate_existing=True)
+    return order, request
+
+
+async def live_messages_of(session: AsyncSession, *, order_id: int | None, request_id: int | None) -> list[LiveMessage]:
+    """The messages of the request, if one is named, else of the order (its requests' too); oldest first."""
+    if request_id is not None:
+        where = col(LiveMessage.request_id) == request_id
+    else:
+        where = col(LiveMessage.order_id) == order_id
+    return list((await session.exec(select(LiveMessage).where(where).order_by(col(LiveMessage.id)))).all())
+
+
+async def forget_live_messages(session: AsyncSession, *, ids: Sequence[int]) -> None:
+    if ids:
+        await session.exec(delete(LiveMessage).where(col(LiveMessage.id).in_(ids)))
