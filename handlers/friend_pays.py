@@ -18,10 +18,11 @@ from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
 from presentation.formatting import esc
 from presentation.texts import bad_amount, method_label, provider_down, request_refusal, when
+from services.amount_input import read_amount
 from services.checkout import MethodUnavailable
 from services.flows import Flow
 from services.i18n import Gettext
-from services.money import InvalidAmount, Money, format_money, parse_amount
+from services.money import InvalidAmount, Money, format_money
 from services.pay_requests import RequestRefused, RequestView, telegram_holder
 from services.providers import PaymentError
 from services.read_models import RequestMode
@@ -254,9 +255,9 @@ async def got_amount(update: Update, context: DaifuContext, flow: Flow) -> None:
         await message.reply_text(request_refusal(refusal, locale, _))
         return
     try:
-        part = parse_amount(message.text, view.order.currency)
+        part = read_amount(message.text, view.order.currency, locale)
     except InvalidAmount as error:
-        await message.reply_text(bad_amount(error, _))
+        await message.reply_text(bad_amount(error, _, locale))
         return
     if part.minor > view.remaining.minor:
         await message.reply_text(
