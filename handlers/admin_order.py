@@ -16,7 +16,7 @@ from handlers.admin_common import clipped, named_order, person, reply_long
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
 from handlers.notices import orphan_lines
-from presentation.formatting import esc, order_price
+from presentation.formatting import chat_time, esc, order_price
 from presentation.texts import status_name, when
 from services.i18n import Gettext
 from services.money import Money, format_money
@@ -81,12 +81,12 @@ def header(dossier: OrderDossier, locale: str, _: Gettext) -> list[str]:
         lines.append(_("Shop's own id: {external_id}").format(external_id=esc(order.external_id)))
     lines.append(
         _("Created: {time} by {who}").format(
-            time=when(order.created_at, locale), who=person(dossier.names, order.created_by, _("the shop's API"))
+            time=chat_time(order.created_at, locale), who=person(dossier.names, order.created_by, _("the shop's API"))
         )
     )
-    lines.append(_("Expires: {time}").format(time=when(order.expires_at, locale)))
+    lines.append(_("Expires: {time}").format(time=chat_time(order.expires_at, locale)))
     if order.paid_at is not None:
-        lines.append(_("Paid: {time}").format(time=when(order.paid_at, locale)))
+        lines.append(_("Paid: {time}").format(time=chat_time(order.paid_at, locale)))
     return lines
 
 

@@ -18,8 +18,8 @@ from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
 from handlers.guided_steps import step_buttons
-from presentation.formatting import esc
-from presentation.texts import bad_amount, method_label, provider_down, request_refusal, when
+from presentation.formatting import chat_time, esc
+from presentation.texts import bad_amount, method_label, provider_down, request_refusal
 from services.amount_input import read_amount
 from services.checkout import MethodUnavailable
 from services.flows import Flow
@@ -93,7 +93,7 @@ def request_intro(context: DaifuContext, view: RequestView, locale: str, _: Gett
             lines.append(
                 _("{amount} more is being paid by friends right now.").format(amount=format_money(view.kept, locale))
             )
-    lines.append(_("Until: {time}").format(time=when(view.request.expires_at, locale)))
+    lines.append(_("Until: {time}").format(time=chat_time(view.request.expires_at, locale)))
     return "\n".join(lines)
 
 

@@ -15,8 +15,7 @@ from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from handlers.context import DaifuContext
 from handlers.refund_button import RefundStep, RefundTap
 from handlers.thanks import ThanksTap
-from presentation.formatting import esc, order_price, paid_amount
-from presentation.texts import when
+from presentation.formatting import chat_time, esc, order_price, paid_amount
 from services.daifu import Daifu
 from services.i18n import Gettext, gettext_for
 from services.money import Money, format_money
@@ -127,7 +126,7 @@ async def _send_receipt(
     elif for_name:
         receipt.insert(1, _("You paid for {name}. They have been told.").format(name=esc(for_name)))
     if payment.settled_at:
-        receipt.append(_("Time: {time}").format(time=when(payment.settled_at, locale)))
+        receipt.append(_("Time: {time}").format(time=chat_time(payment.settled_at, locale)))
     return await _send(context, payment.payer_id, "\n".join(receipt))
 
 
@@ -175,7 +174,7 @@ async def _tell_support_asked(
                 title=esc(order.title),
                 amount=paid_amount(payment, locale),
                 provider=payment.provider,
-                time=when(payment.settled_at or payment.created_at, locale),
+                time=chat_time(payment.settled_at or payment.created_at, locale),
                 token=order.token,
                 reference=esc(payment.provider_ref or "-"),
             )
@@ -286,7 +285,7 @@ def orphan_lines(charge: OrphanChargeInfo, payer: str, locale: str, _: Gettext) 
         )
     if charge.payer_id is not None:
         lines.append(_("Payer: {name} (user id {id})").format(name=esc(payer), id=charge.payer_id))
-    lines.append(_("Time: {time}").format(time=when(charge.created_at, locale)))
+    lines.append(_("Time: {time}").format(time=chat_time(charge.created_at, locale)))
     if charge.status == "refunded":
         lines.append(_("It was given back to the payer automatically."))
     elif charge.status == "owed":

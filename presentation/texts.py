@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from babel.dates import format_datetime
 from babel.numbers import get_currency_name
 
-from presentation.formatting import esc, order_price
+from presentation.formatting import chat_time, esc, order_price
 from services.i18n import Gettext
 from services.money import STARS, AmountProblem, InvalidAmount, Money, format_money
 from services.pay_requests import RequestRefused
@@ -133,7 +133,7 @@ def order_card(order: OrderInfo, shop_name: str, locale: str, _: Gettext) -> str
     ]
     if order.description and order.description != order.title:
         lines.append(esc(order.description))
-    lines.append(_("Pay by: {time}").format(time=when(order.expires_at, locale)))
+    lines.append(_("Pay by: {time}").format(time=chat_time(order.expires_at, locale)))
     return "\n".join(lines)
 
 
