@@ -26,8 +26,8 @@ from handlers.common import admin_only, qr_photo, speak
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
 from handlers.guided_steps import step_buttons
-from presentation.formatting import esc, order_price
-from presentation.texts import bad_amount, currency_label
+from presentation.formatting import esc
+from presentation.texts import bad_amount, currency_label, order_line
 from services.amount_input import agree, amount_example, named_currency, read_amount, read_typed
 from services.flows import Flow
 from services.i18n import Gettext
@@ -81,9 +81,7 @@ async def send_link(context: DaifuContext, chat_id: int, order: OrderInfo, _: Ge
     link = deep_link(context.bot.username, order.token)
     caption = "\n".join(
         [
-            _("New checkout link for <b>{title}</b>, {amount}:").format(
-                title=esc(order.title), amount=order_price(order, locale)
-            ),
+            _("New checkout link for {order}:").format(order=order_line(order, locale, _)),
             link,
             _("Web page: {url}").format(url=context.daifu.rules.landing_url(order.token)),
             _("Share the link or let the shopper scan this QR code."),

@@ -71,6 +71,13 @@ def provider_down(_: Gettext) -> str:
     return _("The payment service is not answering right now. Nothing was charged; please try again in a minute.")
 
 
+def order_line(order: OrderInfo, locale: str, _: Gettext) -> str:
+    """An order as its admins read it: "order #8 · Coffee beans · $12.50" (its token only in /order)."""
+    return _("order #{number} · {title} · {amount}").format(
+        number=order.id, title=esc(order.title), amount=order_price(order, locale)
+    )
+
+
 def currency_label(code: str, locale: str, _: Gettext) -> str:
     """A currency by its name and code, "US Dollar (USD)"; Stars are not ISO 4217, so Babel has no name for them."""
     if code == STARS:

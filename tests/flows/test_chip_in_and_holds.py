@@ -74,6 +74,11 @@ async def test_three_friends_cover_an_order_and_a_fourth_is_told_it_is_covered(s
     assert paid is not None and paid.status == OrderStatus.PAID
     late = await open_request(shop, erin, request)
     assert "already been paid" in late["text"]
+    # The admins had a note per chip-in, and one that says the order is fully paid.
+    fully = await shop.told(shop.admin, "✅ Fully paid by friends: order #")
+    assert f"order #{paid.id} · Team dinner · $100.00." in fully["text"] and "Dave paid $40.00" in fully["text"]
+    await shop.all_told()
+    assert shop.times_told(shop.admin, "Fully paid") == 1 and shop.times_told(shop.admin, "💰") == 3
 
 
 async def test_an_expired_split_gives_every_part_back(shop: RunningShop) -> None:
