@@ -17,7 +17,18 @@ Entity = dict[str, Any]
 
 # Auto-detection never looks inside entities that already give the span a meaning.
 _OPAQUE = frozenset(
-    {"code", "pre", "text_link", "text_mention", "url", "mention", "bot_command", "hashtag", "custom_emoji"}
+    {
+        "code",
+        "pre",
+        "text_link",
+        "text_mention",
+        "url",
+        "mention",
+        "bot_command",
+        "hashtag",
+        "custom_emoji",
+        "date_time",
+    }
 )
 _AUTO_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("bot_command", re.compile(r"(?<![\w/@])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/@])")),
@@ -117,6 +128,10 @@ _SIMPLE_TAGS = {
 }
 
 
+# "r" (relative) alone, or an optional weekday, date (short or long) and time (short or long), in that order.
+_DATE_TIME_FORMAT = re.compile(r"r|w?[dD]?[tT]?")
+
+
 class _HtmlEntities(HTMLParser):
     def __init__(self, source: str) -> None:
         super().__init__(convert_charrefs=True)
@@ -159,9 +174,24 @@ class _HtmlEntities(HTMLParser):
             entity = {"type": "expandable_blockquote" if "expandable" in attributes else "blockquote"}
         elif tag == "tg-emoji":
             entity = {"type": "custom_emoji", "custom_emoji_id": attributes.get("emoji-id") or ""}
+        elif tag == "tg-time":
+            entity = self._date_time(attributes)
         else:
             raise _parse_error(self.source, self._index(), f'Unsupported start tag "{tag}"')
         self.stack.append((tag, self.position, self._index(), entity))
+
+    def _date_time(self, attributes: dict[str, str | None]) -> Entity:
+        """<tg-time unix="..." format="...">: the moment each reader's app shows in their own zone and language."""
+        unix = attributes.get("unix") or ""
+        if not unix.isdigit():
+            raise _parse_error(self.source, self._index(), "Invalid Unix time specified")
+        entity: Entity = {"type": "date_time", "unix_time": int(unix)}
+        shown = attributes.get("format")
+        if shown:
+            if not _DATE_TIME_FORMAT.fullmatch(shown):
+                raise _parse_error(self.source, self._index(), "Invalid date and time format specified")
+            entity["date_time_format"] = shown
+        return entity
 
     def handle_endtag(self, tag: str) -> None:
         if not self.stack:

@@ -16,7 +16,7 @@ from handlers.admin_common import clipped, named_order, person, reply_long
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
 from handlers.notices import orphan_lines
-from presentation.formatting import esc, order_price
+from presentation.formatting import chat_time, esc, order_price
 from presentation.texts import status_name, when
 from services.i18n import Gettext
 from services.money import Money, format_money
@@ -25,6 +25,7 @@ from services.order_lookup import OrderDossier
 from services.providers import capabilities_of
 from services.read_models import (
     CallbackInfo,
+    OrderEventInfo,
     PaymentInfo,
     PaymentStatus,
     RefundInfo,
@@ -81,12 +82,12 @@ def header(dossier: OrderDossier, locale: str, _: Gettext) -> list[str]:
         lines.append(_("Shop's own id: {external_id}").format(external_id=esc(order.external_id)))
     lines.append(
         _("Created: {time} by {who}").format(
-            time=when(order.created_at, locale), who=person(dossier.names, order.created_by, _("the shop's API"))
+            time=chat_time(order.created_at, locale), who=person(dossier.names, order.created_by, _("the shop's API"))
         )
     )
-    lines.append(_("Expires: {time}").format(time=when(order.expires_at, locale)))
+    lines.append(_("Expires: {time}").format(time=chat_time(order.expires_at, locale)))
     if order.paid_at is not None:
-        lines.append(_("Paid: {time}").format(time=when(order.paid_at, locale)))
+        lines.append(_("Paid: {time}").format(time=chat_time(order.paid_at, locale)))
     return lines
 
 
@@ -192,8 +193,10 @@ def detail_text(detail: str) -> str:
 
 def render(dossier: OrderDossier, locale: str, _: Gettext) -> list[str]:
     lines = header(dossier, locale, _)
+    # A checkout someone opened and left moved no money: the timeline tells of it, the payments do not list it.
+    paid = [p for p in dossier.payments if p.status != PaymentStatus.PENDING]
     sections: list[tuple[str, list[str]]] = [
-        (_("<b>Payments</b>"), [payment_line(dossier, p, locale, _) for p in dossier.payments]),
+        (_("<b>Payments</b>"), [payment_line(dossier, p, locale, _) for p in paid]),
         (_("<b>Refunds</b>"), [refund_line(dossier, r, locale, _) for r in dossier.refunds]),
         (_("<b>Pay-for-me requests</b>"), [request_line(dossier, r, locale, _) for r in dossier.requests]),
         (_("<b>Callbacks to the shop</b>"), [callback_line(c, locale, _) for c in dossier.callbacks]),
@@ -202,14 +205,35 @@ def render(dossier: OrderDossier, locale: str, _: Gettext) -> list[str]:
         if entries:
             lines += ["", title, *entries]
     lines += ["", _("<b>Timeline</b>")]
-    for event in dossier.events:
-        detail = detail_text(event.detail)
-        lines.append(
-            f"• {when(event.created_at, locale)} · <code>{esc(event.kind)}</code> · "
-            + person(dossier.names, event.actor_id, _("daifu itself"))
-            + (f" · {detail}" if detail else "")
-        )
+    timeline = [(event.created_at, event_line(dossier, event, locale, _)) for event in dossier.events]
+    timeline += [
+        (p.created_at, opened_line(dossier, p, locale, _))
+        for p in dossier.payments
+        if p.status == PaymentStatus.PENDING
+    ]
+    lines += [line for _moment, line in sorted(timeline, key=lambda entry: entry[0])]
     return lines
+
+
+def event_line(dossier: OrderDossier, event: OrderEventInfo, locale: str, _: Gettext) -> str:
+    detail = detail_text(event.detail)
+    return (
+        f"• {when(event.created_at, locale)} · <code>{esc(event.kind)}</code> · "
+        + person(dossier.names, event.actor_id, _("daifu itself"))
+        + (f" · {detail}" if detail else "")
+    )
+
+
+def opened_line(dossier: OrderDossier, payment: PaymentInfo, locale: str, _: Gettext) -> str:
+    """A checkout opened and not paid (yet, or ever): who, how and how much."""
+    payer = person(dossier.names, payment.payer_id, esc(payment.payer_name or _("someone on the web page")))
+    return f"• {when(payment.created_at, locale)} · " + _(
+        "{payer} opened a {provider} checkout for {amount}, not paid"
+    ).format(
+        payer=payer,
+        provider=payment.provider,
+        amount=format_money(Money(payment.amount_minor, payment.currency), locale),
+    )
 
 
 async def show_order(update: Update, context: DaifuContext) -> None:

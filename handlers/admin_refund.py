@@ -25,8 +25,9 @@ from handlers.context import DaifuContext
 from handlers.notices import payer_display_name
 from presentation.formatting import esc
 from presentation.texts import bad_amount
+from services.amount_input import read_amount
 from services.i18n import Gettext
-from services.money import InvalidAmount, Money, format_money, parse_amount
+from services.money import InvalidAmount, Money, format_money
 from services.notices import PaymentReturned, ReturnReason
 from services.providers import PaymentError, capabilities_of
 from services.read_models import OrderInfo, OrderStatus, PaymentInfo
@@ -94,9 +95,9 @@ async def plan_part(
         return None, "\n".join(lines)
     charge = charges[0]
     try:
-        amount = parse_amount(typed, charge.currency)
+        amount = read_amount(typed, charge.currency, locale)
     except InvalidAmount as error:
-        return None, bad_amount(error, _)
+        return None, bad_amount(error, _, locale)
     left = charge.left_to_refund
     if amount.minor > left.minor:
         return None, _("That is more than was paid: at most {amount} is left to refund on order #{number}.").format(

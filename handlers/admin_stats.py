@@ -39,23 +39,25 @@ def render(stats: PeriodStats, period: Period, locale: str, _: Gettext) -> str:
         f"📊 <b>{title}</b>",
         _("Since {time}").format(time=when(stats.since, locale)),
         "",
-        _("Orders created: {count}").format(count=stats.created),
-        _("Orders paid: {count}").format(count=stats.paid),
-        _("Revenue: {amounts}").format(amounts=amounts(stats.revenue, locale, _)),
-        _("Paid by friends: {friends} ({friends_share}); by the shopper: {shopper} ({shopper_share})").format(
+        _("Orders created (new links): {count}").format(count=stats.created),
+        _("Orders paid (whenever they were created): {count}").format(count=stats.paid),
+        _("Taken for the orders paid: {amounts}").format(amounts=amounts(stats.revenue, locale, _)),
+        _("Of those, paid by friends: {friends} ({friends_share}); by the shopper: {shopper} ({shopper_share})").format(
             friends=stats.paid_by_friends,
             friends_share=share(stats.paid_by_friends, stats.paid, locale),
             shopper=stats.paid_by_shopper,
             shopper_share=share(stats.paid_by_shopper, stats.paid, locale),
         ),
-        _("Chip-ins: {requests} split requests, {contributions} contributions").format(
+        _("Split requests opened: {requests}; chip-ins paid: {contributions}").format(
             requests=stats.split_requests, contributions=stats.contributions
         ),
-        _("Median time from link to payment: {duration}").format(
+        _("Median time from link to payment, of the orders paid: {duration}").format(
             duration=format_timedelta(median, locale=locale) if median is not None else "-"
         ),
-        _("Refunds: {totals}").format(totals=totals(stats.refunded, locale, _)),
-        _("Refunds owed (to be made at the provider): {totals}").format(totals=totals(stats.owed, locale, _)),
+        _("Refunds made (how many · how much): {totals}").format(totals=totals(stats.refunded, locale, _)),
+        _("Refunds owed, to be made at the provider (how many · how much): {totals}").format(
+            totals=totals(stats.owed, locale, _)
+        ),
     ]
     if stats.providers:
         lines += ["", _("<b>By provider</b> (orders paid in the period)")]

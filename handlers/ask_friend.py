@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from handlers.callback_data import CallbackData, any_button_under
 from handlers.common import speak
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
+from handlers.guided_steps import step_buttons
 from handlers.my_requests import send_share_kit
 from presentation.texts import request_refusal, why_not
 from services.flows import Flow
@@ -61,10 +62,6 @@ class CancelAskingTap(CallbackData):
     prefix: ClassVar[str] = f"{STEP}:cancel"
 
 
-def cancel_row(_: Gettext) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(_("Cancel"), callback_data=CancelAskingTap().pack())]
-
-
 async def start_asking(update: Update, context: DaifuContext) -> None:
     query = update.callback_query
     tap = AskTap.unpack(query.data) if query else None
@@ -85,7 +82,7 @@ async def start_asking(update: Update, context: DaifuContext) -> None:
         await context.bot.send_message(
             query.from_user.id,
             _("How many friends will chip in? Each gets an equal share to pay (or any part of what is left)."),
-            reply_markup=InlineKeyboardMarkup([buttons, cancel_row(_)]),
+            reply_markup=step_buttons(CancelAskingTap(), _, [buttons]),
         )
         return
     await ask_for_note(context, query.from_user.id, _)
@@ -95,8 +92,8 @@ async def ask_for_note(context: DaifuContext, chat_id: int, _: Gettext) -> None:
     await context.bot.send_message(
         chat_id,
         _("Add a note for your friend (for example: happy birthday to me!), or skip it."),
-        reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("Skip"), callback_data=SkipNoteTap().pack())], cancel_row(_)]
+        reply_markup=step_buttons(
+            CancelAskingTap(), _, [[InlineKeyboardButton(_("Skip"), callback_data=SkipNoteTap().pack())]]
         ),
     )
 

@@ -16,8 +16,7 @@ from telegram.constants import ParseMode
 
 from handlers.context import DaifuContext
 from handlers.teller import sweep
-from presentation.formatting import esc
-from presentation.texts import when
+from presentation.formatting import chat_time, esc
 from services.i18n import gettext_for
 from services.telling_delivery import tell_at_the_end
 
@@ -60,7 +59,7 @@ async def remind_requesters(context: DaifuContext) -> None:
             )
             await context.bot.send_message(
                 view.request.requester_id,
-                text.format(title=esc(view.order.title), time=when(view.request.expires_at, locale)),
+                text.format(title=esc(view.order.title), time=chat_time(view.request.expires_at, locale)),
                 parse_mode=ParseMode.HTML,
             )
         except Exception:  # claimed already: this reminder is not sent again, and the others still are

@@ -16,13 +16,16 @@ from handlers.callback_data import CallbackData
 from handlers.checkout import send_checkout
 from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
-from presentation.formatting import esc
-from presentation.texts import bad_amount, method_label, provider_down, request_refusal, when
+from handlers.cosmetic import cosmetic
+from handlers.guided_steps import step_buttons
+from presentation.formatting import chat_time, esc
+from presentation.texts import bad_amount, method_label, provider_down, request_refusal
+from services.amount_input import read_amount
 from services.checkout import MethodUnavailable
 from services.flows import Flow
 from services.i18n import Gettext
 from services.live_messages import LiveKind
-from services.money import InvalidAmount, Money, format_money, parse_amount
+from services.money import InvalidAmount, Money, format_money
 from services.pay_requests import RequestRefused, RequestView, telegram_holder
 from services.providers import PaymentError
 from services.read_models import RequestMode
@@ -62,6 +65,13 @@ class PayPartTap(CallbackData):
     token: str
 
 
+@dataclass(frozen=True, slots=True)
+class CancelPartTap(CallbackData):
+    """Split: the friend will not type an amount after all: rc."""
+
+    prefix: ClassVar[str] = "rc"
+
+
 def request_intro(context: DaifuContext, view: RequestView, locale: str, _: Gettext) -> str:
     order = view.order
     lines = [
@@ -84,7 +94,7 @@ def request_intro(context: DaifuContext, view: RequestView, locale: str, _: Gett
             lines.append(
                 _("{amount} more is being paid by friends right now.").format(amount=format_money(view.kept, locale))
             )
-    lines.append(_("Until: {time}").format(time=when(view.request.expires_at, locale)))
+    lines.append(_("Until: {time}").format(time=chat_time(view.request.expires_at, locale)))
     return "\n".join(lines)
 
 
@@ -254,6 +264,7 @@ async def ask_amount(update: Update, context: DaifuContext) -> None:
         _("How much do you want to chip in? Send an amount up to {amount}.").format(
             amount=format_money(view.remaining, locale)
         ),
+        reply_markup=step_buttons(CancelPartTap(), _),
     )
 
 
@@ -269,19 +280,33 @@ async def got_amount(update: Update, context: DaifuContext, flow: Flow) -> None:
         await message.reply_text(request_refusal(refusal, locale, _))
         return
     try:
-        part = parse_amount(message.text, view.order.currency)
+        part = read_amount(message.text, view.order.currency, locale)
     except InvalidAmount as error:
-        await message.reply_text(bad_amount(error, _))
+        await message.reply_text(bad_amount(error, _, locale), reply_markup=step_buttons(CancelPartTap(), _))
         return
     if part.minor > view.remaining.minor:
         await message.reply_text(
-            _("Only {amount} is left to cover. Send that or less.").format(amount=format_money(view.remaining, locale))
+            _("Only {amount} is left to cover. Send that or less.").format(amount=format_money(view.remaining, locale)),
+            reply_markup=step_buttons(CancelPartTap(), _),
         )
         return
     await context.daifu.flows.end(user.id, FLOW)
     text, rows = chip_in_offer(context, view, part, flow.data["show"] == "1", locale, _)
     sent = await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
     await remember_offer(context, sent, view, locale, text)
+
+
+async def cancel_part(update: Update, context: DaifuContext) -> None:
+    _locale, _ = await speak(update, context)
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    if not await context.daifu.flows.end(user.id, FLOW):
+        await query.answer(_("That step is out of date. Open the request again to chip in."), show_alert=True)
+        return
+    await cosmetic(query.answer(), "answering Cancel")
+    await context.bot.send_message(user.id, _("Cancelled. Nothing was paid."))
+    await cosmetic(query.edit_message_reply_markup(None), "taking the buttons off a cancelled chip-in amount")
 
 
 TEXT_STEPS: dict[str, TextStep] = {"amount": got_amount}
@@ -292,4 +317,5 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
         CallbackQueryHandler(ask_amount, pattern=OtherAmountTap.pattern()),
         CallbackQueryHandler(choose_part, pattern=PartTap.pattern()),
         CallbackQueryHandler(pay, pattern=PayPartTap.pattern()),
+        CallbackQueryHandler(cancel_part, pattern=CancelPartTap.pattern()),
     ]

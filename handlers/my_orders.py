@@ -12,8 +12,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from handlers.callback_data import CallbackData
 from handlers.common import speak
 from handlers.context import DaifuContext
-from presentation.formatting import esc, order_price, paid_amount
-from presentation.texts import status_name, when
+from presentation.formatting import chat_time, esc, order_price, paid_amount
+from presentation.texts import status_name
 from services.links import deep_link
 from services.read_models import OrderStatus, utcnow
 from services.why_not import why_not_order
@@ -46,7 +46,7 @@ async def render_page(update: Update, context: DaifuContext, page: int) -> tuple
                 lines.append(
                     _("Receipt: {amount} on {time}, reference {reference}").format(
                         amount=paid_amount(payment, locale),
-                        time=when(payment.settled_at, locale),
+                        time=chat_time(payment.settled_at, locale),
                         reference=esc(payment.provider_ref or ""),
                     )
                 )

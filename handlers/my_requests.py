@@ -15,8 +15,8 @@ from handlers.callback_data import CallbackData
 from handlers.common import qr_photo, speak
 from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
-from presentation.formatting import esc
-from presentation.texts import request_refusal, status_name, when
+from presentation.formatting import chat_time, esc
+from presentation.texts import request_refusal, status_name
 from services.i18n import Gettext
 from services.links import deep_link
 from services.live_messages import LiveKind
@@ -61,7 +61,7 @@ async def send_share_kit(context: DaifuContext, chat_id: int, view: RequestView,
             _("Your request is ready: <b>{title}</b>, {amount}, until {time}.").format(
                 title=esc(view.order.title),
                 amount=format_money(view.total, locale),
-                time=when(view.request.expires_at, locale),
+                time=chat_time(view.request.expires_at, locale),
             ),
             _("Share it into a chat with the button below, or send this link: {link}").format(link=link),
             _("Friends without Telegram can pay on the web: {url}").format(
@@ -115,7 +115,7 @@ async def requests_list(
             line += " · " + _("{covered} covered").format(covered=covered)
         lines.append(line)
         if view.status(utcnow()) == RequestStatus.OPEN:
-            lines.append("   " + _("until {time}").format(time=when(request.expires_at, locale)))
+            lines.append("   " + _("until {time}").format(time=chat_time(request.expires_at, locale)))
             rows.append(
                 [
                     InlineKeyboardButton(

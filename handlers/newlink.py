@@ -25,20 +25,14 @@ from handlers.callback_data import CallbackData, any_button_under
 from handlers.common import admin_only, qr_photo, speak
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
-from presentation.formatting import esc, order_price
-from presentation.texts import bad_amount
+from handlers.guided_steps import step_buttons
+from presentation.formatting import esc
+from presentation.texts import bad_amount, currency_label, order_line
+from services.amount_input import agree, amount_example, named_currency, read_amount, read_typed
 from services.flows import Flow
 from services.i18n import Gettext
 from services.links import deep_link
-from services.money import (
-    AmountProblem,
-    InvalidAmount,
-    Money,
-    format_money,
-    normalise_currency,
-    parse_decimal,
-    to_minor,
-)
+from services.money import AmountProblem, InvalidAmount, Money, format_money, normalise_currency, to_minor
 from services.orders import TITLE_MAX, InvalidTitle, chat_message_key
 from services.read_models import OrderInfo
 
@@ -64,8 +58,8 @@ class CancelLinkTap(CallbackData):
     prefix: ClassVar[str] = f"{STEP}:cancel"
 
 
-def cancel_row(_: Gettext) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(_("Cancel"), callback_data=CancelLinkTap().pack())]
+def with_cancel(_: Gettext, rows: list[list[InlineKeyboardButton]] | None = None) -> InlineKeyboardMarkup:
+    return step_buttons(CancelLinkTap(), _, rows or [])
 
 
 async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -87,9 +81,7 @@ async def send_link(context: DaifuContext, chat_id: int, order: OrderInfo, _: Ge
     link = deep_link(context.bot.username, order.token)
     caption = "\n".join(
         [
-            _("New checkout link for <b>{title}</b>, {amount}:").format(
-                title=esc(order.title), amount=order_price(order, locale)
-            ),
+            _("New checkout link for {order}:").format(order=order_line(order, locale, _)),
             link,
             _("Web page: {url}").format(url=context.daifu.rules.landing_url(order.token)),
             _("Share the link or let the shopper scan this QR code."),
@@ -117,8 +109,10 @@ async def newlink(update: Update, context: DaifuContext) -> None:
         await context.daifu.flows.begin(admin_id, FLOW, "amount")
         await reply(
             update,
-            _("Let's create a checkout link. What is the amount? (for example 12.50)"),
-            InlineKeyboardMarkup([cancel_row(_)]),
+            _("Let's create a checkout link. What is the amount? (for example {example})").format(
+                example=amount_example("USD", locale)
+            ),
+            with_cancel(_),
         )
         return
     if len(context.args) < 3:
@@ -129,9 +123,18 @@ async def newlink(update: Update, context: DaifuContext) -> None:
         return
     amount_text, currency, *title_words = context.args
     try:
-        amount = to_minor(parse_decimal(amount_text), normalise_currency(currency))
+        try:
+            currency = normalise_currency(currency)
+        except InvalidAmount:
+            # "/newlink $5 Coffee beans": the symbol names the currency, and every word after it is the title
+            usual = context.daifu.rules.usual_currencies
+            named = named_currency(read_typed(amount_text, locale).marker, locale, usual)
+            if named is None:
+                raise
+            currency, title_words = named, [currency, *title_words]
+        amount = read_amount(amount_text, currency, locale)
     except InvalidAmount as error:
-        await reply(update, bad_amount(error, _))
+        await reply(update, bad_amount(error, _, locale))
         return
     try:
         order = await make_link(context, message, amount, " ".join(title_words), admin_id)
@@ -142,22 +145,30 @@ async def newlink(update: Update, context: DaifuContext) -> None:
 
 
 async def got_amount(update: Update, context: DaifuContext, flow: Flow) -> None:
-    _locale, _ = await speak(update, context)
+    locale, _ = await speak(update, context)
     message, user = update.effective_message, update.effective_user
     assert message is not None and message.text is not None and user is not None
-    try:
-        value = parse_decimal(message.text)
-    except InvalidAmount as error:
-        await reply(update, bad_amount(error, _), InlineKeyboardMarkup([cancel_row(_)]))
-        return
-    if not await context.daifu.flows.advance(
-        user.id, FLOW, from_step="amount", to_step="currency", data={"amount": str(value)}
-    ):
-        return
     currencies = context.daifu.rules.usual_currencies
-    buttons = [InlineKeyboardButton(code, callback_data=CurrencyTap(code).pack()) for code in currencies]
-    rows = [buttons[i : i + 4] for i in range(0, len(buttons), 4)] + [cancel_row(_)]
-    await reply(update, _("Which currency? Tap one, or type its code."), InlineKeyboardMarkup(rows))
+    try:
+        typed = read_typed(message.text, locale)
+        named = named_currency(typed.marker, locale, currencies)
+        if named is not None:  # "$5", "80 元": the currency is said, so its step is skipped
+            read_amount(message.text, named, locale)
+    except InvalidAmount as error:
+        await reply(update, bad_amount(error, _, locale), with_cancel(_))
+        return
+    data = {"amount": str(typed.value), "marker": typed.marker}
+    if named is not None:
+        await got_currency(update, context, flow, named, data)
+        return
+    if not await context.daifu.flows.advance(user.id, FLOW, from_step="amount", to_step="currency", data=data):
+        return
+    buttons = [
+        InlineKeyboardButton(currency_label(code, locale, _), callback_data=CurrencyTap(code).pack())
+        for code in currencies
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    await reply(update, _("Which currency? Tap one, or type its code."), with_cancel(_, rows))
 
 
 async def typed_currency(update: Update, context: DaifuContext, flow: Flow) -> None:
@@ -178,28 +189,36 @@ async def tapped_currency(update: Update, context: DaifuContext) -> None:
     await got_currency(update, context, flow, tap.code)
 
 
-async def got_currency(update: Update, context: DaifuContext, flow: Flow, code: str) -> None:
-    _locale, _ = await speak(update, context)
+async def got_currency(
+    update: Update, context: DaifuContext, flow: Flow, code: str, typed: dict[str, str] | None = None
+) -> None:
+    """The currency tapped or typed (or named with the amount: typed holds that amount, and the flow is one step
+    behind)."""
+    locale, _ = await speak(update, context)
     assert update.effective_user is not None
     user_id, flows = update.effective_user.id, context.daifu.flows
+    data = typed if typed is not None else flow.data
     try:
         currency = normalise_currency(code)
-        to_minor(Decimal(flow.data["amount"]), currency)
+        agree(data.get("marker", ""), currency, locale)
+        to_minor(Decimal(data["amount"]), currency)
     except InvalidAmount as error:
-        back = error.problem == AmountProblem.TOO_MANY_DECIMALS  # the amount, not the currency, must change
-        if back:
+        # The amount, not the currency, must change
+        back = error.problem in (AmountProblem.TOO_MANY_DECIMALS, AmountProblem.WRONG_CURRENCY)
+        if back and typed is None:
             await flows.advance(user_id, FLOW, from_step="currency", to_step="amount", data={})
-        await reply(update, bad_amount(error, _), InlineKeyboardMarkup([cancel_row(_)]))
+        await reply(update, bad_amount(error, _, locale), with_cancel(_))
         if back:
-            await reply(update, _("Send the amount again."), InlineKeyboardMarkup([cancel_row(_)]))
+            await reply(update, _("Send the amount again."), with_cancel(_))
         return
-    data = flow.data | {"currency": currency}
-    if not await flows.advance(user_id, FLOW, from_step="currency", to_step="title", data=data):
+    data = data | {"currency": currency}
+    from_step = "amount" if typed is not None else "currency"
+    if not await flows.advance(user_id, FLOW, from_step=from_step, to_step="title", data=data):
         return
     await reply(
         update,
         _("What is it for? Send a title of up to {limit} characters.").format(limit=TITLE_MAX),
-        InlineKeyboardMarkup([cancel_row(_)]),
+        with_cancel(_),
     )
 
 
@@ -209,15 +228,13 @@ async def got_title(update: Update, context: DaifuContext, flow: Flow) -> None:
     assert message is not None and message.text is not None and user is not None
     title = " ".join(message.text.split())
     if not 1 <= len(title) <= TITLE_MAX:
-        await reply(update, _("The title must be 1 to {limit} characters.").format(limit=TITLE_MAX))
+        await reply(update, _("The title must be 1 to {limit} characters.").format(limit=TITLE_MAX), with_cancel(_))
         return
     data = flow.data | {"title": title}
     if not await context.daifu.flows.advance(user.id, FLOW, from_step="title", to_step="confirm", data=data):
         return
     amount = to_minor(Decimal(data["amount"]), data["currency"])
-    buttons = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(_("Create link"), callback_data=CreateLinkTap().pack())], cancel_row(_)]
-    )
+    buttons = with_cancel(_, [[InlineKeyboardButton(_("Create link"), callback_data=CreateLinkTap().pack())]])
     await reply(
         update,
         _("Create a link for <b>{title}</b>, {amount}?").format(title=esc(title), amount=format_money(amount, locale)),

@@ -15,8 +15,8 @@ from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from handlers.context import DaifuContext
 from handlers.refund_button import RefundStep, RefundTap
 from handlers.thanks import ThanksTap
-from presentation.formatting import esc, order_price, paid_amount
-from presentation.texts import when
+from presentation.formatting import chat_time, esc, order_price, paid_amount
+from presentation.texts import order_line
 from services.daifu import Daifu
 from services.i18n import Gettext, gettext_for
 from services.money import Money, format_money
@@ -90,7 +90,8 @@ async def say(context: DaifuContext, row: Claimed, subjects: Subjects) -> str | 
             for_name = await daifu.users.name_of(request.requester_id)
         if row.kind == Kind.RECEIPT:
             return await _send_receipt(context, daifu, order, payment, for_name)
-        return await _tell_admin(context, daifu, chat_id, order, payment, for_name)
+        covered = row.reason == COVERED and request is not None and request.mode == RequestMode.SPLIT
+        return await _tell_admin(context, daifu, chat_id, order, payment, for_name, covered=covered)
     if row.kind in REFUND_KINDS:
         returned = subjects.refunds.get(row.refund_id or 0)
         if returned is None:
@@ -119,7 +120,7 @@ async def _send_receipt(
         _("✅ Payment received. Thank you!"),
         _("Receipt for <b>{title}</b> at {shop}").format(title=esc(order.title), shop=esc(daifu.rules.shop_name)),
         _("Paid: {amount}").format(amount=paid_amount(payment, locale)),
-        _("Order: {token}").format(token=order.token),
+        _("Order: #{number}").format(number=order.id),
         _("Payment reference: {reference}").format(reference=esc(payment.provider_ref or "")),
     ]
     if for_name and payment.credit_minor is not None and payment.credit_minor < order.amount_minor:
@@ -127,25 +128,34 @@ async def _send_receipt(
     elif for_name:
         receipt.insert(1, _("You paid for {name}. They have been told.").format(name=esc(for_name)))
     if payment.settled_at:
-        receipt.append(_("Time: {time}").format(time=when(payment.settled_at, locale)))
+        receipt.append(_("Time: {time}").format(time=chat_time(payment.settled_at, locale)))
     return await _send(context, payment.payer_id, "\n".join(receipt))
 
 
 async def _tell_admin(
-    context: DaifuContext, daifu: Daifu, admin_id: int, order: OrderInfo, payment: PaymentInfo, for_name: str
+    context: DaifuContext,
+    daifu: Daifu,
+    admin_id: int,
+    order: OrderInfo,
+    payment: PaymentInfo,
+    for_name: str,
+    *,
+    covered: bool = False,
 ) -> str | None:
+    """covered: this chip-in finished covering a split, so the note says first that the order is fully paid."""
     payer = await payer_display_name(daifu, payment)
     # No Refund button where the provider cannot give money back through the bot (Telegram card payments).
     refundable = capabilities_of(payment.provider, daifu.providers).refunds
     locale = await daifu.users.locale_of(admin_id)
     _ = gettext_for(locale)
-    text = _("💰 {payer} paid {amount} for <b>{title}</b> (order {token}, via {provider}).").format(
+    text = _("💰 {payer} paid {amount} via {provider}: {order}.").format(
         payer=esc(payer),
         amount=paid_amount(payment, locale),
-        title=esc(order.title),
-        token=order.token,
+        order=order_line(order, locale, _),
         provider=payment.provider,
     )
+    if covered:
+        text = _("✅ Fully paid by friends: {order}.").format(order=order_line(order, locale, _)) + "\n" + text
     if for_name:
         text += "\n" + _("Paid on behalf of {name}.").format(name=esc(for_name))
     markup = None
@@ -169,18 +179,15 @@ async def _tell_support_asked(
     if quoted is not None:
         payment, order, _request = quoted
         lines.append(
-            _(
-                "About <b>{title}</b>: {amount} via {provider} on {time}, order {token}, payment reference {reference}."
-            ).format(
-                title=esc(order.title),
+            _("About {order}: {amount} via {provider} on {time}, payment reference {reference}.").format(
+                order=order_line(order, locale, _),
                 amount=paid_amount(payment, locale),
                 provider=payment.provider,
-                time=when(payment.settled_at or payment.created_at, locale),
-                token=order.token,
+                time=chat_time(payment.settled_at or payment.created_at, locale),
                 reference=esc(payment.provider_ref or "-"),
             )
         )
-        lines.append(_("Its whole story: /order {token}").format(token=order.token))
+        lines.append(_("Its whole story: /order {number}").format(number=order.id))
     lines.append(_("They are waiting for an answer from you in Telegram."))
     return await _send(context, admin_id, "\n".join(lines))
 
@@ -230,11 +237,12 @@ async def _tell_pending(
     locale = await daifu.users.locale_of(admin_id)
     _ = gettext_for(locale)
     text = _(
-        "⏳ Refund of {amount} for order {token} is pending at {provider}. "
+        "⏳ Refund of {amount} for {order} is pending at {provider}. "
         "You will be told when {provider} says it is done (the payer too) or failed."
     )
     amount = format_money(Money(refund.amount_minor, refund.currency), locale)
-    return await _send(context, admin_id, text.format(amount=amount, token=order.token, provider=payment.provider))
+    order_text = order_line(order, locale, _)
+    return await _send(context, admin_id, text.format(amount=amount, order=order_text, provider=payment.provider))
 
 
 async def _tell_refund_failed(
@@ -252,12 +260,12 @@ async def _tell_refund_failed(
     locale = await daifu.users.locale_of(admin_id)
     _ = gettext_for(locale)
     text = _(
-        "❌ Refund of {amount} for order {token} failed at {provider}: {why}\n"
+        "❌ Refund of {amount} for {about} failed at {provider}: {why}\n"
         "The payer was not told it was refunded. Payment #{number} can be refunded again with /refund {order}, "
         "or the money returned another way."
     ).format(
         amount=format_money(Money(minor, refund.currency), locale),
-        token=order.token,
+        about=order_line(order, locale, _),
         provider=payment.provider,
         why=esc(row.detail or refund.error or "failed"),
         number=payment.id,
@@ -286,7 +294,7 @@ def orphan_lines(charge: OrphanChargeInfo, payer: str, locale: str, _: Gettext) 
         )
     if charge.payer_id is not None:
         lines.append(_("Payer: {name} (user id {id})").format(name=esc(payer), id=charge.payer_id))
-    lines.append(_("Time: {time}").format(time=when(charge.created_at, locale)))
+    lines.append(_("Time: {time}").format(time=chat_time(charge.created_at, locale)))
     if charge.status == "refunded":
         lines.append(_("It was given back to the payer automatically."))
     elif charge.status == "owed":
@@ -385,12 +393,13 @@ async def _tell_admin_returned(
 ) -> str | None:
     _ = gettext_for(await daifu.users.locale_of(admin_id))
     if payment.status == PaymentStatus.REFUND_OWED:
-        text = _("⚠️ Refund owed: {amount} for order {token} must be refunded at {provider}.")
+        text = _("⚠️ Refund owed: {amount} for {order} must be refunded at {provider}.")
     else:
-        text = _("↩️ Refunded {amount} for order {token} ({provider}).")
+        text = _("↩️ Refunded {amount} for {order} ({provider}).")
     locale = await daifu.users.locale_of(admin_id)
     amount = format_money(Money(refund.amount_minor, refund.currency), locale)
-    return await _send(context, admin_id, text.format(amount=amount, token=order.token, provider=payment.provider))
+    order_text = order_line(order, locale, _)
+    return await _send(context, admin_id, text.format(amount=amount, order=order_text, provider=payment.provider))
 
 
 async def _tell_payer_declined(context: DaifuContext, daifu: Daifu, order: OrderInfo, payer_id: int) -> str | None:

@@ -17,8 +17,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from handlers.callback_data import CallbackData
 from handlers.common import speak
 from handlers.context import DaifuContext
-from presentation.formatting import esc, paid_amount
-from presentation.texts import when
+from presentation.formatting import chat_time, esc, paid_amount
 from services.config import ShopRules
 from services.i18n import Gettext
 from services.pay_support import Heard, PaidCharge
@@ -57,7 +56,7 @@ def charge_line(charge: PaidCharge, locale: str, _: Gettext) -> str:
     return _("• <b>{title}</b> · {amount} · {time} · order <code>{token}</code>").format(
         title=esc(order.title),
         amount=paid_amount(payment, locale),
-        time=when(payment.settled_at or payment.created_at, locale),
+        time=chat_time(payment.settled_at or payment.created_at, locale),
         token=order.token,
     )
 

@@ -17,8 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from handlers.context import DaifuContext
-from presentation.formatting import esc
-from presentation.texts import when
+from presentation.formatting import chat_time, esc
 from services.i18n import Gettext, gettext_for
 from services.links import deep_link
 from services.money import Money, format_money
@@ -74,7 +73,7 @@ async def card_text(context: DaifuContext, view: RequestView, locale: str, _: Ge
         holder = view.holder_now(now)
         if holder is not None and request.mode == RequestMode.SINGLE:
             lines.append(_("⏳ {name} is paying…").format(name=esc(holder)))
-        lines.append(_("Until: {time}").format(time=when(request.expires_at, locale)))
+        lines.append(_("Until: {time}").format(time=chat_time(request.expires_at, locale)))
     elif status == RequestStatus.PAID:
         if request.mode == RequestMode.SPLIT:
             lines.append(_("Covered by friends ✅"))

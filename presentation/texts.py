@@ -6,10 +6,11 @@ import functools
 from datetime import UTC, datetime
 
 from babel.dates import format_datetime
+from babel.numbers import get_currency_name
 
-from presentation.formatting import esc, order_price
+from presentation.formatting import chat_time, esc, order_price
 from services.i18n import Gettext
-from services.money import AmountProblem, InvalidAmount, Money, format_money
+from services.money import STARS, AmountProblem, InvalidAmount, Money, format_money
 from services.pay_requests import RequestRefused
 from services.read_models import OrderInfo, OrderStatus, RequestStatus
 from services.why_not import WhyNot
@@ -70,12 +71,43 @@ def provider_down(_: Gettext) -> str:
     return _("The payment service is not answering right now. Nothing was charged; please try again in a minute.")
 
 
-def bad_amount(error: InvalidAmount, _: Gettext) -> str:
+def order_line(order: OrderInfo, locale: str, _: Gettext) -> str:
+    """An order as its admins read it: "order #8 · Coffee beans · $12.50" (its token only in /order)."""
+    return _("order #{number} · {title} · {amount}").format(
+        number=order.id, title=esc(order.title), amount=order_price(order, locale)
+    )
+
+
+def currency_label(code: str, locale: str, _: Gettext) -> str:
+    """A currency by its name and code, "US Dollar (USD)"; Stars are not ISO 4217, so Babel has no name for them."""
+    if code == STARS:
+        return _("Stars (XTR)")
+    return f"{get_currency_name(code, locale=locale)} ({code})"
+
+
+def bad_amount(error: InvalidAmount, _: Gettext, locale: str = "en") -> str:
+    """Why a typed amount was refused, with an example of one that would be read, in the person's language."""
+    currency = currency_label(error.currency, locale, _) if error.currency else ""
+    if error.problem == AmountProblem.NOT_A_NUMBER and error.example:
+        return _("That is not an amount. Send a number such as {example}.").format(example=esc(error.example))
+    if error.problem == AmountProblem.AMBIGUOUS:
+        return _(
+            "I cannot be sure what {typed} means: a separator is in the wrong place. Did you mean {example}? "
+            "Send it again the way you mean it."
+        ).format(typed=esc(error.typed), example=esc(error.example))
+    if error.problem == AmountProblem.WRONG_CURRENCY:
+        return _("This amount is in {currency}, not {typed}. Send it in {currency}, for example {example}.").format(
+            currency=esc(currency), typed=esc(error.typed), example=esc(error.example)
+        )
+    if error.problem == AmountProblem.TOO_MANY_DECIMALS and error.example:
+        return _("{currency} does not have that many decimal places. Send, for example, {example}.").format(
+            currency=esc(currency), example=esc(error.example)
+        )
     return {
         AmountProblem.NOT_A_NUMBER: _("That is not an amount. Send a number such as 12.50."),
         AmountProblem.NOT_POSITIVE: _("The amount must be more than zero."),
         AmountProblem.TOO_MANY_DECIMALS: _("{currency} does not have that many decimal places.").format(
-            currency=error.currency
+            currency=esc(currency)
         ),
         AmountProblem.TOO_LARGE: _("That amount is too large for one order."),
         AmountProblem.UNKNOWN_CURRENCY: _("{currency} is not a currency I know. Use a code such as USD.").format(
@@ -108,7 +140,7 @@ def order_card(order: OrderInfo, shop_name: str, locale: str, _: Gettext) -> str
     ]
     if order.description and order.description != order.title:
         lines.append(esc(order.description))
-    lines.append(_("Pay by: {time}").format(time=when(order.expires_at, locale)))
+    lines.append(_("Pay by: {time}").format(time=chat_time(order.expires_at, locale)))
     return "\n".join(lines)
 
 

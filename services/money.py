@@ -1,9 +1,12 @@
-"""Money at the edges: parse what a person typed, format for a locale. Inside, integers only."""
+"""Money at the edges: currencies, minor units, format for a locale. Inside, integers only.
+
+What a person types is read by services.amount_input, by their locale.
+"""
 
 from __future__ import annotations
 
 import functools
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 
 from babel.numbers import format_currency, format_decimal, get_currency_precision, is_currency
@@ -11,7 +14,7 @@ from babel.numbers import format_currency, format_decimal, get_currency_precisio
 from payments.base import Amount as Money
 from payments.currencies import STARS, is_money
 
-__all__ = ["STARS", "AmountProblem", "InvalidAmount", "Money", "currency_digits", "format_money", "parse_amount"]
+__all__ = ["STARS", "AmountProblem", "InvalidAmount", "Money", "currency_digits", "format_money", "to_minor"]
 
 # Telegram caps a single invoice near 10,000 USD; this bound only stops typos with a few zeros too many.
 MAX_MAJOR_UNITS = Decimal(1_000_000)
@@ -24,13 +27,17 @@ class AmountProblem(StrEnum):
     TOO_LARGE = "too_large"
     UNKNOWN_CURRENCY = "unknown_currency"
     NOT_MONEY = "not_money"  # an ISO 4217 code for a fund, a metal, a unit of account or testing
+    AMBIGUOUS = "ambiguous"  # a separator out of place for the locale: "1,50" in English
+    WRONG_CURRENCY = "wrong_currency"  # "€5" for a USD order
 
 
 class InvalidAmount(ValueError):
-    def __init__(self, problem: AmountProblem, currency: str = "") -> None:
+    def __init__(self, problem: AmountProblem, currency: str = "", *, example: str = "", typed: str = "") -> None:
         super().__init__(problem.value)
         self.problem = problem
         self.currency = currency
+        self.example = example  # a well-formed amount to show the person, in their locale
+        self.typed = typed  # the part of what they typed that was refused
 
 
 def normalise_currency(code: str) -> str:
@@ -46,35 +53,12 @@ def currency_digits(currency: str) -> int:
     return 0 if currency == STARS else get_currency_precision(currency)
 
 
-def parse_decimal(text: str) -> Decimal:
-    """A positive decimal as people type it: "12.50", "12,50", "12"."""
-    cleaned = text.strip()
-    if cleaned.count(",") == 1 and "." not in cleaned:
-        cleaned = cleaned.replace(",", ".")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise InvalidAmount(AmountProblem.NOT_A_NUMBER) from None
-    if not value.is_finite():
-        raise InvalidAmount(AmountProblem.NOT_A_NUMBER)
-    if value <= 0:
-        raise InvalidAmount(AmountProblem.NOT_POSITIVE)
-    if value > MAX_MAJOR_UNITS:
-        raise InvalidAmount(AmountProblem.TOO_LARGE)
-    return value
-
-
 def to_minor(value: Decimal, currency: str) -> Money:
     digits = currency_digits(currency)
     scaled = value.scaleb(digits)
     if scaled != scaled.to_integral_value():
         raise InvalidAmount(AmountProblem.TOO_MANY_DECIMALS, currency)
     return Money(int(scaled), currency)
-
-
-def parse_amount(text: str, currency: str) -> Money:
-    currency = normalise_currency(currency)
-    return to_minor(parse_decimal(text), currency)
 
 
 def major_units(money: Money) -> Decimal:

@@ -55,7 +55,9 @@ class Tellings:
             return Told(kind, chat_id, order_id=payment.order_id, payment_id=payment.id, **more)
 
         rows = [about_charge(Kind.RECEIPT, payment.payer_id)] if payment.payer_id is not None else []
-        rows += [about_charge(Kind.PAID_NOTE, admin_id) for admin_id in self.admin_ids]
+        rows += [
+            about_charge(Kind.PAID_NOTE, admin_id, reason=COVERED if covered else None) for admin_id in self.admin_ids
+        ]
         if request is not None and request.id is not None:
             reason = COVERED if covered else None
             rows.append(about_charge(Kind.REQUESTER_NOTE, request.requester_id, request_id=request.id, reason=reason))

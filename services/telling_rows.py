@@ -11,7 +11,7 @@ from services.read_models import OrderInfo, PaymentInfo, RequestInfo
 
 class Kind(StrEnum):
     RECEIPT = "receipt"  # to the payer: payment_id
-    PAID_NOTE = "paid_note"  # to an admin: payment_id
+    PAID_NOTE = "paid_note"  # to an admin: payment_id; reason COVERED if it covered the request
     REQUESTER_NOTE = "requester_note"  # to the requester: payment_id; reason COVERED if it covered the request
     CARD = "card"  # no chat: the request's cards are redrawn; reason CLOSED if it was paid, cancelled or expired
     DECLINED = "declined"  # to the payer: payment_id

@@ -1,22 +1,23 @@
-"""Amounts people type become integer minor units, with a clear reason when they cannot."""
+"""Amounts people type become integer minor units, or a clear reason (per locale: test_amount_input.py)."""
 
 import pytest
 
-from services.money import AmountProblem, InvalidAmount, Money, format_money, parse_amount
+from services.amount_input import read_amount
+from services.money import AmountProblem, InvalidAmount, Money, format_money
 
 
 @pytest.mark.parametrize(
     ("text", "currency", "expected"),
     [
         ("12.50", "USD", Money(1250, "USD")),
-        ("12,5", "eur", Money(1250, "EUR")),
+        ("12.5", "eur", Money(1250, "EUR")),
         ("500", "JPY", Money(500, "JPY")),
         ("1.234", "BHD", Money(1234, "BHD")),  # three decimals
         ("50", "XTR", Money(50, "XTR")),
     ],
 )
 def test_amounts_become_minor_units(text: str, currency: str, expected: Money) -> None:
-    assert parse_amount(text, currency) == expected
+    assert read_amount(text, currency, "en") == expected
 
 
 @pytest.mark.parametrize(
@@ -36,7 +37,7 @@ def test_amounts_become_minor_units(text: str, currency: str, expected: Money) -
 )
 def test_bad_amounts_are_refused_with_a_reason(text: str, currency: str, problem: AmountProblem) -> None:
     with pytest.raises(InvalidAmount) as refused:
-        parse_amount(text, currency)
+        read_amount(text, currency, "en")
     assert refused.value.problem == problem
 
 

@@ -882,10 +882,10 @@ def check_chats(
         if not owed_told(len(received), owed, scene.lost(person, "Payment received")):
             wrong.append(f"{person.first_name} got {len(received)} receipts")
     kept = [p for p in charged if p.credited]
-    notes = [t for t in admin_says if f"(order {order.token}, via" in t]
+    notes = [t for t in admin_says if f": order #{order.id} · " in t and "💰" in t]
     if len(notes) != len(kept):
         wrong.append(f"the admin got {len(notes)} payment notes for {len(kept)} charges kept")
-    back = [t for t in admin_says if f"for order {order.token}" in t and ("Refunded" in t or "Refund owed" in t)]
+    back = [t for t in admin_says if f"for order #{order.id} · " in t and ("Refunded" in t or "Refund owed" in t)]
     made = sum(len(refunds[p.id or 0]) for p in charged)
     if len(back) != made:
         wrong.append(f"the admin got {len(back)} refund notes for {made} refunds")

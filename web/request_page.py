@@ -19,12 +19,13 @@ from aiohttp import web
 
 from payments.base import Checkout, CheckoutKind, secrets_match
 from presentation.texts import bad_amount, request_refusal, status_name, when, why_not  # the chat's wording
+from services.amount_input import read_amount
 from services.app_secrets import app_secret
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
 from services.i18n import Gettext, gettext_for
 from services.links import qr_png
-from services.money import AmountProblem, InvalidAmount, Money, format_money, major_units, parse_amount
+from services.money import AmountProblem, InvalidAmount, Money, format_money, major_units
 from services.order_states import PAYABLE
 from services.pay_requests import RequestRefused, RequestView
 from services.providers import capabilities_of
@@ -96,14 +97,14 @@ def read_part(view: RequestView, text: str, locale: str, _: Gettext) -> Money:
         remaining=format_money(view.remaining, locale)
     )
     try:
-        part = parse_amount(text, view.order.currency)
+        part = read_amount(text, view.order.currency, locale)
     except InvalidAmount as error:
         if error.problem == AmountProblem.NOT_A_NUMBER:
             raise BadInput(
                 _("Enter the amount as a number, such as {example}.").format(example=plain_amount(view.remaining))
             ) from None
-        if error.problem == AmountProblem.TOO_MANY_DECIMALS:
-            raise BadInput(bad_amount(error, _)) from None
+        if error.problem in (AmountProblem.TOO_MANY_DECIMALS, AmountProblem.AMBIGUOUS, AmountProblem.WRONG_CURRENCY):
+            raise BadInput(bad_amount(error, _, locale)) from None
         raise BadInput(too_much) from None
     if part.minor > view.remaining.minor:
         raise BadInput(too_much)

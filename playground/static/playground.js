@@ -398,8 +398,32 @@
     else if (entity.type === 'bot_command') {
       node = el('a', { href: '#', class: 'command', onclick: (event) => { event.preventDefault(); send(whole); } });
     } else if (entity.type === 'spoiler') node = el('span', { class: 'spoiler' });
+    else if (entity.type === 'date_time') return dateTime(entity, child);
     else node = el(tags[entity.type] || 'span');
     node.append(child);
+    return node;
+  }
+
+  // A date_time entity as a Telegram app draws it: the moment in the reader's own time zone and language, in the
+  // entity's format (r: relative; w: weekday, d/D: short/long date, t/T: short/long time); no format: the text.
+  function dateTime(entity, text) {
+    const moment = new Date(entity.unix_time * 1000);
+    const format = entity.date_time_format || '';
+    const node = el('time', { datetime: moment.toISOString(), title: moment.toString() });
+    if (format === 'r') {
+      const minutes = Math.round((moment.getTime() - Date.now()) / 60000);
+      const [value, unit] = Math.abs(minutes) < 60 ? [minutes, 'minute']
+        : Math.abs(minutes) < 2880 ? [Math.round(minutes / 60), 'hour'] : [Math.round(minutes / 1440), 'day'];
+      node.append(new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }).format(value, unit));
+    } else if (format) {
+      const options = {};
+      if (format.includes('w')) options.weekday = 'short';
+      if (format.includes('d')) Object.assign(options, { month: 'numeric', day: 'numeric' });
+      if (format.includes('D')) Object.assign(options, { year: 'numeric', month: 'long', day: 'numeric' });
+      if (format.includes('t')) Object.assign(options, { hour: '2-digit', minute: '2-digit' });
+      if (format.includes('T')) Object.assign(options, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+      node.append(moment.toLocaleString(undefined, options));
+    } else node.append(text);
     return node;
   }
 

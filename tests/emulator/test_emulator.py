@@ -238,6 +238,36 @@ async def test_html_is_stored_as_plain_text(emu: BotApiEmulator, app: Applicatio
     assert emu.source_text(stored) == "<b>Total</b>: 5 ⭐"
 
 
+async def test_tg_time_becomes_a_date_time_entity(emu: BotApiEmulator, app: Application) -> None:
+    alice = emu.add_user("Alice")
+    await emu.send_text(alice, "/start")
+    sent = await app.bot.send_message(
+        alice.id, 'Expires <tg-time unix="1800000000" format="r">in 2 days</tg-time>', parse_mode=ParseMode.HTML
+    )
+    stored = emu.last_bot_message(alice)
+    assert stored is not None and stored["text"] == "Expires in 2 days" == sent.text
+    assert stored["entities"] == [
+        {"type": "date_time", "offset": 8, "length": 9, "unix_time": 1800000000, "date_time_format": "r"}
+    ]
+    assert sent.entities[0].unix_time is not None and sent.entities[0].date_time_format == "r"
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<tg-time unix="soon">in 2 days</tg-time>',
+        '<tg-time format="r">in 2 days</tg-time>',
+        '<tg-time unix="1800000000" format="rt">in 2 days</tg-time>',
+        '<tg-time unix="1800000000" format="tD">in 2 days</tg-time>',
+    ],
+)
+async def test_a_malformed_tg_time_is_refused(emu: BotApiEmulator, app: Application, markup: str) -> None:
+    alice = emu.add_user("Alice")
+    await emu.send_text(alice, "/start")
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+        await app.bot.send_message(alice.id, markup, parse_mode=ParseMode.HTML)
+
+
 async def test_flood_limit_answers_retry_after(
     emu: BotApiEmulator,
     app: Application,

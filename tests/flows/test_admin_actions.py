@@ -95,6 +95,8 @@ async def test_refund_a_part_then_the_rest_through_the_sandbox(shop: RunningShop
     too_much = await say(shop, shop.admin, f"/refund {coffee} 10")
     assert "more than was paid: at most $7.50 is left" in too_much["text"]
     assert "not an amount" in (await say(shop, shop.admin, f"/refund {coffee} lots"))["text"]
+    assert "Did you mean 1.50?" in (await say(shop, shop.admin, f"/refund {coffee} 1,50"))["text"]
+    assert "not €" in (await say(shop, shop.admin, f"/refund {coffee} €1"))["text"]
     assert await refund_count(shop) == 1
 
     rest = await say(shop, shop.admin, f"/refund {coffee}")

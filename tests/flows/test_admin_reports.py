@@ -123,15 +123,15 @@ async def test_stats_count_orders_money_friends_refunds_and_providers(shop: Runn
     stats = (await say(shop, shop.admin, "/stats"))["text"]
 
     assert "Last 7 days" in stats
-    assert "Orders created: 5" in stats and "Orders paid: 4" in stats
-    assert "Revenue: $18.50, 50 ⭐" in stats
-    assert "Paid by friends: 1 (25%); by the shopper: 3 (75%)" in stats
-    assert "Median time from link to payment: 3 minutes" in stats  # 1, 2, 4, 10: (2 + 4) / 2
-    assert "Refunds: 1 · $2.00" in stats
-    assert "Refunds owed (to be made at the provider): 1 · $1.00" in stats
+    assert "Orders created (new links): 5" in stats and "Orders paid (whenever they were created): 4" in stats
+    assert "Taken for the orders paid: $18.50, 50 ⭐" in stats
+    assert "Of those, paid by friends: 1 (25%); by the shopper: 3 (75%)" in stats
+    assert "Median time from link to payment, of the orders paid: 3 minutes" in stats  # 1, 2, 4, 10: (2 + 4) / 2
+    assert "Refunds made (how many · how much): 1 · $2.00" in stats
+    assert "Refunds owed, to be made at the provider (how many · how much): 1 · $1.00" in stats
     assert "sandbox: 2 paid · $17.50" in stats and "stars: 1 paid · 50 ⭐" in stats
     assert "telegram: 1 paid · $1.00" in stats
-    assert "Orders paid: 4" in (await say(shop, shop.admin, "/stats 30d"))["text"]
+    assert "Orders paid (whenever they were created): 4" in (await say(shop, shop.admin, "/stats 30d"))["text"]
     assert "Usage: /stats" in (await say(shop, shop.admin, "/stats yesterday"))["text"]
     await refused(shop, "/stats")
 
@@ -282,9 +282,39 @@ async def test_providers_show_their_last_answer_and_the_callback_outbox(shop: Ru
 
 async def test_reports_on_an_empty_shop(shop: RunningShop) -> None:
     stats = (await say(shop, shop.admin, "/stats today"))["text"]
-    assert "Today" in stats and "Orders created: 0" in stats and "Revenue: none" in stats
-    assert "Median time from link to payment: -" in stats and "By provider" not in stats
+    assert "Today" in stats and "Orders created (new links): 0" in stats and "Taken for the orders paid: none" in stats
+    assert "Median time from link to payment, of the orders paid: -" in stats and "By provider" not in stats
     assert "No orders match" in (await say(shop, shop.admin, "/orders"))["text"]
     assert "No order 1." in (await say(shop, shop.admin, "/order 1"))["text"]
     assert "Usage: /order" in (await say(shop, shop.admin, "/order"))["text"]
     assert "Waiting to be delivered: 0; failing: 0" in (await say(shop, shop.admin, "/providers"))["text"]
+
+
+async def test_a_checkout_opened_and_left_is_in_the_timeline_not_among_the_payments(shop: RunningShop) -> None:
+    emu = shop.emu
+    coffee = await shop.new_link("/newlink 12.50 USD Coffee beans")
+    await emu.open_link(shop.carol, f"https://t.me/{BOT_USERNAME}?start={coffee}")
+    await emu.click(shop.carol, await emu.next_bot_message(shop.carol), "sandbox")
+    await emu.next_bot_message(shop.carol)  # the checkout page's button: Carol leaves it there
+    await pay_on_sandbox(shop, shop.alice, coffee)
+    order = await order_of(shop, coffee)
+
+    text = (await say(shop, shop.admin, f"/order {order.id}"))["text"]  # the number alone names it too
+    assert f"Coffee beans · order #{order.id}" in text
+    payments = text.split("Payments", 1)[1].split("Timeline", 1)[0]
+    assert f"Alice ({shop.alice.id})" in payments and "Carol" not in payments
+    timeline = text.split("Timeline", 1)[1]
+    assert f"Carol ({shop.carol.id}) opened a sandbox checkout for $12.50, not paid" in timeline
+
+
+async def test_admin_notes_name_the_order_by_number_title_and_amount(shop: RunningShop) -> None:
+    coffee = await shop.new_link("/newlink 12.50 USD Coffee beans")
+    order = await order_of(shop, coffee)
+    link = await shop.told(shop.admin, "New checkout link for")
+    assert f"New checkout link for order #{order.id} · Coffee beans · $12.50:" in link["caption"]
+    await pay_on_sandbox(shop, shop.alice, coffee)
+    note = await shop.told(shop.admin, "Alice paid")
+    assert f"💰 Alice paid $12.50 via sandbox: order #{order.id} · Coffee beans · $12.50." in note["text"]
+    assert coffee not in note["text"]
+    receipt = await shop.told(shop.alice, "Payment received")
+    assert f"Order: #{order.id}" in receipt["text"] and coffee not in receipt["text"]

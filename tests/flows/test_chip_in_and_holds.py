@@ -74,6 +74,11 @@ async def test_three_friends_cover_an_order_and_a_fourth_is_told_it_is_covered(s
     assert paid is not None and paid.status == OrderStatus.PAID
     late = await open_request(shop, erin, request)
     assert "already been paid" in late["text"]
+    # The admins had a note per chip-in, and one that says the order is fully paid.
+    fully = await shop.told(shop.admin, "✅ Fully paid by friends: order #")
+    assert f"order #{paid.id} · Team dinner · $100.00." in fully["text"] and "Dave paid $40.00" in fully["text"]
+    await shop.all_told()
+    assert shop.times_told(shop.admin, "Fully paid") == 1 and shop.times_told(shop.admin, "💰") == 3
 
 
 async def test_an_expired_split_gives_every_part_back(shop: RunningShop) -> None:
@@ -247,3 +252,29 @@ async def test_a_chip_in_told_late_shows_the_total_covered_now_not_an_older_one(
 
     late = await shop.told(shop.alice, "Bob chipped in $30.00")
     assert "$60.00 of $100.00 covered" in late["text"]  # not the $30.00 covered when Bob's was credited
+
+
+async def test_another_amount_is_read_as_written_and_can_be_cancelled(shop: RunningShop) -> None:
+    emu, bob = shop.emu, shop.bob
+    order = await shop.new_link("/newlink 2000 USD Team dinner")
+    request = await ask_friend(shop, shop.alice, order, shares=3)
+    offer = await open_request(shop, bob, request)
+    await emu.click(bob, offer, "Another amount")
+    prompt = await shop.told(bob, "How much do you want to chip in?")
+    assert [b["text"] for row in prompt["reply_markup"]["inline_keyboard"] for b in row] == ["Cancel"]
+    await emu.send_text(bob, "1,50")
+    refusal = await shop.told(bob, "Did you mean 1.50?")
+    assert refusal["reply_markup"]["inline_keyboard"][-1][0]["text"] == "Cancel"
+    await emu.send_text(bob, "€5")
+    await shop.told(bob, "This amount is in US Dollar (USD), not €")
+    await emu.send_text(bob, "$1,500")  # fifteen hundred dollars, not $1.50
+    methods = await shop.told(bob, "How do you want to pay?")
+    assert "$1,500.00" in methods["text"]
+
+    await emu.click(bob, offer, "Another amount")
+    prompt = await shop.told(bob, "How much do you want to chip in?", after=methods["message_id"])
+    await emu.click(bob, prompt, "Cancel")
+    await shop.told(bob, "Cancelled. Nothing was paid.")
+    await emu.wait_for(lambda: not current(shop, prompt).get("reply_markup"))  # its Cancel button is gone
+    await emu.send_text(bob, "30")  # no step waits for an amount now
+    await shop.told(bob, "/help", after=prompt["message_id"])

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlmodel import col, select, update
 
 from storage.models import OrderStatus, Payment, PaymentStatus, PayRequest, RequestStatus, utcnow
-from tests.flows.payforme_steps import ask_friend, current, open_request, share_card
+from tests.flows.payforme_steps import ask_friend, current, open_order, open_request, share_card
 from tests.harness import RunningShop
 
 
@@ -183,3 +183,28 @@ async def test_pre_checkout_renews_a_friends_hold_only_when_it_is_running_out(sh
     renewed = await shop.daifu.request_views.by_token(request)
     assert renewed is not None and renewed.hold_until is not None
     assert renewed.hold_until > utcnow() + timedelta(minutes=1)
+
+
+async def test_asking_a_friend_can_be_cancelled_at_every_step(shop: RunningShop) -> None:
+    emu, alice = shop.emu, shop.alice
+    order = await shop.new_link("/newlink 12 USD Team lunch")
+    for choice, steps in (("Split with friends", ["How many friends", "Add a note"]), ("Ask a friend to pay", [])):
+        for cancel_at in range(len(steps) or 1):
+            start = shop.last_message_id(alice)
+            card = await open_order(shop, alice, order)
+            await emu.click(alice, card, choice)
+            prompt = await shop.told(alice, "How many friends" if steps else "Add a note", after=start)
+            if cancel_at == 1:
+                await emu.click(alice, prompt, "3")
+                prompt = await shop.told(alice, "Add a note", after=prompt["message_id"])
+            assert prompt["reply_markup"]["inline_keyboard"][-1][0]["text"] == "Cancel"
+            await emu.click(alice, prompt, "Cancel")
+            await shop.told(alice, "Cancelled. No request was made.", after=start)
+    # /cancel too, while the note is awaited
+    start = shop.last_message_id(alice)
+    await emu.click(alice, await open_order(shop, alice, order), "Ask a friend to pay")
+    await shop.told(alice, "Add a note", after=start)
+    await emu.send_text(alice, "/cancel")
+    await shop.told(alice, "Cancelled. No request was made.", after=start)
+    async with shop.daifu.db.transaction() as session:
+        assert (await session.exec(select(PayRequest))).all() == []

@@ -70,14 +70,16 @@ async def test_recent_payments_are_listed_and_one_can_be_quoted_to_the_admins(sh
     await emu.click(bob, answer, "Tea · $4.00")
     told = await shop.told(bob, "have the details of your payment")
     assert f"Tea, $4.00, order {tea}" in told["text"]
-    note = await shop.told(admin, "About Tea")
-    assert "About Tea: $4.00 via sandbox on" in note["text"] and f"/order {tea}" in note["text"]
+    note = await shop.told(admin, "About order #")
+    assert " · Tea · $4.00: $4.00 via sandbox on" in note["text"] and tea not in note["text"]
+    number = note["text"].split("About order #", 1)[1].split(" ", 1)[0]
+    assert f"Its whole story: /order {number}" in note["text"]
 
     # The same payment quoted again soon tells the admins nothing new.
     await emu.click(bob, answer, "Tea · $4.00")
     await shop.told(bob, "already have the details of your payment")
     await shop.all_told()
-    assert shop.times_told(admin, "About Tea") == 1
+    assert shop.times_told(admin, "About order #") == 1
 
 
 async def test_a_payment_that_is_not_yours_cannot_be_quoted(shop: RunningShop) -> None:
@@ -91,7 +93,7 @@ async def test_a_payment_that_is_not_yours_cannot_be_quoted(shop: RunningShop) -
     await emu.click(carol, carols, button["text"], as_shown=True)
     await shop.told(carol, "That payment is not one of yours.")
     await shop.all_told()
-    assert shop.times_told(shop.admin, "About Tea") == 0
+    assert shop.times_told(shop.admin, "About order #") == 0
 
 
 async def test_the_shops_contact_in_chinese_and_not_in_a_group(database_url: str, unused_tcp_port: int) -> None:

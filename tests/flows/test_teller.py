@@ -90,6 +90,6 @@ async def test_two_workers_sweeping_at_once_tell_each_row_once(
         sweep(DaifuContext(first.runtime.application)), sweep(DaifuContext(second.runtime.application))
     )
 
-    assert [first.times_told(first.admin, f"paid $7.00 for {title} (order") for title in teas] == [1] * len(teas)
+    assert [first.times_told(first.admin, f" · {title} · $7.00.") for title in teas] == [1] * len(teas)
     assert first.times_told(first.alice, "Payment received") == 4
     assert first.times_told(first.bob, "Payment received") == 4

@@ -144,7 +144,7 @@ async def test_a_pending_refund_is_told_to_the_payer_only_when_stripe_says_it_su
     event = await fake.finish_refund(fake.refunds[0]["id"])  # Stripe finishes it: refund.updated
     told = await shop.told(shop.alice, "Your payment of $12.50 has been refunded")
     assert "The shop refunded your payment" in told["text"]
-    await shop.told(shop.admin, f"↩️ Refunded $12.50 for order {token} (stripe)")
+    await shop.told(shop.admin, "↩️ Refunded $12.50 for order #")
     assert await fake.send_event(event) == 200  # delivered again: nothing changes, nobody is told twice
     await minutes_pass(shop)
     await shop.run_housekeeping()
@@ -166,7 +166,7 @@ async def test_a_refund_that_fails_later_is_told_to_the_admins_and_never_to_the_
 
     await fake.finish_refund(fake.refunds[0]["id"], "failed", failure_reason="expired_or_canceled_card")
     failed = await shop.told(shop.admin, "failed at stripe")
-    assert "$12.50" in failed["text"] and "expired_or_canceled_card" in failed["text"] and token in failed["text"]
+    assert "$12.50" in failed["text"] and "expired_or_canceled_card" in failed["text"] and "order #" in failed["text"]
     [refund] = await refunds_of(shop)
     assert refund.status == "failed" and refund.error == "expired_or_canceled_card"
     order, [charge] = await order_and_charges(shop, token)
@@ -256,7 +256,7 @@ async def test_a_pending_refund_asked_for_by_the_admin_says_so(shop_and_stripe: 
     await shop.emu.wait_for(lambda: "Yes, refund" in str(shop.emu.chat_messages(shop.admin)[-1].get("reply_markup")))
     await shop.emu.click(shop.admin, note, "Yes, refund")
     told = await shop.told(shop.admin, "pending at stripe")
-    assert "$12.50" in told["text"] and token in told["text"]
+    assert "$12.50" in told["text"] and "for order #" in told["text"] and token not in told["text"]
     assert shop.times_told(shop.alice, "has been refunded") == 0
 
 
