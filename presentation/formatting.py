@@ -34,13 +34,17 @@ def _aware(moment: datetime) -> datetime:
 
 def in_words(moment: datetime, locale: str, now: datetime | None = None) -> str:
     """A moment relative to now, in the locale's words: "in 23 hours", "2 hours ago"."""
-    return _in_words(int(_aware(moment).timestamp()), locale, int(_aware(now or utcnow()).timestamp()) // 60)
+    delta = _aware(moment).timestamp() - _aware(now or utcnow()).timestamp()
+    # Rounded to the minute beyond a minute (all the words show), so that the cache below serves every card; a
+    # moment seconds away keeps its sign: a payment just made is "5 seconds ago", never "in 5 seconds".
+    if abs(delta) >= 60:
+        return _in_words(round(delta / 60) * 60, locale)
+    return _in_words(max(int(delta), 1) if delta > 0 else min(int(delta), -1), locale)
 
 
-# Every card and offer draws the same few moments again; a minute's precision is all the words show.
 @functools.lru_cache(maxsize=4096)
-def _in_words(unix: int, locale: str, now_minute: int) -> str:
-    return format_timedelta(unix - now_minute * 60, threshold=1, add_direction=True, locale=locale)
+def _in_words(seconds: int, locale: str) -> str:
+    return format_timedelta(seconds, threshold=1, add_direction=True, locale=locale)
 
 
 def chat_time(moment: datetime, locale: str, now: datetime | None = None) -> str:

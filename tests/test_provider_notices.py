@@ -19,7 +19,8 @@ from services.telling_rows import Kind
 from storage.database import Database
 from storage.models import OrderStatus, ProviderNotice, RejectedNotice, Telling, utcnow
 
-TOLD_OF_A_PAYMENT = [Kind.RECEIPT, Kind.PAID_NOTE]  # the payer's receipt and the admin's note
+# The payer's receipt, the admin's note, and the tidying of the messages that offered to pay.
+TOLD_OF_A_PAYMENT = [Kind.RECEIPT, Kind.PAID_NOTE, Kind.TIDY]
 
 
 @pytest.fixture

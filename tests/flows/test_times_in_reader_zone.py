@@ -3,11 +3,12 @@ the relative words inside for apps too old for it; never seconds and "UTC" next 
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, select
 
+from presentation.formatting import in_words
 from storage.models import Order, PayRequest
 from tests.flows.payforme_steps import ask_friend, open_order, open_request, share_card
 from tests.harness import RunningShop
@@ -58,3 +59,11 @@ async def test_a_chinese_reader_gets_the_relative_words_in_chinese(shop: Running
     card = await open_order(shop, wei, token)
     [(words, _unix, _shown)] = date_times(card)
     assert "后" in words  # "…后": after some time, in Chinese
+
+
+def test_a_moment_just_past_is_in_the_past_in_the_words_for_older_apps() -> None:
+    now = datetime(2026, 12, 7, 10, 0, 30, tzinfo=UTC)
+    assert in_words(now - timedelta(seconds=5), "en", now) == "5 seconds ago"  # a receipt's payment time
+    assert in_words(now, "en", now) == "1 second ago"
+    assert in_words(now + timedelta(hours=23, seconds=20), "en", now) == "in 23 hours"
+    assert in_words(now - timedelta(minutes=90), "zh_Hans", now) == "2小时前"

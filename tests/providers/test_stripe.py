@@ -462,7 +462,10 @@ async def test_a_friend_pays_a_request_on_stripe_and_is_refunded(
     await emu.wait_for(lambda: "Yes, refund" in str(emu.chat_messages(shop.admin)[-1].get("reply_markup")))
     await emu.click(shop.admin, note, "Yes, refund")
 
-    await shop.told(bob, "has been refunded")  # the money goes back to the friend who paid
+    # The money goes back to the friend who paid, and both of them are told.
+    told_bob = await shop.told(bob, "was refunded")
+    assert "Your payment of $12.50 for Alice's Coffee beans was refunded" in told_bob["text"]
+    assert "refunded to Bob" in (await shop.told(alice, "refunded to Bob"))["text"]
     [refund] = fake.refunds
     assert refund["payment_intent"] == session["payment_intent"] and refund["amount"] == 1250
 
