@@ -73,17 +73,9 @@ def invoice_fields(invoice: InvoiceSpec) -> dict[str, Any]:
 async def send_checkout(context: DaifuContext, chat_id: int, checkout: Checkout, locale: str, _: Gettext) -> None:
     """Show the payer what to do: pay the invoice, open the page, or scan the code. The invoice and the page's
     link are remembered, to be tidied once the order is finished (handlers.tidying)."""
-    live = context.daifu.live_messages
     if checkout.kind == CheckoutKind.INVOICE and checkout.invoice is not None:
         sent = await context.bot.send_invoice(chat_id, **invoice_fields(checkout.invoice))
-        await live.remember_checkout(
-            LiveKind.INVOICE,
-            checkout_ref=checkout.checkout_ref,
-            chat_id=chat_id,
-            message_id=sent.message_id,
-            locale=locale,
-            text=None,
-        )
+        kind, text = LiveKind.INVOICE, None
     elif checkout.kind == CheckoutKind.URL and checkout.url is not None:
         text = _("Open the checkout page to pay. I will tell you here as soon as the payment arrives.")
         sent = await context.bot.send_message(
@@ -91,20 +83,18 @@ async def send_checkout(context: DaifuContext, chat_id: int, checkout: Checkout,
             text,
             reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(_("Open checkout page"), url=checkout.url)]]),
         )
-        await live.remember_checkout(
-            LiveKind.CHECKOUT_LINK,
-            checkout_ref=checkout.checkout_ref,
-            chat_id=chat_id,
-            message_id=sent.message_id,
-            locale=locale,
-            text=text,
-        )
-    elif checkout.qr_payload is not None:
-        await context.bot.send_photo(
-            chat_id,
-            qr_photo(checkout.qr_payload),
-            caption=_("Scan this code with the payment app to pay. I will tell you here when it is paid."),
-        )
+        kind = LiveKind.CHECKOUT_LINK
+    else:
+        if checkout.qr_payload is not None:  # a photo without buttons: nothing to tidy
+            await context.bot.send_photo(
+                chat_id,
+                qr_photo(checkout.qr_payload),
+                caption=_("Scan this code with the payment app to pay. I will tell you here when it is paid."),
+            )
+        return
+    await context.daifu.live_messages.remember_checkout(
+        kind, checkout_ref=checkout.checkout_ref, chat_id=chat_id, message_id=sent.message_id, locale=locale, text=text
+    )
 
 
 async def pre_checkout(update: Update, context: DaifuContext) -> None:
