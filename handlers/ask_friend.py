@@ -116,8 +116,9 @@ async def got_shares(update: Update, context: DaifuContext) -> None:
         await stale_step(update, context)
         return
     await cosmetic(query.answer(), "answering a number of shares")
-    await ask_for_note(context, query.from_user.id, _)
+    # The buttons go before the next step is said: whoever reads the chat never sees both steps live at once.
     await cosmetic(query.edit_message_reply_markup(None), "taking the share buttons off")
+    await ask_for_note(context, query.from_user.id, _)
 
 
 async def typed_note(update: Update, context: DaifuContext, flow: Flow) -> None:
@@ -137,8 +138,8 @@ async def skipped_note(update: Update, context: DaifuContext) -> None:
         await stale_step(update, context)
         return
     await cosmetic(query.answer(), "answering Skip")
-    await create(update, context, flow, "")
     await cosmetic(query.edit_message_reply_markup(None), "taking the note buttons off")
+    await create(update, context, flow, "")
 
 
 async def create(update: Update, context: DaifuContext, flow: Flow, note: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from storage.database import Database
 from storage.migrate import upgrade_to_head
-from tests.databases import DATABASES, PostgresDatabases
+from tests.databases import DATABASES, PostgresDatabases, SqliteDatabases
 from tests.harness import RunningShop, running_shop
 from tests.ports import free_port
 
@@ -60,10 +60,17 @@ def postgres() -> Iterator[PostgresDatabases]:
     databases.drop_all()
 
 
+@pytest.fixture(scope="session")
+def sqlite(tmp_path_factory: pytest.TempPathFactory) -> SqliteDatabases:
+    return SqliteDatabases(tmp_path_factory.mktemp("sqlite-template"))
+
+
 @pytest.fixture(params=DATABASES)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database at the newest schema, as the bot leaves it after its first start (it upgrades on start)."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'daifu.db'}"
+        sqlite: SqliteDatabases = request.getfixturevalue("sqlite")
+        return sqlite.fresh(tmp_path / "daifu.db")
     postgres: PostgresDatabases = request.getfixturevalue("postgres")
     return await postgres.fresh()
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -85,3 +87,26 @@ class PostgresDatabases:
             await _admin(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
 
         _run_apart(drop)
+
+
+class SqliteDatabases:
+    """One migrated SQLite file per test process; each test gets a copy of it. Migrating a new file takes about
+    half a second of CPU, and four hundred tests start on SQLite: copying the file takes a millisecond."""
+
+    def __init__(self, folder: Path) -> None:
+        self.template = folder / "template.db"
+
+        async def make() -> None:
+            db = Database(self.url(self.template))
+            await upgrade_to_head(db)
+            await db.dispose()
+
+        _run_apart(make)
+
+    @staticmethod
+    def url(path: Path) -> str:
+        return f"sqlite+aiosqlite:///{path}"
+
+    def fresh(self, path: Path) -> str:
+        shutil.copyfile(self.template, path)
+        return self.url(path)
