@@ -66,13 +66,16 @@ def sqlite(tmp_path_factory: pytest.TempPathFactory) -> SqliteDatabases:
 
 
 @pytest.fixture(params=DATABASES)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A database at the newest schema, as the bot leaves it after its first start (it upgrades on start)."""
     if request.param == "sqlite":
         sqlite: SqliteDatabases = request.getfixturevalue("sqlite")
-        return sqlite.fresh(tmp_path / "daifu.db")
+        yield sqlite.fresh(tmp_path / "daifu.db")
+        return
     postgres: PostgresDatabases = request.getfixturevalue("postgres")
-    return await postgres.fresh()
+    url = await postgres.fresh()
+    yield url
+    postgres.discard(url)
 
 
 @pytest.fixture
