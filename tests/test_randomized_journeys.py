@@ -188,6 +188,11 @@ class Scene:
     def delivered(self, predicate: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
         return [u for u in self.emu.webhooks.delivered if predicate(u)]
 
+    def newest_delivered(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+        """The latest update delivered that answers to predicate. Looked for from the newest end: waiters ask on every
+        change in any chat, and the run delivers tens of thousands of updates."""
+        return next((u for u in reversed(self.emu.webhooks.delivered) if predicate(u)), None)
+
     def lost(self, chat: Chat | User, *words: str) -> int:
         """Messages with all these words that an injected fault kept from the chat (0 in a run without faults)."""
         chat_id = self.emu.world.chat(chat).id
@@ -378,7 +383,7 @@ async def duplicate_payment(scene: Scene, journey: Journey, paid: dict[str, Any]
             sent = update.get("message", {}).get("successful_payment", {})
             return bool(sent.get("telegram_payment_charge_id") == charge)
 
-        update = (await scene.emu.wait_for(lambda: scene.delivered(it), timeout=WAIT))[0]
+        update = await scene.emu.wait_for(lambda: scene.newest_delivered(it), timeout=WAIT)
         await scene.redeliver(update, times=2)
         journey.note("the payment's update was delivered twice more")
 
