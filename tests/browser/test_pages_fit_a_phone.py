@@ -29,6 +29,7 @@ LANGUAGES = {"en": "en-US", "zh": "zh-CN"}
 # As long as a title and a name can be, without a space to break at: they must wrap anyway.
 LONG_TITLE = "Rindfleischetikettierungsaufgabe"  # 32 characters, Telegram's limit for an invoice title
 LONG_NAME = "Wolfeschlegelsteinhausenbergerdorff"
+LARGEST = 100_000_000  # in cents: $1,000,000.00, the most an order can ask
 LONG_SHOP = "Kaffeerösterei Hinterhofbohnenmanufaktur"
 LONG_NOTE = "for my birthday, see https://example.com/wishlist/kaffeebohnen-geschenkbox-deluxe-edition-2026"
 
@@ -73,10 +74,10 @@ PAGES = [
 ]
 
 MONEY = "[data-testid=amount], [data-testid=chip] > span:last-child"
-# What is wrong with a page at one size, each thing described, none when it is right: an element sticking out of
-# the screen or with content sticking out of it (a word too long for its box; form fields scroll their own text
-# and are left out), an amount broken over lines, a needed element missing or hidden, a page not in the
-# visitor's language. One call per page and size: the browser is asked nothing else.
+# What is wrong with a page at one size, each thing described, none when it is right: an element sticking out
+# of the screen or of its parent's content box, or with content sticking out of it (a word too long for its box;
+# form fields scroll their own text and are left out), an amount broken over lines, a needed element missing or
+# hidden, a page not in the visitor's language. One call per page and size: the browser is asked nothing else.
 WHAT_IS_WRONG = """({money, needs, language}) => {
   const width = window.innerWidth;
   const found = [];
@@ -88,8 +89,16 @@ WHAT_IS_WRONG = """({money, needs, language}) => {
     if (box.width === 0 && box.height === 0) continue;
     const what = el.tagName.toLowerCase() + (el.dataset.testid ? `[${el.dataset.testid}]` : '')
       + (el.className ? `.${el.className}` : '');
+    const parent = el.parentElement;
+    const around = parent.getBoundingClientRect();
+    const style = getComputedStyle(parent);
+    const inside = [around.left + parseFloat(style.borderLeftWidth) + parseFloat(style.paddingLeft),
+                    around.right - parseFloat(style.borderRightWidth) - parseFloat(style.paddingRight)];
     if (box.left < -0.5 || box.right > width + 0.5) {
       found.push(`${what} spans ${Math.round(box.left)}..${Math.round(box.right)}px`);
+    } else if (parent !== document.body && (box.left < inside[0] - 0.5 || box.right > inside[1] + 0.5)) {
+      const by = Math.round(Math.max(inside[0] - box.left, box.right - inside[1]));
+      found.push(`${what} sticks out of ${parent.tagName.toLowerCase()} by ${by}px`);
     } else if (!['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName) && el.clientWidth > 0
                && el.scrollWidth > el.clientWidth + 1) {
       found.push(`${what}: ${el.scrollWidth}px of content in ${el.clientWidth}px`);
@@ -145,7 +154,7 @@ async def expired_checkout(shop: RunningShop, order_token: str) -> str:
             order_token=order_token,
             title=LONG_TITLE,
             description=LONG_TITLE,
-            amount=Amount(987650, "USD"),
+            amount=Amount(LARGEST, "USD"),
             expires_at=utcnow() - timedelta(minutes=1),
             return_url=shop.web_url,
         )
@@ -163,7 +172,7 @@ def back_link(page: str) -> str:
 async def set_the_scene(shop: RunningShop) -> Scene:
     requester = shop.emu.add_user(LONG_NAME, username="wolfe", language_code="en")
     await known(shop, requester)
-    command = f"/newlink 9876.50 USD {LONG_TITLE}"
+    command = f"/newlink {LARGEST / 100:.2f} USD {LONG_TITLE}"
     order_open = await shop.new_link(command)
     opened = await ask(shop, requester, command, RequestMode.SINGLE, note=LONG_NOTE)
     held = await ask(shop, requester, command, RequestMode.SINGLE)
