@@ -10,6 +10,10 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 CHROMIUM = Path(os.environ.get("DAIFU_CHROMIUM", "/usr/bin/chromium"))
+# DAIFU_SCREENSHOTS=1 takes the screenshots the docs show again, into docs/screenshots/; any other value is a
+# folder for every test's throwaway screenshots, to look at.
+SCREENSHOTS_WANTED = os.environ.get("DAIFU_SCREENSHOTS", "")
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" if SCREENSHOTS_WANTED == "1" else None
 HAVE_CHROMIUM = CHROMIUM.exists()
 # Without these, Chromium keeps reaching for Google's services, which this machine's network refuses.
 QUIET_FLAGS = [
@@ -35,7 +39,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 def screenshots(tmp_path: Path) -> Path:
-    """Where a test leaves its screenshots: DAIFU_SCREENSHOTS if set (to look at them), else a temp dir."""
-    folder = Path(os.environ.get("DAIFU_SCREENSHOTS", tmp_path))
+    """Where a test leaves its throwaway screenshots: the folder DAIFU_SCREENSHOTS names, else a temp dir."""
+    folder = Path(SCREENSHOTS_WANTED) if SCREENSHOTS_WANTED not in ("", "1") else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
     return folder

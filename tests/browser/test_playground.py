@@ -2,32 +2,28 @@
 
 Ada (the shop's admin) makes a link; Alice scans its QR code, asks a friend to pay and shares the card into
 the group "Friends"; Bob taps "Pay for Alice", pays with Stars in the payment sheet, on a phone; Carol sees
-the card say paid. With DAIFU_WRITE_DOCS=1 the screenshots go to docs/screenshots/ (for the README).
+the card say paid. With DAIFU_SCREENSHOTS=1 the screenshots go to docs/screenshots/ (for the README).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
+from tests.browser.conftest import DOCS_SCREENSHOTS
 from tests.flows.test_playground_api import running_playground
 
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1200, "height": 760}
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture
 def shots(screenshots: Path) -> Path:
-    """docs/screenshots when asked (DAIFU_WRITE_DOCS=1), else the usual throwaway folder."""
-    if os.environ.get("DAIFU_WRITE_DOCS") == "1":
-        DOCS.mkdir(parents=True, exist_ok=True)
-        return DOCS
-    return screenshots
+    """docs/screenshots when asked (DAIFU_SCREENSHOTS=1), else the usual throwaway folder."""
+    return DOCS_SCREENSHOTS or screenshots
 
 
 def message(page: Page, words: str) -> Locator:
