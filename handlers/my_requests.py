@@ -140,16 +140,13 @@ async def list_requests(update: Update, context: DaifuContext) -> None:
     sent = await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
     # Redrawn when one of its open requests is finished (handlers.tidying), so no Cancel stays up on a closed one.
     now = utcnow()
-    for view in views:
-        if view.status(now) == RequestStatus.OPEN:
-            await context.daifu.live_messages.remember(
-                LiveKind.REQUEST_LIST,
-                chat_id=sent.chat_id,
-                message_id=sent.message_id,
-                order_id=view.order.id,
-                request_id=view.request.id,
-                locale=locale,
-            )
+    await context.daifu.live_messages.remember_listed(
+        LiveKind.REQUEST_LIST,
+        chat_id=sent.chat_id,
+        message_id=sent.message_id,
+        locale=locale,
+        subjects=[(view.order.id, view.request.id) for view in views if view.status(now) == RequestStatus.OPEN],
+    )
 
 
 async def request_action(update: Update, context: DaifuContext) -> None:
