@@ -36,6 +36,7 @@ class LiveKind(StrEnum):
     INVOICE = "invoice"  # a Telegram invoice: cannot be edited, so a note follows it
     CHECKOUT_LINK = "checkout_link"  # a button to the provider's checkout page
     REQUEST_LIST = "request_list"  # /requests, one row for each open request it lists
+    MY_ORDER = "my_order"  # an order opened from /my: share again, remind, cancel the request, or pay
 
 
 # What finished an order or a request, as a tidying row's reason.
@@ -131,7 +132,7 @@ class LiveMessages:
                 order_ids={order_id for order_id, _ in subjects},
                 request_ids={request_id for _, request_id in subjects if request_id is not None},
             )
-        finished = []
+        finished: list[tuple[int, int | None, str]] = []
         for order_id, request_id in subjects:
             order_status = OrderStatus(orders[order_id]) if order_id in orders else None
             request_status = RequestStatus(requests[request_id]) if request_id in requests else None

@@ -67,3 +67,13 @@ async def live_messages_of(session: AsyncSession, *, order_id: int | None, reque
 async def forget_live_messages(session: AsyncSession, *, ids: Sequence[int]) -> None:
     if ids:
         await session.exec(delete(LiveMessage).where(col(LiveMessage.id).in_(ids)))
+
+
+async def live_messages_of_kind(session: AsyncSession, *, request_id: int, kind: str) -> list[LiveMessage]:
+    """The request's messages of one kind still remembered (not tidied), oldest first."""
+    statement = (
+        select(LiveMessage)
+        .where(col(LiveMessage.request_id) == request_id, col(LiveMessage.kind) == kind)
+        .order_by(col(LiveMessage.id))
+    )
+    return list((await session.exec(statement)).all())
