@@ -211,8 +211,9 @@ async def open_order(update: Update, context: DaifuContext) -> None:
         return
     await query.answer()
     text, markup = order_detail(context, entry, user.id, locale, _)
+    chat_id = query.message.chat.id if query.message is not None else user.id  # where the list was shown
     sent = await context.bot.send_message(
-        user.id, text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+        chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
     )
     if markup is not None:
         # Its buttons go once the order (or the request they act on) is finished (handlers.tidying).
