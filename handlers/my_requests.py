@@ -1,5 +1,6 @@
-"""/requests: a person's pay-for-me requests, with buttons to cancel an open one or share it again; and the kit
-a new request comes with (a chat picker, its links, a QR code on a tap, a Cancel button)."""
+"""/requests: a person's pay-for-me requests, with buttons to cancel an open one or share it again; the kit a new
+request comes with (a chat picker, its links, a QR code on a tap, a Cancel button); and reminding the friends who
+opened one (a button of /my)."""
 
 from __future__ import annotations
 
@@ -231,7 +232,7 @@ async def remind_friends(update: Update, context: DaifuContext, token: str, loca
     if reminded:
         said = _("Reminded {count} friend(s) who opened your request.").format(count=reminded)
     else:
-        said = _("No friend has opened your request in a chat with me yet, so there is nobody to remind.")
+        said = _("There is nobody to remind: no friend who has not paid opened your request in a chat with me.")
     said += "\n" + _("To remind a group, share the request there again:")
     await context.bot.send_message(user.id, said, reply_markup=InlineKeyboardMarkup([[share_button(view, _)]]))
 
