@@ -20,8 +20,8 @@ from handlers.admin_common import NO_PREVIEW, admin_tapped, edit_quietly
 from handlers.callback_data import CallbackData
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
-from presentation.formatting import esc, order_price
-from presentation.texts import status_name, when
+from presentation.formatting import chat_time, esc
+from presentation.texts import order_line, status_name
 from services.i18n import Gettext
 from services.order_listing import OrderFilter, OrderListPage
 from services.read_models import OrderStatus
@@ -77,10 +77,9 @@ def render(
         return title + "\n\n" + _("No orders match."), None
     lines = [title, ""]
     for order in page.orders:
-        lines.append(
-            f"#{order.id} · <b>{esc(order.title)}</b> · {order_price(order, locale)} · {status_name(order.status, _)}"
-        )
-        lines.append(f"    {when(order.created_at, locale)} · <code>{order.token}</code>")
+        # By number, as every admin note names it; the token is for /order, which takes the number too.
+        lines.append(f"{order_line(order, locale, _)} · {status_name(order.status, _)}")
+        lines.append(f"    {chat_time(order.created_at, locale)}")
     newest, oldest = page.orders[0].id, page.orders[-1].id
     nav = []
     if page.has_newer:

@@ -1,4 +1,6 @@
-"""/my: the person's own orders and payments, newest first, five to a page."""
+"""/my: the orders a person made, paid or asked friends to pay for, newest first, five to a page, each with what
+became of it in words; a tap opens one with what can still be done (share the request again, remind the friends,
+cancel the request, or pay)."""
 
 from __future__ import annotations
 
@@ -12,13 +14,19 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from handlers.callback_data import CallbackData
 from handlers.common import speak
 from handlers.context import DaifuContext
+from handlers.my_requests import RequestAction, RequestTap
 from presentation.formatting import chat_time, esc, order_price, paid_amount
 from presentation.texts import status_name
+from services.i18n import Gettext
 from services.links import deep_link
-from services.read_models import OrderStatus, utcnow
-from services.why_not import why_not_order
+from services.live_messages import LiveKind
+from services.money import Money, format_money
+from services.person_orders import PersonOrder
+from services.read_models import OrderStatus, PaymentInfo, RequestMode, RequestStatus, utcnow
+from services.why_not import request_status_now, why_not_order
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+LABEL_TITLE = 28  # characters of an order's title on its button
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,36 +37,148 @@ class PageTap(CallbackData):
     page: int
 
 
+@dataclass(frozen=True, slots=True)
+class OrderTap(CallbackData):
+    """One order of the list opened: my:o:<order id> (checked to be the tapper's)."""
+
+    prefix: ClassVar[str] = "my:o"
+    order_id: int
+
+
+def _open_request(entry: PersonOrder) -> bool:
+    request = entry.request
+    return request is not None and request_status_now(request, utcnow()) == RequestStatus.OPEN
+
+
+def _chipped_in(entry: PersonOrder) -> list[PaymentInfo]:
+    request = entry.request
+    return [charge for charge in entry.charges if request is not None and charge.request_id == request.id]
+
+
+def status_words(entry: PersonOrder, locale: str, _: Gettext) -> str:
+    """What became of the order, as its person would say it: "waiting for a friend to pay · 1 of 3 chipped in",
+    "paid by Bob", "refunded"."""
+    order, request, now = entry.order, entry.request, utcnow()
+    if order.status == OrderStatus.PAID:
+        if entry.friends:
+            names = ", ".join(name or _("a friend") for name in entry.friends)
+            return _("paid by {names}").format(names=esc(names))
+        return _("paid by you") if entry.charges else status_name(order.status, _)
+    if order.status not in (OrderStatus.OPEN, OrderStatus.PENDING):
+        return status_name(order.status, _)
+    if why_not_order(order, now) is not None:  # past its time, not expired by the housekeeping job yet
+        return status_name(OrderStatus.EXPIRED, _)
+    if request is None:
+        return status_name(order.status, _)
+    request_status = request_status_now(request, now)
+    if request_status != RequestStatus.OPEN:
+        return _("not paid · your request to friends: {status}").format(status=status_name(request_status, _))
+    holding = request.holder and request.hold_until and request.hold_until > now
+    if request.mode == RequestMode.SINGLE and holding:
+        return _("{name} is paying…").format(name=esc(request.holder_name or _("a friend")))
+    words = _("waiting for a friend to pay")
+    if request.mode == RequestMode.SPLIT:
+        if request.shares:
+            chipped = _("{count} of {shares} chipped in").format(count=len(_chipped_in(entry)), shares=request.shares)
+        else:
+            chipped = _("{covered} of {total} covered").format(
+                covered=format_money(Money(request.covered_minor, order.currency), locale),
+                total=order_price(order, locale),
+            )
+        words += " · " + chipped
+    return words
+
+
+def receipt_line(entry: PersonOrder, user_id: int, locale: str, _: Gettext) -> str | None:
+    payment = entry.own_charge(user_id)
+    if payment is None or payment.settled_at is None:
+        return None
+    return _("Receipt: {amount} on {time}, reference {reference}").format(
+        amount=paid_amount(payment, locale),
+        time=chat_time(payment.settled_at, locale),
+        reference=esc(payment.provider_ref or ""),
+    )
+
+
+def order_button(number: int, entry: PersonOrder) -> InlineKeyboardButton:
+    title = entry.order.title
+    short = title if len(title) <= LABEL_TITLE else title[: LABEL_TITLE - 1] + "…"
+    return InlineKeyboardButton(f"{number}. {short}", callback_data=OrderTap(entry.order.id).pack())
+
+
 async def render_page(update: Update, context: DaifuContext, page: int) -> tuple[str, InlineKeyboardMarkup | None]:
     locale, _ = await speak(update, context)
     assert update.effective_user is not None
-    daifu = context.daifu
-    result = await daifu.orders.page_for_person(update.effective_user.id, page)
+    user_id = update.effective_user.id
+    result = await context.daifu.person_orders.page(user_id, page)
     if not result.orders:
         return _("You have no orders yet. Open a checkout link to pay one."), None
     lines = [_("<b>Your orders</b> (page {page})").format(page=page + 1), ""]
     now = utcnow()
-    for order in result.orders:
-        lines.append(f"<b>{esc(order.title)}</b> · {order_price(order, locale)} · {status_name(order.status, _)}")
-        if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
-            payment = await daifu.orders.successful_payment(order.id)
-            if payment is not None and payment.settled_at is not None:
-                lines.append(
-                    _("Receipt: {amount} on {time}, reference {reference}").format(
-                        amount=paid_amount(payment, locale),
-                        time=chat_time(payment.settled_at, locale),
-                        reference=esc(payment.provider_ref or ""),
-                    )
-                )
-        elif why_not_order(order, now) is None:
-            lines.append(_("Pay: {link}").format(link=deep_link(context.bot.username, order.token)))
-        lines.append("")
+    rows = []
+    for number, entry in enumerate(result.orders, start=page * 5 + 1):
+        order = entry.order
+        lines.append(f"{number}. <b>{esc(order.title)}</b> · {order_price(order, locale)}")
+        lines.append("   " + status_words(entry, locale, _))
+        receipt = receipt_line(entry, user_id, locale, _)
+        if receipt is not None:
+            lines.append("   " + receipt)
+        elif why_not_order(order, now) is None and not _open_request(entry):
+            lines.append("   " + _("Pay: {link}").format(link=deep_link(context.bot.username, order.token)))
+        rows.append([order_button(number, entry)])
+    lines += ["", _("Tap an order to see what you can still do with it.")]
     nav = []
     if page > 0:
         nav.append(InlineKeyboardButton(_("« Newer"), callback_data=PageTap(page - 1).pack()))
     if result.has_more:
         nav.append(InlineKeyboardButton(_("Older »"), callback_data=PageTap(page + 1).pack()))
-    return "\n".join(lines).strip(), InlineKeyboardMarkup([nav]) if nav else None
+    if nav:
+        rows.append(nav)
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def order_detail(
+    context: DaifuContext, entry: PersonOrder, user_id: int, locale: str, _: Gettext
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One order, and the buttons for what can still be done with it."""
+    order, request, now = entry.order, entry.request, utcnow()
+    lines = [
+        f"<b>{esc(order.title)}</b> · {order_price(order, locale)}",
+        _("Status: {status}").format(status=status_words(entry, locale, _)),
+    ]
+    chipped = _chipped_in(entry) if request is not None and request.mode == RequestMode.SPLIT else []
+    if chipped:
+        parts = []
+        for charge in chipped:
+            name = entry.names.get(charge.id)
+            who = _("you") if name is None else (esc(name) if name else _("a friend"))
+            parts.append(f"{who} {paid_amount(charge, locale)}")
+        lines.append(_("Chipped in: {parts}").format(parts=", ".join(parts)))
+    receipt = receipt_line(entry, user_id, locale, _)
+    if receipt is not None:
+        lines.append(receipt)
+    rows: list[list[InlineKeyboardButton]] = []
+    if request is not None and _open_request(entry):
+        lines.append(
+            _("Your request to friends is open until {time}.").format(time=chat_time(request.expires_at, locale))
+        )
+        if request.friends_reminded_at is not None:
+            lines.append(_("Friends reminded {time}.").format(time=chat_time(request.friends_reminded_at, locale)))
+        token = request.token
+        rows.append(
+            [
+                InlineKeyboardButton(_("Share again"), callback_data=RequestTap(RequestAction.SHARE, token).pack()),
+                InlineKeyboardButton(_("Remind friends"), callback_data=RequestTap(RequestAction.REMIND, token).pack()),
+            ]
+        )
+        rows.append(
+            [InlineKeyboardButton(_("Cancel request"), callback_data=RequestTap(RequestAction.CANCEL, token).pack())]
+        )
+    elif why_not_order(order, now) is None:
+        lines.append(_("Pay by: {time}").format(time=chat_time(order.expires_at, locale)))
+        link = deep_link(context.bot.username, order.token)
+        rows.append([InlineKeyboardButton(_("Pay or ask a friend"), url=link)])
+    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
 
 
 async def my_orders(update: Update, context: DaifuContext) -> None:
@@ -79,5 +199,38 @@ async def turn_page(update: Update, context: DaifuContext) -> None:
     await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW)
 
 
+async def open_order(update: Update, context: DaifuContext) -> None:
+    query, user = update.callback_query, update.effective_user
+    tap = OrderTap.unpack(query.data) if query else None
+    if query is None or tap is None or user is None:
+        return
+    locale, _ = await speak(update, context)
+    entry = await context.daifu.person_orders.one(user.id, tap.order_id)
+    if entry is None:
+        await query.answer(_("That order is not one of yours."), show_alert=True)
+        return
+    await query.answer()
+    text, markup = order_detail(context, entry, user.id, locale, _)
+    chat_id = query.message.chat.id if query.message is not None else user.id  # where the list was shown
+    sent = await context.bot.send_message(
+        chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+    )
+    if markup is not None:
+        # Its buttons go once the order (or the request they act on) is finished (handlers.tidying).
+        await context.daifu.live_messages.remember(
+            LiveKind.MY_ORDER,
+            chat_id=sent.chat_id,
+            message_id=sent.message_id,
+            order_id=entry.order.id,
+            request_id=entry.request.id if entry.request is not None and _open_request(entry) else None,
+            locale=locale,
+            text=text,
+        )
+
+
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
-    return [CommandHandler("my", my_orders), CallbackQueryHandler(turn_page, pattern=PageTap.pattern())]
+    return [
+        CommandHandler("my", my_orders),
+        CallbackQueryHandler(turn_page, pattern=PageTap.pattern()),
+        CallbackQueryHandler(open_order, pattern=OrderTap.pattern()),
+    ]

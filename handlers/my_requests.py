@@ -1,39 +1,47 @@
-"""/requests: a person's pay-for-me requests, with buttons to cancel an open one or share it again; and the kit
-a new request comes with (a chat picker, its links, a QR code on a tap, a Cancel button)."""
+"""/requests: a person's pay-for-me requests, with buttons to cancel an open one or share it again; the kit a new
+request comes with (a chat picker, its links, a QR code on a tap, a Cancel button); and reminding the friends who
+opened one (a button of /my)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, SwitchInlineQueryChosenChat, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, SwitchInlineQueryChosenChat, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from handlers.callback_data import CallbackData
 from handlers.common import qr_photo, speak
 from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
-from presentation.formatting import chat_time, esc
+from presentation.formatting import chat_time, esc, in_words
 from presentation.texts import request_refusal, status_name
-from services.i18n import Gettext
+from services.friend_reminders import Reminded
+from services.i18n import Gettext, gettext_for
 from services.links import deep_link
 from services.live_messages import LiveKind
 from services.money import Money, format_money
 from services.pay_requests import RequestRefused, RequestView
 from services.read_models import RequestMode, RequestStatus, utcnow
 
+log = logging.getLogger(__name__)
+
 
 class RequestAction(StrEnum):
     CANCEL = "cancel"
     SHARE = "share"  # the kit again
     QR = "qr"
+    REMIND = "remind"  # the friends who opened it, nudged (from /my)
 
 
 @dataclass(frozen=True, slots=True)
 class RequestTap(CallbackData):
-    """What the requester does with their request, from /requests or the kit: rq:<cancel|share|qr>:<token>."""
+    """What the requester does with their request, from /requests, /my or the kit:
+    rq:<cancel|share|qr|remind>:<token>."""
 
     prefix: ClassVar[str] = "rq"
     action: RequestAction
@@ -140,16 +148,13 @@ async def list_requests(update: Update, context: DaifuContext) -> None:
     sent = await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
     # Redrawn when one of its open requests is finished (handlers.tidying), so no Cancel stays up on a closed one.
     now = utcnow()
-    for view in views:
-        if view.status(now) == RequestStatus.OPEN:
-            await context.daifu.live_messages.remember(
-                LiveKind.REQUEST_LIST,
-                chat_id=sent.chat_id,
-                message_id=sent.message_id,
-                order_id=view.order.id,
-                request_id=view.request.id,
-                locale=locale,
-            )
+    await context.daifu.live_messages.remember_listed(
+        LiveKind.REQUEST_LIST,
+        chat_id=sent.chat_id,
+        message_id=sent.message_id,
+        locale=locale,
+        subjects=[(view.order.id, view.request.id) for view in views if view.status(now) == RequestStatus.OPEN],
+    )
 
 
 async def request_action(update: Update, context: DaifuContext) -> None:
@@ -174,6 +179,9 @@ async def request_action(update: Update, context: DaifuContext) -> None:
         else:
             await send_share_kit(context, user.id, view, locale, _)
         return
+    if action == RequestAction.REMIND:
+        await remind_friends(update, context, token, locale, _)
+        return
     try:
         await context.daifu.request_closing.cancel(token, user.id)
     except RequestRefused as refusal:
@@ -183,6 +191,63 @@ async def request_action(update: Update, context: DaifuContext) -> None:
     # it by the teller): the answer to the tap only tidies up (its failure is no error to report).
     await cosmetic(query.answer(_("Request cancelled.")), "answering a cancel tap")
     await context.bot.send_message(user.id, _("Request cancelled. Nothing more will be accepted for it."))
+
+
+async def remind_friends(update: Update, context: DaifuContext, token: str, locale: str, _: Gettext) -> None:
+    """Nudge the friends who opened the request under the offer they were shown (services.friend_reminders), and
+    offer the requester the chat picker: a group's card cannot be posted beside, only shared again."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    try:
+        view = await context.daifu.request_views.view(token)
+    except RequestRefused as refusal:
+        await query.answer(request_refusal(refusal, locale, _), show_alert=True)
+        return
+    reminder = await context.daifu.friend_reminders.remind(view.request.id, user.id)
+    if reminder.outcome == Reminded.CLOSED:
+        text = _("Only the person who asked can do that.") if view.request.requester_id != user.id else None
+        await query.answer(text or _("This request is no longer open."), show_alert=True)
+        return
+    if reminder.outcome == Reminded.TOO_SOON:
+        again = in_words(reminder.again_at or utcnow(), locale)
+        await query.answer(
+            _("Your friends were reminded a short while ago. You can remind them again {time}.").format(time=again),
+            show_alert=True,
+        )
+        return
+    reminded = 0
+    for offer in reminder.offers:
+        try:
+            await context.bot.send_message(
+                offer.chat_id,
+                nudge_text(view, offer.locale),
+                parse_mode=ParseMode.HTML,
+                reply_parameters=ReplyParameters(offer.message_id, allow_sending_without_reply=True),
+            )
+        except (BadRequest, Forbidden) as refusal:  # they blocked the bot, or the chat is gone: the others still
+            log.info("could not remind chat %s of request %s: %s", offer.chat_id, view.request.id, refusal)
+            continue
+        reminded += 1
+    await cosmetic(query.answer(), "answering a remind tap")
+    if reminded:
+        said = _("Reminded {count} friend(s) who opened your request.").format(count=reminded)
+    else:
+        said = _("There is nobody to remind: no friend who has not paid opened your request in a chat with me.")
+    said += "\n" + _("To remind a group, share the request there again:")
+    await context.bot.send_message(user.id, said, reply_markup=InlineKeyboardMarkup([[share_button(view, _)]]))
+
+
+def nudge_text(view: RequestView, locale: str) -> str:
+    """The reminder a friend gets, in the language they were shown the request in."""
+    _ = gettext_for(locale)
+    return _(
+        "⏰ {name} reminds you of <b>{title}</b> ({amount}): it still waits to be paid. "
+        "The ways to pay are in the message above."
+    ).format(
+        name=esc(view.requester_name or _("A friend")),
+        title=esc(view.order.title),
+        amount=format_money(view.share or view.total, locale),
+    )
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

@@ -18,6 +18,7 @@ from handlers.callback_data import CallbackData
 from handlers.common import speak
 from handlers.context import DaifuContext
 from presentation.formatting import chat_time, esc, paid_amount
+from presentation.texts import order_line
 from services.config import ShopRules
 from services.i18n import Gettext
 from services.pay_support import Heard, PaidCharge
@@ -52,13 +53,20 @@ def contact_line(rules: ShopRules, heard: Heard, _: Gettext) -> str:
 
 
 def charge_line(charge: PaidCharge, locale: str, _: Gettext) -> str:
-    payment, order = charge.payment, charge.order
-    return _("• <b>{title}</b> · {amount} · {time} · order <code>{token}</code>").format(
-        title=esc(order.title),
-        amount=paid_amount(payment, locale),
-        time=chat_time(payment.settled_at or payment.created_at, locale),
-        token=order.token,
+    # The order by its number (its token is for /order): what the shop's admins find it by when it is quoted.
+    return "• " + _("{order}, {paid} · {time}").format(
+        order=order_line(charge.order, locale, _),
+        paid=paid_words(charge, locale, _),
+        time=chat_time(charge.payment.settled_at or charge.payment.created_at, locale),
     )
+
+
+def paid_words(charge: PaidCharge, locale: str, _: Gettext) -> str:
+    """ "paid", or "paid 1,250 ⭐" when it was paid in another currency than the order's (Stars)."""
+    payment, order = charge.payment, charge.order
+    if (payment.amount_minor, payment.currency) == (order.amount_minor, order.currency):
+        return _("paid")
+    return _("paid {amount}").format(amount=paid_amount(payment, locale))
 
 
 def charge_button(charge: PaidCharge, locale: str) -> InlineKeyboardButton:
@@ -102,8 +110,8 @@ async def quote_payment(update: Update, context: DaifuContext) -> None:
         text = _("That payment is not one of yours.")
     else:
         (charge,) = asked.charges
-        about = _("<b>{title}</b>, {amount}, order <code>{token}</code>").format(
-            title=esc(charge.order.title), amount=paid_amount(charge.payment, locale), token=charge.order.token
+        about = _("{order}, {paid}").format(
+            order=order_line(charge.order, locale, _), paid=paid_words(charge, locale, _)
         )
         text = {
             Heard.TOLD: _("The shop's admins have the details of your payment ({about}). They will contact you here."),

@@ -13,6 +13,7 @@ from services.checkout import Checkouts
 from services.config import ShopRules
 from services.crediting import Crediting
 from services.flows import Flows
+from services.friend_reminders import FriendReminders
 from services.live_messages import LiveMessages
 from services.operations_probes import OperationsProbes
 from services.order_closing import OrderClosing
@@ -23,6 +24,7 @@ from services.orders import Orders
 from services.orphan_charges import OrphanCharges
 from services.pay_support import PaySupport
 from services.payment_intake import PaymentIntake
+from services.person_orders import PersonOrders
 from services.provider_health import ProviderHealthLog
 from services.provider_notices import NoticeDesk
 from services.reconcile import Reconciler
@@ -76,6 +78,9 @@ class Daifu:
         self.request_closing = RequestClosing(db, self.request_views, self.refunds, self.tellings)
         self.request_reminders = RequestReminders(db, rules, self.request_views)
         self.request_cards = RequestCards(db)
+        # /my: a person's orders, and their friends reminded of a request they opened.
+        self.person_orders = PersonOrders(db, self.users)
+        self.friend_reminders = FriendReminders(db)
         # Help with a payment: a person's recent charges, and the admins told they asked.
         self.pay_support = PaySupport(db, self.tellings)
         self.notices = NoticeDesk(db, providers, self.payment_intake)

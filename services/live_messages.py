@@ -20,10 +20,12 @@ from storage.models import OrderStatus, Payment, PayRequest, RequestStatus, utcn
 from storage.queries.charges import credited_to_order
 from storage.queries.live_messages import (
     add_live_message,
+    add_live_messages,
     checkout_subject,
     forget_live_messages,
     live_messages_of,
     subject_statuses,
+    subjects_finished,
 )
 
 
@@ -34,6 +36,7 @@ class LiveKind(StrEnum):
     INVOICE = "invoice"  # a Telegram invoice: cannot be edited, so a note follows it
     CHECKOUT_LINK = "checkout_link"  # a button to the provider's checkout page
     REQUEST_LIST = "request_list"  # /requests, one row for each open request it lists
+    MY_ORDER = "my_order"  # an order opened from /my: share again, remind, cancel the request, or pay
 
 
 # What finished an order or a request, as a tidying row's reason.
@@ -98,6 +101,49 @@ class LiveMessages:
         elif request_status not in (None, RequestStatus.OPEN):
             async with self.db.transaction() as session:
                 await self.tellings.tidy(session, order_id=order_id, request_id=request_id, reason=str(request_status))
+
+    async def remember_listed(
+        self, kind: LiveKind, *, chat_id: int, message_id: int, locale: str, subjects: Sequence[tuple[int, int | None]]
+    ) -> None:
+        """Remember one message that lists several orders or requests (order id, request id), one row for each: all
+        in one INSERT, then checked as remember does, the statuses of all of them read at once."""
+        if not subjects:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "kind": kind.value,
+                "chat_id": chat_id,
+                "message_id": message_id,
+                "order_id": order_id,
+                "request_id": request_id,
+                "checkout_ref": None,
+                "locale": locale,
+                "text": None,
+                "created_at": now,
+            }
+            for order_id, request_id in subjects
+        ]
+        async with self.db.alone() as connection:
+            await add_live_messages(connection, rows=rows)
+        async with self.db.reading() as session:
+            orders, requests = await subjects_finished(
+                session,
+                order_ids={order_id for order_id, _ in subjects},
+                request_ids={request_id for _, request_id in subjects if request_id is not None},
+            )
+        finished: list[tuple[int, int | None, str]] = []
+        for order_id, request_id in subjects:
+            order_status = OrderStatus(orders[order_id]) if order_id in orders else None
+            request_status = RequestStatus(requests[request_id]) if request_id in requests else None
+            if order_status in _FINISHED:
+                finished.append((order_id, None, _FINISHED[order_status]))
+            elif request_status not in (None, RequestStatus.OPEN):
+                finished.append((order_id, request_id, str(request_status)))
+        if finished:
+            async with self.db.transaction() as session:
+                for order_id, request_id, reason in finished:
+                    await self.tellings.tidy(session, order_id=order_id, request_id=request_id, reason=reason)
 
     async def remember_checkout(
         self, kind: LiveKind, *, checkout_ref: str, chat_id: int, message_id: int, locale: str, text: str | None

@@ -1,9 +1,8 @@
-"""Orders: creating them, finding them by token, telling whether they can still be paid, listing them."""
+"""Orders: creating them, finding them by token, telling whether they can still be paid, expiring them."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -11,16 +10,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.config import ShopRules
 from services.money import Money
 from services.order_states import PAYABLE, move, record_event
-from services.read_models import OrderInfo, PaymentInfo
+from services.read_models import OrderInfo
 from services.telling import Tellings
 from services.tokens import looks_like_token, new_order_token
 from services.why_not import WhyNot, why_not_order
 from storage.database import Database
 from storage.models import Order, OrderEvent, OrderStatus, Shop, utcnow
 from storage.queries.api_keys import shop_named
-from storage.queries.charges import credited_to_order
 from storage.queries.order_records import events_of_order
-from storage.queries.orders import order_by_token, order_made_in, orders_of_person, orders_past_time, shop_id_named
+from storage.queries.orders import order_by_token, order_made_in, orders_past_time, shop_id_named
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +40,6 @@ def chat_message_key(chat_id: int, message_id: int) -> str:
     """The idempotency key of an order asked for in a chat: that message, wherever and however often handled.
     Keys the shop API is given are the shop's own; a message's key stays apart from them (Orders.made_in)."""
     return f"telegram:{chat_id}:{message_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class OrderPage:
-    orders: list[OrderInfo]
-    page: int
-    has_more: bool
 
 
 async def by_token_in(session: AsyncSession, token: str) -> Order | None:
@@ -158,18 +149,6 @@ class Orders:
         """The order behind a link, if it can still be paid; otherwise OrderNotPayable says why."""
         async with self.db.reading() as session:
             return OrderInfo.of(await payable_in(session, token))
-
-    async def page_for_person(self, user_id: int, page: int, size: int = 5) -> OrderPage:
-        """Orders the person paid, tried to pay or created; newest first."""
-        async with self.db.transaction() as session:
-            found = await orders_of_person(session, user_id=user_id, offset=page * size, limit=size + 1)
-            orders = [OrderInfo.of(order) for order in found]
-        return OrderPage(orders[:size], page, len(orders) > size)
-
-    async def successful_payment(self, order_id: int) -> PaymentInfo | None:
-        async with self.db.transaction() as session:
-            credited = await credited_to_order(session, order_id=order_id)
-            return PaymentInfo.of(credited[0]) if credited else None
 
     async def events(self, order_id: int) -> list[OrderEvent]:
         async with self.db.transaction() as session:

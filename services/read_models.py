@@ -130,6 +130,7 @@ class RequestInfo(_Copied):
     holder_name: str | None
     hold_until: datetime | None
     hold_limit: datetime | None
+    friends_reminded_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,6 +198,9 @@ class PayRequest(SQLModel, table=True):
     # However often its holder renews it, a hold ends by this time (set when it is first taken), so one browser
     # cannot keep friends out for ever.
     hold_limit: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # When the requester last had the friends who opened it reminded: taken by one conditional UPDATE, at most
+    # once in a while (services.friend_reminders), however often they tap.
+    friends_reminded_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
     __table_args__ = (
         Index("ix_pay_requests_created_at", "created_at"),

@@ -20,6 +20,7 @@ from handlers.checkout import MethodTap
 from handlers.friend_pays import OtherAmountTap, PartTap, PayPartTap
 from handlers.inline_share import CardResult, InvoiceResult
 from handlers.language import LanguageTap
+from handlers.my_orders import OrderTap as MyOrderTap
 from handlers.my_orders import PageTap as MyOrdersPageTap
 from handlers.my_requests import RequestAction, RequestTap
 from handlers.newlink import CancelLinkTap, CreateLinkTap, CurrencyTap
@@ -43,6 +44,7 @@ TODAY: list[tuple[CallbackData, str]] = [
     (RequestTap(RequestAction.QR, REQUEST), f"rq:qr:{REQUEST}"),
     (RequestTap(RequestAction.SHARE, REQUEST), f"rq:share:{REQUEST}"),
     (RequestTap(RequestAction.CANCEL, REQUEST), f"rq:cancel:{REQUEST}"),
+    (RequestTap(RequestAction.REMIND, REQUEST), f"rq:remind:{REQUEST}"),
     (PartTap(250, True, REQUEST), f"rs:250:1:{REQUEST}"),
     (PartTap(0, False, REQUEST), f"rs:0:0:{REQUEST}"),
     (OtherAmountTap(True, REQUEST), f"ra:1:{REQUEST}"),
@@ -61,6 +63,7 @@ TODAY: list[tuple[CallbackData, str]] = [
     (OrdersPageTap("0a1b2c3d4e5f", Turn.OLDER, 8), "ao:0a1b2c3d4e5f:o:8"),
     (MyOrdersPageTap(0), "my:0"),
     (MyOrdersPageTap(12), "my:12"),
+    (MyOrderTap(8), "my:o:8"),
     (LanguageTap("en"), "lang:en"),
     (LanguageTap("zh_Hans"), "lang:zh_Hans"),
     (CurrencyTap("USD"), "nl:cur:USD"),

@@ -47,17 +47,28 @@ async def shop_id_named(session: AsyncSession, *, name: str) -> int:
     return shop_id
 
 
-async def orders_of_person(session: AsyncSession, *, user_id: int, offset: int, limit: int) -> list[Order]:
-    """Orders the person paid, tried to pay or created; newest first."""
+def _of_person(user_id: int) -> ColumnElement[bool]:
+    """Orders the person created, paid or tried to pay, or asked friends to pay for."""
     paid_or_tried = select(Payment.order_id).where(Payment.payer_id == user_id)
+    asked = select(PayRequest.order_id).where(PayRequest.requester_id == user_id)
+    return or_(col(Order.created_by) == user_id, col(Order.id).in_(paid_or_tried), col(Order.id).in_(asked))
+
+
+async def orders_of_person(session: AsyncSession, *, user_id: int, offset: int, limit: int) -> list[Order]:
+    """The person's orders (_of_person); newest first."""
     statement = (
         select(Order)
-        .where(or_(col(Order.created_by) == user_id, col(Order.id).in_(paid_or_tried)))
+        .where(_of_person(user_id))
         .order_by(desc(Order.created_at), desc(Order.id))
         .offset(offset)
         .limit(limit)
     )
     return list((await session.exec(statement)).all())
+
+
+async def order_of_person(session: AsyncSession, *, user_id: int, order_id: int) -> Order | None:
+    """The order, if it is one of the person's (_of_person)."""
+    return (await session.exec(select(Order).where(col(Order.id) == order_id, _of_person(user_id)))).first()
 
 
 async def orders_past_time(session: AsyncSession, *, statuses: Collection[OrderStatus], now: datetime) -> list[int]:

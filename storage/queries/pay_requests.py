@@ -4,9 +4,10 @@ that close, expire or want a reminder; a request read with its order (built once
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, func
+from sqlalchemy import bindparam, case, func, or_
 from sqlalchemy import select as core_select
 from sqlalchemy import update as core_update
 from sqlmodel import col, desc, select, update
@@ -178,6 +179,36 @@ async def claim_reminder(session: AsyncSession, *, request_id: int, now: datetim
         .values(reminded_at=now)
     )
     return bool(claimed.rowcount == 1)
+
+
+async def claim_friends_reminder(
+    session: AsyncSession, *, request_id: int, requester_id: int, now: datetime, quiet_since: datetime
+) -> bool:
+    """Whether the requester may have their friends reminded of this open request now (not since quiet_since)."""
+    claimed = await session.exec(
+        update(PayRequest)
+        .where(
+            col(PayRequest.id) == request_id,
+            col(PayRequest.requester_id) == requester_id,
+            col(PayRequest.status) == RequestStatus.OPEN,
+            col(PayRequest.expires_at) > now,
+            or_(col(PayRequest.friends_reminded_at).is_(None), col(PayRequest.friends_reminded_at) <= quiet_since),
+        )
+        .values(friends_reminded_at=now)
+    )
+    return bool(claimed.rowcount == 1)
+
+
+async def requests_of_for_orders(
+    session: AsyncSession, *, requester_id: int, order_ids: Collection[int]
+) -> list[PayRequest]:
+    """The person's requests for these orders, oldest first."""
+    statement = (
+        select(PayRequest)
+        .where(col(PayRequest.requester_id) == requester_id, col(PayRequest.order_id).in_(order_ids))
+        .order_by(col(PayRequest.id))
+    )
+    return list((await session.exec(statement)).all())
 
 
 def _with_order() -> Select[PayRequest, Order]:

@@ -195,6 +195,8 @@ async def test_orders_are_listed_newest_first_ten_a_page_with_filters(shop: Runn
 
     first = await say(shop, shop.admin, "/orders")
     assert "Espresso" in first["text"] and "Order 4" in first["text"] and "Order 3 " not in first["text"]
+    # Orders by number, as the admins' notes name them: no token on the list (/order NUMBER shows it).
+    assert f"order #{cancelled.id} · Espresso · " in first["text"] and cancelled.token not in first["text"]
     assert first["text"].index("Espresso") < first["text"].index("Order 12") < first["text"].index("Order 4")
     assert [b["text"] for b in first["reply_markup"]["inline_keyboard"][0]] == ["Older »"]
 

@@ -111,6 +111,9 @@ async def test_an_expired_order_says_so_everywhere_it_was_offered(shop: RunningS
     await emu.wait_for(lambda: finished(shop, bob_view, "Expired"))
     await emu.wait_for(lambda: finished(shop, kit, "Expired"))
     await emu.wait_for(lambda: finished(shop, card, "Expired"))
+    # Alice asked friends to pay it: her /my lists it, expired, with no link to pay.
+    mine = (await say(shop, alice, "/my"))["text"]
+    assert "Coffee beans · $12.50\n   expired" in mine and order not in mine
 
 
 async def test_an_admin_cancel_follows_an_invoice_with_a_note_in_the_chat_s_language(shop: RunningShop) -> None:
@@ -169,3 +172,5 @@ async def test_a_shop_refund_of_what_a_friend_paid_tells_the_requester_and_the_p
     assert "Your payment of $12.50 for Alice's Coffee beans was refunded." in told_bob["text"]
     told_alice = await shop.told(alice, "已退款给 Bob")
     assert "Coffee beans" in told_alice["text"] and "12.50" in told_alice["text"]
+    # Her /my says so, in her language.
+    assert "Coffee beans · US$12.50\n   已退款" in (await say(shop, alice, "/my"))["text"]

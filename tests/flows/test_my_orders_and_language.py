@@ -36,12 +36,14 @@ async def test_my_orders_pages(shop: RunningShop) -> None:
     await emu.send_text(shop.admin, "/my")
     first = await emu.next_bot_message(shop.admin)
     assert "Order 7" in first["text"] and "Order 3" in first["text"] and "Order 2" not in first["text"]
-    assert [b["text"] for b in first["reply_markup"]["inline_keyboard"][0]] == ["Older »"]
+    assert [b["text"] for b in first["reply_markup"]["inline_keyboard"][-1]] == ["Older »"]
 
     await emu.click(shop.admin, first, "Older »")
     second = await emu.wait_for(lambda: (m := emu.chat_messages(shop.admin)[-1]) and "Order 2" in m["text"] and m)
     assert "Order 1" in second["text"] and "Order 3" not in second["text"]
-    assert [b["text"] for b in second["reply_markup"]["inline_keyboard"][0]] == ["« Newer"]
+    assert [b["text"] for b in second["reply_markup"]["inline_keyboard"][-1]] == ["« Newer"]
+    # Numbered on from the first page, one button for each order.
+    assert [row[0]["text"] for row in second["reply_markup"]["inline_keyboard"][:-1]] == ["6. Order 2", "7. Order 1"]
 
 
 async def test_language_switches_replies_and_money_format_to_chinese(shop: RunningShop) -> None:

@@ -61,7 +61,11 @@ async def test_recent_payments_are_listed_and_one_can_be_quoted_to_the_admins(sh
 
     answer = await ask(shop, bob)
     text = answer["text"]
-    assert "Your recent payments" in text and f"order {tea}" in text
+    tea_order = await shop.daifu.orders.by_token(tea)
+    assert tea_order is not None
+    # Named by number, as the admins read it; the token is only in /order.
+    assert "Your recent payments" in text and f"order #{tea_order.id} · Tea · $4.00, paid · " in text
+    assert tea not in text
     assert text.index("Biscuits") < text.index("Tea")  # newest first
     assert "$4.00" in text and "$2.50" in text
     assert [row[0]["text"] for row in answer["reply_markup"]["inline_keyboard"]] == ["Biscuits · $2.50", "Tea · $4.00"]
@@ -69,7 +73,7 @@ async def test_recent_payments_are_listed_and_one_can_be_quoted_to_the_admins(sh
 
     await emu.click(bob, answer, "Tea · $4.00")
     told = await shop.told(bob, "have the details of your payment")
-    assert f"Tea, $4.00, order {tea}" in told["text"]
+    assert f"order #{tea_order.id} · Tea · $4.00, paid" in told["text"] and tea not in told["text"]
     note = await shop.told(admin, "About order #")
     assert " · Tea · $4.00: $4.00 via sandbox on" in note["text"] and tea not in note["text"]
     number = note["text"].split("About order #", 1)[1].split(" ", 1)[0]

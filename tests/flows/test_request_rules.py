@@ -45,6 +45,14 @@ async def test_requests_list_reminder_and_thanks(shop: RunningShop) -> None:
 
     await pay_by_sandbox(shop, bob, second)
     paid = await shop.told(alice, "Bob paid for you")
+
+    # The list shown before (both requests remembered with it at once) is drawn again: Cake's buttons go, Tea's stay.
+    def buttons_now() -> list[str] | None:
+        markup = current(shop, listing).get("reply_markup") or {"inline_keyboard": []}
+        shown = [b["text"] for row in markup["inline_keyboard"] for b in row]
+        return shown if shown != buttons else None
+
+    assert await emu.wait_for(buttons_now) == ["Share 2 again", "Cancel 2"]
     await emu.click(alice, paid, "Say thanks")
     await emu.wait_for(lambda: "Thank you so much" in str(current(shop, paid).get("reply_markup")))
     await emu.click(alice, paid, "Thank you so much! 🙏")
