@@ -149,7 +149,7 @@ def what_happens_next(for_name: str, *, covered: bool, _: Gettext) -> str:
             "What happens next: {name} has been told. Once friends have covered the whole order, the shop is told "
             "and delivers it to {name}, not to you."
         )
-    return then.format(name=esc(for_name)) + " " + _("You can find this receipt again in /my.")
+    return then.format(name=esc(for_name)) + "\n" + _("You can find this receipt again in /my.")
 
 
 async def _tell_admin(

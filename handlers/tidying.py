@@ -12,6 +12,7 @@ row is tried again later with the messages not tidied yet.
 
 from __future__ import annotations
 
+import html
 import logging
 from datetime import datetime
 
@@ -99,7 +100,7 @@ async def _tidy_one(
     bot, locale = context.bot, message.locale
     _ = gettext_for(locale)
     if message.inline_message_id is not None:  # an invoice posted through the chat picker: any member may pay it
-        status = await status_line(context, tidying, reason, None, locale)
+        status = html.unescape(await status_line(context, tidying, reason, None, locale))  # a label is plain text
         await bot.edit_message_reply_markup(
             inline_message_id=message.inline_message_id,
             reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(status, pay=True)]]),

@@ -212,11 +212,14 @@ def invoice_for_friend(view: RequestView, part: Money, shop: str, locale: str, _
         _("{title} — for {name}").format(title=_fit(title, max(8, TITLE_MAX - suffix)), name=name), TITLE_MAX
     )
     if part.minor < view.total.minor:
-        said = _("Your part ({part}) of the {total} that {name} asked friends to split at {shop}.").format(
-            part=format_money(part, locale), total=format_money(view.total, locale), name=name, shop=shop
-        )
+        said = _(
+            "Your part ({part}) of the {total} that {name} asked friends to split at {shop}. The shop delivers the "
+            "order to {name}."
+        ).format(part=format_money(part, locale), total=format_money(view.total, locale), name=name, shop=shop)
     else:
-        said = _("{name} asked you to pay for this order at {shop}.").format(name=name, shop=shop)
-    said += " " + _("The shop delivers it to {name}.").format(name=name)
+        said = _("{name} asked you to pay for this order at {shop}. The shop delivers it to {name}.").format(
+            name=name, shop=shop
+        )
     described = view.order.description if view.order.description not in ("", title) else ""
-    return invoice_title, _fit(f"{described}\n{said}" if described else said, DESCRIPTION_MAX)
+    # Whose order it is first: a long description of the order is what gives way to Telegram's limit.
+    return invoice_title, _fit(f"{said}\n{described}" if described else said, DESCRIPTION_MAX)

@@ -48,7 +48,7 @@ async def test_a_friend_in_the_group_pays_and_everyone_is_told(shop: RunningShop
     # Bob is told what happens next: who knows, who gets the order, where the receipt stays.
     assert (
         "What happens next: Alice and the shop have been told, and the shop delivers the order to Alice, not to you."
-        " You can find this receipt again in /my."
+        "\nYou can find this receipt again in /my."
     ) in receipt["text"]
     note = await shop.told(shop.admin, "Bob paid $12.50")
     assert "on behalf of Alice" in note["text"]
