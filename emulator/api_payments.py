@@ -89,14 +89,18 @@ def _prices(prices: Any) -> list[dict[str, Any]]:
     return [{"label": price["label"], "amount": price["amount"]} for price in prices]
 
 
-async def send_invoice(w: World, p: Params) -> Any:
-    chat = w.chat_for_sending(p.chat_id())
-    invoice = build_invoice(p.values)
-    keyboard = inline_keyboard(validate_markup(p.get_json("reply_markup")))
+def check_buy_button(keyboard: dict[str, Any] | None) -> None:
+    """An invoice's own keyboard starts with its Pay button (sendInvoice, and an inline result's invoice)."""
     if keyboard is not None:
         first_row = keyboard["inline_keyboard"][0] if keyboard["inline_keyboard"] else []
         if not first_row or not first_row[0].get("pay"):
             raise bad_request("REPLY_MARKUP_BUY_EMPTY")
+
+
+async def send_invoice(w: World, p: Params) -> Any:
+    chat = w.chat_for_sending(p.chat_id())
+    invoice = build_invoice(p.values)
+    check_buy_button(inline_keyboard(validate_markup(p.get_json("reply_markup"))))
     message = post_bot_message(w, chat, p, {"invoice": invoice.to_api()})
     invoice.chat_id, invoice.message_id = chat.id, message["message_id"]
     w.invoices[(chat.id, message["message_id"])] = invoice

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .api_common import Method
-from .api_payments import build_invoice
+from .api_payments import build_invoice, check_buy_button
 from .errors import QUERY_TOO_OLD, bad_request
 from .formatting import render, utf16_len
-from .markup import validate_markup
+from .markup import inline_keyboard, validate_markup
 from .params import Params
 from .state import PendingQuery, World
 
@@ -94,6 +94,8 @@ def _validate_result(w: World, result: Any, seen: set[str]) -> None:
         raise bad_request("wrong file identifier/HTTP URL specified")
     if isinstance(content, dict):
         _validate_content(content)
+        if "payload" in content:
+            check_buy_button(inline_keyboard(result.get("reply_markup")))
 
 
 def _validate_content(content: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ the code to scan), Telegram's pre-checkout query, and the successful payment."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Update
@@ -56,6 +56,13 @@ async def choose_method(update: Update, context: DaifuContext) -> None:
     await query.answer()
     # Checkouts happen in the private chat, whatever chat the tap came from.
     await send_checkout(context, update.effective_user.id, checkout, locale, _)
+
+
+def addressed(checkout: Checkout, title: str, description: str) -> Checkout:
+    """The checkout with its invoice (if it is one) in other words: one paid for someone else says whose it is."""
+    if checkout.invoice is None:
+        return checkout
+    return replace(checkout, invoice=replace(checkout.invoice, title=title, description=description))
 
 
 def invoice_fields(invoice: InvoiceSpec) -> dict[str, Any]:

@@ -13,13 +13,20 @@ from telegram.ext import (
 )
 
 from handlers.callback_data import CallbackData
-from handlers.checkout import send_checkout
+from handlers.checkout import addressed, send_checkout
 from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
 from handlers.guided_steps import step_buttons
 from presentation.formatting import chat_time, esc
-from presentation.texts import bad_amount, method_label, provider_down, request_refusal
+from presentation.texts import (
+    bad_amount,
+    invoice_for_friend,
+    method_label,
+    provider_down,
+    request_refusal,
+    split_lines,
+)
 from services.amount_input import read_amount
 from services.checkout import MethodUnavailable
 from services.flows import Flow
@@ -74,7 +81,7 @@ class CancelPartTap(CallbackData):
 
 def request_intro(context: DaifuContext, view: RequestView, locale: str, _: Gettext) -> str:
     order = view.order
-    lines = [
+    lines = split_lines(view, context.daifu.rules.shop_name, locale, _) or [
         _("<b>{name}</b> asks you to pay {amount} for <b>{title}</b> at {shop}.").format(
             name=esc(view.requester_name),
             amount=format_money(view.total, locale),
@@ -223,7 +230,9 @@ async def pay(update: Update, context: DaifuContext) -> None:
         await query.answer(provider_down(_), show_alert=True)
         return
     await query.answer()
-    await send_checkout(context, user.id, checkout, locale, _)
+    part = Money(tap.minor, view.order.currency)
+    words = invoice_for_friend(view, part, context.daifu.rules.shop_name, locale, _)
+    await send_checkout(context, user.id, addressed(checkout, *words), locale, _)
 
 
 async def offer_what_is_left(

@@ -2,7 +2,8 @@
 
 The requester's share button opens the picker with the request token as the inline query. The answer
 offers the card (a deep-link button to pay in a private chat) and, where the shop takes Telegram's own
-payments, an invoice any member of the chosen chat can pay; the hold is then checked at pre-checkout.
+payments, an invoice any member of the chosen chat can pay; the hold is then checked at pre-checkout. Both are
+remembered once posted: the card to be redrawn as the request moves on, the invoice to be marked finished with it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     InlineQuery,
     InlineQueryResultArticle,
     InputInvoiceMessageContent,
@@ -22,12 +25,13 @@ from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, ChosenInlineResultHandler, InlineQueryHandler
 
 from handlers.callback_data import CallbackData
-from handlers.checkout import invoice_fields
+from handlers.checkout import addressed, invoice_fields
 from handlers.common import speak, unless_query_gone
 from handlers.context import DaifuContext
 from handlers.request_cards import card_digest, edit_card, render_card
-from presentation.texts import method_label
+from presentation.texts import invoice_for_friend, method_label
 from services.checkout import MethodUnavailable
+from services.live_messages import LiveKind
 from services.pay_requests import RequestRefused
 from services.providers import capabilities_of
 from services.read_models import RequestMode, RequestStatus, utcnow
@@ -97,29 +101,40 @@ async def offer_cards(update: Update, context: DaifuContext, query: InlineQuery)
                 checkout = await daifu.request_checkouts.group_invoice(view, provider)
             except MethodUnavailable:
                 continue
-            invoice = checkout.invoice
+            words = invoice_for_friend(view, view.total, daifu.rules.shop_name, locale, _)
+            invoice = addressed(checkout, *words).invoice
             assert invoice is not None
+            label = method_label(provider, checkout.amount, locale, _)
             results.append(
                 InlineQueryResultArticle(
                     id=InvoiceResult(provider, token).pack(),
-                    title=method_label(provider, checkout.amount, locale, _),
+                    title=label,
                     description=_("An invoice anyone in the chat can pay for you"),
                     input_message_content=InputInvoiceMessageContent(**invoice_fields(invoice)),
+                    # A keyboard of its own (the Pay button, first as Telegram wants it): only a message with one
+                    # gets an inline id, the one handle the bot has to mark it finished later (handlers.tidying).
+                    reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(label, pay=True)]]),
                 )
             )
     await query.answer(results, cache_time=0, is_personal=True)
 
 
 async def card_posted(update: Update, context: DaifuContext) -> None:
-    """Remember where the card went, so that it can be edited as the request moves on.
+    """Remember where the card (or the invoice) went, so that it can be edited as the request moves on.
 
     Telegram tells the bot a card was posted only after the fact, maybe to another worker: if the request moved
     on meanwhile (someone paid, a refresh of its cards ran before this card was known), the card shows an older
     state and nothing else will edit it, so it is drawn again here.
     """
     chosen = update.chosen_inline_result
-    result = CardResult.unpack(chosen.result_id) if chosen else None
-    if chosen is None or result is None or chosen.inline_message_id is None:
+    if chosen is None or chosen.inline_message_id is None:
+        return
+    invoice = InvoiceResult.unpack(chosen.result_id)
+    if invoice is not None:
+        await invoice_posted(update, context, chosen.inline_message_id, invoice)
+        return
+    result = CardResult.unpack(chosen.result_id)
+    if result is None:
         return
     daifu = context.daifu
     card = await daifu.request_cards.add_card(result.token, inline_message_id=chosen.inline_message_id)
@@ -133,6 +148,22 @@ async def card_posted(update: Update, context: DaifuContext) -> None:
     text, markup = await render_card(context, view)
     if card_digest(text, markup) != result.digest:
         await edit_card(context, card, text, markup)
+
+
+async def invoice_posted(update: Update, context: DaifuContext, inline_message_id: str, result: InvoiceResult) -> None:
+    """Remember an invoice posted into a chat, to be marked finished with its request (handlers.tidying)."""
+    locale, _ = await speak(update, context)  # the requester's, as the invoice is written in
+    try:
+        view = await context.daifu.request_views.view(result.token)
+    except RequestRefused:
+        return
+    await context.daifu.live_messages.remember_inline(
+        LiveKind.INLINE_INVOICE,
+        inline_message_id=inline_message_id,
+        order_id=view.order.id,
+        request_id=view.request.id,
+        locale=locale,
+    )
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

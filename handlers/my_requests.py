@@ -217,6 +217,8 @@ async def remind_friends(update: Update, context: DaifuContext, token: str, loca
         return
     reminded = 0
     for offer in reminder.offers:
+        if offer.chat_id is None or offer.message_id is None:  # not an offer said in a chat: nothing to reply under
+            continue
         try:
             await context.bot.send_message(
                 offer.chat_id,

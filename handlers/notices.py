@@ -24,6 +24,7 @@ from services.notices import ReturnReason
 from services.providers import capabilities_of
 from services.read_models import (
     OrderInfo,
+    OrderStatus,
     OrphanChargeInfo,
     PaymentInfo,
     PaymentStatus,
@@ -123,13 +124,32 @@ async def _send_receipt(
         _("Order: #{number}").format(number=order.id),
         _("Payment reference: {reference}").format(reference=esc(payment.provider_ref or "")),
     ]
-    if for_name and payment.credit_minor is not None and payment.credit_minor < order.amount_minor:
-        receipt.insert(1, _("You chipped in for {name}. They have been told.").format(name=esc(for_name)))
-    elif for_name:
-        receipt.insert(1, _("You paid for {name}. They have been told.").format(name=esc(for_name)))
+    chipped_in = payment.credit_minor is not None and payment.credit_minor < order.amount_minor
+    if for_name:
+        said = _("You chipped in for {name}.") if chipped_in else _("You paid for {name}.")
+        receipt.insert(1, said.format(name=esc(for_name)))
     if payment.settled_at:
         receipt.append(_("Time: {time}").format(time=chat_time(payment.settled_at, locale)))
+    if for_name:
+        covered = not chipped_in or order.status in (OrderStatus.PAID, OrderStatus.REFUNDED)
+        receipt += ["", what_happens_next(for_name, covered=covered, _=_)]
     return await _send(context, payment.payer_id, "\n".join(receipt))
+
+
+def what_happens_next(for_name: str, *, covered: bool, _: Gettext) -> str:
+    """What a friend who paid for someone else is told comes next: who hears of it, who gets the order, and where
+    the receipt stays. covered: the order is paid in full now (by this payment, or with the other chip-ins)."""
+    if covered:
+        then = _(
+            "What happens next: {name} and the shop have been told, and the shop delivers the order to {name}, "
+            "not to you."
+        )
+    else:
+        then = _(
+            "What happens next: {name} has been told. Once friends have covered the whole order, the shop is told "
+            "and delivers it to {name}, not to you."
+        )
+    return then.format(name=esc(for_name)) + "\n" + _("You can find this receipt again in /my.")
 
 
 async def _tell_admin(

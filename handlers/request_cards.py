@@ -18,6 +18,7 @@ from telegram.error import BadRequest, TelegramError
 
 from handlers.context import DaifuContext
 from presentation.formatting import chat_time, esc
+from presentation.texts import split_lines
 from services.i18n import Gettext, gettext_for
 from services.links import deep_link
 from services.money import Money, format_money
@@ -48,12 +49,17 @@ async def contributor_names(context: DaifuContext, view: RequestView, _: Gettext
 
 async def card_text(context: DaifuContext, view: RequestView, locale: str, _: Gettext) -> str:
     order, request = view.order, view.request
-    lines = [
-        _("🙏 <b>{name}</b> asks: please pay for <b>{title}</b> at {shop}").format(
-            name=esc(view.requester_name), title=esc(order.title), shop=esc(context.daifu.rules.shop_name)
-        ),
-        _("Amount: {amount}").format(amount=format_money(view.total, locale)),
-    ]
+    shop = context.daifu.rules.shop_name
+    split = split_lines(view, shop, locale, _)
+    if split:
+        lines = [f"🙏 {split[0]}", *split[1:]]
+    else:
+        lines = [
+            _("🙏 <b>{name}</b> asks: please pay for <b>{title}</b> at {shop}").format(
+                name=esc(view.requester_name), title=esc(order.title), shop=esc(shop)
+            ),
+            _("Amount: {amount}").format(amount=format_money(view.total, locale)),
+        ]
     if request.note:
         lines.append(_("Note: “{note}”").format(note=esc(request.note)))
     now = utcnow()

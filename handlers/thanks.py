@@ -15,6 +15,7 @@ from handlers.callback_data import CallbackData
 from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
+from handlers.guided_steps import step_buttons
 from presentation.formatting import esc
 from services.flows import Flow
 from services.i18n import Gettext, gettext_for
@@ -39,6 +40,13 @@ class ThanksTap(CallbackData):
     prefix: ClassVar[str] = "ty"
     payment_id: int
     pick: ThanksPick | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelThanksTap(CallbackData):
+    """The requester will not write their own thank-you after all: tyc."""
+
+    prefix: ClassVar[str] = "tyc"
 
 
 def thank_you_lines(_: Gettext) -> dict[ThanksPick, str]:
@@ -84,6 +92,7 @@ async def offer_thanks(update: Update, context: DaifuContext) -> None:
             _("Write your thank-you to {name} (up to {limit} characters), or /cancel.").format(
                 name=name, limit=MAX_LENGTH
             ),
+            reply_markup=step_buttons(CancelThanksTap(), _),
         )
         return
     # The payer reads a ready line in their own language.
@@ -104,7 +113,8 @@ async def typed_thanks(update: Update, context: DaifuContext, flow: Flow) -> Non
         await message.reply_text(
             _("That is {length} characters; a thank-you here can have up to {limit}. Try a shorter one.").format(
                 length=len(words), limit=MAX_LENGTH
-            )
+            ),
+            reply_markup=step_buttons(CancelThanksTap(), _),
         )
         return
     payment = await context.daifu.request_views.contribution(int(flow.data["payment_id"]), requester_id=user.id)
@@ -123,8 +133,24 @@ async def typed_thanks(update: Update, context: DaifuContext, flow: Flow) -> Non
     await cosmetic(message.reply_text(_("Sent to {name}!").format(name=name)), "confirming a thank-you")
 
 
+async def cancel_thanks(update: Update, context: DaifuContext) -> None:
+    _locale, _ = await speak(update, context)
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    if not await context.daifu.flows.end(user.id, FLOW):
+        await query.answer(_("That step is out of date. Tap Say thanks again to write one."), show_alert=True)
+        return
+    await cosmetic(query.answer(), "answering Cancel")
+    await context.bot.send_message(user.id, _("Cancelled. Nothing was sent."))
+    await cosmetic(query.edit_message_reply_markup(None), "taking the buttons off a cancelled thank-you")
+
+
 TEXT_STEPS: dict[str, TextStep] = {"text": typed_thanks}
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
-    return [CallbackQueryHandler(offer_thanks, pattern=ThanksTap.pattern())]
+    return [
+        CallbackQueryHandler(offer_thanks, pattern=ThanksTap.pattern()),
+        CallbackQueryHandler(cancel_thanks, pattern=CancelThanksTap.pattern()),
+    ]

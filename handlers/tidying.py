@@ -1,7 +1,8 @@
 """Tidying what a finished order or request leaves in the chats: each message that still offers to pay, share,
 cancel or chip in loses its buttons, and a one-line status takes their place ("Paid by Bob ✅ · Dec 7",
-"Cancelled", "Expired"), in the language it was sent in. An invoice cannot be edited: a short note follows it.
-The /requests list is drawn again as it is now.
+"Cancelled", "Expired"), in the language it was sent in. An invoice cannot be edited: a short note follows it; one
+posted into a group through the chat picker, whose chat the bot never learns, has its Pay button relabelled with the
+status line instead. The /requests list is drawn again as it is now.
 
 A tidying is a row of the outbox (Kind.TIDY) the teller hands here. Each message is forgotten once it is tidied,
 or once Telegram refused the edit for good (not modified, not found, too old, the person blocked the bot): such a
@@ -11,11 +12,12 @@ row is tried again later with the messages not tidied yet.
 
 from __future__ import annotations
 
+import html
 import logging
 from datetime import datetime
 
 from babel.dates import format_skeleton
-from telegram import ReplyParameters
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
@@ -35,8 +37,8 @@ def short_date(moment: datetime, locale: str) -> str:
     return format_skeleton("MMMd", moment, locale=locale)
 
 
-async def status_line(context: DaifuContext, tidying: Tidying, reason: str, chat_id: int, locale: str) -> str:
-    """What the order or request came to, in one line."""
+async def status_line(context: DaifuContext, tidying: Tidying, reason: str, chat_id: int | None, locale: str) -> str:
+    """What the order or request came to, in one line (chat_id: whose chat it is shown in, if a private one)."""
     _ = gettext_for(locale)
     if reason == CANCELLED:
         return _("Cancelled")
@@ -97,22 +99,31 @@ async def _tidy_one(
 ) -> None:
     bot, locale = context.bot, message.locale
     _ = gettext_for(locale)
+    if message.inline_message_id is not None:  # an invoice posted through the chat picker: any member may pay it
+        status = html.unescape(await status_line(context, tidying, reason, None, locale))  # a label is plain text
+        await bot.edit_message_reply_markup(
+            inline_message_id=message.inline_message_id,
+            reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(status, pay=True)]]),
+        )
+        return
+    chat_id, message_id = message.chat_id, message.message_id
+    assert chat_id is not None and message_id is not None  # a message in a chat, sent there by the bot
     if message.kind == LiveKind.INVOICE:
         if reason == PAID and message.checkout_ref in tidying.settled:
             return  # this invoice is what paid it: Telegram shows it paid
         await bot.send_message(
-            message.chat_id,
+            chat_id,
             invoice_note(reason, about_request, _),
-            reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+            reply_parameters=ReplyParameters(message_id, allow_sending_without_reply=True),
         )
     elif message.kind == LiveKind.REQUEST_LIST:
-        text, markup, _views = await requests_list(context, message.chat_id, locale, _)
+        text, markup, _views = await requests_list(context, chat_id, locale, _)
         await bot.edit_message_text(
-            text, chat_id=message.chat_id, message_id=message.message_id, parse_mode=ParseMode.HTML, reply_markup=markup
+            text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup
         )
     else:
-        status = await status_line(context, tidying, reason, message.chat_id, locale)
+        status = await status_line(context, tidying, reason, chat_id, locale)
         text = f"{message.text}\n\n{status}" if message.text else status
         await bot.edit_message_text(
-            text, chat_id=message.chat_id, message_id=message.message_id, parse_mode=ParseMode.HTML, reply_markup=None
+            text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=None
         )

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from babel.dates import format_datetime
 from babel.numbers import get_currency_name
 
-from presentation.formatting import chat_time, esc, order_price
+from presentation.formatting import chat_time, esc, in_words, order_price
 from services.i18n import Gettext
 from services.money import STARS, AmountProblem, InvalidAmount, Money, format_money
-from services.pay_requests import RequestRefused
+from services.orders import DESCRIPTION_MAX, TITLE_MAX
+from services.pay_requests import RequestRefused, RequestView
 from services.read_models import OrderInfo, OrderStatus, RequestStatus
 from services.why_not import WhyNot
 
@@ -165,15 +166,60 @@ def request_refusal(refusal: RequestRefused, locale: str, _: Gettext) -> str:
         return _("Friends are paying part of this right now: {amount} is left for you to chip in.").format(
             amount=format_money(left, locale)
         )
+    # Told in an alert or on a page, where a date-time entity cannot be: the relative words, never a UTC time.
     if refusal.why == WhyNot.HELD:
-        until = when(refusal.hold_until, locale) if refusal.hold_until else ""
-        return _("{name} is paying for this right now. If they have not finished by {time}, you can pay.").format(
+        until = in_words(refusal.hold_until, locale) if refusal.hold_until else ""
+        return _("{name} is paying for this right now. If they have not finished, you can pay {time}.").format(
             name=refusal.holder_name or _("Someone"), time=until
         )
     if refusal.why == WhyNot.HOLD_SPENT:
-        until = when(refusal.hold_until, locale) if refusal.hold_until else ""
+        until = in_words(refusal.hold_until, locale) if refusal.hold_until else ""
         return _(
             "You have kept this request for as long as one person may, so your friends can pay it now. "
-            "If nobody has paid it by {time}, you can try again."
+            "If nobody has paid it, you can try again {time}."
         ).format(time=until)
     return why_not(refusal.why, _)
+
+
+def split_lines(view: RequestView, shop: str, locale: str, _: Gettext) -> list[str]:
+    """A split into a number of friends, as its card and a friend's offer open: who asks how many friends, the total
+    and each one's share, then what for. Empty for one friend paying it all, or for a split without a number."""
+    share = view.equal_share
+    if share is None or view.request.shares is None:
+        return []
+    return [
+        _("<b>{name}</b> asks {count} friends to split {total}: {share} each").format(
+            name=esc(view.requester_name),
+            count=view.request.shares,
+            total=format_money(view.total, locale),
+            share=format_money(share, locale),
+        ),
+        _("For <b>{title}</b> at {shop}").format(title=esc(view.order.title), shop=esc(shop)),
+    ]
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def invoice_for_friend(view: RequestView, part: Money, shop: str, locale: str, _: Gettext) -> tuple[str, str]:
+    """The title and description of an invoice a friend pays for the requester: whose order it is ("Coffee beans —
+    for Alice") and what the friend's money does, rather than the order's title twice. Within Telegram's limits:
+    the order's title is shortened first, so that the requester's name stays whole."""
+    name, title = view.requester_name, view.order.title
+    suffix = len(_("{title} — for {name}").format(title="", name=name))
+    invoice_title = _fit(
+        _("{title} — for {name}").format(title=_fit(title, max(8, TITLE_MAX - suffix)), name=name), TITLE_MAX
+    )
+    if part.minor < view.total.minor:
+        said = _(
+            "Your part ({part}) of the {total} that {name} asked friends to split at {shop}. The shop delivers the "
+            "order to {name}."
+        ).format(part=format_money(part, locale), total=format_money(view.total, locale), name=name, shop=shop)
+    else:
+        said = _("{name} asked you to pay for this order at {shop}. The shop delivers it to {name}.").format(
+            name=name, shop=shop
+        )
+    described = view.order.description if view.order.description not in ("", title) else ""
+    # Whose order it is first: a long description of the order is what gives way to Telegram's limit.
+    return invoice_title, _fit(f"{said}\n{described}" if described else said, DESCRIPTION_MAX)

@@ -55,7 +55,8 @@ class FriendReminders:
             paid = {payment.payer_id for payment in await contributions_to(session, request_id=request_id)}
             newest: dict[int, LiveMessageInfo] = {}
             for row in await live_messages_of_kind(session, request_id=request_id, kind=LiveKind.REQUEST_OFFER.value):
-                if row.chat_id != requester_id and row.chat_id not in paid:
+                # An offer is said in a private chat, never posted through the chat picker: it has a chat.
+                if row.chat_id is not None and row.chat_id != requester_id and row.chat_id not in paid:
                     newest[row.chat_id] = LiveMessageInfo.of(row)  # oldest first: the newest stays
             if not newest:
                 return FriendReminder(Reminded.NOBODY, info)

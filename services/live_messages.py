@@ -34,6 +34,9 @@ class LiveKind(StrEnum):
     SHARE_KIT = "share_kit"  # a new request's kit: share in a chat, QR code, cancel
     REQUEST_OFFER = "request_offer"  # a request shown to a friend, with the ways to pay or chip in
     INVOICE = "invoice"  # a Telegram invoice: cannot be edited, so a note follows it
+    # An invoice posted into a chat through the chat picker: the bot knows no chat to send a note to, only the
+    # message's inline id, so its Pay button is relabelled with the status line instead.
+    INLINE_INVOICE = "inline_invoice"
     CHECKOUT_LINK = "checkout_link"  # a button to the provider's checkout page
     REQUEST_LIST = "request_list"  # /requests, one row for each open request it lists
     MY_ORDER = "my_order"  # an order opened from /my: share again, remind, cancel the request, or pay
@@ -90,6 +93,25 @@ class LiveMessages:
         }
         async with self.db.transaction() as session:
             await add_live_message(session, values=values)
+        await self._tidy_if_finished(order_id, request_id)
+
+    async def remember_inline(
+        self, kind: LiveKind, *, inline_message_id: str, order_id: int, request_id: int | None, locale: str
+    ) -> None:
+        """Remember a message posted through the chat picker, known by its inline id alone."""
+        values = {
+            "kind": kind.value,
+            "inline_message_id": inline_message_id,
+            "order_id": order_id,
+            "request_id": request_id,
+            "locale": locale,
+            "created_at": utcnow(),
+        }
+        async with self.db.transaction() as session:
+            await add_live_message(session, values=values)
+        await self._tidy_if_finished(order_id, request_id)
+
+    async def _tidy_if_finished(self, order_id: int, request_id: int | None) -> None:
         # Read after the row is committed: a tidying that did not see it was recorded before this read.
         async with self.db.reading() as session:
             order, request = await subject_statuses(session, order_id=order_id, request_id=request_id)

@@ -87,12 +87,18 @@ class RequestView:
         return Money(self.kept_minor, self.order.currency)
 
     @property
-    def share(self) -> Money | None:
-        """In split mode, an equal share of the total (never more than what is left)."""
+    def equal_share(self) -> Money | None:
+        """In split mode with a number of friends, each one's equal share of the total, rounded up so that the
+        shares cover it ($10.00 in three: $3.34 each)."""
         if self.request.mode != RequestMode.SPLIT or not self.request.shares:
             return None
-        equal = -(-self.order.amount_minor // self.request.shares)  # rounded up, so N shares cover it
-        return Money(min(equal, self.remaining.minor), self.order.currency)
+        return Money(-(-self.order.amount_minor // self.request.shares), self.order.currency)
+
+    @property
+    def share(self) -> Money | None:
+        """In split mode, an equal share of the total (never more than what is left)."""
+        equal = self.equal_share
+        return None if equal is None else Money(min(equal.minor, self.remaining.minor), self.order.currency)
 
     def status(self, now: datetime) -> RequestStatus:
         return request_status_now(self.request, now)

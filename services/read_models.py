@@ -237,10 +237,11 @@ class LiveMessageInfo(_Copied):
 
     id: int
     kind: str
-    chat_id: int
-    message_id: int
+    chat_id: int | None  # None for a message posted through the chat picker: inline_message_id names it
+    message_id: int | None
     order_id: int
     request_id: int | None
     checkout_ref: str | None
     locale: str
     text: str | None
+    inline_message_id: str | None

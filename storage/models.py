@@ -537,8 +537,9 @@ class LiveMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)  # services.live_messages.LiveKind
-    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
-    message_id: int
+    # A message in a chat, or one posted through the chat picker: then only its inline_message_id is known.
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    message_id: int | None = Field(default=None)
     # No foreign keys, as for the outbox: written on the path of every order shown.
     order_id: int = Field(index=True)
     request_id: int | None = Field(default=None, index=True)
@@ -546,3 +547,4 @@ class LiveMessage(SQLModel, table=True):
     locale: str = Field(max_length=16)  # the language it was sent in: its status line is written in it too
     text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # the HTML as sent, if a text
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
+    inline_message_id: str | None = Field(default=None, max_length=255)

@@ -26,7 +26,7 @@ from handlers.my_requests import RequestAction, RequestTap
 from handlers.newlink import CancelLinkTap, CreateLinkTap, CurrencyTap
 from handlers.pay_support import QuoteTap
 from handlers.refund_button import RefundStep, RefundTap
-from handlers.thanks import ThanksPick, ThanksTap
+from handlers.thanks import CancelThanksTap, ThanksPick, ThanksTap
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDER = "WZDEBgUGKND9s4VeZUXztg"  # tokens as new_order_token and the request tokens make them
@@ -73,6 +73,7 @@ TODAY: list[tuple[CallbackData, str]] = [
     (CardResult(REQUEST), f"card:{REQUEST}"),  # as cards were offered before they carried a digest
     (InvoiceResult("stars", REQUEST), f"invoice:stars:{REQUEST}"),
     (QuoteTap(42), "support:42"),
+    (CancelThanksTap(), "tyc"),
 ]
 CODECS = sorted({type(tap) for tap, _ in TODAY}, key=lambda codec: codec.__qualname__)
 

@@ -400,6 +400,10 @@ async def test_invoice_validation(emu: BotApiEmulator, app: Application) -> None
     for change, error in bad_cases:
         with pytest.raises(BadRequest, match=f"(?i){error}"):
             await app.bot.send_invoice(**{**good, **change})
+    # An invoice's own keyboard must start with its Pay button.
+    help_first = InlineKeyboardMarkup([[InlineKeyboardButton("Help", url="https://example.com")]])
+    with pytest.raises(BadRequest, match=r"(?i)reply_markup_buy_empty"):
+        await app.bot.send_invoice(**good, reply_markup=help_first)
     fiat = await app.bot.send_invoice(**{**good, "currency": "EUR", "provider_token": "stripe:123"})
     assert fiat.invoice is not None and fiat.invoice.total_amount == 100
     fractional = {**good, "prices": [{"label": "x", "amount": 1.5}]}

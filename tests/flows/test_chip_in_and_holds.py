@@ -45,9 +45,13 @@ async def test_three_friends_cover_an_order_and_a_fourth_is_told_it_is_covered(s
     request = await ask_friend(shop, shop.alice, order, shares=3)
     card = await share_card(shop, shop.alice, request, group)
     assert "Chip in for Alice" in str(card["reply_markup"])
+    assert card["text"].startswith("🙏 Alice asks 3 friends to split $100.00: $33.34 each\nFor Team dinner at Bean")
 
     await chip_in(shop, shop.bob, request, "30")
     await shop.told(shop.alice, "Bob chipped in $30.00")
+    receipt = await shop.told(shop.bob, "Payment received")
+    assert "You chipped in for Alice." in receipt["text"]
+    assert "What happens next: Alice has been told. Once friends have covered the whole order" in receipt["text"]
     await chip_in(shop, shop.carol, request, "30")
     told = await shop.told(shop.alice, "Carol chipped in $30.00")
     assert "$60.00 of $100.00 covered" in told["text"]
@@ -56,6 +60,7 @@ async def test_three_friends_cover_an_order_and_a_fourth_is_told_it_is_covered(s
 
     # Dave pays the rest with the offered button, and asks to stay anonymous on the card.
     offer = await open_request(shop, dave, request)
+    assert offer["text"].startswith("Alice asks 3 friends to split $100.00: $33.34 each")
     assert "$40.00 of $100.00 is left" in offer["text"]
     await emu.click(dave, offer, "Show my name on the card: yes")
     redrawn = await emu.wait_for(
@@ -68,6 +73,8 @@ async def test_three_friends_cover_an_order_and_a_fourth_is_told_it_is_covered(s
 
     done = await shop.told(shop.alice, "covered the whole order")
     assert "A friend" in done["text"]  # Dave stays anonymous
+    last = await shop.told(dave, "Payment received")
+    assert "What happens next: Alice and the shop have been told" in last["text"]  # his part finished it
     await emu.wait_for(lambda: "Covered by friends ✅" in current(shop, card)["text"])
     assert "Chipped in: Bob, Carol, someone" in current(shop, card)["text"]
     paid = await shop.daifu.orders.by_token(order)
@@ -174,8 +181,15 @@ async def test_three_friends_paying_their_shares_at_once_never_pay_more_than_the
     assert "$6.68 more is being paid by friends right now" in redrawn["text"]
     await emu.click(last, redrawn, "Pay by card")
 
-    for friend in friends:
-        await emu.pay_invoice(friend, await invoice_sent(shop, friend))
+    invoices = [await invoice_sent(shop, friend) for friend in friends]
+    # Each invoice says whose order it is and which part of it this friend pays.
+    assert {invoice["invoice"]["title"] for invoice in invoices} == {"Pizza — for Alice"}
+    parts = [invoice["invoice"]["description"] for invoice in invoices]
+    assert parts.pop(friends.index(last)).startswith("Your part ($3.32) of the $10.00 that Alice asked friends")
+    share = "Your part ($3.34) of the $10.00 that Alice asked friends to split at Bean There."
+    assert parts == [f"{share} The shop delivers the order to Alice."] * 2
+    for friend, invoice in zip(friends, invoices, strict=True):
+        await emu.pay_invoice(friend, invoice)
     await shop.told(shop.alice, "covered the whole order")
     async with shop.daifu.db.transaction() as session:
         charged = (

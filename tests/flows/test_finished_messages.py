@@ -16,6 +16,7 @@ from storage.models import LiveMessage, Order, PayRequest, Telling, utcnow
 from tests.flows.payforme_steps import ask_friend, current, open_order, open_request, share_card
 from tests.flows.test_admin_actions import confirm
 from tests.flows.test_admin_reports import friend_pays_on_sandbox, say
+from tests.flows.test_pay_for_me import pay_button
 from tests.harness import RunningShop
 
 
@@ -76,6 +77,9 @@ async def test_a_cancelled_request_takes_the_buttons_off_its_kit_cards_offers_an
     request = await ask_friend(shop, alice, order)
     kit = await shop.told(alice, "Your request is ready", after=start)
     card = await share_card(shop, alice, request, group)
+    picked = await emu.inline_query(alice, request, chat_type="group")
+    invoice = next(r for r in picked if r["id"].startswith("invoice:telegram:"))
+    group_invoice = await emu.choose_inline_result(alice, invoice, chat=group)
     offer = await open_request(shop, bob, request)
     listed = await say(shop, alice, "/requests")
     assert "Cancel 1" in str(listed["reply_markup"])
@@ -85,6 +89,8 @@ async def test_a_cancelled_request_takes_the_buttons_off_its_kit_cards_offers_an
     await emu.wait_for(lambda: finished(shop, kit, "Cancelled"))
     await emu.wait_for(lambda: finished(shop, offer, "Cancelled"))
     await emu.wait_for(lambda: finished(shop, card, "Cancelled"))
+    # Posted through the chat picker, the invoice has no chat the bot knows to write in: its Pay button says it.
+    await emu.wait_for(lambda: pay_button(current(shop, group_invoice)) == "Cancelled")
     redrawn = await emu.wait_for(lambda: not current(shop, listed).get("reply_markup") and current(shop, listed))
     assert "Coffee beans" in redrawn["text"] and "cancelled" in redrawn["text"]
     # The order itself is still open: its own view, opened by Alice, keeps its ways to pay.

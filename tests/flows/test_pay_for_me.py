@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlmodel import col, select, update
 
+from handlers.tidying import short_date
 from storage.models import OrderStatus, Payment, PaymentStatus, PayRequest, RequestStatus, utcnow
 from tests.flows.payforme_steps import ask_friend, current, open_order, open_request, share_card
 from tests.harness import RunningShop
@@ -34,6 +35,8 @@ async def test_a_friend_in_the_group_pays_and_everyone_is_told(shop: RunningShop
 
     carol_sees = await open_request(shop, carol, request)
     assert "Bob is paying for this right now" in carol_sees["text"]
+    # When she may pay, in words relative to now (no UTC clock time).
+    assert "If they have not finished, you can pay in " in carol_sees["text"] and "UTC" not in carol_sees["text"]
     assert not carol_sees.get("reply_markup")
 
     status, _page = await shop.post(page_url, data={"decision": "pay"})
@@ -41,7 +44,12 @@ async def test_a_friend_in_the_group_pays_and_everyone_is_told(shop: RunningShop
     told_alice = await shop.told(alice, "paid for you")
     assert "Bob paid for you" in told_alice["text"] and "Coffee beans" in told_alice["text"]
     receipt = await shop.told(bob, "Payment received")
-    assert "You paid for Alice" in receipt["text"]
+    assert "You paid for Alice." in receipt["text"]
+    # Bob is told what happens next: who knows, who gets the order, where the receipt stays.
+    assert (
+        "What happens next: Alice and the shop have been told, and the shop delivers the order to Alice, not to you."
+        "\nYou can find this receipt again in /my."
+    ) in receipt["text"]
     note = await shop.told(shop.admin, "Bob paid $12.50")
     assert "on behalf of Alice" in note["text"]
     await emu.wait_for(lambda: "Paid by Bob ✅" in current(shop, card)["text"])
@@ -66,6 +74,12 @@ async def group_invoice(shop: RunningShop, command: str, provider: str) -> tuple
     return await emu.choose_inline_result(shop.alice, chosen, chat=group), request, group
 
 
+def pay_button(message: dict) -> str | None:  # type: ignore[type-arg]
+    """The label of an invoice's Pay button, when it carries a keyboard of its own."""
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or [[{}]]
+    return rows[0][0].get("text") if rows[0][0].get("pay") else None
+
+
 async def lapse_hold(shop: RunningShop, request_token: str) -> None:
     async with shop.daifu.db.transaction() as session:
         await session.exec(
@@ -87,6 +101,9 @@ async def test_group_stars_invoice_is_held_at_pre_checkout_and_a_late_second_pay
     emu, bob, carol = shop.emu, shop.bob, shop.carol
     invoice, request, _group = await group_invoice(shop, "/newlink 50 XTR Sticker pack", "stars")
     assert invoice["invoice"]["currency"] == "XTR" and invoice["invoice"]["total_amount"] == 50
+    # Whose order it is, rather than the title twice.
+    assert invoice["invoice"]["title"] == "Sticker pack — for Alice"
+    assert invoice["invoice"]["description"].startswith("Alice asked you to pay for this order at Bean There.")
 
     assert (await emu.pre_checkout(bob, invoice))["ok"] is True  # Bob starts paying: he holds the request
     refused = await emu.pre_checkout(carol, invoice)
@@ -97,6 +114,9 @@ async def test_group_stars_invoice_is_held_at_pre_checkout_and_a_late_second_pay
     await lapse_hold(shop, request)
     await emu.pay_invoice(carol, invoice)
     await shop.told(shop.alice, "Carol paid for you")
+    # The bot knows no chat to write a note in: the invoice's Pay button says it is paid instead.
+    today = short_date(utcnow(), "en")
+    await emu.wait_for(lambda: pay_button(current(shop, invoice)) == f"Paid by Carol ✅ · {today}")
     late = await emu.pay_invoice(bob, invoice, already_approved=True)
 
     told = await shop.told(bob, "has been refunded")
@@ -166,6 +186,7 @@ async def test_pre_checkout_renews_a_friends_hold_only_when_it_is_running_out(sh
     request = await ask_friend(shop, shop.alice, await shop.new_link("/newlink 12.50 USD Coffee beans"))
     await emu.click(bob, await open_request(shop, bob, request), "Pay by card")
     invoice = await emu.wait_for(lambda: next((m for m in emu.bot_messages(bob) if "invoice" in m), None))
+    assert invoice["invoice"]["title"] == "Coffee beans — for Alice"
     held = await shop.daifu.request_views.by_token(request)
     assert held is not None and held.hold_until is not None
 

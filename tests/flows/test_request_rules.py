@@ -159,10 +159,17 @@ async def test_thanks_in_the_requesters_own_words_reach_the_friend_once_and_as_w
     await emu.click(alice, paid, "Say thanks")
     await emu.wait_for(lambda: "In my own words" in str(current(shop, paid).get("reply_markup")))
     await emu.click(alice, paid, "✏️ In my own words")
-    await shop.told(alice, "Write your thank-you to Bob (up to 300 characters)")
+    prompt = await shop.told(alice, "Write your thank-you to Bob (up to 300 characters)")
+    await emu.click(alice, prompt, "Cancel")  # a way out: nothing is sent, and the ready lines are still there
+    await shop.told(alice, "Cancelled. Nothing was sent.")
+    await emu.wait_for(lambda: not current(shop, prompt).get("reply_markup"))
+    await emu.send_text(alice, "never mind")  # not a thank-you: the step is over
+    await emu.click(alice, paid, "✏️ In my own words")
+    await shop.told(alice, "Write your thank-you to Bob", after=prompt["message_id"])
 
     await emu.send_text(alice, "x" * 301)
-    await shop.told(alice, "That is 301 characters")
+    too_long = await shop.told(alice, "That is 301 characters")
+    assert too_long["reply_markup"]["inline_keyboard"][-1][0]["text"] == "Cancel"
     assert shop.times_told(bob, "Alice says") == 0
 
     words = "<b>Tea</b> & cake next time, I owe you <3"
