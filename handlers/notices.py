@@ -169,7 +169,7 @@ async def _tell_admin(
     locale = await daifu.users.locale_of(admin_id)
     _ = gettext_for(locale)
     text = _("💰 {payer} paid {amount} via {provider}: {order}.").format(
-        payer=esc(payer),
+        payer=esc(payer or _("someone on the web page")),  # a shopper paying on the order's page gives no name
         amount=paid_amount(payment, locale),
         order=order_line(order, locale, _),
         provider=payment.provider,

@@ -17,6 +17,7 @@ from services.order_states import move
 from services.orders import OrderNotPayable, Orders
 from services.providers import capabilities_of
 from services.read_models import OrderInfo
+from services.receipts import Receipts
 from services.tokens import new_token
 from services.why_not import ORDER_CLOSED, WhyNot, why_not_order
 from storage.database import Database
@@ -75,12 +76,18 @@ class NewAttempt:
 
 class Checkouts:
     def __init__(
-        self, db: Database, rules: ShopRules, orders: Orders, providers: Mapping[str, PaymentProvider]
+        self,
+        db: Database,
+        rules: ShopRules,
+        orders: Orders,
+        providers: Mapping[str, PaymentProvider],
+        receipts: Receipts,
     ) -> None:
         self.db = db
         self.rules = rules
         self.orders = orders
         self.providers = providers
+        self.receipts = receipts
 
     def price_in(self, order: Order | OrderInfo, provider_name: str) -> Money | None:
         """What the payer is charged through this provider, or None where it cannot take the order."""
@@ -110,14 +117,19 @@ class Checkouts:
             if (allowed is None or name in allowed) and self.price_in(order, name) is not None
         ]
 
-    async def start(self, token: str, provider_name: str, *, payer_id: int) -> Checkout:
-        """Open a checkout attempt for the order; the order becomes pending."""
+    async def start(
+        self, token: str, provider_name: str, *, payer_id: int | None, holder: str | None = None
+    ) -> Checkout:
+        """Open a checkout attempt for the order; the order becomes pending. The payer is a Telegram user
+        (payer_id), or a shopper on the order's web page, known by their browser (holder "web:<id>")."""
+        assert payer_id is not None or holder is not None
         order = await self.orders.payable(token)
         price = self.price_in(order, provider_name)
         if price is None or provider_name not in self.methods_for(order):
             raise MethodUnavailable(provider_name)
         async with self.db.transaction() as session:
-            attempt = await self.record_attempt_in(session, order, NewAttempt(provider_name, price, payer_id))
+            new = NewAttempt(provider_name, price, payer_id, holder=holder)
+            attempt = await self.record_attempt_in(session, order, new)
         return await self.checkout_to_show(attempt, order)
 
     async def record_attempt_in(
@@ -153,9 +165,7 @@ class Checkouts:
         session.add(wanted)
         return wanted
 
-    async def checkout_to_show(
-        self, attempt: Payment, order: Order | OrderInfo, *, return_url: str | None = None
-    ) -> Checkout:
+    async def checkout_to_show(self, attempt: Payment, order: Order | OrderInfo) -> Checkout:
         """The checkout of an attempt just recorded: the one kept with it, where the provider's can be shown again;
         otherwise the provider's new one, kept where it can be."""
         provider = self.providers[attempt.provider]
@@ -164,7 +174,7 @@ class Checkouts:
             if kept is not None:
                 return kept
         # A new attempt, or one whose checkout was never made (the provider failed) or is made for each showing.
-        checkout = await self.checkout_for(attempt, order, return_url=return_url)
+        checkout = await self.checkout_for(attempt, order)
         values: dict[str, object] = {}
         if checkout.provider_checkout_id and attempt.provider_checkout_id != checkout.provider_checkout_id:
             values["provider_checkout_id"] = checkout.provider_checkout_id
@@ -199,10 +209,9 @@ class Checkouts:
                 return attempt
         return None
 
-    async def checkout_for(
-        self, attempt: Payment, order: Order | OrderInfo, *, return_url: str | None = None
-    ) -> Checkout:
-        """Ask the attempt's provider for its checkout (again: invoices and signed pages are stateless)."""
+    async def checkout_for(self, attempt: Payment, order: Order | OrderInfo) -> Checkout:
+        """Ask the attempt's provider for its checkout (again: invoices and signed pages are stateless). A page
+        sends its payer back to the attempt's receipt, whoever they are and wherever they started."""
         request = CheckoutRequest(
             checkout_ref=attempt.checkout_ref,
             order_token=order.token,
@@ -210,7 +219,7 @@ class Checkouts:
             description=order.description or order.title,
             amount=Money(attempt.amount_minor, attempt.currency),
             expires_at=order.expires_at,
-            return_url=return_url or self.rules.landing_url(order.token),
+            return_url=await self.receipts.url_of(attempt.checkout_ref),
         )
         return await self.providers[attempt.provider].create_checkout(request)
 

@@ -46,3 +46,6 @@ class ShopRules:
 
     def request_url(self, token: str) -> str:
         return f"{self.public_base_url}/r/{token}"
+
+    def receipt_url(self, key: str) -> str:
+        return f"{self.public_base_url}/receipt/{key}"

@@ -27,6 +27,7 @@ from services.payment_intake import PaymentIntake
 from services.person_orders import PersonOrders
 from services.provider_health import ProviderHealthLog
 from services.provider_notices import NoticeDesk
+from services.receipts import Receipts
 from services.reconcile import Reconciler
 from services.refund_events import RefundEvents
 from services.refund_outcomes import RefundOutcomes
@@ -59,7 +60,9 @@ class Daifu:
         # What people must be told, recorded by the services with each change; the teller sends it.
         self.tellings = Tellings(db, rules.admin_ids)
         self.orders = Orders(db, rules, self.tellings)
-        self.checkouts = Checkouts(db, rules, self.orders, providers)
+        # A web payer's receipt, where every provider's page sends its payer back.
+        self.receipts = Receipts(db, rules, self.users)
+        self.checkouts = Checkouts(db, rules, self.orders, providers, self.receipts)
         # Messages offering to pay, share or cancel, tidied once what they offer is finished.
         self.live_messages = LiveMessages(db, self.tellings)
         # The books of charges and refunds: each event credited, refunded, resumed or kept as an orphan.

@@ -41,7 +41,6 @@ class RequestCheckouts:
         payer_id: int | None,
         amount: Money | None = None,
         show_name: bool = True,
-        return_url: str | None = None,
     ) -> Checkout:
         """A friend starts paying a request found payable moments ago (RequestView from RequestViews.payable): hold
         it (single) or keep the part (split), and open the checkout. The hold and the attempt are one transaction.
@@ -74,8 +73,7 @@ class RequestCheckouts:
             raise await self.holds.why_taken(request.token, holder) from None
         except OrderNotPayable:
             raise RequestRefused(WhyNot.REQUEST_ORDER_CLOSED) from None
-        return_url = return_url or self.rules.request_url(request.token)
-        return await self.checkouts.checkout_to_show(attempt, view.order, return_url=return_url)
+        return await self.checkouts.checkout_to_show(attempt, view.order)
 
     async def group_invoice(self, view: RequestView, provider_name: str) -> Checkout:
         """An invoice for a group chat that any member may pay (single mode); one attempt is reused."""

@@ -18,11 +18,12 @@ import pytest
 
 from bot.logs import REDACTED, configure
 from emulator import BotApiEmulator
+from services.receipts import RECEIPT_SECRET
 from services.redaction import remember
 from storage.secrets import read_secret
 from tests.flows.payforme_steps import ask_friend, open_request, share_card
 from tests.harness import RunningShop, running_shop
-from web.request_page import FORM_SECRET
+from web.web_payer import FORM_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,6 +71,7 @@ async def test_a_whole_journey_at_debug_logs_no_secret(
 
         sandbox_secret = await read_secret(shop.daifu.db, "sandbox_secret")
         form_secret = await read_secret(shop.daifu.db, FORM_SECRET)
+        receipt_secret = await read_secret(shop.daifu.db, RECEIPT_SECRET)  # signed the receipt Bob was sent to
     logged = debug_log.getvalue()
 
     secrets = {
@@ -79,6 +81,7 @@ async def test_a_whole_journey_at_debug_logs_no_secret(
         "sandbox secret": sandbox_secret,
         "API key": api_key,
         "callback secret": callback_secret,
+        "receipt secret": receipt_secret,
     }
     if form_secret is not None:
         secrets["form secret"] = form_secret

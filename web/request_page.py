@@ -7,40 +7,29 @@ Telegram friend takes, so a chat and a page can never both be paying one request
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from payments.base import Checkout, CheckoutKind, secrets_match
-from presentation.texts import bad_amount, request_refusal, status_name, when, why_not  # the chat's wording
+from presentation.formatting import in_words
+from presentation.texts import bad_amount, request_refusal, status_name, why_not  # the chat's wording
 from services.amount_input import read_amount
-from services.app_secrets import app_secret
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
 from services.i18n import Gettext, gettext_for
-from services.links import qr_png
 from services.money import AmountProblem, InvalidAmount, Money, format_money, major_units
 from services.order_states import PAYABLE
 from services.pay_requests import RequestRefused, RequestView
-from services.providers import capabilities_of
 from services.read_models import OrderStatus, PaymentInfo, RequestMode, RequestStatus, utcnow
-from services.tokens import looks_like_token
 from services.why_not import WhyNot, order_status_now, why_not_request
 from web.form_input import BadForm, read_form
-from web.pages import cross_site_refusal, message_page, render, visitor_locale
+from web.pages import cross_site_refusal, render, unknown_link_page, visitor_locale
 from web.security import CSP_HEADER, REQUEST_PAGE_POLICY, cross_site
 from web.share_cards import request_tags
+from web.web_payer import Browsers, checkout_answer, method_buttons, payer, web_methods
 
-BROWSER_COOKIE = "daifu_browser"
-# Long enough to come back to a running hold after closing the tab; no longer, as it identifies a browser.
-BROWSER_COOKIE_AGE = 7 * 24 * 3600
-FORM_SECRET = "request_form_secret"
 NAME_MAX = 64  # what a payment row keeps of a payer's name
 
 # A refused POST answers with the page and one of these: the payer can tell a race from a typo.
@@ -57,24 +46,6 @@ class Typed:
 
     name: str = ""
     amount: str | None = None
-
-
-def web_methods(daifu: Daifu, view: RequestView) -> list[str]:
-    # A method paid inside the Telegram app (an invoice) is no use to the friend this page is for, who has none:
-    # the page offers only methods with a page or a QR code.
-    return [
-        name
-        for name in daifu.checkouts.methods_for(view.order)
-        if not capabilities_of(name, daifu.providers).paid_inside_telegram
-    ]
-
-
-def method_button(provider: str, _: Gettext) -> str:
-    return {"sandbox": _("Pay on the sandbox page")}.get(provider, provider)
-
-
-def clock(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%H:%M") if moment else ""
 
 
 def plain_amount(money: Money) -> str:
@@ -113,12 +84,15 @@ def read_part(view: RequestView, text: str, locale: str, _: Gettext) -> Money:
 
 def refusal_text(refusal: RequestRefused, locale: str, _: Gettext) -> str:
     if refusal.why == WhyNot.HELD:
-        return held_text(refusal.holder_name, refusal.hold_until, _)
+        return held_text(refusal.holder_name, refusal.hold_until, locale, _)
     return request_refusal(refusal, locale, _)
 
 
-def held_text(name: str | None, until: datetime | None, _: Gettext) -> str:
-    return _("{name} is paying… try again after {time} UTC").format(name=name or _("someone"), time=clock(until))
+def held_text(name: str | None, until: datetime | None, locale: str, _: Gettext) -> str:
+    if until is None:
+        return _("{name} is paying for this right now.").format(name=name or _("someone"))
+    # The chat's words for a time ("in 8 minutes"): a page cannot know its reader's time zone without a script.
+    return _("{name} is paying… try again {time}").format(name=name or _("someone"), time=in_words(until, locale))
 
 
 def closed_text(view: RequestView, now: datetime, _: Gettext) -> str | None:
@@ -127,7 +101,7 @@ def closed_text(view: RequestView, now: datetime, _: Gettext) -> str | None:
     return None if why is None else why_not(why, _)
 
 
-def status_badge(view: RequestView, holder: str, now: datetime, _: Gettext) -> tuple[str, str]:
+def status_badge(view: RequestView, holder: str, now: datetime, locale: str, _: Gettext) -> tuple[str, str]:
     """The status as a label and its CSS class."""
     status = view.status(now)
     if status != RequestStatus.OPEN:
@@ -137,7 +111,7 @@ def status_badge(view: RequestView, holder: str, now: datetime, _: Gettext) -> t
         return status_name(order_status, _), "closed"
     name = view.holder_now(now)
     if view.request.mode == RequestMode.SINGLE and name is not None and view.request.holder != holder:
-        return held_text(name, view.request.hold_until, _), "held"
+        return held_text(name, view.request.hold_until, locale, _), "held"
     return status_name(OrderStatus.OPEN, _), ""
 
 
@@ -155,47 +129,20 @@ def credited_part(payment: PaymentInfo, view: RequestView) -> Money:
 
 
 class RequestPages:
-    def __init__(self, daifu: Daifu) -> None:
+    def __init__(self, daifu: Daifu, browsers: Browsers) -> None:
         self.daifu = daifu
-        self._form_key: bytes | None = None
+        self.browsers = browsers
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/r/{token}", self.show), web.post("/r/{token}", self.pay)]
 
-    # -- the browser and its form token -----------------------------------------------------------------
-
-    @staticmethod
-    def browser_of(request: web.Request) -> str | None:
-        browser = request.cookies.get(BROWSER_COOKIE, "")
-        return browser if 16 <= len(browser) <= 32 and looks_like_token(browser) else None
-
-    async def form_token(self, browser: str, token: str) -> str:
-        """Ties the form to this browser's cookie and this request, so another site cannot post it."""
-        if self._form_key is None:
-            # Kept in the database, so a page one worker rendered can be posted to another.
-            self._form_key = (await app_secret(self.daifu.db, FORM_SECRET)).encode()
-        return hmac.new(self._form_key, f"{browser}:{token}".encode(), hashlib.sha256).hexdigest()[:32]
-
-    def remember(self, response: web.Response, browser: str, request: web.Request) -> web.Response:
-        if request.cookies.get(BROWSER_COOKIE) != browser:
-            response.set_cookie(
-                BROWSER_COOKIE,
-                browser,
-                max_age=BROWSER_COOKIE_AGE,
-                path="/r/",
-                httponly=True,
-                samesite="Lax",
-                secure=self.daifu.rules.public_base_url.startswith("https://"),
-            )
-        return response
-
     # -- GET --------------------------------------------------------------------------------------------
 
     async def show(self, request: web.Request) -> web.Response:
-        browser = self.browser_of(request) or secrets.token_urlsafe(16)
+        browser = self.browsers.of(request)
         view = await self._view(request.match_info["token"])
         if view is None:
-            return self._not_found(request)
+            return unknown_link_page(request)
         return await self._page(request, view, browser)
 
     async def _view(self, token: str) -> RequestView | None:
@@ -203,15 +150,6 @@ class RequestPages:
             return await self.daifu.request_views.view(token)
         except RequestRefused:
             return None
-
-    def _not_found(self, request: web.Request) -> web.Response:
-        _ = gettext_for(visitor_locale(request))
-        return message_page(
-            request,
-            _("Unknown link"),
-            _("This link is not known. Check it, or ask the shop for a new one."),
-            status=404,
-        )
 
     async def _page(
         self,
@@ -226,8 +164,8 @@ class RequestPages:
         locale = visitor_locale(request)
         _ = gettext_for(locale)
         now = utcnow()
-        holder = f"web:{browser}"
-        status, status_class = status_badge(view, holder, now, _)
+        holder = payer(browser)
+        status, status_class = status_badge(view, holder, now, locale, _)
         closed = closed_text(view, now, _)
         payable = closed is None and status_class != "held"
         values = {
@@ -237,15 +175,16 @@ class RequestPages:
             "status_class": status_class,
             "closed": closed,
             "mine": holds_it(view, holder, now),
-            "hold_until": clock(view.request.hold_until),
+            "hold_ends": in_words(view.request.hold_until, locale) if view.request.hold_until else "",
+            "thanks": await self._thanks(view, holder, locale),
             # Said already by the status or the closed notice: once is enough.
             "error": None if error in (status, closed) else error,
-            "form": await self._form_values(view, browser, typed or Typed(), locale, _) if payable else None,
+            "form": await self._form_values(view, browser, typed or Typed(), _) if payable else None,
             "share": request_tags(view, self.daifu.rules, locale),
         }
         response = render(request, "request.html", http_status=http_status, locale=locale, **values)
         response.headers[CSP_HEADER] = REQUEST_PAGE_POLICY
-        return self.remember(response, browser, request)
+        return self.browsers.remember(response, browser, request)
 
     def _order_values(self, view: RequestView, locale: str) -> dict[str, Any]:
         return {
@@ -254,8 +193,19 @@ class RequestPages:
             "shop": self.daifu.rules.shop_name,
             "amount": format_money(view.total, locale),
             "note": view.request.note,
-            "expires": when(view.request.expires_at, locale),
+            "expires": in_words(view.request.expires_at, locale),
         }
+
+    async def _thanks(self, view: RequestView, holder: str, locale: str) -> list[dict[str, str]]:
+        """What this browser paid towards the request, each with its receipt: the page thanks its payer."""
+        return [
+            {
+                "name": payment.payer_name or "",
+                "amount": format_money(credited_part(payment, view), locale),
+                "receipt": self.daifu.rules.receipt_url(key),
+            }
+            for payment, key in await self.daifu.receipts.keys_of_holder(view.request, holder)
+        ]
 
     async def _split_values(self, view: RequestView, locale: str, _: Gettext) -> dict[str, Any]:
         if view.request.mode != RequestMode.SPLIT:
@@ -282,18 +232,16 @@ class RequestPages:
             return await self.daifu.users.name_of(payment.payer_id)
         return _("someone")
 
-    async def _form_values(
-        self, view: RequestView, browser: str, typed: Typed, locale: str, _: Gettext
-    ) -> dict[str, Any]:
+    async def _form_values(self, view: RequestView, browser: str, typed: Typed, _: Gettext) -> dict[str, Any]:
         suggested = view.share or view.remaining
         return {
-            "token": await self.form_token(browser, view.request.token),
+            "token": await self.browsers.form_token(browser, view.request.token),
             "name": typed.name,
             "part": (typed.amount if typed.amount is not None else plain_amount(suggested))
             if view.request.mode == RequestMode.SPLIT
             else None,
             "currency": view.order.currency,
-            "methods": [(name, method_button(name, _)) for name in web_methods(self.daifu, view)],
+            "methods": method_buttons(self.daifu, view.order, _),
         }
 
     # -- POST -------------------------------------------------------------------------------------------
@@ -304,39 +252,28 @@ class RequestPages:
         token = request.match_info["token"]
         view = await self._view(token)
         if view is None:
-            return self._not_found(request)
+            return unknown_link_page(request)
         _ = gettext_for(visitor_locale(request))
-        browser = self.browser_of(request)
         try:
             form = await read_form(request)
         except BadForm:
             form = None
-        if (
-            form is None
-            or browser is None
-            or not secrets_match(form.get("form_token"), await self.form_token(browser, token))
-        ):
+        browser = self.browsers.known(request)
+        if form is None or browser is None or not await self.browsers.form_is_ours(request, form, token):
             stale = _("This page was out of date, so nothing happened. Please try again.")
-            return await self._page(request, view, browser or secrets.token_urlsafe(16), http_status=403, error=stale)
+            return await self._page(request, view, self.browsers.of(request), http_status=403, error=stale)
         typed = Typed(str(form.get("name", "")), str(form["amount"]) if "amount" in form else None)
         return await self._start(request, token, browser, str(form.get("method", "")), typed)
 
     async def _start(self, request: web.Request, token: str, browser: str, method: str, typed: Typed) -> web.Response:
         locale = visitor_locale(request)
         _ = gettext_for(locale)
-        holder = f"web:{browser}"
+        holder = payer(browser)
         try:
             view = await self.daifu.request_views.payable(token, holder=holder)
             name, part = self._read_form(view, method, typed, locale, _)
             checkout = await self.daifu.request_checkouts.start_checkout(
-                view,
-                method,
-                holder=holder,
-                payer_name=name,
-                payer_id=None,
-                amount=part,
-                show_name=True,
-                return_url=self.daifu.rules.request_url(token),
+                view, method, holder=holder, payer_name=name, payer_id=None, amount=part, show_name=True
             )
         except RequestRefused as refusal:
             return await self._refused(request, token, browser, refusal, typed)
@@ -344,16 +281,13 @@ class RequestPages:
             return await self._page(request, view, browser, http_status=422, error=str(problem), typed=typed)
         except MethodUnavailable:
             return await self._unavailable(request, view, browser, typed)
-        if checkout.kind == CheckoutKind.URL and checkout.url:
-            raise web.HTTPSeeOther(location=checkout.url)
-        if checkout.kind == CheckoutKind.QR and checkout.qr_payload:
-            return self._qr_page(request, view, checkout, locale)
-        return await self._unavailable(request, view, browser, typed)  # an invoice: web_methods never offers one
+        answer = await checkout_answer(request, self.daifu, checkout, title=view.order.title, locale=locale)
+        return answer or await self._unavailable(request, view, browser, typed)  # web_methods offers no invoice
 
     def _read_form(
         self, view: RequestView, method: str, typed: Typed, locale: str, _: Gettext
     ) -> tuple[str, Money | None]:
-        if method not in web_methods(self.daifu, view):
+        if method not in web_methods(self.daifu, view.order):
             raise MethodUnavailable(method)
         name = read_name(typed.name, _)
         if view.request.mode != RequestMode.SPLIT:
@@ -365,7 +299,7 @@ class RequestPages:
     ) -> web.Response:
         view = await self._view(token)  # fresh, so the page shows who holds it now
         if view is None:
-            return self._not_found(request)
+            return unknown_link_page(request)
         locale = visitor_locale(request)
         return await self._page(
             request,
@@ -380,19 +314,3 @@ class RequestPages:
         _ = gettext_for(visitor_locale(request))
         unavailable = _("This way of paying is not available for this request.")
         return await self._page(request, view, browser, http_status=422, error=unavailable, typed=typed)
-
-    def _qr_page(self, request: web.Request, view: RequestView, checkout: Checkout, locale: str) -> web.Response:
-        """A QR checkout is paid by scanning the code with the payment app (WeChat Pay, Alipay)."""
-        assert checkout.qr_payload is not None
-        image = base64.b64encode(qr_png(checkout.qr_payload)).decode()
-        return render(
-            request,
-            "request.html",
-            locale=locale,
-            **self._order_values(view, locale),
-            qr={
-                "image": f"data:image/png;base64,{image}",
-                "amount": format_money(checkout.amount, locale),
-                "back": self.daifu.rules.request_url(view.request.token),
-            },
-        )

@@ -101,12 +101,5 @@ class SandboxCheckoutPages:
                 _("The shop did not confirm the payment. Please try again."),
                 status=502,
             )
-        if outcome == ChargeOutcome.DECLINED:
-            return message_page(request, _("Payment declined"), _("You declined the payment. You were not charged."))
-        return message_page(
-            request,
-            _("Payment accepted"),
-            _("Thank you! The payment was accepted. You can close this page and go back to the chat."),
-            back_url=session.return_url,
-            back_label=_("See the order"),
-        )
+        # Back where a hosted provider's page sends its payer: their receipt, which says what became of it.
+        raise web.HTTPSeeOther(location=session.return_url)

@@ -16,12 +16,14 @@ from web.landing import LandingPages
 from web.notify import NotifyEndpoints
 from web.pages import stylesheet
 from web.rate_limit import RATE_LIMITER, RateLimiter, WebLimits
+from web.receipt_page import ReceiptPages
 from web.request_page import RequestPages
 from web.sandbox_checkout import SandboxCheckoutPages
 from web.share_cards import ShareCards
 from web.shop_api import PREFIX as API_PREFIX
 from web.shop_api import ShopApi
 from web.slow_clients import body_deadline
+from web.web_payer import Browsers
 
 
 async def home(_request: web.Request) -> web.Response:
@@ -48,9 +50,11 @@ def build_web_app(
     app.router.add_get("/", home)
     app.router.add_get("/static/daifu.css", stylesheet)
     app.add_routes(public_routes())
-    app.add_routes(LandingPages(daifu, bot_username).routes())
+    browsers = Browsers(daifu)  # the order's page and a request's page know a browser alike
+    app.add_routes(LandingPages(daifu, bot_username, browsers).routes())
     app.add_routes(NotifyEndpoints(daifu).routes())
-    app.add_routes(RequestPages(daifu).routes())
+    app.add_routes(RequestPages(daifu, browsers).routes())
+    app.add_routes(ReceiptPages(daifu).routes())
     app.add_routes(ShareCards(daifu).routes())
     app.add_routes(ShopApi(daifu, bot_username).routes())
     for gateway in daifu.providers.values():

@@ -29,6 +29,8 @@ _OPEN_ATTEMPTS = (
 _OF_HOLDER = _OPEN_ATTEMPTS.where(
     col(Payment.holder) == bindparam("holder"), col(Payment.request_id) == bindparam("request_id")
 )
+# A shopper paying their own order on its web page: known by their browser, for no request.
+_OF_WEB_SHOPPER = _OPEN_ATTEMPTS.where(col(Payment.holder) == bindparam("holder"), col(Payment.request_id).is_(None))
 _OF_PAYER = _OPEN_ATTEMPTS.where(
     col(Payment.payer_id) == bindparam("payer_id"),
     col(Payment.holder).is_(None),
@@ -52,7 +54,11 @@ _GROUP_INVOICE = select(Payment).where(
 async def open_attempts_of_holder(
     session: AsyncSession, *, order_id: int, provider: str, holder: str, request_id: int | None
 ) -> list[Payment]:
-    """A request's friend's pending attempts (as they hold it), newest first."""
+    """A request's friend's pending attempts (as they hold it), or a web shopper's at their order (no request),
+    newest first."""
+    if request_id is None:
+        keys: dict[str, object] = {"order_id": order_id, "provider": provider, "holder": holder}
+        return list((await session.exec(_OF_WEB_SHOPPER, params=keys)).all())
     keys = {"order_id": order_id, "provider": provider, "holder": holder, "request_id": request_id}
     return list((await session.exec(_OF_HOLDER, params=keys)).all())
 

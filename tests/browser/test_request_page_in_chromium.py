@@ -54,8 +54,9 @@ async def test_a_friend_pays_a_request_from_a_phone(shop: RunningShop, browser: 
 
     told = await shop.told(shop.alice, "paid for you")
     assert "Wei" in told["text"]
-    await page.click("text=See the order")  # back to the request's page
+    await page.click("text=See the request")  # from the receipt back to the request's page, which thanks Wei
     assert await page.inner_text("[data-testid=status]") == "paid"
+    assert await page.locator("[data-testid=thanks]").is_visible()
     assert await page.locator("[data-testid=pay-form]").count() == 0
     assert await fits_sideways(page)
     await page.screenshot(path=str(screenshots / "request-phone-paid.png"), full_page=True)
@@ -76,7 +77,7 @@ async def test_a_second_friend_sees_who_is_paying(shop: RunningShop, browser: Br
     second_context = await browser.new_context(viewport=LAPTOP)  # type: ignore[arg-type]
     second = await second_context.new_page()
     await second.goto(f"{shop.web_url}/r/{request.token}")
-    assert (await second.inner_text("[data-testid=status]")).startswith("Wei is paying… try again after ")
+    assert (await second.inner_text("[data-testid=status]")).startswith("Wei is paying… try again in ")
     assert await second.locator("[data-testid=pay-form]").count() == 0
     await second.screenshot(path=str(screenshots / "request-laptop-held.png"), full_page=True)
     await first.context.close()
@@ -98,7 +99,7 @@ async def test_friends_chip_in_on_a_narrow_screen(shop: RunningShop, browser: Br
         await page.wait_for_url("**/sandbox/checkout/**")
         await page.click("[data-testid=pay]")
         assert await page.inner_text("[data-testid=heading]") == "Payment accepted"
-        await page.click("text=See the order")
+        await page.click("text=See the request")
         chips = await page.locator("[data-testid=chip]").all_inner_texts()
         assert any(name in chip for chip in chips)
         await context.close()

@@ -63,9 +63,12 @@ class WebFriend:
         return await self.post(f"/r/{token}", form)
 
     async def pay_on_sandbox(self, checkout_url: str) -> str:
+        """Pay on the sandbox page, which sends the payer back to their receipt: the receipt page."""
         status, page = await self.get(checkout_url)
         assert status == 200
-        status, page, _location = await self.post(checkout_url, {"decision": "pay"})
+        status, page, receipt = await self.post(checkout_url, {"decision": "pay"})
+        assert status == 303 and receipt and "/receipt/" in receipt
+        status, page = await self.get(receipt)
         assert status == 200 and "Payment accepted" in page
         return page
 
@@ -107,7 +110,7 @@ async def test_a_friend_pays_a_request_on_its_web_page(shop: RunningShop, friend
     assert 'data-testid="pay-sandbox"' in page
     assert 'value="telegram"' not in page and 'value="stars"' not in page  # they need the Telegram app
     cookie = next(iter(wei.client.cookie_jar))
-    assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/r/"
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/"
 
     status, _page, checkout_url = await wei.start_paying(request.token, "  Wei   Zhang ")
     assert status == 303 and checkout_url and "/sandbox/checkout/" in checkout_url
@@ -115,7 +118,10 @@ async def test_a_friend_pays_a_request_on_its_web_page(shop: RunningShop, friend
     assert held.holder == f"web:{cookie.value}" and held.holder_name == "Wei Zhang"
 
     accepted = await wei.pay_on_sandbox(checkout_url)
-    assert f"/r/{request.token}" in accepted  # "See the order" leads back to the request's page
+    assert f"/r/{request.token}" in accepted  # "See the request" leads back to the request's page
+    assert 'data-testid="paid-for">Alice<' in accepted and 'data-testid="paid-by">Wei Zhang<' in accepted
+    assert 'data-testid="paid-amount">$12.50<' in accepted and "Alice and the shop have been told" in accepted
+    assert re.search(r'data-testid="reference"><code>sbx_ch_\w+</code>', accepted)
     told = await shop.told(shop.alice, "paid for you")
     assert "Wei Zhang" in told["text"]
 
@@ -123,9 +129,13 @@ async def test_a_friend_pays_a_request_on_its_web_page(shop: RunningShop, friend
     assert (await fresh(shop, request)).status == RequestStatus.PAID
     [charge] = await attempts(shop, request)
     assert charge.payer_id is None and charge.payer_name == "Wei Zhang" and charge.credited
+    # Back on the request's page Wei is thanked, with the way to the receipt; anyone else reads it is paid.
     status, page = await wei.get(f"/r/{request.token}")
-    assert status == 200 and 'data-testid="status">paid<' in page and "This request has already been paid" in page
-    assert 'data-testid="pay-form"' not in page
+    assert status == 200 and 'data-testid="status">paid<' in page and 'data-testid="thanks"' in page
+    assert "You paid $12.50 for Alice." in page and 'data-testid="pay-form"' not in page
+    assert "go back to the chat" not in page + accepted and "/receipt/" in page
+    status, page = await friends().get(f"/r/{request.token}")
+    assert "This request has already been paid" in page and 'data-testid="thanks"' not in page
 
 
 async def test_a_second_browser_is_refused_while_the_first_is_paying(
@@ -145,7 +155,7 @@ async def test_a_second_browser_is_refused_while_the_first_is_paying(
     assert status == 409
     hold_until = (await fresh(shop, request)).hold_until
     assert hold_until is not None
-    assert f"Wei is paying… try again after {hold_until:%H:%M} UTC" in page
+    assert "Wei is paying… try again in 10 minutes" in page and "UTC" not in page  # the chat's words for a time
     assert 'data-testid="pay-form"' not in page
     assert (await fresh(shop, request)).holder_name == "Wei"
     assert len(await attempts(shop, request)) == 1
@@ -231,6 +241,8 @@ async def test_friends_chip_in_on_the_web_until_it_is_paid(shop: RunningShop, fr
     status, _page, checkout_url = await wei.start_paying(request.token, "Wei", amount="5")
     assert status == 303 and checkout_url
     await wei.pay_on_sandbox(checkout_url)
+    status, page = await wei.get(f"/r/{request.token}")
+    assert "You paid $5.00 for Alice." in page and 'data-testid="pay-form"' in page  # thanked; may chip in again
     status, page = await li.get(f"/r/{request.token}")
     assert "$5.00 of $12.50 paid, $7.50 left" in page and 'aria-valuenow="40"' in page
     assert re.search(r'data-testid="chip"><span>Wei</span><span>\$5.00</span>', page)
@@ -335,3 +347,15 @@ async def test_a_qr_method_shows_the_code_to_scan(shop: RunningShop, friends: Ca
     assert image is not None
     assert base64.b64decode(image.group(1)) == qr_png(f"qrpay://pay/{attempt.checkout_ref}")
     assert (await fresh(shop, request)).holder_name == "Wei"
+    assert "Back to the request" not in page
+
+    # "I have paid" leads to the receipt, which waits (and looks again) until the provider's notice comes.
+    receipt = re.search(r'href="([^"]+)" data-testid="receipt-link"', page)
+    assert receipt is not None and attempt.checkout_ref in receipt.group(1)
+    status, page = await wei.get(receipt.group(1))
+    assert status == 200 and "Waiting for the payment" in page and 'http-equiv="refresh"' in page
+    assert 'data-testid="reference"' not in page
+    # The address is the payer's alone: the checkout's reference without its signature opens nothing.
+    for forged in (attempt.checkout_ref, receipt.group(1)[:-1] + ("A" if receipt.group(1)[-1] != "A" else "B")):
+        status, page = await wei.get(f"/receipt/{forged.rsplit('/', 1)[-1]}")
+        assert status == 404 and "Croissant" not in page

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from urllib.parse import quote
 
 from sqlmodel import select
 
@@ -10,6 +12,7 @@ from payments.base import ChargeOutcome
 from payments.sandbox import SandboxGateway
 from services.links import deep_link, qr_png
 from storage.models import Order, OrderStatus, Payment
+from tests.flows.test_request_web_page import WebFriend
 from tests.harness import BOT_USERNAME, RunningShop
 
 
@@ -51,8 +54,9 @@ async def test_shopper_pays_on_the_sandbox_page(shop: RunningShop) -> None:
     status, page = await shop.get(page_url)
     assert status == 200 and "Coffee beans" in page and "$12.50" in page
 
-    status, result = await shop.post(page_url, data={"decision": "pay"})
-    assert status == 200 and "Payment accepted" in result
+    status, result = await shop.post(page_url, data={"decision": "pay"})  # back to the receipt
+    assert status == 200 and "Payment accepted" in result and "The shop has been told" in result
+    assert "Coffee beans" in result and 'data-testid="paid-amount">$12.50<' in result and "sbx_ch_" in result
 
     receipt = await shop.told(shop.alice, "Payment received")
     assert "Payment received" in receipt["text"] and "$12.50" in receipt["text"]
@@ -110,7 +114,8 @@ async def test_declining_on_the_page_tells_the_shopper_and_keeps_the_order_open(
 
     status, page = await shop.post(page_url, data={"decision": "decline"})
 
-    assert status == 200 and "declined" in page
+    assert status == 200 and "Not paid" in page and "You were not charged" in page  # the receipt says so
+    assert f"/o/{token}" in page  # and leads back to the order, to pay another way
     told = await shop.told(shop.alice, "declined")
     assert "not charged" in told["text"]
     assert (await shop.daifu.orders.payable(token)).status == OrderStatus.PENDING
@@ -133,3 +138,42 @@ async def test_landing_page_shows_the_order_and_its_qr_code(shop: RunningShop) -
     assert "在 Telegram 中打开" in page and "US$12.50" in page
     status, _ = await shop.get("/o/not-a-real-token")
     assert status == 404
+
+
+async def test_a_shopper_pays_the_order_on_its_web_page(shop: RunningShop, friends: Callable[[], WebFriend]) -> None:
+    """Without Telegram: the order's page offers the web methods and ways to send it to a friend; paying leads to
+    a receipt at an address of the payer's own."""
+    token = await shop.new_link("/newlink 12.50 USD Coffee beans")
+    shopper = friends()
+    status, page = await shopper.get(f"/o/{token}")
+    assert status == 200 and 'data-testid="pay-sandbox"' in page
+    assert 'value="telegram"' not in page and 'value="stars"' not in page  # paid inside the Telegram app
+    # The camera is spoken of only where the code is shown: wide screens (the stylesheet hides it on a phone).
+    assert re.search(r'<div class="on-desktop" data-testid="telegram-qr">\s*<p>Or scan the code with your phone', page)
+    assert page.count("phone&#39;s camera") == 1  # escaped as the page writes it
+    page_url = quote(f"{shop.web_url}/o/{token}", safe="")
+    assert "https://wa.me/?text=Could+you+pay+%2412.50+for+Coffee+beans" in page and page_url in page
+    assert 'data-testid="ask-in-telegram"' in page and "Pay by: in 3 days" in page and "UTC" not in page
+
+    form = {"form_token": shopper.form_token(), "method": "sandbox"}
+    status, _page, checkout_url = await shopper.post(f"/o/{token}", form)
+    assert status == 303 and checkout_url and "/sandbox/checkout/" in checkout_url
+    status, _page, again = await shopper.post(f"/o/{token}", form)
+    assert again == checkout_url  # pressing Pay twice opens one checkout
+    status, page, _location = await shopper.post(f"/o/{token}", {**form, "method": "telegram"})
+    assert status == 422 and "not available for this order" in page
+    status, page, _location = await friends().post(f"/o/{token}", form)  # another browser's form token
+    assert status == 403 and "out of date" in page
+
+    receipt = await shopper.pay_on_sandbox(checkout_url)
+    assert "The shop has been told" in receipt and 'data-testid="paid-for"' not in receipt
+    assert re.search(r'data-testid="order">order #\d+ · Coffee beans<', receipt) and f"/o/{token}" in receipt
+    await shop.told(shop.admin, "💰 someone on the web page paid $12.50")
+    async with shop.daifu.db.transaction() as session:
+        order = (await session.exec(select(Order).where(Order.token == token))).one()
+    assert order.status == OrderStatus.PAID and order.payer_id is None
+
+    status, page = await shopper.get(f"/o/{token}")
+    assert "This order has been paid" in page and 'data-testid="pay-form"' not in page
+    status, page, _location = await shopper.post(f"/o/{token}", form)  # an old tab's form
+    assert status == 409 and "already been paid" in page

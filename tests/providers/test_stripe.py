@@ -254,11 +254,17 @@ async def test_pay_on_stripe_then_the_admin_refunds(shop_and_stripe: tuple[Runni
     status, page = await shop.get(page_url)
     assert status == 200 and "1250 usd" in page
     session = fake.sessions[session_id(page_url)]
-    assert session["success_url"] == f"{shop.web_url}/o/{token}" and session["amount_total"] == 1250
+    # Stripe sends the payer back to their receipt, whether they paid or left.
+    assert session["success_url"] == session["cancel_url"] and session["amount_total"] == 1250
+    assert session["success_url"].startswith(f"{shop.web_url}/receipt/")
+    status, page = await shop.get(session["success_url"])
+    assert status == 200 and "Waiting for the payment" in page
 
     await fake.pay(session_id(page_url))
     receipt = await shop.told(shop.alice, "Payment received")
     assert "$12.50" in receipt["text"] and session["payment_intent"] in receipt["text"]
+    status, page = await shop.get(session["success_url"])
+    assert "Payment accepted" in page and session["payment_intent"] in page and "$12.50" in page
     note = await shop.told(shop.admin, "Alice paid $12.50")
     assert "via stripe" in note["text"]
     assert fake.deliveries == [("checkout.session.completed", 200)]
@@ -450,8 +456,10 @@ async def test_a_friend_pays_a_request_on_stripe_and_is_refunded(
     await emu.click(bob, offer, "Stripe")
     page_url = await emu.click(bob, await shop.told(bob, "Open the checkout page"), "Open checkout page")
     session = fake.sessions[session_id(page_url)]
-    assert session["success_url"] == f"{shop.web_url}/r/{request_token}"
+    assert session["success_url"].startswith(f"{shop.web_url}/receipt/")
     await fake.pay(session_id(page_url))
+    _status, page = await shop.get(session["success_url"])
+    assert 'data-testid="paid-for">Alice<' in page and f"/r/{request_token}" in page
 
     told_alice = await shop.told(alice, "paid for you")
     assert "Bob paid for you" in told_alice["text"]
