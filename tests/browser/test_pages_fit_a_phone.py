@@ -8,7 +8,6 @@ With DAIFU_SCREENSHOTS=1 each page is photographed at both sizes in both languag
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -47,8 +46,8 @@ class Scene:
     request_expired: str
     sandbox_checkout: str
     checkout_expired: str
-    # Where a web payer's "after paying" button leads (the sandbox's return address).
-    after_paying: str
+    # Where the sandbox sends a web payer after paying: their receipt.
+    receipt_paid: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +60,7 @@ class Shown:
 
 
 PAGES = [
-    Shown("order-open", lambda scene: scene.order_open, ("amount", "open-in-telegram")),
+    Shown("order-open", lambda scene: scene.order_open, ("amount", "pay-sandbox", "ask-friend")),
     Shown("order-paid", lambda scene: scene.order_paid, ("amount", "status")),
     Shown("request-open", lambda scene: scene.request_open, ("ask", "note", "name", "pay-sandbox")),
     Shown("request-held", lambda scene: scene.request_held, ("ask", "status")),
@@ -69,6 +68,7 @@ PAGES = [
     Shown("request-paid", lambda scene: scene.request_paid, ("ask", "status")),
     Shown("request-expired", lambda scene: scene.request_expired, ("ask", "closed")),
     Shown("sandbox-checkout", lambda scene: scene.sandbox_checkout, ("amount", "pay", "decline")),
+    Shown("receipt-paid", lambda scene: scene.receipt_paid, ("heading", "status", "paid-amount", "reference")),
     Shown("not-found", lambda _scene: "/r/r_AAAAAAAAAAAAAAAAAAAAAA", ("heading", "message")),
     Shown("checkout-expired", lambda scene: scene.checkout_expired, ("heading", "message")),
 ]
@@ -163,12 +163,6 @@ async def expired_checkout(shop: RunningShop, order_token: str) -> str:
     return checkout.url
 
 
-def back_link(page: str) -> str:
-    found = re.search(r'<a class="button[^"]*" href="([^"]+)"', page)
-    assert found, "the page after paying links nowhere"
-    return found.group(1)
-
-
 async def set_the_scene(shop: RunningShop) -> Scene:
     requester = shop.emu.add_user(LONG_NAME, username="wolfe", language_code="en")
     await known(shop, requester)
@@ -186,7 +180,9 @@ async def set_the_scene(shop: RunningShop) -> Scene:
         _status, _page, sandbox_checkout = await holder.start_paying(held.token, LONG_NAME)
         _status, _page, checkout = await payer.start_paying(paid.token, LONG_NAME)
         assert checkout is not None
-        after_paying = back_link(await payer.pay_on_sandbox(checkout))
+        await payer.get(checkout)
+        _status, _page, receipt_paid = await payer.post(checkout, {"decision": "pay"})
+        assert receipt_paid is not None and "/receipt/" in receipt_paid
         _status, _page, checkout = await chipper.start_paying(split.token, LONG_NAME, amount="1000")
         assert checkout is not None
         await chipper.pay_on_sandbox(checkout)
@@ -205,7 +201,7 @@ async def set_the_scene(shop: RunningShop) -> Scene:
         request_expired=f"/r/{expired.token}",
         sandbox_checkout=sandbox_checkout,
         checkout_expired=await expired_checkout(shop, order_open),
-        after_paying=after_paying,
+        receipt_paid=receipt_paid,
     )
 
 
