@@ -28,12 +28,14 @@ from payments.registry import build_providers
 from services.app_secrets import app_secret
 from services.config import ShopRules
 from services.daifu import Daifu
+from services.person_throttle import PersonThrottle
 from services.redaction import remember as remember_secrets
 from services.update_inbox import RENEW_LEASES_SECONDS, UpdateInbox
 from storage.database import Database
 from storage.migrate import upgrade_to_head
 from storage.secrets import check_readable, use_keys
 from web.client_address import in_networks, parse_networks
+from web.miniapp_api import MiniAppApi
 from web.rate_limit import Rate, WebLimits
 from web.server import build_ops_app, build_web_app
 from web.slow_clients import CappedSite
@@ -121,6 +123,20 @@ class Runtime:
         attach(application, daifu)
         return cls(settings, db, application, daifu)
 
+    def _miniapp_api(self) -> MiniAppApi:
+        settings = self.settings
+        assert settings.telegram_bot_token is not None
+        # The chat's per-person pace holds in the app too: the same person, however they reach daifu.
+        throttle = PersonThrottle(
+            rate=settings.throttle_user_rate, burst=settings.throttle_user_burst, pause=settings.throttle_user_pause
+        )
+        return MiniAppApi(
+            self.daifu,
+            settings.telegram_bot_token.get_secret_value(),
+            max_age=settings.miniapp_auth_max_age,
+            throttle=throttle,
+        )
+
     async def start(
         self, *, poll_timeout: int = 10, extra_web: Callable[[web.Application], None] | None = None
     ) -> None:
@@ -146,6 +162,7 @@ class Runtime:
             web_limits(self.settings),
             trusted_proxies=parse_networks(self.settings.trusted_proxies),
             body_timeout=self.settings.web_body_timeout.total_seconds(),
+            miniapp=self._miniapp_api(),
         )
         journal = self.journal = UpdateJournal(self.application, UpdateInbox(self.db))
         self.application.add_handler(journal.done_marker(), group=LAST_GROUP)

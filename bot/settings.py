@@ -114,6 +114,10 @@ class Settings(EveryProviderSettings):
     # Room left in one Telegram message (4096 characters) for the heading and the link.
     terms_text: str | None = Field(default=None, max_length=3500)
 
+    # --- mini app ---
+    # How long the Mini App's sign-in (Telegram's init data) is good for, in seconds from when Telegram signed it.
+    miniapp_auth_max_age: int = Field(default=3600, ge=60)
+
     @field_validator("payforme_hold_max", mode="before")
     @classmethod
     def _hold_max(cls, value: object) -> object:

@@ -18,6 +18,7 @@ from .errors import NoAnswer, PaymentRefused
 from .formatting import render
 from .markup import find_button
 from .media import image_size
+from .mini_apps import init_data
 from .state import Chat, Invoice, Payment, PendingQuery, StoredMessage, User, World
 
 UserRef = User | int
@@ -79,6 +80,12 @@ class People:
 
     def private_chat(self, user: UserRef) -> Chat:
         return self.world.chats[self.world.user(user).id]
+
+    def mini_app_init_data(self, user: UserRef, *, age: int = 0, start_param: str | None = None) -> str:
+        """The signed initData the bot's Mini App gets when `user` opens it, signed `age` seconds ago."""
+        return init_data(
+            self.world.token, self.world.user(user), auth_date=self.world.now() - age, start_param=start_param
+        )
 
     # --- writing ----------------------------------------------------------------------------------
 

@@ -16,14 +16,13 @@ from handlers.common import speak
 from handlers.context import DaifuContext
 from handlers.my_requests import RequestAction, RequestTap
 from presentation.formatting import chat_time, esc, order_price, paid_amount
-from presentation.texts import status_name
+from presentation.order_status import chipped_in, request_open, status_words
 from services.i18n import Gettext
 from services.links import deep_link
 from services.live_messages import LiveKind
-from services.money import Money, format_money
 from services.person_orders import PersonOrder
-from services.read_models import OrderStatus, PaymentInfo, RequestMode, RequestStatus, utcnow
-from services.why_not import request_status_now, why_not_order
+from services.read_models import RequestMode, utcnow
+from services.why_not import why_not_order
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 LABEL_TITLE = 28  # characters of an order's title on its button
@@ -43,50 +42,6 @@ class OrderTap(CallbackData):
 
     prefix: ClassVar[str] = "my:o"
     order_id: int
-
-
-def _open_request(entry: PersonOrder) -> bool:
-    request = entry.request
-    return request is not None and request_status_now(request, utcnow()) == RequestStatus.OPEN
-
-
-def _chipped_in(entry: PersonOrder) -> list[PaymentInfo]:
-    request = entry.request
-    return [charge for charge in entry.charges if request is not None and charge.request_id == request.id]
-
-
-def status_words(entry: PersonOrder, locale: str, _: Gettext) -> str:
-    """What became of the order, as its person would say it: "waiting for a friend to pay · 1 of 3 chipped in",
-    "paid by Bob", "refunded"."""
-    order, request, now = entry.order, entry.request, utcnow()
-    if order.status == OrderStatus.PAID:
-        if entry.friends:
-            names = ", ".join(name or _("a friend") for name in entry.friends)
-            return _("paid by {names}").format(names=esc(names))
-        return _("paid by you") if entry.charges else status_name(order.status, _)
-    if order.status not in (OrderStatus.OPEN, OrderStatus.PENDING):
-        return status_name(order.status, _)
-    if why_not_order(order, now) is not None:  # past its time, not expired by the housekeeping job yet
-        return status_name(OrderStatus.EXPIRED, _)
-    if request is None:
-        return status_name(order.status, _)
-    request_status = request_status_now(request, now)
-    if request_status != RequestStatus.OPEN:
-        return _("not paid · your request to friends: {status}").format(status=status_name(request_status, _))
-    holding = request.holder and request.hold_until and request.hold_until > now
-    if request.mode == RequestMode.SINGLE and holding:
-        return _("{name} is paying…").format(name=esc(request.holder_name or _("a friend")))
-    words = _("waiting for a friend to pay")
-    if request.mode == RequestMode.SPLIT:
-        if request.shares:
-            chipped = _("{count} of {shares} chipped in").format(count=len(_chipped_in(entry)), shares=request.shares)
-        else:
-            chipped = _("{covered} of {total} covered").format(
-                covered=format_money(Money(request.covered_minor, order.currency), locale),
-                total=order_price(order, locale),
-            )
-        words += " · " + chipped
-    return words
 
 
 def receipt_line(entry: PersonOrder, user_id: int, locale: str, _: Gettext) -> str | None:
@@ -123,7 +78,7 @@ async def render_page(update: Update, context: DaifuContext, page: int) -> tuple
         receipt = receipt_line(entry, user_id, locale, _)
         if receipt is not None:
             lines.append("   " + receipt)
-        elif why_not_order(order, now) is None and not _open_request(entry):
+        elif why_not_order(order, now) is None and not request_open(entry):
             lines.append("   " + _("Pay: {link}").format(link=deep_link(context.bot.username, order.token)))
         rows.append([order_button(number, entry)])
     lines += ["", _("Tap an order to see what you can still do with it.")]
@@ -146,7 +101,7 @@ def order_detail(
         f"<b>{esc(order.title)}</b> · {order_price(order, locale)}",
         _("Status: {status}").format(status=status_words(entry, locale, _)),
     ]
-    chipped = _chipped_in(entry) if request is not None and request.mode == RequestMode.SPLIT else []
+    chipped = chipped_in(entry) if request is not None and request.mode == RequestMode.SPLIT else []
     if chipped:
         parts = []
         for charge in chipped:
@@ -158,7 +113,7 @@ def order_detail(
     if receipt is not None:
         lines.append(receipt)
     rows: list[list[InlineKeyboardButton]] = []
-    if request is not None and _open_request(entry):
+    if request is not None and request_open(entry):
         lines.append(
             _("Your request to friends is open until {time}.").format(time=chat_time(request.expires_at, locale))
         )
@@ -222,7 +177,7 @@ async def open_order(update: Update, context: DaifuContext) -> None:
             chat_id=sent.chat_id,
             message_id=sent.message_id,
             order_id=entry.order.id,
-            request_id=entry.request.id if entry.request is not None and _open_request(entry) else None,
+            request_id=entry.request.id if entry.request is not None and request_open(entry) else None,
             locale=locale,
             text=text,
         )

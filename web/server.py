@@ -13,6 +13,7 @@ from web import security
 from web.client_address import IPNetwork, trust_proxies
 from web.health import OperationsEndpoints, public_routes
 from web.landing import LandingPages
+from web.miniapp_api import MiniAppApi
 from web.notify import NotifyEndpoints
 from web.pages import stylesheet
 from web.rate_limit import RATE_LIMITER, RateLimiter, WebLimits
@@ -37,6 +38,7 @@ def build_web_app(
     *,
     trusted_proxies: tuple[IPNetwork, ...] = (),
     body_timeout: float = 30.0,
+    miniapp: MiniAppApi | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     trust_proxies(app, trusted_proxies)
@@ -57,6 +59,8 @@ def build_web_app(
     app.add_routes(ReceiptPages(daifu).routes())
     app.add_routes(ShareCards(daifu).routes())
     app.add_routes(ShopApi(daifu, bot_username).routes())
+    if miniapp is not None:  # it needs the bot's token, which only the running bot has
+        app.add_routes(miniapp.routes())
     for gateway in daifu.providers.values():
         if isinstance(gateway, SandboxGateway):  # the sandbox's checkout page is served here, on daifu's own site
             app.add_routes(SandboxCheckoutPages(daifu, gateway).routes())
