@@ -1,6 +1,7 @@
 """Secrets never reach a log, at any level: DEBUG output of a whole journey (webhook mode with a generated secret,
 the sandbox's generated secret, an admin's /apikey create, a pay-for-me paid on the sandbox page, a callback
-signed with the shop's secret), and a token Telegram refuses at start, hold none of them in clear."""
+signed with the shop's secret, the Mini App's sign-in), and a token Telegram refuses at start, hold none of them in
+clear."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -68,6 +70,10 @@ async def test_a_whole_journey_at_debug_logs_no_secret(
         status, _page = await shop.post(page_url, data={"decision": "pay"})
         assert status == 200
         await shop.told(shop.alice, "paid for you")
+        # The Mini App's sign-in is a credential too: neither a good one nor one refused is written down.
+        signed_in = emu.mini_app_init_data(shop.alice)
+        for authorization in (f"tma {signed_in}", f"tma {signed_in}0"):
+            await shop.get("/app/api/me", headers={"Authorization": authorization})
 
         sandbox_secret = await read_secret(shop.daifu.db, "sandbox_secret")
         form_secret = await read_secret(shop.daifu.db, FORM_SECRET)
@@ -82,6 +88,7 @@ async def test_a_whole_journey_at_debug_logs_no_secret(
         "API key": api_key,
         "callback secret": callback_secret,
         "receipt secret": receipt_secret,
+        "mini app sign-in": dict(parse_qsl(signed_in))["hash"],
     }
     if form_secret is not None:
         secrets["form secret"] = form_secret

@@ -4,18 +4,24 @@ nobody else's."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from emulator.mini_apps import init_data, sign_init_data
+from services.person_throttle import PersonThrottle
 from tests.flows.payforme_steps import ask_friend
 from tests.harness import RunningShop
+from tests.ports import served
+from web.miniapp_api import MiniAppApi
 from web.miniapp_auth import NotSignedIn, check_init_data
 
 ME = "/app/api/me"
@@ -102,6 +108,31 @@ async def test_the_mini_app_api_answers_only_the_person_telegram_signed_in(shop:
         assert status == 401, case
         assert isinstance(body["error"], str) and len(body["error"]) > 10, case
         assert signed not in body["error"], case
+    # The chat's per-person pace holds in the app (the shop under test has generous limits: here, a tight one).
+    tight = PersonThrottle(rate=0.001, burst=2, pause=timedelta(seconds=30))
+    app = web.Application()
+    app.add_routes(MiniAppApi(shop.daifu, emu.token, max_age=3600, throttle=tight).routes())
+    async with served(app) as base, aiohttp.ClientSession() as client:
+        statuses = []
+        for _ in range(3):
+            async with client.get(base + ME, headers={"Authorization": f"tma {signed}"}) as answer:
+                statuses.append((answer.status, answer.headers.get("Retry-After")))
+        assert statuses == [(200, None), (200, None), (429, "30")]
+
+    # Bytes no client library would send: the header as it comes off the wire, not UTF-8.
+    assert await raw_me(shop, b"tma user=\xff\xfe&auth_date=\xe7\xad&hash=" + b"a" * 64) == b"401"
+
+
+async def raw_me(shop: RunningShop, authorization: bytes) -> bytes:
+    address = urlsplit(shop.web_url)
+    reader, writer = await asyncio.open_connection(address.hostname, address.port)
+    writer.write(
+        b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: %s\r\n\r\n" % (ME.encode(), authorization)
+    )
+    status_line = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+    return status_line.split()[1]
 
 
 @pytest.mark.parametrize(
