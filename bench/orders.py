@@ -11,6 +11,8 @@ from emulator import BotApiEmulator, User
 from services.tokens import REQUEST_PREFIX
 
 DEEP_LINK = re.compile(r"https://t\.me/\w+\?start=[A-Za-z0-9_-]+")
+# How admins read an order (its number), in the new-link message and in the note of its payment.
+ORDER_NUMBER = re.compile(r"order #(\d+) · ")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Orders:
         self.seconds = 0.0  # spent making them, over every batch
         self.shadowed_links: list[str] = []  # orders whose token /start takes for a request's (see make)
         self._links: list[str] = []
+        self.numbers: dict[str, str] = {}  # link -> the order's number, as the admin's notes name it
 
     async def make(self, count: int) -> None:
         """count more orders, made while nothing is timed (the bot is otherwise idle)."""
@@ -61,7 +64,12 @@ class Orders:
             made = await self.replies.collect(
                 self.admin.id, asked, is_link_photo, "a new checkout link", timeout=self.timeout
             )
-            links = [match.group(0) for reply in made if (match := DEEP_LINK.search(reply.text))]
+            links = []
+            for reply in made:
+                link, number = DEEP_LINK.search(reply.text), ORDER_NUMBER.search(reply.text)
+                if link and number:
+                    links.append(link.group(0))
+                    self.numbers[link.group(0)] = number.group(1)
             # daifu takes any /start payload beginning with "r_" for a pay-for-me request's token, and an order
             # token is 22 random URL-safe characters: 1 in 4096 begins so, and /start then says "This request
             # is not known". Such orders cannot be paid through their link; the run makes others instead.

@@ -32,7 +32,7 @@ from bench.counting import counting_queue
 from bench.figures import FixedRate, Measured, Stopwatch, Throughput
 from bench.load import PeoplePool, closed_loop, open_loop, people_for
 from bench.options import Options
-from bench.orders import METHODS, Orders, token_of
+from bench.orders import METHODS, Orders
 from bench.replies import BotReplies, KeyedReplies, Reply, UnexpectedReply
 from bench.stats import Latency
 from emulator import BotApiEmulator, Chat, User
@@ -55,7 +55,7 @@ STEPS = (
     "payment -> last notice",
 )
 REQUEST_LINK = re.compile(r"https://t\.me/\w+\?start=(r_[A-Za-z0-9_-]+)")
-ADMIN_NOTE = re.compile(r"\(order ([A-Za-z0-9_-]+), via ")
+ADMIN_NOTE = re.compile(r" paid .* via \w+: order #(\d+) · ")
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,8 @@ class PayForMeScenario:
         timeout = self.options.reply_timeout
         receipt = await self.replies.next(pair.friend.id, says("You paid for"), "the friend's receipt", timeout=timeout)
         told = await self.replies.next(pair.shopper.id, says("paid for you"), "the requester's note", timeout=timeout)
-        note = await self.admin_notes.next(token_of(link), says("on behalf of"), "the admin's note", timeout=timeout)
+        number = self.orders.numbers[link]
+        note = await self.admin_notes.next(number, says("on behalf of"), "the admin's note", timeout=timeout)
         edited = await self._paid_card((pair.chat.id, int(posted["message_id"])), pair.friend)
         notices = [receipt.at, told.at, note.at, *([edited.at] if edited else [])]
         return JourneyTiming(steps=(*asking, *paying, receipt.at - paid, max(notices) - paid))
