@@ -16,8 +16,7 @@ from handlers.callback_data import CallbackData
 from handlers.checkout import addressed, send_checkout
 from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
-from handlers.cosmetic import cosmetic
-from handlers.guided_steps import step_buttons
+from handlers.guided_steps import cancel_step, step_buttons
 from presentation.formatting import chat_time, esc
 from presentation.texts import (
     bad_amount,
@@ -307,15 +306,14 @@ async def got_amount(update: Update, context: DaifuContext, flow: Flow) -> None:
 
 async def cancel_part(update: Update, context: DaifuContext) -> None:
     _locale, _ = await speak(update, context)
-    query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
-        return
-    if not await context.daifu.flows.end(user.id, FLOW):
-        await query.answer(_("That step is out of date. Open the request again to chip in."), show_alert=True)
-        return
-    await cosmetic(query.answer(), "answering Cancel")
-    await context.bot.send_message(user.id, _("Cancelled. Nothing was paid."))
-    await cosmetic(query.edit_message_reply_markup(None), "taking the buttons off a cancelled chip-in amount")
+    await cancel_step(
+        update,
+        context,
+        FLOW,
+        out_of_date=_("That step is out of date. Open the request again to chip in."),
+        cancelled=_("Cancelled. Nothing was paid."),
+        what="a cancelled chip-in amount",
+    )
 
 
 TEXT_STEPS: dict[str, TextStep] = {"amount": got_amount}

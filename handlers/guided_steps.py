@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.callback_data import CallbackData
+from handlers.context import DaifuContext
+from handlers.cosmetic import cosmetic
 from services.i18n import Gettext
 
 
@@ -18,3 +20,19 @@ def step_buttons(
 ) -> InlineKeyboardMarkup:
     """The step's own rows of buttons, then one Cancel button carrying the flow's cancel tap."""
     return InlineKeyboardMarkup([*rows, [InlineKeyboardButton(_("Cancel"), callback_data=cancel.pack())]])
+
+
+async def cancel_step(
+    update: Update, context: DaifuContext, flow: str, *, out_of_date: str, cancelled: str, what: str
+) -> None:
+    """A step's Cancel tap. Ending the flow is the claim: a second tap, or a tap on an older step, finds nothing
+    to end and is told the step is out of date; the first is told what was cancelled and loses its buttons."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    if not await context.daifu.flows.end(user.id, flow):
+        await query.answer(out_of_date, show_alert=True)
+        return
+    await cosmetic(query.answer(), "answering Cancel")
+    await context.bot.send_message(user.id, cancelled)
+    await cosmetic(query.edit_message_reply_markup(None), f"taking the buttons off {what}")

@@ -15,7 +15,7 @@ from handlers.callback_data import CallbackData
 from handlers.common import speak, unless_unchanged
 from handlers.context import DaifuContext, TextStep
 from handlers.cosmetic import cosmetic
-from handlers.guided_steps import step_buttons
+from handlers.guided_steps import cancel_step, step_buttons
 from presentation.formatting import esc
 from services.flows import Flow
 from services.i18n import Gettext, gettext_for
@@ -135,15 +135,14 @@ async def typed_thanks(update: Update, context: DaifuContext, flow: Flow) -> Non
 
 async def cancel_thanks(update: Update, context: DaifuContext) -> None:
     _locale, _ = await speak(update, context)
-    query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
-        return
-    if not await context.daifu.flows.end(user.id, FLOW):
-        await query.answer(_("That step is out of date. Tap Say thanks again to write one."), show_alert=True)
-        return
-    await cosmetic(query.answer(), "answering Cancel")
-    await context.bot.send_message(user.id, _("Cancelled. Nothing was sent."))
-    await cosmetic(query.edit_message_reply_markup(None), "taking the buttons off a cancelled thank-you")
+    await cancel_step(
+        update,
+        context,
+        FLOW,
+        out_of_date=_("That step is out of date. Tap Say thanks again to write one."),
+        cancelled=_("Cancelled. Nothing was sent."),
+        what="a cancelled thank-you",
+    )
 
 
 TEXT_STEPS: dict[str, TextStep] = {"text": typed_thanks}
