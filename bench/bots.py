@@ -70,6 +70,8 @@ def daifu_process(
         "LOG_LEVEL": "WARNING",
     }
     argv = [sys.executable, "-m", "bot"]
+    if os.environ.get("BENCH_PROFILE_DIR"):
+        argv[1:1] = ["-m", "cProfile", "-o", os.path.join(os.environ["BENCH_PROFILE_DIR"], f"{name}.prof")]
     if webhook is not None:
         env |= {"WEBHOOK_SECRET": webhook.secret, "WEBHOOK_PATH": WEBHOOK_PATH}
         argv.append("--webhook")

@@ -248,6 +248,7 @@ class Runtime:
             await self.polling.stop()
         if self.application.running:
             await self.application.stop()  # the updates in hand are finished first
+        await self.daifu.live_messages.close()  # the messages they sent, written down before the teller stops
         if self.teller is not None:
             await self.teller.stop()  # what the web requests and jobs in hand recorded, told or let go
             self.teller = None

@@ -81,15 +81,23 @@ async def tidy(context: DaifuContext, row: Claimed) -> None:
         return
     reason = row.reason or PAID
     passing: TelegramError | None = None
-    for message in tidying.messages:
-        try:
-            await _tidy_one(context, tidying, message, reason, about_request=row.request_id is not None)
-        except (BadRequest, Forbidden) as refusal:  # for good: trying again would be refused again
-            log.info("could not tidy %s message %s in chat %s: %s", message.kind, message.id, message.chat_id, refusal)
-        except TelegramError as error:  # kept for the next try; the other messages are tidied meanwhile
-            passing = passing or error
-            continue
-        await live.forget([message.id])
+    done: list[int] = []
+    try:
+        for message in tidying.messages:
+            try:
+                await _tidy_one(context, tidying, message, reason, about_request=row.request_id is not None)
+            except (BadRequest, Forbidden) as refusal:  # for good: trying again would be refused again
+                log.info(
+                    "could not tidy %s message %s in chat %s: %s", message.kind, message.id, message.chat_id, refusal
+                )
+            except TelegramError as error:  # kept for the next try; the other messages are tidied meanwhile
+                passing = passing or error
+                continue
+            done.append(message.id)
+    finally:
+        # Forgotten in one statement, whatever stops the loop: a message edited twice would only be refused as
+        # "not modified", but a note under an invoice would be sent twice.
+        await live.forget(done)
     if passing is not None:
         raise passing
 

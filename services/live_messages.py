@@ -9,9 +9,13 @@ is finished already a tidying of its own is recorded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+import logging
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from services.read_models import LiveMessageInfo, OrderInfo, PaymentInfo, RequestInfo
 from services.telling import Tellings
@@ -19,14 +23,20 @@ from storage.database import Database
 from storage.models import OrderStatus, Payment, PayRequest, RequestStatus, utcnow
 from storage.queries.charges import credited_to_order
 from storage.queries.live_messages import (
-    add_live_message,
+    add_checkout_message,
     add_live_messages,
-    checkout_subject,
     forget_live_messages,
+    live_message_row,
     live_messages_of,
     subject_statuses,
     subjects_finished,
 )
+
+log = logging.getLogger(__name__)
+
+# Messages with buttons are sent at most updates; each remembered alone would cost a write and a read of its
+# order's status. Waiting this long lets the ones sent meanwhile share both.
+FLUSH_AFTER = 0.05  # seconds
 
 
 class LiveKind(StrEnum):
@@ -64,9 +74,17 @@ class Tidying:
 
 
 class LiveMessages:
-    def __init__(self, db: Database, tellings: Tellings) -> None:
+    """Remembers messages in batches: a message is written down at most FLUSH_AFTER after it is sent, with the
+    others sent meanwhile, in one INSERT, and their orders' and requests' statuses are then read at once. A message
+    sent just before a crash may be left with its buttons: tapping them is refused as at any finished order."""
+
+    def __init__(self, db: Database, tellings: Tellings, *, flush_after: float = FLUSH_AFTER) -> None:
         self.db = db
         self.tellings = tellings
+        self.flush_after = flush_after
+        self._rows: list[dict[str, Any]] = []
+        self._checkouts: list[tuple[str, dict[str, Any]]] = []
+        self._flushing: asyncio.Task[None] | None = None
 
     async def remember(
         self,
@@ -80,74 +98,110 @@ class LiveMessages:
         text: str | None = None,
         checkout_ref: str | None = None,
     ) -> None:
-        values = {
-            "kind": kind.value,
-            "chat_id": chat_id,
-            "message_id": message_id,
-            "order_id": order_id,
-            "request_id": request_id,
-            "checkout_ref": checkout_ref,
-            "locale": locale,
-            "text": text,
-            "created_at": utcnow(),
-        }
-        async with self.db.transaction() as session:
-            await add_live_message(session, values=values)
-        await self._tidy_if_finished(order_id, request_id)
+        self._rows.append(
+            live_message_row(
+                kind=kind.value,
+                chat_id=chat_id,
+                message_id=message_id,
+                order_id=order_id,
+                request_id=request_id,
+                checkout_ref=checkout_ref,
+                locale=locale,
+                text=text,
+                created_at=utcnow(),
+            )
+        )
+        self._flush_soon()
 
     async def remember_inline(
         self, kind: LiveKind, *, inline_message_id: str, order_id: int, request_id: int | None, locale: str
     ) -> None:
         """Remember a message posted through the chat picker, known by its inline id alone."""
-        values = {
-            "kind": kind.value,
-            "inline_message_id": inline_message_id,
-            "order_id": order_id,
-            "request_id": request_id,
-            "locale": locale,
-            "created_at": utcnow(),
-        }
-        async with self.db.transaction() as session:
-            await add_live_message(session, values=values)
-        await self._tidy_if_finished(order_id, request_id)
-
-    async def _tidy_if_finished(self, order_id: int, request_id: int | None) -> None:
-        # Read after the row is committed: a tidying that did not see it was recorded before this read.
-        async with self.db.reading() as session:
-            order, request = await subject_statuses(session, order_id=order_id, request_id=request_id)
-            order_status = None if order is None else OrderStatus(order.status)
-            request_status = None if request is None else RequestStatus(request.status)
-        if order_status in _FINISHED:
-            async with self.db.transaction() as session:
-                await self.tellings.tidy(session, order_id=order_id, reason=_FINISHED[order_status])
-        elif request_status not in (None, RequestStatus.OPEN):
-            async with self.db.transaction() as session:
-                await self.tellings.tidy(session, order_id=order_id, request_id=request_id, reason=str(request_status))
+        self._rows.append(
+            live_message_row(
+                kind=kind.value,
+                inline_message_id=inline_message_id,
+                order_id=order_id,
+                request_id=request_id,
+                locale=locale,
+                created_at=utcnow(),
+            )
+        )
+        self._flush_soon()
 
     async def remember_listed(
         self, kind: LiveKind, *, chat_id: int, message_id: int, locale: str, subjects: Sequence[tuple[int, int | None]]
     ) -> None:
-        """Remember one message that lists several orders or requests (order id, request id), one row for each: all
-        in one INSERT, then checked as remember does, the statuses of all of them read at once."""
+        """Remember one message that lists several orders or requests (order id, request id), one row for each."""
+        now = utcnow()
+        self._rows.extend(
+            live_message_row(
+                kind=kind.value,
+                chat_id=chat_id,
+                message_id=message_id,
+                order_id=order_id,
+                request_id=request_id,
+                locale=locale,
+                created_at=now,
+            )
+            for order_id, request_id in subjects
+        )
+        self._flush_soon()
+
+    async def remember_checkout(
+        self, kind: LiveKind, *, checkout_ref: str, chat_id: int, message_id: int, locale: str, text: str | None
+    ) -> None:
+        """Remember a message showing a checkout (an invoice, a page's link), found by its reference."""
+        row = live_message_row(
+            kind=kind.value, chat_id=chat_id, message_id=message_id, locale=locale, text=text, created_at=utcnow()
+        )
+        self._checkouts.append((checkout_ref, row))
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush_in_a_while())
+
+    async def _flush_in_a_while(self) -> None:
+        while self._rows or self._checkouts:
+            await asyncio.sleep(self.flush_after)
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write down the messages sent since the last flush, then tidy those whose order or request is finished."""
+        rows, self._rows = self._rows, []
+        checkouts, self._checkouts = self._checkouts, []
+        if not rows and not checkouts:
+            return
+        try:
+            subjects = {(row["order_id"], row["request_id"]) for row in rows}
+            if rows:
+                async with self.db.alone() as connection:
+                    await add_live_messages(connection, rows=rows)
+            for checkout_ref, row in checkouts:
+                async with self.db.alone() as connection:
+                    subject = await add_checkout_message(connection, checkout_ref=checkout_ref, row=row)
+                if subject is not None:
+                    subjects.add(subject)
+            await self._tidy_finished(subjects)
+        except Exception:  # the messages keep their buttons; a tap on one is refused as on any finished order
+            log.exception("could not remember %d messages", len(rows) + len(checkouts))
+
+    async def close(self) -> None:
+        """Write down what is waiting (at shutdown)."""
+        if self._flushing is not None:
+            self._flushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flushing
+            self._flushing = None
+        await self.flush()
+
+    async def _tidy_finished(self, subjects: Collection[tuple[int, int | None]]) -> None:
+        # Read after the rows are committed, not in their transaction: a tidying that did not see a row was then
+        # committed before this read began, and the read sees what it finished. (Read in the same transaction, a
+        # tidying committed between the read and the commit would miss the row, and this read would miss it.)
         if not subjects:
             return
-        now = utcnow()
-        rows = [
-            {
-                "kind": kind.value,
-                "chat_id": chat_id,
-                "message_id": message_id,
-                "order_id": order_id,
-                "request_id": request_id,
-                "checkout_ref": None,
-                "locale": locale,
-                "text": None,
-                "created_at": now,
-            }
-            for order_id, request_id in subjects
-        ]
-        async with self.db.alone() as connection:
-            await add_live_messages(connection, rows=rows)
         async with self.db.reading() as session:
             orders, requests = await subjects_finished(
                 session,
@@ -155,7 +209,7 @@ class LiveMessages:
                 request_ids={request_id for _, request_id in subjects if request_id is not None},
             )
         finished: list[tuple[int, int | None, str]] = []
-        for order_id, request_id in subjects:
+        for order_id, request_id in sorted(subjects, key=lambda subject: (subject[0], subject[1] or 0)):
             order_status = OrderStatus(orders[order_id]) if order_id in orders else None
             request_status = RequestStatus(requests[request_id]) if request_id in requests else None
             if order_status in _FINISHED:
@@ -164,28 +218,8 @@ class LiveMessages:
                 finished.append((order_id, request_id, str(request_status)))
         if finished:
             async with self.db.transaction() as session:
-                for order_id, request_id, reason in finished:
+                for order_id, request_id, reason in dict.fromkeys(finished):
                     await self.tellings.tidy(session, order_id=order_id, request_id=request_id, reason=reason)
-
-    async def remember_checkout(
-        self, kind: LiveKind, *, checkout_ref: str, chat_id: int, message_id: int, locale: str, text: str | None
-    ) -> None:
-        """Remember a message showing a checkout (an invoice, a page's link), found by its reference."""
-        async with self.db.reading() as session:
-            subject = await checkout_subject(session, checkout_ref=checkout_ref)
-        if subject is None:
-            return
-        order_id, request_id = subject
-        await self.remember(
-            kind,
-            chat_id=chat_id,
-            message_id=message_id,
-            order_id=order_id,
-            request_id=request_id,
-            locale=locale,
-            text=text,
-            checkout_ref=checkout_ref,
-        )
 
     async def tidying(self, *, order_id: int | None, request_id: int | None, payment_id: int | None) -> Tidying | None:
         """The messages of a finished request (if named) or order, with what they are about; None if none is left."""
@@ -212,5 +246,6 @@ class LiveMessages:
 
     async def forget(self, ids: Sequence[int]) -> None:
         """Tidied (or refused by Telegram for good): never tidied again."""
-        async with self.db.transaction() as session:
-            await forget_live_messages(session, ids=ids)
+        if ids:
+            async with self.db.alone() as connection:
+                await forget_live_messages(connection, ids=ids)

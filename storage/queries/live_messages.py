@@ -5,22 +5,58 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import LiveMessage, Order, Payment, PayRequest
 
+# A message is remembered at every message with buttons sent, its order's status read after it, and the order's
+# messages read and forgotten at its end: these are built once, as building one (and its cache key) costs about
+# as much CPU as SQLAlchemy's part of running it (bench.db_floor).
+_TABLE: Table = LiveMessage.__table__  # type: ignore[attr-defined]
+_COLUMNS = ("kind", "chat_id", "message_id", "inline_message_id", "order_id", "request_id", "checkout_ref", "locale")
+_ADD = insert(_TABLE)
+_ADD_FOR_CHECKOUT = (
+    insert(_TABLE)
+    .from_select(
+        [*_COLUMNS, "text", "created_at"],
+        select_columns(
+            *(bindparam(name, type_=_TABLE.c[name].type) for name in ("kind", "chat_id", "message_id")),
+            bindparam("inline_message_id", None, type_=_TABLE.c.inline_message_id.type),
+            col(Payment.order_id),
+            col(Payment.request_id),
+            col(Payment.checkout_ref),
+            *(bindparam(name, type_=_TABLE.c[name].type) for name in ("locale", "text", "created_at")),
+        ).where(col(Payment.checkout_ref) == bindparam("checkout_ref")),
+    )
+    .returning(_TABLE.c.order_id, _TABLE.c.request_id)
+)
+_OF_ORDER = select(LiveMessage).where(col(LiveMessage.order_id) == bindparam("key")).order_by(col(LiveMessage.id))
+_OF_REQUEST = select(LiveMessage).where(col(LiveMessage.request_id) == bindparam("key")).order_by(col(LiveMessage.id))
+_FORGET = delete(LiveMessage).where(col(LiveMessage.id).in_(bindparam("ids", expanding=True)))
 
-async def add_live_message(session: AsyncSession, *, values: dict[str, Any]) -> None:
-    session.add(LiveMessage(**values))
+
+def live_message_row(**values: Any) -> dict[str, Any]:
+    """A row to remember: every column named, those not given as None (the statement is compiled once)."""
+    return {name: None for name in (*_COLUMNS, "text")} | values
+
+
+async def add_checkout_message(
+    connection: AsyncConnection, *, checkout_ref: str, row: dict[str, Any]
+) -> tuple[int, int | None] | None:
+    """A message showing a checkout, remembered for the checkout's order and request, found in the same statement;
+    the order and request ids, or None if no such checkout exists (nothing is written then)."""
+    found = (await connection.execute(_ADD_FOR_CHECKOUT, row | {"checkout_ref": checkout_ref})).first()
+    return None if found is None else (found[0], found[1])
 
 
 async def add_live_messages(connection: AsyncConnection, *, rows: Sequence[dict[str, Any]]) -> None:
-    """Several messages in one INSERT (one statement: a list of a dozen requests costs what one does)."""
+    """Several messages in one statement (each row as live_message_row makes it)."""
     if rows:
-        await connection.execute(insert(LiveMessage).values(list(rows)))
+        await connection.execute(_ADD, list(rows))
 
 
 async def subjects_finished(
@@ -37,16 +73,6 @@ async def subjects_finished(
     )
 
 
-async def checkout_subject(session: AsyncSession, *, checkout_ref: str) -> tuple[int, int | None] | None:
-    """The order and request (if any) a checkout was opened for."""
-    found = (
-        await session.exec(
-            select(Payment.order_id, Payment.request_id).where(col(Payment.checkout_ref) == checkout_ref)
-        )
-    ).first()
-    return None if found is None else (found[0], found[1])
-
-
 async def subject_statuses(
     session: AsyncSession, *, order_id: int, request_id: int | None
 ) -> tuple[Order | None, PayRequest | None]:
@@ -57,16 +83,13 @@ async def subject_statuses(
 
 async def live_messages_of(session: AsyncSession, *, order_id: int | None, request_id: int | None) -> list[LiveMessage]:
     """The messages of the request, if one is named, else of the order (its requests' too); oldest first."""
-    if request_id is not None:
-        where = col(LiveMessage.request_id) == request_id
-    else:
-        where = col(LiveMessage.order_id) == order_id
-    return list((await session.exec(select(LiveMessage).where(where).order_by(col(LiveMessage.id)))).all())
+    which, key = (_OF_ORDER, order_id) if request_id is None else (_OF_REQUEST, request_id)
+    return list((await session.exec(which, params={"key": key})).all())
 
 
-async def forget_live_messages(session: AsyncSession, *, ids: Sequence[int]) -> None:
+async def forget_live_messages(connection: AsyncConnection, *, ids: Sequence[int]) -> None:
     if ids:
-        await session.exec(delete(LiveMessage).where(col(LiveMessage.id).in_(ids)))
+        await connection.execute(_FORGET, {"ids": list(ids)})
 
 
 async def live_messages_of_kind(session: AsyncSession, *, request_id: int, kind: str) -> list[LiveMessage]:
