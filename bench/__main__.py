@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from bench.benchmark import run_benchmark
+from bench.miniapp_run import render_miniapp, run_miniapp
 from bench.database import DatabaseUnavailable
 from bench.options import Options, parse_options
 from bench.processes import BotFailed
@@ -41,6 +42,9 @@ async def run(options: Options) -> tuple[Any, str]:
     if options.kind == "stats":
         stats = await run_stats(options, progress)
         return stats, render_stats(stats)
+    if options.kind == "miniapp":
+        miniapp = await run_miniapp(options, progress)
+        return miniapp, render_miniapp(miniapp)
     if options.kind == "workers":
         workers = await run_workers(options, progress)
         return workers, render_workers(workers)

@@ -65,8 +65,11 @@ def daifu_process(
         # The admin makes every order of a run with /newlink, far faster than the per-person throttle allows.
         "THROTTLE_USER_RATE": "1000",
         "THROTTLE_USER_BURST": "1000",
-        # Every update of a run comes from one address (the emulator's pusher, or the balancer).
+        # Every update of a run comes from one address (the emulator's pusher, or the balancer), and so does every
+        # Mini App call of --miniapp.
         "WEB_MAX_CONNECTIONS_PER_ADDRESS": "0",
+        "WEB_RATE_PER_ADDRESS": "100000",
+        "WEB_BURST_PER_ADDRESS": "100000",
         "LOG_LEVEL": "WARNING",
     }
     argv = [sys.executable, "-m", "bot"]

@@ -18,11 +18,12 @@ RESULT_FILES = {
     "webhook": RESULTS_DIR / "latest-webhook.json",
     "workers": RESULTS_DIR / "latest-workers.json",
     "stats": RESULTS_DIR / "latest-stats.json",
+    "miniapp": RESULTS_DIR / "latest-miniapp.json",
 }
 # The journey each kind of run drives when --journey is not given. Polling keeps the checkout, so its figures
 # stay comparable with the earlier runs; webhook mode and --workers, where the pay-for-me journey's targets are
 # set, drive the whole journey.
-DEFAULT_JOURNEY = {"polling": "checkout", "webhook": "payforme", "workers": "payforme"}
+DEFAULT_JOURNEY = {"polling": "checkout", "webhook": "payforme", "workers": "payforme", "miniapp": "payforme"}
 STATS_ORDERS = 1_000_000  # --stats-orders without a number
 MAX_SECONDS = {"stats": 900.0}  # filling a million orders takes minutes; the bot runs get 300 s
 
@@ -48,6 +49,7 @@ class Options:
     webhook_connections: int  # 1: the emulator's own pusher, one update at a time; more: bench.webhooks
     stats_orders: int  # above 0: fill a database with this many orders and time /stats instead
     stats_repeats: int
+    miniapp: bool  # the Mini App's API against the chat doing the same (webhook mode)
     command: str  # the command line that made this run, with any database password hidden
 
     @property
@@ -55,6 +57,8 @@ class Options:
         """Which benchmark this is: polling, webhook, workers or stats (names its results file too)."""
         if self.stats_orders:
             return "stats"
+        if self.miniapp:
+            return "miniapp"
         if self.workers > 1:
             return "workers"
         return self.mode
@@ -194,6 +198,13 @@ def parse_options(argv: list[str] | None = None) -> Options:
         default=7,
         help="--stats-orders: times each period's query is run (PostgreSQL may switch plans from the 6th on)",
     )
+    parser.add_argument(
+        "--miniapp",
+        action="store_true",
+        help="instead of the echo bot: the Mini App's API against the chat doing the same on one daifu (webhook "
+        "mode, pay-for-me journeys first): GET /app/api/me against /my, and an invoice opened from the app against "
+        "/start and Pay by card; --flows calls of each",
+    )
     parser.add_argument("--reply-timeout", type=positive_float, default=30.0, help="seconds to wait for any one reply")
     parser.add_argument(
         "--max-seconds",
@@ -218,13 +229,15 @@ def parse_options(argv: list[str] | None = None) -> Options:
         parser.error("--repeat is for the runs against the echo bot (not --workers or --stats-orders)")
     if args.worker_cpu is not None and args.workers < 2:
         parser.error("--worker-cpu goes with --workers N (N at least 2)")
+    if args.miniapp and (args.workers > 1 or args.stats_orders or args.repeat > 1 or args.mode == "polling"):
+        parser.error("--miniapp runs one daifu by webhook (not with --workers, --stats-orders, --repeat or polling)")
     if args.mode is None:
-        args.mode = "webhook" if args.workers > 1 else "polling"
+        args.mode = "webhook" if args.workers > 1 or args.miniapp else "polling"
     if args.webhook_connections is None:
         args.webhook_connections = 8 if args.workers > 1 else 1
     elif args.mode == "polling":
         parser.error("--webhook-connections needs --mode webhook")
-    kind = "stats" if args.stats_orders else "workers" if args.workers > 1 else args.mode
+    kind = "stats" if args.stats_orders else "miniapp" if args.miniapp else "workers" if args.workers > 1 else args.mode
     if args.journey is None:
         args.journey = DEFAULT_JOURNEY.get(kind, "checkout")
     if args.json_path is None:
