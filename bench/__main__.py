@@ -11,8 +11,8 @@ import sys
 from typing import Any
 
 from bench.benchmark import run_benchmark
-from bench.miniapp_run import render_miniapp, run_miniapp
 from bench.database import DatabaseUnavailable
+from bench.miniapp_run import render_miniapp, run_miniapp
 from bench.options import Options, parse_options
 from bench.processes import BotFailed
 from bench.repeats import Repeated, pair_of, render_repeats

@@ -141,7 +141,9 @@ async def run_miniapp(options: Options, progress: Progress) -> MiniAppResults:
         cleanup.callback(scenario.close)
         webhook, ready = receiving(emu, options)
         assert webhook is not None
-        bot = daifu_process(emu, workdir=workdir, database_url=database.url, admin_id=scenario.admin.id, webhook=webhook)
+        bot = daifu_process(
+            emu, workdir=workdir, database_url=database.url, admin_id=scenario.admin.id, webhook=webhook
+        )
         await bot.start(ready, timeout=STARTUP_TIMEOUT)
         cleanup.push_async_callback(bot.stop)
         progress("daifu: making orders and paying them by friends, as the webhook benchmark does")
@@ -252,4 +254,3 @@ def render_miniapp(results: MiniAppResults) -> str:
             "",
         ]
     return "\n".join(lines)
-
