@@ -48,6 +48,8 @@ class PersonActions:
             amount = money(invoice["total_amount"], invoice["currency"], locale)
             sheet = {"title": invoice["title"], "description": invoice["description"], "amount": amount}
             return {"pay": sheet | {"chat_id": chat.id, "message_id": message_id}}
+        if shown["kind"] == "web_app":
+            return {"app": {"url": shown["url"]}}
         if shown["kind"] == "copy":
             return {"copied": shown["copy"]}
         if shown["kind"] == "unsupported":

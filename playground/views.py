@@ -52,8 +52,10 @@ class MessageViews:
             shown["kind"] = "callback"
         elif "url" in button:
             shown.update(kind=self.link_kind(button["url"]), url=button["url"])
-        elif "login_url" in button or "web_app" in button:
-            shown.update(kind="url", url=(button.get("login_url") or button.get("web_app") or {}).get("url", ""))
+        elif "web_app" in button:  # opens the Mini App in the phone pane
+            shown.update(kind="web_app", url=button["web_app"].get("url", ""))
+        elif "login_url" in button:
+            shown.update(kind="url", url=button["login_url"].get("url", ""))
         elif any(key.startswith("switch_inline_query") for key in button):
             shown["kind"] = "share"
         elif button.get("pay"):
