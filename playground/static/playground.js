@@ -480,7 +480,7 @@
       toast(word('opened_tab', { url: reply.open_url }));
     }
     if (reply.share) showChatPicker(reply.share);
-    if (reply.app) openApp({ url: reply.app.url });
+    if (reply.app) openApp({ url: reply.app.url || null, start: reply.app.start || null });
     if (reply.pay) showPaySheet(reply.pay);
     if (reply.copied) {
       navigator.clipboard?.writeText(reply.copied).catch(() => {});
