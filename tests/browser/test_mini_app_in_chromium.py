@@ -132,6 +132,7 @@ async def test_alice_follows_her_request_in_the_app_light_dark_and_chinese(
 # Drawn from answers shaped as the API contract says (the brief's "Mini App API contract"), served to the frame by
 # Playwright; everything else is real: the page, the stand-in for Telegram's script, the pane and its sheets.
 
+QR = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 1 1'%3E%3C/svg%3E"
 MONEY = {"minor": 1250, "currency": "USD", "formatted": "$12.50"}
 
 
@@ -146,6 +147,7 @@ class ContractApi:
         self.sent: list[tuple[str, str, Any]] = []
         self.covered = 0
         self.requester = True
+        self.admin = False
 
     def order(self) -> dict[str, Any]:
         return {
@@ -198,7 +200,7 @@ class ContractApi:
     def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         self.sent.append((method, path, body))
         if path == "me":
-            person = {"id": ALICE, "name": "Alice", "locale": "en", "admin": False}
+            person = {"id": ALICE, "name": "Alice", "locale": "en", "admin": self.admin}
             listed = {
                 "number": 7,
                 "token": "ORD",
@@ -218,6 +220,9 @@ class ContractApi:
             return 200, {"request": self.request()["request"], "prepared_message_id": "PREP", "inline_query": "REQ"}
         if path == "requests/REQ":
             return 200, self.request()
+        if path == "admin/links":
+            made = {"token": "ORD", "link": "https://t.me/daifu_bot?start=ORD", "qr_svg_url": QR, "page_url": "/o/ORD"}
+            return 200, {"order": made}
         return 404, {"error": "not found", "code": "unknown"}
 
     async def route(self, route: Route) -> None:
@@ -316,5 +321,22 @@ async def test_the_order_ask_and_request_screens_speak_the_api_contract(
         await frame.get_by_test_id("chip-in-amount").fill("3.333")  # more digits than dollars have
         await main.click()
         await expect(frame.get_by_test_id("app-toast")).to_have_text("Type an amount, such as 3.50")
+
+        # An admin makes a new link in the app: the amount as /newlink reads it, then the QR code and the link.
+        api.admin = True
+        await page.get_by_test_id("app-close").click()
+        await become(page, "Ada")
+        frame = await open_app(page)
+        await frame.get_by_test_id("new-link").click()
+        await frame.get_by_test_id("link-title").fill("Tea")
+        await frame.get_by_test_id("link-amount").fill("4.20")
+        await expect(main).to_have_text("Make the link")
+        await main.click()
+        await expect(frame.get_by_test_id("made-link")).to_have_value("https://t.me/daifu_bot?start=ORD")
+        await expect(frame.get_by_test_id("qr")).to_be_visible()
+        await expect(main).to_be_hidden()
+        assert ("POST", "admin/links", {"title": "Tea", "amount": "4.20", "currency": "USD"}) in api.sent
+        await frame.get_by_test_id("open-made").click()
+        await expect(frame.get_by_test_id("order-title")).to_have_text("Coffee beans")
         assert errors == []
         await context.close()

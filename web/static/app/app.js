@@ -154,7 +154,7 @@
   function draw(screen) {
     const box = $('screen');
     box.dataset.screen = screen.name;
-    box.replaceChildren(...screen.draw(screen.data));
+    box.replaceChildren(...screen.draw(screen.data).flat(Infinity).filter(Boolean));
     box.removeAttribute('aria-busy');
     setMain(screen.main ? screen.main(screen.data) : null);
   }
@@ -617,8 +617,9 @@
     document.documentElement.dataset.scheme = tg.colorScheme === 'dark' ? 'dark' : 'light';
   }
 
-  // A direct link (t.me/<bot>/<app>?startapp=<token>) opens that order or request: r_/o_ say which; a bare
-  // token is a request's when daifu knows one by it.
+  // A direct link (t.me/<bot>/<app>?startapp=<param>) opens that order or request, and so does a web_app button
+  // whose URL carries ?startapp=<param> (Telegram gives those no start_param): r_/o_ say which; a bare token is a
+  // request's when daifu knows one by it, else an order's.
   function firstScreens(startParam) {
     const screens = [listScreen()];
     if (!startParam) return screens;
@@ -662,7 +663,7 @@
     tg.BackButton.onClick(back);
     tg.ready();
     tg.expand();
-    state.stack = firstScreens(tg.initDataUnsafe.start_param);
+    state.stack = firstScreens(tg.initDataUnsafe.start_param || new URLSearchParams(window.location.search).get('startapp'));
     await show();
     document.body.dataset.ready = 'true';
     setInterval(poll, POLL_MS);
