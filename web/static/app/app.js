@@ -640,6 +640,15 @@
     return screens;
   }
 
+  // A web_app button's own URL says what to open: ?startapp=<param>, or ?order=<token> / ?request=<token>.
+  function startInAddress() {
+    const query = new URLSearchParams(window.location.search);
+    if (query.get('startapp')) return query.get('startapp');
+    if (query.get('order')) return `o_${query.get('order')}`;
+    if (query.get('request')) return `r_${query.get('request')}`;
+    return null;
+  }
+
   async function loadWords(locale) {
     const response = await fetch(`/app/static/words/${locale}.json`);
     return response.json();
@@ -663,7 +672,7 @@
     tg.BackButton.onClick(back);
     tg.ready();
     tg.expand();
-    state.stack = firstScreens(tg.initDataUnsafe.start_param || new URLSearchParams(window.location.search).get('startapp'));
+    state.stack = firstScreens(tg.initDataUnsafe.start_param || startInAddress());
     await show();
     document.body.dataset.ready = 'true';
     setInterval(poll, POLL_MS);
