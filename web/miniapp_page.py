@@ -25,6 +25,7 @@ LOCAL_SDK = "/app/static/telegram-web-app.js"
 TELEGRAM_WEB_CLIENTS = ("https://web.telegram.org", "https://*.web.telegram.org")
 # What the page may load, by name: nothing else under web/static/app/ is served (the stand-in only offline).
 FILE_TYPES = {".js": "text/javascript", ".css": "text/css", ".json": "application/json"}
+EMPTY_STYLE_HASH = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 PAGE_FILES = ("app.js", "app.css", "words/en.json", "words/zh_Hans.json")
 
 
@@ -34,7 +35,9 @@ def page_policy(*, local_sdk: bool) -> str:
         [
             "default-src 'none'",
             "script-src 'self' https://telegram.org",
-            "style-src 'self'",
+            # Telegram's script adds an empty <style> to the page inside a web client's frame (for styles the client
+            # may send later): the hash of the empty text allows that element and no inline style with anything in it.
+            f"style-src 'self' '{EMPTY_STYLE_HASH}'",
             "img-src 'self' data:",  # the new link's QR code is daifu's own SVG
             "connect-src 'self'",
             "frame-ancestors " + " ".join(ancestors),
