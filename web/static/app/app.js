@@ -14,6 +14,7 @@
     stack: [], // screens, the current one last
     mainAction: null,
     busy: false, // a payment or share sheet is open: the screen is not redrawn under it
+    quietUntil: 0, // daifu said "too many requests": live updates wait until then
   };
 
   // --- small helpers ------------------------------------------------------------------------------------------
@@ -139,6 +140,8 @@
     try {
       data = screen.load ? await screen.load() : {};
     } catch (error) {
+      // The chat's per-person pace holds in the app too; live updates step back rather than keep it throttled.
+      if (error.status === 429) state.quietUntil = Date.now() + 30000;
       if (screen !== current()) return;
       if (!quiet) drawError(error);
       return;
@@ -175,6 +178,7 @@
   function poll() {
     const screen = current();
     if (!screen || !screen.live || state.busy || document.visibilityState !== 'visible') return;
+    if (Date.now() < state.quietUntil) return;
     // A person typing an amount keeps it: the screen waits until they leave the field.
     if (document.activeElement && ['INPUT', 'TEXTAREA'].includes(document.activeElement.tagName)) return;
     show({ quiet: true });
