@@ -38,6 +38,11 @@ async def open_app(page: Page) -> FrameLocator:
     return frame
 
 
+async def fits_the_phone(frame: FrameLocator) -> bool:
+    """Nothing in the app is wider than its pane: no sideways scrolling."""
+    return bool(await frame.locator("html").evaluate("html => html.scrollWidth <= html.clientWidth"))
+
+
 async def background_of(page: Page) -> str:
     frame = page.frame_locator("[data-testid=app-frame]")
     return str(await frame.locator("body").evaluate("body => getComputedStyle(body).backgroundColor"))
@@ -81,6 +86,7 @@ async def test_alice_follows_her_request_in_the_app_light_dark_and_chinese(
         )
         await expect(page.get_by_test_id("app-main")).to_be_hidden()  # nothing to pay on the list
         await expect(page.get_by_test_id("app-back")).to_be_hidden()  # and nowhere to go back to
+        assert await fits_the_phone(frame)
         light = await background_of(page)
         await page.screenshot(path=str(shots / "miniapp-list-light.png"))
 
@@ -262,6 +268,7 @@ async def test_the_order_ask_and_request_screens_speak_the_api_contract(
         await expect(frame.get_by_test_id("methods").get_by_role("button")).to_have_text(
             ["Pay with Stars (625 ⭐)", "Pay by card", "Sandbox"]
         )
+        assert await fits_the_phone(frame)
         await page.screenshot(path=str(shots / "miniapp-order.png"))
         # The invoice link opens the pane's payment sheet; one the emulator never made fails, and the app says so.
         await main.click()
@@ -312,6 +319,7 @@ async def test_the_order_ask_and_request_screens_speak_the_api_contract(
         await expect(frame.get_by_test_id("chip-in-amount")).to_have_value("4.17")
         await expect(main).to_have_text("Chip in by card")
         await expect(back).to_be_visible()  # the list is under it
+        assert await fits_the_phone(frame)
         await page.screenshot(path=str(shots / "miniapp-request-friend.png"))
         await frame.get_by_test_id("chip-in-amount").fill("3")
         await frame.get_by_test_id("chip-in-stars").click()
