@@ -163,6 +163,7 @@ class Runtime:
             trusted_proxies=parse_networks(self.settings.trusted_proxies),
             body_timeout=self.settings.web_body_timeout.total_seconds(),
             miniapp=self._miniapp_api(),
+            miniapp_local_sdk=self.settings.miniapp_local_sdk,
         )
         journal = self.journal = UpdateJournal(self.application, UpdateInbox(self.db))
         self.application.add_handler(journal.done_marker(), group=LAST_GROUP)

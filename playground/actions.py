@@ -7,6 +7,7 @@ URL in a new tab, show the chat picker, show the payment sheet, or say why a pay
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from emulator import Chat, PaymentRefused, User
 from emulator.state import StoredMessage
@@ -48,6 +49,8 @@ class PersonActions:
             amount = money(invoice["total_amount"], invoice["currency"], locale)
             sheet = {"title": invoice["title"], "description": invoice["description"], "amount": amount}
             return {"pay": sheet | {"chat_id": chat.id, "message_id": message_id}}
+        if shown["kind"] == "web_app":
+            return {"app": {"url": shown["url"]}}
         if shown["kind"] == "copy":
             return {"copied": shown["copy"]}
         if shown["kind"] == "unsupported":
@@ -61,6 +64,9 @@ class PersonActions:
         if kind == "deep_link":
             await self.emu.open_link(person, url)
             return {"open_chat": self.emu.private_chat(person).id}
+        if kind == "app_link":
+            start = parse_qs(urlsplit(url).query).get("startapp", [None])[0]
+            return {"app": {"start": start}}
         if kind == "invoice_link":
             invoice = self.emu.invoice_from_link(url)
             amount = money(invoice.total_amount, invoice.currency, locale)

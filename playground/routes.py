@@ -18,6 +18,7 @@ from services.i18n import LOCALE_NAMES
 from web.json_input import read_json
 
 from .actions import PersonActions
+from .app_pane import THEMES, launch_url, own_app_path
 from .events import EventStreams
 from .guard import PAGE_POLICY, PlaygroundGuard
 from .views import MessageViews
@@ -103,6 +104,8 @@ class PlaygroundRoutes:
             "inline": self.inline,
             "choose": self.choose,
             "pay": self.pay,
+            "app": self.app,
+            "share_prepared": self.share_prepared,
         }
         for name, handler in actions.items():
             app.router.add_post(f"/playground/api/{name}", answers_json(handler))
@@ -189,6 +192,36 @@ class PlaygroundRoutes:
             return web.json_response(await self.actions.pay_link(person, field(body, "link", str)))
         chat = self.world.chat_of(person, field(body, "chat", int))
         return web.json_response(await self.actions.pay_message(person, chat, field(body, "message", int)))
+
+    async def app(self, request: web.Request) -> web.Response:
+        """Where the phone pane opens the Mini App for a person: the menu button's app (``start``: a direct link's
+        start parameter) or a web_app button's (``url``), with init data signed for them, in a theme."""
+        body = await json_body(request)
+        person = self.world.person(field(body, "person", int))
+        theme = body.get("theme", "light")
+        if theme not in THEMES:
+            raise ValueError(f"theme must be one of {', '.join(THEMES)}")
+        start = field(body, "start", str) if body.get("start") is not None else None
+        path = "/app"
+        if body.get("url") is not None:
+            own = own_app_path(field(body, "url", str), self.guard.origin)
+            if own is None:
+                return web.json_response({"open_url": body["url"]})
+            path = own
+        return web.json_response(
+            {"url": launch_url(self.world.emu, person, start_param=start, theme=theme, path=path), "theme": theme}
+        )
+
+    async def share_prepared(self, request: web.Request) -> web.Response:
+        """The app's shareMessage: the person picked a chat in the share sheet; Telegram posts the prepared message."""
+        person, chat, body = await self._acting(request)
+        prepared_id = field(body, "prepared", str)
+        # The emulator's prepared messages (savePreparedInlineMessage) come with the Mini App API's branch.
+        share = getattr(self.world.emu, "share_prepared", None)
+        if share is None:
+            raise NotImplementedError("this emulator keeps no prepared messages")
+        posted = await share(person, prepared_id, chat)
+        return web.json_response({"open_chat": chat.id, "sent": posted["message_id"]})
 
     async def _acting(self, request: web.Request) -> tuple[User, Chat, dict[str, Any]]:
         """Who acts, in which chat (they must be in it), and the rest of what they sent."""

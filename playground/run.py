@@ -97,6 +97,8 @@ class Playground:
             web_burst_per_address=10_000,
             web_form_rate_per_address=1_000,
             web_form_burst_per_address=10_000,
+            # No telegram.org here: the Mini App loads daifu's stand-in for Telegram's script, in the phone pane.
+            miniapp_local_sdk=True,
         )
 
     def routes(self) -> PlaygroundRoutes:

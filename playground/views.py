@@ -14,7 +14,9 @@ from services.money import Money, format_money
 
 from .words import WORDS
 
-ButtonKind = Literal["callback", "deep_link", "invoice_link", "url", "share", "pay", "copy", "unsupported"]
+ButtonKind = Literal[
+    "callback", "deep_link", "invoice_link", "app_link", "url", "web_app", "share", "pay", "copy", "unsupported"
+]
 LINK_ENTITIES = ("url", "text_link")
 # How far back a QR code's link is looked for when its caption has none (the share kit's QR follows its text).
 SCAN_LOOKBACK = 3
@@ -42,6 +44,8 @@ class MessageViews:
             name = parts.path.strip("/").split("/")[0]
             if name.startswith("$"):
                 return "invoice_link"
+            if name.lower() == self.bot_username and len(parts.path.strip("/").split("/")) == 2:
+                return "app_link"  # t.me/<bot>/<app>?startapp=…: the bot's Mini App, opened directly
             if name.lower() == self.bot_username and "startgroup" not in parse_qs(parts.query):
                 return "deep_link"
         return "url"
@@ -52,8 +56,10 @@ class MessageViews:
             shown["kind"] = "callback"
         elif "url" in button:
             shown.update(kind=self.link_kind(button["url"]), url=button["url"])
-        elif "login_url" in button or "web_app" in button:
-            shown.update(kind="url", url=(button.get("login_url") or button.get("web_app") or {}).get("url", ""))
+        elif "web_app" in button:  # opens the Mini App in the phone pane
+            shown.update(kind="web_app", url=button["web_app"].get("url", ""))
+        elif "login_url" in button:
+            shown.update(kind="url", url=button["login_url"].get("url", ""))
         elif any(key.startswith("switch_inline_query") for key in button):
             shown["kind"] = "share"
         elif button.get("pay"):

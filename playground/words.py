@@ -56,6 +56,11 @@ WORDS: dict[str, str] = {
     "failed": _("That did not work: {error}"),
     "reconnecting": _("Connection lost; reconnecting…"),
     "language": _("Language"),
+    "open_app": _("Open the app"),
+    "app_title": _("daifu app"),
+    "app_theme": _("Light or dark theme"),
+    "back": _("Back"),
+    "share_to": _("Share to…"),
 }
 
 

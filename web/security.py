@@ -51,6 +51,10 @@ async def harden_response(_request: web.Request, response: web.StreamResponse) -
     response.headers["Server"] = SERVER_NAME
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
+    # A page that may be framed (the Mini App, by Telegram's web clients) says where in its own frame-ancestors;
+    # X-Frame-Options cannot name an allowed framer, so it must not be there to contradict it.
+    if "frame-ancestors 'none'" not in response.headers.get(CSP_HEADER, "frame-ancestors 'none'"):
+        del response.headers["X-Frame-Options"]
     # A page that needs another policy (the request page, the playground) sets its own before this runs.
     response.headers.setdefault(CSP_HEADER, PAGE_POLICY)
 

@@ -14,6 +14,7 @@ from web.client_address import IPNetwork, trust_proxies
 from web.health import OperationsEndpoints, public_routes
 from web.landing import LandingPages
 from web.miniapp_api import MiniAppApi
+from web.miniapp_page import MiniAppPage
 from web.notify import NotifyEndpoints
 from web.pages import stylesheet
 from web.rate_limit import RATE_LIMITER, RateLimiter, WebLimits
@@ -39,6 +40,7 @@ def build_web_app(
     trusted_proxies: tuple[IPNetwork, ...] = (),
     body_timeout: float = 30.0,
     miniapp: MiniAppApi | None = None,
+    miniapp_local_sdk: bool = False,
 ) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     trust_proxies(app, trusted_proxies)
@@ -61,6 +63,7 @@ def build_web_app(
     app.add_routes(ShopApi(daifu, bot_username).routes())
     if miniapp is not None:  # it needs the bot's token, which only the running bot has
         app.add_routes(miniapp.routes())
+    app.add_routes(MiniAppPage(local_sdk=miniapp_local_sdk).routes())
     for gateway in daifu.providers.values():
         if isinstance(gateway, SandboxGateway):  # the sandbox's checkout page is served here, on daifu's own site
             app.add_routes(SandboxCheckoutPages(daifu, gateway).routes())

@@ -27,6 +27,8 @@
     seen: {}, // person id -> {chat id -> last message id they saw}
     typingUntil: new Map(), // chat id -> time the "typing…" line goes away
     source: null,
+    app: null, // the Mini App open in the phone pane: {person, theme, themeParams}
+    appTheme: 'light', // the pretend Telegram app's theme, kept from one opening of the app to the next
   };
 
   // --- small helpers ------------------------------------------------------------------------------
@@ -196,6 +198,10 @@
     for (const node of document.querySelectorAll('[data-word-placeholder]')) {
       node.placeholder = word(node.dataset.wordPlaceholder);
     }
+    for (const node of document.querySelectorAll('[data-word-title]')) {
+      node.title = word(node.dataset.wordTitle);
+      node.setAttribute('aria-label', node.title);
+    }
     $('chat-list').setAttribute('aria-label', word('chats'));
     $('languages').setAttribute('aria-label', word('language'));
   }
@@ -252,6 +258,7 @@
     if (!chat) return;
     $('chat-avatar').replaceWith(Object.assign(avatar(chat), { id: 'chat-avatar' }));
     $('chat-title').textContent = chatTitle(chat);
+    $('open-app').hidden = chat.kind !== 'bot'; // the bot's menu button opens its Mini App
     const subtitle = $('chat-subtitle');
     const typing = (state.typingUntil.get(chat.id) || 0) > Date.now();
     subtitle.classList.toggle('typing', typing);
@@ -473,6 +480,7 @@
       toast(word('opened_tab', { url: reply.open_url }));
     }
     if (reply.share) showChatPicker(reply.share);
+    if (reply.app) openApp({ url: reply.app.url || null, start: reply.app.start || null });
     if (reply.pay) showPaySheet(reply.pay);
     if (reply.copied) {
       navigator.clipboard?.writeText(reply.copied).catch(() => {});
@@ -481,6 +489,7 @@
   }
 
   function becomePerson(id) {
+    if (state.app && state.app.person !== id) closeApp(); // the pane is one person's phone
     state.me = id;
     $('toast').hidden = true; // it was news for the person before
     localStorage.setItem('daifu.playground.me', String(id));
@@ -529,7 +538,10 @@
     openSheet(el('p', { 'data-testid': 'alert' }, text), el('div', { class: 'actions' }, closeButton('close')));
   }
 
-  function showPaySheet(pay) {
+  // onClosed (the Mini App's openInvoice) hears how the sheet ended: paid, failed or cancelled.
+  function showPaySheet(pay, onClosed) {
+    let outcome = 'cancelled';
+    if (onClosed) $('sheet').addEventListener('close', () => onClosed(outcome), { once: true });
     const error = el('div', { class: 'error', role: 'alert', 'data-testid': 'pay-error', hidden: true });
     const payButton = el('button', { type: 'button', class: 'button', 'data-testid': 'pay-confirm' }, word('pay_amount', { amount: pay.amount }));
     payButton.addEventListener('click', async () => {
@@ -539,11 +551,13 @@
       try {
         const answer = await api('pay', { person: state.me, ...target });
         if (answer.refused !== undefined) {
+          outcome = 'failed';
           error.replaceChildren(el('b', {}, word('refused')), ' ', answer.refused);
           error.hidden = false;
           payButton.remove();
           return;
         }
+        outcome = 'paid';
         closeSheet();
         toast(word('payment_sent'));
       } catch (failure) {
@@ -564,6 +578,10 @@
   }
 
   function showChatPicker(share) {
+    if (share.prepared) {
+      showPreparedPicker(share);
+      return;
+    }
     if (share.here) {
       showInlineResults(currentChatId(), share.query);
       return;
@@ -573,6 +591,29 @@
       onclick: () => showInlineResults(chat.id, share.query),
     }, avatar(chat, true), chatTitle(chat)));
     openSheet(el('h3', {}, word('choose_chat')), el('div', { class: 'choices' }, ...choices),
+      el('div', { class: 'actions' }, closeButton()));
+  }
+
+  // The app's shareMessage: pick a chat, and the prepared message is posted there as the person's, via the bot.
+  function showPreparedPicker(share) {
+    let sent = false;
+    $('sheet').addEventListener('close', () => { if (!sent) share.onDone(false); }, { once: true });
+    const choices = share.chats.map(chatById).filter(Boolean).map((chat) => el('button', {
+      type: 'button', class: 'choice', 'data-testid': 'pick-chat', 'data-chat-id': chat.id,
+      onclick: async (event) => {
+        event.currentTarget.disabled = true;
+        try {
+          await api('share_prepared', { person: share.person, chat: chat.id, prepared: share.prepared });
+          sent = true;
+          closeSheet();
+          share.onDone(true);
+        } catch (error) {
+          closeSheet();
+          failed(error);
+        }
+      },
+    }, avatar(chat, true), chatTitle(chat)));
+    openSheet(el('h3', {}, word('share_to')), el('div', { class: 'choices' }, ...choices),
       el('div', { class: 'actions' }, closeButton()));
   }
 
@@ -622,6 +663,143 @@
     openSheet(el('h3', {}, word('who_scans')), el('div', { class: 'choices' }, ...choices), el('div', { class: 'actions' }, closeButton()));
   }
 
+  // --- the Mini App in the phone pane: this page plays the Telegram app's part ------------------------------------
+  //
+  // The app (in the frame) runs telegram-web-app.js's protocol: it posts {eventType, eventData} as JSON to this page
+  // and hears this page's answers. Only the frame's own messages, from daifu's own origin, are read.
+
+  function toApp(eventType, eventData = {}) {
+    const frame = $('app-frame');
+    if (frame.contentWindow) frame.contentWindow.postMessage(JSON.stringify({ eventType, eventData }), window.location.origin);
+  }
+
+  async function openApp({ start = null, url = null } = {}) {
+    const theme = state.appTheme;
+    try {
+      const answer = await api('app', { person: state.me, start, url, theme });
+      if (answer.open_url) {
+        follow({ open_url: answer.open_url });
+        return;
+      }
+      state.app = { person: state.me, theme, themeParams: null, mainVisible: false };
+      const pane = $('app-pane');
+      pane.dataset.theme = theme;
+      pane.dataset.person = String(state.me);
+      delete pane.dataset.haptic;
+      $('app-main').hidden = true;
+      $('app-back').hidden = true;
+      $('app-frame').src = answer.url;
+      pane.hidden = false;
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  function closeApp() {
+    state.app = null;
+    $('app-pane').hidden = true;
+    $('app-frame').removeAttribute('src');
+  }
+
+  async function toggleTheme() {
+    if (!state.app) return;
+    const theme = state.app.theme === 'dark' ? 'light' : 'dark';
+    try {
+      // The same colours the pane's launch carried, asked of the server for the other theme.
+      const answer = await api('app', { person: state.app.person, theme });
+      const params = new URLSearchParams(answer.url.split('#')[1]);
+      state.app.theme = theme;
+      state.appTheme = theme;
+      $('app-pane').dataset.theme = theme;
+      state.app.themeParams = JSON.parse(params.get('tgWebAppThemeParams'));
+      toApp('theme_changed', { theme_params: state.app.themeParams });
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  function themeParamsNow() {
+    if (state.app.themeParams) return state.app.themeParams;
+    const launch = new URLSearchParams(($('app-frame').getAttribute('src') || '').split('#')[1] || '');
+    state.app.themeParams = JSON.parse(launch.get('tgWebAppThemeParams') || '{}');
+    return state.app.themeParams;
+  }
+
+  function setMainButton(params) {
+    const main = $('app-main');
+    main.hidden = !params.is_visible;
+    if (!params.is_visible) return;
+    main.textContent = params.text;
+    main.disabled = params.is_active === false;
+    main.dataset.progress = String(Boolean(params.is_progress_visible));
+    if (params.color) main.style.background = params.color;
+    if (params.text_color) main.style.color = params.text_color;
+  }
+
+  function appInvoice(slug) {
+    const link = `https://t.me/$${slug}`;
+    api('link', { person: state.app.person, url: link }).then((reply) => {
+      if (!reply.pay) throw new Error(reply.error || 'not an invoice');
+      showPaySheet(reply.pay, (status) => {
+        toApp('invoice_closed', { slug, status });
+      });
+    }).catch((error) => {
+      failed(error);
+      toApp('invoice_closed', { slug, status: 'failed' });
+    });
+  }
+
+  function appShare(prepared) {
+    const mine = state.chats.filter((chat) => isMember(chat, state.app.person) && chat.kind !== 'bot');
+    showChatPicker({
+      prepared, person: state.app.person, chats: mine.map((chat) => chat.id),
+      onDone: (sent) => (sent ? toApp('prepared_message_sent') : toApp('prepared_message_failed', { error: 'USER_DECLINED' })),
+    });
+  }
+
+  function appSwitchInline(query, chatTypes) {
+    const kinds = { users: 'direct', bots: 'bot', groups: 'group', channels: 'channel' };
+    const wanted = new Set((chatTypes || []).map((type) => kinds[type]));
+    const mine = state.chats.filter((chat) => isMember(chat, state.app.person) && (!wanted.size || wanted.has(chat.kind)));
+    closeApp(); // Telegram leaves the app for the chat picker
+    showChatPicker({ query, chats: mine.map((chat) => chat.id), here: false });
+  }
+
+  const FROM_APP = {
+    iframe_ready: () => {},
+    web_app_ready: () => { $('app-pane').dataset.ready = 'true'; },
+    web_app_expand: () => {},
+    web_app_request_theme: () => toApp('theme_changed', { theme_params: themeParamsNow() }),
+    web_app_request_viewport: () => toApp('viewport_changed', {
+      height: $('app-frame').clientHeight, is_expanded: true, is_state_stable: true,
+    }),
+    web_app_request_safe_area: () => toApp('safe_area_changed', { top: 0, bottom: 0, left: 0, right: 0 }),
+    web_app_request_content_safe_area: () => toApp('content_safe_area_changed', { top: 0, bottom: 0, left: 0, right: 0 }),
+    web_app_setup_main_button: setMainButton,
+    web_app_setup_back_button: (data) => { $('app-back').hidden = !data.is_visible; },
+    web_app_trigger_haptic_feedback: (data) => {
+      $('app-pane').dataset.haptic = data.notification_type || data.impact_style || data.type;
+    },
+    web_app_open_invoice: (data) => appInvoice(data.slug),
+    web_app_send_prepared_message: (data) => appShare(data.id),
+    web_app_switch_inline_query: (data) => appSwitchInline(data.query, data.chat_types),
+    web_app_open_link: (data) => follow({ open_url: data.url }),
+    web_app_open_tg_link: (data) => api('link', { person: state.app.person, url: `https://t.me${data.path_full}` }).then(follow, failed),
+    web_app_close: closeApp,
+  };
+
+  window.addEventListener('message', (event) => {
+    if (!state.app || event.source !== $('app-frame').contentWindow || event.origin !== window.location.origin) return;
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch (error) {
+      return;
+    }
+    const handle = message && FROM_APP[message.eventType];
+    if (handle) handle(message.eventData || {});
+  });
+
   // --- start ------------------------------------------------------------------------------------------------
 
   async function boot() {
@@ -649,6 +827,11 @@
       send(text);
     });
     $('sheet').addEventListener('click', (event) => { if (event.target === $('sheet')) closeSheet(); });
+    $('open-app').addEventListener('click', () => openApp());
+    $('app-close').addEventListener('click', closeApp);
+    $('app-theme').addEventListener('click', toggleTheme);
+    $('app-main').addEventListener('click', () => toApp('main_button_pressed'));
+    $('app-back').addEventListener('click', () => toApp('back_button_pressed'));
     connect();
   }
 

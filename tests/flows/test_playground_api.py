@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import aiohttp
 import pytest
@@ -212,6 +213,33 @@ async def test_links_languages_and_mistakes(playground: PlaygroundClient) -> Non
     assert "must be a str" in (await playground.post("send", 400, person=ADA, chat=ADA))["error"]
     assert (await playground.post("tap", 404, person=ADA, chat=ADA, message=999, row=0, column=0))["error"]
     assert (await playground.post("language", 400, locale="fr"))["error"]
+
+
+async def test_the_app_pane_opens_the_mini_app_signed_in_as_the_person(playground: PlaygroundClient) -> None:
+    """The pane's address carries init data the emulator signed for the person; daifu's API takes it as Telegram's."""
+    opened = await playground.post("app", person=CAROL, start="r_abc", theme="dark")
+    path, _, fragment = opened["url"].partition("#")
+    launch = dict(parse_qsl(fragment))
+    assert path == "/app" and launch["tgWebAppVersion"] == "8.0" and launch["tgWebAppBotInline"] == "1"
+    assert json.loads(launch["tgWebAppThemeParams"])["bg_color"] == "#212121"
+    signed = dict(parse_qsl(launch["tgWebAppData"]))
+    assert json.loads(signed["user"])["id"] == CAROL and signed["start_param"] == "r_abc"
+    base = playground.page_url.removesuffix("/playground")
+    me_url = f"{base}/app/api/me"
+    async with playground.session.get(me_url, headers={"Authorization": f"tma {launch['tgWebAppData']}"}) as me:
+        assert me.status == 200 and (await me.json())["person"]["id"] == CAROL
+    # A direct link to the bot's app opens the pane with its start parameter; a web_app button of another site
+    # is only a link to open.
+    assert await playground.post("link", person=CAROL, url="https://t.me/daifu_bot/app?startapp=o_xyz") == {
+        "app": {"start": "o_xyz"}
+    }
+    own = await playground.post("app", person=CAROL, url=f"{base}/app?startapp=o_xyz")
+    assert own["url"].startswith("/app?startapp=o_xyz#tgWebAppData=")
+    assert await playground.post("app", person=CAROL, url="https://elsewhere.example/app") == {
+        "open_url": "https://elsewhere.example/app"
+    }
+    assert "theme" in (await playground.post("app", 400, person=CAROL, theme="sepia"))["error"]
+    assert (await playground.post("app", 404, person=7))["error"]
 
 
 async def test_a_fresh_start_empties_only_a_playground_database(tmp_path: Path) -> None:
