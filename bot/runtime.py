@@ -65,6 +65,7 @@ def shop_rules(settings: Settings) -> ShopRules:
         support_contact=settings.support_contact,
         terms_url=settings.terms_url,
         terms_text=settings.terms_text,
+        miniapp_short_name=settings.miniapp_short_name,
     )
 
 

@@ -14,6 +14,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from handlers.callback_data import CallbackData
 from handlers.common import speak
 from handlers.context import DaifuContext
+from handlers.mini_app_buttons import open_in_app
 from handlers.my_requests import RequestAction, RequestTap
 from presentation.formatting import chat_time, esc, order_price, paid_amount
 from presentation.order_status import chipped_in, request_open, status_words
@@ -89,6 +90,8 @@ async def render_page(update: Update, context: DaifuContext, page: int) -> tuple
         nav.append(InlineKeyboardButton(_("Older »"), callback_data=PageTap(page + 1).pack()))
     if nav:
         rows.append(nav)
+    chat = update.effective_chat
+    rows += open_in_app(context.daifu.rules, chat.type if chat else None, None, _)
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
