@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from payments.base import Checkout, PaymentError
-from presentation.texts import invoice_for_friend, provider_down, status_name
+from presentation.texts import invoice_for_friend, method_label, provider_down, status_name
 from services.bot_api_port import BotApiPort
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
@@ -134,14 +134,18 @@ class RequestScreens:
 
     def methods_json(self, view: RequestView, caller: Caller) -> list[dict[str, Any]]:
         """The ways to pay a friend's request in the app: Telegram's payment sheet (a web method is paid on the
-        request's web page, web_url)."""
+        request's web page, web_url), each with its price for what is offered: the share, or all that is left."""
         checkouts, found = self.daifu.checkouts, []
+        offered = view.total if view.request.mode == RequestMode.SINGLE else (view.share or view.remaining)
         for provider in checkouts.methods_for(view.order):
             if not capabilities_of(provider, self.daifu.providers).paid_inside_telegram:
                 continue
-            price = checkouts.charge_for(view.share or view.remaining, provider)
+            price = checkouts.charge_for(offered, provider)
             if price is not None:
-                found.append({"id": provider, "kind": "invoice", "price_of_share": money_json(price, caller.locale)})
+                label = method_label(provider, price, caller.locale, caller._)
+                found.append(
+                    {"id": provider, "label": label, "kind": "invoice", "price": money_json(price, caller.locale)}
+                )
         return found
 
     async def invoice(self, request: web.Request, caller: Caller) -> web.Response:
