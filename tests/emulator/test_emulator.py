@@ -23,6 +23,7 @@ from telegram import (
     LabeledPrice,
     Message,
     Update,
+    WebAppInfo,
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
@@ -543,6 +544,17 @@ async def test_mini_app_prepared_and_answered_messages(emu: BotApiEmulator, app:
         await app.bot.save_prepared_inline_message(alice.id, card)
     with pytest.raises(BadRequest, match=r"(?i)user_id_invalid"):
         await app.bot.save_prepared_inline_message(999_999, card, allow_user_chats=True)
+
+    # web_app buttons: https pages, in private chats only.
+    await emu.send_text(alice, "/start")
+    app_button = InlineKeyboardMarkup([[InlineKeyboardButton("Open", web_app=WebAppInfo("https://shop.example/app"))]])
+    await app.bot.send_message(alice.id, "The app", reply_markup=app_button)
+    members = emu.add_group("Members", members=[alice, bob])
+    with pytest.raises(BadRequest, match=r"(?i)button_type_invalid"):
+        await app.bot.send_message(members.id, "The app", reply_markup=app_button)
+    plain = InlineKeyboardMarkup([[InlineKeyboardButton("Open", web_app=WebAppInfo("http://shop.example/app"))]])
+    with pytest.raises(BadRequest, match=r"(?i)only https links are allowed"):
+        await app.bot.send_message(alice.id, "The app", reply_markup=plain)
 
     # A Mini App opened with a query_id answers it once, on the person's behalf, in their chat with the bot.
     signed = emu.mini_app_init_data(bob, with_query=True)
