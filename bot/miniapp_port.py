@@ -11,6 +11,7 @@ from telegram.ext import Application
 from handlers.checkout import invoice_fields
 from handlers.context import DaifuContext
 from handlers.inline_share import card_result
+from services.bot_api_port import TelegramUnavailable
 from services.i18n import gettext_for
 from services.pay_requests import RequestView
 from services.providers import InvoiceSpec
@@ -28,7 +29,11 @@ class PtbBotApi:
 
     async def invoice_link(self, invoice: InvoiceSpec) -> str:
         # The chat's own invoice fields: the same payload, checked at pre-checkout and credited alike.
-        return await self.context.bot.create_invoice_link(**invoice_fields(invoice))
+        try:
+            return await self.context.bot.create_invoice_link(**invoice_fields(invoice))
+        except TelegramError as error:
+            log.warning("could not make an invoice link for checkout %s: %s", invoice.payload, error)
+            raise TelegramUnavailable(str(error)) from error
 
     async def prepared_card(self, user_id: int, view: RequestView) -> str | None:
         # The card's own words are the requester's language (render_card); its title in the picker too.

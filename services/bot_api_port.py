@@ -10,6 +10,10 @@ from services.pay_requests import RequestView
 from services.providers import InvoiceSpec
 
 
+class TelegramUnavailable(Exception):
+    """Telegram did not take the call (refused it, or did not answer): nothing the person can fix but trying again."""
+
+
 class BotApiPort(Protocol):
     def bot_username(self) -> str:
         """The bot's @username, for the links it is opened by."""
@@ -17,7 +21,8 @@ class BotApiPort(Protocol):
 
     async def invoice_link(self, invoice: InvoiceSpec) -> str:
         """createInvoiceLink: a link the app's openInvoice shows Telegram's payment sheet for. The payload is the
-        invoice's as the chat sends it, so pre-checkout and the successful payment are handled alike."""
+        invoice's as the chat sends it, so pre-checkout and the successful payment are handled alike.
+        TelegramUnavailable when Telegram does not make it."""
         ...
 
     async def prepared_card(self, user_id: int, view: RequestView) -> str | None:

@@ -36,8 +36,11 @@ class AdminScreens:
             amount = read_amount(amount_text, normalise_currency(currency), caller.locale)
         except InvalidAmount as error:
             raise bad_request(bad_amount(error, _, caller.locale), "bad_amount") from None
+        # The app sends one key per form it shows: a double tap, or a retry after a lost answer, makes one order.
+        key = text(body, "idempotency_key", 64)
+        asked_in = f"miniapp:{caller.person.id}:{key}" if key else None
         try:
-            order = await self.daifu.orders.create(amount, title, created_by=caller.person.id)
+            order = await self.daifu.orders.create(amount, title, created_by=caller.person.id, asked_in=asked_in)
         except InvalidTitle:
             raise bad_request(
                 _("The title must be 1 to {limit} characters.").format(limit=TITLE_MAX), "bad_title"

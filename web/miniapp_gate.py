@@ -76,6 +76,10 @@ def request_refused(refusal: RequestRefused, caller: Caller) -> Refusal:
     return Refusal(WHY_STATUS.get(refusal.why, 409), words, refusal.why.value, **extra)
 
 
+def telegram_down(caller: Caller) -> Refusal:
+    return Refusal(502, caller._("Telegram is not answering right now. Please try again in a moment."), "telegram_down")
+
+
 def bad_request(words: str, code: str = "bad_request") -> Refusal:
     return Refusal(400, words, code)
 

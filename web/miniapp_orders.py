@@ -11,7 +11,7 @@ from aiohttp import web
 from payments.base import Checkout, PaymentError
 from presentation.order_status import request_open, status_words
 from presentation.texts import method_label, provider_down
-from services.bot_api_port import BotApiPort
+from services.bot_api_port import BotApiPort, TelegramUnavailable
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
 from services.money import Money
@@ -29,6 +29,7 @@ from web.miniapp_gate import (
     read_body,
     refused,
     request_refused,
+    telegram_down,
     text,
     whole_number,
 )
@@ -121,19 +122,23 @@ class OrderScreens:
         method = choice(body, "method", INVOICE_METHODS)
         order = await self._order(request.match_info["token"], caller)
         port = self.port(caller)
-        if not capabilities_of(method, self.daifu.providers).paid_inside_telegram:
-            raise unavailable(caller)
         checkout = await self._start(order, method, caller)
         if checkout.invoice is None:
             raise unavailable(caller)
-        return web.json_response({"url": await port.invoice_link(checkout.invoice)})
+        try:
+            return web.json_response({"url": await port.invoice_link(checkout.invoice)})
+        except TelegramUnavailable:
+            raise telegram_down(caller) from None
 
     async def web_checkout(self, request: web.Request, caller: Caller) -> web.Response:
         """POST /app/api/orders/{token}/web {"method"}: a web checkout (its page, or a code to scan), as the order's
         page opens one, for the person signed in."""
         body = await read_body(request)
         order = await self._order(request.match_info["token"], caller)
-        method = choice(body, "method", web_methods(self.daifu, order) or ("none",))
+        methods = web_methods(self.daifu, order)
+        if not methods:
+            raise unavailable(caller)
+        method = choice(body, "method", methods)
         checkout = await self._start(order, method, caller)
         answer: dict[str, Any] = {"url": checkout.url, "receipt_url": None, "qr_payload": None}
         if checkout.kind == CheckoutKind.QR and checkout.qr_payload:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from payments.base import Checkout, PaymentError
 from presentation.texts import invoice_for_friend, method_label, provider_down, status_name
-from services.bot_api_port import BotApiPort
+from services.bot_api_port import BotApiPort, TelegramUnavailable
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
 from services.money import Money
@@ -27,6 +27,7 @@ from web.miniapp_gate import (
     money_json,
     read_body,
     request_refused,
+    telegram_down,
     whole_number,
 )
 
@@ -186,7 +187,10 @@ class RequestScreens:
         invoice = for_friend(checkout, view, part, self.daifu, caller).invoice
         if invoice is None:
             raise Refusal(409, caller._("That payment method is not available for this order any more."), "unavailable")
-        return web.json_response({"url": await port.invoice_link(invoice)})
+        try:
+            return web.json_response({"url": await port.invoice_link(invoice)})
+        except TelegramUnavailable:
+            raise telegram_down(caller) from None
 
     async def _own_open(self, token: str, caller: Caller) -> RequestView:
         """The caller's own request, open: only its requester cancels or shares it."""

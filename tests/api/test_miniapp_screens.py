@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from emulator import PaymentRefused
+from emulator.faults import server_error
 from emulator.state import User
 from tests.harness import BOT_USERNAME, RunningShop
 
@@ -176,10 +177,17 @@ async def test_a_single_request_is_held_as_in_the_chat_and_only_its_requester_ca
 ) -> None:
     alice, bob, carol = shop.alice, shop.bob, shop.carol
     tea = await shop.new_link("/newlink 8 USD Green tea")
+    # Telegram does not take the card for the share sheet: the request is made all the same, to share by inline query.
+    shop.emu.faults.fail("savePreparedInlineMessage", fault=server_error(502), times=1)
     status, asked = await call("POST", f"/orders/{tea}/ask", alice, {"mode": "single"})
     assert status == 201 and asked["request"]["shares"] is None, asked
+    assert asked["prepared_message_id"] is None and asked["inline_query"] == asked["request"]["token"]
     token = asked["request"]["token"]
 
+    # Nor the invoice link, once: Bob is told in words, tries again, and is still the one holding it.
+    shop.emu.faults.fail("createInvoiceLink", fault=server_error(502), times=1)
+    status, down = await call("POST", f"/requests/{token}/invoice", bob, {"method": "telegram"})
+    assert (status, down["code"]) == (502, "telegram_down") and "try again" in down["error"]
     status, answer = await call("POST", f"/requests/{token}/invoice", bob, {"method": "telegram"})
     assert status == 200, answer
     status, held = await call("POST", f"/requests/{token}/invoice", carol, {"method": "stars"})
@@ -205,8 +213,10 @@ async def test_admins_make_links_in_the_app_and_nobody_else_does(shop: RunningSh
     body = {"title": "Oolong", "amount": "12.50", "currency": "usd"}
     status, refused = await call("POST", "/admin/links", bob, body)
     assert (status, refused["code"]) == (403, "not_admin")
+    body["idempotency_key"] = "form-1"
     status, made = await call("POST", "/admin/links", admin, body)
     assert status == 201, made
+    assert await call("POST", "/admin/links", admin, body) == (201, made)  # a double tap makes one order
     link = made["order"]
     assert link["link"] == f"https://t.me/{BOT_USERNAME}?start={link['token']}"
     assert link["page_url"] == f"{shop.web_url}/o/{link['token']}"
