@@ -121,6 +121,10 @@ async def test_an_order_paid_and_a_split_asked_shared_and_chipped_in_through_the
         "cancel": True,
     }
 
+    # Bob has the cake's link too, and may pay it as in the chat, but Alice's request is not his to see there.
+    status, his = await call("GET", f"/orders/{cake}", bob)
+    assert status == 200 and his["request"] is None and token not in json.dumps(his)
+
     # Bob opens the request as a friend sees it, and chips in his share with Stars.
     status, seen = await call("GET", f"/requests/{token}", bob)
     assert status == 200, seen
