@@ -40,7 +40,11 @@ async def test_the_app_opens_from_the_menu_the_order_the_kit_my_and_group_cards(
         token = await ask_friend(shop, alice, cake, shares=2)
         kit = await shop.told(alice, "Your request is ready")
         assert web_apps(kit) == [("Open in the app", f"{SITE}/app?startapp={token}")]
-        assert web_apps(await my_list(shop, alice)) == [("Open in the app", f"{SITE}/app")]
+        listed = await my_list(shop, alice)
+        assert web_apps(listed) == [("Open in the app", f"{SITE}/app")]
+        await emu.click(alice, listed, "1. Birthday cake")
+        detail = await shop.told(alice, "Your request to friends is open")
+        assert web_apps(detail) == [("Open in the app", f"{SITE}/app?startapp={token}")]
 
         # In a group a card has no web_app button (Telegram allows none there): its link opens the app directly.
         friends = emu.add_group("Friends", [alice, bob])
