@@ -175,8 +175,11 @@ async def test_an_order_paid_and_a_split_asked_shared_and_chipped_in_through_the
     roles = {entry["token"]: entry["role"] for entry in (await call("GET", "/me", admin))[1]["orders"]}
     assert roles == {cake: "bought", coffee: "bought"}
 
+    # One shop for all of it: a single request's hold, next.
+    await a_single_request_is_held_as_in_the_chat_and_only_its_requester_calls_it_off(shop, call)
 
-async def test_a_single_request_is_held_as_in_the_chat_and_only_its_requester_calls_it_off(
+
+async def a_single_request_is_held_as_in_the_chat_and_only_its_requester_calls_it_off(
     shop: RunningShop, call: AppClient
 ) -> None:
     alice, bob, carol = shop.alice, shop.bob, shop.carol
@@ -212,7 +215,7 @@ async def test_a_single_request_is_held_as_in_the_chat_and_only_its_requester_ca
     assert (status, unknown["code"]) == (404, "unknown_request") and "not known" in unknown["error"]
 
 
-async def test_admins_make_links_in_the_app_and_nobody_else_does(shop: RunningShop, call: AppClient) -> None:
+async def admins_make_links_in_the_app_and_nobody_else_does(shop: RunningShop, call: AppClient) -> None:
     admin, bob = shop.admin, shop.bob
     body = {"title": "Oolong", "amount": "12.50", "currency": "usd"}
     status, refused = await call("POST", "/admin/links", bob, body)
@@ -308,3 +311,5 @@ async def test_every_route_refuses_a_bad_sign_in_and_a_hostile_body(shop: Runnin
         assert status == 400, (wrong, answer)
     # Nothing of that reached Telegram or made a request: Carol has no orders at all.
     assert (await call("GET", "/me", shop.carol))[1]["orders"] == []
+
+    await admins_make_links_in_the_app_and_nobody_else_does(shop, call)
