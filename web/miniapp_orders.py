@@ -20,7 +20,7 @@ from services.pay_requests import RequestRefused
 from services.person_orders import PersonOrder
 from services.providers import CheckoutKind, capabilities_of
 from services.read_models import OrderInfo, RequestMode, utcnow
-from services.why_not import WhyNot, why_not_order
+from services.why_not import WhyNot, order_status_now, why_not_order
 from web.miniapp_gate import (
     Caller,
     Refusal,
@@ -104,7 +104,7 @@ class OrderScreens:
                     "shop": self.daifu.rules.shop_name,
                     "amount": money_json(Money(order.amount_minor, order.currency), caller.locale),
                     "status": {
-                        "code": str(order.status),
+                        "code": str(order_status_now(order, utcnow())),  # past its time: expired, if not yet marked
                         "words": status_words(entry, caller.locale, caller._, quote=str),
                     },
                     "expires_at": order.expires_at.isoformat(),
