@@ -14,6 +14,7 @@ from functools import partial
 from aiohttp import web
 
 from bot.logs import secrets_of
+from bot.miniapp_port import PtbBotApi
 from bot.polling import JournaledPolling
 from bot.settings import Settings
 from bot.start_failures import bot_api_at, database_at, listening_on, webhook_at
@@ -64,6 +65,7 @@ def shop_rules(settings: Settings) -> ShopRules:
         support_contact=settings.support_contact,
         terms_url=settings.terms_url,
         terms_text=settings.terms_text,
+        miniapp_short_name=settings.miniapp_short_name,
     )
 
 
@@ -135,6 +137,7 @@ class Runtime:
             settings.telegram_bot_token.get_secret_value(),
             max_age=settings.miniapp_auth_max_age,
             throttle=throttle,
+            bot_api=PtbBotApi(self.application),
         )
 
     async def start(

@@ -144,6 +144,10 @@ class Settings(EveryProviderSettings):
     # /metrics, /readyz and /healthz for Prometheus and the orchestrator, apart from the public port; 0: none.
     ops_host: str = "127.0.0.1"
     ops_port: int = Field(default=9090, ge=0, le=65535)
+    # --- Mini App ---
+    # The app's short name registered with @BotFather (/newapp): request cards in groups then open the app by a
+    # t.me/<bot>/<short name>?startapp=<token> link. None: cards keep the /start deep link.
+    miniapp_short_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{3,30}$")
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import bad_request, forbidden
 from .formatting import Entity, render, utf16_len
-from .markup import inline_keyboard, validate_markup
+from .markup import has_web_app_button, inline_keyboard, validate_markup
 from .params import Params
 from .state import Chat, StoredMessage, World
 
@@ -59,6 +59,8 @@ def post_bot_message(
 ) -> dict[str, Any]:
     """Post a message from the bot with the common send options; returns the API Message."""
     markup = validate_markup(p.get_json("reply_markup"))
+    if chat.type != "private" and has_web_app_button(markup):
+        raise bad_request("BUTTON_TYPE_INVALID")
     content = {**content, **_reply_to(chat, p)}
     if p.get_bool("protect_content"):
         content["has_protected_content"] = True

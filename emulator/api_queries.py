@@ -63,7 +63,7 @@ async def answer_inline_query(w: World, p: Params) -> Any:
         raise bad_request("RESULTS_TOO_MUCH")
     seen: set[str] = set()
     for result in results:
-        _validate_result(w, result, seen)
+        validate_result(w, result, seen)
     query.answer = {
         "results": results,
         "next_offset": p.get_str("next_offset") or "",
@@ -74,7 +74,7 @@ async def answer_inline_query(w: World, p: Params) -> Any:
     return True
 
 
-def _validate_result(w: World, result: Any, seen: set[str]) -> None:
+def validate_result(w: World, result: Any, seen: set[str]) -> None:
     if not isinstance(result, dict) or result.get("type") not in RESULT_TYPES:
         raise bad_request("can't parse inline query result JSON object")
     result_id = str(result.get("id") or "")

@@ -56,6 +56,19 @@ def _validate_button(button: Any) -> None:
     url = button.get("url")
     if url is not None and not str(url).startswith(("http://", "https://", "tg://")):
         raise bad_request(f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL")
+    web_app = button.get("web_app")
+    if web_app is not None:
+        app_url = str(web_app.get("url", "")) if isinstance(web_app, dict) else ""
+        if not app_url.startswith("https://"):
+            raise bad_request(
+                f"inline keyboard button Web App URL '{app_url}' is invalid: Only HTTPS links are allowed"
+            )
+
+
+def has_web_app_button(markup: dict[str, Any] | None) -> bool:
+    """Telegram shows web_app buttons in private chats only."""
+    rows = (markup or {}).get("inline_keyboard") or []
+    return any("web_app" in button for row in rows for button in row)
 
 
 def inline_keyboard(markup: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -42,10 +42,18 @@ def sign_init_data(token: str, fields: dict[str, str]) -> str:
 
 
 def init_data(
-    token: str, user: User, *, auth_date: int, start_param: str | None = None, chat_type: str = "sender"
+    token: str,
+    user: User,
+    *,
+    auth_date: int,
+    start_param: str | None = None,
+    chat_type: str = "sender",
+    query_id: str | None = None,
 ) -> str:
     """What a Mini App opened by `user` gets as initData (opened from a direct link when start_param is given)."""
     fields = {"user": user_json(user), "chat_instance": str(secrets.randbelow(10**18)), "chat_type": chat_type}
+    if query_id is not None:
+        fields = {"query_id": query_id, **fields}
     if start_param is not None:
         fields["start_param"] = start_param
     fields["auth_date"] = str(auth_date)

@@ -64,6 +64,7 @@ JSON_FIELDS = frozenset(
         "caption_entities",
         "prices",
         "results",
+        "result",
         "commands",
         "scope",
         "allowed_updates",

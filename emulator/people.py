@@ -81,11 +81,41 @@ class People:
     def private_chat(self, user: UserRef) -> Chat:
         return self.world.chats[self.world.user(user).id]
 
-    def mini_app_init_data(self, user: UserRef, *, age: int = 0, start_param: str | None = None) -> str:
-        """The signed initData the bot's Mini App gets when `user` opens it, signed `age` seconds ago."""
+    def mini_app_init_data(
+        self, user: UserRef, *, age: int = 0, start_param: str | None = None, with_query: bool = False
+    ) -> str:
+        """The signed initData the bot's Mini App gets when `user` opens it, signed `age` seconds ago. with_query:
+        opened from a keyboard or the menu button, the session has a query_id the bot may answer once
+        (answerWebAppQuery)."""
+        person = self.world.user(user)
+        query_id = None
+        if with_query:
+            query_id = "AAH" + secrets.token_urlsafe(24)
+            self.world.web_app_queries[query_id] = person.id
         return init_data(
-            self.world.token, self.world.user(user), auth_date=self.world.now() - age, start_param=start_param
+            self.world.token, person, auth_date=self.world.now() - age, start_param=start_param, query_id=query_id
         )
+
+    async def share_prepared(self, user: UserRef, prepared_id: str, chat: ChatRef) -> dict[str, Any]:
+        """The Mini App's shareMessage: the person picks a chat and sends the message the bot prepared for them
+        (savePreparedInlineMessage). It is sent as an inline result via the bot, as a chosen inline result is."""
+        person = self.world.user(user)
+        prepared = self.world.prepared_messages.get(prepared_id)
+        if prepared is None or prepared.user_id != person.id:
+            raise LookupError(f"no prepared message {prepared_id!r} for {person.first_name}")
+        if prepared.expires_at <= self.world.now():
+            raise LookupError(f"the prepared message {prepared_id!r} has expired")
+        target = self._chat_for(person, chat)
+        if self._share_type(target) not in prepared.chat_types:
+            raise ValueError(f"the prepared message may not be sent to a {self._share_type(target)} chat")
+        return copy.deepcopy(self.post_inline(person, prepared.result, target, "").data)
+
+    def _share_type(self, chat: Chat) -> str:
+        if chat.type in ("group", "supergroup"):
+            return "groups"
+        if chat.type == "channel":
+            return "channels"
+        return "bots" if chat.user is not None else "users"  # the chat with the bot, or between two people
 
     # --- writing ----------------------------------------------------------------------------------
 
@@ -385,6 +415,12 @@ class People:
         if chosen is None:
             raise LookupError(f"result {result.get('id')!r} was not among the bot's last answer to {person.first_name}")
         target = self._chat_for(person, chat)
+        stored = self.post_inline(person, chosen, target, last_query if query is None else query)
+        return copy.deepcopy(stored.data)
+
+    def post_inline(self, person: User, chosen: dict[str, Any], target: Chat, query: str) -> StoredMessage:
+        """Post an inline result into target "via" the bot, as its sender (a chosen result, a Mini App's prepared
+        or answered message): the bot gets chosen_inline_result, with an inline_message_id when it has a keyboard."""
         content, source_text, invoice = self._inline_content(chosen)
         content["via_bot"] = self.world.bot_user()
         markup = chosen.get("reply_markup")
@@ -395,7 +431,7 @@ class People:
         chosen_update: dict[str, Any] = {
             "result_id": chosen["id"],
             "from": person.to_api(),
-            "query": last_query if query is None else query,
+            "query": query,
         }
         if "reply_markup" in content:
             # Only a message with a keyboard gets an id the bot can edit it by.
@@ -407,7 +443,7 @@ class People:
             self.world.invoices[(target.id, stored.message_id)] = invoice
         self.world.deliver("chosen_inline_result", chosen_update)
         self.world.deliver_message(target, stored)
-        return copy.deepcopy(stored.data)
+        return stored
 
     def _inline_content(self, result: dict[str, Any]) -> tuple[dict[str, Any], str | None, Invoice | None]:
         content = result.get("input_message_content")

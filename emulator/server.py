@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, hdrs, web
 
-from . import api_bot, api_messages, api_payments, api_queries
+from . import api_bot, api_messages, api_mini_apps, api_payments, api_queries
 from .api_common import Method
 from .errors import ApiError, bad_request
 from .faults import NO_RESULT, Fault
@@ -23,6 +23,7 @@ METHODS: dict[str, Method] = {
     **api_messages.METHODS,
     **api_payments.METHODS,
     **api_queries.METHODS,
+    **api_mini_apps.METHODS,
 }
 # Telegram matches method names case-insensitively.
 _BY_LOWER_NAME = {name.lower(): (name, method) for name, method in METHODS.items()}

@@ -154,6 +154,16 @@ class PendingQuery:
     expired: bool = False
 
 
+@dataclass(eq=False)
+class PreparedMessage:
+    """An inline result a bot saved for one person to send from its Mini App (savePreparedInlineMessage)."""
+
+    user_id: int
+    result: dict[str, Any]
+    chat_types: frozenset[str]  # "users", "bots", "groups", "channels"
+    expires_at: int
+
+
 @dataclass
 class FloodLimit:
     max_messages: int
@@ -193,6 +203,8 @@ class World:
         self.invoice_links: dict[str, Invoice] = {}
         self.inline_messages: dict[str, tuple[int, int]] = {}
         self.inline_answers: dict[int, tuple[str, list[dict[str, Any]]]] = {}
+        self.prepared_messages: dict[str, PreparedMessage] = {}
+        self.web_app_queries: dict[str, int] = {}  # a Mini App session's query_id -> who opened it
         self.payments: dict[str, Payment] = {}
         self.star_refunds: list[dict[str, Any]] = []
         self.queries: dict[str, PendingQuery] = {}

@@ -31,8 +31,9 @@ from handlers.context import DaifuContext
 from handlers.request_cards import card_digest, edit_card, render_card
 from presentation.texts import invoice_for_friend, method_label
 from services.checkout import MethodUnavailable
+from services.i18n import Gettext
 from services.live_messages import LiveKind
-from services.pay_requests import RequestRefused
+from services.pay_requests import RequestRefused, RequestView
 from services.providers import capabilities_of
 from services.read_models import RequestMode, RequestStatus, utcnow
 
@@ -83,16 +84,7 @@ async def offer_cards(update: Update, context: DaifuContext, query: InlineQuery)
     if view.status(utcnow()) != RequestStatus.OPEN:
         await query.answer([], cache_time=0, is_personal=True)
         return
-    text, markup = await render_card(context, view)
-    results: list[InlineQueryResultArticle] = [
-        InlineQueryResultArticle(
-            id=CardResult(token, card_digest(text, markup)).pack(),
-            title=_("Ask to pay for {title}").format(title=view.order.title),
-            description=_("A card with a button to pay for you"),
-            input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML),
-            reply_markup=markup,
-        )
-    ]
+    results: list[InlineQueryResultArticle] = [await card_result(context, view, _)]
     if request.mode == RequestMode.SINGLE:
         for provider in daifu.checkouts.methods_for(view.order):
             if not capabilities_of(provider, daifu.providers).paid_inside_telegram:
@@ -117,6 +109,19 @@ async def offer_cards(update: Update, context: DaifuContext, query: InlineQuery)
                 )
             )
     await query.answer(results, cache_time=0, is_personal=True)
+
+
+async def card_result(context: DaifuContext, view: RequestView, _: Gettext) -> InlineQueryResultArticle:
+    """The request's card as an inline result: offered in the chat picker, and prepared for the Mini App's share
+    sheet (bot.miniapp_port), so that both post the same card and card_posted remembers either."""
+    text, markup = await render_card(context, view)
+    return InlineQueryResultArticle(
+        id=CardResult(view.request.token, card_digest(text, markup)).pack(),
+        title=_("Ask to pay for {title}").format(title=view.order.title),
+        description=_("A card with a button to pay for you"),
+        input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML),
+        reply_markup=markup,
+    )
 
 
 async def card_posted(update: Update, context: DaifuContext) -> None:

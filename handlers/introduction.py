@@ -15,6 +15,7 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import BadRequest, TelegramError
 
 from handlers.command_list import commands_for
+from handlers.mini_app_buttons import set_menu_button
 from services.config import ShopRules
 from services.i18n import DEFAULT_LOCALE, Gettext, gettext_for
 
@@ -54,6 +55,8 @@ def _clipped(text: str, limit: int) -> str:
 
 async def introduce(bot: Bot, rules: ShopRules) -> None:
     """Set the menus and descriptions; each call that fails is logged and the others are made all the same."""
+    if rules.mini_app_url() is not None:
+        await _tried("the menu button (the Mini App)", set_menu_button(bot, rules))
     for language_code, locale in MENU_LANGUAGES.items():
         _ = gettext_for(locale)
         language = language_code or "default"

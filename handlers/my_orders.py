@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from handlers.callback_data import CallbackData
 from handlers.common import speak
 from handlers.context import DaifuContext
+from handlers.mini_app_buttons import open_in_app
 from handlers.my_requests import RequestAction, RequestTap
 from presentation.formatting import chat_time, esc, order_price, paid_amount
 from presentation.order_status import chipped_in, request_open, status_words
@@ -89,11 +90,13 @@ async def render_page(update: Update, context: DaifuContext, page: int) -> tuple
         nav.append(InlineKeyboardButton(_("Older »"), callback_data=PageTap(page + 1).pack()))
     if nav:
         rows.append(nav)
+    chat = update.effective_chat
+    rows += open_in_app(context.daifu.rules, chat.type if chat else None, None, _)
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
 def order_detail(
-    context: DaifuContext, entry: PersonOrder, user_id: int, locale: str, _: Gettext
+    context: DaifuContext, entry: PersonOrder, user_id: int, locale: str, _: Gettext, chat_type: str | None = None
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """One order, and the buttons for what can still be done with it."""
     order, request, now = entry.order, entry.request, utcnow()
@@ -133,6 +136,9 @@ def order_detail(
         lines.append(_("Pay by: {time}").format(time=chat_time(order.expires_at, locale)))
         link = deep_link(context.bot.username, order.token)
         rows.append([InlineKeyboardButton(_("Pay or ask a friend"), url=link)])
+    if rows:  # something can still be done with it: in the app too
+        start = request.token if request is not None and request_open(entry) else order.token
+        rows += open_in_app(context.daifu.rules, chat_type, start, _)
     return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
 
 
@@ -165,8 +171,9 @@ async def open_order(update: Update, context: DaifuContext) -> None:
         await query.answer(_("That order is not one of yours."), show_alert=True)
         return
     await query.answer()
-    text, markup = order_detail(context, entry, user.id, locale, _)
-    chat_id = query.message.chat.id if query.message is not None else user.id  # where the list was shown
+    chat = query.message.chat if query.message is not None else None  # where the list was shown
+    text, markup = order_detail(context, entry, user.id, locale, _, chat.type if chat else ChatType.PRIVATE)
+    chat_id = chat.id if chat is not None else user.id
     sent = await context.bot.send_message(
         chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
     )

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, SwitchInlineQueryChosenChat, Update
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -18,6 +18,7 @@ from handlers.callback_data import CallbackData
 from handlers.common import qr_photo, speak
 from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
+from handlers.mini_app_buttons import open_in_app
 from presentation.formatting import chat_time, esc, in_words
 from presentation.texts import request_refusal, status_name
 from services.friend_reminders import Reminded
@@ -80,7 +81,8 @@ async def send_share_kit(context: DaifuContext, chat_id: int, view: RequestView,
     token = view.request.token
     qr = InlineKeyboardButton(_("Show a QR code to scan"), callback_data=RequestTap(RequestAction.QR, token).pack())
     cancel = InlineKeyboardButton(_("Cancel request"), callback_data=RequestTap(RequestAction.CANCEL, token).pack())
-    markup = InlineKeyboardMarkup([[share_button(view, _)], [qr], [cancel]])
+    in_app = open_in_app(context.daifu.rules, ChatType.PRIVATE, token, _)  # the kit goes to the private chat
+    markup = InlineKeyboardMarkup([[share_button(view, _)], *in_app, [qr], [cancel]])
     sent = await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
     await context.daifu.live_messages.remember(
         LiveKind.SHARE_KIT,

@@ -20,7 +20,7 @@ from handlers.context import DaifuContext
 from presentation.formatting import chat_time, esc
 from presentation.texts import split_lines
 from services.i18n import Gettext, gettext_for
-from services.links import deep_link
+from services.links import app_link, deep_link
 from services.money import Money, format_money
 from services.pay_requests import RequestView
 from services.read_models import CardInfo, RequestMode, RequestStatus, utcnow
@@ -106,7 +106,12 @@ def card_markup(context: DaifuContext, view: RequestView, _: Gettext) -> InlineK
     if view.status(utcnow()) != RequestStatus.OPEN:
         return None
     label = _("Pay for {name}") if view.request.mode == RequestMode.SINGLE else _("Chip in for {name}")
-    url = deep_link(context.bot.username, view.request.token)
+    # Where the shop registered its Mini App, the card opens it at the request (a group has no web_app buttons).
+    short_name = context.daifu.rules.miniapp_short_name
+    if short_name:
+        url = app_link(context.bot.username, short_name, view.request.token)
+    else:
+        url = deep_link(context.bot.username, view.request.token)
     return InlineKeyboardMarkup([[InlineKeyboardButton(label.format(name=view.requester_name), url=url)]])
 
 

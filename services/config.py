@@ -33,6 +33,8 @@ class ShopRules:
     support_contact: str | None = None
     terms_url: str | None = None
     terms_text: str | None = None
+    # The Mini App's short name with @BotFather (None: not registered; cards keep the /start deep link).
+    miniapp_short_name: str | None = None
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admin_ids
@@ -49,3 +51,10 @@ class ShopRules:
 
     def receipt_url(self, key: str) -> str:
         return f"{self.public_base_url}/receipt/{key}"
+
+    def mini_app_url(self, start: str | None = None) -> str | None:
+        """The Mini App's page, opening the order or request `start` names; None where Telegram would not open it
+        (it opens https pages only)."""
+        if not self.public_base_url.startswith("https://"):
+            return None
+        return f"{self.public_base_url}/app" + (f"?startapp={start}" if start else "")

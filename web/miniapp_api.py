@@ -14,30 +14,39 @@ from typing import Any
 from aiohttp import web
 
 from presentation.order_status import request_open, status_words
+from services.bot_api_port import BotApiPort
 from services.daifu import Daifu
-from services.i18n import resolve_locale, translations
-from services.money import Money, format_money
+from services.i18n import translations
+from services.money import Money
 from services.person_orders import PersonOrder
-from services.person_throttle import PersonThrottle, Verdict
+from services.person_throttle import PersonThrottle
 from services.read_models import utcnow
 from services.why_not import request_status_now, why_not_order
-from web.miniapp_auth import MiniAppUser, NotSignedIn, check_init_data, init_data_of
-from web.rate_limit import retry_after
+from web.miniapp_admin import AdminScreens
+from web.miniapp_gate import Caller, MiniAppGate, bad_request, money_json
+from web.miniapp_orders import OrderScreens
+from web.miniapp_requests import RequestScreens
 
 PREFIX = "/app/api"
 PAGE_SIZE = 20
 MAX_PAGE = 1000
 
 
-def error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers)
-
-
 def _money(minor: int, currency: str, locale: str) -> dict[str, Any]:
-    return {"minor": minor, "currency": currency, "formatted": format_money(Money(minor, currency), locale)}
+    return money_json(Money(minor, currency), locale)
 
 
-def order_json(entry: PersonOrder, locale: str) -> dict[str, Any]:
+def role_of(entry: PersonOrder, person_id: int) -> str:
+    """Why the order is the person's: they asked friends to pay it, paid it for someone who asked, or bought it
+    (made it, or paid or tried to pay it themselves)."""
+    if entry.request is not None:
+        return "asked"
+    if any(charge.payer_id == person_id and charge.request_id is not None for charge in entry.charges):
+        return "paid_for"
+    return "bought"
+
+
+def order_json(entry: PersonOrder, locale: str, person_id: int) -> dict[str, Any]:
     """One order as the list screen shows it, with what the person can still do with it."""
     _ = translations(locale).gettext
     order, request, now = entry.order, entry.request, utcnow()
@@ -52,6 +61,8 @@ def order_json(entry: PersonOrder, locale: str) -> dict[str, Any]:
             "status": str(request_status_now(request, now)),
         }
     return {
+        "token": order.token,
+        "role": role_of(entry, person_id),
         "number": order.id,
         "title": order.title,
         "amount": _money(order.amount_minor, order.currency, locale),
@@ -76,38 +87,43 @@ class MiniAppApi:
         max_age: float,
         throttle: PersonThrottle,
         clock: Callable[[], float] = time.time,
+        bot_api: BotApiPort | None = None,
     ) -> None:
         self.daifu = daifu
-        self.bot_token = bot_token
-        self.max_age = max_age
-        self.throttle = throttle
-        self.clock = clock
+        self.gate = MiniAppGate(bot_token, max_age=max_age, throttle=throttle, clock=clock)
+        self.orders = OrderScreens(daifu, bot_api)
+        self.requests = RequestScreens(daifu, bot_api)
+        self.admin = AdminScreens(daifu, bot_api)
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get(f"{PREFIX}/me", self.me)]
+        signed = self.gate.signed
+        orders, requests = f"{PREFIX}/orders/{{token}}", f"{PREFIX}/requests/{{token}}"
+        return [
+            web.get(f"{PREFIX}/me", signed(self.me)),
+            web.get(orders, signed(self.orders.screen)),
+            web.post(f"{orders}/invoice", signed(self.orders.invoice)),
+            web.post(f"{orders}/web", signed(self.orders.web_checkout)),
+            web.post(f"{orders}/ask", signed(self.orders.ask)),
+            web.get(requests, signed(self.requests.screen)),
+            web.post(f"{requests}/invoice", signed(self.requests.invoice)),
+            web.post(f"{requests}/cancel", signed(self.requests.cancel)),
+            web.post(f"{requests}/share", signed(self.requests.share)),
+            web.post(f"{PREFIX}/admin/links", signed(self.admin.new_link)),
+        ]
 
-    def person(self, request: web.Request) -> MiniAppUser:
-        init_data = init_data_of(request.headers.get("Authorization"))
-        return check_init_data(init_data, self.bot_token, max_age=self.max_age, now=self.clock())
-
-    async def me(self, request: web.Request) -> web.Response:
+    async def me(self, request: web.Request, caller: Caller) -> web.Response:
         """The person's orders and requests, newest first, a page at a time (?page=0 the newest)."""
-        try:
-            person = self.person(request)
-        except NotSignedIn as refused:
-            return error(401, str(refused), {"WWW-Authenticate": "tma"})
-        if self.throttle.verdict(person.id) != Verdict.PASS:
-            return error(429, "too many requests; try again shortly", {"Retry-After": retry_after(self.throttle.pause)})
+        person, locale = caller.person, caller.locale
         raw_page = request.query.get("page", "0")
         if not (raw_page.isascii() and raw_page.isdigit()) or int(raw_page) > MAX_PAGE:
-            return error(400, "page must be a whole number from 0")
+            raise bad_request("page must be a whole number from 0")
         page = await self.daifu.person_orders.page(person.id, int(raw_page), PAGE_SIZE)
-        locale = resolve_locale(None, person.language_code)
         return web.json_response(
             {
                 "person": {"id": person.id, "name": person.first_name, "locale": locale},
-                "orders": [order_json(entry, locale) for entry in page.orders],
+                "orders": [order_json(entry, locale, person.id) for entry in page.orders],
                 "page": page.page,
                 "has_more": page.has_more,
+                "is_admin": self.daifu.rules.is_admin(person.id),
             }
         )

@@ -9,6 +9,7 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import aiohttp
 import pytest
@@ -22,6 +23,7 @@ from telegram import (
     LabeledPrice,
     Message,
     Update,
+    WebAppInfo,
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
@@ -516,6 +518,52 @@ async def test_inline_result_edited_by_inline_message_id(emu: BotApiEmulator, ap
     edited = await emu.wait_for(lambda: edited_message(emu, group.id, 0))
     assert edited["text"] == "Done" and edited["message_id"] == posted["message_id"]
     assert ("editMessageText", {"inline_message_id": inline_id, "text": "Done"}) in emu.calls
+
+
+async def test_mini_app_prepared_and_answered_messages(emu: BotApiEmulator, app: Application, seen: Seen) -> None:
+    alice, bob = emu.add_user("Alice"), emu.add_user("Bob")
+    group = emu.add_group("Friends", members=[alice, bob], bot_member=False)
+    card = InlineQueryResultArticle(
+        "card:1",
+        "Lunch",
+        InputTextMessageContent("<b>Split</b> 10", parse_mode=ParseMode.HTML),
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("Pay", callback_data="pay")]]),
+    )
+    prepared = await app.bot.save_prepared_inline_message(alice.id, card, allow_group_chats=True)
+    assert prepared.expiration_date.timestamp() > time.time()
+    with pytest.raises(LookupError):  # prepared for Alice alone
+        await emu.share_prepared(bob, prepared.id, group)
+    with pytest.raises(ValueError, match="users chat"):  # groups only
+        await emu.share_prepared(alice, prepared.id, emu.add_direct_chat(alice, bob))
+    posted = await emu.share_prepared(alice, prepared.id, group)
+    assert posted["text"] == "Split 10" and posted["via_bot"]["username"] == "daifu_bot"
+    assert posted["from"]["id"] == alice.id
+    await emu.wait_for(lambda: seen.chosen)
+    assert seen.chosen[0].result_id == "card:1" and seen.chosen[0].inline_message_id
+    with pytest.raises(BadRequest, match=r"(?i)send_message_types_empty"):
+        await app.bot.save_prepared_inline_message(alice.id, card)
+    with pytest.raises(BadRequest, match=r"(?i)user_id_invalid"):
+        await app.bot.save_prepared_inline_message(999_999, card, allow_user_chats=True)
+
+    # web_app buttons: https pages, in private chats only.
+    await emu.send_text(alice, "/start")
+    app_button = InlineKeyboardMarkup([[InlineKeyboardButton("Open", web_app=WebAppInfo("https://shop.example/app"))]])
+    await app.bot.send_message(alice.id, "The app", reply_markup=app_button)
+    members = emu.add_group("Members", members=[alice, bob])
+    with pytest.raises(BadRequest, match=r"(?i)button_type_invalid"):
+        await app.bot.send_message(members.id, "The app", reply_markup=app_button)
+    plain = InlineKeyboardMarkup([[InlineKeyboardButton("Open", web_app=WebAppInfo("http://shop.example/app"))]])
+    with pytest.raises(BadRequest, match=r"(?i)only https links are allowed"):
+        await app.bot.send_message(alice.id, "The app", reply_markup=plain)
+
+    # A Mini App opened with a query_id answers it once, on the person's behalf, in their chat with the bot.
+    signed = emu.mini_app_init_data(bob, with_query=True)
+    query_id = dict(parse_qsl(signed))["query_id"]
+    sent = await app.bot.answer_web_app_query(query_id, card)
+    assert sent.inline_message_id
+    assert emu.chat_messages(bob)[-1]["text"] == "Split 10"
+    with pytest.raises(BadRequest, match=r"(?i)query_id_invalid"):
+        await app.bot.answer_web_app_query(query_id, card)
 
 
 async def test_subscribers_see_changes(emu: BotApiEmulator, app: Application) -> None:
