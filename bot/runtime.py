@@ -66,6 +66,7 @@ def shop_rules(settings: Settings) -> ShopRules:
         terms_url=settings.terms_url,
         terms_text=settings.terms_text,
         miniapp_short_name=settings.miniapp_short_name,
+        miniapp_over_http=settings.miniapp_local_sdk,
     )
 
 

@@ -118,7 +118,8 @@ class Settings(EveryProviderSettings):
     # How long the Mini App's sign-in (Telegram's init data) is good for, in seconds from when Telegram signed it.
     miniapp_auth_max_age: int = Field(default=3600, ge=60)
     # Serve daifu's own stand-in for telegram-web-app.js and let daifu's own pages frame the app: offline only
-    # (the playground, browser tests), where telegram.org cannot be reached and no Telegram app is around.
+    # (the playground, browser tests), where telegram.org cannot be reached and no Telegram app is around; there the
+    # app opens over plain http too, as Telegram's test environment allows.
     miniapp_local_sdk: bool = False
 
     @field_validator("payforme_hold_max", mode="before")

@@ -58,7 +58,7 @@ def post_bot_message(
     w: World, chat: Chat, p: Params, content: dict[str, Any], source_text: str | None = None
 ) -> dict[str, Any]:
     """Post a message from the bot with the common send options; returns the API Message."""
-    markup = validate_markup(p.get_json("reply_markup"))
+    markup = validate_markup(p.get_json("reply_markup"), http_web_apps=w.test_environment)
     if chat.type != "private" and has_web_app_button(markup):
         raise bad_request("BUTTON_TYPE_INVALID")
     content = {**content, **_reply_to(chat, p)}
@@ -129,8 +129,8 @@ def apply_edit(
     return True if inline else copy.deepcopy(stored.data)
 
 
-def edit_markup(p: Params) -> dict[str, Any] | None:
-    markup = validate_markup(p.get_json("reply_markup"))
+def edit_markup(w: World, p: Params) -> dict[str, Any] | None:
+    markup = validate_markup(p.get_json("reply_markup"), http_web_apps=w.test_environment)
     if markup is not None and "inline_keyboard" not in markup:
         raise bad_request("inline keyboard expected")
     return markup

@@ -110,7 +110,7 @@ async def edit_message_text(w: World, p: Params) -> Any:
         raise bad_request("there is no text in the message to edit")
     text, entities, source = render_text(p)
     # Leaving reply_markup out of an edit removes the keyboard, as in Telegram.
-    new = {"text": text, "entities": entities or None, "reply_markup": edit_markup(p)}
+    new = {"text": text, "entities": entities or None, "reply_markup": edit_markup(w, p)}
     return apply_edit(w, stored, inline, new, source)
 
 
@@ -119,13 +119,13 @@ async def edit_message_caption(w: World, p: Params) -> Any:
     if not any(field in stored.data for field in MEDIA_FIELDS):
         raise bad_request("there is no caption in the message to edit")
     text, entities, source = render_caption(p)
-    new = {"caption": text or None, "caption_entities": entities or None, "reply_markup": edit_markup(p)}
+    new = {"caption": text or None, "caption_entities": entities or None, "reply_markup": edit_markup(w, p)}
     return apply_edit(w, stored, inline, new, source)
 
 
 async def edit_message_reply_markup(w: World, p: Params) -> Any:
     stored, inline = edit_target(w, p)
-    return apply_edit(w, stored, inline, {"reply_markup": edit_markup(p)})
+    return apply_edit(w, stored, inline, {"reply_markup": edit_markup(w, p)})
 
 
 async def delete_message(w: World, p: Params) -> Any:

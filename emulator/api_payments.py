@@ -100,7 +100,7 @@ def check_buy_button(keyboard: dict[str, Any] | None) -> None:
 async def send_invoice(w: World, p: Params) -> Any:
     chat = w.chat_for_sending(p.chat_id())
     invoice = build_invoice(p.values)
-    check_buy_button(inline_keyboard(validate_markup(p.get_json("reply_markup"))))
+    check_buy_button(inline_keyboard(validate_markup(p.get_json("reply_markup"), http_web_apps=w.test_environment)))
     message = post_bot_message(w, chat, p, {"invoice": invoice.to_api()})
     invoice.chat_id, invoice.message_id = chat.id, message["message_id"]
     w.invoices[(chat.id, message["message_id"])] = invoice

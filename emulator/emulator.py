@@ -27,10 +27,18 @@ class BotApiEmulator(People):
         bot_name: str = "daifu",
         *,
         supports_inline_queries: bool = True,
+        test_environment: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(
-            World(token, bot_username, bot_name, supports_inline_queries=supports_inline_queries, clock=clock)
+            World(
+                token,
+                bot_username,
+                bot_name,
+                supports_inline_queries=supports_inline_queries,
+                test_environment=test_environment,
+                clock=clock,
+            )
         )
         self._runner: web.AppRunner | None = None
         self.webhooks = WebhookPusher(self.world)

@@ -21,8 +21,10 @@ BUTTON_ACTIONS = (
 )
 
 
-def validate_markup(markup: Any) -> dict[str, Any] | None:
-    """Check reply_markup the way Telegram does; returns it unchanged (or None when absent)."""
+def validate_markup(markup: Any, *, http_web_apps: bool = False) -> dict[str, Any] | None:
+    """Check reply_markup the way Telegram does; returns it unchanged (or None when absent).
+
+    http_web_apps: web_app buttons may open http pages, as Telegram's test environment allows (the playground)."""
     if markup is None:
         return None
     if not isinstance(markup, dict):
@@ -33,14 +35,14 @@ def validate_markup(markup: Any) -> dict[str, Any] | None:
             raise bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
         for row in rows:
             for button in row:
-                _validate_button(button)
+                _validate_button(button, http_web_apps)
         return markup
     if "keyboard" in markup or "remove_keyboard" in markup or "force_reply" in markup:
         return markup
     raise bad_request("can't parse reply keyboard markup JSON object")
 
 
-def _validate_button(button: Any) -> None:
+def _validate_button(button: Any, http_web_apps: bool) -> None:
     if not isinstance(button, dict) or not isinstance(button.get("text"), str):
         raise bad_request('can\'t parse inline keyboard button: Field "text" must be of type String')
     if not button["text"]:
@@ -59,7 +61,7 @@ def _validate_button(button: Any) -> None:
     web_app = button.get("web_app")
     if web_app is not None:
         app_url = str(web_app.get("url", "")) if isinstance(web_app, dict) else ""
-        if not app_url.startswith("https://"):
+        if not app_url.startswith("https://") and not (http_web_apps and app_url.startswith("http://")):
             raise bad_request(
                 f"inline keyboard button Web App URL '{app_url}' is invalid: Only HTTPS links are allowed"
             )

@@ -181,6 +181,7 @@ class World:
         bot_name: str,
         *,
         supports_inline_queries: bool = True,
+        test_environment: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         bot_id, _, secret = token.partition(":")
@@ -191,6 +192,8 @@ class World:
         self.bot_username = bot_username
         self.bot_name = bot_name
         self.supports_inline_queries = supports_inline_queries
+        # Telegram's test environment lets Mini Apps open http pages (web_app buttons, the menu button).
+        self.test_environment = test_environment
         self.clock = clock
         self.users: dict[int, User] = {}
         self.chats: dict[int, Chat] = {}

@@ -12,6 +12,11 @@ from services.i18n import Gettext
 MENU_BUTTON_TEXT_MAX = 64
 
 
+def order_start(token: str) -> str:
+    """The app's start parameter for an order; a request's is its token as it is (it begins with r_)."""
+    return f"o_{token}"
+
+
 def open_in_app(
     rules: ShopRules, chat_type: str | None, start: str | None, _: Gettext
 ) -> list[list[InlineKeyboardButton]]:

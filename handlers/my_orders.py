@@ -14,7 +14,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from handlers.callback_data import CallbackData
 from handlers.common import speak
 from handlers.context import DaifuContext
-from handlers.mini_app_buttons import open_in_app
+from handlers.mini_app_buttons import open_in_app, order_start
 from handlers.my_requests import RequestAction, RequestTap
 from presentation.formatting import chat_time, esc, order_price, paid_amount
 from presentation.order_status import chipped_in, request_open, status_words
@@ -137,7 +137,7 @@ def order_detail(
         link = deep_link(context.bot.username, order.token)
         rows.append([InlineKeyboardButton(_("Pay or ask a friend"), url=link)])
     if rows:  # something can still be done with it: in the app too
-        start = request.token if request is not None and request_open(entry) else order.token
+        start = request.token if request is not None and request_open(entry) else order_start(order.token)
         rows += open_in_app(context.daifu.rules, chat_type, start, _)
     return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
 

@@ -15,7 +15,7 @@ from handlers.context import DaifuContext
 from handlers.friend_pays import show_request
 from handlers.help import help_text
 from handlers.introduction import MENU_LANGUAGES, introduce_to_admin
-from handlers.mini_app_buttons import open_in_app
+from handlers.mini_app_buttons import open_in_app, order_start
 from presentation.texts import method_label, order_card, why_not
 from services.live_messages import LiveKind
 from services.orders import OrderNotPayable
@@ -68,7 +68,7 @@ async def start(update: Update, context: DaifuContext) -> None:
             ]
         )
     if buttons:
-        buttons += open_in_app(daifu.rules, message.chat.type, order.token, _)
+        buttons += open_in_app(daifu.rules, message.chat.type, order_start(order.token), _)
     sent = await message.reply_text(
         text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
     )

@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with TELEGRAM_BOT_TOKEN set, run the real bot instead (make run does)",
     )
+    parser.add_argument(
+        "--mini-app-cards",
+        action="store_true",
+        help="request cards in groups open the Mini App (as when the shop registered it with @BotFather and set "
+        "MINIAPP_SHORT_NAME) instead of the chat with the bot",
+    )
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -49,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     # The bot's and PTB's start-up lines would bury the address the playground prints.
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
     try:
-        asyncio.run(run_playground(settings.web_host, settings.web_port))
+        asyncio.run(run_playground(settings.web_host, settings.web_port, mini_app_cards=args.mini_app_cards))
     except NotAPlaygroundDatabase as error:
         print(f"daifu: {error}", file=sys.stderr)
         return 2

@@ -216,11 +216,7 @@ class PlaygroundRoutes:
         """The app's shareMessage: the person picked a chat in the share sheet; Telegram posts the prepared message."""
         person, chat, body = await self._acting(request)
         prepared_id = field(body, "prepared", str)
-        # The emulator's prepared messages (savePreparedInlineMessage) come with the Mini App API's branch.
-        share = getattr(self.world.emu, "share_prepared", None)
-        if share is None:
-            raise NotImplementedError("this emulator keeps no prepared messages")
-        posted = await share(person, prepared_id, chat)
+        posted = await self.world.emu.share_prepared(person, prepared_id, chat)
         return web.json_response({"open_chat": chat.id, "sent": posted["message_id"]})
 
     async def _acting(self, request: web.Request) -> tuple[User, Chat, dict[str, Any]]:

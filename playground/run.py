@@ -54,15 +54,18 @@ class Playground:
         *,
         public_base_url: str | None = None,
         fresh: bool = True,
+        mini_app_cards: bool = False,
     ) -> None:
         self.host = host
+        self.mini_app_cards = mini_app_cards
         self.port = port
         self.database_url = database_url
         # A browser on this machine reaches a server bound to every address at the loopback one.
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         self.public_base_url = (public_base_url or f"http://{shown_host}:{port}").rstrip("/")
         self.fresh = fresh
-        self.emu = BotApiEmulator(token=BOT_TOKEN, bot_username=BOT_USERNAME, bot_name="daifu")
+        # Telegram's test environment: the Mini App opens over the playground's plain http.
+        self.emu = BotApiEmulator(token=BOT_TOKEN, bot_username=BOT_USERNAME, bot_name="daifu", test_environment=True)
         self.world = PlaygroundWorld(self.emu)
         self.runtime: Runtime | None = None
 
@@ -99,6 +102,9 @@ class Playground:
             web_form_burst_per_address=10_000,
             # No telegram.org here: the Mini App loads daifu's stand-in for Telegram's script, in the phone pane.
             miniapp_local_sdk=True,
+            # As if registered with @BotFather: request cards in groups open the app (t.me/<bot>/app?startapp=)
+            # rather than the chat with the bot.
+            miniapp_short_name="app" if self.mini_app_cards else None,
         )
 
     def routes(self) -> PlaygroundRoutes:
@@ -175,10 +181,13 @@ async def run_playground(
     *,
     public_base_url: str | None = None,
     fresh: bool = True,
+    mini_app_cards: bool = False,
     on_ready: Callable[[str], None] = announce,
 ) -> None:
     """Run the playground until Ctrl+C or SIGTERM (then return) or until cancelled; on_ready gets its URL."""
-    playground = Playground(host, port, database_url, public_base_url=public_base_url, fresh=fresh)
+    playground = Playground(
+        host, port, database_url, public_base_url=public_base_url, fresh=fresh, mini_app_cards=mini_app_cards
+    )
     await playground.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -35,6 +35,8 @@ class ShopRules:
     terms_text: str | None = None
     # The Mini App's short name with @BotFather (None: not registered; cards keep the /start deep link).
     miniapp_short_name: str | None = None
+    # Offline (the playground, tests): the Mini App opens over http too, as Telegram's test environment allows.
+    miniapp_over_http: bool = False
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admin_ids
@@ -55,6 +57,6 @@ class ShopRules:
     def mini_app_url(self, start: str | None = None) -> str | None:
         """The Mini App's page, opening the order or request `start` names; None where Telegram would not open it
         (it opens https pages only)."""
-        if not self.public_base_url.startswith("https://"):
+        if not self.public_base_url.startswith(("https://", "http://") if self.miniapp_over_http else "https://"):
             return None
         return f"{self.public_base_url}/app" + (f"?startapp={start}" if start else "")

@@ -178,7 +178,7 @@ class ContractApi:
     def request(self) -> dict[str, Any]:
         return {
             "request": {
-                "token": "REQ",
+                "token": "r_REQ",
                 "mode": "split",
                 "shares": 3,
                 "share": usd(417),
@@ -206,7 +206,7 @@ class ContractApi:
     def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         self.sent.append((method, path, body))
         if path == "me":
-            person = {"id": ALICE, "name": "Alice", "locale": "en", "admin": self.admin}
+            person = {"id": ALICE, "name": "Alice", "locale": "en"}
             listed = {
                 "number": 7,
                 "token": "ORD",
@@ -217,14 +217,14 @@ class ContractApi:
                 "request": None,
                 "can": {"pay": True, "share": False, "cancel": False, "remind": False},
             }
-            return 200, {"person": person, "orders": [listed], "page": 0, "has_more": False}
+            return 200, {"person": person, "orders": [listed], "page": 0, "has_more": False, "is_admin": self.admin}
         if path == "orders/ORD":
             return 200, self.order()
-        if path in ("orders/ORD/invoice", "requests/REQ/invoice"):
+        if path in ("orders/ORD/invoice", "requests/r_REQ/invoice"):
             return 200, {"url": "https://t.me/$no-such-invoice"}
         if path == "orders/ORD/ask":
-            return 200, {"request": self.request()["request"], "prepared_message_id": "PREP", "inline_query": "REQ"}
-        if path == "requests/REQ":
+            return 200, {"request": self.request()["request"], "prepared_message_id": "PREP", "inline_query": "r_REQ"}
+        if path == "requests/r_REQ":
             return 200, self.request()
         if path == "admin/links":
             made = {"token": "ORD", "link": "https://t.me/daifu_bot?start=ORD", "qr_svg_url": QR, "page_url": "/o/ORD"}
@@ -325,7 +325,7 @@ async def test_the_order_ask_and_request_screens_speak_the_api_contract(
         await frame.get_by_test_id("chip-in-stars").click()
         await expect(pane).to_have_attribute("data-haptic", "error")
         await expect(frame.get_by_test_id("app-toast")).to_have_text("The payment did not go through")
-        assert ("POST", "requests/REQ/invoice", {"method": "stars", "amount_minor": 300}) in api.sent
+        assert ("POST", "requests/r_REQ/invoice", {"method": "stars", "amount_minor": 300}) in api.sent
         await frame.get_by_test_id("chip-in-amount").fill("3.333")  # more digits than dollars have
         await main.click()
         await expect(frame.get_by_test_id("app-toast")).to_have_text("Type an amount, such as 3.50")

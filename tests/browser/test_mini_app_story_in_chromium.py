@@ -64,7 +64,7 @@ async def pay_in_sheet(page: Page, amount: str) -> None:
 async def test_alice_splits_in_the_app_bob_chips_in_with_stars_carol_covers_the_rest(
     browser: Browser, shots: Path, tmp_path: Path, unused_tcp_port: int
 ) -> None:
-    async with running_playground(tmp_path / "playground.db", unused_tcp_port) as url:
+    async with running_playground(tmp_path / "playground.db", unused_tcp_port, mini_app_cards=True) as url:
         if not await api_is_served(url):
             pytest.skip("the Mini App API's order and request routes are not on this branch")
         errors: list[str] = []

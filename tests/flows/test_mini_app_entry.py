@@ -35,7 +35,7 @@ async def test_the_app_opens_from_the_menu_the_order_the_kit_my_and_group_cards(
         }
         cake = await shop.new_link("/newlink 10 USD Birthday cake")
         card = await open_order(shop, alice, cake)
-        assert web_apps(card) == [("Open in the app", f"{SITE}/app?startapp={cake}")]
+        assert web_apps(card) == [("Open in the app", f"{SITE}/app?startapp=o_{cake}")]
 
         token = await ask_friend(shop, alice, cake, shares=2)
         kit = await shop.told(alice, "Your request is ready")

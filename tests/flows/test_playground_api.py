@@ -21,11 +21,17 @@ ADA, ALICE, BOB, CAROL = 1001, 1002, 1003, 1004  # the cast, in the order the pl
 
 
 @contextlib.asynccontextmanager
-async def running_playground(database: Path, port: int) -> AsyncIterator[str]:
+async def running_playground(database: Path, port: int, *, mini_app_cards: bool = False) -> AsyncIterator[str]:
     """run_playground in a task, as `python -m playground` runs it; yields the page's URL once ready."""
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
-        run_playground("127.0.0.1", port, f"sqlite+aiosqlite:///{database}", on_ready=ready.set_result)
+        run_playground(
+            "127.0.0.1",
+            port,
+            f"sqlite+aiosqlite:///{database}",
+            mini_app_cards=mini_app_cards,
+            on_ready=ready.set_result,
+        )
     )
     first: set[asyncio.Future[Any]] = {task, ready}
     await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)

@@ -289,7 +289,7 @@
         const nodes = [el('header', { class: 'top' },
           el('h1', {}, word('my_orders')),
           el('p', { class: 'hint' }, word('hello', { name: me.person.name })))];
-        if (me.person.admin) {
+        if (me.is_admin) {
           nodes.push(button(word('new_link'), () => go(newLinkScreen()), { testid: 'new-link' }));
         }
         if (!me.orders.length) nodes.push(el('p', { class: 'card empty', 'data-testid': 'empty' }, word('no_orders')));
@@ -438,6 +438,12 @@
     return screen;
   }
 
+  // The request's ways to pay in Telegram's sheet, card first, as the server lists them (both if it lists none).
+  function invoiceMethods(data) {
+    if (!Array.isArray(data.methods)) return ['telegram', 'stars'];
+    return ['telegram', 'stars'].filter((id) => data.methods.some((method) => method.id === id && method.kind === 'invoice'));
+  }
+
   // --- a request, as the friend (or the one who asked) sees it ------------------------------------------------------
 
   function requestScreen(token) {
@@ -449,6 +455,7 @@
       load: () => api(path),
       draw: (data) => {
         const { request, order, can } = data;
+        const offered = invoiceMethods(data);
         const nodes = [el('header', { class: 'top' },
           el('p', { class: 'shop' }, order.shop),
           el('p', { class: 'asks', 'data-testid': 'asks' },
@@ -475,10 +482,10 @@
             input,
             el('p', { class: 'hint' }, word('share_offered', { share: request.share.formatted })),
             el('div', { class: 'row' },
-              button(word('chip_in_card'), () => chipIn('telegram'), { testid: 'chip-in-telegram' }),
-              button(word('chip_in_stars'), () => chipIn('stars'), { testid: 'chip-in-stars' }))));
+              offered.includes('telegram') ? button(word('chip_in_card'), () => chipIn('telegram'), { testid: 'chip-in-telegram' }) : null,
+              offered.includes('stars') ? button(word('chip_in_stars'), () => chipIn('stars'), { testid: 'chip-in-stars' }) : null)));
         }
-        if (can.pay && !can.chip_in) {
+        if (can.pay && !can.chip_in && offered.includes('stars') && offered.includes('telegram')) {
           nodes.push(el('div', { class: 'row' },
             button(word('pay_stars'), () => payByInvoice(`${path}/invoice`, { method: 'stars', amount_minor: null }), { testid: 'pay-stars' })));
         }
@@ -492,13 +499,15 @@
       },
       main: (data) => {
         const { request, can } = data;
+        const first = invoiceMethods(data)[0];
+        if (!first) return null;
         if (can.chip_in) {
-          return { text: word('chip_in_card'), action: () => chipIn('telegram') };
+          return { text: word(first === 'stars' ? 'chip_in_stars' : 'chip_in_card'), action: () => chipIn(first) };
         }
         if (can.pay) {
           return {
             text: word('pay_for', { amount: request.remaining ? request.remaining.formatted : data.order.amount.formatted }),
-            action: () => payByInvoice(`${path}/invoice`, { method: 'telegram', amount_minor: null }),
+            action: () => payByInvoice(`${path}/invoice`, { method: first, amount_minor: null }),
           };
         }
         return null;
@@ -629,7 +638,7 @@
     if (!startParam) return screens;
     const [, kind, token] = /^(?:([ro])_)?(.+)$/.exec(startParam);
     if (kind === 'o') screens.push(orderScreen(token));
-    else if (kind === 'r') screens.push(requestScreen(token));
+    else if (kind === 'r') screens.push(requestScreen(startParam)); // a request's token begins with r_ itself
     else {
       const request = requestScreen(token);
       const load = request.load;
@@ -649,7 +658,7 @@
     const query = new URLSearchParams(window.location.search);
     if (query.get('startapp')) return query.get('startapp');
     if (query.get('order')) return `o_${query.get('order')}`;
-    if (query.get('request')) return `r_${query.get('request')}`;
+    if (query.get('request')) return query.get('request');
     return null;
   }
 
