@@ -195,6 +195,8 @@ class World:
         self.inline_answers: dict[int, tuple[str, list[dict[str, Any]]]] = {}
         self.payments: dict[str, Payment] = {}
         self.star_refunds: list[dict[str, Any]] = []
+        # getStarTransactions' StarTransaction objects, oldest first (emulator/stars_ledger.py).
+        self.star_ledger: list[dict[str, Any]] = []
         self.queries: dict[str, PendingQuery] = {}
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         # The bot's description and short description, by language_code ("" for everyone else).
