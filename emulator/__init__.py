@@ -55,6 +55,7 @@ The Stars ledger (getStarTransactions answers from it, oldest first; emulator/st
     emu.stars_paid_unseen(alice, 50, payload="x")    # a Stars payment whose update the bot never got
     emu.refund_stars_elsewhere(charge_id)            # refunded outside the bot: refunded_payment message
     emu.drop_star_refund(charge_id)                  # Telegram lost a refund: gone, refundable again
+    emu.add_star_transaction({"id": ..., "amount": 5, "date": ..., "receiver": {...}})   # any, as given
 
 Faults (emulator/faults.py)::
 

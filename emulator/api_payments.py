@@ -141,7 +141,7 @@ async def refund_star_payment(w: World, p: Params) -> Any:
     return True
 
 
-def give_back_stars(w: World, payment: Payment) -> None:
+def give_back_stars(w: World, payment: Payment, *, deliver: bool = True) -> None:
     """The Stars go back to the payer: the ledger's outgoing transaction, and a refunded_payment service message
     in the private chat with the bot (as Telegram reports a refund, whoever made it)."""
     payment.refunded = True
@@ -155,7 +155,8 @@ def give_back_stars(w: World, payment: Payment) -> None:
     record_refund(w, payment)
     chat = w.chats[payment.user_id]
     stored = w.post(chat, {"refunded_payment": refund}, sender=w.users[payment.user_id])
-    w.deliver_message(chat, stored)
+    if deliver:
+        w.deliver_message(chat, stored)
 
 
 METHODS: dict[str, Method] = {

@@ -115,13 +115,18 @@ class BotApiEmulator(People):
         record_payment(self.world, payment)
         return charge_id
 
-    def refund_stars_elsewhere(self, charge_id: str) -> None:
+    def add_star_transaction(self, transaction: dict[str, Any]) -> None:
+        """Any StarTransaction, exactly as given, at the end of the ledger (a withdrawal, a refund nobody made)."""
+        self.world.star_ledger.append(copy.deepcopy(transaction))
+
+    def refund_stars_elsewhere(self, charge_id: str, *, update_lost: bool = False) -> None:
         """The bot's owner gives a Stars payment back outside the bot's code (another client of the same bot):
-        the ledger's refund and the refunded_payment service message, as refundStarPayment makes them."""
+        the ledger's refund and the refunded_payment service message, as refundStarPayment makes them.
+        update_lost: the message is in the chat, its update never reaches the bot."""
         payment = self.world.payments[charge_id]
         if payment.refunded:
             raise ValueError(f"{charge_id!r} was refunded already")
-        give_back_stars(self.world, payment)
+        give_back_stars(self.world, payment, deliver=not update_lost)
 
     def drop_star_refund(self, charge_id: str) -> None:
         """Telegram loses a refund: its outgoing transaction leaves the ledger and the payment is refundable again."""

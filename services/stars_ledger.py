@@ -61,6 +61,15 @@ class Match(StrEnum):
     UNMATCHED = "unmatched"  # shown to the admins
 
 
+class Why(StrEnum):
+    """Why a transaction is unmatched, as kept in its note (the admins read it in their own words)."""
+
+    NOT_TAKEN_IN = "not_taken_in"  # a payment of an invoice that intake could not take in
+    OTHER_AMOUNT = "other_amount"  # daifu recorded its charge with another amount
+    UNKNOWN_REFUND = "unknown_refund"  # a refund of a payment daifu does not know
+    ERROR = "error: "  # matching it failed; the error follows
+
+
 @dataclass(frozen=True, slots=True)
 class StarTransaction:
     """A StarTransaction as the ledger lists it: its id (the charge id; a refund carries its payment's), the
@@ -199,7 +208,7 @@ class StarsLedger:
             return await self._match_refund(transaction)
         except Exception as error:
             log.exception("Stars transaction %s could not be matched", transaction.charge_id)
-            return _unmatched(f"{type(error).__name__}: {error}"[:500])
+            return _unmatched(f"{Why.ERROR}{type(error).__name__}: {error}"[:500])
 
     async def _match_payment(self, transaction: StarTransaction) -> tuple[Match, str | None]:
         found = await self._charge(transaction.charge_id)
@@ -222,13 +231,12 @@ class StarsLedger:
             )
             found = await self._charge(transaction.charge_id)
         if found is None:
-            return _unmatched("a payment daifu could not take in")
+            return _unmatched(Why.NOT_TAKEN_IN)
         if not isinstance(found, Payment):
             return Match.ORPHAN, None
         payment = found
         if (payment.amount_minor, payment.currency) != (transaction.amount, STARS):
-            booked = f"{payment.amount_minor} {payment.currency}"
-            return _unmatched(f"the ledger says {transaction.amount} {STARS}, daifu recorded {booked}")
+            return _unmatched(Why.OTHER_AMOUNT)
         return Match.PAYMENT, None
 
     async def _charge(self, charge_id: str) -> Payment | Match | None:
@@ -249,7 +257,7 @@ class StarsLedger:
         matches = {GoneBack.DAIFUS: Match.REFUND, GoneBack.OUTSIDE: Match.OUTSIDE_REFUND, GoneBack.ORPHAN: Match.ORPHAN}
         if gone in matches:
             return matches[gone], None
-        return _unmatched("a refund of a payment daifu does not know")
+        return _unmatched(Why.UNKNOWN_REFUND)
 
     async def _ask_again_for_missing_refunds(self, now: datetime) -> int:
         """daifu's refunds the ledger lacks: refundStarPayment again under the same charge (Telegram answers that
