@@ -83,6 +83,7 @@ def _why_unmatched(note: str | None, _: Gettext) -> str:
         Why.NOT_TAKEN_IN: _("a payment daifu could not take in"),
         Why.OTHER_AMOUNT: _("daifu recorded this charge with another amount"),
         Why.UNKNOWN_REFUND: _("a refund of a payment daifu does not know"),
+        Why.TOO_OLD: _("a payment daifu never took in, too old to give back unasked"),
     }
     if note is not None and note.startswith(Why.ERROR):
         return _("matching it failed: {error}").format(error=clipped(note.removeprefix(Why.ERROR)))

@@ -12,6 +12,7 @@ from payments.base import RefundStatus
 from payments.telegram_invoice import provider_paid_in
 from services.money import Money
 from services.notices import ReturnReason
+from services.order_states import record_event
 from services.refund_outcomes import RefundOutcomes
 from services.telling import Tellings
 from storage.database import Database
@@ -74,6 +75,10 @@ class OutsideRefunds:
                 )
                 session.add(pending)
                 await session.flush()
+                # The timeline says where it came from: no admin asked daifu for it.
+                await record_event(
+                    session, payment.order_id, "refunded_outside_daifu", payment_id=payment.id, charge_ref=charge_ref
+                )
                 outside = True
             else:
                 outside = False

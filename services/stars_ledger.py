@@ -47,6 +47,10 @@ PAGE = 100  # the most getStarTransactions gives at once
 SETTLE = timedelta(minutes=5)
 # How far back daifu's charges and refunds are looked for in the ledger (asked for again, shown as missing).
 LOOK_BACK = timedelta(days=30)
+# A payment daifu never took in is taken in (credited, or given back as an orphan) only this soon after it was
+# made: an older one is from before daifu's records (a database started afresh, another program on the same
+# bot), and whether to give it back is the admins' call, not the first reading's.
+TAKE_IN_WITHIN = timedelta(days=2)
 RUN_LEASE = timedelta(minutes=10)
 LEASE = "stars_ledger"
 ASK_AGAIN_AT_MOST = 20  # refunds asked for again in one run
@@ -67,6 +71,7 @@ class Why(StrEnum):
     NOT_TAKEN_IN = "not_taken_in"  # a payment of an invoice that intake could not take in
     OTHER_AMOUNT = "other_amount"  # daifu recorded its charge with another amount
     UNKNOWN_REFUND = "unknown_refund"  # a refund of a payment daifu does not know
+    TOO_OLD = "too_old"  # a payment daifu never took in, too old to take in (or give back) unasked
     ERROR = "error: "  # matching it failed; the error follows
 
 
@@ -215,6 +220,8 @@ class StarsLedger:
         if found is None:
             if not _of_invoices(transaction) or transaction.user_id is None:
                 return Match.OTHER, None
+            if transaction.made_at < utcnow() - TAKE_IN_WITHIN:
+                return _unmatched(Why.TOO_OLD)
             # Telegram took the payment and daifu never took in its update: in now, as the update would have
             # come in (credited to its checkout, or kept as an orphan and given back).
             log.warning("Stars payment %s is in the ledger but was never taken in", transaction.charge_id)

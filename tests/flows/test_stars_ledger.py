@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import col, select, update
+from sqlmodel import col, delete, select, update
 
 from services import stars_ledger
 from services.notices import ReturnReason
@@ -75,6 +75,10 @@ async def test_the_stars_ledger_is_matched_with_the_books(shop: RunningShop, mon
     carol_charge = emu.stars_paid_unseen(shop.carol, 40, payload=payload)
     bob_charge = emu.stars_paid_unseen(shop.bob, 30, payload="chk_from_another_deployment")
     now = emu.world.now()
+    # Three days old, from before daifu's records: the admins' call, not given back unasked.
+    payer = {"type": "user", "transaction_type": "invoice_payment", "user": emu.world.user(shop.carol).to_api()}
+    old = {"id": "stx_from_before", "amount": 70, "date": now - 3 * 86400, "source": payer | {"invoice_payload": "x"}}
+    emu.add_star_transaction(old)
     emu.add_star_transaction({"id": "wd-1", "amount": 500, "date": now, "receiver": {"type": "fragment"}})
     stranger = {"type": "user", "transaction_type": "invoice_payment", "user": emu.world.user(shop.bob).to_api()}
     emu.add_star_transaction({"id": "stx_nobody_knows", "amount": 9, "date": now, "receiver": stranger})
@@ -92,13 +96,15 @@ async def test_the_stars_ledger_is_matched_with_the_books(shop: RunningShop, mon
         (alice_charge, True, "payment"),
         (carol_charge, True, "payment"),
         (bob_charge, True, "orphan"),
+        ("stx_from_before", True, "unmatched"),
         ("wd-1", False, "other"),
         ("stx_nobody_knows", False, "unmatched"),
         (bob_charge, False, "orphan"),
     ]
     assert [call["offset"] for call in emu.calls_to("getStarTransactions")] == [0, 3, 6]
     page = await providers_page(shop)
-    assert "6 transactions read" in page and "Not matched with daifu's books: 1" in page
+    assert "7 transactions read" in page and "Not matched with daifu's books: 2" in page
+    assert "70 ⭐ received, stx_from_before" in page and "too old to give back unasked" in page
     assert "9 ⭐ sent, stx_nobody_knows (user" in page and "a refund of a payment daifu does not know" in page
     assert "ledger lacks" not in page
 
@@ -113,8 +119,10 @@ async def test_the_stars_ledger_is_matched_with_the_books(shop: RunningShop, mon
     await read_ledger(shop)
     assert await order_status(shop, emoji) == OrderStatus.REFUNDED
     assert "40 ⭐" in (await shop.told(shop.carol, "has been refunded"))["text"]
-    assert (await ledger_rows(shop))[6:] == [(alice_charge, False, "refund"), (carol_charge, False, "outside_refund")]
+    assert (await ledger_rows(shop))[7:] == [(alice_charge, False, "refund"), (carol_charge, False, "outside_refund")]
     assert shop.times_told(shop.alice, "has been refunded") == 1  # the message and the ledger: told once
+    sent = await emu.send_text(shop.admin, f"/order {emoji}")
+    assert "refunded_outside_daifu" in (await shop.told(shop.admin, "Timeline", after=sent["message_id"]))["text"]
 
     # daifu gives back a third order's Stars, and Telegram loses the refund.
     tea = await shop.new_link("/newlink 20 XTR Tea stickers")
@@ -139,8 +147,14 @@ async def test_the_stars_ledger_is_matched_with_the_books(shop: RunningShop, mon
     assert (await ledger_rows(shop))[-2:] == [(bob_tea, True, "payment"), (bob_tea, False, "refund")]
     asked = len(emu.calls_to("refundStarPayment"))
     await read_ledger(shop)  # nothing new: nothing asked again, nobody told twice
-    assert len(emu.calls_to("refundStarPayment")) == asked and len(await ledger_rows(shop)) == 10
+    assert len(emu.calls_to("refundStarPayment")) == asked and len(await ledger_rows(shop)) == 11
     assert shop.times_told(shop.bob, "has been refunded") == 1
     page = await providers_page(shop)
-    assert "10 transactions read" in page and "ledger lacks" not in page
-    assert "Not matched with daifu's books: 1" in page
+    assert "11 transactions read" in page and "ledger lacks" not in page
+    assert "Not matched with daifu's books: 2" in page
+
+    # A Stars charge on the books that the ledger does not list (settled a while ago) is shown too.
+    async with shop.daifu.db.transaction() as session:
+        await session.exec(update(Payment).values(settled_at=utcnow() - timedelta(minutes=10)))
+        await session.exec(delete(StarLedgerEntry).where(col(StarLedgerEntry.charge_id) == bob_tea))
+    assert f"Stars charges daifu recorded that the ledger lacks: 1 ({bob_tea})" in await providers_page(shop)
