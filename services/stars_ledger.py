@@ -1,7 +1,8 @@
 """Telegram's own Stars ledger read against daifu's books: every transaction matched by its charge id.
 
 getStarTransactions lists the bot's Stars transactions oldest first and pages them by how many to skip, so
-the ledger is read on from where the last reading stopped and each transaction is kept with what it matched:
+the ledger is read on from where the last reading stopped (a transaction made in the last few minutes waits
+for the next reading: its own update may be on its way) and each transaction is kept with what it matched:
 an incoming payment with daifu's charge (one daifu never took in goes through intake as its update would
 have: credited, or an orphan given back), an outgoing refund with daifu's refund (one made outside daifu is
 put on the books). Then a refund daifu finished that the ledger still lacks is asked for again (Telegram says
@@ -15,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import takewhile
 from typing import Protocol
 
 from payments.base import Amount, ChargeOutcome, PaymentError, PaymentEvent, PaymentProvider
@@ -42,9 +44,12 @@ from storage.queries.star_ledger import (
 log = logging.getLogger(__name__)
 PROVIDER = TelegramStars.name
 PAGE = 100  # the most getStarTransactions gives at once
-# A payment's update may still be on its way and a refund just made may not be listed yet: neither is missing
-# from the ledger until this long after.
-SETTLE = timedelta(minutes=5)
+# A transaction this recent is left for a later reading: its own update (successful_payment, refunded_payment)
+# may still be on its way, and takes it in as it always does.
+ON_ITS_WAY = timedelta(minutes=5)
+# A charge or a refund of daifu's is missing from the ledger only this long after it was made: by then the
+# reading has gone past it.
+SETTLE = timedelta(minutes=15)
 # How far back daifu's charges and refunds are looked for in the ledger (asked for again, shown as missing).
 LOOK_BACK = timedelta(days=30)
 # A payment daifu never took in is taken in (credited, or given back as an orphan) only this soon after it was
@@ -151,8 +156,9 @@ class StarsLedger:
         self.health = health
 
     async def reconcile(self, ledger: StarLedgerPages) -> LedgerRun | None:
-        """Read the ledger on from where the last reading stopped, match what is new, and ask again for the
-        refunds it lacks. One worker at a time; None when Stars are off or another worker is at it."""
+        """Read the ledger on from where the last reading stopped (up to the transactions too recent to judge:
+        the next reading takes them), match what is new, and ask again for the refunds it lacks. One worker at
+        a time; None when Stars are off or another worker is at it."""
         if PROVIDER not in self.providers:
             return None
         now = utcnow()
@@ -172,14 +178,16 @@ class StarsLedger:
         async with self.db.transaction() as session:
             offset = await next_position(session)
         read = unmatched = 0
+        settled_before = utcnow() - ON_ITS_WAY
         while True:
             try:
                 page = await ledger.page(offset=offset, limit=PAGE)
             except Exception as error:
                 await self.health.record(PROVIDER, ok=False, error=f"getStarTransactions: {error}"[:500])
                 raise
+            settled = list(takewhile(lambda transaction: transaction.made_at <= settled_before, page))
             entries = []
-            for position, transaction in enumerate(page, start=offset):
+            for position, transaction in enumerate(settled, start=offset):
                 matched, note = await self._match_alone(transaction)
                 unmatched += matched == Match.UNMATCHED
                 entries.append(
@@ -197,9 +205,9 @@ class StarsLedger:
                 )
             async with self.db.transaction() as session:
                 await keep_entries(session, entries)
-            read += len(page)
-            offset += len(page)
-            if len(page) < PAGE:
+            read += len(settled)
+            offset += len(settled)
+            if len(page) < PAGE or len(settled) < len(page):
                 break
         await self.health.record(PROVIDER, ok=True)
         return read, unmatched
