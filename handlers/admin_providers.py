@@ -79,7 +79,7 @@ def parked_lines(parked: ParkedWork, locale: str, _: Gettext) -> list[str]:
 
 
 def _why_unmatched(note: str | None, _: Gettext) -> str:
-    words = {
+    words: dict[str, str] = {
         Why.NOT_TAKEN_IN: _("a payment daifu could not take in"),
         Why.OTHER_AMOUNT: _("daifu recorded this charge with another amount"),
         Why.UNKNOWN_REFUND: _("a refund of a payment daifu does not know"),
@@ -87,7 +87,7 @@ def _why_unmatched(note: str | None, _: Gettext) -> str:
     }
     if note is not None and note.startswith(Why.ERROR):
         return _("matching it failed: {error}").format(error=clipped(note.removeprefix(Why.ERROR)))
-    return words.get(Why(note), "") if note in set(Why) else clipped(note or "")
+    return words.get(note or "", clipped(note or ""))
 
 
 def _unmatched_line(item: UnmatchedTransaction, locale: str, _: Gettext) -> str:
