@@ -8,6 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
+from bot import stars_ledger_job
 from bot.bot_api_transport import AiohttpBotRequest
 from bot.settings import Settings
 from bot.update_order import OnePersonAtATime
@@ -26,6 +27,7 @@ from handlers import (
     my_requests,
     newlink,
     pay_support,
+    refunded_payment,
     refunds,
     retention_job,
     start,
@@ -78,6 +80,7 @@ def build_application(settings: Settings) -> DaifuApplication:
     application: DaifuApplication = builder.build()
     features = [start, help, whoami, pay_support, terms, newlink, ask_friend, checkout, friend_pays, inline_share]
     features += [my_orders, my_requests]
+    features += [refunded_payment]
     # fallback last: in the same group as the features, it gets only what none of them took.
     for feature in (*features, language, refunds, thanks, flow_router, admin_commands, fallback):
         application.add_handlers(feature.handlers())
@@ -88,6 +91,7 @@ def build_application(settings: Settings) -> DaifuApplication:
         application.job_queue.run_repeating(housekeeping, interval=INTERVAL_SECONDS, first=5)
         callback_job.schedule(application.job_queue)
         stats_job.schedule(application.job_queue)
+        stars_ledger_job.schedule(application.job_queue)
         retention_job.schedule(
             application.job_queue, RetentionPolicy(settings.retain_updates, settings.retain_rejected_notices)
         )

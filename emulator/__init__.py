@@ -49,6 +49,14 @@ Reading back::
     emu.subscribe(callback)          # callback(event) on message/edit/delete/chat_action/callback_answer
     emu.set_flood_limit(chat, max_messages, per_seconds=1.0)   # 429 "retry after N"; None turns it off
 
+The Stars ledger (getStarTransactions answers from it, oldest first; emulator/stars_ledger.py)::
+
+    emu.star_ledger                                  # StarTransaction dicts: payments and refunds made
+    emu.stars_paid_unseen(alice, 50, payload="x")    # a Stars payment whose update the bot never got
+    emu.refund_stars_elsewhere(charge_id)            # refunded outside the bot: refunded_payment message
+    emu.drop_star_refund(charge_id)                  # Telegram lost a refund: gone, refundable again
+    emu.add_star_transaction({"id": ..., "amount": 5, "date": ..., "receiver": {...}})   # any, as given
+
 Faults (emulator/faults.py)::
 
     emu.faults.fail("sendMessage", fault=server_error(502), times=1)        # or probability=0.05 (seeded)

@@ -10,7 +10,8 @@ from .api_common import Method, post_bot_message
 from .errors import QUERY_TOO_OLD, bad_request
 from .markup import inline_keyboard, validate_markup
 from .params import Params
-from .state import Invoice, World
+from .stars_ledger import get_star_transactions, record_refund
+from .state import Invoice, Payment, World
 
 STARS = "XTR"
 # The only subscription period Telegram accepts: 30 days.
@@ -136,6 +137,13 @@ async def refund_star_payment(w: World, p: Params) -> Any:
         raise bad_request("CHARGE_ID_INVALID")
     if payment.refunded:
         raise bad_request("CHARGE_ALREADY_REFUNDED")
+    give_back_stars(w, payment)
+    return True
+
+
+def give_back_stars(w: World, payment: Payment, *, deliver: bool = True) -> None:
+    """The Stars go back to the payer: the ledger's outgoing transaction, and a refunded_payment service message
+    in the private chat with the bot (as Telegram reports a refund, whoever made it)."""
     payment.refunded = True
     refund = {
         "currency": payment.currency,
@@ -143,12 +151,12 @@ async def refund_star_payment(w: World, p: Params) -> Any:
         "invoice_payload": payment.invoice_payload,
         "telegram_payment_charge_id": payment.telegram_payment_charge_id,
     }
-    w.star_refunds.append({"user_id": user_id, **refund})
-    # Telegram reports the refund in the private chat with a refunded_payment service message.
-    chat = w.chats[user_id]
-    stored = w.post(chat, {"refunded_payment": refund}, sender=w.users[user_id])
-    w.deliver_message(chat, stored)
-    return True
+    w.star_refunds.append({"user_id": payment.user_id, **refund})
+    record_refund(w, payment)
+    chat = w.chats[payment.user_id]
+    stored = w.post(chat, {"refunded_payment": refund}, sender=w.users[payment.user_id])
+    if deliver:
+        w.deliver_message(chat, stored)
 
 
 METHODS: dict[str, Method] = {
@@ -156,4 +164,5 @@ METHODS: dict[str, Method] = {
     "createInvoiceLink": create_invoice_link,
     "answerPreCheckoutQuery": answer_pre_checkout_query,
     "refundStarPayment": refund_star_payment,
+    "getStarTransactions": get_star_transactions,
 }

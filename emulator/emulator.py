@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import secrets
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -10,10 +11,12 @@ from typing import Any
 
 from aiohttp import web
 
+from .api_payments import STARS, give_back_stars
 from .faults import Faults
 from .people import ChatRef, MessageRef, People
 from .server import build_app
-from .state import Chat, FloodLimit, Subscriber, World
+from .stars_ledger import drop_refund, record_payment
+from .state import Chat, FloodLimit, Payment, Subscriber, User, World
 from .webhook_pusher import WebhookPusher
 
 
@@ -102,6 +105,40 @@ class BotApiEmulator(People):
     @property
     def star_refunds(self) -> list[dict[str, Any]]:
         return self.world.star_refunds
+
+    @property
+    def star_ledger(self) -> list[dict[str, Any]]:
+        """The bot's Stars transactions as getStarTransactions reports them, oldest first."""
+        return copy.deepcopy(self.world.star_ledger)
+
+    # --- the Stars ledger's odd cases -------------------------------------------------------------
+
+    def stars_paid_unseen(self, user: User | int, amount: int, *, payload: str = "chk_never_seen") -> str:
+        """A Stars payment the bot never heard of (its successful_payment lost): in the ledger and refundable,
+        no update delivered. Returns its charge id."""
+        person = self.world.user(user)
+        charge_id = "stx" + secrets.token_hex(16)
+        payment = Payment(person.id, STARS, amount, payload, charge_id, "")
+        self.world.payments[charge_id] = payment
+        record_payment(self.world, payment)
+        return charge_id
+
+    def add_star_transaction(self, transaction: dict[str, Any]) -> None:
+        """Any StarTransaction, exactly as given, at the end of the ledger (a withdrawal, a refund nobody made)."""
+        self.world.star_ledger.append(copy.deepcopy(transaction))
+
+    def refund_stars_elsewhere(self, charge_id: str, *, update_lost: bool = False) -> None:
+        """The bot's owner gives a Stars payment back outside the bot's code (another client of the same bot):
+        the ledger's refund and the refunded_payment service message, as refundStarPayment makes them.
+        update_lost: the message is in the chat, its update never reaches the bot."""
+        payment = self.world.payments[charge_id]
+        if payment.refunded:
+            raise ValueError(f"{charge_id!r} was refunded already")
+        give_back_stars(self.world, payment, deliver=not update_lost)
+
+    def drop_star_refund(self, charge_id: str) -> None:
+        """Telegram loses a refund: its outgoing transaction leaves the ledger and the payment is refundable again."""
+        drop_refund(self.world, charge_id)
 
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         return [params for name, params in self.world.calls if name == method]

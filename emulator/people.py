@@ -19,6 +19,7 @@ from .formatting import render
 from .markup import find_button
 from .media import image_size
 from .mini_apps import init_data
+from .stars_ledger import record_payment
 from .state import Chat, Invoice, Payment, PendingQuery, StoredMessage, User, World
 
 UserRef = User | int
@@ -349,17 +350,13 @@ class People:
             )
         if order_info is not None:
             paid["order_info"] = order_info
-        self.world.payments.setdefault(
-            charge_id,
-            Payment(
-                person.id,
-                found.currency,
-                found.total_amount,
-                found.payload,
-                charge_id,
-                provider_payment_charge_id,
-            ),
-        )
+        if charge_id not in self.world.payments:
+            payment = Payment(
+                person.id, found.currency, found.total_amount, found.payload, charge_id, provider_payment_charge_id
+            )
+            self.world.payments[charge_id] = payment
+            if stars:
+                record_payment(self.world, payment)
         return self._post(person, self._payment_chat(person, found), {"successful_payment": paid})
 
     async def repeat_payment(self, paid_message: MessageRef) -> dict[str, Any]:

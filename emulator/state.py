@@ -210,6 +210,8 @@ class World:
         self.web_app_queries: dict[str, int] = {}  # a Mini App session's query_id -> who opened it
         self.payments: dict[str, Payment] = {}
         self.star_refunds: list[dict[str, Any]] = []
+        # getStarTransactions' StarTransaction objects, oldest first (emulator/stars_ledger.py).
+        self.star_ledger: list[dict[str, Any]] = []
         self.queries: dict[str, PendingQuery] = {}
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         # The bot's description and short description, by language_code ("" for everyone else).

@@ -153,11 +153,15 @@ class PaidInTelegram:
     provider_charge_id: str | None
 
 
+def provider_paid_in(currency: str) -> str:
+    """Which of the two took a payment made inside Telegram in this currency."""
+    return (TelegramStars if TelegramStars.capabilities.takes(currency) else TelegramCardInvoices).name
+
+
 def event_from_successful_payment(paid: PaidInTelegram) -> PaymentEvent:
     """A successful_payment update as the event settlement receives, from whichever of the two was paid."""
-    provider = TelegramStars if TelegramStars.capabilities.takes(paid.currency) else TelegramCardInvoices
     return PaymentEvent(
-        provider=provider.name,
+        provider=provider_paid_in(paid.currency),
         event_id=paid.telegram_charge_id,
         checkout_ref=paid.payload,
         charge_ref=paid.telegram_charge_id,

@@ -22,6 +22,7 @@ from services.order_listing import OrderListing
 from services.order_lookup import OrderLookup
 from services.orders import Orders
 from services.orphan_charges import OrphanCharges
+from services.outside_refunds import OutsideRefunds
 from services.pay_support import PaySupport
 from services.payment_intake import PaymentIntake
 from services.person_orders import PersonOrders
@@ -43,6 +44,7 @@ from services.shop_order_closing import ShopOrderClosing
 from services.shop_order_intake import ShopOrderIntake
 from services.shop_order_views import ShopOrderViews
 from services.shop_refund_keys import RefundKeys
+from services.stars_ledger import StarsLedger
 from services.stats_report import StatsReport
 from services.telling import Tellings
 from services.users import Users
@@ -103,3 +105,6 @@ class Daifu:
         self.shop_order_intake = ShopOrderIntake(db, rules, self.checkouts, self.shop_order_views)
         self.shop_order_closing = ShopOrderClosing(self.shop_order_views, self.refunds, self.closing)
         self.refund_keys = RefundKeys(db)
+        # Stars as Telegram's own ledger has them: refunds made outside daifu, and the ledger read against the books.
+        self.outside_refunds = OutsideRefunds(db, self.refund_outcomes, self.tellings)
+        self.stars_ledger = StarsLedger(db, providers, self.payment_intake, self.outside_refunds, self.health)

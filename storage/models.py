@@ -548,3 +548,30 @@ class LiveMessage(SQLModel, table=True):
     text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # the HTML as sent, if a text
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
     inline_message_id: str | None = Field(default=None, max_length=255)
+
+
+class StarLedgerEntry(SQLModel, table=True):
+    """One transaction of the bot's Telegram Stars ledger (getStarTransactions) and what daifu matched it with.
+    Telegram lists the ledger oldest first and pages it by how many to skip, so each transaction's position in
+    it is its key and the next read starts after the last one kept."""
+
+    __tablename__ = "star_ledger"
+
+    position: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    # The transaction's id: a payment's telegram_payment_charge_id, which its refund carries too.
+    charge_id: str = Field(max_length=255)
+    incoming: bool
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))  # in Stars
+    partner: str = Field(max_length=32)  # the TransactionPartner's type: user, fragment, telegram_ads, ...
+    user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    made_at: datetime = Field(sa_column=_timestamp())
+    read_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    # services.stars_ledger.Match: payment, refund, outside_refund, orphan, other (not a payment: a withdrawal),
+    # or unmatched (shown to the admins in /providers, with why in note).
+    matched: str = Field(max_length=16)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+    __table_args__ = (
+        Index("ix_star_ledger_charge", "charge_id", "incoming"),
+        Index("ix_star_ledger_matched", "matched", "position"),
+    )

@@ -661,3 +661,33 @@ async def test_descriptions_up_to_the_limits_are_kept_per_language(emu: BotApiEm
     # An empty text removes the language's own.
     assert (await raw_call(emu, "setMyDescription", description="", language_code="zh"))[0] == 200
     assert (await raw_call(emu, "getMyDescription", language_code="zh"))[1]["result"] == {"description": ""}
+
+
+async def test_star_ledger_lists_what_was_paid_and_refunded_oldest_first(emu: BotApiEmulator, app: Application) -> None:
+    alice = emu.add_user("Alice")
+    await emu.send_text(alice, "/invoice")
+    await emu.pay_invoice(alice, await emu.next_bot_message(alice), telegram_payment_charge_id="stx-1")
+    unseen = emu.stars_paid_unseen(alice, 7, payload="lost-update")
+    await app.bot.refund_star_payment(alice.id, "stx-1")
+    emu.refund_stars_elsewhere(unseen)
+
+    ledger = (await app.bot.get_star_transactions()).transactions
+    assert [(t.id, t.amount, t.source is not None) for t in ledger] == [
+        ("stx-1", 100, True),
+        (unseen, 7, True),
+        ("stx-1", 100, False),
+        (unseen, 7, False),
+    ]
+    assert ledger[0].source is not None and ledger[0].source.user.id == alice.id  # type: ignore[attr-defined]
+    assert ledger[1].source.invoice_payload == "lost-update"  # type: ignore[union-attr]
+    assert ledger[2].receiver is not None and ledger[2].receiver.transaction_type == "invoice_payment"  # type: ignore[attr-defined]
+    page = (await app.bot.get_star_transactions(offset=1, limit=2)).transactions
+    assert [t.id for t in page] == [unseen, "stx-1"]
+    assert (await app.bot.get_star_transactions(offset=4)).transactions == ()
+    with pytest.raises(BadRequest, match=r"(?i)LIMIT_INVALID"):
+        await app.bot.get_star_transactions(limit=101)
+
+    emu.drop_star_refund("stx-1")  # Telegram lost that refund: gone from the ledger, refundable again
+    assert [t.id for t in (await app.bot.get_star_transactions()).transactions] == ["stx-1", unseen, unseen]
+    assert await app.bot.refund_star_payment(alice.id, "stx-1") is True
+    assert sum("refunded_payment" in m for m in emu.chat_messages(alice)) == 3
