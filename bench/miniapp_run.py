@@ -176,7 +176,7 @@ async def compare_lists(
     options: Options,
     progress: Progress,
 ) -> Comparison:
-    calls = max(options.flows, 2 * len(people))
+    calls = 2 * options.flows  # a list is the cheaper call: twice as many, for as steady a p99
     timeout = options.reply_timeout
 
     async def in_app(person: User, _job: int) -> None:

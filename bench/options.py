@@ -203,7 +203,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         action="store_true",
         help="instead of the echo bot: the Mini App's API against the chat doing the same on one daifu (webhook "
         "mode, pay-for-me journeys first): GET /app/api/me against /my, and an invoice opened from the app against "
-        "/start and Pay by card; --flows calls of each",
+        "/start and Pay by card; 2 x --flows lists and --flows invoices each way",
     )
     parser.add_argument("--reply-timeout", type=positive_float, default=30.0, help="seconds to wait for any one reply")
     parser.add_argument(
