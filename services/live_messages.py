@@ -85,6 +85,7 @@ class LiveMessages:
         self._rows: list[dict[str, Any]] = []
         self._checkouts: list[tuple[str, dict[str, Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
+        self._writing = asyncio.Lock()  # one flush at a time: a flush returns once all sent before it is checked
 
     async def remember(
         self,
@@ -169,6 +170,10 @@ class LiveMessages:
 
     async def flush(self) -> None:
         """Write down the messages sent since the last flush, then tidy those whose order or request is finished."""
+        async with self._writing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         rows, self._rows = self._rows, []
         checkouts, self._checkouts = self._checkouts, []
         if not rows and not checkouts:

@@ -4,6 +4,7 @@ every message that offered to pay, share, cancel or chip in for it has lost its 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +38,16 @@ def notes_under(shop: RunningShop, person: User, invoice: dict[str, Any]) -> lis
 async def live_rows(shop: RunningShop) -> int:
     async with shop.daifu.db.transaction() as session:
         return int((await session.exec(select(func.count()).select_from(LiveMessage))).one())
+
+
+async def remembered(shop: RunningShop, count: int) -> None:
+    """Until this many messages are written down (a handler remembers its message after sending it)."""
+    for _ in range(250):
+        await shop.daifu.live_messages.flush()
+        if await live_rows(shop) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{await live_rows(shop)} messages remembered, not {count}")
 
 
 async def untold(shop: RunningShop) -> int:
@@ -142,6 +153,7 @@ async def test_an_edit_telegram_refuses_is_done_and_a_passing_failure_is_tried_a
     order = await shop.new_link("/newlink 12.50 USD Coffee beans")
     carol_view = await open_order(shop, carol, order)
     bob_view = await open_order(shop, bob, order)
+    await remembered(shop, 2)  # both written down before the cancel: one tidying finds both
     # Carol deleted her copy (Telegram refuses the edit for good); Bob's edit meets a passing outage once.
     emu.faults.fail(
         "editMessageText",
