@@ -4,10 +4,11 @@ cancel or chip in loses its buttons, and a one-line status takes their place ("P
 posted into a group through the chat picker, whose chat the bot never learns, has its Pay button relabelled with the
 status line instead. The /requests list is drawn again as it is now.
 
-A tidying is a row of the outbox (Kind.TIDY) the teller hands here. Each message is forgotten once it is tidied,
-or once Telegram refused the edit for good (not modified, not found, too old, the person blocked the bot): such a
-refusal never holds up the outbox. A passing failure (a 5xx, a lost connection, flood control) raises, and the
-row is tried again later with the messages not tidied yet.
+A tidying is a row of the outbox (Kind.TIDY) the teller hands here. It takes the messages it tidies (no other
+tidying of the same order edits them too); a message is done once it is tidied, or once Telegram refused the edit
+for good (not modified, not found, too old, the person blocked the bot): such a refusal never holds up the outbox.
+A passing failure (a 5xx, a lost connection, flood control) gives the messages not tidied back and raises, and the
+row is tried again later with them.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ async def tidy(context: DaifuContext, row: Claimed) -> None:
         return
     reason = row.reason or PAID
     passing: TelegramError | None = None
-    done: list[int] = []
+    done: set[int] = set()
     try:
         for message in tidying.messages:
             try:
@@ -93,11 +94,11 @@ async def tidy(context: DaifuContext, row: Claimed) -> None:
             except TelegramError as error:  # kept for the next try; the other messages are tidied meanwhile
                 passing = passing or error
                 continue
-            done.append(message.id)
+            done.add(message.id)
     finally:
-        # Forgotten in one statement, whatever stops the loop: a message edited twice would only be refused as
-        # "not modified", but a note under an invoice would be sent twice.
-        await live.forget(done)
+        # Whatever stops the loop, what was taken and not tidied goes back for the next try (a note under an invoice
+        # is never sent twice: the ones done are not given back).
+        await live.give_back([message for message in tidying.messages if message.id not in done])
     if passing is not None:
         raise passing
 

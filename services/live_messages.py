@@ -2,7 +2,8 @@
 finished (an order paid, cancelled or expired; a request cancelled or expired).
 
 The tidying itself is a row of the outbox (services.telling, Kind.TIDY), recorded in the transaction that finished
-the order or request; the teller edits each message and forgets it (handlers.tidying). A message remembered just
+the order or request; the teller takes the messages, edits each one, and gives back those it could not edit yet
+(handlers.tidying). A message remembered just
 as its order was finished may be missed by that tidying: so, once it is written, the order is read again, and if it
 is finished already a tidying of its own is recorded.
 """
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -25,11 +26,10 @@ from storage.queries.charges import credited_to_order
 from storage.queries.live_messages import (
     add_checkout_message,
     add_live_messages,
-    forget_live_messages,
     live_message_row,
-    live_messages_of,
     subject_statuses,
     subjects_finished,
+    take_live_messages,
 )
 
 log = logging.getLogger(__name__)
@@ -227,12 +227,15 @@ class LiveMessages:
                     await self.tellings.tidy(session, order_id=order_id, request_id=request_id, reason=reason)
 
     async def tidying(self, *, order_id: int | None, request_id: int | None, payment_id: int | None) -> Tidying | None:
-        """The messages of a finished request (if named) or order, with what they are about; None if none is left."""
+        """Take the messages of a finished request (if named) or order to tidy, with what they are about; None if
+        none is left. What the tidying does not finish it gives back (give_back), for its next try."""
+        async with self.db.alone() as connection:
+            taken = await take_live_messages(connection, order_id=order_id, request_id=request_id)
+        if not taken:
+            return None
+        messages = [LiveMessageInfo(**{name: row[name] for name in LiveMessageInfo.__match_args__}) for row in taken]
         async with self.db.reading() as session:
-            rows = await live_messages_of(session, order_id=order_id, request_id=request_id)
-            if not rows:
-                return None
-            order, request = await subject_statuses(session, order_id=rows[0].order_id, request_id=request_id)
+            order, request = await subject_statuses(session, order_id=messages[0].order_id, request_id=request_id)
             if order is None:
                 return None
             payment = None if payment_id is None else await session.get(Payment, payment_id)
@@ -242,15 +245,17 @@ class LiveMessages:
             if request is None and payment is not None and payment.request_id is not None:
                 request = await session.get(PayRequest, payment.request_id)
             return Tidying(
-                [LiveMessageInfo.of(row) for row in rows],
+                messages,
                 OrderInfo.of(order),
                 None if request is None else RequestInfo.of(request),
                 None if payment is None else PaymentInfo.of(payment),
                 frozenset(charge.checkout_ref for charge in credited),
             )
 
-    async def forget(self, ids: Sequence[int]) -> None:
-        """Tidied (or refused by Telegram for good): never tidied again."""
-        if ids:
+    async def give_back(self, messages: Sequence[LiveMessageInfo]) -> None:
+        """Messages a tidying took and could not tidy yet (a passing failure): the next try takes them again."""
+        if messages:
+            now = utcnow()
+            rows = [live_message_row(**asdict(message), created_at=now) for message in messages]
             async with self.db.alone() as connection:
-                await forget_live_messages(connection, ids=ids)
+                await add_live_messages(connection, rows=rows)

@@ -133,6 +133,8 @@ class RunningShop:
     async def all_told(self) -> None:
         """Until the teller has told what was recorded outside an update (by a test calling a service, say)."""
         assert self.runtime is not None and self.runtime.teller is not None
+        # Messages waiting to be remembered first: one whose order is finished already records its own tidying.
+        await self.runtime.daifu.live_messages.flush()
         await self.runtime.teller.settle()
 
     async def run_housekeeping(self) -> None:

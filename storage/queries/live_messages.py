@@ -34,9 +34,10 @@ _ADD_FOR_CHECKOUT = (
     )
     .returning(_TABLE.c.order_id, _TABLE.c.request_id)
 )
-_OF_ORDER = select(LiveMessage).where(col(LiveMessage.order_id) == bindparam("key")).order_by(col(LiveMessage.id))
-_OF_REQUEST = select(LiveMessage).where(col(LiveMessage.request_id) == bindparam("key")).order_by(col(LiveMessage.id))
-_FORGET = delete(LiveMessage).where(col(LiveMessage.id).in_(bindparam("ids", expanding=True)))
+# Taken (deleted, their rows returned) by the one tidying that edits them: two tidyings of one order, one recorded
+# by its payment and one by a message remembered just then, never both edit a message (or note an invoice twice).
+_TAKE_OF_ORDER = delete(_TABLE).where(_TABLE.c.order_id == bindparam("key")).returning(*_TABLE.c)
+_TAKE_OF_REQUEST = delete(_TABLE).where(_TABLE.c.request_id == bindparam("key")).returning(*_TABLE.c)
 
 
 def live_message_row(**values: Any) -> dict[str, Any]:
@@ -81,15 +82,13 @@ async def subject_statuses(
     return order, request
 
 
-async def live_messages_of(session: AsyncSession, *, order_id: int | None, request_id: int | None) -> list[LiveMessage]:
-    """The messages of the request, if one is named, else of the order (its requests' too); oldest first."""
-    which, key = (_OF_ORDER, order_id) if request_id is None else (_OF_REQUEST, request_id)
-    return list((await session.exec(which, params={"key": key})).all())
-
-
-async def forget_live_messages(connection: AsyncConnection, *, ids: Sequence[int]) -> None:
-    if ids:
-        await connection.execute(_FORGET, {"ids": list(ids)})
+async def take_live_messages(
+    connection: AsyncConnection, *, order_id: int | None, request_id: int | None
+) -> list[dict[str, Any]]:
+    """Take the messages of the request, if one is named, else of the order (its requests' too); oldest first."""
+    which, key = (_TAKE_OF_ORDER, order_id) if request_id is None else (_TAKE_OF_REQUEST, request_id)
+    taken = (await connection.execute(which, {"key": key})).mappings().all()
+    return sorted((dict(row) for row in taken), key=lambda row: row["id"])
 
 
 async def live_messages_of_kind(session: AsyncSession, *, request_id: int, kind: str) -> list[LiveMessage]:
