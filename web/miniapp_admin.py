@@ -11,7 +11,7 @@ from services.daifu import Daifu
 from services.links import deep_link
 from services.money import InvalidAmount, normalise_currency
 from services.orders import TITLE_MAX, InvalidTitle
-from web.miniapp_gate import Caller, Refusal, bad_request, read_body, text
+from web.miniapp_gate import Caller, Refusal, bad_request, port_of, read_body, text
 
 AMOUNT_MAX = 64  # "1 234 567.89 USD" and the like; a longer text is not an amount
 
@@ -26,8 +26,7 @@ class AdminScreens:
         _ = caller._
         if not self.daifu.rules.is_admin(caller.person.id):
             raise Refusal(403, _("This is for the shop's admins only."), "not_admin")
-        if self.bot_api is None:
-            raise Refusal(503, _("This is not available right now."), "unavailable")
+        port = port_of(self.bot_api, caller)
         body = await read_body(request)
         title = text(body, "title", 256, required=True)
         amount_text = text(body, "amount", AMOUNT_MAX, required=True)
@@ -51,7 +50,7 @@ class AdminScreens:
                 "order": {
                     "token": order.token,
                     "number": order.id,
-                    "link": deep_link(self.bot_api.bot_username(), order.token),
+                    "link": deep_link(port.bot_username(), order.token),
                     "qr_svg_url": f"{rules.public_base_url}/o/{order.token}/qr.svg",
                     "page_url": rules.landing_url(order.token),
                 }

@@ -14,11 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
-from presentation.texts import request_refusal, why_not
+from presentation.texts import provider_down, request_refusal, why_not
+from services.bot_api_port import BotApiPort, TelegramUnavailable
 from services.i18n import Gettext, gettext_for, resolve_locale
 from services.money import Money, format_money
 from services.pay_requests import RequestRefused
 from services.person_throttle import PersonThrottle, Verdict
+from services.providers import InvoiceSpec
 from services.why_not import WhyNot
 from web.json_input import BadJson, read_json
 from web.miniapp_auth import MiniAppUser, NotSignedIn, check_init_data, init_data_of
@@ -78,6 +80,32 @@ def request_refused(refusal: RequestRefused, caller: Caller) -> Refusal:
 
 def telegram_down(caller: Caller) -> Refusal:
     return Refusal(502, caller._("Telegram is not answering right now. Please try again in a moment."), "telegram_down")
+
+
+def method_unavailable(caller: Caller) -> Refusal:
+    return Refusal(409, caller._("That payment method is not available for this order any more."), "unavailable")
+
+
+def provider_failed(caller: Caller) -> Refusal:
+    return Refusal(502, provider_down(caller._), "provider_down")
+
+
+def port_of(bot_api: BotApiPort | None, caller: Caller) -> BotApiPort:
+    """The way to Telegram, asked for before anything is started that would need it."""
+    if bot_api is None:  # a web side without the running bot (never in production)
+        raise Refusal(503, caller._("This is not available right now."), "unavailable")
+    return bot_api
+
+
+async def invoice_answer(port: BotApiPort, invoice: InvoiceSpec | None, caller: Caller) -> web.Response:
+    """`{"url"}`: an invoice link for Telegram's payment sheet, for a checkout's invoice (None: the method makes
+    none). Its payload is the chat's invoice's, so the chat's pre-checkout and payment handlers take it."""
+    if invoice is None:
+        raise method_unavailable(caller)
+    try:
+        return web.json_response({"url": await port.invoice_link(invoice)})
+    except TelegramUnavailable:
+        raise telegram_down(caller) from None
 
 
 def bad_request(words: str, code: str = "bad_request") -> Refusal:

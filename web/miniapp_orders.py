@@ -10,8 +10,8 @@ from aiohttp import web
 
 from payments.base import Checkout, PaymentError
 from presentation.order_status import request_open, status_words
-from presentation.texts import method_label, provider_down
-from services.bot_api_port import BotApiPort, TelegramUnavailable
+from presentation.texts import method_label
+from services.bot_api_port import BotApiPort
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
 from services.money import Money
@@ -23,13 +23,15 @@ from services.read_models import OrderInfo, RequestMode, utcnow
 from services.why_not import WhyNot, order_status_now, why_not_order
 from web.miniapp_gate import (
     Caller,
-    Refusal,
     choice,
+    invoice_answer,
+    method_unavailable,
     money_json,
+    port_of,
+    provider_failed,
     read_body,
     refused,
     request_refused,
-    telegram_down,
     text,
     whole_number,
 )
@@ -41,23 +43,10 @@ MAX_SHARES = 20  # the chat offers 2 to 6; a bigger party splits in the app, not
 NOTE_MAX = 1000  # kept to 200 by the service, as in the chat; a longer body is not from the app
 
 
-def unavailable(caller: Caller) -> Refusal:
-    return Refusal(409, caller._("That payment method is not available for this order any more."), "unavailable")
-
-
-def provider_failed(caller: Caller) -> Refusal:
-    return Refusal(502, provider_down(caller._), "provider_down")
-
-
 class OrderScreens:
     def __init__(self, daifu: Daifu, bot_api: BotApiPort | None) -> None:
         self.daifu = daifu
         self.bot_api = bot_api
-
-    def port(self, caller: Caller) -> BotApiPort:
-        if self.bot_api is None:  # a web side without the running bot (never in production)
-            raise Refusal(503, caller._("This is not available right now."), "unavailable")
-        return self.bot_api
 
     async def _order(self, token: str, caller: Caller) -> OrderInfo:
         order = await self.daifu.orders.by_token(token)
@@ -121,14 +110,9 @@ class OrderScreens:
         body = await read_body(request)
         method = choice(body, "method", INVOICE_METHODS)
         order = await self._order(request.match_info["token"], caller)
-        port = self.port(caller)
+        port = port_of(self.bot_api, caller)
         checkout = await self._start(order, method, caller)
-        if checkout.invoice is None:
-            raise unavailable(caller)
-        try:
-            return web.json_response({"url": await port.invoice_link(checkout.invoice)})
-        except TelegramUnavailable:
-            raise telegram_down(caller) from None
+        return await invoice_answer(port, checkout.invoice, caller)
 
     async def web_checkout(self, request: web.Request, caller: Caller) -> web.Response:
         """POST /app/api/orders/{token}/web {"method"}: a web checkout (its page, or a code to scan), as the order's
@@ -137,7 +121,7 @@ class OrderScreens:
         order = await self._order(request.match_info["token"], caller)
         methods = web_methods(self.daifu, order)
         if not methods:
-            raise unavailable(caller)
+            raise method_unavailable(caller)
         method = choice(body, "method", methods)
         checkout = await self._start(order, method, caller)
         answer: dict[str, Any] = {"url": checkout.url, "receipt_url": None, "qr_payload": None}
@@ -152,7 +136,7 @@ class OrderScreens:
         except OrderNotPayable as refusal:
             raise refused(refusal.why, caller) from None
         except MethodUnavailable:
-            raise unavailable(caller) from None
+            raise method_unavailable(caller) from None
         except PaymentError:
             raise provider_failed(caller) from None
 
@@ -164,7 +148,7 @@ class OrderScreens:
         shares = whole_number(body, "shares", 2, MAX_SHARES) if mode == RequestMode.SPLIT else None
         note = text(body, "note", NOTE_MAX)
         token = request.match_info["token"]
-        port = self.port(caller)
+        port = port_of(self.bot_api, caller)
         try:
             view = await self.daifu.asking.ask(token, caller.person.id, mode=mode, shares=shares, note=note)
         except OrderNotPayable as refusal:

@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 
 from payments.base import Checkout, PaymentError
-from presentation.texts import invoice_for_friend, method_label, provider_down, status_name
-from services.bot_api_port import BotApiPort, TelegramUnavailable
+from presentation.texts import invoice_for_friend, method_label, status_name
+from services.bot_api_port import BotApiPort
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
 from services.money import Money
@@ -21,13 +21,15 @@ from services.read_models import RequestMode, RequestStatus, utcnow
 from services.why_not import WhyNot, why_request_closed
 from web.miniapp_gate import (
     Caller,
-    Refusal,
     choice,
     flag,
+    invoice_answer,
+    method_unavailable,
     money_json,
+    port_of,
+    provider_failed,
     read_body,
     request_refused,
-    telegram_down,
     whole_number,
 )
 
@@ -77,11 +79,6 @@ class RequestScreens:
     def __init__(self, daifu: Daifu, bot_api: BotApiPort | None) -> None:
         self.daifu = daifu
         self.bot_api = bot_api
-
-    def port(self, caller: Caller) -> BotApiPort:
-        if self.bot_api is None:  # a web side without the running bot (never in production)
-            raise Refusal(503, caller._("This is not available right now."), "unavailable")
-        return self.bot_api
 
     async def _seen(self, token: str, caller: Caller) -> tuple[RequestView, RequestRefused | None]:
         """The request as this person would pay it (with what friends paying now keep), and why they cannot now."""
@@ -156,7 +153,7 @@ class RequestScreens:
         method = choice(body, "method", INVOICE_METHODS)
         amount_minor = whole_number(body, "amount_minor", 1, MAX_MINOR)
         show_name = flag(body, "show_name", default=True)
-        port = self.port(caller)
+        port = port_of(self.bot_api, caller)
         person, holder = caller.person, telegram_holder(caller.person.id)
         try:
             view = await self.daifu.request_views.payable(request.match_info["token"], holder=holder)
@@ -180,17 +177,10 @@ class RequestScreens:
         except RequestRefused as refusal:
             raise request_refused(refusal, caller) from None
         except MethodUnavailable:
-            words = caller._("That payment method is not available for this order any more.")
-            raise Refusal(409, words, "unavailable") from None
+            raise method_unavailable(caller) from None
         except PaymentError:
-            raise Refusal(502, provider_down(caller._), "provider_down") from None
-        invoice = for_friend(checkout, view, part, self.daifu, caller).invoice
-        if invoice is None:
-            raise Refusal(409, caller._("That payment method is not available for this order any more."), "unavailable")
-        try:
-            return web.json_response({"url": await port.invoice_link(invoice)})
-        except TelegramUnavailable:
-            raise telegram_down(caller) from None
+            raise provider_failed(caller) from None
+        return await invoice_answer(port, for_friend(checkout, view, part, self.daifu, caller).invoice, caller)
 
     async def _own_open(self, token: str, caller: Caller) -> RequestView:
         """The caller's own request, open: only its requester cancels or shares it."""
@@ -216,7 +206,7 @@ class RequestScreens:
 
     async def share(self, request: web.Request, caller: Caller) -> web.Response:
         """POST /app/api/requests/{token}/share: the request's card prepared again for the app's share sheet."""
-        port = self.port(caller)
+        port = port_of(self.bot_api, caller)
         view = await self._own_open(request.match_info["token"], caller)
         closed = why_request_closed(view.request, utcnow())
         if closed is not None:
