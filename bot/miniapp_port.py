@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from telegram.error import TelegramError
@@ -11,10 +12,12 @@ from telegram.ext import Application
 from handlers.checkout import invoice_fields
 from handlers.context import DaifuContext
 from handlers.inline_share import card_result
+from handlers.my_requests import nudge_friends
 from services.bot_api_port import TelegramUnavailable
 from services.i18n import gettext_for
 from services.pay_requests import RequestView
 from services.providers import InvoiceSpec
+from services.read_models import LiveMessageInfo
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +50,6 @@ class PtbBotApi:
             log.warning("could not prepare the card of request %s for sharing: %s", view.request.id, error)
             return None
         return prepared.id
+
+    async def remind_friends(self, view: RequestView, offers: Iterable[LiveMessageInfo]) -> int:
+        return await nudge_friends(self.context.bot, view, offers)

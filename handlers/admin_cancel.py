@@ -16,20 +16,10 @@ from handlers.admin_common import named_order
 from handlers.common import admin_only, speak
 from handlers.context import DaifuContext
 from presentation.formatting import esc
-from services.i18n import Gettext
+from presentation.texts import order_not_cancellable
 from services.order_closing import OrderNotCancellable
-from services.read_models import OrderInfo, OrderStatus, utcnow
+from services.read_models import OrderStatus, utcnow
 from services.why_not import order_status_now
-
-
-def refusal(order: OrderInfo, status: OrderStatus, _: Gettext) -> str:
-    text = {
-        OrderStatus.PAID: _("Order #{number} is paid and cannot be cancelled. /refund {number} gives the money back."),
-        OrderStatus.REFUNDED: _("Order #{number} was paid and refunded; there is nothing to cancel."),
-        OrderStatus.CANCELLED: _("Order #{number} is already cancelled."),
-        OrderStatus.EXPIRED: _("Order #{number} has expired; there is nothing to cancel."),
-    }.get(status, _("Order #{number} cannot be cancelled now."))
-    return text.format(number=order.id)
 
 
 async def cancel_order(update: Update, context: DaifuContext) -> None:
@@ -42,12 +32,12 @@ async def cancel_order(update: Update, context: DaifuContext) -> None:
         return
     if order_status_now(order, utcnow()) == OrderStatus.EXPIRED:
         # Past its time, swept by the expiry job or not: for shoppers it is expired already.
-        await message.reply_text(refusal(order, OrderStatus.EXPIRED, _))
+        await message.reply_text(order_not_cancellable(order.id, OrderStatus.EXPIRED, _))
         return
     try:
         closed = await context.daifu.closing.cancel(order.id, actor_id=update.effective_user.id)
     except OrderNotCancellable as refused:
-        await message.reply_text(refusal(order, refused.status, _))
+        await message.reply_text(order_not_cancellable(order.id, refused.status, _))
         return
     lines = [_("🚫 Cancelled order #{number}, <b>{title}</b>.").format(number=order.id, title=esc(order.title))]
     if closed.requests:

@@ -5,11 +5,19 @@ opened one (a button of /my)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, SwitchInlineQueryChosenChat, Update
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyParameters,
+    SwitchInlineQueryChosenChat,
+    Update,
+)
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
@@ -19,15 +27,15 @@ from handlers.common import qr_photo, speak
 from handlers.context import DaifuContext
 from handlers.cosmetic import cosmetic
 from handlers.mini_app_buttons import open_in_app
-from presentation.formatting import chat_time, esc, in_words
-from presentation.texts import request_refusal, status_name
+from presentation.formatting import chat_time, esc
+from presentation.texts import friends_reminded, reminded_lately, request_refusal, status_name
 from services.friend_reminders import Reminded
 from services.i18n import Gettext, gettext_for
 from services.links import deep_link
 from services.live_messages import LiveKind
 from services.money import Money, format_money
 from services.pay_requests import RequestRefused, RequestView
-from services.read_models import RequestMode, RequestStatus, utcnow
+from services.read_models import LiveMessageInfo, RequestMode, RequestStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -211,18 +219,23 @@ async def remind_friends(update: Update, context: DaifuContext, token: str, loca
         await query.answer(text or _("This request is no longer open."), show_alert=True)
         return
     if reminder.outcome == Reminded.TOO_SOON:
-        again = in_words(reminder.again_at or utcnow(), locale)
-        await query.answer(
-            _("Your friends were reminded a short while ago. You can remind them again {time}.").format(time=again),
-            show_alert=True,
-        )
+        await query.answer(reminded_lately(reminder.again_at or utcnow(), locale, _), show_alert=True)
         return
+    reminded = await nudge_friends(context.bot, view, reminder.offers)
+    await cosmetic(query.answer(), "answering a remind tap")
+    said = friends_reminded(reminded, _) + "\n" + _("To remind a group, share the request there again:")
+    await context.bot.send_message(user.id, said, reply_markup=InlineKeyboardMarkup([[share_button(view, _)]]))
+
+
+async def nudge_friends(bot: Bot, view: RequestView, offers: Iterable[LiveMessageInfo]) -> int:
+    """The reminder replied under each friend's offer (the Mini App's Remind sends it too, through bot/); how many
+    friends it reached."""
     reminded = 0
-    for offer in reminder.offers:
+    for offer in offers:
         if offer.chat_id is None or offer.message_id is None:  # not an offer said in a chat: nothing to reply under
             continue
         try:
-            await context.bot.send_message(
+            await bot.send_message(
                 offer.chat_id,
                 nudge_text(view, offer.locale),
                 parse_mode=ParseMode.HTML,
@@ -232,13 +245,7 @@ async def remind_friends(update: Update, context: DaifuContext, token: str, loca
             log.info("could not remind chat %s of request %s: %s", offer.chat_id, view.request.id, refusal)
             continue
         reminded += 1
-    await cosmetic(query.answer(), "answering a remind tap")
-    if reminded:
-        said = _("Reminded {count} friend(s) who opened your request.").format(count=reminded)
-    else:
-        said = _("There is nobody to remind: no friend who has not paid opened your request in a chat with me.")
-    said += "\n" + _("To remind a group, share the request there again:")
-    await context.bot.send_message(user.id, said, reply_markup=InlineKeyboardMarkup([[share_button(view, _)]]))
+    return reminded
 
 
 def nudge_text(view: RequestView, locale: str) -> str:

@@ -223,3 +223,27 @@ def invoice_for_friend(view: RequestView, part: Money, shop: str, locale: str, _
     described = view.order.description if view.order.description not in ("", title) else ""
     # Whose order it is first: a long description of the order is what gives way to Telegram's limit.
     return invoice_title, _fit(f"{said}\n{described}" if described else said, DESCRIPTION_MAX)
+
+
+def friends_reminded(count: int, _: Gettext) -> str:
+    """What reminding a request's friends did (/my's Remind, and the app's)."""
+    if count:
+        return _("Reminded {count} friend(s) who opened your request.").format(count=count)
+    return _("There is nobody to remind: no friend who has not paid opened your request in a chat with me.")
+
+
+def reminded_lately(again_at: datetime, locale: str, _: Gettext) -> str:
+    return _("Your friends were reminded a short while ago. You can remind them again {time}.").format(
+        time=in_words(again_at, locale)
+    )
+
+
+def order_not_cancellable(number: int, status: OrderStatus, _: Gettext) -> str:
+    """Why an order cannot be cancelled (/cancel, and the app's Cancel), from the state it is in."""
+    text = {
+        OrderStatus.PAID: _("Order #{number} is paid and cannot be cancelled. /refund {number} gives the money back."),
+        OrderStatus.REFUNDED: _("Order #{number} was paid and refunded; there is nothing to cancel."),
+        OrderStatus.CANCELLED: _("Order #{number} is already cancelled."),
+        OrderStatus.EXPIRED: _("Order #{number} has expired; there is nothing to cancel."),
+    }.get(status, _("Order #{number} cannot be cancelled now."))
+    return text.format(number=number)

@@ -1,5 +1,6 @@
-"""Reminding friends of a request, when its requester asks (/my): each friend who opened it in a chat with the bot
-and has not paid is nudged under the offer they were shown, at most once per REMIND_EVERY for a request.
+"""Reminding friends of a request, when its requester asks (/my, or the Mini App): each friend who opened it in a
+chat with the bot and has not paid is nudged under the offer they were shown, at most once per REMIND_EVERY for a
+request.
 
 A card shared into a group through the chat picker is an inline message: the bot may edit it but not post beside it,
 and an edit notifies nobody. So a group is reminded by sharing the request there again, which the requester is
@@ -21,6 +22,14 @@ from storage.queries.live_messages import live_messages_of_kind
 from storage.queries.pay_requests import claim_friends_reminder
 
 REMIND_EVERY = timedelta(minutes=30)
+
+
+def may_remind(request: RequestInfo, now: datetime) -> bool:
+    """Whether its requester may remind its friends now, as far as time goes (it is open, and they were not
+    reminded lately); whether any friend is there to remind is found when they do."""
+    if request.status != RequestStatus.OPEN or request.expires_at <= now:
+        return False
+    return request.friends_reminded_at is None or request.friends_reminded_at <= now - REMIND_EVERY
 
 
 class Reminded(StrEnum):

@@ -16,6 +16,7 @@ from aiohttp import web
 from presentation.order_status import request_open, status_words
 from services.bot_api_port import BotApiPort
 from services.daifu import Daifu
+from services.friend_reminders import may_remind
 from services.i18n import translations
 from services.money import Money
 from services.person_orders import PersonOrder
@@ -73,7 +74,7 @@ def order_json(entry: PersonOrder, locale: str, person_id: int) -> dict[str, Any
             "pay": not asking and why_not_order(order, now) is None,
             "share": asking,
             "cancel": asking,
-            "remind": asking,
+            "remind": asking and request is not None and may_remind(request, now),
         },
     }
 
@@ -90,7 +91,7 @@ class MiniAppApi:
         bot_api: BotApiPort | None = None,
     ) -> None:
         self.daifu = daifu
-        self.gate = MiniAppGate(bot_token, max_age=max_age, throttle=throttle, clock=clock)
+        self.gate = MiniAppGate(bot_token, max_age=max_age, throttle=throttle, users=daifu.users, clock=clock)
         self.orders = OrderScreens(daifu, bot_api)
         self.requests = RequestScreens(daifu, bot_api)
         self.admin = AdminScreens(daifu, bot_api)
@@ -104,10 +105,12 @@ class MiniAppApi:
             web.post(f"{orders}/invoice", signed(self.orders.invoice)),
             web.post(f"{orders}/web", signed(self.orders.web_checkout)),
             web.post(f"{orders}/ask", signed(self.orders.ask)),
+            web.post(f"{orders}/cancel", signed(self.orders.cancel)),
             web.get(requests, signed(self.requests.screen)),
             web.post(f"{requests}/invoice", signed(self.requests.invoice)),
             web.post(f"{requests}/cancel", signed(self.requests.cancel)),
             web.post(f"{requests}/share", signed(self.requests.share)),
+            web.post(f"{requests}/remind", signed(self.requests.remind)),
             web.post(f"{PREFIX}/admin/links", signed(self.admin.new_link)),
         ]
 

@@ -36,6 +36,7 @@ class NotSignedIn(Exception):
 class MiniAppUser:
     id: int
     first_name: str
+    username: str | None
     language_code: str | None
 
 
@@ -73,6 +74,7 @@ def check_init_data(init_data: str, bot_token: str, *, max_age: float, now: floa
         person = MiniAppUser(
             id=_integer(user["id"]),
             first_name=str(user.get("first_name", "")),
+            username=str(user["username"]) if user.get("username") else None,
             language_code=str(user["language_code"]) if user.get("language_code") else None,
         )
     except (KeyError, ValueError, TypeError, AttributeError):

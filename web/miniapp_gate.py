@@ -21,6 +21,7 @@ from services.money import Money, format_money
 from services.pay_requests import RequestRefused
 from services.person_throttle import PersonThrottle, Verdict
 from services.providers import InvoiceSpec
+from services.users import Users
 from services.why_not import WhyNot
 from web.json_input import BadJson, read_json
 from web.miniapp_auth import MiniAppUser, NotSignedIn, check_init_data, init_data_of
@@ -170,9 +171,16 @@ Route = Callable[[web.Request, Caller], Awaitable[web.Response]]
 
 class MiniAppGate:
     def __init__(
-        self, bot_token: str, *, max_age: float, throttle: PersonThrottle, clock: Callable[[], float] = time.time
+        self,
+        bot_token: str,
+        *,
+        max_age: float,
+        throttle: PersonThrottle,
+        users: Users,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.bot_token = bot_token
+        self.users = users
         self.max_age = max_age
         self.throttle = throttle
         self.clock = clock
@@ -192,6 +200,11 @@ class MiniAppGate:
             if self.throttle.verdict(person.id) != Verdict.PASS:
                 pause = {"Retry-After": retry_after(self.throttle.pause)}
                 return Refusal(429, "too many requests; try again shortly", "too_many_requests").response(pause)
+            # Known by name as the chat knows everyone it hears from: a request asked in the app names its requester
+            # on its card and in reminders, though they never wrote to the bot.
+            await self.users.remember(
+                person.id, first_name=person.first_name, username=person.username, language_code=person.language_code
+            )
             locale = resolve_locale(None, person.language_code)
             try:
                 return await route(request, Caller(person, locale, gettext_for(locale)))

@@ -1,6 +1,7 @@
 """The Mini App's order screen: the order as its link shows it in the chat, paying it (an invoice link for Telegram's
 payment sheet, or a web checkout), and asking friends to pay it. Whoever holds an order's link may pay it or ask
-friends for it, as in the chat; what the screen says of requests is the caller's own."""
+friends for it, as in the chat; what the screen says of requests is the caller's own. Cancelling an unpaid order is
+the shop's admins' (/cancel ORDER in the chat): a link is shared in groups, and holding it is no say over the order."""
 
 from __future__ import annotations
 
@@ -10,19 +11,22 @@ from aiohttp import web
 
 from payments.base import Checkout, PaymentError
 from presentation.order_status import request_open, status_words
-from presentation.texts import method_label
+from presentation.texts import method_label, order_not_cancellable
 from services.bot_api_port import BotApiPort
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
 from services.money import Money
+from services.order_closing import OrderNotCancellable
+from services.order_states import PAYABLE
 from services.orders import OrderNotPayable
 from services.pay_requests import RequestRefused
 from services.person_orders import PersonOrder
 from services.providers import CheckoutKind, capabilities_of
-from services.read_models import OrderInfo, RequestMode, utcnow
-from services.why_not import WhyNot, order_status_now, why_not_order
+from services.read_models import OrderInfo, OrderStatus, RequestMode, utcnow
+from services.why_not import ORDER_CLOSED, WhyNot, order_status_now, why_not_order
 from web.miniapp_gate import (
     Caller,
+    Refusal,
     choice,
     invoice_answer,
     method_unavailable,
@@ -41,6 +45,13 @@ from web.web_payer import web_methods
 INVOICE_METHODS = ("telegram", "stars")
 MAX_SHARES = 20  # the chat offers 2 to 6; a bigger party splits in the app, not hundreds of friends
 NOTE_MAX = 1000  # kept to 200 by the service, as in the chat; a longer body is not from the app
+
+
+def not_cancellable(order: OrderInfo, status: OrderStatus, caller: Caller) -> Refusal:
+    """/cancel's words for an order past cancelling, with the state's reason as its code."""
+    why = ORDER_CLOSED.get(status)
+    words = order_not_cancellable(order.id, status, caller._)
+    return Refusal(409, words, why.value if why is not None else "unavailable")
 
 
 class OrderScreens:
@@ -83,6 +94,7 @@ class OrderScreens:
         if entry.request is not None:
             request_view = await self.daifu.request_views.view_by_id(entry.request.id)
         can_ask = payable and not asking and order.payforme_allowed
+        cancellable = order_status_now(order, utcnow()) in PAYABLE
         return web.json_response(
             {
                 "order": {
@@ -100,7 +112,12 @@ class OrderScreens:
                 },
                 "methods": methods if payable else [],
                 "request": None if request_view is None else request_json(request_view, caller, self.daifu),
-                "can": {"pay": payable and not asking, "ask": can_ask, "split": can_ask, "cancel": asking},
+                "can": {
+                    "pay": payable and not asking,
+                    "ask": can_ask,
+                    "split": can_ask,
+                    "cancel": cancellable and self.daifu.rules.is_admin(person_id),
+                },
             }
         )
 
@@ -129,6 +146,31 @@ class OrderScreens:
             answer["qr_payload"] = checkout.qr_payload
             answer["receipt_url"] = await self.daifu.receipts.url_of(checkout.checkout_ref)
         return web.json_response(answer)
+
+    async def cancel(self, request: web.Request, caller: Caller) -> web.Response:
+        """POST /app/api/orders/{token}/cancel (ADMIN_IDS): the order closed unpaid, as /cancel ORDER closes it (its
+        requests close, chip-ins go back, friends and cards are told): `{"order", "requests_closed",
+        "chip_ins_returned"}`."""
+        _ = caller._
+        order = await self._order(request.match_info["token"], caller)
+        if not self.daifu.rules.is_admin(caller.person.id):
+            raise Refusal(403, _("This is for the shop's admins only."), "not_admin")
+        status = order_status_now(order, utcnow())
+        if status == OrderStatus.EXPIRED:  # past its time, swept by the expiry job or not: expired already
+            raise not_cancellable(order, status, caller)
+        try:
+            closed = await self.daifu.closing.cancel(order.id, actor_id=caller.person.id)
+        except OrderNotCancellable as refusal:
+            raise not_cancellable(order, refusal.status, caller) from None
+        order = await self._order(order.token, caller)
+        words = status_words(PersonOrder(order, None, [], {}), caller.locale, _, quote=str)
+        return web.json_response(
+            {
+                "order": {"token": order.token, "status": {"code": str(order.status), "words": words}},
+                "requests_closed": closed.requests,
+                "chip_ins_returned": closed.returned,
+            }
+        )
 
     async def _start(self, order: OrderInfo, method: str, caller: Caller) -> Checkout:
         try:

@@ -1,6 +1,6 @@
 """The Mini App's request screen, as the friend who opens it sees it: who asks, for what, how much is left, and
 paying it (all of it, or a chip-in) through Telegram's payment sheet under the chat's hold and chip-in rules; and for
-the requester, cancelling it and sharing its card again."""
+the requester, cancelling it, sharing its card again and reminding the friends who opened it."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 from aiohttp import web
 
 from payments.base import Checkout, PaymentError
-from presentation.texts import invoice_for_friend, method_label, status_name
+from presentation.texts import friends_reminded, invoice_for_friend, method_label, reminded_lately, status_name
 from services.bot_api_port import BotApiPort
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
+from services.friend_reminders import Reminded, may_remind
 from services.money import Money
 from services.pay_requests import RequestRefused, RequestView, telegram_holder
 from services.providers import capabilities_of
@@ -21,6 +22,7 @@ from services.read_models import RequestMode, RequestStatus, utcnow
 from services.why_not import WhyNot, why_request_closed
 from web.miniapp_gate import (
     Caller,
+    Refusal,
     choice,
     flag,
     invoice_answer,
@@ -112,7 +114,7 @@ class RequestScreens:
                 "chip_in": payable and view.request.mode == RequestMode.SPLIT,
                 "cancel": mine and is_open,
                 "share": mine and is_open,
-                "remind": mine and is_open,
+                "remind": mine and is_open and may_remind(view.request, utcnow()),
             },
             "methods": self.methods_json(view, caller) if payable else [],
             "why_not": None if why_not_now is None else request_refused(why_not_now, caller).words,
@@ -203,6 +205,32 @@ class RequestScreens:
             raise request_refused(refusal, caller) from None
         view = await self.daifu.request_views.view(token)
         return web.json_response({"request": request_json(view, caller, self.daifu)})
+
+    async def remind(self, request: web.Request, caller: Caller) -> web.Response:
+        """POST /app/api/requests/{token}/remind: the friends who opened the request in a chat with the bot and have
+        not paid are reminded there, as /my's Remind does, at most once per REMIND_EVERY: `{"reminded", "words",
+        "request"}`. A group is reminded by sharing the card there again."""
+        port = port_of(self.bot_api, caller)
+        token = request.match_info["token"]
+        view = await self._own_open(token, caller)
+        reminder = await self.daifu.friend_reminders.remind(view.request.id, caller.person.id)
+        if reminder.outcome == Reminded.CLOSED:
+            closed = why_request_closed(reminder.request or view.request, utcnow())
+            words = caller._("This request is no longer open.")
+            raise Refusal(409, words, closed.value if closed is not None else "request_closed")
+        if reminder.outcome == Reminded.TOO_SOON:
+            again = reminder.again_at or utcnow()
+            words = reminded_lately(again, caller.locale, caller._)
+            raise Refusal(409, words, "reminded_lately", again_at=again.isoformat())
+        reminded = await port.remind_friends(view, reminder.offers) if reminder.outcome == Reminded.SENT else 0
+        view = await self.daifu.request_views.view(token)
+        return web.json_response(
+            {
+                "reminded": reminded,
+                "words": friends_reminded(reminded, caller._),
+                "request": request_json(view, caller, self.daifu),
+            }
+        )
 
     async def share(self, request: web.Request, caller: Caller) -> web.Response:
         """POST /app/api/requests/{token}/share: the request's card prepared again for the app's share sheet."""

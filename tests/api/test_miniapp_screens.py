@@ -5,6 +5,7 @@ shares; admins make links. Every route refuses a missing, forged or stale sign-i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -17,6 +18,9 @@ import pytest
 from emulator import PaymentRefused
 from emulator.faults import server_error
 from emulator.state import User
+from services.live_messages import LiveKind
+from storage.queries.live_messages import live_messages_of_kind
+from tests.flows.payforme_steps import open_request
 from tests.harness import BOT_USERNAME, RunningShop
 
 API = "/app/api"
@@ -114,11 +118,12 @@ async def test_an_order_paid_and_a_split_asked_shared_and_chipped_in_through_the
     [[button]] = card["reply_markup"]["inline_keyboard"]
     assert button["text"] == "Chip in for Alice" and button["url"].endswith(f"?start={token}")
     status, mine = await call("GET", f"/orders/{cake}", alice)
+    # Her request is there to follow (and cancel, on its own screen); the order is the shop's to cancel.
     assert mine["request"]["token"] == token and mine["can"] == {
         "pay": False,
         "ask": False,
         "split": False,
-        "cancel": True,
+        "cancel": False,
     }
 
     # Bob has the cake's link too, and may pay it as in the chat, but Alice's request is not his to see there.
@@ -215,6 +220,97 @@ async def a_single_request_is_held_as_in_the_chat_and_only_its_requester_calls_i
     assert (status, unknown["code"]) == (404, "unknown_request") and "not known" in unknown["error"]
 
 
+async def offer_remembered(shop: RunningShop, token: str) -> None:
+    """Until the offer a friend was shown is remembered (just after it is sent): what a reminder replies under."""
+    view = await shop.daifu.request_views.view(token)
+    async with asyncio.timeout(5):
+        while True:
+            await shop.all_told()
+            async with shop.daifu.db.transaction() as session:
+                if await live_messages_of_kind(session, request_id=view.request.id, kind=LiveKind.REQUEST_OFFER):
+                    return
+            await asyncio.sleep(0.02)
+
+
+async def test_the_requester_reminds_friends_and_an_admin_cancels_an_order_as_in_the_chat(
+    shop: RunningShop, call: AppClient
+) -> None:
+    emu, alice, bob, carol, admin = shop.emu, shop.alice, shop.bob, shop.carol, shop.admin
+    coffee = await shop.new_link("/newlink 12.50 USD Coffee beans")
+    status, asked = await call("POST", f"/orders/{coffee}/ask", alice, {"mode": "single"})
+    token = asked["request"]["token"]
+    offer = await open_request(shop, bob, token)  # Bob opened it in a chat with the bot: he can be reminded there
+    await offer_remembered(shop, token)
+
+    # Only Alice reminds her friends: Bob is refused, and reminds nobody.
+    status, refused = await call("POST", f"/requests/{token}/remind", bob)
+    assert (status, refused["code"]) == (403, "not_requester") and refused["error"]
+    assert (await call("GET", f"/requests/{token}", bob))[1]["can"]["remind"] is False
+    status, seen = await call("GET", f"/requests/{token}", alice)
+    assert seen["can"]["remind"] is True and shop.times_told(bob, "reminds you of") == 0
+
+    # As /my's Remind: Bob is nudged under the offer he was shown, and Alice is told how many were.
+    status, reminded = await call("POST", f"/requests/{token}/remind", alice)
+    assert status == 200, reminded
+    assert reminded["reminded"] == 1 and reminded["words"] == "Reminded 1 friend(s) who opened your request."
+    nudge = await shop.told(bob, "Alice reminds you of")
+    assert "Coffee beans" in nudge["text"] and nudge["reply_to_message"]["message_id"] == offer["message_id"]
+    # Once per half hour, in the chat's words; the screens stop offering it meanwhile.
+    status, again = await call("POST", f"/requests/{token}/remind", alice)
+    assert (status, again["code"]) == (409, "reminded_lately"), again
+    assert again["error"] == "Your friends were reminded a short while ago. You can remind them again in 30 minutes."
+    assert shop.times_told(bob, "reminds you of") == 1
+    assert (await call("GET", f"/requests/{token}", alice))[1]["can"]["remind"] is False
+    [listed] = [entry for entry in (await call("GET", "/me", alice))[1]["orders"] if entry["token"] == coffee]
+    assert listed["can"] == {"pay": False, "share": True, "cancel": True, "remind": False}
+
+    # A split nobody opened in a chat with the bot: nobody to remind, and the half hour is not spent on it.
+    cake = await shop.new_link("/newlink 10 USD Birthday cake")
+    status, asked = await call("POST", f"/orders/{cake}/ask", alice, {"mode": "split", "shares": 2})
+    split = asked["request"]["token"]
+    status, nobody = await call("POST", f"/requests/{split}/remind", alice)
+    assert status == 200 and nobody["reminded"] == 0 and "nobody to remind" in nobody["words"]
+    assert (await call("GET", f"/requests/{split}", alice))[1]["can"]["remind"] is True
+
+    # Bob chips in his share; the order is the shop's, and only its admins cancel it, as /cancel.
+    status, answer = await call("POST", f"/requests/{split}/invoice", bob, {"method": "stars", "amount_minor": 500})
+    await emu.pay_invoice(bob, answer["url"])
+    await shop.told(bob, "Payment received")
+    for who in (alice, carol):
+        status, screen = await call("GET", f"/orders/{cake}", who)
+        assert screen["can"]["cancel"] is False
+        status, refused = await call("POST", f"/orders/{cake}/cancel", who)
+        assert (status, refused["code"]) == (403, "not_admin") and refused["error"]
+    status, seen = await call("GET", f"/requests/{split}", carol)
+    assert seen["request"]["status"]["code"] == "open" and seen["can"]["chip_in"] is True  # nothing changed
+    status, unknown = await call("POST", "/orders/not-a-token/cancel", admin)
+    assert (status, unknown["code"]) == (404, "unknown_order")
+
+    status, screen = await call("GET", f"/orders/{cake}", admin)
+    assert screen["can"]["cancel"] is True
+    status, cancelled = await call("POST", f"/orders/{cake}/cancel", admin)
+    assert status == 200, cancelled
+    assert cancelled["order"]["status"]["code"] == "cancelled"
+    assert (cancelled["requests_closed"], cancelled["chip_ins_returned"]) == (1, 1)
+    await shop.told(bob, "has been refunded")  # his chip-in goes back, as /cancel gives it back
+    assert (await call("GET", f"/orders/{cake}", admin))[1]["can"]["cancel"] is False
+
+    # A cancelled order takes no money: neither its invoice route nor its request's.
+    status, late = await call("POST", f"/orders/{cake}/invoice", carol, {"method": "stars"})
+    assert (status, late["code"]) == (409, "order_cancelled") and "cancelled" in late["error"]
+    status, late = await call("POST", f"/requests/{split}/invoice", carol, {"method": "stars"})
+    assert (status, late["code"]) == (409, "request_cancelled"), late
+    # Cancelling again, or a paid order, is refused in /cancel's words.
+    status, twice = await call("POST", f"/orders/{cake}/cancel", admin)
+    assert (status, twice["code"]) == (409, "order_cancelled") and "is already cancelled" in twice["error"]
+    tea = await shop.new_link("/newlink 5 USD Tea")
+    status, answer = await call("POST", f"/orders/{tea}/invoice", carol, {"method": "stars"})
+    await emu.pay_invoice(carol, answer["url"])
+    await shop.told(carol, "Payment received")
+    status, paid = await call("POST", f"/orders/{tea}/cancel", admin)
+    assert (status, paid["code"]) == (409, "order_paid") and "is paid and cannot be cancelled" in paid["error"]
+
+
 async def admins_make_links_in_the_app_and_nobody_else_does(shop: RunningShop, call: AppClient) -> None:
     admin, bob = shop.admin, shop.bob
     body = {"title": "Oolong", "amount": "12.50", "currency": "usd"}
@@ -247,10 +343,12 @@ ROUTES = [
     ("POST", "/orders/{order}/invoice"),
     ("POST", "/orders/{order}/web"),
     ("POST", "/orders/{order}/ask"),
+    ("POST", "/orders/{order}/cancel"),
     ("GET", "/requests/{request}"),
     ("POST", "/requests/{request}/invoice"),
     ("POST", "/requests/{request}/cancel"),
     ("POST", "/requests/{request}/share"),
+    ("POST", "/requests/{request}/remind"),
     ("POST", "/admin/links"),
 ]
 
