@@ -154,6 +154,7 @@ class ContractApi:
         self.covered = 0
         self.requester = True
         self.admin = False
+        self.reminded = False
 
     def order(self) -> dict[str, Any]:
         return {
@@ -172,7 +173,7 @@ class ContractApi:
                 {"id": "sandbox", "label": "Sandbox", "kind": "web"},
             ],
             "request": None,
-            "can": {"pay": True, "ask": True, "split": True, "cancel": False},
+            "can": {"pay": True, "ask": True, "split": True, "cancel": self.admin},
         }
 
     def request(self) -> dict[str, Any]:
@@ -198,7 +199,7 @@ class ContractApi:
                 "chip_in": not self.requester,
                 "cancel": self.requester,
                 "share": self.requester,
-                "remind": self.requester,
+                "remind": self.requester and not self.reminded,
             },
             "contributions": [{"name": "Bob", "amount": usd(self.covered)}] if self.covered else [],
         }
@@ -226,6 +227,11 @@ class ContractApi:
             return 200, {"request": self.request()["request"], "prepared_message_id": "PREP", "inline_query": "r_REQ"}
         if path == "requests/r_REQ":
             return 200, self.request()
+        if path == "requests/r_REQ/remind":
+            self.reminded = True
+            return 200, {"reminded": 1, "words": "Reminded 1 friend(s) who opened your request.", **self.request()}
+        if path == "orders/ORD/cancel":
+            return 200, {"order": {"token": "ORD", "status": {"code": "cancelled", "words": "cancelled"}}}
         if path == "admin/links":
             made = {"token": "ORD", "link": "https://t.me/daifu_bot?start=ORD", "qr_svg_url": QR, "page_url": "/o/ORD"}
             return 200, {"order": made}
@@ -296,6 +302,12 @@ async def test_the_order_ask_and_request_screens_speak_the_api_contract(
         await expect(frame.get_by_test_id("progress")).to_contain_text("$4.17 of $12.50 paid · $8.33 to go")
         await expect(frame.get_by_test_id("contributions")).to_contain_text("Bob")
         await expect(frame.get_by_test_id("cancel-request")).to_be_visible()
+        assert await fits_the_phone(frame)  # Share again, Remind friends and Cancel side by side
+        # She reminds the friends who opened it: daifu's words say how many, and Remind waits its half hour.
+        await frame.get_by_test_id("remind").click()
+        await expect(frame.get_by_test_id("app-toast")).to_have_text("Reminded 1 friend(s) who opened your request.")
+        await expect(frame.get_by_test_id("remind")).to_be_hidden()
+        assert ("POST", "requests/r_REQ/remind", {}) in api.sent
 
         # Back: the order again (the ask screen was replaced by the request), then the list, where Back is hidden.
         await back.click()
@@ -346,5 +358,13 @@ async def test_the_order_ask_and_request_screens_speak_the_api_contract(
         assert ("POST", "admin/links", {"title": "Tea", "amount": "4.20", "currency": "USD"}) in api.sent
         await frame.get_by_test_id("open-made").click()
         await expect(frame.get_by_test_id("order-title")).to_have_text("Coffee beans")
+        # An admin cancels an unpaid order as /cancel does, with a second tap to be sure.
+        cancel = frame.get_by_test_id("cancel-order")
+        await cancel.click()
+        await expect(cancel).to_have_text("Tap again to cancel the order")
+        assert ("POST", "orders/ORD/cancel", {}) not in api.sent
+        await cancel.click()
+        await expect(frame.get_by_test_id("app-toast")).to_have_text("The order is cancelled")
+        assert ("POST", "orders/ORD/cancel", {}) in api.sent
         assert errors == []
         await context.close()

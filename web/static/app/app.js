@@ -208,6 +208,26 @@
     return el('button', { type: 'button', class: `button ${kind}`, 'data-testid': testid, onclick }, text);
   }
 
+  // Two taps, both in the page: no popup to answer, and a stray tap calls nothing off.
+  function twoTaps(text, confirm, act, testid) {
+    const node = button(text, async () => {
+      if (node.dataset.armed !== 'true') {
+        node.dataset.armed = 'true';
+        node.textContent = confirm;
+        return;
+      }
+      node.disabled = true;
+      try {
+        await act();
+      } catch (error) {
+        node.disabled = false;
+        haptic('error');
+        toast(error.message);
+      }
+    }, { kind: 'danger', testid });
+    return node;
+  }
+
   // Opens Telegram's payment sheet for an invoice link daifu made; the bot's pre-checkout and successful-payment
   // handlers check and credit it as they do the chat's invoices. Here only the person is told how it went.
   async function payByInvoice(path, body) {
@@ -316,6 +336,7 @@
     const what = [];
     if (order.can.pay) what.push(word('can_pay'));
     if (order.can.share) what.push(word('can_share'));
+    if (order.can.remind) what.push(word('can_remind'));
     return el('button', {
       type: 'button', class: 'item', 'data-testid': 'order-item', 'data-number': order.number, disabled: !target,
       onclick: target,
@@ -362,6 +383,14 @@
             el('p', { class: 'hint' }, word('ask_hint')),
             can.ask ? button(word('ask_friend'), () => go(askScreen(token, order, 'single', can)), { testid: 'ask' }) : null,
             can.split ? button(word('split'), () => go(askScreen(token, order, 'split', can)), { testid: 'split' }) : null));
+        }
+        if (can.cancel) {
+          nodes.push(el('div', { class: 'row' }, twoTaps(word('cancel_order'), word('cancel_order_confirm'), async () => {
+            await api(`${path}/cancel`, {});
+            haptic('success');
+            toast(word('order_cancelled'));
+            show();
+          }, 'cancel-order')));
         }
         return nodes;
       },
@@ -492,8 +521,10 @@
         if (data.is_requester) {
           const own = [];
           if (can.share) own.push(button(word('share_again'), shareAgain, { testid: 'share-again' }));
-          if (can.cancel) own.push(cancelButton());
+          if (can.remind) own.push(button(word('remind'), remind, { testid: 'remind' }));
+          if (can.cancel) own.push(twoTaps(word('cancel_request'), word('cancel_confirm'), cancel, 'cancel-request'));
           if (own.length) nodes.push(el('div', { class: 'row' }, own));
+          if (can.remind) nodes.push(el('p', { class: 'hint' }, word('remind_hint')));
         }
         return nodes;
       },
@@ -536,24 +567,25 @@
       }
     }
 
-    // Two taps, both in the page: no popup to answer, and a stray tap cancels nothing.
-    function cancelButton() {
-      const node = button(word('cancel_request'), async () => {
-        if (node.dataset.armed !== 'true') {
-          node.dataset.armed = 'true';
-          node.textContent = word('cancel_confirm');
-          return;
-        }
-        try {
-          await api(`${path}/cancel`, {});
-          haptic('success');
-          toast(word('cancelled'));
-          show();
-        } catch (error) {
-          toast(error.message);
-        }
-      }, { kind: 'danger', testid: 'cancel-request' });
-      return node;
+    async function cancel() {
+      await api(`${path}/cancel`, {});
+      haptic('success');
+      toast(word('cancelled'));
+      show();
+    }
+
+    // The friends who opened it in a chat with the bot are reminded there; daifu's words say how many (or when
+    // again, once they were lately).
+    async function remind() {
+      try {
+        const { words } = await api(`${path}/remind`, {});
+        haptic('success');
+        toast(words);
+        show({ quiet: true });
+      } catch (error) {
+        haptic('error');
+        toast(error.message);
+      }
     }
 
     return screen;
