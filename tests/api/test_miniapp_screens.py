@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -17,6 +19,7 @@ import pytest
 
 from emulator import PaymentRefused
 from emulator.faults import server_error
+from emulator.mini_apps import init_data
 from emulator.state import User
 from services.live_messages import LiveKind
 from storage.queries.live_messages import live_messages_of_kind
@@ -259,6 +262,9 @@ async def test_the_requester_reminds_friends_and_an_admin_cancels_an_order_as_in
     status, again = await call("POST", f"/requests/{token}/remind", alice)
     assert (status, again["code"]) == (409, "reminded_lately"), again
     assert again["error"] == "Your friends were reminded a short while ago. You can remind them again in 30 minutes."
+    in_chinese = init_data(emu.token, replace(alice, language_code="zh-hans"), auth_date=int(time.time()))
+    status, again = await call("POST", f"/requests/{token}/remind", in_chinese)
+    assert (status, again["code"]) == (409, "reminded_lately") and again["error"].startswith("刚刚已提醒过你的好友。")
     assert shop.times_told(bob, "reminds you of") == 1
     assert (await call("GET", f"/requests/{token}", alice))[1]["can"]["remind"] is False
     [listed] = [entry for entry in (await call("GET", "/me", alice))[1]["orders"] if entry["token"] == coffee]
