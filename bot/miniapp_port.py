@@ -52,4 +52,8 @@ class PtbBotApi:
         return prepared.id
 
     async def remind_friends(self, view: RequestView, offers: Iterable[LiveMessageInfo]) -> int:
-        return await nudge_friends(self.context.bot, view, offers)
+        try:  # a friend who blocked the bot is passed over inside; Telegram not answering at all ends it here
+            return await nudge_friends(self.context.bot, view, offers)
+        except TelegramError as error:
+            log.warning("could not remind the friends of request %s: %s", view.request.id, error)
+            raise TelegramUnavailable(str(error)) from error

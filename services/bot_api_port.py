@@ -34,5 +34,5 @@ class BotApiPort(Protocol):
 
     async def remind_friends(self, view: RequestView, offers: Iterable[LiveMessageInfo]) -> int:
         """The chat's reminder, replied under each friend's offer (services.friend_reminders found them and claimed
-        the reminder); how many friends it reached."""
+        the reminder); how many friends it reached. TelegramUnavailable when Telegram does not answer."""
         ...

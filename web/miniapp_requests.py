@@ -11,7 +11,7 @@ from aiohttp import web
 
 from payments.base import Checkout, PaymentError
 from presentation.texts import friends_reminded, invoice_for_friend, method_label, reminded_lately, status_name
-from services.bot_api_port import BotApiPort
+from services.bot_api_port import BotApiPort, TelegramUnavailable
 from services.checkout import MethodUnavailable
 from services.daifu import Daifu
 from services.friend_reminders import Reminded, may_remind
@@ -32,6 +32,7 @@ from web.miniapp_gate import (
     provider_failed,
     read_body,
     request_refused,
+    telegram_down,
     whole_number,
 )
 
@@ -222,7 +223,12 @@ class RequestScreens:
             again = reminder.again_at or utcnow()
             words = reminded_lately(again, caller.locale, caller._)
             raise Refusal(409, words, "reminded_lately", again_at=again.isoformat())
-        reminded = await port.remind_friends(view, reminder.offers) if reminder.outcome == Reminded.SENT else 0
+        reminded = 0
+        if reminder.outcome == Reminded.SENT:
+            try:
+                reminded = await port.remind_friends(view, reminder.offers)
+            except TelegramUnavailable:
+                raise telegram_down(caller) from None
         view = await self.daifu.request_views.view(token)
         return web.json_response(
             {
