@@ -186,7 +186,7 @@ class RequestScreens:
         return await invoice_answer(port, for_friend(checkout, view, part, self.daifu, caller).invoice, caller)
 
     async def _own_open(self, token: str, caller: Caller) -> RequestView:
-        """The caller's own request, open: only its requester cancels or shares it."""
+        """The caller's own request: only its requester cancels, shares or reminds it."""
         try:
             view = await self.daifu.request_views.view(token)
         except RequestRefused as refusal:
