@@ -194,6 +194,7 @@ async def test_alice_splits_in_the_app_bob_chips_in_with_stars_carol_covers_the_
         await expect(frame.get_by_test_id("split-between")).to_have_text(
             say("split_between", shares="2", share=money["6.25"])
         )
+        await expect(frame.get_by_test_id("app-toast")).to_be_hidden()  # "Shared" has had its few seconds
         await steps.looked_at(page, "progress")
 
         # Carol covers the rest by card, the MainButton's one action.
