@@ -307,7 +307,9 @@ async def test_the_order_ask_and_request_screens_speak_the_api_contract(
         # Back: the order again (the ask screen was replaced by the request), then the list, where Back is hidden.
         await back.click()
         await expect(frame.get_by_test_id("order-title")).to_have_text("Coffee beans")
-        await expect(main).to_be_enabled()  # its Pay is ready again, not stuck in the ask's progress
+        await expect(main).to_have_attribute(
+            "data-progress", "false"
+        )  # its Pay is idle, not still in the ask's progress
         await back.click()
         await expect(frame.locator("h1")).to_have_text("My orders")
         await expect(back).to_be_hidden()

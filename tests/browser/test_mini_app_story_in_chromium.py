@@ -86,6 +86,7 @@ class Steps:
     async def looked_at(self, page: Page, step: str) -> None:
         frame = app(page)
         await expect(frame.locator("html")).to_have_attribute("data-scheme", self.telling.theme)
+        assert looks_like(self.telling.theme, await background_of(page)), f"{step}: not {self.telling.theme}"
         assert await fits_the_phone(frame), f"{step}: wider than the phone"
         self.count += 1
         if SCREENSHOTS_WANTED:
@@ -148,7 +149,6 @@ async def test_alice_splits_in_the_app_bob_chips_in_with_stars_carol_covers_the_
         await expect(frame.get_by_test_id("order-title")).to_have_text("Coffee beans")
         await expect(frame.get_by_test_id("amount")).to_have_text(money["12.50"])
         await expect(main).to_have_text(say("pay_amount", amount=money["12.50"]))
-        assert looks_like(telling.theme, await background_of(page))
         await steps.looked_at(page, "order")
 
         # She splits it in two, and shares the card to Friends through Telegram's share sheet.
