@@ -28,7 +28,9 @@
     typingUntil: new Map(), // chat id -> time the "typing…" line goes away
     source: null,
     app: null, // the Mini App open in the phone pane: {person, theme, themeParams}
-    appTheme: 'light', // the pretend Telegram app's theme, kept from one opening of the app to the next
+    // The pretend Telegram app's theme, kept from one opening of the app to the next; it starts as the system's,
+    // as Telegram's apps do by default.
+    appTheme: window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light',
   };
 
   // --- small helpers ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 and the pane playing the Telegram app's part of their postMessage protocol, against the real bot.
 
 Alice asks friends to split her order in the chat, then opens the app: her list says what she asked and how far it
-got, and follows Bob's chip-in while it is open; in the dark theme and in Chinese too. With DAIFU_SCREENSHOTS=1 the
+got, and follows Bob's chip-in while it is open; in both themes and both languages. With DAIFU_SCREENSHOTS=1 the
 screenshots go to docs/screenshots/.
 """
 
@@ -88,13 +88,13 @@ async def test_alice_follows_her_request_in_the_app_light_dark_and_chinese(
         await expect(page.get_by_test_id("app-back")).to_be_hidden()  # and nowhere to go back to
         assert await fits_the_phone(frame)
         light = await background_of(page)
-        await page.screenshot(path=str(shots / "miniapp-list-light.png"))
+        await page.screenshot(path=str(shots / "miniapp-list-en-light.png"))
 
         # Telegram switches to the dark theme while the app is open: the app takes the new colours at once.
         await page.get_by_test_id("app-theme").click()
         await expect(frame.locator("html")).to_have_attribute("data-scheme", "dark")
         assert await background_of(page) != light
-        await page.screenshot(path=str(shots / "miniapp-list-dark.png"))
+        await page.screenshot(path=str(shots / "miniapp-list-en-dark.png"))
 
         # Alice shares the card into Friends; Bob, on his laptop, chips in a share with Stars from there, while
         # Alice's app stays open: its list shows his part without a reload.
@@ -129,6 +129,13 @@ async def test_alice_follows_her_request_in_the_app_light_dark_and_chinese(
         await expect(frame.locator("[data-role=asked] h2")).to_have_text("请朋友代付")
         await expect(frame.locator("[data-role=asked] [data-testid=order-item]")).to_contain_text("Coffee beans")
         await page.screenshot(path=str(shots / "miniapp-list-zh-dark.png"))
+
+        # And back to the light theme, still in Chinese.
+        await page.get_by_test_id("app-theme").click()
+        await expect(frame.locator("html")).to_have_attribute("data-scheme", "light")
+        assert await background_of(page) == light
+        assert await fits_the_phone(frame)
+        await page.screenshot(path=str(shots / "miniapp-list-zh-light.png"))
 
         assert errors == []
         await context.close()
@@ -312,6 +319,9 @@ async def test_the_order_ask_and_request_screens_speak_the_api_contract(
         # Back: the order again (the ask screen was replaced by the request), then the list, where Back is hidden.
         await back.click()
         await expect(frame.get_by_test_id("order-title")).to_have_text("Coffee beans")
+        await expect(main).to_have_attribute(
+            "data-progress", "false"
+        )  # its Pay is idle, not still in the ask's progress
         await back.click()
         await expect(frame.locator("h1")).to_have_text("My orders")
         await expect(back).to_be_hidden()

@@ -119,6 +119,7 @@
 
   function setMain(main) {
     state.mainAction = main ? main.action : null;
+    tg.MainButton.hideProgress(); // a screen's button starts idle, whatever the one before it was doing
     if (!main) {
       tg.MainButton.hide();
       return;
@@ -494,7 +495,7 @@
           statusLine(request.status))];
         if (request.note) nodes.push(el('blockquote', { class: 'note', 'data-testid': 'request-note' }, request.note));
         nodes.push(el('section', { class: 'card' },
-          request.mode === 'split' ? el('p', { class: 'hint' }, word('split_between', { shares: request.shares, share: request.share.formatted })) : null,
+          request.mode === 'split' && request.share.minor ? el('p', { class: 'hint', 'data-testid': 'split-between' }, word('split_between', { shares: request.shares, share: request.share.formatted })) : null,
           progress(request, order.amount),
           request.holder_name ? el('p', { class: 'hint', 'data-testid': 'holder' }, word('holder', { name: request.holder_name })) : null,
           data.contributions.length ? el('ul', { class: 'contributions', 'data-testid': 'contributions' },
@@ -531,7 +532,7 @@
       main: (data) => {
         const { request, can } = data;
         const first = invoiceMethods(data)[0];
-        if (!first) return null;
+        if (!first || data.is_requester) return null; // the one who asked waits for friends: paying is not their main action
         if (can.chip_in) {
           return { text: word(first === 'stars' ? 'chip_in_stars' : 'chip_in_card'), action: () => chipIn(first) };
         }
