@@ -21,15 +21,15 @@ from typing import Any
 from services.read_models import LiveMessageInfo, OrderInfo, PaymentInfo, RequestInfo
 from services.telling import Tellings
 from storage.database import Database
-from storage.models import OrderStatus, Payment, PayRequest, RequestStatus, utcnow
+from storage.models import OrderStatus, RequestStatus, utcnow
 from storage.queries.charges import credited_to_order
 from storage.queries.live_messages import (
     add_checkout_message,
     add_live_messages,
     live_message_row,
-    subject_statuses,
     subjects_finished,
     take_live_messages,
+    tidying_subjects,
 )
 
 log = logging.getLogger(__name__)
@@ -180,14 +180,13 @@ class LiveMessages:
             return
         try:
             subjects = {(row["order_id"], row["request_id"]) for row in rows}
-            if rows:
-                async with self.db.alone() as connection:
-                    await add_live_messages(connection, rows=rows)
-            for checkout_ref, row in checkouts:
-                async with self.db.alone() as connection:
+            # Each statement is atomic by itself (a message remembered or not): one connection for all of them.
+            async with self.db.alone() as connection:
+                await add_live_messages(connection, rows=rows)
+                for checkout_ref, row in checkouts:
                     subject = await add_checkout_message(connection, checkout_ref=checkout_ref, row=row)
-                if subject is not None:
-                    subjects.add(subject)
+                    if subject is not None:
+                        subjects.add(subject)
             await self._tidy_finished(subjects)
         except Exception:  # the messages keep their buttons; a tap on one is refused as on any finished order
             log.exception("could not remember %d messages", len(rows) + len(checkouts))
@@ -207,9 +206,9 @@ class LiveMessages:
         # tidying committed between the read and the commit would miss the row, and this read would miss it.)
         if not subjects:
             return
-        async with self.db.reading() as session:
+        async with self.db.alone() as connection:
             orders, requests = await subjects_finished(
-                session,
+                connection,
                 order_ids={order_id for order_id, _ in subjects},
                 request_ids={request_id for _, request_id in subjects if request_id is not None},
             )
@@ -235,21 +234,38 @@ class LiveMessages:
             return None
         messages = [LiveMessageInfo(**{name: row[name] for name in LiveMessageInfo.__match_args__}) for row in taken]
         async with self.db.reading() as session:
-            order, request = await subject_statuses(session, order_id=messages[0].order_id, request_id=request_id)
-            if order is None:
+            found = await tidying_subjects(
+                session, order_id=messages[0].order_id, request_id=request_id, payment_id=payment_id
+            )
+            if found is None:
                 return None
-            payment = None if payment_id is None else await session.get(Payment, payment_id)
-            credited = await credited_to_order(session, order_id=order.id or 0)
-            if payment is None and credited and order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
+            order, request, payment = found
+            # The charges credited to the order are read only when needed: to know which invoices were paid (no
+            # note follows those), and which charge paid the order when the outbox row names none.
+            paid = order.status in (OrderStatus.PAID, OrderStatus.REFUNDED)
+            paying_checkout = None if payment is None else payment.checkout_ref
+            unsettled = [m for m in messages if m.kind == LiveKind.INVOICE and m.checkout_ref != paying_checkout]
+            credited = (
+                await credited_to_order(session, order_id=order.id or 0)
+                if paid and (payment is None or unsettled)
+                else []
+            )
+            if payment is None and credited:
                 payment = max(credited, key=lambda charge: charge.id or 0)
-            if request is None and payment is not None and payment.request_id is not None:
-                request = await session.get(PayRequest, payment.request_id)
+                if request is None and payment.request_id is not None:
+                    found = await tidying_subjects(
+                        session, order_id=order.id or 0, request_id=None, payment_id=payment.id
+                    )
+                    request = None if found is None else found[1]
+            settled = {charge.checkout_ref for charge in credited}
+            if payment is not None and payment.credited:
+                settled.add(payment.checkout_ref)
             return Tidying(
                 messages,
                 OrderInfo.of(order),
                 None if request is None else RequestInfo.of(request),
                 None if payment is None else PaymentInfo.of(payment),
-                frozenset(charge.checkout_ref for charge in credited),
+                frozenset(settled),
             )
 
     async def give_back(self, messages: Sequence[LiveMessageInfo]) -> None:

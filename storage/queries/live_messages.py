@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import Integer, Table, bindparam, func, insert, literal, union_all
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, delete, select
@@ -17,6 +17,8 @@ from storage.models import LiveMessage, Order, Payment, PayRequest
 # messages read and forgotten at its end: these are built once, as building one (and its cache key) costs about
 # as much CPU as SQLAlchemy's part of running it (bench.db_floor).
 _TABLE: Table = LiveMessage.__table__  # type: ignore[attr-defined]
+_ORDERS: Table = Order.__table__  # type: ignore[attr-defined]
+_REQUESTS: Table = PayRequest.__table__  # type: ignore[attr-defined]
 _COLUMNS = ("kind", "chat_id", "message_id", "inline_message_id", "order_id", "request_id", "checkout_ref", "locale")
 _ADD = insert(_TABLE)
 _ADD_FOR_CHECKOUT = (
@@ -40,6 +42,29 @@ _TAKE_OF_ORDER = delete(_TABLE).where(_TABLE.c.order_id == bindparam("key")).ret
 _TAKE_OF_REQUEST = delete(_TABLE).where(_TABLE.c.request_id == bindparam("key")).returning(*_TABLE.c)
 
 
+# The statuses of the orders and requests of the messages just written down, in one read.
+_STATUSES = union_all(
+    select_columns(literal("order"), _ORDERS.c.id, _ORDERS.c.status).where(
+        _ORDERS.c.id.in_(bindparam("order_ids", expanding=True))
+    ),
+    select_columns(literal("request"), _REQUESTS.c.id, _REQUESTS.c.status).where(
+        _REQUESTS.c.id.in_(bindparam("request_ids", expanding=True))
+    ),
+)
+# What a tidying's status line says, in one read: the order, the charge that paid it (if the outbox row names one),
+# and the request finished (if named) or the one that charge paid.
+_SUBJECTS = (
+    select(Order, Payment, PayRequest)
+    .select_from(Order)
+    .outerjoin(Payment, col(Payment.id) == bindparam("payment_id", type_=Integer))
+    .outerjoin(
+        PayRequest,
+        col(PayRequest.id) == func.coalesce(bindparam("request_id", type_=Integer), col(Payment.request_id)),
+    )
+    .where(col(Order.id) == bindparam("order_id", type_=Integer))
+)
+
+
 def live_message_row(**values: Any) -> dict[str, Any]:
     """A row to remember: every column named, those not given as None (the statement is compiled once)."""
     return {name: None for name in (*_COLUMNS, "text")} | values
@@ -61,25 +86,23 @@ async def add_live_messages(connection: AsyncConnection, *, rows: Sequence[dict[
 
 
 async def subjects_finished(
-    session: AsyncSession, *, order_ids: Collection[int], request_ids: Collection[int]
+    connection: AsyncConnection, *, order_ids: Collection[int], request_ids: Collection[int]
 ) -> tuple[dict[int, str], dict[int, str]]:
-    """The statuses of these orders and requests, by id, in two reads."""
-    orders = (await session.exec(select(Order.id, Order.status).where(col(Order.id).in_(order_ids)))).all()
-    requests = (
-        await session.exec(select(PayRequest.id, PayRequest.status).where(col(PayRequest.id).in_(request_ids)))
-    ).all()
-    return (
-        {order_id: str(status) for order_id, status in orders if order_id is not None},
-        {request_id: str(status) for request_id, status in requests if request_id is not None},
-    )
+    """The statuses of these orders and requests, by id."""
+    rows = await connection.execute(_STATUSES, {"order_ids": list(order_ids), "request_ids": list(request_ids)})
+    statuses: dict[str, dict[int, str]] = {"order": {}, "request": {}}
+    for which, subject_id, status in rows:
+        statuses[which][subject_id] = str(status)
+    return statuses["order"], statuses["request"]
 
 
-async def subject_statuses(
-    session: AsyncSession, *, order_id: int, request_id: int | None
-) -> tuple[Order | None, PayRequest | None]:
-    order = await session.get(Order, order_id, populate_existing=True)
-    request = None if request_id is None else await session.get(PayRequest, request_id, populate_existing=True)
-    return order, request
+async def tidying_subjects(
+    session: AsyncSession, *, order_id: int, request_id: int | None, payment_id: int | None
+) -> tuple[Order, PayRequest | None, Payment | None] | None:
+    """The order, the request (the one named, else the one the charge paid) and the charge, as they are now."""
+    params = {"order_id": order_id, "request_id": request_id, "payment_id": payment_id}
+    found = (await session.exec(_SUBJECTS, params=params)).first()
+    return None if found is None else (found[0], found[2], found[1])
 
 
 async def take_live_messages(
