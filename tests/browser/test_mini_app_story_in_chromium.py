@@ -164,6 +164,8 @@ async def test_alice_splits_in_the_app_bob_chips_in_with_stars_carol_covers_the_
             say("covered_of", covered=money["0"], amount=money["12.50"])
         )
         await expect(main).to_be_hidden()  # she waits for friends: paying is not her main action now
+        # She may still chip in herself, and the app says what that means, as the chat does.
+        await expect(frame.get_by_test_id("own-request")).to_have_text(say("own_request"))
         await steps.looked_at(page, "shared")
 
         # Bob, on his own phone, opens the card's app link and chips in his share with Stars.
@@ -173,6 +175,7 @@ async def test_alice_splits_in_the_app_bob_chips_in_with_stars_carol_covers_the_
         await expect(bobs_app.get_by_test_id("request-note")).to_have_text(telling.note)
         await expect(bobs_app.get_by_test_id("chip-in-amount")).to_have_value("6.25")
         await expect(bob.get_by_test_id("app-main")).to_have_text(say("chip_in_card"))
+        await expect(bobs_app.get_by_test_id("own-request")).to_have_count(0)
         await steps.looked_at(bob, "request")
         await bobs_app.get_by_test_id("chip-in-stars").click()
         await expect(bob.get_by_test_id("pay-amount")).to_contain_text("⭐")

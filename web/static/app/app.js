@@ -511,11 +511,13 @@
             el('label', { for: 'chip-in', class: 'label' }, word('chip_in_amount', { currency })),
             input,
             el('p', { class: 'hint' }, word('share_offered', { share: request.share.formatted })),
+            data.is_requester ? el('p', { class: 'hint', 'data-testid': 'own-request' }, word('own_request')) : null,
             el('div', { class: 'row' },
               offered.includes('telegram') ? button(word('chip_in_card'), () => chipIn('telegram'), { testid: 'chip-in-telegram' }) : null,
               offered.includes('stars') ? button(word('chip_in_stars'), () => chipIn('stars'), { testid: 'chip-in-stars' }) : null)));
         }
         if (can.pay && !can.chip_in && offered.includes('stars') && offered.includes('telegram')) {
+          if (data.is_requester) nodes.push(el('p', { class: 'hint', 'data-testid': 'own-request' }, word('own_request')));
           nodes.push(el('div', { class: 'row' },
             button(word('pay_stars'), () => payByInvoice(`${path}/invoice`, { method: 'stars', amount_minor: null }), { testid: 'pay-stars' })));
         }
