@@ -77,7 +77,9 @@ def invoice_note(reason: str, about_request: bool, _: Gettext) -> str:
 async def tidy(context: DaifuContext, row: Claimed) -> None:
     """Tidy the messages of the finished order (or of the request, if the row names one)."""
     live = context.daifu.live_messages
-    tidying = await live.tidying(order_id=row.order_id, request_id=row.request_id, payment_id=row.payment_id)
+    tidying = await live.tidying(
+        order_id=row.order_id, request_id=row.request_id, payment_id=row.payment_id, written=row.written
+    )
     if tidying is None:
         return
     reason = row.reason or PAID

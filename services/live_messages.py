@@ -20,6 +20,7 @@ from typing import Any
 
 from services.read_models import LiveMessageInfo, OrderInfo, PaymentInfo, RequestInfo
 from services.telling import Tellings
+from services.telling_rows import Charge
 from storage.database import Database
 from storage.models import OrderStatus, RequestStatus, utcnow
 from storage.queries.charges import credited_to_order
@@ -225,14 +226,23 @@ class LiveMessages:
                 for order_id, request_id, reason in dict.fromkeys(finished):
                     await self.tellings.tidy(session, order_id=order_id, request_id=request_id, reason=reason)
 
-    async def tidying(self, *, order_id: int | None, request_id: int | None, payment_id: int | None) -> Tidying | None:
+    async def tidying(
+        self, *, order_id: int | None, request_id: int | None, payment_id: int | None, written: Charge | None = None
+    ) -> Tidying | None:
         """Take the messages of a finished request (if named) or order to tidy, with what they are about; None if
-        none is left. What the tidying does not finish it gives back (give_back), for its next try."""
+        none is left. What the tidying does not finish it gives back (give_back), for its next try.
+
+        written: the charge that paid the order, with its order and request, as the paying transaction wrote them
+        (Claimed.written): what the status line shows, without reading it again."""
         async with self.db.alone() as connection:
             taken = await take_live_messages(connection, order_id=order_id, request_id=request_id)
         if not taken:
             return None
         messages = [LiveMessageInfo(**{name: row[name] for name in LiveMessageInfo.__match_args__}) for row in taken]
+        if written is not None and request_id is None:
+            # Not a split's (Tellings.paid copies none for those): the order was paid once, by this charge alone.
+            charge, paid_order, paid_request = written
+            return Tidying(messages, paid_order, paid_request, charge, frozenset({charge.checkout_ref}))
         async with self.db.reading() as session:
             found = await tidying_subjects(
                 session, order_id=messages[0].order_id, request_id=request_id, payment_id=payment_id

@@ -32,7 +32,9 @@ _ADD_FOR_CHECKOUT = (
             col(Payment.request_id),
             col(Payment.checkout_ref),
             *(bindparam(name, type_=_TABLE.c[name].type) for name in ("locale", "text", "created_at")),
-        ).where(col(Payment.checkout_ref) == bindparam("checkout_ref")),
+        )
+        # An invoice already paid needs no tidying (Telegram shows it paid): it is not remembered at all.
+        .where(col(Payment.checkout_ref) == bindparam("checkout_ref"), col(Payment.credited).is_(False)),
     )
     .returning(_TABLE.c.order_id, _TABLE.c.request_id)
 )
@@ -74,7 +76,7 @@ async def add_checkout_message(
     connection: AsyncConnection, *, checkout_ref: str, row: dict[str, Any]
 ) -> tuple[int, int | None] | None:
     """A message showing a checkout, remembered for the checkout's order and request, found in the same statement;
-    the order and request ids, or None if no such checkout exists (nothing is written then)."""
+    the order and request ids, or None if no such checkout exists or it is paid already (nothing is written then)."""
     found = (await connection.execute(_ADD_FOR_CHECKOUT, row | {"checkout_ref": checkout_ref})).first()
     return None if found is None else (found[0], found[1])
 
