@@ -49,12 +49,13 @@ def _transaction(transaction: TelegramStarTransaction) -> StarTransaction:
 
 async def read_stars_ledger(context: DaifuContext) -> None:
     run = await context.daifu.stars_ledger.reconcile(BotStarLedger(context.bot))
-    if run is not None and (run.unmatched or run.asked_again):
+    if run is not None and (run.unmatched or run.asked_again or run.give_backs_asked_again):
         log.warning(
-            "Stars ledger: %d transactions read, %d not matched, %d refunds asked for again",
+            "Stars ledger: %d transactions read, %d not matched, %d refunds and %d orphan give-backs asked for again",
             run.read,
             run.unmatched,
             run.asked_again,
+            run.give_backs_asked_again,
         )
 
 

@@ -124,6 +124,13 @@ def ledger_lines(ledger: LedgerState | None, locale: str, _: Gettext) -> list[st
                 count=ledger.refunds_missing
             )
         )
+    if ledger.give_backs_missing:
+        lines.append(
+            _(
+                "Stars for unknown checkouts daifu gave back that the ledger lacks (given back again at each "
+                "reading): {count}"
+            ).format(count=ledger.give_backs_missing)
+        )
     if ledger.charges_missing:
         lines.append(
             _("Stars charges daifu recorded that the ledger lacks: {count} ({charges})").format(

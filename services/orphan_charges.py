@@ -17,11 +17,11 @@ from sqlalchemy.exc import IntegrityError
 
 from payments.base import (
     Amount,
-    ChargeOutcome,
     NotSupported,
     PaymentError,
     PaymentEvent,
     PaymentProvider,
+    Refund,
     RefundRequest,
     RefundStatus,
 )
@@ -80,7 +80,7 @@ class OrphanCharges:
             charge.id,
         )
         if ours and provider is not None:
-            await self._give_back(provider, charge, event)
+            await self._give_back(provider, charge)
 
     async def resume(self, limit: int = 20) -> None:
         """Orphan charges whose worker died before giving them back: give them back now, under the same refund
@@ -97,28 +97,12 @@ class OrphanCharges:
             provider = self.providers.get(charge.provider) if charge is not None else None
             if not claimed or charge is None or provider is None:
                 continue
-            event = PaymentEvent(
-                provider=charge.provider,
-                event_id=charge.charge_ref,
-                checkout_ref=charge.payload,
-                charge_ref=charge.charge_ref,
-                outcome=ChargeOutcome.SUCCEEDED,
-                amount=Amount(charge.amount_minor, charge.currency),
-                payer_ref=str(charge.payer_id) if charge.payer_id is not None else None,
-            )
-            await self._give_back(provider, charge, event)
+            await self._give_back(provider, charge)
 
-    async def _give_back(self, provider: PaymentProvider, charge: OrphanCharge, event: PaymentEvent) -> None:
-        request = RefundRequest(
-            charge_ref=event.charge_ref,
-            amount=event.amount,
-            charge_amount=event.amount,
-            refund_key=f"daifu-orphan-{charge.id}",
-            payer_ref=event.payer_ref,
-        )
+    async def _give_back(self, provider: PaymentProvider, charge: OrphanCharge) -> None:
         values: dict[str, object]
         try:
-            answer = await provider.refund(request)
+            answer = await ask_to_give_back(provider, charge)
         except NotSupported:
             values = {"status": "owed"}
         except PaymentError as error:
@@ -133,3 +117,19 @@ class OrphanCharges:
         async with self.db.transaction() as session:
             await record_outcome(session, charge_id=charge.id, values=values)
             await self.tellings.orphan_charged(session, charge.id)
+
+
+async def ask_to_give_back(provider: PaymentProvider, charge: OrphanCharge) -> Refund:
+    """Ask the provider to give the whole charge back to its payer, under one refund key per charge: asking
+    again (a worker that died mid-call, a give-back the Stars ledger lacks) is the same refund, and Stars that
+    went back already count as given back."""
+    whole = Amount(charge.amount_minor, charge.currency)
+    return await provider.refund(
+        RefundRequest(
+            charge_ref=charge.charge_ref,
+            amount=whole,
+            charge_amount=whole,
+            refund_key=f"daifu-orphan-{charge.id}",
+            payer_ref=str(charge.payer_id) if charge.payer_id is not None else None,
+        )
+    )

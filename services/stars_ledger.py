@@ -5,8 +5,9 @@ the ledger is read on from where the last reading stopped (a transaction made in
 for the next reading: its own update may be on its way) and each transaction is kept with what it matched:
 an incoming payment with daifu's charge (one daifu never took in goes through intake as its update would
 have: credited, or an orphan given back), an outgoing refund with daifu's refund (one made outside daifu is
-put on the books). Then a refund daifu finished that the ledger still lacks is asked for again (Telegram says
-so if the Stars went back already). What cannot be matched is kept for the admins' /providers.
+put on the books). Then a refund daifu finished, or an orphan charge it gave back, that the ledger still lacks
+is asked for again (Telegram says so if the Stars went back already). What cannot be matched is kept for the
+admins' /providers.
 """
 
 from __future__ import annotations
@@ -23,16 +24,18 @@ from payments.base import Amount, ChargeOutcome, PaymentError, PaymentEvent, Pay
 from payments.currencies import STARS
 from payments.telegram_invoice import TelegramStars
 from services.money import Money
+from services.orphan_charges import ask_to_give_back
 from services.outside_refunds import GoneBack, OutsideRefunds
 from services.payment_intake import PaymentIntake
 from services.provider_health import ProviderHealthLog
 from services.refunds import refund_request
 from storage.database import Database
-from storage.models import Payment, Refund, StarLedgerEntry, utcnow
+from storage.models import OrphanCharge, Payment, Refund, StarLedgerEntry, utcnow
 from storage.queries.crediting import recorded_charge
 from storage.queries.retention import release_job_lease, take_job_lease
 from storage.queries.star_ledger import (
     charges_not_in_ledger,
+    give_backs_not_in_ledger,
     keep_entries,
     latest_unmatched,
     ledger_summary,
@@ -50,7 +53,8 @@ ON_ITS_WAY = timedelta(minutes=5)
 # A charge or a refund of daifu's is missing from the ledger only this long after it was made: by then the
 # reading has gone past it.
 SETTLE = timedelta(minutes=15)
-# How far back daifu's charges and refunds are looked for in the ledger (asked for again, shown as missing).
+# How far back daifu's charges, refunds and orphan give-backs are looked for in the ledger (asked for again,
+# shown as missing).
 LOOK_BACK = timedelta(days=30)
 # A payment daifu never took in is taken in (credited, or given back as an orphan) only this soon after it was
 # made: an older one is from before daifu's records (a database started afresh, another program on the same
@@ -58,7 +62,7 @@ LOOK_BACK = timedelta(days=30)
 TAKE_IN_WITHIN = timedelta(days=2)
 RUN_LEASE = timedelta(minutes=10)
 LEASE = "stars_ledger"
-ASK_AGAIN_AT_MOST = 20  # refunds asked for again in one run
+ASK_AGAIN_AT_MOST = 20  # refunds (and as many orphan give-backs) asked for again in one run
 
 
 class Match(StrEnum):
@@ -106,6 +110,7 @@ class LedgerRun:
     read: int  # transactions read this run
     unmatched: int  # of them
     asked_again: int  # refunds the ledger lacked, asked for again
+    give_backs_asked_again: int  # orphan charges given back that the ledger lacked, asked for again
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +132,7 @@ class LedgerState:
     unmatched: int
     latest_unmatched: tuple[UnmatchedTransaction, ...]
     refunds_missing: int  # daifu's refunds the ledger lacks (asked for again each run)
+    give_backs_missing: int  # orphan charges daifu gave back that the ledger lacks (asked for again each run)
     charges_missing: int  # daifu's Stars charges the ledger lacks
     charges_missing_ids: tuple[str, ...]
 
@@ -169,10 +175,11 @@ class StarsLedger:
             read, unmatched = await self._read(ledger)
             # Only after the whole ledger was read: a refund is missing from it only then.
             asked = await self._ask_again_for_missing_refunds(now)
+            given_back = await self._ask_again_for_missing_give_backs(now)
         finally:
             async with self.db.transaction() as session:
                 await release_job_lease(session, name=LEASE)
-        return LedgerRun(read, unmatched, asked)
+        return LedgerRun(read, unmatched, asked, given_back)
 
     async def _read(self, ledger: StarLedgerPages) -> tuple[int, int]:
         async with self.db.transaction() as session:
@@ -304,6 +311,36 @@ class StarsLedger:
             asked += 1
         return asked
 
+    async def _ask_again_for_missing_give_backs(self, now: datetime) -> int:
+        """Orphan charges daifu gave back that the ledger lacks: given back again under the same key, as
+        orphan_charges gives them back (Telegram answers that they were refunded already if the Stars did go back,
+        which counts as given back; the refund shows at the next reading)."""
+        async with self.db.transaction() as session:
+            missing = await give_backs_not_in_ledger(
+                session,
+                provider=PROVIDER,
+                kept_before=now - SETTLE,
+                kept_after=now - LOOK_BACK,
+                limit=ASK_AGAIN_AT_MOST,
+            )
+        provider = self.providers[PROVIDER]
+        asked = 0
+        for charge_id in missing:
+            async with self.db.transaction() as session:
+                charge = await session.get(OrphanCharge, charge_id)
+            if charge is None:
+                continue
+            log.warning(
+                "orphan Stars charge %s was given back but is not in the ledger: asked again", charge.charge_ref
+            )
+            try:
+                await ask_to_give_back(provider, charge)
+            except PaymentError as error:  # asked again at the next reading, shown in /providers meanwhile
+                log.warning("orphan charge %s could not be given back again: %s", charge_id, error)
+                continue
+            asked += 1
+        return asked
+
     async def state(self, latest: int = 5) -> LedgerState | None:
         """What /providers shows of the ledger; None when Stars are off."""
         if PROVIDER not in self.providers:
@@ -315,6 +352,9 @@ class StarsLedger:
             refunds = await refunds_not_in_ledger(
                 session, provider=PROVIDER, done_before=now - SETTLE, done_after=now - LOOK_BACK, limit=1000
             )
+            give_backs = await give_backs_not_in_ledger(
+                session, provider=PROVIDER, kept_before=now - SETTLE, kept_after=now - LOOK_BACK, limit=1000
+            )
             charges, charge_ids = await charges_not_in_ledger(
                 session, provider=PROVIDER, settled_before=now - SETTLE, settled_after=now - LOOK_BACK, limit=latest
             )
@@ -324,4 +364,6 @@ class StarsLedger:
             UnmatchedTransaction(row.charge_id, row.incoming, row.amount, row.user_id, row.made_at, row.note)
             for row in rows
         )
-        return LedgerState(read, last_read_at, unmatched, shown, len(refunds), charges, tuple(charge_ids))
+        return LedgerState(
+            read, last_read_at, unmatched, shown, len(refunds), len(give_backs), charges, tuple(charge_ids)
+        )

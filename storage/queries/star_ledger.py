@@ -1,5 +1,5 @@
 """The bot's Stars ledger as daifu read it (star_ledger): where the next read starts, the transactions kept, and
-daifu's Stars charges and refunds the ledger does not show."""
+daifu's Stars charges, refunds and orphan give-backs the ledger does not show."""
 
 from __future__ import annotations
 
@@ -58,6 +58,26 @@ async def refunds_not_in_ledger(
         .limit(limit)
     )
     return [refund_id for refund_id in (await session.exec(statement)).all() if refund_id is not None]
+
+
+async def give_backs_not_in_ledger(
+    session: AsyncSession, *, provider: str, kept_before: datetime, kept_after: datetime, limit: int
+) -> list[int]:
+    """That provider's orphan charges kept within the window and given back (as daifu recorded it), with no
+    outgoing transaction for their charge in the ledger read so far; oldest first."""
+    statement = (
+        select(OrphanCharge.id)
+        .where(
+            col(OrphanCharge.provider) == provider,
+            col(OrphanCharge.status) == "refunded",
+            col(OrphanCharge.created_at) <= kept_before,
+            col(OrphanCharge.created_at) > kept_after,
+            ~_in_ledger(OrphanCharge.charge_ref, incoming=False),  # type: ignore[operator]
+        )
+        .order_by(col(OrphanCharge.id))
+        .limit(limit)
+    )
+    return [charge_id for charge_id in (await session.exec(statement)).all() if charge_id is not None]
 
 
 async def charges_not_in_ledger(

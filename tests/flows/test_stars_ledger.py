@@ -4,7 +4,8 @@ The ledger (getStarTransactions, oldest first) is read page by page from where t
 every transaction matched by its charge id: a payment whose update never reached daifu is credited as the
 update would have credited it, Stars for an invoice daifu does not know are given back as an orphan, a refund
 made outside daifu is put on the books (whether its refunded_payment message arrives or not), a refund daifu
-made that Telegram lost is asked for again, and what matches nothing is shown to the admins in /providers.
+made that Telegram lost is asked for again (as are Stars daifu gave back as an orphan), and what matches nothing
+is shown to the admins in /providers.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 import pytest
 from sqlmodel import col, delete, select, update
 
+from bot.stars_ledger_job import BotStarLedger
 from services import stars_ledger
 from services.notices import ReturnReason
-from storage.models import OrderStatus, Payment, Refund, StarLedgerEntry, utcnow
+from storage.models import OrderStatus, OrphanCharge, Payment, Refund, StarLedgerEntry, utcnow
+from tests.flows.test_orphan_charges import old_invoice
 from tests.harness import BOT_USERNAME, RunningShop
 
 
@@ -128,7 +131,8 @@ async def test_the_stars_ledger_is_matched_with_the_books(shop: RunningShop, mon
     sent = await emu.send_text(shop.admin, f"/order {emoji}")
     assert "refunded_outside_daifu" in (await shop.told(shop.admin, "Timeline", after=sent["message_id"]))["text"]
 
-    # daifu gives back a third order's Stars, and Telegram loses the refund.
+    # daifu gives back a third order's Stars, and Stars Carol paid for an invoice daifu does not know, and Telegram
+    # loses both refunds.
     tea = await shop.new_link("/newlink 20 XTR Tea stickers")
     paid = await emu.pay_invoice(shop.bob, await stars_invoice(shop, shop.bob, tea))
     bob_tea = paid["successful_payment"]["telegram_payment_charge_id"]
@@ -139,23 +143,52 @@ async def test_the_stars_ledger_is_matched_with_the_books(shop: RunningShop, mon
     await shop.daifu.refunds.refund(payment.id, reason=ReturnReason.SHOP_REFUND, actor_id=shop.admin.id)
     await shop.all_told()
     emu.drop_star_refund(bob_tea)
-    async with shop.daifu.db.transaction() as session:  # a while ago: it should be in the ledger by now
+    carol_paid = await emu.pay_invoice(shop.carol, old_invoice("XTR", 25), already_approved=True)
+    carol_orphan = carol_paid["successful_payment"]["telegram_payment_charge_id"]
+    await emu.wait_for(lambda: emu.world.payments[carol_orphan].refunded)
+    await shop.all_told()
+    emu.drop_star_refund(carol_orphan)
+    async with shop.daifu.db.transaction() as session:  # a while ago: they should be in the ledger by now
         await session.exec(update(Refund).values(created_at=utcnow() - timedelta(minutes=20)))
+        # Bob's orphan too, whose giving back the ledger has: not asked again.
+        await session.exec(update(OrphanCharge).values(created_at=utcnow() - timedelta(minutes=20)))
     asked = len(emu.calls_to("refundStarPayment"))
     await read_ledger(shop)
     again = {"user_id": shop.bob.id, "telegram_payment_charge_id": bob_tea}
-    assert emu.calls_to("refundStarPayment")[asked:] == [again]
-    assert "Refunds daifu made that the ledger lacks" in await providers_page(shop)  # in it from the next reading
+    carol_again = {"user_id": shop.carol.id, "telegram_payment_charge_id": carol_orphan}
+    assert emu.calls_to("refundStarPayment")[asked:] == [again, carol_again]
+    assert emu.world.payments[carol_orphan].refunded  # Carol has her Stars back
+    page = await providers_page(shop)  # in it from the next reading
+    assert "Refunds daifu made that the ledger lacks" in page
+    assert "Stars for unknown checkouts daifu gave back that the ledger lacks (given back again" in page
 
     await read_ledger(shop)
-    assert (await ledger_rows(shop))[-2:] == [(bob_tea, True, "payment"), (bob_tea, False, "refund")]
+    assert (await ledger_rows(shop))[-4:] == [
+        (bob_tea, True, "payment"),
+        (carol_orphan, True, "orphan"),
+        (bob_tea, False, "refund"),
+        (carol_orphan, False, "orphan"),
+    ]
     asked = len(emu.calls_to("refundStarPayment"))
     await read_ledger(shop)  # nothing new: nothing asked again, nobody told twice
-    assert len(emu.calls_to("refundStarPayment")) == asked and len(await ledger_rows(shop)) == 11
+    assert len(emu.calls_to("refundStarPayment")) == asked and len(await ledger_rows(shop)) == 13
     assert shop.times_told(shop.bob, "has been refunded") == 1
     page = await providers_page(shop)
-    assert "11 transactions read" in page and "ledger lacks" not in page
+    assert "13 transactions read" in page and "ledger lacks" not in page
     assert "Not matched with daifu's books: 2" in page
+
+    # A give-back the ledger has but daifu's reading lost (Bob's, read long ago): asked again, Telegram answers
+    # that the Stars went back already, and that counts as given back.
+    async with shop.daifu.db.transaction() as session:
+        lost = col(StarLedgerEntry.charge_id) == bob_charge, col(StarLedgerEntry.incoming).is_(False)
+        await session.exec(delete(StarLedgerEntry).where(*lost))
+    assert shop.runtime is not None
+    run = await shop.daifu.stars_ledger.reconcile(BotStarLedger(shop.runtime.application.bot))
+    assert run is not None and run.give_backs_asked_again == 1 and run.asked_again == 0
+    assert emu.calls_to("refundStarPayment")[asked:] == [
+        {"user_id": shop.bob.id, "telegram_payment_charge_id": bob_charge}
+    ]
+    assert [r["telegram_payment_charge_id"] for r in emu.star_refunds].count(bob_charge) == 1  # given back once
 
     # A Stars charge on the books that the ledger does not list (settled a while ago) is shown too.
     async with shop.daifu.db.transaction() as session:
