@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from services.read_models import LiveMessageInfo, OrderInfo, PaymentInfo, RequestInfo
 from services.telling import Tellings
 from services.telling_rows import Charge
@@ -36,8 +38,9 @@ from storage.queries.live_messages import (
 log = logging.getLogger(__name__)
 
 # Messages with buttons are sent at most updates; each remembered alone would cost a write and a read of its
-# order's status. Waiting this long lets the ones sent meanwhile share both.
-FLUSH_AFTER = 0.05  # seconds
+# order's status. Waiting this long lets the ones sent meanwhile share both (at a hundred updates a second, a
+# dozen messages); a tidying meanwhile is caught by that read.
+FLUSH_AFTER = 0.25  # seconds
 
 
 class LiveKind(StrEnum):
@@ -72,6 +75,34 @@ class Tidying:
     request: RequestInfo | None  # the one finished, or the one that paid the order
     payment: PaymentInfo | None  # the charge that paid the order (the last one, for a split)
     settled: frozenset[str]  # the checkouts whose charges are credited to the order (an invoice paid)
+
+
+async def _finished(
+    connection: AsyncConnection, subjects: Collection[tuple[int, int | None]]
+) -> list[tuple[int, int | None, str]]:
+    """Which of these orders and requests are finished (order id, request id or None, reason), each once.
+
+    Read after the messages are committed, never in their transaction: a tidying that did not see them was then
+    committed before this read began, and the read sees what it finished. (Read in the same transaction, a tidying
+    committed between the read and the commit would miss the rows, and this read would miss it.) On PostgreSQL the
+    connection commits each statement by itself; SQLite has one writer at a time, and a writer reads the newest.
+    """
+    if not subjects:
+        return []
+    orders, requests = await subjects_finished(
+        connection,
+        order_ids={order_id for order_id, _ in subjects},
+        request_ids={request_id for _, request_id in subjects if request_id is not None},
+    )
+    finished: list[tuple[int, int | None, str]] = []
+    for order_id, request_id in sorted(subjects, key=lambda subject: (subject[0], subject[1] or 0)):
+        order_status = OrderStatus(orders[order_id]) if order_id in orders else None
+        request_status = RequestStatus(requests[request_id]) if request_id in requests else None
+        if order_status in _FINISHED:
+            finished.append((order_id, None, _FINISHED[order_status]))
+        elif request_status not in (None, RequestStatus.OPEN):
+            finished.append((order_id, request_id, str(request_status)))
+    return list(dict.fromkeys(finished))
 
 
 class LiveMessages:
@@ -181,14 +212,19 @@ class LiveMessages:
             return
         try:
             subjects = {(row["order_id"], row["request_id"]) for row in rows}
-            # Each statement is atomic by itself (a message remembered or not): one connection for all of them.
+            # One connection for the batch: each write is atomic by itself (a message remembered or not), and the
+            # statuses are read after the writes are committed (see _finished).
             async with self.db.alone() as connection:
                 await add_live_messages(connection, rows=rows)
                 for checkout_ref, row in checkouts:
                     subject = await add_checkout_message(connection, checkout_ref=checkout_ref, row=row)
                     if subject is not None:
                         subjects.add(subject)
-            await self._tidy_finished(subjects)
+                finished = await _finished(connection, subjects)
+            if finished:
+                async with self.db.transaction() as session:
+                    for order_id, request_id, reason in finished:
+                        await self.tellings.tidy(session, order_id=order_id, request_id=request_id, reason=reason)
         except Exception:  # the messages keep their buttons; a tap on one is refused as on any finished order
             log.exception("could not remember %d messages", len(rows) + len(checkouts))
 
@@ -200,31 +236,6 @@ class LiveMessages:
                 await self._flushing
             self._flushing = None
         await self.flush()
-
-    async def _tidy_finished(self, subjects: Collection[tuple[int, int | None]]) -> None:
-        # Read after the rows are committed, not in their transaction: a tidying that did not see a row was then
-        # committed before this read began, and the read sees what it finished. (Read in the same transaction, a
-        # tidying committed between the read and the commit would miss the row, and this read would miss it.)
-        if not subjects:
-            return
-        async with self.db.alone() as connection:
-            orders, requests = await subjects_finished(
-                connection,
-                order_ids={order_id for order_id, _ in subjects},
-                request_ids={request_id for _, request_id in subjects if request_id is not None},
-            )
-        finished: list[tuple[int, int | None, str]] = []
-        for order_id, request_id in sorted(subjects, key=lambda subject: (subject[0], subject[1] or 0)):
-            order_status = OrderStatus(orders[order_id]) if order_id in orders else None
-            request_status = RequestStatus(requests[request_id]) if request_id in requests else None
-            if order_status in _FINISHED:
-                finished.append((order_id, None, _FINISHED[order_status]))
-            elif request_status not in (None, RequestStatus.OPEN):
-                finished.append((order_id, request_id, str(request_status)))
-        if finished:
-            async with self.db.transaction() as session:
-                for order_id, request_id, reason in dict.fromkeys(finished):
-                    await self.tellings.tidy(session, order_id=order_id, request_id=request_id, reason=reason)
 
     async def tidying(
         self, *, order_id: int | None, request_id: int | None, payment_id: int | None, written: Charge | None = None

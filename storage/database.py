@@ -145,7 +145,8 @@ class Database:
 
         On PostgreSQL the statement commits by itself, without BEGIN and COMMIT around it: two round trips less,
         and the CPU they cost, for writes made at every update. On SQLite it runs in a transaction committed on
-        leaving the block. Run exactly one statement in it, and read its result inside.
+        leaving the block. Run one statement in it (or several that need no transaction: each atomic by itself,
+        on PostgreSQL each committed before the next begins), and read its result inside.
         """
         if self._autocommit is None:
             async with self.engine.begin() as connection:
