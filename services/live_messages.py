@@ -131,35 +131,25 @@ class LiveMessages:
         text: str | None = None,
         checkout_ref: str | None = None,
     ) -> None:
-        self._rows.append(
-            live_message_row(
-                kind=kind.value,
-                chat_id=chat_id,
-                message_id=message_id,
-                order_id=order_id,
-                request_id=request_id,
-                checkout_ref=checkout_ref,
-                locale=locale,
-                text=text,
-                created_at=utcnow(),
-            )
+        self._keep(
+            kind,
+            chat_id=chat_id,
+            message_id=message_id,
+            order_id=order_id,
+            request_id=request_id,
+            checkout_ref=checkout_ref,
+            locale=locale,
+            text=text,
         )
-        self._flush_soon()
 
     async def remember_inline(
         self, kind: LiveKind, *, inline_message_id: str, order_id: int, request_id: int | None, locale: str
     ) -> None:
         """Remember a message posted through the chat picker, known by its inline id alone."""
-        self._rows.append(
-            live_message_row(
-                kind=kind.value,
-                inline_message_id=inline_message_id,
-                order_id=order_id,
-                request_id=request_id,
-                locale=locale,
-                created_at=utcnow(),
-            )
-        )
+        self._keep(kind, inline_message_id=inline_message_id, order_id=order_id, request_id=request_id, locale=locale)
+
+    def _keep(self, kind: LiveKind, **values: Any) -> None:
+        self._rows.append(live_message_row(kind=kind.value, created_at=utcnow(), **values))
         self._flush_soon()
 
     async def remember_listed(
