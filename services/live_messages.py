@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
@@ -118,6 +119,8 @@ class LiveMessages:
         self._checkouts: list[tuple[str, dict[str, Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._writing = asyncio.Lock()  # one flush at a time: a flush returns once all sent before it is checked
+        # Ids of messages taken by a tidying before they were written down (never stored: see give_back).
+        self._unwritten_ids = itertools.count(-1, -1)
 
     async def remember(
         self,
@@ -235,8 +238,10 @@ class LiveMessages:
 
         written: the charge that paid the order, with its order and request, as the paying transaction wrote them
         (Claimed.written): what the status line shows, without reading it again."""
+        unwritten = self._take_unwritten(order_id=order_id, request_id=request_id, written=written)
         async with self.db.alone() as connection:
             taken = await take_live_messages(connection, order_id=order_id, request_id=request_id)
+        taken += unwritten
         if not taken:
             return None
         messages = [LiveMessageInfo(**{name: row[name] for name in LiveMessageInfo.__match_args__}) for row in taken]
@@ -279,10 +284,36 @@ class LiveMessages:
                 frozenset(settled),
             )
 
+    def _take_unwritten(
+        self, *, order_id: int | None, request_id: int | None, written: Charge | None
+    ) -> list[dict[str, Any]]:
+        """The messages of the request (if named) or order still waiting to be written down, taken by the tidying
+        at hand: a friend mostly pays within the quarter second a batch waits, and writing such a message down
+        only to find its order paid would cost a second tidying and its reads. The invoice that paid is dropped
+        (Telegram shows it paid; the batch would not write it down either). Taken before any wait: a batch
+        being written down meanwhile is not here, and is checked by its own read (_finished)."""
+        if request_id is None:
+            mine = [row for row in self._rows if row["order_id"] == order_id]
+        else:
+            mine = [row for row in self._rows if row["request_id"] == request_id]
+        if mine:
+            taken = {id(row) for row in mine}
+            self._rows = [row for row in self._rows if id(row) not in taken]
+        if written is not None and self._checkouts:
+            paid_ref = written[0].checkout_ref
+            self._checkouts = [(ref, row) for ref, row in self._checkouts if ref != paid_ref]
+        return [row | {"id": next(self._unwritten_ids)} for row in mine]
+
     async def give_back(self, messages: Sequence[LiveMessageInfo]) -> None:
         """Messages a tidying took and could not tidy yet (a passing failure): the next try takes them again."""
         if messages:
             now = utcnow()
-            rows = [live_message_row(**asdict(message), created_at=now) for message in messages]
+            # Written afresh (new ids): some were taken before they were ever written down.
+            rows = [
+                live_message_row(
+                    **{name: value for name, value in asdict(message).items() if name != "id"}, created_at=now
+                )
+                for message in messages
+            ]
             async with self.db.alone() as connection:
                 await add_live_messages(connection, rows=rows)

@@ -176,6 +176,54 @@ async def test_an_edit_telegram_refuses_is_done_and_a_passing_failure_is_tried_a
     assert await untold(shop) == 0 and await live_rows(shop) == 0
 
 
+async def test_an_order_paid_before_its_messages_are_written_down_is_tidied_once(shop: RunningShop) -> None:
+    """A friend mostly pays within the moment a message waits to be written down: its tidying takes it then."""
+    emu, bob, carol = shop.emu, shop.bob, shop.carol
+    shop.daifu.live_messages.flush_after = 60  # nothing here is written down by time
+    order = await shop.new_link("/newlink 50 XTR Sticker pack")
+    bob_view = await open_order(shop, bob, order)
+    await emu.click(bob, bob_view, "Stars")
+    bob_invoice = await emu.next_bot_message(bob)
+    carol_view = await open_order(shop, carol, order)
+    await emu.click(carol, carol_view, "Stars")
+    carol_invoice = await emu.next_bot_message(carol)
+    assert await live_rows(shop) == 0
+
+    await emu.pay_invoice(carol, carol_invoice)
+
+    today = short_date(utcnow(), "en")
+    await emu.wait_for(lambda: finished(shop, bob_view, f"Paid by Carol ✅ · {today}"))
+    await emu.wait_for(lambda: finished(shop, carol_view, f"Paid by you ✅ · {today}"))
+    await shop.all_told()  # writes down what is left (Bob's invoice, of an order it learns is paid)
+    await shop.all_told()
+    assert notes_under(shop, bob, bob_invoice) == ["This order is already paid."]
+    assert notes_under(shop, carol, carol_invoice) == []
+    edited = sorted(str(params["chat_id"]) for params in emu.calls_to("editMessageText"))
+    assert edited == sorted([str(bob.id), str(carol.id)])  # each view once
+    assert await live_rows(shop) == 0
+
+
+async def test_a_message_not_yet_written_down_that_an_edit_fails_on_is_kept_and_tried_again(shop: RunningShop) -> None:
+    emu, bob = shop.emu, shop.bob
+    shop.daifu.live_messages.flush_after = 60
+    order = await shop.new_link("/newlink 12.50 USD Coffee beans")
+    bob_view = await open_order(shop, bob, order)
+    emu.faults.fail(
+        "editMessageText", fault=server_error(502), times=1, when=lambda p: str(p.get("chat_id")) == str(bob.id)
+    )
+
+    await say(shop, shop.admin, f"/cancel {order}")
+    await emu.wait_for(lambda: emu.faults.count("editMessageText") == 1)
+    await shop.all_told()
+    assert current(shop, bob_view).get("reply_markup")
+    assert await untold(shop) == 1 and await live_rows(shop) == 1  # given back, written down now
+
+    await shop.lease_runs_out()
+    await shop.run_housekeeping()
+    await emu.wait_for(lambda: finished(shop, bob_view, "Cancelled"))
+    assert await untold(shop) == 0 and await live_rows(shop) == 0
+
+
 async def test_a_shop_refund_of_what_a_friend_paid_tells_the_requester_and_the_payer(shop: RunningShop) -> None:
     emu, alice, bob = shop.emu, shop.alice, shop.bob
     order = await shop.new_link("/newlink 12.50 USD Coffee beans")
