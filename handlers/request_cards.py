@@ -24,6 +24,7 @@ from services.links import app_link, deep_link
 from services.money import Money, format_money
 from services.pay_requests import RequestView
 from services.read_models import CardInfo, RequestMode, RequestStatus, utcnow
+from services.telling_rows import Charge
 
 log = logging.getLogger(__name__)
 BAR_WIDTH = 10
@@ -147,7 +148,9 @@ def _redraws(context: DaifuContext) -> dict[int, _Redraw]:
     return cast(dict[int, _Redraw], context.application.bot_data.setdefault(_REDRAWS, {}))
 
 
-async def refresh_cards(context: DaifuContext, request_id: int, *, closed: bool = False) -> None:
+async def refresh_cards(
+    context: DaifuContext, request_id: int, *, closed: bool = False, written: Charge | None = None
+) -> None:
     """Edit every card of the request to show its state now; one edit per card, never a new message.
 
     The first change is drawn at once; changes in the second after it are drawn together once that second is
@@ -156,17 +159,20 @@ async def refresh_cards(context: DaifuContext, request_id: int, *, closed: bool 
 
     Workers refresh a request's cards at once, and an edit drawn from an older state may reach Telegram after
     a newer one: so a second after drawing, the state is read again and drawn again while it differs.
+
+    written: the charge that paid the request as its transaction wrote it (services.telling_rows.Claimed): the
+    closed state, drawn without reading the request again.
     """
     redraws = _redraws(context)
     redraw = redraws.get(request_id)
     if redraw is not None:
         redraw.changed = True
         if closed:
-            await _draw(context, request_id, redraw)
+            await _draw(context, request_id, redraw, written)
         return
     redraw = redraws[request_id] = _Redraw()
     try:
-        await _draw(context, request_id, redraw)
+        await _draw(context, request_id, redraw, written)
     finally:
         if context.application.running:
             context.application.create_task(_rest_then_redraw(context, request_id, redraw, COALESCE_SECONDS))
@@ -187,10 +193,10 @@ async def _rest_then_redraw(context: DaifuContext, request_id: int, redraw: _Red
         del _redraws(context)[request_id]
 
 
-async def _draw(context: DaifuContext, request_id: int, redraw: _Redraw) -> None:
+async def _draw(context: DaifuContext, request_id: int, redraw: _Redraw, written: Charge | None = None) -> None:
     """Read the request and its cards, and edit the cards if they would look different from the last drawing."""
     async with redraw.lock:
-        found = await context.daifu.request_views.view_with_cards(request_id)
+        found = await context.daifu.request_views.view_with_cards(request_id, written=written)
         if found is None or not found[1]:
             redraw.drawn = None  # no card was posted (a card posted later draws itself as it is then)
             return

@@ -56,7 +56,9 @@ async def tell(context: DaifuContext, rows: Sequence[Claimed]) -> None:
                 if row.request_id is not None and row.request_id not in drawn:
                     drawn.add(row.request_id)
                     cards = [other for other in rows if other.kind == Kind.CARD and other.request_id == row.request_id]
-                    await refresh_cards(context, row.request_id, closed=any(card.reason == CLOSED for card in cards))
+                    closed = any(card.reason == CLOSED for card in cards)
+                    written = next((card.written for card in cards if card.written is not None), None)
+                    await refresh_cards(context, row.request_id, closed=closed, written=written)
                 why = None
             elif row.kind == Kind.TIDY:
                 await tidy(context, row)

@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.config import ShopRules
 from services.pay_requests import RequestRefused, RequestView, is_held_by_other, is_request_token
 from services.read_models import CardInfo, OrderInfo, PaymentInfo, RequestInfo
+from services.telling_rows import Charge
 from services.users import Users
 from services.why_not import WhyNot, why_not_request
 from storage.database import Database
@@ -56,8 +57,20 @@ class RequestViews:
     async def view_by_id(self, request_id: int) -> RequestView | None:
         return await self._view_where(request_id)
 
-    async def view_with_cards(self, request_id: int) -> tuple[RequestView, list[CardInfo]] | None:
-        """The request as it is now, and the cards showing it in chats: what a refresh of its cards needs."""
+    async def view_with_cards(
+        self, request_id: int, *, written: Charge | None = None
+    ) -> tuple[RequestView, list[CardInfo]] | None:
+        """The request as it is now, and the cards showing it in chats: what a refresh of its cards needs.
+
+        written: the charge that paid the request, with its order and the request, as the paying transaction wrote
+        them (Claimed.written): the request's last state, so only its cards are read."""
+        request = None if written is None else written[2]
+        if written is not None and request is not None and request.id == request_id:
+            payment, order = written[0], written[1]
+            async with self.db.reading() as session:
+                cards = [CardInfo.of(card) for card in await cards_of(session, request_id=request_id)]
+            name = await self.users.name_of(request.requester_id)
+            return RequestView(request, order, name, [payment]), cards
         async with self.db.reading() as session:
             view = await self._view_in(session, request_id)
             if view is None:
