@@ -7,6 +7,7 @@ the tables' own enums, named here so that the floors above need nothing from sto
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Self
@@ -45,6 +46,11 @@ class _Copied:
         instrumented attribute costs five times more, and it is done on every update's path."""
         loaded = row.__dict__
         return cls(*[loaded[name] if name in loaded else getattr(row, name) for name in cls.__match_args__])
+
+    @classmethod
+    def of_columns(cls, columns: Mapping[Any, Any]) -> Self:
+        """A copy of a row read in Core (storage's hot reads), its columns by name."""
+        return cls(*[columns[name] for name in cls.__match_args__])
 
 
 @dataclass(frozen=True, slots=True)

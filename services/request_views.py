@@ -13,7 +13,7 @@ from services.telling_rows import Charge
 from services.users import Users
 from services.why_not import WhyNot, why_not_request
 from storage.database import Database
-from storage.models import PayRequest, RequestMode, RequestStatus, utcnow
+from storage.models import RequestMode, RequestStatus, utcnow
 from storage.queries import attempts, charges
 from storage.queries.pay_requests import newest_requests_of, request_by_token, request_with_order
 from storage.queries.request_cards import cards_of
@@ -24,13 +24,14 @@ async def kept_for_others(session: AsyncSession, request_id: int, holder: str, *
     return await attempts.kept_for_others(session, request_id=request_id, holder=holder, since=utcnow() - hold)
 
 
-async def _contributions(session: AsyncSession, request: PayRequest) -> list[PaymentInfo]:
+async def _contributions(session: AsyncSession, request: RequestInfo) -> list[PaymentInfo]:
     # Crediting a single request closes it in the same transaction, and a split one counts what it was
     # credited in covered_minor: an open request with nothing covered has no contributions to read.
     if request.status == RequestStatus.OPEN and (request.mode == RequestMode.SINGLE or not request.covered_minor):
         return []
-    assert request.id is not None
-    return [PaymentInfo.of(payment) for payment in await charges.contributions_to(session, request_id=request.id)]
+    return [
+        PaymentInfo.of_columns(payment) for payment in await charges.contributions_to(session, request_id=request.id)
+    ]
 
 
 class RequestViews:
@@ -68,14 +69,14 @@ class RequestViews:
         if written is not None and request is not None and request.id == request_id:
             payment, order = written[0], written[1]
             async with self.db.reading() as session:
-                cards = [CardInfo.of(card) for card in await cards_of(session, request_id=request_id)]
+                cards = [CardInfo.of_columns(card) for card in await cards_of(session, request_id=request_id)]
             name = await self.users.name_of(request.requester_id)
             return RequestView(request, order, name, [payment]), cards
         async with self.db.reading() as session:
             view = await self._view_in(session, request_id)
             if view is None:
                 return None
-            cards = [CardInfo.of(card) for card in await cards_of(session, request_id=request_id)]
+            cards = [CardInfo.of_columns(card) for card in await cards_of(session, request_id=request_id)]
         return view, cards
 
     async def _view_where(self, key: str | int, *, for_holder: str | None = None) -> RequestView | None:
@@ -89,14 +90,13 @@ class RequestViews:
         row = await request_with_order(session, key=key)
         if row is None:
             return None
-        request, order = row
+        request, order = RequestInfo.of_columns(row[0]), OrderInfo.of_columns(row[1])
         contributions = await _contributions(session, request)
         kept = 0
         if for_holder is not None and request.mode == RequestMode.SPLIT and request.status == RequestStatus.OPEN:
-            assert request.id is not None
             kept = await kept_for_others(session, request.id, for_holder, hold=self.rules.payforme_hold)
         name = await self.users.name_of(request.requester_id)
-        return RequestView(RequestInfo.of(request), OrderInfo.of(order), name, contributions, kept)
+        return RequestView(request, order, name, contributions, kept)
 
     async def payable(self, token: str, *, holder: str) -> RequestView:
         """The request, if this person may pay (part of) it now; otherwise RequestRefused says why."""
@@ -122,9 +122,9 @@ class RequestViews:
     async def list_for(self, requester_id: int, limit: int = 10) -> list[RequestView]:
         async with self.db.transaction() as session:
             rows = await newest_requests_of(session, requester_id=requester_id, limit=limit)
-            found = [
-                (RequestInfo.of(request), OrderInfo.of(order), await _contributions(session, request))
-                for request, order in rows
-            ]
+            found = []
+            for request_row, order_row in rows:
+                request = RequestInfo.of(request_row)
+                found.append((request, OrderInfo.of(order_row), await _contributions(session, request)))
         name = await self.users.name_of(requester_id)
         return [RequestView(request, order, name, contributions) for request, order, contributions in found]

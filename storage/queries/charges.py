@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam
+from sqlalchemy import RowMapping, bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.database import run_core
 from storage.models import Payment, PaymentStatus, PayRequest
 
 
@@ -36,17 +38,18 @@ async def payments_of_orders(session: AsyncSession, *, order_ids: Sequence[int],
     return list((await session.exec(statement.order_by(col(Payment.id)))).all())
 
 
-# Read for a request's view at each tap and payment: built once.
+# Read for a request's view at each tap and payment: built once, in Core (storage.queries.pay_requests says why).
+_payments = Payment.__table__  # type: ignore[attr-defined]
 _CONTRIBUTIONS = (
-    select(Payment)
-    .where(col(Payment.request_id) == bindparam("request_id"), col(Payment.credited).is_(True))
-    .order_by(col(Payment.id))
+    core_select(_payments)
+    .where(_payments.c.request_id == bindparam("request_id"), _payments.c.credited.is_(True))
+    .order_by(_payments.c.id)
 )
 
 
-async def contributions_to(session: AsyncSession, *, request_id: int) -> list[Payment]:
-    """The payments credited to the request, oldest first."""
-    return list((await session.exec(_CONTRIBUTIONS, params={"request_id": request_id})).all())
+async def contributions_to(session: AsyncSession, *, request_id: int) -> Sequence[RowMapping]:
+    """The payments credited to the request, oldest first: the columns of each, by name."""
+    return (await run_core(session, _CONTRIBUTIONS, {"request_id": request_id})).mappings().all()
 
 
 async def contribution_to_requester(session: AsyncSession, *, payment_id: int, requester_id: int) -> Payment | None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam
+from sqlalchemy import RowMapping, bindparam
 from sqlalchemy import insert as core_insert
 from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.database import run_core
 from storage.models import PayRequest, RequestCard
 
 _requests = PayRequest.__table__  # type: ignore[attr-defined]
@@ -29,7 +30,7 @@ _ADD_CARD = (
     )
     .returning(_cards.c.id, _cards.c.request_id)
 )
-_CARDS_OF = select(RequestCard).where(col(RequestCard.request_id) == bindparam("request_id"))
+_CARDS_OF = core_select(_cards).where(_cards.c.request_id == bindparam("request_id"))
 
 
 async def add_card(
@@ -41,5 +42,6 @@ async def add_card(
     return None if row is None else (row[0], row[1])
 
 
-async def cards_of(session: AsyncSession, *, request_id: int) -> list[RequestCard]:
-    return list((await session.exec(_CARDS_OF, params={"request_id": request_id})).all())
+async def cards_of(session: AsyncSession, *, request_id: int) -> Sequence[RowMapping]:
+    """The request's cards, read in Core at every redraw (storage.queries.pay_requests says why): their columns."""
+    return (await run_core(session, _CARDS_OF, {"request_id": request_id})).mappings().all()
