@@ -38,6 +38,7 @@ from handlers import (
     whoami,
 )
 from handlers.context import DaifuContext
+from handlers.daifu_bot import DaifuBot
 from handlers.errors import on_error
 from handlers.expiry import INTERVAL_SECONDS, housekeeping
 from handlers.throttle import GROUP as THROTTLE_GROUP
@@ -60,20 +61,23 @@ DaifuApplication = Application[Any, DaifuContext, Any, Any, Any, Any]
 
 def build_application(settings: Settings) -> DaifuApplication:
     assert settings.telegram_bot_token is not None
+    # On a 429 the limiter waits the retry_after Telegram gave, then sends again (never sooner, no busy loop).
+    rate_limiter = AIORateLimiter(max_retries=FLOOD_RETRIES) if settings.rate_limiter else None
+    bot = DaifuBot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.file_base_url,
+        request=AiohttpBotRequest(),
+        # getUpdates waits up to its long-poll timeout for an answer; PTB adds that to this read timeout.
+        get_updates_request=AiohttpBotRequest(connection_pool_size=1),
+        rate_limiter=rate_limiter,  # type: ignore[arg-type]
+    )
     builder = (
         ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
-        .base_url(settings.telegram_api_base_url)
-        .base_file_url(settings.file_base_url)
+        .bot(bot)
         .context_types(ContextTypes(context=DaifuContext))
-        .request(AiohttpBotRequest())
-        # getUpdates waits up to its long-poll timeout for an answer; PTB adds that to this read timeout.
-        .get_updates_request(AiohttpBotRequest(connection_pool_size=1))
         .concurrent_updates(OnePersonAtATime())
     )
-    if settings.rate_limiter:
-        # On a 429 the limiter waits the retry_after Telegram gave, then sends again (never sooner, no busy loop).
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))  # type: ignore[arg-type]
     # Updates come in through daifu's own web server (bot.webhook) or its own polling loop (bot.polling), both
     # journaled before Telegram hears they arrived; PTB's updater confirms them before they are handled.
     builder = builder.updater(None)

@@ -114,7 +114,7 @@ async def turn_page(update: Update, context: DaifuContext) -> None:
     where = await recall_filter(context, update.effective_user.id, tap.filter_id)
     if where is None:
         await query.answer(_("This list is out of date. Send /orders again."), show_alert=True)
-        await query.edit_message_reply_markup(None)
+        await context.bot.take_buttons_off(query)
         return
     page = await context.daifu.order_listing.page(
         where,

@@ -222,7 +222,7 @@ async def confirm_refund(update: Update, context: DaifuContext) -> None:
     if plan is None:
         await query.answer(_("This refund was already answered or is out of date."), show_alert=True)
         with unless_unchanged():  # a double tap: the first tap took the buttons away already
-            await query.edit_message_reply_markup(None)
+            await context.bot.take_buttons_off(query)
         return
     await query.answer()
     question = tapped_text(update)

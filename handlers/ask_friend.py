@@ -117,7 +117,7 @@ async def got_shares(update: Update, context: DaifuContext) -> None:
         return
     await cosmetic(query.answer(), "answering a number of shares")
     # The buttons go before the next step is said: whoever reads the chat never sees both steps live at once.
-    await cosmetic(query.edit_message_reply_markup(None), "taking the share buttons off")
+    await cosmetic(context.bot.take_buttons_off(query), "taking the share buttons off")
     await ask_for_note(context, query.from_user.id, _)
 
 
@@ -138,7 +138,7 @@ async def skipped_note(update: Update, context: DaifuContext) -> None:
         await stale_step(update, context)
         return
     await cosmetic(query.answer(), "answering Skip")
-    await cosmetic(query.edit_message_reply_markup(None), "taking the note buttons off")
+    await cosmetic(context.bot.take_buttons_off(query), "taking the note buttons off")
     await create(update, context, flow, "")
 
 
@@ -171,7 +171,7 @@ async def cancel(update: Update, context: DaifuContext) -> None:
         await cosmetic(query.answer(), "answering Cancel")
     await context.bot.send_message(user.id, _("Cancelled. No request was made."))
     if query is not None:
-        await cosmetic(query.edit_message_reply_markup(None), "taking the buttons off a cancelled request")
+        await cosmetic(context.bot.take_buttons_off(query), "taking the buttons off a cancelled request")
 
 
 async def stale_step(update: Update, context: DaifuContext) -> None:

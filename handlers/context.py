@@ -6,8 +6,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from telegram import Update
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import Application, CallbackContext
 
+from handlers.daifu_bot import DaifuBot
 from services.daifu import Daifu
 from services.flows import Flow
 
@@ -16,7 +17,7 @@ DAIFU_KEY = "daifu"
 TextStep = Callable[[Update, "DaifuContext", Flow], Awaitable[None]]
 
 
-class DaifuContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+class DaifuContext(CallbackContext[DaifuBot, dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     @property
     def daifu(self) -> Daifu:
         return cast(Daifu, self.application.bot_data[DAIFU_KEY])

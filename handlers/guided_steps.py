@@ -35,4 +35,4 @@ async def cancel_step(
         return
     await cosmetic(query.answer(), "answering Cancel")
     await context.bot.send_message(user.id, cancelled)
-    await cosmetic(query.edit_message_reply_markup(None), f"taking the buttons off {what}")
+    await cosmetic(context.bot.take_buttons_off(query), f"taking the buttons off {what}")

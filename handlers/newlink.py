@@ -270,7 +270,7 @@ async def confirm(update: Update, context: DaifuContext) -> None:
         return
     await cosmetic(query.answer(), "answering Create link")
     await send_link(context, chat_id, order, _, locale)
-    await cosmetic(query.edit_message_reply_markup(None), "taking the buttons off a confirmed /newlink")
+    await cosmetic(context.bot.take_buttons_off(query), "taking the buttons off a confirmed /newlink")
 
 
 async def cancel(update: Update, context: DaifuContext) -> None:
@@ -284,7 +284,7 @@ async def cancel(update: Update, context: DaifuContext) -> None:
         await cosmetic(query.answer(), "answering Cancel")
     await reply(update, _("Cancelled. No link was created."))
     if query is not None:
-        await cosmetic(query.edit_message_reply_markup(None), "taking the buttons off a cancelled /newlink")
+        await cosmetic(context.bot.take_buttons_off(query), "taking the buttons off a cancelled /newlink")
 
 
 async def stale_button(update: Update, context: DaifuContext) -> None:

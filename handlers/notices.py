@@ -41,11 +41,13 @@ SEND_TRIES = 3
 SEND_BACKOFF_SECONDS = 0.5
 
 
-async def _send(context: DaifuContext, chat_id: int, text: str, **kwargs: object) -> str | None:
+async def _send(
+    context: DaifuContext, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None
+) -> str | None:
     """Send, trying again after a passing failure; None once sent, else why it was not (it is not tried again)."""
     for attempt in range(1, SEND_TRIES + 1):
         try:
-            await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, **kwargs)  # type: ignore[arg-type]
+            await context.bot.send_unread(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=reply_markup)
             return None
         except TelegramError as error:
             if attempt < SEND_TRIES and _worth_another_try(error):

@@ -34,7 +34,7 @@ async def refund_button(update: Update, context: DaifuContext) -> None:
         return
     if tap.step == RefundStep.NO:
         await query.answer(_("Nothing was refunded."))
-        await query.edit_message_reply_markup(None)
+        await context.bot.take_buttons_off(query)
         return
     try:
         notice = await context.daifu.refunds.refund(
@@ -49,7 +49,7 @@ async def refund_button(update: Update, context: DaifuContext) -> None:
     # The refund is made and recorded, and with it what the payer and the admins are told: these only tidy up.
     answer = _("Refund asked for: it is pending at the provider.") if notice.pending else _("Refunded.")
     await cosmetic(query.answer(answer), "answering a refund tap")
-    await cosmetic(query.edit_message_reply_markup(None), "taking the refund buttons off")
+    await cosmetic(context.bot.take_buttons_off(query), "taking the refund buttons off")
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

@@ -214,11 +214,11 @@ async def _draw(context: DaifuContext, request_id: int, redraw: _Redraw, written
 async def edit_card(context: DaifuContext, card: CardInfo, text: str, markup: InlineKeyboardMarkup | None) -> None:
     try:
         if card.inline_message_id is not None:
-            await context.bot.edit_message_text(
+            await context.bot.edit_text_unread(
                 text, inline_message_id=card.inline_message_id, parse_mode=ParseMode.HTML, reply_markup=markup
             )
         elif card.chat_id is not None and card.message_id is not None:
-            await context.bot.edit_message_text(
+            await context.bot.edit_text_unread(
                 text,
                 chat_id=card.chat_id,
                 message_id=card.message_id,

@@ -100,7 +100,7 @@ async def offer_thanks(update: Update, context: DaifuContext) -> None:
     text = thanks_message(payer_speaks, user.first_name, thank_you_lines(payer_speaks)[tap.pick])
     await context.bot.send_message(payment.payer_id, text, parse_mode=ParseMode.HTML)
     await cosmetic(query.answer(_("Sent!")), "answering a ready thank-you")
-    await cosmetic(query.edit_message_reply_markup(None), "taking the thank-you buttons off")
+    await cosmetic(context.bot.take_buttons_off(query), "taking the thank-you buttons off")
 
 
 async def typed_thanks(update: Update, context: DaifuContext, flow: Flow) -> None:

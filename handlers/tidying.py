@@ -112,7 +112,7 @@ async def _tidy_one(
     _ = gettext_for(locale)
     if message.inline_message_id is not None:  # an invoice posted through the chat picker: any member may pay it
         status = html.unescape(await status_line(context, tidying, reason, None, locale))  # a label is plain text
-        await bot.edit_message_reply_markup(
+        await bot.edit_buttons_unread(
             inline_message_id=message.inline_message_id,
             reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(status, pay=True)]]),
         )
@@ -122,19 +122,17 @@ async def _tidy_one(
     if message.kind == LiveKind.INVOICE:
         if reason == PAID and message.checkout_ref in tidying.settled:
             return  # this invoice is what paid it: Telegram shows it paid
-        await bot.send_message(
+        await bot.send_unread(
             chat_id,
             invoice_note(reason, about_request, _),
             reply_parameters=ReplyParameters(message_id, allow_sending_without_reply=True),
         )
     elif message.kind == LiveKind.REQUEST_LIST:
         text, markup, _views = await requests_list(context, chat_id, locale, _)
-        await bot.edit_message_text(
+        await bot.edit_text_unread(
             text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup
         )
     else:
         status = await status_line(context, tidying, reason, chat_id, locale)
         text = f"{message.text}\n\n{status}" if message.text else status
-        await bot.edit_message_text(
-            text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=None
-        )
+        await bot.edit_text_unread(text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML)
