@@ -1,14 +1,17 @@
 """The bot daifu's handlers call Telegram through: PTB's ExtBot, with calls whose answer daifu never reads.
 
-PTB parses the answer of every call into a Message: about a quarter of a millisecond of CPU each, and a pay-for-me
-journey makes ten calls whose answer nobody reads (the teller's notices, the request card redrawn, the finished
-messages tidied, a step's buttons taken off; docs/benchmarks.md). These go through PTB's own path (`_post`: the
-rate limiter, the transport, the timeouts and the errors are those of any call) and leave the answer as it came.
+PTB parses the answer of every call into a Message, objects and all; a pay-for-me journey makes many calls whose
+answer nobody reads (the teller's notices, the request card redrawn, the finished messages tidied, a step's
+buttons taken off), and parsing theirs was a measurable share of its CPU (docs/benchmarks.md). These go through
+PTB's own path (`_post`: the rate limiter, the transport, the timeouts and the errors are those of any call) and
+leave the answer as it came.
 """
 
 from __future__ import annotations
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, ReplyParameters
+from typing import Any
+
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.ext import ExtBot
 
 
@@ -31,6 +34,29 @@ class DaifuBot(ExtBot[None]):
             reply_markup=reply_markup,
             reply_parameters=reply_parameters,
         )
+
+    async def send_for_id(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        parse_mode: str | None = None,
+        reply_markup: InlineKeyboardMarkup | None = None,
+        in_reply_to: Message | None = None,
+    ) -> int:
+        """sendMessage, as send_message sends it; of the answer, only the new message's id is read (a message with
+        buttons, remembered to be tidied once what it offers is finished). in_reply_to: the message this answers,
+        whose forum topic the answer goes to, as Message.reply_text sends it."""
+        topic = in_reply_to.message_thread_id if in_reply_to is not None and in_reply_to.is_topic_message else None
+        sent = await self._unread(
+            "sendMessage",
+            chat_id=chat_id,
+            text=text,
+            parse_mode=parse_mode,
+            reply_markup=reply_markup,
+            message_thread_id=topic,
+        )
+        return int(sent["message_id"])
 
     async def edit_text_unread(
         self,
@@ -77,6 +103,6 @@ class DaifuBot(ExtBot[None]):
         elif query.message is not None:
             await self.edit_buttons_unread(chat_id=query.message.chat.id, message_id=query.message.message_id)
 
-    async def _unread(self, endpoint: str, **params: object) -> None:
+    async def _unread(self, endpoint: str, **params: object) -> Any:
         # PTB drops the parameters given as None, as it does for its own methods.
-        await self._post(endpoint, dict(params))
+        return await self._post(endpoint, dict(params))

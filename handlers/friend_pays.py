@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     BaseHandler,
@@ -152,16 +152,21 @@ async def show_request(update: Update, context: DaifuContext, token: str) -> Non
         rows = part_buttons(view, True, locale, _)
     else:
         rows = method_buttons(context, view, view.total, True, locale, _)
-    sent = await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
-    await remember_offer(context, sent, view, locale, text)
+    markup = InlineKeyboardMarkup(rows)
+    sent_id = await context.bot.send_for_id(
+        message.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, in_reply_to=message
+    )
+    await remember_offer(context, message.chat_id, sent_id, view, locale, text)
 
 
-async def remember_offer(context: DaifuContext, sent: Message, view: RequestView, locale: str, text: str) -> None:
+async def remember_offer(
+    context: DaifuContext, chat_id: int, message_id: int, view: RequestView, locale: str, text: str
+) -> None:
     """A request offered to a friend, tidied once the request is finished (handlers.tidying)."""
     await context.daifu.live_messages.remember(
         LiveKind.REQUEST_OFFER,
-        chat_id=sent.chat_id,
-        message_id=sent.message_id,
+        chat_id=chat_id,
+        message_id=message_id,
         order_id=view.order.id,
         request_id=view.request.id,
         locale=locale,
@@ -300,8 +305,11 @@ async def got_amount(update: Update, context: DaifuContext, flow: Flow) -> None:
         return
     await context.daifu.flows.end(user.id, FLOW)
     text, rows = chip_in_offer(context, view, part, flow.data["show"] == "1", locale, _)
-    sent = await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
-    await remember_offer(context, sent, view, locale, text)
+    markup = InlineKeyboardMarkup(rows)
+    sent_id = await context.bot.send_for_id(
+        message.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, in_reply_to=message
+    )
+    await remember_offer(context, message.chat_id, sent_id, view, locale, text)
 
 
 async def cancel_part(update: Update, context: DaifuContext) -> None:

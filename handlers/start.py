@@ -69,14 +69,15 @@ async def start(update: Update, context: DaifuContext) -> None:
         )
     if buttons:
         buttons += open_in_app(daifu.rules, message.chat.type, order_start(order.token), _)
-    sent = await message.reply_text(
-        text, parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
+    markup = InlineKeyboardMarkup(buttons) if buttons else None
+    sent_id = await context.bot.send_for_id(
+        message.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, in_reply_to=message
     )
     if buttons:  # its buttons go, and a status line comes, once the order is paid, cancelled or expired
         await daifu.live_messages.remember(
             LiveKind.ORDER_VIEW,
-            chat_id=sent.chat_id,
-            message_id=sent.message_id,
+            chat_id=message.chat_id,
+            message_id=sent_id,
             order_id=order.id,
             locale=locale,
             text=text,
