@@ -56,15 +56,20 @@ async def untold(shop: RunningShop) -> int:
         return int((await session.exec(rows)).one())
 
 
+async def two_shoppers_with_invoices(shop: RunningShop) -> tuple[dict[str, Any], ...]:
+    """Bob and Carol each open one order and ask for its Stars invoice: their views and invoices."""
+    order = await shop.new_link("/newlink 50 XTR Sticker pack")
+    seen: list[dict[str, Any]] = []
+    for person in (shop.bob, shop.carol):
+        view = await open_order(shop, person, order)
+        await shop.emu.click(person, view, "Stars")
+        seen += [view, await shop.emu.next_bot_message(person)]
+    return tuple(seen)
+
+
 async def test_a_paid_order_leaves_no_button_to_pay_in_any_chat(shop: RunningShop) -> None:
     emu, bob, carol = shop.emu, shop.bob, shop.carol
-    order = await shop.new_link("/newlink 50 XTR Sticker pack")
-    bob_view = await open_order(shop, bob, order)
-    await emu.click(bob, bob_view, "Stars")
-    bob_invoice = await emu.next_bot_message(bob)
-    carol_view = await open_order(shop, carol, order)
-    await emu.click(carol, carol_view, "Stars")
-    carol_invoice = await emu.next_bot_message(carol)
+    bob_view, bob_invoice, carol_view, carol_invoice = await two_shoppers_with_invoices(shop)
     assert bob_invoice.get("invoice") and carol_invoice.get("invoice")
 
     await emu.pay_invoice(carol, carol_invoice)
@@ -180,13 +185,7 @@ async def test_an_order_paid_before_its_messages_are_written_down_is_tidied_once
     """A friend mostly pays within the moment a message waits to be written down: its tidying takes it then."""
     emu, bob, carol = shop.emu, shop.bob, shop.carol
     shop.daifu.live_messages.flush_after = 60  # nothing here is written down by time
-    order = await shop.new_link("/newlink 50 XTR Sticker pack")
-    bob_view = await open_order(shop, bob, order)
-    await emu.click(bob, bob_view, "Stars")
-    bob_invoice = await emu.next_bot_message(bob)
-    carol_view = await open_order(shop, carol, order)
-    await emu.click(carol, carol_view, "Stars")
-    carol_invoice = await emu.next_bot_message(carol)
+    bob_view, bob_invoice, carol_view, carol_invoice = await two_shoppers_with_invoices(shop)
     assert await live_rows(shop) == 0
 
     await emu.pay_invoice(carol, carol_invoice)
