@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-from sqlmodel import col, select, update
+from sqlmodel import col, func, select, update
 
 from emulator import BotApiEmulator
 from emulator.faults import timeout
@@ -34,6 +34,7 @@ from services.api_keys import ApiKeys
 from storage.database import Database
 from storage.models import (
     CallbackDelivery,
+    LiveMessage,
     Order,
     OrderStatus,
     Payment,
@@ -251,6 +252,17 @@ async def outbox(books: Database) -> list[Telling]:
         return list((await session.exec(select(Telling).order_by(col(Telling.id)))).all())
 
 
+async def written_down(books: Database, count: int) -> None:
+    """Until the worker has written down this many messages offering to pay. It writes them in batches, a moment
+    after sending; a batch written after the payment finds the order paid and records a tidying of its own."""
+
+    async def enough() -> bool:
+        async with books.transaction() as session:
+            return count <= (await session.exec(select(func.count()).select_from(LiveMessage))).one()
+
+    await eventually(enough)
+
+
 async def killed_after_applying(
     emu: BotApiEmulator, worker: Worker, locks: Locks, attempt: str, notice: Notice, applied: Callable[[], Any]
 ) -> None:
@@ -319,6 +331,7 @@ async def test_killed_after_the_payment_was_applied_before_the_provider_or_anyon
         async def paid() -> bool:
             return (await the_books(books))[0].status == OrderStatus.PAID
 
+        await written_down(books, 2)  # the order view and the checkout page's message
         await killed_after_applying(emu, worker, locks, "SELECT id FROM payments FOR UPDATE", notice, paid)
         order, [charge], [notice] = await the_books(books)
         assert charge.credited and notice.status == "received"
