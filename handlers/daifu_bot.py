@@ -16,7 +16,7 @@ from telegram.ext import ExtBot
 
 
 class DaifuBot(ExtBot[None]):
-    async def send_unread(
+    async def send_text(
         self,
         chat_id: int,
         text: str,
@@ -24,29 +24,11 @@ class DaifuBot(ExtBot[None]):
         parse_mode: str | None = None,
         reply_markup: InlineKeyboardMarkup | None = None,
         reply_parameters: ReplyParameters | None = None,
-    ) -> None:
-        """sendMessage, as send_message sends it; the message sent is not returned."""
-        await self._unread(
-            "sendMessage",
-            chat_id=chat_id,
-            text=text,
-            parse_mode=parse_mode,
-            reply_markup=reply_markup,
-            reply_parameters=reply_parameters,
-        )
-
-    async def send_for_id(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        parse_mode: str | None = None,
-        reply_markup: InlineKeyboardMarkup | None = None,
         in_reply_to: Message | None = None,
     ) -> int:
-        """sendMessage, as send_message sends it; of the answer, only the new message's id is read (a message with
-        buttons, remembered to be tidied once what it offers is finished). in_reply_to: the message this answers,
-        whose forum topic the answer goes to, as Message.reply_text sends it."""
+        """sendMessage, as send_message sends it; of the answer, only the new message's id is read (for a message
+        with buttons, remembered to be tidied once what it offers is finished). in_reply_to: the message this
+        answers, whose forum topic the answer goes to, as Message.reply_text sends it."""
         topic = in_reply_to.message_thread_id if in_reply_to is not None and in_reply_to.is_topic_message else None
         sent = await self._unread(
             "sendMessage",
@@ -54,6 +36,7 @@ class DaifuBot(ExtBot[None]):
             text=text,
             parse_mode=parse_mode,
             reply_markup=reply_markup,
+            reply_parameters=reply_parameters,
             message_thread_id=topic,
         )
         return int(sent["message_id"])

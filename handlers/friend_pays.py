@@ -153,7 +153,7 @@ async def show_request(update: Update, context: DaifuContext, token: str) -> Non
     else:
         rows = method_buttons(context, view, view.total, True, locale, _)
     markup = InlineKeyboardMarkup(rows)
-    sent_id = await context.bot.send_for_id(
+    sent_id = await context.bot.send_text(
         message.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, in_reply_to=message
     )
     await remember_offer(context, message.chat_id, sent_id, view, locale, text)
@@ -306,7 +306,7 @@ async def got_amount(update: Update, context: DaifuContext, flow: Flow) -> None:
     await context.daifu.flows.end(user.id, FLOW)
     text, rows = chip_in_offer(context, view, part, flow.data["show"] == "1", locale, _)
     markup = InlineKeyboardMarkup(rows)
-    sent_id = await context.bot.send_for_id(
+    sent_id = await context.bot.send_text(
         message.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, in_reply_to=message
     )
     await remember_offer(context, message.chat_id, sent_id, view, locale, text)

@@ -91,7 +91,7 @@ async def send_share_kit(context: DaifuContext, chat_id: int, view: RequestView,
     cancel = InlineKeyboardButton(_("Cancel request"), callback_data=RequestTap(RequestAction.CANCEL, token).pack())
     in_app = open_in_app(context.daifu.rules, ChatType.PRIVATE, token, _)  # the kit goes to the private chat
     markup = InlineKeyboardMarkup([[share_button(view, _)], *in_app, [qr], [cancel]])
-    sent_id = await context.bot.send_for_id(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    sent_id = await context.bot.send_text(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
     await context.daifu.live_messages.remember(
         LiveKind.SHARE_KIT,
         chat_id=chat_id,

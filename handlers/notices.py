@@ -47,7 +47,7 @@ async def _send(
     """Send, trying again after a passing failure; None once sent, else why it was not (it is not tried again)."""
     for attempt in range(1, SEND_TRIES + 1):
         try:
-            await context.bot.send_unread(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=reply_markup)
+            await context.bot.send_text(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=reply_markup)
             return None
         except TelegramError as error:
             if attempt < SEND_TRIES and _worth_another_try(error):

@@ -70,7 +70,7 @@ async def start(update: Update, context: DaifuContext) -> None:
     if buttons:
         buttons += open_in_app(daifu.rules, message.chat.type, order_start(order.token), _)
     markup = InlineKeyboardMarkup(buttons) if buttons else None
-    sent_id = await context.bot.send_for_id(
+    sent_id = await context.bot.send_text(
         message.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, in_reply_to=message
     )
     if buttons:  # its buttons go, and a status line comes, once the order is paid, cancelled or expired

@@ -122,7 +122,7 @@ async def _tidy_one(
     if message.kind == LiveKind.INVOICE:
         if reason == PAID and message.checkout_ref in tidying.settled:
             return  # this invoice is what paid it: Telegram shows it paid
-        await bot.send_unread(
+        await bot.send_text(
             chat_id,
             invoice_note(reason, about_request, _),
             reply_parameters=ReplyParameters(message_id, allow_sending_without_reply=True),

@@ -224,8 +224,8 @@ _orders = Order.__table__  # type: ignore[attr-defined]
 _REQUEST_LABELS = [(f"r_{column.name}", column.name) for column in _requests.c]
 _ORDER_LABELS = [(f"o_{column.name}", column.name) for column in _orders.c]
 _WITH_ORDER_COLUMNS = core_select(
-    *[column.label(f"r_{column.name}") for column in _requests.c],
-    *[column.label(f"o_{column.name}") for column in _orders.c],
+    *[_requests.c[name].label(label) for label, name in _REQUEST_LABELS],
+    *[_orders.c[name].label(label) for label, name in _ORDER_LABELS],
 ).join_from(_requests, _orders, _orders.c.id == _requests.c.order_id)
 _WITH_ORDER_BY_TOKEN = _WITH_ORDER_COLUMNS.where(_requests.c.token == bindparam("key"))
 _WITH_ORDER_BY_ID = _WITH_ORDER_COLUMNS.where(_requests.c.id == bindparam("key"))
